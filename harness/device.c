@@ -1,0 +1,30 @@
+/* Device selection for the CLI: the one place that turns "no GPU" into a clear message. */
+#include "device.h"
+
+#include <cuda_runtime_api.h>
+
+#include "cli.h"
+
+bool mx_cli_open_device(int ordinal) {
+    int count = 0;
+    cudaError_t error = cudaGetDeviceCount(&count);
+    if (error != cudaSuccess || count == 0) {
+        mx_cli_error("no usable CUDA device: cudaGetDeviceCount says %s (%s). This command needs "
+                     "an NVIDIA GPU with its driver; use --device cpu where the command has it",
+                     error == cudaSuccess ? "0 devices" : cudaGetErrorString(error),
+                     cudaGetErrorName(error));
+        return false;
+    }
+    if (ordinal < 0 || ordinal >= count) {
+        mx_cli_error("CUDA device %d does not exist: this machine has %d (0..%d)", ordinal, count,
+                     count - 1);
+        return false;
+    }
+    error = cudaSetDevice(ordinal);
+    if (error == cudaSuccess) error = cudaFree(NULL); /* creates the context now */
+    if (error != cudaSuccess) {
+        mx_cli_error("cannot use CUDA device %d: %s", ordinal, cudaGetErrorString(error));
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,11 @@
+/* mxbench public C API: the one header a caller includes. Every symbol is prefixed mx_, every
+ * entry point takes device pointers and an explicit cudaStream_t and returns an mx_status
+ * (mx_last_error() has the message). Nothing in the library aborts or exits. */
+#ifndef MX_H
+#define MX_H
+
+#include "status.h"
+#include "format.h"
+#include "quantize.h"
+
+#endif

@@ -1,0 +1,56 @@
+/* Helpers shared by the Criterion suites: fresh random data with a logged seed, independent
+ * FP16/BF16 conversions, CUDA status checks, and a visible skip where there is no GPU. */
+#ifndef MX_SUITES_COMMON_H
+#define MX_SUITES_COMMON_H
+
+#include <cuda_runtime_api.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+/* xoshiro256** state; mx_rng_fresh seeds it from the OS (or MX_TEST_SEED) and logs the seed,
+ * so that a failure can be replayed with MX_TEST_SEED=<seed>. */
+typedef struct {
+    uint64_t s[4];
+} mx_rng;
+
+mx_rng mx_rng_fresh(void);
+uint64_t mx_rng_next(mx_rng *rng);
+double mx_rng_uniform(mx_rng *rng); /* [0, 1) */
+double mx_rng_gaussian(mx_rng *rng);
+
+/* Independent of kernels/format.h: FP16/BF16 bits <-> double by the IEEE definitions. */
+double mx_test_f16_to_double(uint16_t bits);
+double mx_test_bf16_to_double(uint16_t bits);
+uint16_t mx_test_f32_to_f16_rne(float value);
+uint16_t mx_test_f32_to_bf16_rne(float value);
+
+/* True when a CUDA device is usable; otherwise reason holds why. CUDA is initialised here, inside
+ * the (forked) test, never in a global constructor. */
+bool mx_test_gpu_available(char *reason, size_t reason_size);
+
+#define MX_REQUIRE_GPU()                                                                           \
+    do {                                                                                           \
+        char mx_reason_[256];                                                                      \
+        if (!mx_test_gpu_available(mx_reason_, sizeof mx_reason_))                                 \
+            cr_skip_test("no usable CUDA device (%s)", mx_reason_);                                \
+    } while (0)
+
+#define MX_CR_CUDA(call)                                                                           \
+    do {                                                                                           \
+        cudaError_t mx_cr_error_ = (call);                                                         \
+        cr_assert_eq(mx_cr_error_, cudaSuccess, "%s failed: %s", #call,                            \
+                     cudaGetErrorString(mx_cr_error_));                                            \
+    } while (0)
+
+#define MX_CR_OK(call)                                                                             \
+    do {                                                                                           \
+        mx_status mx_cr_status_ = (call);                                                          \
+        cr_assert_eq(mx_cr_status_, MX_OK, "%s returned %s: %s", #call,                            \
+                     mx_status_string(mx_cr_status_), mx_last_error());                            \
+    } while (0)
+
+#endif
