@@ -34,8 +34,12 @@ test: deps-test
 	@$(MAKE) --no-print-directory build TESTS=ON
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -V
 
+# Until the sweep harness lands (issue 4), the benchmark is the GEMM timing table.
+RUN_ID := $(shell date -u +%Y%m%dT%H%M%SZ)
 bench: build
-	@$(BUILD_DIR)/mxbench bench-check
+	@mkdir -p results/$(RUN_ID)
+	$(BUILD_DIR)/mxbench gemm-perf --out results/$(RUN_ID)/gemm_perf.csv | tee results/$(RUN_ID)/gemm_perf.md
+	@echo "results: results/$(RUN_ID)/"
 
 bundle:
 	bash .ci/deps.sh bundle test

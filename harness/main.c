@@ -4,10 +4,12 @@
 
 #include "cli.h"
 #include "codec_cmd.h"
+#include "gemm_perf.h"
 
 static const mx_command *const commands[] = {
     &mx_quantize_command,
     &mx_dequantize_command,
+    &mx_gemm_perf_command,
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
 

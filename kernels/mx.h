@@ -7,5 +7,7 @@
 #include "status.h"
 #include "format.h"
 #include "quantize.h"
+#include "dense_gemm.h"
+#include "gemm.h"
 
 #endif

@@ -1,0 +1,113 @@
+/* MXFP4 GEMM family: Y[m, n] = X[m, k] . W[n, k]^T (+ bias[n]), X/bias/Y FP16 or BF16, W MXFP4
+ * (blocks [n, k/2], scales [n, k/32], DESIGN.md §2), FP32 accumulation, row-major, device
+ * pointers. A batch of independent problems is stored densely one after the other (X every m*k
+ * elements, W every n*k weights, bias every n, Y every m*n).
+ *
+ * Variants (mx_gemm_variant_name gives the CLI/CSV names):
+ *   fused          tensor-core kernel (mma.sync m16n8k16), dequantization in registers, for
+ *                  medium and large m.
+ *   skinny         the decode path for m <= 16: the same register dequantization with the
+ *                  weights as the MMA's 16-row operand, K split over CTAs to fill every SM.
+ *   dequant_cublas the Sprint 6 strategy: dequantize W to a temporary FP16/BF16 buffer (the
+ *                  workspace: n*k*2 bytes per batch), then cublasGemmEx. The time includes both.
+ *   persistent     W dequantized once by mx_gemm_persistent_prepare into a kept buffer (the
+ *                  workspace), then cublasGemmEx: cuBLAS speed, none of the VRAM saving.
+ *   auto           mx_gemm_choose picks the fastest variant measured for the shape's regime.
+ *
+ * Numerics. fused and skinny multiply the exact E2M1 codes (scaled by 2^-14, exact in FP16 and
+ * BF16) on tensor cores, sum each 32-element block in FP32, and apply the block scale 2^s in FP32:
+ * the result is the FP32-accumulated product with the exactly dequantized weights for every
+ * scale exponent s <= 113 (scale byte <= 240); above that the per-block factor 2^(s+14)
+ * overflows FP32 and the row's outputs become Inf/NaN. There is no FP16 range limit on the
+ * weights on these paths. dequant_cublas, persistent and the FP16 reference go through
+ * FP16 (or BF16) weights: with FP16, weights overflow to Inf once E2M1 * 2^s > 65504 (s >= 14
+ * for code magnitudes >= 4) and lose precision below 2^-14 (flush to zero below 2^-25); those
+ * paths are exact only for s in [-23, 13]. A NaN scale (0xFF) makes exactly that row's outputs
+ * NaN on every path. */
+#ifndef MX_GEMM_H
+#define MX_GEMM_H
+
+#include <cuda_runtime_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    MX_GEMM_AUTO = 0,
+    MX_GEMM_FUSED,
+    MX_GEMM_SKINNY,
+    MX_GEMM_DEQUANT_CUBLAS,
+    MX_GEMM_PERSISTENT,
+    MX_GEMM_VARIANT_COUNT
+} mx_gemm_variant;
+
+typedef struct {
+    int64_t m, n, k;         /* k a multiple of 32; all > 0 */
+    int64_t batch;           /* >= 1 independent problems, densely strided */
+    mx_dtype dtype;          /* MX_F16 or MX_BF16 for x, bias and y */
+    const void *x;           /* [batch, m, k], 16-byte aligned */
+    const uint8_t *w_blocks; /* [batch, n, k/2], 4-byte aligned */
+    const uint8_t *w_scales; /* [batch, n, k/32] */
+    const void *bias;        /* [batch, n] or NULL */
+    void *y;                 /* [batch, m, n], 4-byte aligned */
+} mx_gemm_problem;
+
+/* Owns a cuBLAS handle and the device's properties. One per thread (cuBLAS handles are). */
+typedef struct mx_gemm_context mx_gemm_context;
+
+mx_status mx_gemm_context_create(mx_gemm_context **context);
+void mx_gemm_context_destroy(mx_gemm_context *context);
+
+/* "fused", "skinny", "dequant_cublas", "persistent", "auto". */
+const char *mx_gemm_variant_name(mx_gemm_variant variant);
+/* The variant named name, or MX_ERR_INVALID_ARGUMENT naming it and listing the known ones. */
+mx_status mx_gemm_variant_from_name(const char *name, mx_gemm_variant *variant);
+
+/* Workspace the variant needs for this problem, in bytes (0 when none). skinny uses it for the
+ * split-K partial sums: it must be zero-filled (cudaMemset) before its first use and every call
+ * leaves it zero-filled again. dequant_cublas: the temporary dequantized weights. persistent: the
+ * kept dequantized weights. */
+size_t mx_gemm_workspace_bytes(const mx_gemm_context *context, const mx_gemm_problem *problem,
+                               mx_gemm_variant variant);
+
+/* The variant auto runs for this problem. */
+mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context, const mx_gemm_problem *problem);
+
+/* Runs one variant. Checks everything before launching: shapes, dtype, NULL or misaligned
+ * pointers, workspace size (MX_ERR_WORKSPACE names both numbers). */
+mx_status mx_gemm(mx_gemm_context *context, const mx_gemm_problem *problem, mx_gemm_variant variant,
+                  void *workspace, size_t workspace_bytes, cudaStream_t stream);
+
+/* persistent only: dequantizes the problem's W into workspace, once. */
+mx_status mx_gemm_persistent_prepare(mx_gemm_context *context, const mx_gemm_problem *problem,
+                                     void *workspace, size_t workspace_bytes, cudaStream_t stream);
+
+/* VRAM a variant holds for the weights of this problem: the FP16 weights it replaces, the MXFP4
+ * weights (blocks + scales), the workspace, and savings = 1 - (mxfp4 + workspace) / fp16. */
+typedef struct {
+    int64_t weight_bytes_fp16;
+    int64_t weight_bytes_mxfp4;
+    int64_t workspace_bytes;
+    double savings;
+} mx_vram_report;
+
+mx_vram_report mx_gemm_vram(const mx_gemm_context *context, const mx_gemm_problem *problem,
+                            mx_gemm_variant variant);
+
+/* Runs the variant `iterations` times inside one NVTX range named after the variant and shape
+ * (so Nsight Systems shows it) and returns the mean time per call from CUDA events. */
+mx_status mx_gemm_profile(mx_gemm_context *context, const mx_gemm_problem *problem,
+                          mx_gemm_variant variant, void *workspace, size_t workspace_bytes,
+                          int iterations, cudaStream_t stream, float *mean_us);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,415 @@
+/* GPU GEMM suite: every variant (fused, skinny, dequant_cublas, persistent, auto) against the CPU
+ * FP64 reference on the dequantized weights, over shapes that break tiling assumptions, with and
+ * without bias, batched, FP16 and BF16, outputs poisoned with NaN before each launch, fresh random
+ * data. Plus extreme scales on both sides of the FP16 boundary, NaN scales, and bad arguments. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/mx.h"
+#include "../reference/codec.h"
+#include "../reference/gemm_ref.h"
+#include "common.h"
+
+static const mx_gemm_variant all_variants[] = {
+    MX_GEMM_FUSED, MX_GEMM_SKINNY, MX_GEMM_DEQUANT_CUBLAS, MX_GEMM_PERSISTENT, MX_GEMM_AUTO};
+enum { VARIANT_COUNT = sizeof all_variants / sizeof all_variants[0] };
+
+/* Host data of one test problem: X exactly representable in FP16 and BF16 (8 significant bits,
+ * magnitudes 2^-8..2^3), so one FP64 reference serves both dtypes. */
+typedef struct {
+    int64_t m, n, k, batch;
+    double *x, *w, *bias;         /* FP64 copies: x [batch,m,k], dequantized w [batch,n,k], bias */
+    uint16_t *x16[2], *bias16[2]; /* per dtype (0: FP16, 1: BF16) */
+    uint8_t *blocks, *scales;
+} host_problem;
+
+static uint16_t to_dtype(double value, int dtype_index) {
+    return dtype_index == 0 ? mx_test_f32_to_f16_rne((float)value)
+                            : mx_test_f32_to_bf16_rne((float)value);
+}
+
+static double draw_activation(mx_rng *rng) {
+    double mantissa = (double)(mx_rng_next(rng) % 256) / 128.0; /* 8 bits, [0, 2) */
+    int exponent = (int)(mx_rng_next(rng) % 10) - 8;
+    return (mx_rng_next(rng) & 1 ? -1.0 : 1.0) * ldexp(mantissa, exponent);
+}
+
+/* weight_exponent: the log2 magnitude of the weights (0 gives gaussian weights of about 1). */
+static host_problem make_problem(int64_t m, int64_t n, int64_t k, int64_t batch,
+                                 int weight_exponent, mx_rng *rng) {
+    host_problem p = {.m = m, .n = n, .k = k, .batch = batch};
+    int64_t xs = batch * m * k, ws = batch * n * k, bs = batch * n;
+    p.x = malloc((size_t)xs * sizeof(double));
+    p.w = malloc((size_t)ws * sizeof(double));
+    p.bias = malloc((size_t)bs * sizeof(double));
+    float *w32 = malloc((size_t)ws * sizeof(float)), *decoded = malloc((size_t)ws * sizeof(float));
+    p.blocks = malloc((size_t)ws / 2);
+    p.scales = malloc((size_t)ws / 32);
+    for (int d = 0; d < 2; d++) {
+        p.x16[d] = malloc((size_t)xs * 2);
+        p.bias16[d] = malloc((size_t)bs * 2);
+    }
+    cr_assert(p.x && p.w && p.bias && w32 && decoded && p.blocks && p.scales && p.x16[1] &&
+              p.bias16[1]);
+    for (int64_t i = 0; i < xs; i++) {
+        p.x[i] = draw_activation(rng);
+        for (int d = 0; d < 2; d++) p.x16[d][i] = to_dtype(p.x[i], d);
+    }
+    for (int64_t i = 0; i < ws; i++) w32[i] = (float)ldexp(mx_rng_gaussian(rng), weight_exponent);
+    for (int64_t i = 0; i < bs; i++) {
+        p.bias[i] = draw_activation(rng) * 4.0;
+        for (int d = 0; d < 2; d++) p.bias16[d][i] = to_dtype(p.bias[i], d);
+    }
+    MX_CR_OK(mx_ref_quantize(w32, MX_F32, batch * n, k, MX_SCALE_FLOOR, p.blocks, p.scales));
+    MX_CR_OK(mx_ref_dequantize(p.blocks, p.scales, batch * n, k, decoded));
+    for (int64_t i = 0; i < ws; i++) p.w[i] = decoded[i];
+    free(w32);
+    free(decoded);
+    return p;
+}
+
+static void free_problem(host_problem *p) {
+    free(p->x);
+    free(p->w);
+    free(p->bias);
+    free(p->blocks);
+    free(p->scales);
+    for (int d = 0; d < 2; d++) {
+        free(p->x16[d]);
+        free(p->bias16[d]);
+    }
+}
+
+/* Re-derives the dequantized FP64 weights after a test edited blocks or scales. */
+static void refresh_weights(host_problem *p) {
+    int64_t ws = p->batch * p->n * p->k;
+    float *decoded = malloc((size_t)ws * sizeof(float));
+    cr_assert(decoded);
+    MX_CR_OK(mx_ref_dequantize(p->blocks, p->scales, p->batch * p->n, p->k, decoded));
+    for (int64_t i = 0; i < ws; i++) p->w[i] = decoded[i];
+    free(decoded);
+}
+
+static double *reference_output(const host_problem *p, bool with_bias) {
+    double *y = malloc((size_t)(p->batch * p->m * p->n) * sizeof(double));
+    cr_assert(y);
+    for (int64_t b = 0; b < p->batch; b++)
+        mx_ref_gemm_f64(p->m, p->n, p->k, p->x + b * p->m * p->k, p->w + b * p->n * p->k,
+                        with_bias ? p->bias + b * p->n : NULL, y + b * p->m * p->n);
+    return y;
+}
+
+/* Device copies, a context and the largest workspace any variant needs. */
+typedef struct {
+    mx_gemm_context *context;
+    void *x[2], *bias[2], *y, *workspace;
+    uint8_t *blocks, *scales;
+    size_t workspace_bytes;
+    uint16_t *y_host;
+} device_problem;
+
+static device_problem upload(const host_problem *p) {
+    device_problem d = {0};
+    int64_t xs = p->batch * p->m * p->k, ws = p->batch * p->n * p->k, ys = p->batch * p->m * p->n;
+    MX_CR_OK(mx_gemm_context_create(&d.context));
+    for (int t = 0; t < 2; t++) {
+        MX_CR_CUDA(cudaMalloc(&d.x[t], (size_t)xs * 2));
+        MX_CR_CUDA(cudaMalloc(&d.bias[t], (size_t)(p->batch * p->n) * 2));
+        MX_CR_CUDA(cudaMemcpy(d.x[t], p->x16[t], (size_t)xs * 2, cudaMemcpyHostToDevice));
+        MX_CR_CUDA(cudaMemcpy(d.bias[t], p->bias16[t], (size_t)(p->batch * p->n) * 2,
+                              cudaMemcpyHostToDevice));
+    }
+    MX_CR_CUDA(cudaMalloc(&d.y, (size_t)ys * 2));
+    MX_CR_CUDA(cudaMalloc((void **)&d.blocks, (size_t)ws / 2));
+    MX_CR_CUDA(cudaMalloc((void **)&d.scales, (size_t)ws / 32));
+    MX_CR_CUDA(cudaMemcpy(d.blocks, p->blocks, (size_t)ws / 2, cudaMemcpyHostToDevice));
+    MX_CR_CUDA(cudaMemcpy(d.scales, p->scales, (size_t)ws / 32, cudaMemcpyHostToDevice));
+    d.y_host = malloc((size_t)ys * 2);
+    cr_assert(d.y_host);
+    return d;
+}
+
+static void release(device_problem *d) {
+    for (int t = 0; t < 2; t++) {
+        cudaFree(d->x[t]);
+        cudaFree(d->bias[t]);
+    }
+    cudaFree(d->y);
+    cudaFree(d->blocks);
+    cudaFree(d->scales);
+    cudaFree(d->workspace);
+    free(d->y_host);
+    mx_gemm_context_destroy(d->context);
+}
+
+static mx_gemm_problem device_view(const host_problem *p, const device_problem *d, int dtype_index,
+                                   bool with_bias) {
+    mx_gemm_problem problem = {.m = p->m,
+                               .n = p->n,
+                               .k = p->k,
+                               .batch = p->batch,
+                               .dtype = dtype_index ? MX_BF16 : MX_F16,
+                               .x = d->x[dtype_index],
+                               .w_blocks = d->blocks,
+                               .w_scales = d->scales,
+                               .bias = with_bias ? d->bias[dtype_index] : NULL,
+                               .y = d->y};
+    return problem;
+}
+
+/* Runs one variant with Y poisoned to NaN first; leaves Y (as 16-bit values) in d->y_host. */
+static void run_variant(device_problem *d, const mx_gemm_problem *problem,
+                        mx_gemm_variant variant) {
+    size_t needed = mx_gemm_workspace_bytes(d->context, problem, variant);
+    if (needed > d->workspace_bytes) {
+        cudaFree(d->workspace);
+        MX_CR_CUDA(cudaMalloc(&d->workspace, needed));
+        MX_CR_CUDA(cudaMemset(d->workspace, 0, needed)); /* skinny's contract: zero before use */
+        d->workspace_bytes = needed;
+    }
+    size_t y_bytes = (size_t)(problem->batch * problem->m * problem->n) * 2;
+    MX_CR_CUDA(cudaMemset(d->y, 0xFF, y_bytes)); /* NaN in FP16 and BF16 */
+    if (variant == MX_GEMM_PERSISTENT)
+        MX_CR_OK(
+            mx_gemm_persistent_prepare(d->context, problem, d->workspace, d->workspace_bytes, 0));
+    MX_CR_OK(mx_gemm(d->context, problem, variant, d->workspace, d->workspace_bytes, 0));
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaMemcpy(d->y_host, d->y, y_bytes, cudaMemcpyDeviceToHost));
+}
+
+typedef struct {
+    double rel_l2;
+    int64_t nonfinite; /* outputs not finite where the reference is */
+} error_figures;
+
+static error_figures compare(const uint16_t *y, int dtype_index, const double *ref, int64_t count) {
+    double diff2 = 0.0, ref2 = 0.0;
+    error_figures e = {0.0, 0};
+    for (int64_t i = 0; i < count; i++) {
+        double value = dtype_index ? mx_test_bf16_to_double(y[i]) : mx_test_f16_to_double(y[i]);
+        if (!isfinite(ref[i])) continue;
+        if (!isfinite(value)) {
+            e.nonfinite++;
+            continue;
+        }
+        diff2 += (value - ref[i]) * (value - ref[i]);
+        ref2 += ref[i] * ref[i];
+    }
+    e.rel_l2 = ref2 > 0 ? sqrt(diff2 / ref2) : sqrt(diff2);
+    return e;
+}
+
+/* Runs every variant x dtype x bias on one problem against the FP64 reference. */
+static void check_all_variants(const host_problem *p) {
+    device_problem d = upload(p);
+    int64_t count = p->batch * p->m * p->n;
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        double *ref = reference_output(p, with_bias);
+        for (int t = 0; t < 2; t++) {
+            mx_gemm_problem problem = device_view(p, &d, t, with_bias);
+            for (int v = 0; v < VARIANT_COUNT; v++) {
+                run_variant(&d, &problem, all_variants[v]);
+                error_figures e = compare(d.y_host, t, ref, count);
+                cr_expect(e.nonfinite == 0 && e.rel_l2 <= 2e-3,
+                          "%s %s%s m=%lld n=%lld k=%lld batch=%lld: rel_l2 %.3g (limit 2e-3), "
+                          "%lld non-finite outputs",
+                          mx_gemm_variant_name(all_variants[v]), t ? "bf16" : "f16",
+                          with_bias ? " +bias" : "", (long long)p->m, (long long)p->n,
+                          (long long)p->k, (long long)p->batch, e.rel_l2, (long long)e.nonfinite);
+            }
+        }
+        free(ref);
+    }
+    release(&d);
+}
+
+typedef struct {
+    int m, n, k;
+} shape;
+
+/* The cross product of M {1,2,3,7,16,17,64,129,1000} x N {8,24,1000,2880,5760} x K {32,96,2880,
+ * 4096}, less the combinations whose CPU FP64 reference is too slow for a unit test (> 2.5e8
+ * multiply-adds); every value of each axis still appears. */
+static shape shapes[180];
+
+ParameterizedTestParameters(gpu_gemm, every_variant_matches_fp64_reference) {
+    const int ms[] = {1, 2, 3, 7, 16, 17, 64, 129, 1000}, ns[] = {8, 24, 1000, 2880, 5760},
+              ks[] = {32, 96, 2880, 4096};
+    size_t count = 0;
+    for (int i = 0; i < 9; i++)
+        for (int j = 0; j < 5; j++)
+            for (int l = 0; l < 4; l++)
+                if ((double)ms[i] * ns[j] * ks[l] <= 2.5e8)
+                    shapes[count++] = (shape){ms[i], ns[j], ks[l]};
+    return cr_make_param_array(shape, shapes, count);
+}
+
+ParameterizedTest(shape *s, gpu_gemm, every_variant_matches_fp64_reference) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    host_problem p = make_problem(s->m, s->n, s->k, 1, 0, &rng);
+    check_all_variants(&p);
+    free_problem(&p);
+}
+
+Test(gpu_gemm, batched_problems) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const int ms[] = {3, 40};
+    for (int i = 0; i < 2; i++) {
+        host_problem p = make_problem(ms[i], 136, 288, 3, -3, &rng);
+        check_all_variants(&p);
+        free_problem(&p);
+    }
+}
+
+/* Scale exponent 13 is the last at which FP16 weights hold every code (6 * 2^13 < 65504) and -23
+ * the last at which they hold code 1 (0.5 * 2^-23 = 2^-24). fused and skinny stay exact on both
+ * sides; the paths that go through FP16 weights are exact inside and lose outside. */
+Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const struct {
+        int weight_exponent; /* sets the block scales: gaussian * 2^e gives s around e - 1 */
+        bool fp16_paths_exact;
+    } cases[] = {{12, true}, {-20, true}, {17, false}, {-32, false}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        host_problem p = make_problem(24, 72, 256, 1, cases[c].weight_exponent, &rng);
+        /* Keep activations and outputs inside FP16: lean the activations against the weights'
+         * magnitude; the reference takes the FP16 values actually used. */
+        double x_scale = ldexp(1.0, cases[c].weight_exponent > 0 ? -12 : 12);
+        for (int64_t i = 0; i < p.m * p.k; i++) {
+            p.x16[0][i] = to_dtype(p.x[i] * x_scale, 0);
+            p.x[i] = mx_test_f16_to_double(p.x16[0][i]);
+        }
+        int max_exponent = -200, min_exponent = 200;
+        for (int64_t i = 0; i < p.n * p.k / 32; i++) {
+            int exponent = p.scales[i] - 127;
+            max_exponent = exponent > max_exponent ? exponent : max_exponent;
+            min_exponent = exponent < min_exponent ? exponent : min_exponent;
+        }
+        double *ref = reference_output(&p, false);
+        device_problem d = upload(&p);
+        mx_gemm_problem problem = device_view(&p, &d, 0, false);
+        for (int v = 0; v < VARIANT_COUNT; v++) {
+            run_variant(&d, &problem, all_variants[v]);
+            error_figures e = compare(d.y_host, 0, ref, p.m * p.n);
+            bool through_fp16 =
+                all_variants[v] == MX_GEMM_DEQUANT_CUBLAS || all_variants[v] == MX_GEMM_PERSISTENT;
+            bool exact = e.nonfinite == 0 && e.rel_l2 <= 2e-3;
+            if (!through_fp16 || cases[c].fp16_paths_exact)
+                cr_expect(exact, "%s, scale exponents %d..%d: rel_l2 %.3g, %lld non-finite",
+                          mx_gemm_variant_name(all_variants[v]), min_exponent, max_exponent,
+                          e.rel_l2, (long long)e.nonfinite);
+            else
+                cr_expect(!exact,
+                          "%s through FP16 weights, scale exponents %d..%d: expected the "
+                          "documented loss, got rel_l2 %.3g",
+                          mx_gemm_variant_name(all_variants[v]), min_exponent, max_exponent,
+                          e.rel_l2);
+        }
+        release(&d);
+        free(ref);
+        free_problem(&p);
+    }
+}
+
+/* A 0xFF scale makes its whole row NaN (every token), and nothing else. */
+Test(gpu_gemm, nan_scale_poisons_only_its_row) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    for (int case_index = 0; case_index < 2; case_index++) {
+        int m = case_index ? 200 : 5;
+        host_problem p = make_problem(m, 300, 320, 1, 0, &rng);
+        const int nan_row = 137, nan_block = 4;
+        p.scales[nan_row * 10 + nan_block] = 0xFF;
+        refresh_weights(&p);
+        double *ref = reference_output(&p, true);
+        device_problem d = upload(&p);
+        for (int t = 0; t < 2; t++) {
+            mx_gemm_problem problem = device_view(&p, &d, t, true);
+            for (int v = 0; v < VARIANT_COUNT; v++) {
+                run_variant(&d, &problem, all_variants[v]);
+                for (int64_t i = 0; i < p.m * p.n; i++) {
+                    double value = t ? mx_test_bf16_to_double(d.y_host[i])
+                                     : mx_test_f16_to_double(d.y_host[i]);
+                    bool in_row = i % p.n == nan_row;
+                    cr_assert(in_row ? isnan(value) : isfinite(value),
+                              "%s m=%d: output (%lld, %lld) = %g; only row %d should be NaN",
+                              mx_gemm_variant_name(all_variants[v]), m, (long long)(i / p.n),
+                              (long long)(i % p.n), value, nan_row);
+                }
+                error_figures e = compare(d.y_host, t, ref, p.m * p.n);
+                cr_expect(e.rel_l2 <= 2e-3, "%s: rel_l2 %.3g on the finite rows",
+                          mx_gemm_variant_name(all_variants[v]), e.rel_l2);
+            }
+        }
+        release(&d);
+        free(ref);
+        free_problem(&p);
+    }
+}
+
+Test(gpu_gemm, bad_arguments_are_refused_before_launch) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    host_problem p = make_problem(4, 64, 64, 1, 0, &rng);
+    device_problem d = upload(&p);
+    mx_gemm_problem good = device_view(&p, &d, 0, false), bad;
+    size_t y_bytes = (size_t)(p.m * p.n) * 2;
+    MX_CR_CUDA(cudaMemset(d.y, 0x7E, y_bytes));
+    MX_CR_CUDA(cudaMalloc(&d.workspace, 1 << 20));
+    d.workspace_bytes = 1 << 20;
+
+    bad = good, bad.k = 33;
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_UNSUPPORTED_SHAPE);
+    cr_expect(strstr(mx_last_error(), "33"), "message: %s", mx_last_error());
+    bad = good, bad.m = 0;
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_SKINNY, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
+    bad = good, bad.n = -8;
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_SKINNY, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
+    bad = good, bad.x = NULL;
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
+    bad = good, bad.w_blocks = d.blocks + 4;
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_MISALIGNED);
+    cr_expect(strstr(mx_last_error(), "16-byte"), "message: %s", mx_last_error());
+    bad = good, bad.dtype = MX_F32;
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
+    size_t needed = mx_gemm_workspace_bytes(d.context, &good, MX_GEMM_DEQUANT_CUBLAS);
+    cr_expect_eq(mx_gemm(d.context, &good, MX_GEMM_DEQUANT_CUBLAS, d.workspace, needed - 1, 0),
+                 MX_ERR_WORKSPACE);
+    char needed_text[32];
+    snprintf(needed_text, sizeof needed_text, "%zu", needed);
+    cr_expect(strstr(mx_last_error(), needed_text), "message: %s", mx_last_error());
+    cr_expect_eq(mx_gemm(d.context, &good, (mx_gemm_variant)42, NULL, 0, 0),
+                 MX_ERR_INVALID_ARGUMENT);
+    mx_gemm_variant parsed;
+    cr_expect_eq(mx_gemm_variant_from_name("turbo", &parsed), MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "turbo"), "message: %s", mx_last_error());
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaMemcpy(d.y_host, d.y, y_bytes, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < y_bytes / 2; i++)
+        cr_assert_eq(d.y_host[i], 0x7E7E, "output %zu was written by a refused call", i);
+    release(&d);
+    free_problem(&p);
+}
+
+Test(gpu_gemm, vram_report_counts_every_buffer) {
+    MX_REQUIRE_GPU();
+    mx_gemm_context *context;
+    MX_CR_OK(mx_gemm_context_create(&context));
+    mx_gemm_problem problem = {.m = 1, .n = 4096, .k = 14336, .batch = 1, .dtype = MX_F16};
+    int64_t weights = 4096LL * 14336;
+    mx_vram_report fused = mx_gemm_vram(context, &problem, MX_GEMM_FUSED);
+    cr_expect_eq(fused.weight_bytes_fp16, 2 * weights);
+    cr_expect_eq(fused.weight_bytes_mxfp4, weights / 2 + weights / 32);
+    mx_vram_report staged = mx_gemm_vram(context, &problem, MX_GEMM_DEQUANT_CUBLAS);
+    cr_expect_eq(staged.workspace_bytes, 2 * weights, "the FP16 copy must be counted");
+    cr_expect_lt(staged.savings, 0.0, "dequant_cublas holds more than FP16: %.3f", staged.savings);
+    mx_vram_report skinny = mx_gemm_vram(context, &problem, MX_GEMM_SKINNY);
+    cr_expect_geq(skinny.savings, 0.73, "skinny saves %.4f (workspace %lld bytes)", skinny.savings,
+                  (long long)skinny.workspace_bytes);
+    mx_gemm_context_destroy(context);
+}
