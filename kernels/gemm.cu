@@ -24,12 +24,9 @@ struct mx_gemm_context {
 };
 
 enum {
-    MX_WARPS = 8,                      /* per CTA, each on its own 16 weight rows */
-    MX_CTA_ROWS = 16 * MX_WARPS,       /* weight rows (outputs n) per CTA */
-    MX_CHUNK_BLOCKS = 4,               /* 32-element blocks per pipeline step */
-    MX_CHUNK_K = 32 * MX_CHUNK_BLOCKS, /* activations per token per step */
-    MX_X_PITCH = MX_CHUNK_K + 32,      /* shared row pitch in 16-bit units: rows 16 banks apart, so
-                                          the two rows one 8-thread phase reads never collide */
+    MX_WARPS = 8,                /* per CTA, each on its own 16 weight rows */
+    MX_CTA_ROWS = 16 * MX_WARPS, /* weight rows (outputs n) per CTA */
+    MX_CHUNK_BLOCKS = 8,         /* 32-element blocks per pipeline step */
     MX_SKINNY_MAX_M = 16,
 };
 
@@ -111,9 +108,14 @@ struct mx_gemm_params {
 template <typename T, int TT>
 static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_gemm_params p) {
     constexpr int tokens = 8 * TT;
-    constexpr int x_vectors = tokens * MX_CHUNK_K / 8; /* uint4 per chunk */
+    /* shared row pitch (16-bit units) puts rows 16 banks apart: the two rows one 8-thread
+     * phase reads never collide. Blocks per step: 8 keeps 16 weight loads in flight per thread; the
+     * 64-token tile needs its registers for accumulators and takes 4. */
+    constexpr int chunk_blocks = TT >= 8 ? MX_CHUNK_BLOCKS / 2 : MX_CHUNK_BLOCKS;
+    constexpr int chunk_k = 32 * chunk_blocks, x_pitch = chunk_k + 32;
+    constexpr int x_vectors = tokens * chunk_k / 8; /* uint4 per chunk */
     constexpr int vectors_per_thread = (x_vectors + MX_WARPS * 32 - 1) / (MX_WARPS * 32);
-    __shared__ __align__(16) uint16_t x_tile[tokens * MX_X_PITCH];
+    __shared__ __align__(16) uint16_t x_tile[tokens * x_pitch];
     __shared__ int is_last_split;
 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -131,8 +133,8 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
     const bool row_ok[2] = {row_base < p.n, row_base + 8 < p.n};
 
     float acc[TT][4] = {};
-    uint32_t words[MX_CHUNK_BLOCKS][2];
-    uint8_t scales[MX_CHUNK_BLOCKS][2];
+    uint32_t words[chunk_blocks][2];
+    uint8_t scales[chunk_blocks][2];
     uint4 x_next[vectors_per_thread];
 
     /* Global -> registers for the chunk starting at block b0: the warp's weight words and
@@ -140,7 +142,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
      * so that padded lanes contribute exact zeros). */
     auto load_chunk = [&](int64_t b0) {
 #pragma unroll
-        for (int j = 0; j < MX_CHUNK_BLOCKS; j++) {
+        for (int j = 0; j < chunk_blocks; j++) {
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 int64_t row = row_base + 8 * h, block = b0 + j;
@@ -155,7 +157,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
 #pragma unroll
         for (int v = 0; v < vectors_per_thread; v++) {
             int index = threadIdx.x + v * MX_WARPS * 32;
-            int token = index / (MX_CHUNK_K / 8), group8 = index % (MX_CHUNK_K / 8);
+            int token = index / (chunk_k / 8), group8 = index % (chunk_k / 8);
             int64_t element = b0 * MX_BLOCK_SIZE + group8 * 8;
             bool ok =
                 index < x_vectors && token0 + token < p.m && element < block_end * MX_BLOCK_SIZE;
@@ -169,22 +171,22 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
         for (int v = 0; v < vectors_per_thread; v++) {
             int index = threadIdx.x + v * MX_WARPS * 32;
             if (index >= x_vectors) continue;
-            int token = index / (MX_CHUNK_K / 8), group8 = index % (MX_CHUNK_K / 8);
+            int token = index / (chunk_k / 8), group8 = index % (chunk_k / 8);
             uint4 in = x_next[v], out;
             out.x = __byte_perm(in.x, in.z, 0x5410);
             out.y = __byte_perm(in.x, in.z, 0x7632);
             out.z = __byte_perm(in.y, in.w, 0x5410);
             out.w = __byte_perm(in.y, in.w, 0x7632);
-            *(uint4 *)(x_tile + token * MX_X_PITCH + group8 * 8) = out;
+            *(uint4 *)(x_tile + token * x_pitch + group8 * 8) = out;
         }
     };
 
     load_chunk(block_begin);
-    for (int64_t b0 = block_begin; b0 < block_end; b0 += MX_CHUNK_BLOCKS) {
-        uint32_t chunk_words[MX_CHUNK_BLOCKS][2];
-        uint8_t chunk_scales[MX_CHUNK_BLOCKS][2];
+    for (int64_t b0 = block_begin; b0 < block_end; b0 += chunk_blocks) {
+        uint32_t chunk_words[chunk_blocks][2];
+        uint8_t chunk_scales[chunk_blocks][2];
 #pragma unroll
-        for (int j = 0; j < MX_CHUNK_BLOCKS; j++)
+        for (int j = 0; j < chunk_blocks; j++)
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 chunk_words[j][h] = words[j][h];
@@ -193,10 +195,10 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
         __syncthreads(); /* the previous chunk's readers are done with x_tile */
         store_x();
         __syncthreads();
-        if (b0 + MX_CHUNK_BLOCKS < block_end) load_chunk(b0 + MX_CHUNK_BLOCKS);
+        if (b0 + chunk_blocks < block_end) load_chunk(b0 + chunk_blocks);
 
 #pragma unroll
-        for (int j = 0; j < MX_CHUNK_BLOCKS; j++) {
+        for (int j = 0; j < chunk_blocks; j++) {
             uint32_t a0[4], a1[4];
             const uint32_t w0 = chunk_words[j][0], w1 = chunk_words[j][1];
             a0[0] = mx_decode_pair<T, 0>(w0);
@@ -211,8 +213,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
             const float factor1 = mx_block_factor<T>(chunk_scales[j][1]);
 #pragma unroll
             for (int tt = 0; tt < TT; tt++) {
-                uint4 b =
-                    *(const uint4 *)(x_tile + (tt * 8 + group) * MX_X_PITCH + j * 32 + quad * 8);
+                uint4 b = *(const uint4 *)(x_tile + (tt * 8 + group) * x_pitch + j * 32 + quad * 8);
                 float block_sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
                 mx_mma_type<T>::mma(block_sum, a0, b.x, b.y);
                 mx_mma_type<T>::mma(block_sum, a1, b.z, b.w);
@@ -241,7 +242,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
     }
 
     /* Split-K: every split stores its partial tile; the last to arrive sums them in split order
-     * (deterministic), writes Y and re-arms the counter. */
+     * (deterministic) and writes Y. */
     const int64_t tile = (int64_t)blockIdx.z * gridDim.x + blockIdx.x;
     const int tile_elements = tokens * MX_CTA_ROWS;
     float *tile_partials = p.partials + tile * p.splits * tile_elements;
@@ -267,7 +268,6 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
         for (int s = 0; s < p.splits; s++) sum += __ldcg(tile_partials + s * tile_elements + e);
         y[token * p.n + row] = (T)sum;
     }
-    if (threadIdx.x == 0) p.counters[tile] = 0;
 }
 
 // ---- launchers
@@ -348,6 +348,9 @@ static mx_status mx_gemm_mma(const mx_gemm_context *context, const mx_gemm_probl
     params.blocks_per_split = plan.blocks_per_split;
     size_t tiles = (size_t)plan.grid.x * plan.grid.z;
     params.counters = (unsigned *)workspace;
+    /* The split-K arrival counters start at zero on every call, whatever the workspace held. */
+    if (plan.splits > 1)
+        MX_CUDA_CHECK(cudaMemsetAsync(params.counters, 0, tiles * sizeof(unsigned), stream));
     params.partials =
         workspace ? (float *)((char *)workspace + (tiles * sizeof(unsigned) + 255) / 256 * 256)
                   : nullptr;

@@ -69,10 +69,9 @@ const char *mx_gemm_variant_name(mx_gemm_variant variant);
 /* The variant named name, or MX_ERR_INVALID_ARGUMENT naming it and listing the known ones. */
 mx_status mx_gemm_variant_from_name(const char *name, mx_gemm_variant *variant);
 
-/* Workspace the variant needs for this problem, in bytes (0 when none). skinny uses it for the
- * split-K partial sums: it must be zero-filled (cudaMemset) before its first use and every call
- * leaves it zero-filled again. dequant_cublas: the temporary dequantized weights. persistent: the
- * kept dequantized weights. */
+/* Workspace the variant needs for this problem, in bytes (0 when none; 256-byte aligned). skinny
+ * and fused use it for split-K partial sums and arrival counters (reset by each call),
+ * dequant_cublas for the temporary dequantized weights, persistent for the kept ones. */
 size_t mx_gemm_workspace_bytes(const mx_gemm_context *context, const mx_gemm_problem *problem,
                                mx_gemm_variant variant);
 
