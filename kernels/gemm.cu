@@ -111,7 +111,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
     /* shared row pitch (16-bit units) puts rows 16 banks apart: the two rows one 8-thread
      * phase reads never collide. Blocks per step: 8 keeps 16 weight loads in flight per thread; the
      * 64-token tile needs its registers for accumulators and takes 4. */
-    constexpr int chunk_blocks = TT >= 8 ? MX_CHUNK_BLOCKS / 2 : MX_CHUNK_BLOCKS;
+    constexpr int chunk_blocks = MX_CHUNK_BLOCKS;
     constexpr int chunk_k = 32 * chunk_blocks, x_pitch = chunk_k + 32;
     constexpr int x_vectors = tokens * chunk_k / 8; /* uint4 per chunk */
     constexpr int vectors_per_thread = (x_vectors + MX_WARPS * 32 - 1) / (MX_WARPS * 32);
