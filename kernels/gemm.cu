@@ -1,12 +1,14 @@
-/* MXFP4 GEMM family (see gemm.h). One tensor-core kernel serves skinny (8 or 16 tokens per CTA,
- * K split over CTAs) and fused (64 tokens per CTA): the weights are the MMA's 16-row A operand,
- * read straight from global memory into registers (4 packed bytes = 8 weights per thread per
- * block) and turned into FP16/BF16 E2M1 values by bit placement; the activations are the B
- * operand, staged in shared memory with each group of 8 permuted so that a thread's 4 A pairs
- * (nibbles t and t+4 of its word) meet their X pairs. Each 32-element block is summed in FP32 by
- * two m16n8k16 MMAs and scaled by its 2^s in FP32.
- * Measured figures and the command that reproduces them: docs/gemm.md. */
+/* MXFP4 GEMM family (see gemm.h). One tensor-core kernel serves skinny (8 or 16 tokens per CTA)
+ * and fused (64 tokens per CTA). Weights, scales and activations stream into shared memory
+ * through a 4-stage cp.async pipeline; each warp owns 16 weight rows as the m16n8k16 MMA's A
+ * operand, turned into FP16/BF16 E2M1 values in registers by bit placement (4 packed bytes = 8
+ * weights per thread and block); activations are the B operand, paired at read time so that a
+ * thread's weight pairs (nibbles t, t + 4) meet theirs. Each 32-element block is summed in FP32
+ * by two MMAs and scaled by its 2^s in FP32. Split-K (small m) runs the splits of a tile as a
+ * thread-block cluster and reduces them through distributed shared memory: no workspace, no
+ * counters, deterministic. Regime and figures (H200): docs/gemm.md, `make bench`. */
 #include <cuda_bf16.h>
+#include <cooperative_groups.h>
 #include <cuda_fp16.h>
 #include <nvtx3/nvToolsExt.h>
 #include <stdio.h>
@@ -21,12 +23,14 @@
 struct mx_gemm_context {
     cublasHandle_t cublas;
     int sm_count;
+    bool clusters; /* thread-block clusters (sm_90+): split-K reduces in distributed smem */
 };
 
 enum {
     MX_WARPS = 8,                /* per CTA, each on its own 16 weight rows */
     MX_CTA_ROWS = 16 * MX_WARPS, /* weight rows (outputs n) per CTA */
-    MX_CHUNK_BLOCKS = 8,         /* 32-element blocks per pipeline step */
+    MX_CTAS_PER_SM = 2,          /* resident per SM with the pipeline's shared memory */
+    MX_MAX_SPLITS = 8,           /* portable thread-block cluster size */
     MX_SKINNY_MAX_M = 16,
 };
 
@@ -73,150 +77,214 @@ template <> struct mx_mma_type<__nv_bfloat16> {
     }
 };
 
-template <int shift> __device__ __forceinline__ uint32_t mx_shift_left(uint32_t w) {
-    return shift >= 0 ? w << (shift & 31) : w >> ((-shift) & 31);
-}
-
-template <typename T, int t> __device__ __forceinline__ uint32_t mx_decode_pair(uint32_t w) {
+/* FP16/BF16 bits of the E2M1 pair (nibble t, nibble t + 4) of w: magnitude bits moved to
+ * magnitude_shift, sign to bit 15, in each half. signs = w << (12 - magnitude_shift), shared by
+ * the four pairs of a word, lets one LOP3 and one shift place both for t with a left shift. */
+template <typename T, int t>
+__device__ __forceinline__ uint32_t mx_decode_pair(uint32_t w, uint32_t signs) {
     using traits = mx_mma_type<T>;
-    uint32_t magnitude = mx_shift_left<traits::magnitude_shift - 4 * t>(w) & traits::magnitude_mask;
-    uint32_t sign = mx_shift_left<12 - 4 * t>(w) & 0x80008000u;
-    return traits::finish(magnitude | sign);
+    constexpr int shift = traits::magnitude_shift - 4 * t;
+    constexpr uint32_t sign_mask = 0x80008000u;
+    uint32_t bits;
+    if constexpr (shift >= 0)
+        bits = ((w & (traits::magnitude_mask >> shift)) | (signs & (sign_mask >> shift))) << shift;
+    else
+        bits = ((w >> -shift) & traits::magnitude_mask) | ((w << (12 - 4 * t)) & sign_mask);
+    return traits::finish(bits);
 }
 
-/* FP32 factor that turns a block's decoded partial sum into exact units: 2^(s + factor_exponent)
- * (NaN for scale 0xFF; FP32 overflow beyond scale byte 240 for FP16, see gemm.h). */
-template <typename T> __device__ __forceinline__ float mx_block_factor(uint8_t scale_byte) {
-    if (scale_byte == MX_SCALE_NAN) return __int_as_float(0x7FC00000);
-    int exponent = (int)scale_byte - MX_SCALE_BIAS + mx_mma_type<T>::factor_exponent;
-    if (exponent > 127) return __int_as_float(0x7F800000);
-    if (exponent >= -126) return __int_as_float((exponent + 127) << 23);
-    return __int_as_float(0x00400000 >> (-127 - exponent)); /* 2^-127: BF16 path, scale 0 */
+/* FP32 factor that turns a block's decoded partial sum into exact units: 2^(s + factor_exponent),
+ * NaN for scale 0xFF, +Inf where that overflows FP32 (FP16 path, scale byte > 240: see gemm.h),
+ * 2^-127 for the BF16 path's scale byte 0. Selects, no branches: it runs for every block. */
+template <typename T> __device__ __forceinline__ float mx_block_factor(uint32_t scale_byte) {
+    int field = (int)scale_byte + mx_mma_type<T>::factor_exponent; /* biased FP32 exponent */
+    uint32_t bits = field >= 1 ? (uint32_t)field << 23 : 0x00400000u;
+    bits = field > 254 ? 0x7F800000u : bits;
+    bits = scale_byte == MX_SCALE_NAN ? 0x7FC00000u : bits;
+    return __uint_as_float(bits);
 }
 
 struct mx_gemm_params {
     const void *x, *bias;
     const uint8_t *w_blocks, *w_scales;
     void *y;
-    float *partials;    /* [tiles][splits][tokens][MX_CTA_ROWS], split-K only */
-    unsigned *counters; /* one per (row tile, token tile, batch), split-K only */
     int64_t m, n, k;
     int token_tiles; /* per batch entry */
     int splits, blocks_per_split;
 };
 
+/* Shared-memory geometry of one instantiation: STAGES slots, each holding CB blocks of the CTA's
+ * 128 weight rows (16 bytes per row and block, XOR-swizzled so that the 8 rows a warp reads at
+ * once fall in different banks), their CB scale bytes per row, and CB blocks of the 8*TT
+ * activation rows (pitch padded by 64 bytes so that two rows read together are 16 banks apart). */
+template <int TT> struct mx_tile_shape {
+    static constexpr int tokens = 8 * TT;
+    static constexpr int chunk_blocks = TT >= 8 ? 4 : 8; /* blocks per pipeline stage */
+    static constexpr int stages = 4;
+    static constexpr int w_stage_bytes = MX_CTA_ROWS * chunk_blocks * MX_BLOCK_BYTES;
+    static constexpr int scale_stage_bytes = MX_CTA_ROWS * chunk_blocks;
+    static constexpr int x_pitch = 32 * chunk_blocks + 32; /* 16-bit elements */
+    static constexpr int x_stage_bytes = tokens * x_pitch * 2;
+    static constexpr int smem_bytes = stages * (w_stage_bytes + scale_stage_bytes + x_stage_bytes);
+    static constexpr int threads = MX_WARPS * 32;
+    static constexpr int scales_per_thread = scale_stage_bytes / threads;
+    static_assert(tokens * MX_CTA_ROWS * 4 <= smem_bytes, "split-K partials fit the pipeline");
+    static_assert(scales_per_thread * threads == scale_stage_bytes, "scale staging covers a stage");
+};
+
+/* 16 bytes global -> shared without passing through registers; valid == false writes zeros. */
+__device__ __forceinline__ void mx_copy16(uint32_t shared, const void *global, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared), "l"(global),
+                 "r"(valid ? 16 : 0));
+}
+
+__device__ __forceinline__ void mx_copy_commit() {
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
+template <int pending> __device__ __forceinline__ void mx_copy_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(pending));
+}
+
+/* Pipeline: weights and activations stream into shared memory by cp.async, STAGES - 1 steps
+ * ahead. Scale bytes cannot (a row's scales have no alignment), so each thread loads its share
+ * into registers one step before it stores them, two steps before they are read. */
 template <typename T, int TT>
-static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_gemm_params p) {
-    constexpr int tokens = 8 * TT;
-    /* shared row pitch (16-bit units) puts rows 16 banks apart: the two rows one 8-thread
-     * phase reads never collide. Blocks per step: 8 keeps 16 weight loads in flight per thread; the
-     * 64-token tile needs its registers for accumulators and takes 4. */
-    constexpr int chunk_blocks = MX_CHUNK_BLOCKS;
-    constexpr int chunk_k = 32 * chunk_blocks, x_pitch = chunk_k + 32;
-    constexpr int x_vectors = tokens * chunk_k / 8; /* uint4 per chunk */
-    constexpr int vectors_per_thread = (x_vectors + MX_WARPS * 32 - 1) / (MX_WARPS * 32);
-    __shared__ __align__(16) uint16_t x_tile[tokens * x_pitch];
-    __shared__ int is_last_split;
+static __global__ void __launch_bounds__(MX_WARPS * 32, MX_CTAS_PER_SM)
+    mx_gemm_kernel(const mx_gemm_params p) {
+    using shape = mx_tile_shape<TT>;
+    constexpr int tokens = shape::tokens, CB = shape::chunk_blocks, stages = shape::stages;
+    constexpr int threads = shape::threads, SPT = shape::scales_per_thread;
+    extern __shared__ __align__(16) uint8_t smem[];
+    uint8_t *w_tile = smem;
+    uint8_t *scale_tile = smem + stages * shape::w_stage_bytes;
+    uint16_t *x_tile = (uint16_t *)(scale_tile + stages * shape::scale_stage_bytes);
 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int group = lane >> 2, quad = lane & 3;
     const int batch_index = blockIdx.z / p.token_tiles;
     const int64_t token0 = (int64_t)(blockIdx.z % p.token_tiles) * tokens;
-    const int64_t row_base = (int64_t)blockIdx.x * MX_CTA_ROWS + warp * 16 + group;
+    const int64_t row0 = (int64_t)blockIdx.x * MX_CTA_ROWS;
     const int64_t k_blocks = p.k / MX_BLOCK_SIZE;
     const int64_t block_begin = (int64_t)blockIdx.y * p.blocks_per_split;
     const int64_t block_end = min(block_begin + p.blocks_per_split, k_blocks);
+    const int steps = (int)((block_end - block_begin + CB - 1) / CB);
 
     const T *x = (const T *)p.x + (int64_t)batch_index * p.m * p.k;
     const uint8_t *w_blocks = p.w_blocks + (int64_t)batch_index * p.n * p.k / 2;
     const uint8_t *w_scales = p.w_scales + (int64_t)batch_index * p.n * k_blocks;
-    const bool row_ok[2] = {row_base < p.n, row_base + 8 < p.n};
+    const uint32_t w_shared = (uint32_t)__cvta_generic_to_shared(w_tile);
+    const uint32_t x_shared = (uint32_t)__cvta_generic_to_shared(x_tile);
+
+    /* This thread's copy assignments, fixed for the whole loop: block j_copy of weight rows
+     * row_copy + i * (threads / CB); activation chunks of tokens token_copy + i * ...; the
+     * scales of row scale_row, blocks scale_j .. scale_j + SPT - 1 of each step. */
+    constexpr int w_copies = MX_CTA_ROWS * CB / threads, rows_per_pass = threads / CB;
+    const int j_copy = threadIdx.x % CB, row_copy = threadIdx.x / CB;
+    constexpr int x_chunks = tokens * CB * 4; /* 16 bytes = 8 activations each */
+    constexpr int x_copies = (x_chunks + threads - 1) / threads;
+    const int scale_row = threadIdx.x / (CB / SPT), scale_j = threadIdx.x % (CB / SPT) * SPT;
+    const bool scale_row_ok = row0 + scale_row < p.n;
+
+    auto issue = [&](int s) {
+        const int slot = s % stages;
+        const int64_t b0 = block_begin + (int64_t)s * CB;
+#pragma unroll
+        for (int i = 0; i < w_copies; i++) {
+            int row = row_copy + i * rows_per_pass;
+            int64_t global_row = row0 + row, block = b0 + j_copy;
+            bool valid = global_row < p.n && block < block_end;
+            const uint8_t *source =
+                valid ? w_blocks + global_row * (p.k / 2) + block * MX_BLOCK_BYTES : w_blocks;
+            int position = j_copy ^ ((row / (8 / CB)) & (CB - 1));
+            mx_copy16(w_shared + slot * shape::w_stage_bytes + (row * CB + position) * 16, source,
+                      valid);
+        }
+#pragma unroll
+        for (int i = 0; i < x_copies; i++) {
+            int chunk = threadIdx.x + i * threads;
+            if (x_chunks % threads != 0 && chunk >= x_chunks) break;
+            int token = chunk / (CB * 4), part = chunk % (CB * 4);
+            int64_t element = b0 * MX_BLOCK_SIZE + part * 8;
+            bool valid = token0 + token < p.m && element < block_end * MX_BLOCK_SIZE;
+            const T *source = valid ? x + (token0 + token) * p.k + element : x;
+            mx_copy16(x_shared + slot * shape::x_stage_bytes +
+                          (token * shape::x_pitch + part * 8) * 2,
+                      source, valid);
+        }
+    };
+    /* Scale bytes of step s (zero outside n and the split: their weights are zero-filled, and a
+     * zero byte gives a finite factor, so those blocks add exact zeros). */
+    auto load_scales = [&](int s, uint32_t(&bytes)[SPT]) {
+        const int64_t b0 = block_begin + (int64_t)s * CB + scale_j;
+        const uint8_t *source = w_scales + (row0 + scale_row) * k_blocks + b0;
+#pragma unroll
+        for (int i = 0; i < SPT; i++)
+            bytes[i] = scale_row_ok && s < steps && b0 + i < block_end ? __ldg(source + i) : 0u;
+    };
+    auto store_scales = [&](int s, const uint32_t(&bytes)[SPT]) {
+        uint8_t *target =
+            scale_tile + (s % stages) * shape::scale_stage_bytes + scale_row * CB + scale_j;
+#pragma unroll
+        for (int i = 0; i < SPT; i++) target[i] = (uint8_t)bytes[i];
+    };
+
+    uint32_t scale_bytes[SPT];
+#pragma unroll
+    for (int s = 0; s < stages - 1; s++) {
+        if (s < steps) issue(s);
+        mx_copy_commit();
+        if (s < stages - 2) {
+            load_scales(s, scale_bytes);
+            store_scales(s, scale_bytes);
+        }
+    }
+    load_scales(stages - 2, scale_bytes);
 
     float acc[TT][4] = {};
-    uint32_t words[chunk_blocks][2];
-    uint8_t scales[chunk_blocks][2];
-    uint4 x_next[vectors_per_thread];
+    const int w_row = warp * 16 + group; /* and w_row + 8: same swizzle (8 rows apart) */
+    const int w_read = (w_row * CB) * 16 + quad * 4, w_swizzle = (w_row / (8 / CB)) & (CB - 1);
+    for (int s = 0; s < steps; s++) {
+        store_scales(s + stages - 2, scale_bytes); /* slot of step s - 2: free since step s - 1 */
+        mx_copy_wait<stages - 2>();
+        __syncthreads(); /* step s has landed for everyone; slot (s - 1) is free again */
+        if (s + stages - 1 < steps) issue(s + stages - 1);
+        mx_copy_commit();
+        load_scales(s + stages - 1, scale_bytes);
 
-    /* Global -> registers for the chunk starting at block b0: the warp's weight words and
-     * scales, and this thread's share of the activation tile (zero outside m and the K range,
-     * so that padded lanes contribute exact zeros). */
-    auto load_chunk = [&](int64_t b0) {
+        const int slot = s % stages;
+        const uint8_t *w_slot = w_tile + slot * shape::w_stage_bytes + w_read;
+        const uint8_t *scale_slot = scale_tile + slot * shape::scale_stage_bytes + w_row * CB;
+        const uint16_t *x_slot =
+            x_tile + slot * (tokens * shape::x_pitch) + group * shape::x_pitch + quad * 8;
 #pragma unroll
-        for (int j = 0; j < chunk_blocks; j++) {
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                int64_t row = row_base + 8 * h, block = b0 + j;
-                bool ok = row_ok[h] && block < block_end;
-                words[j][h] = ok ? __ldg((const uint32_t *)(w_blocks + row * (p.k / 2) +
-                                                            block * MX_BLOCK_BYTES) +
-                                         quad)
-                                 : 0u;
-                scales[j][h] = ok ? __ldg(w_scales + row * k_blocks + block) : (uint8_t)0;
-            }
-        }
-#pragma unroll
-        for (int v = 0; v < vectors_per_thread; v++) {
-            int index = threadIdx.x + v * MX_WARPS * 32;
-            int token = index / (chunk_k / 8), group8 = index % (chunk_k / 8);
-            int64_t element = b0 * MX_BLOCK_SIZE + group8 * 8;
-            bool ok =
-                index < x_vectors && token0 + token < p.m && element < block_end * MX_BLOCK_SIZE;
-            x_next[v] = ok ? __ldg((const uint4 *)(x + (token0 + token) * p.k + element))
-                           : make_uint4(0, 0, 0, 0);
-        }
-    };
-    /* Registers -> shared, each 8 activations reordered to the pairs (0,4) (1,5) (2,6) (3,7). */
-    auto store_x = [&]() {
-#pragma unroll
-        for (int v = 0; v < vectors_per_thread; v++) {
-            int index = threadIdx.x + v * MX_WARPS * 32;
-            if (index >= x_vectors) continue;
-            int token = index / (chunk_k / 8), group8 = index % (chunk_k / 8);
-            uint4 in = x_next[v], out;
-            out.x = __byte_perm(in.x, in.z, 0x5410);
-            out.y = __byte_perm(in.x, in.z, 0x7632);
-            out.z = __byte_perm(in.y, in.w, 0x5410);
-            out.w = __byte_perm(in.y, in.w, 0x7632);
-            *(uint4 *)(x_tile + token * x_pitch + group8 * 8) = out;
-        }
-    };
-
-    load_chunk(block_begin);
-    for (int64_t b0 = block_begin; b0 < block_end; b0 += chunk_blocks) {
-        uint32_t chunk_words[chunk_blocks][2];
-        uint8_t chunk_scales[chunk_blocks][2];
-#pragma unroll
-        for (int j = 0; j < chunk_blocks; j++)
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                chunk_words[j][h] = words[j][h];
-                chunk_scales[j][h] = scales[j][h];
-            }
-        __syncthreads(); /* the previous chunk's readers are done with x_tile */
-        store_x();
-        __syncthreads();
-        if (b0 + chunk_blocks < block_end) load_chunk(b0 + chunk_blocks);
-
-#pragma unroll
-        for (int j = 0; j < chunk_blocks; j++) {
+        for (int j = 0; j < CB; j++) {
+            const int position = (j ^ w_swizzle) * 16;
+            const uint32_t w0 = *(const uint32_t *)(w_slot + position);
+            const uint32_t w1 = *(const uint32_t *)(w_slot + 8 * CB * 16 + position);
+            const float factor0 = mx_block_factor<T>(scale_slot[j]);
+            const float factor1 = mx_block_factor<T>(scale_slot[8 * CB + j]);
+            constexpr int sign_shift = 12 - mx_mma_type<T>::magnitude_shift;
+            const uint32_t signs0 = w0 << sign_shift, signs1 = w1 << sign_shift;
             uint32_t a0[4], a1[4];
-            const uint32_t w0 = chunk_words[j][0], w1 = chunk_words[j][1];
-            a0[0] = mx_decode_pair<T, 0>(w0);
-            a0[1] = mx_decode_pair<T, 0>(w1);
-            a0[2] = mx_decode_pair<T, 1>(w0);
-            a0[3] = mx_decode_pair<T, 1>(w1);
-            a1[0] = mx_decode_pair<T, 2>(w0);
-            a1[1] = mx_decode_pair<T, 2>(w1);
-            a1[2] = mx_decode_pair<T, 3>(w0);
-            a1[3] = mx_decode_pair<T, 3>(w1);
-            const float factor0 = mx_block_factor<T>(chunk_scales[j][0]);
-            const float factor1 = mx_block_factor<T>(chunk_scales[j][1]);
+            a0[0] = mx_decode_pair<T, 0>(w0, signs0);
+            a0[1] = mx_decode_pair<T, 0>(w1, signs1);
+            a0[2] = mx_decode_pair<T, 1>(w0, signs0);
+            a0[3] = mx_decode_pair<T, 1>(w1, signs1);
+            a1[0] = mx_decode_pair<T, 2>(w0, signs0);
+            a1[1] = mx_decode_pair<T, 2>(w1, signs1);
+            a1[2] = mx_decode_pair<T, 3>(w0, signs0);
+            a1[3] = mx_decode_pair<T, 3>(w1, signs1);
 #pragma unroll
             for (int tt = 0; tt < TT; tt++) {
-                uint4 b = *(const uint4 *)(x_tile + (tt * 8 + group) * x_pitch + j * 32 + quad * 8);
+                /* 8 activations in natural order, paired (0,4) (1,5) (2,6) (3,7) to meet the
+                 * weight pairs (nibble t, nibble t + 4) of the decoded word. */
+                uint4 in = *(const uint4 *)(x_slot + tt * 8 * shape::x_pitch + j * 32);
                 float block_sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                mx_mma_type<T>::mma(block_sum, a0, b.x, b.y);
-                mx_mma_type<T>::mma(block_sum, a1, b.z, b.w);
+                mx_mma_type<T>::mma(block_sum, a0, __byte_perm(in.x, in.z, 0x5410),
+                                    __byte_perm(in.x, in.z, 0x7632));
+                mx_mma_type<T>::mma(block_sum, a1, __byte_perm(in.y, in.w, 0x5410),
+                                    __byte_perm(in.y, in.w, 0x7632));
                 acc[tt][0] = fmaf(block_sum[0], factor0, acc[tt][0]);
                 acc[tt][1] = fmaf(block_sum[1], factor0, acc[tt][1]);
                 acc[tt][2] = fmaf(block_sum[2], factor1, acc[tt][2]);
@@ -224,7 +292,9 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
             }
         }
     }
+    mx_copy_wait<0>();
 
+    const int64_t rows[2] = {row0 + w_row, row0 + w_row + 8};
     const T *bias = p.bias ? (const T *)p.bias + (int64_t)batch_index * p.n : nullptr;
     T *y = (T *)p.y + (int64_t)batch_index * p.m * p.n;
     if (p.splits == 1) {
@@ -232,7 +302,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
         for (int tt = 0; tt < TT; tt++)
 #pragma unroll
             for (int c = 0; c < 4; c++) {
-                int64_t token = token0 + tt * 8 + 2 * quad + (c & 1), row = row_base + 8 * (c >> 1);
+                int64_t token = token0 + tt * 8 + 2 * quad + (c & 1), row = rows[c >> 1];
                 if (token < p.m && row < p.n) {
                     float value = acc[tt][c] + (bias ? (float)bias[row] : 0.0f);
                     y[token * p.n + row] = (T)value;
@@ -241,33 +311,35 @@ static __global__ void __launch_bounds__(MX_WARPS * 32) mx_gemm_kernel(const mx_
         return;
     }
 
-    /* Split-K: every split stores its partial tile; the last to arrive sums them in split order
-     * (deterministic) and writes Y. */
-    const int64_t tile = (int64_t)blockIdx.z * gridDim.x + blockIdx.x;
-    const int tile_elements = tokens * MX_CTA_ROWS;
-    float *tile_partials = p.partials + tile * p.splits * tile_elements;
+#if __CUDA_ARCH__ >= 900
+    /* Split-K: the splits of one tile form a thread-block cluster. Each leaves its partial tile
+     * in its own shared memory; then CTA r of the cluster sums slice r of the tile over all
+     * splits in split order (deterministic) through distributed shared memory, and writes Y. */
+    namespace cg = cooperative_groups;
+    cg::cluster_group cluster = cg::this_cluster();
+    constexpr int tile_elements = tokens * MX_CTA_ROWS;
+    float *partial = (float *)smem;
+    __syncthreads(); /* every warp is done reading the pipeline slots */
 #pragma unroll
     for (int tt = 0; tt < TT; tt++)
 #pragma unroll
         for (int c = 0; c < 4; c++) {
-            int token = tt * 8 + 2 * quad + (c & 1), row = warp * 16 + group + 8 * (c >> 1);
-            tile_partials[blockIdx.y * tile_elements + token * MX_CTA_ROWS + row] = acc[tt][c];
+            int token = tt * 8 + 2 * quad + (c & 1), row = w_row + 8 * (c >> 1);
+            partial[token * MX_CTA_ROWS + row] = acc[tt][c];
         }
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0)
-        is_last_split = atomicAdd(&p.counters[tile], 1u) == (unsigned)p.splits - 1;
-    __syncthreads();
-    if (!is_last_split) return;
-    __threadfence();
-    for (int e = threadIdx.x; e < tile_elements; e += MX_WARPS * 32) {
-        int64_t token = token0 + e / MX_CTA_ROWS,
-                row = (int64_t)blockIdx.x * MX_CTA_ROWS + e % MX_CTA_ROWS;
-        if (token >= p.m || row >= p.n) continue;
-        float sum = bias ? (float)bias[row] : 0.0f;
-        for (int s = 0; s < p.splits; s++) sum += __ldcg(tile_partials + s * tile_elements + e);
-        y[token * p.n + row] = (T)sum;
+    cluster.sync();
+    const int rank = (int)cluster.block_rank(), splits = (int)cluster.num_blocks();
+    const int slice = (tile_elements + splits - 1) / splits;
+    const int end = min(tile_elements, (rank + 1) * slice);
+    for (int e = rank * slice + threadIdx.x; e < end; e += threads) {
+        int64_t token = token0 + e / MX_CTA_ROWS, row = row0 + e % MX_CTA_ROWS;
+        float sum = 0.0f;
+        for (int r = 0; r < splits; r++) sum += cluster.map_shared_rank(partial, r)[e];
+        if (token < p.m && row < p.n)
+            y[token * p.n + row] = (T)(sum + (bias ? (float)bias[row] : 0.0f));
     }
+    cluster.sync(); /* no CTA may leave while others still read its shared memory */
+#endif
 }
 
 // ---- launchers
@@ -278,7 +350,6 @@ typedef struct {
     int tokens;
     dim3 grid;
     int splits, blocks_per_split;
-    size_t workspace_bytes;
 } mx_mma_plan;
 
 static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_problem *problem,
@@ -286,34 +357,50 @@ static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_pro
     mx_mma_plan plan;
     plan.token_tile_count = variant == MX_GEMM_SKINNY ? (problem->m <= 8 ? 1 : 2) : 8;
     plan.tokens = 8 * plan.token_tile_count;
+    int chunk_blocks = plan.token_tile_count >= 8 ? 4 : 8;
     int64_t row_tiles = (problem->n + MX_CTA_ROWS - 1) / MX_CTA_ROWS;
     int64_t token_tiles = (problem->m + plan.tokens - 1) / plan.tokens;
     int64_t ctas = row_tiles * token_tiles * problem->batch;
     int64_t k_blocks = problem->k / MX_BLOCK_SIZE;
-    /* Split K until there are about four CTAs per SM (enough loads in flight to stream the
-     * weights), keeping at least one chunk of blocks per split. */
-    int64_t target = 4 * (int64_t)context->sm_count;
-    int64_t splits = ctas >= target ? 1 : (target + ctas - 1) / ctas;
-    int64_t max_splits = (k_blocks + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS;
+    /* Split K over a cluster (Hopper) until the CTAs fill the resident slots of one wave,
+     * keeping at least one pipeline step per split. */
+    int64_t slots = (int64_t)context->sm_count * MX_CTAS_PER_SM;
+    int64_t splits = context->clusters && ctas < slots ? slots / ctas : 1;
+    int64_t max_splits = (k_blocks + chunk_blocks - 1) / chunk_blocks;
+    if (splits > MX_MAX_SPLITS) splits = MX_MAX_SPLITS;
     if (splits > max_splits) splits = max_splits;
+    if (splits < 1) splits = 1;
     int64_t per_split = (k_blocks + splits - 1) / splits;
-    per_split = (per_split + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS * MX_CHUNK_BLOCKS;
+    per_split = (per_split + chunk_blocks - 1) / chunk_blocks * chunk_blocks;
     splits = (k_blocks + per_split - 1) / per_split;
     plan.splits = (int)splits;
     plan.blocks_per_split = (int)per_split;
     plan.grid =
         dim3((unsigned)row_tiles, (unsigned)splits, (unsigned)(token_tiles * problem->batch));
-    size_t tiles = (size_t)row_tiles * token_tiles * problem->batch;
-    plan.workspace_bytes =
-        splits == 1 ? 0
-                    : tiles * sizeof(unsigned) + 256 +
-                          tiles * (size_t)splits * plan.tokens * MX_CTA_ROWS * sizeof(float);
     return plan;
 }
 
 template <typename T, int TT>
-static mx_status mx_gemm_mma_launch(const mx_gemm_params &params, dim3 grid, cudaStream_t stream) {
-    mx_gemm_kernel<T, TT><<<grid, MX_WARPS * 32, 0, stream>>>(params);
+static mx_status mx_gemm_mma_launch(const mx_gemm_params &params, const mx_mma_plan &plan,
+                                    cudaStream_t stream) {
+    constexpr int smem_bytes = mx_tile_shape<TT>::smem_bytes;
+    /* Once per instantiation and process: allow the pipeline's shared memory (> 48 KB). */
+    static const cudaError_t configured = cudaFuncSetAttribute(
+        mx_gemm_kernel<T, TT>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes);
+    MX_CUDA_CHECK(configured);
+    cudaLaunchConfig_t config = {};
+    config.gridDim = plan.grid;
+    config.blockDim = dim3(MX_WARPS * 32);
+    config.dynamicSmemBytes = smem_bytes;
+    config.stream = stream;
+    cudaLaunchAttribute cluster;
+    cluster.id = cudaLaunchAttributeClusterDimension;
+    cluster.val.clusterDim.x = 1;
+    cluster.val.clusterDim.y = (unsigned)plan.splits;
+    cluster.val.clusterDim.z = 1;
+    config.attrs = &cluster;
+    config.numAttrs = plan.splits > 1 ? 1 : 0;
+    MX_CUDA_CHECK(cudaLaunchKernelEx(&config, mx_gemm_kernel<T, TT>, params));
     MX_LAUNCH_CHECK("mx_gemm_kernel");
     return MX_OK;
 }
@@ -323,16 +410,16 @@ static mx_status mx_gemm_mma_dispatch(const mx_gemm_params &params, const mx_mma
                                       cudaStream_t stream) {
     switch (plan.token_tile_count) {
     case 1:
-        return mx_gemm_mma_launch<T, 1>(params, plan.grid, stream);
+        return mx_gemm_mma_launch<T, 1>(params, plan, stream);
     case 2:
-        return mx_gemm_mma_launch<T, 2>(params, plan.grid, stream);
+        return mx_gemm_mma_launch<T, 2>(params, plan, stream);
     default:
-        return mx_gemm_mma_launch<T, 8>(params, plan.grid, stream);
+        return mx_gemm_mma_launch<T, 8>(params, plan, stream);
     }
 }
 
 static mx_status mx_gemm_mma(const mx_gemm_context *context, const mx_gemm_problem *problem,
-                             mx_gemm_variant variant, void *workspace, cudaStream_t stream) {
+                             mx_gemm_variant variant, cudaStream_t stream) {
     mx_mma_plan plan = mx_plan_mma(context, problem, variant);
     mx_gemm_params params;
     params.x = problem->x;
@@ -346,14 +433,6 @@ static mx_status mx_gemm_mma(const mx_gemm_context *context, const mx_gemm_probl
     params.token_tiles = (int)((problem->m + plan.tokens - 1) / plan.tokens);
     params.splits = plan.splits;
     params.blocks_per_split = plan.blocks_per_split;
-    size_t tiles = (size_t)plan.grid.x * plan.grid.z;
-    params.counters = (unsigned *)workspace;
-    /* The split-K arrival counters start at zero on every call, whatever the workspace held. */
-    if (plan.splits > 1)
-        MX_CUDA_CHECK(cudaMemsetAsync(params.counters, 0, tiles * sizeof(unsigned), stream));
-    params.partials =
-        workspace ? (float *)((char *)workspace + (tiles * sizeof(unsigned) + 255) / 256 * 256)
-                  : nullptr;
     return problem->dtype == MX_BF16 ? mx_gemm_mma_dispatch<__nv_bfloat16>(params, plan, stream)
                                      : mx_gemm_mma_dispatch<__half>(params, plan, stream);
 }
@@ -386,9 +465,12 @@ extern "C" mx_status mx_gemm_context_create(mx_gemm_context **context) {
     MX_CUDA_CHECK(cudaGetDevice(&device));
     int sm_count = 0;
     MX_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
+    int major = 0;
+    MX_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
     mx_gemm_context *created = (mx_gemm_context *)calloc(1, sizeof *created);
     if (!created) return mx_fail(MX_ERR_OUT_OF_MEMORY, "cannot allocate a GEMM context");
     created->sm_count = sm_count;
+    created->clusters = major >= 9;
     cublasStatus_t status = cublasCreate(&created->cublas);
     if (status != CUBLAS_STATUS_SUCCESS) {
         free(created);
@@ -407,7 +489,11 @@ extern "C" void mx_gemm_context_destroy(mx_gemm_context *context) {
 extern "C" mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context,
                                           const mx_gemm_problem *problem) {
     (void)context;
-    return problem->m <= MX_SKINNY_MAX_M ? MX_GEMM_SKINNY : MX_GEMM_FUSED;
+    /* Measured on H200 (docs/gemm.md): skinny wins up to 16 tokens; above, the fused kernel is
+     * 1.3-7x slower than dequantize + cuBLAS except on very tall weights at 64 tokens. */
+    if (problem->m <= MX_SKINNY_MAX_M) return MX_GEMM_SKINNY;
+    if (problem->m <= 64 && problem->n * problem->k >= ((int64_t)1 << 29)) return MX_GEMM_FUSED;
+    return MX_GEMM_DEQUANT_CUBLAS;
 }
 
 static mx_gemm_variant mx_resolve(const mx_gemm_context *context, const mx_gemm_problem *problem,
@@ -420,7 +506,7 @@ extern "C" size_t mx_gemm_workspace_bytes(const mx_gemm_context *context,
     variant = mx_resolve(context, problem, variant);
     if (variant == MX_GEMM_DEQUANT_CUBLAS || variant == MX_GEMM_PERSISTENT)
         return (size_t)(problem->batch * problem->n * problem->k * 2);
-    return mx_plan_mma(context, problem, variant).workspace_bytes;
+    return 0; /* fused and skinny reduce split-K partials on chip */
 }
 
 extern "C" mx_vram_report mx_gemm_vram(const mx_gemm_context *context,
@@ -505,7 +591,7 @@ extern "C" mx_status mx_gemm(mx_gemm_context *context, const mx_gemm_problem *pr
                           problem->dtype, problem->x, workspace, problem->bias, problem->y, stream);
         break;
     default:
-        status = mx_gemm_mma(context, problem, variant, workspace, stream);
+        status = mx_gemm_mma(context, problem, variant, stream);
         break;
     }
     nvtxRangePop();

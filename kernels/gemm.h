@@ -4,15 +4,18 @@
  * elements, W every n*k weights, bias every n, Y every m*n).
  *
  * Variants (mx_gemm_variant_name gives the CLI/CSV names):
- *   fused          tensor-core kernel (mma.sync m16n8k16), dequantization in registers, for
- *                  medium and large m.
- *   skinny         the decode path for m <= 16: the same register dequantization with the
- *                  weights as the MMA's 16-row operand, K split over CTAs to fill every SM.
+ *   fused          tensor-core kernel (mma.sync m16n8k16, cp.async pipeline), dequantization in
+ *                  registers, 64 tokens per CTA, for medium and large m. No workspace.
+ *   skinny         the decode path for m <= 16 (8 or 16 tokens per CTA): the same kernel with K
+ *                  split over a thread-block cluster (sm_90+) to fill every SM, reduced on chip.
+ *                  No workspace. Any m is accepted (slow above 16).
  *   dequant_cublas the Sprint 6 strategy: dequantize W to a temporary FP16/BF16 buffer (the
  *                  workspace: n*k*2 bytes per batch), then cublasGemmEx. The time includes both.
  *   persistent     W dequantized once by mx_gemm_persistent_prepare into a kept buffer (the
  *                  workspace), then cublasGemmEx: cuBLAS speed, none of the VRAM saving.
- *   auto           mx_gemm_choose picks the fastest variant measured for the shape's regime.
+ *   auto           mx_gemm_choose picks the variant measured fastest for the regime on H200:
+ *                  skinny for m <= 16, fused for m <= 64 on weights of >= 2^29 elements,
+ *                  dequant_cublas otherwise (so auto then needs dequant_cublas's workspace).
  *
  * Numerics. fused and skinny multiply the exact E2M1 codes (scaled by 2^-14, exact in FP16 and
  * BF16) on tensor cores, sum each 32-element block in FP32, and apply the block scale 2^s in FP32:
@@ -69,9 +72,8 @@ const char *mx_gemm_variant_name(mx_gemm_variant variant);
 /* The variant named name, or MX_ERR_INVALID_ARGUMENT naming it and listing the known ones. */
 mx_status mx_gemm_variant_from_name(const char *name, mx_gemm_variant *variant);
 
-/* Workspace the variant needs for this problem, in bytes (0 when none; 256-byte aligned). skinny
- * and fused use it for split-K partial sums and arrival counters (reset by each call),
- * dequant_cublas for the temporary dequantized weights, persistent for the kept ones. */
+/* Workspace the variant needs for this problem, in bytes (0 when none): dequant_cublas for the
+ * temporary dequantized weights, persistent for the kept ones; skinny and fused need none. */
 size_t mx_gemm_workspace_bytes(const mx_gemm_context *context, const mx_gemm_problem *problem,
                                mx_gemm_variant variant);
 

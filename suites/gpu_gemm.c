@@ -418,12 +418,14 @@ Test(gpu_gemm, vram_report_counts_every_buffer) {
     mx_vram_report staged = mx_gemm_vram(context, &problem, MX_GEMM_DEQUANT_CUBLAS);
     cr_expect_eq(staged.workspace_bytes, 2 * weights, "the FP16 copy must be counted");
     cr_expect_lt(staged.savings, 0.0, "dequant_cublas holds more than FP16: %.3f", staged.savings);
-    /* The split-K scratch is counted too (the harness judges the 73 % target). */
-    mx_vram_report skinny = mx_gemm_vram(context, &problem, MX_GEMM_SKINNY);
-    cr_expect_eq(skinny.workspace_bytes,
-                 (int64_t)mx_gemm_workspace_bytes(context, &problem, MX_GEMM_SKINNY));
-    double expected = 1.0 - (double)(skinny.weight_bytes_mxfp4 + skinny.workspace_bytes) /
-                                (double)skinny.weight_bytes_fp16;
-    cr_expect_float_eq(skinny.savings, expected, 1e-12, "savings %.6f", skinny.savings);
+    /* Split-K reduces on chip: the register-dequantizing paths hold nothing but the MXFP4
+     * weights, so they keep the whole 73.4 % of the format (DESIGN.md §7). */
+    mx_gemm_variant on_chip[] = {MX_GEMM_SKINNY, MX_GEMM_FUSED};
+    for (int v = 0; v < 2; v++) {
+        mx_vram_report report = mx_gemm_vram(context, &problem, on_chip[v]);
+        cr_expect_eq(report.workspace_bytes, 0, "%s workspace", mx_gemm_variant_name(on_chip[v]));
+        cr_expect_float_eq(report.savings, 1.0 - 0.53125 / 2.0, 1e-12, "%s savings %.6f",
+                           mx_gemm_variant_name(on_chip[v]), report.savings);
+    }
     mx_gemm_context_destroy(context);
 }
