@@ -17,7 +17,8 @@ help:
 	@echo "make            configure and build into $(BUILD_DIR)/ (CLI: $(BUILD_DIR)/mxbench)"
 	@echo "make test       install what is missing, build, run every Criterion suite (GPU suites"
 	@echo "                skip without a GPU); one suite: ctest --test-dir $(BUILD_DIR) -V -R NAME"
-	@echo "make bench      install what is missing, build, run the benchmark on the GPU"
+	@echo "make bench      build, run the standard sweep on the GPU into results/<UTC time>/"
+	@echo "                (SUITE=smoke|decode|prefill|gpt-oss-20b|gpt-oss-120b|nightly)"
 	@echo "make bundle     download the Debian packages into .deps/debs/ for an offline GPU box"
 	@echo "make clean      remove $(BUILD_DIR)/"
 	@echo "variables: BUILD_DIR=$(BUILD_DIR) WERROR=$(WERROR) (warnings as errors) JOBS=$(JOBS)"
@@ -34,12 +35,11 @@ test: deps-test
 	@$(MAKE) --no-print-directory build TESTS=ON
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -V
 
-# Until the sweep harness lands (issue 4), the benchmark is the GEMM timing table.
+# The main job: the standard sweep into results/<UTC time>/ (SUITE=... picks another sweep).
+SUITE ?= standard
 RUN_ID := $(shell date -u +%Y%m%dT%H%M%SZ)
 bench: build
-	@mkdir -p results/$(RUN_ID)
-	$(BUILD_DIR)/mxbench gemm-perf --out results/$(RUN_ID)/gemm_perf.csv | tee results/$(RUN_ID)/gemm_perf.md
-	@echo "results: results/$(RUN_ID)/"
+	$(BUILD_DIR)/mxbench run --suite $(SUITE) --out results/$(RUN_ID)
 
 bundle:
 	bash .ci/deps.sh bundle test

@@ -7,6 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+static char command_line[2048];
+
+void mx_cli_set_command_line(int argc, char **argv) {
+    size_t used = 0;
+    command_line[0] = '\0';
+    for (int i = 0; i < argc && used < sizeof command_line; i++) {
+        bool plain = argv[i][0] && strpbrk(argv[i], " \t\"'\\$") == NULL;
+        used += (size_t)snprintf(command_line + used, sizeof command_line - used,
+                                 plain ? "%s%s" : "%s'%s'", i ? " " : "", argv[i]);
+    }
+}
+
+const char *mx_cli_command_line(void) {
+    return command_line;
+}
+
 void mx_cli_error(const char *format, ...) {
     va_list args;
     va_start(args, format);
@@ -20,7 +36,8 @@ void mx_print_command_help(const mx_command *command) {
     printf("usage: mxbench %s", command->name);
     for (int i = 0; i < command->option_count; i++) {
         const mx_option *option = &command->options[i];
-        int optional = option->value_name == NULL || option->default_value != NULL;
+        int optional =
+            option->value_name == NULL || option->default_value != NULL || option->optional;
         printf(" %s--%s%s%s%s", optional ? "[" : "", option->name, option->value_name ? " " : "",
                option->value_name ? option->value_name : "", optional ? "]" : "");
     }
@@ -33,7 +50,7 @@ void mx_print_command_help(const mx_command *command) {
         printf("  %-24s %s", left, option->help);
         if (option->value_name && option->default_value)
             printf(" (default: %s)", option->default_value);
-        else if (option->value_name)
+        else if (option->value_name && !option->optional)
             printf(" (required)");
         printf("\n");
     }
@@ -100,7 +117,8 @@ int mx_parse_options(const mx_command *command, int argc, char **argv, mx_parsed
         }
     }
     for (int i = 0; i < command->option_count; i++) {
-        if (command->options[i].value_name && parsed->values[i] == NULL) {
+        if (command->options[i].value_name && !command->options[i].optional &&
+            parsed->values[i] == NULL) {
             mx_cli_error("%s: missing required option --%s %s (see mxbench %s --help)",
                          command->name, command->options[i].name, command->options[i].value_name,
                          command->name);

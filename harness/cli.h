@@ -18,6 +18,7 @@ typedef struct {
     const char *value_name; /* shown in help ("N", "FILE"); NULL for a flag */
     const char *help;
     const char *default_value; /* NULL: required (for valued options) or off (flags) */
+    bool optional;             /* a valued option without default that may be left out */
 } mx_option;
 
 typedef struct {
@@ -35,6 +36,10 @@ typedef struct {
     int option_count;
     int (*run)(const mx_parsed_options *parsed);
 } mx_command;
+
+/* Keeps the command line (quoted where needed) for run.json; main() calls it first. */
+void mx_cli_set_command_line(int argc, char **argv);
+const char *mx_cli_command_line(void);
 
 /* Prints "mxbench: error: <message>" to stderr. */
 void mx_cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));

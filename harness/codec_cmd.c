@@ -188,29 +188,31 @@ static int run_dequantize(const mx_parsed_options *parsed) {
 #define DEVICE_OPTION                                                                              \
     {                                                                                              \
         "device", "cpu|gpu", "cpu: the reference codec; gpu: the CUDA kernels (bit-identical)",    \
-            "cpu"                                                                                  \
+            "cpu", false                                                                           \
     }
 
 static const mx_option quantize_options[] = {
-    {"in", "FILE", "dense input matrix [rows, cols], raw little-endian --dtype values", NULL},
-    {"dtype", "f32|f16|bf16", "element type of --in", NULL},
-    {"rows", "N", "rows of W (output features)", NULL},
-    {"cols", "K", "columns of W (input features, the reduction axis): a multiple of 32", NULL},
+    {"in", "FILE", "dense input matrix [rows, cols], raw little-endian --dtype values", NULL,
+     false},
+    {"dtype", "f32|f16|bf16", "element type of --in", NULL, false},
+    {"rows", "N", "rows of W (output features)", NULL, false},
+    {"cols", "K", "columns of W (input features, the reduction axis): a multiple of 32", NULL,
+     false},
     {"scale-mode", "floor|rceil",
      "shared exponent: floor(log2 amax)-2 (OCP spec) or amax/6 rounded up (cuBLAS, triton)",
-     "floor"},
+     "floor", false},
     {"out-blocks", "FILE", "packed E2M1 codes, rows x cols/2 bytes, element 2j in the low nibble",
-     NULL},
-    {"out-scales", "FILE", "E8M0 scale bytes, rows x cols/32", NULL},
+     NULL, false},
+    {"out-scales", "FILE", "E8M0 scale bytes, rows x cols/32", NULL, false},
     DEVICE_OPTION,
 };
 
 static const mx_option dequantize_options[] = {
-    {"blocks", "FILE", "packed E2M1 codes, rows x cols/2 bytes", NULL},
-    {"scales", "FILE", "E8M0 scale bytes, rows x cols/32", NULL},
-    {"rows", "N", "rows of W", NULL},
-    {"cols", "K", "columns of W: a multiple of 32", NULL},
-    {"out", "FILE", "dense FP32 output [rows, cols], raw little-endian", NULL},
+    {"blocks", "FILE", "packed E2M1 codes, rows x cols/2 bytes", NULL, false},
+    {"scales", "FILE", "E8M0 scale bytes, rows x cols/32", NULL, false},
+    {"rows", "N", "rows of W", NULL, false},
+    {"cols", "K", "columns of W: a multiple of 32", NULL, false},
+    {"out", "FILE", "dense FP32 output [rows, cols], raw little-endian", NULL, false},
     DEVICE_OPTION,
 };
 

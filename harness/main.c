@@ -4,12 +4,12 @@
 
 #include "cli.h"
 #include "codec_cmd.h"
-#include "gemm_perf.h"
+#include "bench.h"
 
 static const mx_command *const commands[] = {
     &mx_quantize_command,
     &mx_dequantize_command,
-    &mx_gemm_perf_command,
+    &mx_run_command,
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
 
@@ -23,6 +23,7 @@ static void print_usage(void) {
 }
 
 int main(int argc, char **argv) {
+    mx_cli_set_command_line(argc, argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         if (argc >= 3 && strcmp(argv[1], "help") == 0) {

@@ -1,11 +1,14 @@
 /* Shared helpers of the Criterion suites. */
 #include "common.h"
 
+#include <fcntl.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../kernels/mx.h"
@@ -124,4 +127,75 @@ bool mx_test_gpu_available(char *reason, size_t reason_size) {
         return false;
     }
     return true;
+}
+
+// ---- running the CLI
+
+extern char **environ;
+
+char mx_test_work_dir[64];
+
+void mx_test_work_dir_create(void) {
+    strcpy(mx_test_work_dir, "/tmp/mxbench-cli.XXXXXX");
+    cr_assert(mkdtemp(mx_test_work_dir), "mkdtemp failed");
+}
+
+const char *mx_test_path(const char *name) {
+    static char paths[8][128];
+    static int next;
+    char *path = paths[next++ % 8];
+    snprintf(path, sizeof paths[0], "%s/%s", mx_test_work_dir, name);
+    return path;
+}
+
+void mx_test_read_text(const char *path, char *buffer, size_t size) {
+    FILE *file = fopen(path, "r");
+    size_t got = file ? fread(buffer, 1, size - 1, file) : 0;
+    buffer[got] = '\0';
+    if (file) fclose(file);
+}
+
+pid_t mx_test_spawn_cli(const char *const *args) {
+    const char *argv[32] = {MXBENCH_EXE};
+    int argc = 1;
+    while (args[argc - 1] && argc < 31) argv[argc] = args[argc - 1], argc++;
+    argv[argc] = NULL;
+    char out_path[128], err_path[128];
+    snprintf(out_path, sizeof out_path, "%s.stdout", mx_test_work_dir);
+    snprintf(err_path, sizeof err_path, "%s.stderr", mx_test_work_dir);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    int spawn = posix_spawn(&pid, MXBENCH_EXE, &actions, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    cr_assert_eq(spawn, 0, "cannot start %s", MXBENCH_EXE);
+    return pid;
+}
+
+mx_cli_result mx_test_wait_cli(pid_t pid) {
+    char out_path[128], err_path[128];
+    snprintf(out_path, sizeof out_path, "%s.stdout", mx_test_work_dir);
+    snprintf(err_path, sizeof err_path, "%s.stderr", mx_test_work_dir);
+    int wait_status = 0;
+    cr_assert_eq(waitpid(pid, &wait_status, 0), pid);
+    cr_assert(WIFEXITED(wait_status), "mxbench did not exit normally (signal %d)",
+              WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
+    mx_cli_result result = {.exit_code = WEXITSTATUS(wait_status)};
+    mx_test_read_text(out_path, result.out, sizeof result.out);
+    mx_test_read_text(err_path, result.err, sizeof result.err);
+    unlink(out_path);
+    unlink(err_path);
+    return result;
+}
+
+void mx_test_write_file(const char *path, const void *data, size_t bytes) {
+    FILE *file = fopen(path, "wb");
+    cr_assert(file && fwrite(data, 1, bytes, file) == bytes, "cannot write %s", path);
+    fclose(file);
+}
+
+mx_cli_result mx_test_run_cli(const char *const *args) {
+    return mx_test_wait_cli(mx_test_spawn_cli(args));
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -31,6 +32,25 @@ uint16_t mx_test_f32_to_bf16_rne(float value);
 /* True when a CUDA device is usable; otherwise reason holds why. CUDA is initialised here, inside
  * the (forked) test, never in a global constructor. */
 bool mx_test_gpu_available(char *reason, size_t reason_size);
+
+/* Running the built mxbench (MXBENCH_EXE) from a test, in a fresh temporary work directory. */
+typedef struct {
+    int exit_code;
+    char err[4096];
+    char out[8192];
+} mx_cli_result;
+
+extern char mx_test_work_dir[64];
+void mx_test_work_dir_create(void);
+/* work_dir/name, in one of 8 rotating buffers. */
+const char *mx_test_path(const char *name);
+void mx_test_read_text(const char *path, char *buffer, size_t size);
+void mx_test_write_file(const char *path, const void *data, size_t bytes);
+/* Starts mxbench with args (NULL-terminated), stdout and stderr going to files of the work dir. */
+pid_t mx_test_spawn_cli(const char *const *args);
+/* Waits for it (it must exit normally) and collects its exit code and output. */
+mx_cli_result mx_test_wait_cli(pid_t pid);
+mx_cli_result mx_test_run_cli(const char *const *args);
 
 #define MX_REQUIRE_GPU()                                                                           \
     do {                                                                                           \

@@ -1,0 +1,896 @@
+/* `mxbench run`: loads a sweep, measures this GPU's ceilings, then for every problem (a sweep row
+ * without its variant) sets up inputs and references once, and for the FP16 reference and each
+ * MXFP4 variant: checks the output's errors, times it (CUDA events around exactly the call, L2
+ * flushed before each sample, noise-based stopping), probes the SM clock and writes a row. Files
+ * are rewritten atomically after every row; Ctrl-C stops after the current row. No op-specific
+ * code: everything about an op comes from its table entry (ops.h). */
+#include "bench.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <nvtx3/nvToolsExt.h>
+
+#include "../kernels/mx.h"
+#include "bench_gpu.h"
+#include "device.h"
+#include "ops.h"
+#include "run_info.h"
+#include "stats.h"
+#include "sweep.h"
+#include "table.h"
+
+#ifndef MX_SOURCE_DIR
+#define MX_SOURCE_DIR "."
+#endif
+
+enum { MX_EXIT_INTERRUPTED = 130 };
+
+static const char *const results_columns[] = {
+    /* DESIGN.md §5, in this order */
+    "run_id", "suite", "op", "variant", "dtype", "dist", "M", "N", "K", "experts", "topk",
+    "samples", "time_us", "time_us_min", "time_us_max", "noise_pct", "fp16_time_us", "overhead_pct",
+    "gbps", "tflops", "pct_peak_bw", "pct_peak_flops", "rel_err_vs_fp16", "max_rel_err_vs_fp16",
+    "rel_err_vs_exact", "quant_rel_err", "sqnr_db", "nonfinite", "weight_bytes_fp16",
+    "weight_bytes_mxfp4", "workspace_bytes", "vram_savings_pct", "pass_overhead", "pass_error",
+    "status", "note",
+    /* extras */
+    "batch", "shape_name", "group", "seed", "sm_clock_mhz", "throttled", "vram_measured_bytes",
+    "stop_reason", "gpu"};
+
+static const char *const sample_columns[] = {"run_id", "op",   "variant", "dtype",   "dist",
+                                             "M",      "N",    "K",       "experts", "topk",
+                                             "batch",  "seed", "sample",  "time_us"};
+
+const char *const *mx_results_columns(int *count) {
+    *count = (int)(sizeof results_columns / sizeof results_columns[0]);
+    return results_columns;
+}
+
+/* Targets of DESIGN.md §7 that a single row can be judged on. */
+#define MX_TARGET_OVERHEAD_PCT 10.0
+#define MX_TARGET_REL_VS_FP16  0.01
+#define MX_TARGET_REL_VS_EXACT 2e-3
+#define MX_THROTTLE_FRACTION   0.9 /* SM clock below 90 % of the start-up clock: throttled */
+
+// ---- interruption
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int signal_number) {
+    if (interrupted) { /* a second Ctrl-C: stop now */
+        signal(signal_number, SIG_DFL);
+        raise(signal_number);
+        return;
+    }
+    interrupted = 1;
+    static const char message[] = "\nmxbench: interrupted: stopping after the current row "
+                                  "(Ctrl-C again to abort now)\n";
+    ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
+    (void)ignored;
+}
+
+// ---- timing
+
+typedef struct {
+    cudaStream_t stream;
+    cudaEvent_t start, stop;
+    void *flush;
+    size_t flush_bytes; /* 0: --warm-l2 */
+    mx_stop_rule rule;
+} timer;
+
+typedef bool (*timed_call)(void *context, cudaStream_t stream, char *why, size_t why_size);
+
+static double now_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
+}
+
+static bool cuda_step(cudaError_t error, char *why, size_t why_size, const char *what) {
+    if (error == cudaSuccess) return true;
+    cudaGetLastError();
+    snprintf(why, why_size, "%s: %s", what, cudaGetErrorString(error));
+    return false;
+}
+
+/* Warm-up, then samples until the stopping rule says so. samples must hold rule.max_samples. */
+static bool time_call(const timer *t, timed_call call, void *context, double *samples, int *count,
+                      mx_stop_reason *reason, char *why, size_t why_size) {
+    for (int i = 0; i < 2; i++)
+        if (!call(context, t->stream, why, why_size)) return false;
+    *count = 0;
+    double begin = now_ms();
+    for (;;) {
+        if (t->flush_bytes &&
+            !cuda_step(cudaMemsetAsync(t->flush, *count & 0xFF, t->flush_bytes, t->stream), why,
+                       why_size, "L2 flush"))
+            return false;
+        if (!cuda_step(cudaEventRecord(t->start, t->stream), why, why_size, "cudaEventRecord") ||
+            !call(context, t->stream, why, why_size) ||
+            !cuda_step(cudaEventRecord(t->stop, t->stream), why, why_size, "cudaEventRecord") ||
+            !cuda_step(cudaEventSynchronize(t->stop), why, why_size, "the timed call"))
+            return false;
+        float ms = 0.0f;
+        if (!cuda_step(cudaEventElapsedTime(&ms, t->start, t->stop), why, why_size,
+                       "cudaEventElapsedTime"))
+            return false;
+        samples[(*count)++] = ms * 1e3;
+        *reason = mx_stats_stop_reason(&t->rule, samples, *count, now_ms() - begin);
+        if (*reason != MX_STOP_CONTINUE) return true;
+    }
+}
+
+// ---- ceilings
+
+typedef struct {
+    void *source, *target;
+    size_t bytes;
+} copy_job;
+
+static bool run_copy(void *context, cudaStream_t stream, char *why, size_t why_size) {
+    copy_job *job = context;
+    return cuda_step(
+        cudaMemcpyAsync(job->target, job->source, job->bytes, cudaMemcpyDeviceToDevice, stream),
+        why, why_size, "device-to-device copy");
+}
+
+typedef struct {
+    cublasHandle_t cublas;
+    void *a, *c;
+    int64_t size;
+} square_gemm;
+
+static bool run_square(void *context, cudaStream_t stream, char *why, size_t why_size) {
+    square_gemm *g = context;
+    if (mx_dense_gemm(g->cublas, g->size, g->size, g->size, 1, MX_F16, g->a, g->a, NULL, g->c,
+                      stream) == MX_OK)
+        return true;
+    snprintf(why, why_size, "cuBLAS FP16 %lld^3: %s", (long long)g->size, mx_last_error());
+    return false;
+}
+
+/* Median of a timed call, for the ceilings (same method as the rows). */
+static bool median_us(const timer *t, timed_call call, void *context, double *median, char *why,
+                      size_t why_size) {
+    double *samples = malloc(sizeof *samples * (size_t)t->rule.max_samples);
+    int count = 0;
+    mx_stop_reason reason;
+    bool ok = samples && time_call(t, call, context, samples, &count, &reason, why, why_size);
+    if (ok) *median = mx_stats_median_of(samples, count);
+    free(samples);
+    return ok;
+}
+
+/* Device-to-device copy of 1 GiB (GB/s counts bytes read + written) and cuBLAS FP16 8192^3. */
+static bool measure_ceilings(const timer *t, mx_run_info *info, char *why, size_t why_size) {
+    copy_job copy = {.bytes = (size_t)1 << 30};
+    double copy_us = 0.0, gemm_us = 0.0;
+    bool ok = cuda_step(cudaMalloc(&copy.source, copy.bytes), why, why_size, "ceiling buffers") &&
+              cuda_step(cudaMalloc(&copy.target, copy.bytes), why, why_size, "ceiling buffers") &&
+              cuda_step(cudaMemset(copy.source, 0x3C, copy.bytes), why, why_size, "memset") &&
+              median_us(t, run_copy, &copy, &copy_us, why, why_size);
+    square_gemm gemm = {.size = 8192, .a = copy.source, .c = copy.target}; /* 128 MiB each */
+    ok = ok && (cublasCreate(&gemm.cublas) == CUBLAS_STATUS_SUCCESS ||
+                (snprintf(why, why_size, "cublasCreate failed"), false));
+    ok = ok && median_us(t, run_square, &gemm, &gemm_us, why, why_size) &&
+         mx_bench_sm_clock_mhz(t->stream, &info->sm_clock_start_mhz) == MX_OK;
+    if (gemm.cublas) cublasDestroy(gemm.cublas);
+    cudaFree(copy.source);
+    cudaFree(copy.target);
+    if (!ok) return false;
+    info->copy_gbps = 2.0 * (double)copy.bytes / (copy_us * 1e3);
+    info->fp16_tflops = 2.0 * 8192.0 * 8192.0 * 8192.0 / (gemm_us * 1e6);
+    return true;
+}
+
+// ---- environment
+
+static void command_output(const char *command, char *text, size_t size) {
+    text[0] = '\0';
+    FILE *pipe = popen(command, "r");
+    if (!pipe) return;
+    size_t got = fread(text, 1, size - 1, pipe);
+    text[got] = '\0';
+    pclose(pipe);
+    text[strcspn(text, "\n")] = '\0';
+}
+
+static bool collect_environment(int device, mx_run_info *info, char *why, size_t why_size) {
+    struct cudaDeviceProp props;
+    if (!cuda_step(cudaGetDeviceProperties(&props, device), why, why_size,
+                   "cudaGetDeviceProperties"))
+        return false;
+    snprintf(info->gpu_name, sizeof info->gpu_name, "%s", props.name);
+    char *uuid = info->gpu_uuid;
+    uuid += sprintf(uuid, "GPU-");
+    for (int i = 0; i < 16; i++)
+        uuid += sprintf(uuid, "%02x%s", (unsigned char)props.uuid.bytes[i],
+                        i == 3 || i == 5 || i == 7 || i == 9 ? "-" : "");
+    info->device_ordinal = device;
+    info->compute_major = props.major;
+    info->compute_minor = props.minor;
+    info->sm_count = props.multiProcessorCount;
+    info->l2_bytes = props.l2CacheSize;
+    info->memory_bytes = (int64_t)props.totalGlobalMem;
+    int clock_khz = 0, memory_khz = 0;
+    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, device);
+    cudaDeviceGetAttribute(&memory_khz, cudaDevAttrMemoryClockRate, device);
+    info->sm_clock_max_mhz = clock_khz / 1000;
+    info->memory_clock_max_mhz = memory_khz / 1000;
+    cudaDriverGetVersion(&info->driver_version);
+    cudaRuntimeGetVersion(&info->runtime_version);
+    cublasHandle_t cublas;
+    if (cublasCreate(&cublas) == CUBLAS_STATUS_SUCCESS) {
+        cublasGetVersion(cublas, &info->cublas_version);
+        cublasDestroy(cublas);
+    }
+    gethostname(info->hostname, sizeof info->hostname - 1);
+    command_output("git -C '" MX_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", info->git_commit,
+                   sizeof info->git_commit);
+    char status[64];
+    command_output("git -C '" MX_SOURCE_DIR
+                   "' status --porcelain --untracked-files=no 2>/dev/null | head -1",
+                   status, sizeof status);
+    info->git_dirty = info->git_commit[0] ? status[0] != '\0' : -1;
+    if (!info->git_commit[0]) snprintf(info->git_commit, sizeof info->git_commit, "unknown");
+    return true;
+}
+
+// ---- output
+
+typedef struct {
+    char dir[3072], results_path[3200], samples_path[3200], run_path[3200];
+    mx_table *results, *samples;
+    mx_run_info *info;
+} run_files;
+
+static bool save_all(run_files *files) {
+    char error[512];
+    if (!mx_table_save(files->results, files->results_path, error, sizeof error) ||
+        !mx_table_save(files->samples, files->samples_path, error, sizeof error) ||
+        !mx_run_info_save(files->info, files->run_path, error, sizeof error)) {
+        mx_cli_error("%s", error);
+        return false;
+    }
+    return true;
+}
+
+/* Sets a cell; an unknown column is a bug in this file, so it is loud. */
+#define CELL(table, row, column, ...)                                                              \
+    do {                                                                                           \
+        if (!mx_table_set(table, row, column, __VA_ARGS__)) {                                      \
+            mx_cli_error("internal: %s", mx_table_error(table));                                   \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* Appends a row holding the key columns results.csv and samples.csv share. */
+static int add_keyed_row(mx_table *t, const run_files *files, const mx_sweep_row *row,
+                         const char *variant) {
+    int r = mx_table_add_row(t);
+    if (r < 0) {
+        mx_cli_error("out of host memory for the results tables");
+        exit(MX_EXIT_ERROR);
+    }
+    CELL(t, r, "run_id", "%s", files->info->run_id);
+    CELL(t, r, "op", "%s", row->op);
+    CELL(t, r, "variant", "%s", variant);
+    CELL(t, r, "dtype", "%s", row->dtype);
+    CELL(t, r, "dist", "%s", row->dist);
+    CELL(t, r, "M", "%lld", (long long)row->m);
+    CELL(t, r, "N", "%lld", (long long)row->n);
+    CELL(t, r, "K", "%lld", (long long)row->k);
+    CELL(t, r, "experts", "%lld", (long long)row->experts);
+    CELL(t, r, "topk", "%lld", (long long)row->topk);
+    CELL(t, r, "batch", "%lld", (long long)row->batch);
+    CELL(t, r, "seed", "%lld", (long long)row->seed);
+    return r;
+}
+
+/* The columns every results row has, measured or not. */
+static int start_row(run_files *files, const mx_sweep_row *row, const char *variant) {
+    mx_table *t = files->results;
+    int r = add_keyed_row(t, files, row, variant);
+    CELL(t, r, "suite", "%s", files->info->suite);
+    CELL(t, r, "shape_name", "%s", row->shape_name);
+    CELL(t, r, "group", "%s", row->group);
+    CELL(t, r, "gpu", "%s", files->info->gpu_name);
+    return r;
+}
+
+static void finish_row(run_files *files, int r, const char *status, const char *note) {
+    CELL(files->results, r, "status", "%s", status);
+    CELL(files->results, r, "note", "%s", note);
+    mx_run_info *info = files->info;
+    info->rows_done++;
+    if (strcmp(status, "ok") == 0)
+        info->rows_ok++;
+    else if (strcmp(status, "fail") == 0)
+        info->rows_failed++;
+    else
+        info->rows_skipped++;
+}
+
+/* One measured row: what the op and the timing gave, in the schema's units. */
+typedef struct {
+    mx_sample_stats stats;
+    mx_stop_reason reason;
+    mx_bench_errors errors;
+    mx_bench_memory memory;
+    double fp16_us, sm_clock_mhz;
+    bool is_fp16;
+} row_result;
+
+static const char *yes_no(bool value) {
+    return value ? "yes" : "no";
+}
+
+static void write_measured(run_files *files, int r, const mx_bench_op *op, const mx_sweep_row *row,
+                           const row_result *m) {
+    mx_table *t = files->results;
+    const mx_run_info *info = files->info;
+    double us = m->stats.median;
+    double gbps = op->bytes(row, m->is_fp16) / (us * 1e3), tflops = op->flops(row) / (us * 1e6);
+    double overhead = (us / m->fp16_us - 1.0) * 100.0;
+    CELL(t, r, "samples", "%d", m->stats.count);
+    CELL(t, r, "time_us", "%.3f", us);
+    CELL(t, r, "time_us_min", "%.3f", m->stats.min);
+    CELL(t, r, "time_us_max", "%.3f", m->stats.max);
+    CELL(t, r, "noise_pct", "%.3f", m->stats.noise_pct);
+    CELL(t, r, "fp16_time_us", "%.3f", m->fp16_us);
+    CELL(t, r, "overhead_pct", "%.2f", overhead);
+    CELL(t, r, "gbps", "%.1f", gbps);
+    CELL(t, r, "tflops", "%.2f", tflops);
+    CELL(t, r, "pct_peak_bw", "%.1f", 100.0 * gbps / info->copy_gbps);
+    CELL(t, r, "pct_peak_flops", "%.1f", 100.0 * tflops / info->fp16_tflops);
+    CELL(t, r, "rel_err_vs_fp16", "%.3e", m->errors.rel_vs_fp16);
+    CELL(t, r, "max_rel_err_vs_fp16", "%.3e", m->errors.max_rel_vs_fp16);
+    CELL(t, r, "rel_err_vs_exact", "%.3e", m->errors.rel_vs_exact);
+    CELL(t, r, "quant_rel_err", "%.3e", m->errors.quant_rel);
+    CELL(t, r, "sqnr_db", "%.2f", -20.0 * log10(m->errors.quant_rel));
+    CELL(t, r, "nonfinite", "%lld", (long long)m->errors.nonfinite);
+    CELL(t, r, "weight_bytes_fp16", "%lld", (long long)m->memory.weight_bytes_fp16);
+    CELL(t, r, "weight_bytes_mxfp4", "%lld", (long long)m->memory.weight_bytes_mxfp4);
+    CELL(t, r, "workspace_bytes", "%lld", (long long)m->memory.workspace_bytes);
+    CELL(t, r, "vram_measured_bytes", "%lld", (long long)m->memory.measured_bytes);
+    double held = m->is_fp16 ? (double)m->memory.weight_bytes_fp16
+                             : (double)(m->memory.weight_bytes_mxfp4 + m->memory.workspace_bytes);
+    CELL(t, r, "vram_savings_pct", "%.2f",
+         100.0 * (1.0 - held / (double)m->memory.weight_bytes_fp16));
+    if (!m->is_fp16) CELL(t, r, "pass_overhead", "%s", yes_no(overhead < MX_TARGET_OVERHEAD_PCT));
+    bool error_ok = m->errors.rel_vs_fp16 <= MX_TARGET_REL_VS_FP16 &&
+                    m->errors.rel_vs_exact <= MX_TARGET_REL_VS_EXACT && m->errors.nonfinite == 0;
+    CELL(t, r, "pass_error", "%s", yes_no(error_ok));
+    bool throttled = m->sm_clock_mhz < MX_THROTTLE_FRACTION * info->sm_clock_start_mhz;
+    CELL(t, r, "sm_clock_mhz", "%.0f", m->sm_clock_mhz);
+    CELL(t, r, "throttled", "%s", yes_no(throttled));
+    CELL(t, r, "stop_reason", "%s", mx_stop_reason_string(m->reason));
+}
+
+static void write_samples(run_files *files, const mx_sweep_row *row, const char *variant,
+                          const double *samples, int count) {
+    mx_table *t = files->samples;
+    for (int i = 0; i < count; i++) {
+        int r = add_keyed_row(t, files, row, variant);
+        CELL(t, r, "sample", "%d", i);
+        CELL(t, r, "time_us", "%.3f", samples[i]);
+    }
+}
+
+// ---- progress
+
+typedef struct {
+    bool quiet;
+    double begin_ms;
+    int64_t total;
+} progress;
+
+static void format_duration(double seconds, char *text, size_t size) {
+    int s = (int)(seconds + 0.5);
+    snprintf(text, size, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+}
+
+static void report_progress(const progress *p, const mx_run_info *info, const mx_sweep_row *row,
+                            const char *variant, const char *what) {
+    if (p->quiet) return;
+    double elapsed = (now_ms() - p->begin_ms) / 1e3;
+    double eta = info->rows_done > 0
+                     ? elapsed / (double)info->rows_done * (double)(p->total - info->rows_done)
+                     : 0.0;
+    char elapsed_text[16], eta_text[16];
+    format_duration(elapsed, elapsed_text, sizeof elapsed_text);
+    format_duration(eta, eta_text, sizeof eta_text);
+    fprintf(stderr, "[%4lld/%lld] %s elapsed, ETA %s | %s %s %s %s M=%lld N=%lld K=%lld: %s\n",
+            (long long)info->rows_done, (long long)p->total, elapsed_text, eta_text, row->op,
+            variant, row->dtype, row->dist, (long long)row->m, (long long)row->n, (long long)row->k,
+            what);
+}
+
+// ---- the sweep
+
+typedef struct {
+    const mx_sweep_row *first; /* the problem's rows: first[0 .. count) */
+    size_t count;
+} problem_rows;
+
+static bool same_problem(const mx_sweep_row *a, const mx_sweep_row *b) {
+    return strcmp(a->op, b->op) == 0 && strcmp(a->dtype, b->dtype) == 0 &&
+           strcmp(a->dist, b->dist) == 0 && a->m == b->m && a->n == b->n && a->k == b->k &&
+           a->batch == b->batch && a->experts == b->experts && a->topk == b->topk &&
+           a->seed == b->seed;
+}
+
+/* Measures one variant (or the FP16 reference) of a set-up problem and writes its row. */
+static void measure_variant(run_files *files, const timer *base_timer, const progress *prog,
+                            const mx_bench_op *op, void *problem, const mx_sweep_row *row,
+                            const char *variant, double *fp16_us, double *samples) {
+    row_result m = {.is_fp16 = strcmp(variant, MX_BENCH_FP16) == 0};
+    char why[512] = "", note[640] = "";
+    int r = start_row(files, row, variant);
+    timer t = *base_timer;
+    if (row->budget_ms > 0) t.rule.budget_ms = row->budget_ms;
+    if (!m.is_fp16 && !(*fp16_us > 0)) {
+        finish_row(files, r, "skipped", "the FP16 reference of this shape did not run");
+        report_progress(prog, files->info, row, variant, "skipped (no FP16 reference)");
+        return;
+    }
+    char range[256];
+    snprintf(range, sizeof range, "%s %s %s %s M=%lld N=%lld K=%lld batch=%lld", row->op, variant,
+             row->dtype, row->dist, (long long)row->m, (long long)row->n, (long long)row->k,
+             (long long)row->batch);
+    nvtxRangePushA(range);
+    bool prepared = op->prepare(problem, variant, &m.memory, why, sizeof why);
+    bool ok =
+        prepared && op->check(problem, t.stream, &m.errors, why, sizeof why) &&
+        time_call(&t, op->run, problem, samples, &m.stats.count, &m.reason, why, sizeof why) &&
+        mx_bench_sm_clock_mhz(t.stream, &m.sm_clock_mhz) == MX_OK;
+    nvtxRangePop();
+    if (prepared) op->release(problem);
+    if (!ok) {
+        bool skipped = !prepared; /* could not allocate or does not support the shape */
+        finish_row(files, r, skipped ? "skipped" : "fail", why);
+        report_progress(prog, files->info, row, variant, why);
+        return;
+    }
+    int count = m.stats.count;
+    mx_stats_compute(samples, count, &m.stats);
+    if (m.is_fp16) *fp16_us = m.stats.median;
+    m.fp16_us = *fp16_us;
+    write_measured(files, r, op, row, &m);
+    write_samples(files, row, variant, samples, count);
+    const char *status = "ok";
+    if (m.errors.nonfinite > 0) {
+        status = "fail";
+        snprintf(note, sizeof note, "%lld non-finite outputs where the exact result is finite; ",
+                 (long long)m.errors.nonfinite);
+    }
+    if (m.reason == MX_STOP_BUDGET)
+        snprintf(note + strlen(note), sizeof note - strlen(note),
+                 "time budget spent at noise %.2f %%; ", m.stats.noise_pct);
+    if (m.sm_clock_mhz < MX_THROTTLE_FRACTION * files->info->sm_clock_start_mhz)
+        snprintf(note + strlen(note), sizeof note - strlen(note),
+                 "throttled: SM clock %.0f MHz vs %.0f at start; ", m.sm_clock_mhz,
+                 files->info->sm_clock_start_mhz);
+    size_t length = strlen(note);
+    if (length >= 2) note[length - 2] = '\0';
+    finish_row(files, r, status, note);
+    char what[256];
+    snprintf(what, sizeof what, "%.2f us (%+.1f %% vs FP16 %.2f us), err %.2e vs FP16, %.0f GB/s%s",
+             m.stats.median, (m.stats.median / m.fp16_us - 1.0) * 100.0, m.fp16_us,
+             m.errors.rel_vs_fp16, op->bytes(row, m.is_fp16) / (m.stats.median * 1e3),
+             strcmp(status, "ok") == 0 ? "" : " FAIL");
+    report_progress(prog, files->info, row, variant, what);
+}
+
+static void skip_problem(run_files *files, const progress *prog, problem_rows rows,
+                         const char *why) {
+    for (size_t i = 0; i <= rows.count; i++) { /* the FP16 row, then every variant */
+        const char *variant = i == 0 ? MX_BENCH_FP16 : rows.first[i - 1].variant;
+        int r = start_row(files, &rows.first[i == 0 ? 0 : i - 1], variant);
+        finish_row(files, r, "skipped", why);
+        report_progress(prog, files->info, rows.first, variant, why);
+    }
+}
+
+static int run_problems(run_files *files, const timer *t, const progress *prog,
+                        const mx_sweep *sweep) {
+    double *samples = malloc(sizeof *samples * (size_t)t->rule.max_samples);
+    if (!samples) {
+        mx_cli_error("out of host memory");
+        return MX_EXIT_ERROR;
+    }
+    for (size_t i = 0; i < sweep->count && !interrupted;) {
+        problem_rows rows = {&sweep->rows[i], 1};
+        while (i + rows.count < sweep->count && same_problem(rows.first, rows.first + rows.count))
+            rows.count++;
+        i += rows.count;
+        const mx_bench_op *op = mx_bench_find_op(rows.first->op);
+        void *problem = NULL;
+        char why[512] = "";
+        if (!op->setup(rows.first, &problem, why, sizeof why)) {
+            skip_problem(files, prog, rows, why);
+            if (!save_all(files)) break;
+            continue;
+        }
+        /* The FP16 reference first (index -1): every variant's overhead is against it. */
+        double fp16_us = 0.0;
+        bool saved = true;
+        for (long v = -1; v < (long)rows.count && saved && !(interrupted && v >= 0); v++) {
+            const mx_sweep_row *row = v < 0 ? rows.first : &rows.first[v];
+            measure_variant(files, t, prog, op, problem, row, v < 0 ? MX_BENCH_FP16 : row->variant,
+                            &fp16_us, samples);
+            saved = save_all(files);
+        }
+        op->teardown(problem);
+        if (!saved) break;
+    }
+    bool all_saved = save_all(files);
+    free(samples);
+    return all_saved ? MX_EXIT_OK : MX_EXIT_ERROR;
+}
+
+// ---- the command
+
+static bool in_list(const char *list, const char *name) {
+    if (!list) return true;
+    size_t length = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t item = end ? (size_t)(end - p) : strlen(p);
+        if (item == length && strncmp(p, name, length) == 0) return true;
+        if (!end) break;
+        p = end + 1;
+    }
+    return false;
+}
+
+/* Keeps the rows whose op, variant and dtype pass the --ops/--variants/--dtype filters. */
+static void filter_rows(mx_sweep *sweep, const mx_parsed_options *parsed) {
+    size_t kept = 0;
+    for (size_t i = 0; i < sweep->count; i++) {
+        const mx_sweep_row *row = &sweep->rows[i];
+        if (in_list(mx_option_value(parsed, "ops"), row->op) &&
+            in_list(mx_option_value(parsed, "variants"), row->variant) &&
+            in_list(mx_option_value(parsed, "dtype"), row->dtype))
+            sweep->rows[kept++] = *row;
+    }
+    sweep->count = kept;
+}
+
+/* Every comma-separated name of a filter must exist somewhere, or it is a typo. */
+static bool check_filter(const mx_parsed_options *parsed, const char *option) {
+    const char *list = mx_option_value(parsed, option);
+    if (!list) return true;
+    int op_count;
+    const mx_bench_op *const *ops = mx_bench_ops(&op_count);
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", list);
+    for (char *save = NULL, *name = strtok_r(copy, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
+        bool known =
+            strcmp(option, "dtype") == 0 && (!strcmp(name, "f16") || !strcmp(name, "bf16"));
+        for (int o = 0; o < op_count && !known; o++) {
+            if (strcmp(option, "ops") == 0) known = strcmp(ops[o]->name, name) == 0;
+            for (int v = 0; strcmp(option, "variants") == 0 && ops[o]->variants[v] && !known; v++)
+                known = strcmp(ops[o]->variants[v], name) == 0;
+        }
+        if (!known) {
+            mx_cli_error("--%s: unknown name '%s' (mxbench run --help lists them)", option, name);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool load_sweep(const mx_parsed_options *parsed, mx_sweep *sweep, char *path,
+                       size_t path_size) {
+    const char *suite = mx_option_value(parsed, "suite"), *file = mx_option_value(parsed, "sweep");
+    if (!suite == !file) {
+        mx_cli_error("give exactly one of --suite NAME or --sweep FILE (see --help)");
+        return false;
+    }
+    if (suite) {
+        if (strchr(suite, '/')) {
+            mx_cli_error("--suite '%s': a suite is a name (use --sweep for a file)", suite);
+            return false;
+        }
+        snprintf(path, path_size, "%s/harness/sweeps/%s.sweep", MX_SOURCE_DIR, suite);
+    } else {
+        snprintf(path, path_size, "%s", file);
+    }
+    int op_count;
+    const mx_bench_op *const *ops = mx_bench_ops(&op_count);
+    mx_sweep_op_vocabulary vocabulary[16];
+    for (int o = 0; o < op_count; o++)
+        vocabulary[o] = (mx_sweep_op_vocabulary){ops[o]->name, ops[o]->variants};
+    char error[1024];
+    if (!mx_sweep_parse_file(path, vocabulary, op_count, sweep, error, sizeof error)) {
+        mx_cli_error("%s", error);
+        if (suite && access(path, R_OK) != 0)
+            fprintf(stderr,
+                    "  suites are the files in %s/harness/sweeps/ (smoke, standard, "
+                    "decode, prefill, gpt-oss-20b, gpt-oss-120b, nightly)\n",
+                    MX_SOURCE_DIR);
+        return false;
+    }
+    return true;
+}
+
+static bool make_dirs(const char *path) {
+    char partial[3072];
+    snprintf(partial, sizeof partial, "%s", path);
+    for (char *p = partial + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(partial, 0777) != 0 && errno != EEXIST) return false;
+        *p = '/';
+    }
+    return mkdir(partial, 0777) == 0 || errno == EEXIST;
+}
+
+static void print_summary(const run_files *files) {
+    const mx_table *t = files->results;
+    size_t rows = mx_table_row_count(t);
+    printf(
+        "\n| op | variant | rows ok | pass overhead | pass error | worst overhead %% | worst rel "
+        "err vs FP16 | lowest VRAM saved %% |\n|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < rows; i++) {
+        const char *op = mx_table_get(t, (int)i, "op"),
+                   *variant = mx_table_get(t, (int)i, "variant");
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(op, mx_table_get(t, (int)j, "op")) &&
+                   !strcmp(variant, mx_table_get(t, (int)j, "variant"));
+        if (seen) continue;
+        int ok = 0, overhead_pass = 0, error_pass = 0;
+        double worst_overhead = -INFINITY, worst_error = 0.0, lowest_savings = INFINITY;
+        for (size_t j = i; j < rows; j++) {
+            if (strcmp(op, mx_table_get(t, (int)j, "op")) ||
+                strcmp(variant, mx_table_get(t, (int)j, "variant")) ||
+                !mx_table_get(t, (int)j, "time_us")[0])
+                continue;
+            ok += !strcmp(mx_table_get(t, (int)j, "status"), "ok");
+            overhead_pass += !strcmp(mx_table_get(t, (int)j, "pass_overhead"), "yes");
+            error_pass += !strcmp(mx_table_get(t, (int)j, "pass_error"), "yes");
+            worst_overhead = fmax(worst_overhead, atof(mx_table_get(t, (int)j, "overhead_pct")));
+            worst_error = fmax(worst_error, atof(mx_table_get(t, (int)j, "rel_err_vs_fp16")));
+            lowest_savings =
+                fmin(lowest_savings, atof(mx_table_get(t, (int)j, "vram_savings_pct")));
+        }
+        printf("| %s | %s | %d | %d | %d | %+.1f | %.2e | %.1f |\n", op, variant, ok, overhead_pass,
+               error_pass, worst_overhead, worst_error, lowest_savings);
+    }
+}
+
+static int run_run(const mx_parsed_options *parsed) {
+    mx_sweep sweep = {0};
+    char sweep_path[512];
+    int64_t device, seed, min_samples, max_samples, budget_ms;
+    double max_noise = 0.0;
+    if (!mx_option_int64(parsed, "device", 0, 63, &device) ||
+        !mx_option_int64(parsed, "seed", 0, INT64_MAX, &seed) ||
+        !mx_option_int64(parsed, "min-samples", 3, 100000, &min_samples) ||
+        !mx_option_int64(parsed, "max-samples", 3, 100000, &max_samples) ||
+        !mx_option_int64(parsed, "time-budget-ms", 1, 3600000, &budget_ms))
+        return MX_EXIT_ERROR;
+    const char *noise_text = mx_option_value(parsed, "max-noise-pct");
+    char *end;
+    max_noise = strtod(noise_text, &end);
+    if (end == noise_text || *end || !(max_noise > 0.0 && max_noise <= 100.0)) {
+        mx_cli_error("--max-noise-pct '%s': expected a number in (0, 100]", noise_text);
+        return MX_EXIT_ERROR;
+    }
+    if (max_samples < min_samples) {
+        mx_cli_error("--max-samples %lld is below --min-samples %lld", (long long)max_samples,
+                     (long long)min_samples);
+        return MX_EXIT_ERROR;
+    }
+    if (!check_filter(parsed, "ops") || !check_filter(parsed, "variants") ||
+        !check_filter(parsed, "dtype") ||
+        !load_sweep(parsed, &sweep, sweep_path, sizeof sweep_path))
+        return MX_EXIT_ERROR;
+    filter_rows(&sweep, parsed);
+    for (size_t i = 0; i < sweep.count; i++)
+        if (sweep.rows[i].seed == 0) sweep.rows[i].seed = seed;
+    if (sweep.count == 0) {
+        mx_cli_error("no rows left in %s after the filters", sweep_path);
+        mx_sweep_free(&sweep);
+        return MX_EXIT_ERROR;
+    }
+    if (mx_option_value(parsed, "list")) {
+        printf("%s: %zu rows (+1 FP16 reference row per shape)\n", sweep_path, sweep.count);
+        for (size_t i = 0; i < sweep.count; i++) {
+            const mx_sweep_row *r = &sweep.rows[i];
+            printf("%-10s %-5s %-15s %-5s %-9s M=%-6lld N=%-7lld K=%-6lld %s\n", r->group, r->op,
+                   r->variant, r->dtype, r->dist, (long long)r->m, (long long)r->n, (long long)r->k,
+                   r->shape_name);
+        }
+        mx_sweep_free(&sweep);
+        return MX_EXIT_OK;
+    }
+    static mx_run_info info;
+    char start_stamp[32];
+    mx_utc_now(info.start_time, sizeof info.start_time);
+    time_t now = time(NULL);
+    strftime(start_stamp, sizeof start_stamp, "%Y%m%dT%H%M%SZ", gmtime(&now));
+    run_files files = {.info = &info};
+    const char *out = mx_option_value(parsed, "out");
+    if (out)
+        snprintf(files.dir, sizeof files.dir, "%s", out);
+    else
+        snprintf(files.dir, sizeof files.dir, "results/%s", start_stamp);
+    const char *base = strrchr(files.dir, '/');
+    const char *name = base && base[1] ? base + 1 : files.dir;
+    if (strlen(name) >= sizeof info.run_id) {
+        mx_cli_error("--out '%s': the folder name (the run id) must be under %zu characters",
+                     files.dir, sizeof info.run_id);
+        mx_sweep_free(&sweep);
+        return MX_EXIT_ERROR;
+    }
+    memcpy(info.run_id, name, strlen(name) + 1);
+    snprintf(files.results_path, sizeof files.results_path, "%s/results.csv", files.dir);
+    snprintf(files.samples_path, sizeof files.samples_path, "%s/samples.csv", files.dir);
+    snprintf(files.run_path, sizeof files.run_path, "%s/run.json", files.dir);
+    if (access(files.results_path, F_OK) == 0) {
+        mx_cli_error("%s already holds results: choose another --out (nothing is overwritten)",
+                     files.dir);
+        mx_sweep_free(&sweep);
+        return MX_EXIT_ERROR;
+    }
+    if (!mx_cli_open_device((int)device)) {
+        mx_sweep_free(&sweep);
+        return MX_EXIT_NO_DEVICE;
+    }
+
+    snprintf(info.suite, sizeof info.suite, "%s", sweep.name);
+    snprintf(info.sweep_path, sizeof info.sweep_path, "%s", sweep_path);
+    snprintf(info.status, sizeof info.status, "running");
+    snprintf(info.command_line, sizeof info.command_line, "%s", mx_cli_command_line());
+    info.min_samples = (int)min_samples;
+    info.max_samples = (int)max_samples;
+    info.max_noise_pct = max_noise;
+    info.time_budget_ms = (double)budget_ms;
+    info.seed = (uint64_t)seed;
+    info.rows_planned = (int64_t)sweep.count;
+    for (size_t i = 0; i < sweep.count; i++) /* plus one FP16 reference row per problem */
+        info.rows_planned += i == 0 || !same_problem(&sweep.rows[i - 1], &sweep.rows[i]);
+
+    char why[512] = "";
+    timer t = {.rule = {.min_samples = (int)min_samples,
+                        .max_samples = (int)max_samples,
+                        .max_noise_pct = max_noise,
+                        .budget_ms = (double)budget_ms}};
+    if (!collect_environment((int)device, &info, why, sizeof why) ||
+        !cuda_step(cudaStreamCreateWithFlags(&t.stream, cudaStreamNonBlocking), why, sizeof why,
+                   "cudaStreamCreate") ||
+        !cuda_step(cudaEventCreate(&t.start), why, sizeof why, "cudaEventCreate") ||
+        !cuda_step(cudaEventCreate(&t.stop), why, sizeof why, "cudaEventCreate")) {
+        mx_cli_error("%s", why);
+        mx_sweep_free(&sweep);
+        return MX_EXIT_ERROR;
+    }
+    /* The flush writes 4x the L2 (DESIGN.md asks for at least 2x) before every sample. */
+    info.l2_flushed = !mx_option_value(parsed, "warm-l2");
+    info.l2_flush_bytes = info.l2_flushed ? 4 * info.l2_bytes : 0;
+    t.flush_bytes = (size_t)info.l2_flush_bytes;
+    if (t.flush_bytes &&
+        !cuda_step(cudaMalloc(&t.flush, t.flush_bytes), why, sizeof why, "L2 flush buffer")) {
+        mx_cli_error("%s", why);
+        mx_sweep_free(&sweep);
+        return MX_EXIT_ERROR;
+    }
+    bool quiet = mx_option_value(parsed, "quiet") != NULL;
+    if (!quiet)
+        fprintf(stderr, "mxbench run: %s (%lld rows) on %s; measuring ceilings...\n", sweep_path,
+                (long long)info.rows_planned, info.gpu_name);
+    if (!measure_ceilings(&t, &info, why, sizeof why)) {
+        mx_cli_error("measuring the ceilings: %s", why);
+        mx_sweep_free(&sweep);
+        return MX_EXIT_ERROR;
+    }
+    if (!quiet)
+        fprintf(stderr,
+                "ceilings: copy %.0f GB/s, cuBLAS FP16 8192^3 %.0f TFLOP/s, SM clock %.0f "
+                "MHz; results in %s/\n",
+                info.copy_gbps, info.fp16_tflops, info.sm_clock_start_mhz, files.dir);
+
+    int column_count;
+    const char *const *columns = mx_results_columns(&column_count);
+    files.results = mx_table_create(columns, column_count);
+    files.samples =
+        mx_table_create(sample_columns, (int)(sizeof sample_columns / sizeof sample_columns[0]));
+    if (!files.results || !files.samples || !make_dirs(files.dir)) {
+        mx_cli_error("cannot create %s: %s", files.dir,
+                     files.results && files.samples ? strerror(errno) : "out of host memory");
+        mx_sweep_free(&sweep);
+        return MX_EXIT_ERROR;
+    }
+    struct sigaction action = {.sa_handler = on_interrupt};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+
+    progress prog = {.quiet = quiet, .begin_ms = now_ms(), .total = info.rows_planned};
+    int status = save_all(&files) ? run_problems(&files, &t, &prog, &sweep) : MX_EXIT_ERROR;
+    mx_utc_now(info.end_time, sizeof info.end_time);
+    snprintf(info.status, sizeof info.status, "%s",
+             status != MX_EXIT_OK ? "failed"
+             : interrupted        ? "interrupted"
+                                  : "complete");
+    if (!save_all(&files)) status = MX_EXIT_ERROR;
+    if (!quiet) print_summary(&files);
+    printf("\n%s: %lld of %lld rows (%lld ok, %lld fail, %lld skipped) in %.0f s\nresults: %s/ "
+           "(results.csv, samples.csv, run.json)\n",
+           info.status, (long long)info.rows_done, (long long)info.rows_planned,
+           (long long)info.rows_ok, (long long)info.rows_failed, (long long)info.rows_skipped,
+           (now_ms() - prog.begin_ms) / 1e3, files.dir);
+    mx_table_free(files.results);
+    mx_table_free(files.samples);
+    mx_sweep_free(&sweep);
+    cudaFree(t.flush);
+    if (status == MX_EXIT_OK && interrupted) return MX_EXIT_INTERRUPTED;
+    return status;
+}
+
+static const mx_option run_options[] = {
+    {"suite", "NAME",
+     "a sweep of harness/sweeps/: smoke, standard, decode, prefill, gpt-oss-20b, "
+     "gpt-oss-120b, nightly",
+     NULL, true},
+    {"sweep", "FILE", "a sweep file of your own (format: harness/sweeps/standard.sweep)", NULL,
+     true},
+    {"out", "DIR",
+     "where results.csv, samples.csv and run.json go (default results/<UTC time>); "
+     "must not hold results already",
+     NULL, true},
+    {"ops", "A,B", "only these ops (gemm)", NULL, true},
+    {"variants", "A,B",
+     "only these variants (auto, fused, skinny, dequant_cublas, persistent); "
+     "the FP16 reference always runs",
+     NULL, true},
+    {"dtype", "A,B", "only these activation dtypes (f16, bf16)", NULL, true},
+    {"time-budget-ms", "N", "sampling time per row, unless the sweep sets budget_ms", "400", false},
+    {"min-samples", "N", "timed samples per row at least", "10", false},
+    {"max-samples", "N", "timed samples per row at most", "1000", false},
+    {"max-noise-pct", "X",
+     "stop sampling a row once the median's relative standard error is "
+     "below X %",
+     "0.5", false},
+    {"warm-l2", NULL, "do not flush the L2 before each sample (weights may stay cached)", NULL,
+     false},
+    {"device", "N", "CUDA device ordinal", "0", false},
+    {"seed", "N", "data seed for rows whose sweep sets none", "1", false},
+    {"list", NULL, "print the rows the sweep expands to and exit (no GPU needed)", NULL, false},
+    {"quiet", NULL, "no progress lines on stderr", NULL, false},
+};
+
+const mx_command mx_run_command = {
+    "run",
+    "Run a sweep: speed vs cuBLAS FP16, errors, VRAM per (op, variant, shape, dtype, dist) row.",
+    "Ceilings first: a 1 GiB device-to-device copy (GB/s = bytes read + written) and cuBLAS FP16\n"
+    "at 8192^3. Then per shape: inputs and weights from the row's distribution and seed, MXFP4\n"
+    "weights (floor scales), and three references: cuBLAS FP16 on the dequantized weights (also\n"
+    "timed, as variant fp16), cuBLAS DGEMM on the exactly dequantized weights, and cuBLAS FP16 on\n"
+    "the unquantized weights. Per variant: output poisoned with NaN, one checked call, 2 warm-up\n"
+    "calls, then samples (CUDA events around exactly the call; 4x L2 written before each) until\n"
+    "the median's relative standard error is below --max-noise-pct or the time budget is spent,\n"
+    "with --min-samples at least; then an SM clock probe (rows below 90 % of the start-up clock\n"
+    "are flagged throttled). results.csv, samples.csv and run.json are rewritten atomically after\n"
+    "every shape; Ctrl-C stops after the current row and leaves valid files (exit 130). A row\n"
+    "that cannot run (out of memory, unsupported shape) is written as skipped with the reason.\n"
+    "Exit: 0 done, 1 bad input or failure, 2 no usable GPU, 130 interrupted.",
+    run_options,
+    (int)(sizeof run_options / sizeof run_options[0]),
+    run_run,
+};

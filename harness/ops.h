@@ -1,0 +1,62 @@
+/* The op table: everything the harness knows about an op. The runner (bench.c) holds no per-op
+ * code; an op declares its variants, the bytes and FLOPs a row moves, and how to set up a
+ * problem (one sweep row without its variant), run its FP16 reference or one of its MXFP4
+ * variants, and measure the last output's errors. */
+#ifndef MX_OPS_H
+#define MX_OPS_H
+
+#include <cuda_runtime_api.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sweep.h"
+
+/* The pseudo-variant every problem runs first: the FP16 reference path, timed the same way. */
+#define MX_BENCH_FP16 "fp16"
+
+/* Memory a variant holds for the op's weights (DESIGN.md §4), in bytes. */
+typedef struct {
+    int64_t weight_bytes_fp16;  /* the FP16 weights the MXFP4 ones replace */
+    int64_t weight_bytes_mxfp4; /* blocks + scales; 0 for the fp16 pseudo-variant */
+    int64_t workspace_bytes;    /* every other buffer the variant needs (exact) */
+    int64_t measured_bytes;     /* cudaMemGetInfo delta around those allocations (2 MiB pages) */
+} mx_bench_memory;
+
+/* The three error figures of DESIGN.md §4 for the last output. */
+typedef struct {
+    double rel_vs_fp16, max_rel_vs_fp16; /* against the FP16 reference on the same weights */
+    double rel_vs_exact;                 /* against FP64 on the dequantized weights */
+    double quant_rel;                    /* against the FP16 path on the unquantized weights */
+    int64_t nonfinite;                   /* non-finite outputs where the exact result is finite */
+} mx_bench_errors;
+
+typedef struct {
+    const char *name;
+    const char *const *variants; /* NULL-terminated, MXFP4 variants selectable in sweeps */
+    /* Bytes the row must move (weights in the variant's storage, activations in, outputs out)
+     * and its FLOPs; fp16 = the FP16 reference's bytes. */
+    double (*bytes)(const mx_sweep_row *row, bool fp16);
+    double (*flops)(const mx_sweep_row *row);
+    /* Allocates and fills the problem of row (inputs, weights in both formats, references).
+     * false with why set (out of memory, unsupported shape...) skips every row of the problem. */
+    bool (*setup)(const mx_sweep_row *row, void **problem, char *why, size_t why_size);
+    void (*teardown)(void *problem);
+    /* Selects a variant (MX_BENCH_FP16 or one of variants), allocating what it needs. */
+    bool (*prepare)(void *problem, const char *variant, mx_bench_memory *memory, char *why,
+                    size_t why_size);
+    /* Exactly what a caller pays for one call of the prepared variant, on stream. */
+    bool (*run)(void *problem, cudaStream_t stream, char *why, size_t why_size);
+    /* Poisons the output, runs once, and measures the errors of that output. */
+    bool (*check)(void *problem, cudaStream_t stream, mx_bench_errors *errors, char *why,
+                  size_t why_size);
+    void (*release)(void *problem); /* frees what prepare allocated */
+} mx_bench_op;
+
+extern const mx_bench_op mx_op_gemm;
+
+/* Every op, for the runner, the sweep vocabulary and --help. */
+const mx_bench_op *const *mx_bench_ops(int *count);
+const mx_bench_op *mx_bench_find_op(const char *name);
+
+#endif

@@ -1,0 +1,232 @@
+/* Harness suite (CPU): the op table's bytes and FLOPs against hand-computed values, the results
+ * schema against DESIGN.md §5, run.json's content, and `mxbench run`'s refusals of bad input
+ * (all before any GPU is touched, so they hold on CI) and its no-GPU exit. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../harness/bench.h"
+#include "../harness/ops.h"
+#include "../harness/run_info.h"
+#include "common.h"
+
+static mx_sweep_row gemm_row(int64_t m, int64_t n, int64_t k, int64_t batch) {
+    mx_sweep_row row = {.m = m, .n = n, .k = k, .batch = batch};
+    strcpy(row.op, "gemm");
+    strcpy(row.dtype, "f16");
+    return row;
+}
+
+Test(cpu_harness, gemm_bytes_and_flops_match_hand_computed_values) {
+    const mx_bench_op *gemm = mx_bench_find_op("gemm");
+    cr_assert_not_null(gemm);
+    /* M=1, 4096x14336: weights 4096*14336*(1/2 + 1/32) = 31195136 bytes (117440512 in FP16),
+     * X 14336*2 + Y 4096*2 = 36864 bytes, 2*4096*14336 = 117440512 FLOPs. */
+    mx_sweep_row decode = gemm_row(1, 4096, 14336, 1);
+    cr_expect_float_eq(gemm->bytes(&decode, false), 31195136.0 + 36864.0, 0.5);
+    cr_expect_float_eq(gemm->bytes(&decode, true), 117440512.0 + 36864.0, 0.5);
+    cr_expect_float_eq(gemm->flops(&decode), 117440512.0, 0.5);
+    /* batch 3, M=64, 2880x2880: weights 3*2880*2880*0.53125 = 13219200, activations
+     * 3*64*(2880+2880)*2 = 2211840, FLOPs 2*3*64*2880*2880 = 3185049600. */
+    mx_sweep_row batched = gemm_row(64, 2880, 2880, 3);
+    cr_expect_float_eq(gemm->bytes(&batched, false), 13219200.0 + 2211840.0, 0.5);
+    cr_expect_float_eq(gemm->flops(&batched), 3185049600.0, 0.5);
+}
+
+Test(cpu_harness, every_op_in_the_table_is_complete) {
+    int count = 0;
+    const mx_bench_op *const *ops = mx_bench_ops(&count);
+    cr_assert_gt(count, 0);
+    for (int i = 0; i < count; i++) {
+        const mx_bench_op *op = ops[i];
+        cr_expect(op->name && op->variants && op->variants[0], "op %d has no name or variants", i);
+        cr_expect(op->bytes && op->flops && op->setup && op->teardown && op->prepare && op->run &&
+                      op->check && op->release,
+                  "op %s misses an entry point", op->name);
+        cr_expect_eq(mx_bench_find_op(op->name), op);
+        for (int v = 0; op->variants[v]; v++)
+            cr_expect_str_neq(op->variants[v], MX_BENCH_FP16, "fp16 is the automatic reference");
+        for (int j = 0; j < i; j++) cr_expect_str_neq(ops[j]->name, op->name);
+    }
+    cr_expect_null(mx_bench_find_op("conv2d"));
+}
+
+Test(cpu_harness, results_columns_start_with_design_schema_in_order) {
+    /* DESIGN.md §5, copied by hand. */
+    static const char *const required[] = {"run_id",
+                                           "suite",
+                                           "op",
+                                           "variant",
+                                           "dtype",
+                                           "dist",
+                                           "M",
+                                           "N",
+                                           "K",
+                                           "experts",
+                                           "topk",
+                                           "samples",
+                                           "time_us",
+                                           "time_us_min",
+                                           "time_us_max",
+                                           "noise_pct",
+                                           "fp16_time_us",
+                                           "overhead_pct",
+                                           "gbps",
+                                           "tflops",
+                                           "pct_peak_bw",
+                                           "pct_peak_flops",
+                                           "rel_err_vs_fp16",
+                                           "max_rel_err_vs_fp16",
+                                           "rel_err_vs_exact",
+                                           "quant_rel_err",
+                                           "sqnr_db",
+                                           "nonfinite",
+                                           "weight_bytes_fp16",
+                                           "weight_bytes_mxfp4",
+                                           "workspace_bytes",
+                                           "vram_savings_pct",
+                                           "pass_overhead",
+                                           "pass_error",
+                                           "status",
+                                           "note"};
+    int count = 0;
+    const char *const *columns = mx_results_columns(&count);
+    int required_count = (int)(sizeof required / sizeof required[0]);
+    cr_assert_geq(count, required_count);
+    for (int i = 0; i < required_count; i++)
+        cr_expect_str_eq(columns[i], required[i], "column %d", i);
+    for (int i = 0; i < count; i++)
+        for (int j = 0; j < i; j++) cr_expect_str_neq(columns[i], columns[j]);
+}
+
+Test(cpu_harness, run_json_holds_environment_ceilings_and_progress,
+     .init = mx_test_work_dir_create) {
+    mx_run_info info = {.git_dirty = -1,
+                        .sm_count = 132,
+                        .copy_gbps = 4228.5,
+                        .fp16_tflops = 891.25,
+                        .rows_planned = 312,
+                        .rows_done = 17,
+                        .l2_flushed = true,
+                        .l2_flush_bytes = 251658240,
+                        .seed = 7};
+    strcpy(info.run_id, "20261126T120000Z");
+    strcpy(info.status, "interrupted");
+    strcpy(info.gpu_name, "NVIDIA \"Test\" GPU");
+    strcpy(info.command_line, "mxbench run --suite smoke");
+    char error[256];
+    const char *path = mx_test_path("run.json");
+    cr_assert(mx_run_info_save(&info, path, error, sizeof error), "%s", error);
+    char text[8192];
+    mx_test_read_text(path, text, sizeof text);
+    const char *expected[] = {"\"run_id\": \"20261126T120000Z\"",
+                              "\"status\": \"interrupted\"",
+                              "\"name\": \"NVIDIA \\\"Test\\\" GPU\"",
+                              "\"sm_count\": 132",
+                              "\"copy_gbps\": 4228.5",
+                              "\"fp16_gemm_8192_tflops\": 891.25",
+                              "\"dirty\": null",
+                              "\"end_time\": null",
+                              "\"planned\": 312",
+                              "\"done\": 17",
+                              "\"l2_flushed\": true",
+                              "\"seed\": 7",
+                              "\"command_line\": \"mxbench run --suite smoke\""};
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        cr_expect(strstr(text, expected[i]), "run.json lacks %s:\n%s", expected[i], text);
+    info.git_dirty = 1;
+    strcpy(info.end_time, "2026-11-26T12:05:00Z");
+    cr_assert(mx_run_info_save(&info, path, error, sizeof error), "%s", error);
+    mx_test_read_text(path, text, sizeof text);
+    cr_expect(strstr(text, "\"dirty\": true") && strstr(text, "\"end_time\": \"2026-11-26"), "%s",
+              text);
+}
+
+Test(cpu_harness, run_list_expands_a_suite_without_a_gpu, .init = mx_test_work_dir_create) {
+    mx_cli_result r = mx_test_run_cli((const char *[]){"run", "--suite", "smoke", "--list", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "30 rows"), "%s", r.out);
+    int lines = 0;
+    for (const char *p = r.out; (p = strchr(p, '\n')); p++) lines++;
+    cr_expect_eq(lines, 31, "header + 30 rows:\n%s", r.out);
+    r = mx_test_run_cli(
+        (const char *[]){"run", "--suite", "smoke", "--list", "--variants", "skinny", NULL});
+    cr_expect(strstr(r.out, "6 rows") && !strstr(r.out, "fused"), "%s", r.out);
+}
+
+/* Strings inline: Criterion copies parameters into the test's process, where pointers into
+ * this binary's data need not stay valid. */
+typedef struct {
+    char args[8][24];
+    char needle[32];
+} bad_run;
+
+ParameterizedTestParameters(cpu_harness, bad_run_input_is_refused_before_the_gpu) {
+    static bad_run cases[] = {
+        {{"--suite", "nope"}, "nope.sweep"},
+        {{"--suite", "smoke", "--sweep", "x.sweep"}, "exactly one of --suite"},
+        {{"--list"}, "exactly one of --suite"},
+        {{"--suite", "smoke", "--variants", "fast"}, "'fast'"},
+        {{"--suite", "smoke", "--ops", "conv"}, "'conv'"},
+        {{"--suite", "smoke", "--dtype", "fp8"}, "'fp8'"},
+        {{"--suite", "smoke", "--max-noise-pct", "abc"}, "'abc'"},
+        {{"--suite", "smoke", "--max-noise-pct", "0"}, "(0, 100]"},
+        {{"--suite", "smoke", "--min-samples", "2"}, "min-samples"},
+        {{"--suite", "smoke", "--min-samples", "50", "--max-samples", "20"}, "below"},
+        {{"--suite", "smoke", "--time-budget-ms", "-5"}, "time-budget-ms"},
+        {{"--suite", "smoke", "--variants", "fused", "--dtype", "bf16"}, "no rows left"},
+        {{"--suite", "../x"}, "a suite is a name"},
+        {{"--suite", "smoke", "--frobnicate"}, "unknown option"},
+    };
+    return cr_make_param_array(bad_run, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(bad_run *c, cpu_harness, bad_run_input_is_refused_before_the_gpu,
+                  .init = mx_test_work_dir_create) {
+    const char *args[12] = {"run"};
+    int n = 1;
+    for (int i = 0; i < 8 && c->args[i][0]; i++) args[n++] = c->args[i];
+    args[n++] = "--out";
+    args[n++] = mx_test_path("out");
+    mx_cli_result r = mx_test_run_cli(args);
+    cr_expect_eq(r.exit_code, 1, "exit %d, stderr: %s", r.exit_code, r.err);
+    cr_expect(strstr(r.err, c->needle), "stderr lacks '%s': %s", c->needle, r.err);
+    cr_expect_neq(access(mx_test_path("out"), F_OK), 0, "nothing may be created");
+}
+
+Test(cpu_harness, malformed_sweep_file_names_file_line_and_column,
+     .init = mx_test_work_dir_create) {
+    const char text[] = "ops gemm\nvariants all\ndtypes f16 fp8\ndists gaussian\nm 1\n"
+                        "shapes 64x64\n";
+    mx_test_write_file(mx_test_path("bad.sweep"), text, sizeof text - 1);
+    mx_cli_result r =
+        mx_test_run_cli((const char *[]){"run", "--sweep", mx_test_path("bad.sweep"), NULL});
+    cr_expect_eq(r.exit_code, 1);
+    cr_expect(strstr(r.err, "bad.sweep:3:12") && strstr(r.err, "fp8"), "%s", r.err);
+}
+
+Test(cpu_harness, results_already_in_out_are_never_overwritten, .init = mx_test_work_dir_create) {
+    mkdir(mx_test_path("old"), 0700);
+    mx_test_write_file(mx_test_path("old/results.csv"), "keep\n", 5);
+    mx_cli_result r = mx_test_run_cli(
+        (const char *[]){"run", "--suite", "smoke", "--out", mx_test_path("old"), NULL});
+    cr_expect_eq(r.exit_code, 1);
+    cr_expect(strstr(r.err, "already holds results"), "%s", r.err);
+    char kept[16];
+    mx_test_read_text(mx_test_path("old/results.csv"), kept, sizeof kept);
+    cr_expect_str_eq(kept, "keep\n");
+}
+
+Test(cpu_harness, without_a_gpu_run_exits_2_and_writes_nothing, .init = mx_test_work_dir_create) {
+    char reason[256];
+    if (mx_test_gpu_available(reason, sizeof reason))
+        cr_skip_test("a GPU is present: the runs of gpu_harness cover this machine");
+    mx_cli_result r = mx_test_run_cli(
+        (const char *[]){"run", "--suite", "smoke", "--out", mx_test_path("run"), NULL});
+    cr_expect_eq(r.exit_code, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "no usable CUDA device"), "%s", r.err);
+    cr_expect_neq(access(mx_test_path("run"), F_OK), 0, "no results folder without a GPU");
+}

@@ -1,0 +1,192 @@
+/* Harness suite (GPU): a tiny sweep runs end to end through `mxbench run` and leaves well-formed
+ * results.csv / samples.csv / run.json whose FP16 reference time agrees within 25 % with a direct
+ * event timing of the same cuBLAS call made here; a row that cannot be allocated is skipped while
+ * the sweep goes on; Ctrl-C stops after the current row and leaves valid files. */
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../harness/bench.h"
+#include "../harness/table.h"
+#include "common.h"
+
+static mx_table *read_results(const char *dir, const char *file) {
+    char path[256], error[512];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    mx_table *table = NULL;
+    cr_assert(mx_csv_read(path, &table, error, sizeof error), "%s", error);
+    return table;
+}
+
+static double cell(const mx_table *t, int row, const char *column) {
+    const char *text = mx_table_get(t, row, column);
+    cr_assert(text && text[0], "row %d has no %s", row, column);
+    char *end;
+    double value = strtod(text, &end);
+    cr_assert(*end == '\0', "row %d: %s = '%s' is not a number", row, column, text);
+    return value;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of 30 event-timed calls of cublasGemmEx, FP16 TN, m x n x k, L2 flushed before each
+ * (the same 4x L2 write the harness does). */
+static double direct_fp16_us(int m, int n, int k) {
+    void *x, *w, *y, *flush;
+    int device = 0, l2 = 0;
+    MX_CR_CUDA(cudaGetDevice(&device));
+    MX_CR_CUDA(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
+    MX_CR_CUDA(cudaMalloc(&x, (size_t)m * k * 2));
+    MX_CR_CUDA(cudaMalloc(&w, (size_t)n * k * 2));
+    MX_CR_CUDA(cudaMalloc(&y, (size_t)m * n * 2));
+    MX_CR_CUDA(cudaMalloc(&flush, (size_t)l2 * 4));
+    MX_CR_CUDA(cudaMemset(x, 0x2E, (size_t)m * k * 2)); /* 0x2E2E: a small normal FP16 */
+    MX_CR_CUDA(cudaMemset(w, 0x2E, (size_t)n * k * 2));
+    cublasHandle_t cublas;
+    cr_assert_eq(cublasCreate(&cublas), CUBLAS_STATUS_SUCCESS);
+    cudaEvent_t start, stop;
+    MX_CR_CUDA(cudaEventCreate(&start));
+    MX_CR_CUDA(cudaEventCreate(&stop));
+    float alpha = 1.0f, beta = 0.0f;
+    double samples[30];
+    for (int i = -3; i < 30; i++) {
+        MX_CR_CUDA(cudaMemsetAsync(flush, i & 0xFF, (size_t)l2 * 4, 0));
+        MX_CR_CUDA(cudaEventRecord(start, 0));
+        cr_assert_eq(cublasGemmEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, w, CUDA_R_16F,
+                                  k, x, CUDA_R_16F, k, &beta, y, CUDA_R_16F, n, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT),
+                     CUBLAS_STATUS_SUCCESS);
+        MX_CR_CUDA(cudaEventRecord(stop, 0));
+        MX_CR_CUDA(cudaEventSynchronize(stop));
+        float ms;
+        MX_CR_CUDA(cudaEventElapsedTime(&ms, start, stop));
+        if (i >= 0) samples[i] = ms * 1e3;
+    }
+    qsort(samples, 30, sizeof samples[0], compare_doubles);
+    cublasDestroy(cublas);
+    cudaFree(x);
+    cudaFree(w);
+    cudaFree(y);
+    cudaFree(flush);
+    return (samples[14] + samples[15]) / 2.0;
+}
+
+Test(gpu_harness, tiny_sweep_runs_end_to_end_and_agrees_with_direct_timing,
+     .init = mx_test_work_dir_create) {
+    MX_REQUIRE_GPU();
+    const char sweep[] = "ops gemm\nvariants skinny dequant_cublas\ndtypes f16\n"
+                         "dists gaussian\nm 16\nshapes 2048x4096\n";
+    mx_test_write_file(mx_test_path("tiny.sweep"), sweep, sizeof sweep - 1);
+    const char *out = mx_test_path("run");
+    mx_cli_result r = mx_test_run_cli((const char *[]){"run", "--sweep", mx_test_path("tiny.sweep"),
+                                                       "--out", out, "--quiet", NULL});
+    cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+
+    mx_table *results = read_results(out, "results.csv");
+    int column_count;
+    const char *const *columns = mx_results_columns(&column_count);
+    cr_assert_eq(mx_table_column_count(results), column_count);
+    for (int c = 0; c < column_count; c++)
+        cr_expect_str_eq(mx_table_column_name(results, c), columns[c]);
+    cr_assert_eq(mx_table_row_count(results), 3, "fp16 + 2 variants");
+    const char *variants[] = {"fp16", "skinny", "dequant_cublas"};
+    double total_samples = 0.0;
+    for (int row = 0; row < 3; row++) {
+        cr_expect_str_eq(mx_table_get(results, row, "variant"), variants[row]);
+        cr_expect_str_eq(mx_table_get(results, row, "status"), "ok", "note: %s",
+                         mx_table_get(results, row, "note"));
+        cr_expect_str_eq(mx_table_get(results, row, "run_id"), "run");
+        double samples = cell(results, row, "samples");
+        total_samples += samples;
+        cr_expect_geq(samples, 10);
+        double t = cell(results, row, "time_us");
+        cr_expect(cell(results, row, "time_us_min") <= t && t <= cell(results, row, "time_us_max"));
+        cr_expect_leq(cell(results, row, "rel_err_vs_exact"), 2e-3);
+        cr_expect_eq(cell(results, row, "nonfinite"), 0);
+        cr_expect_gt(cell(results, row, "quant_rel_err"), 0.01, "MXFP4 is not lossless");
+        cr_expect_eq(cell(results, row, "weight_bytes_fp16"), 2048.0 * 4096 * 2);
+    }
+    cr_expect_float_eq(cell(results, 1, "vram_savings_pct"), 73.4375, 0.006); /* "%.2f" */
+    cr_expect_eq(cell(results, 2, "workspace_bytes"), 2048.0 * 4096 * 2, "the FP16 copy");
+    cr_expect_float_eq(cell(results, 1, "weight_bytes_mxfp4"), 2048.0 * 4096 * 0.53125, 0.5);
+    cr_expect_eq(cell(results, 1, "fp16_time_us"), cell(results, 0, "time_us"));
+
+    mx_table *samples = read_results(out, "samples.csv");
+    cr_expect_eq((double)mx_table_row_count(samples), total_samples);
+    mx_table_free(samples);
+    char run_json[8192], path[256];
+    snprintf(path, sizeof path, "%s/run.json", out);
+    mx_test_read_text(path, run_json, sizeof run_json);
+    cr_expect(strstr(run_json, "\"status\": \"complete\"") && strstr(run_json, "\"copy_gbps\"") &&
+                  strstr(run_json, "\"done\": 3"),
+              "%s", run_json);
+
+    double harness_us = cell(results, 0, "fp16_time_us"),
+           direct_us = direct_fp16_us(16, 2048, 4096);
+    cr_expect(harness_us > 0.75 * direct_us && harness_us < 1.25 * direct_us,
+              "harness FP16 %.2f us vs direct cuBLAS %.2f us", harness_us, direct_us);
+    mx_table_free(results);
+}
+
+Test(gpu_harness, row_that_does_not_fit_is_skipped_and_the_sweep_goes_on,
+     .init = mx_test_work_dir_create) {
+    MX_REQUIRE_GPU();
+    /* 2^19 x 2^19 weights: 512 GiB in FP16, more than any GPU holds. */
+    const char sweep[] = "ops gemm\nvariants skinny\ndtypes f16\ndists gaussian\nm 1\n"
+                         "[huge]\nshapes 524288x524288\n[small]\nshapes 1024x1024\n";
+    mx_test_write_file(mx_test_path("oom.sweep"), sweep, sizeof sweep - 1);
+    const char *out = mx_test_path("run");
+    mx_cli_result r = mx_test_run_cli((const char *[]){"run", "--sweep", mx_test_path("oom.sweep"),
+                                                       "--out", out, "--quiet", NULL});
+    cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+    mx_table *results = read_results(out, "results.csv");
+    cr_assert_eq(mx_table_row_count(results), 4);
+    for (int row = 0; row < 2; row++) {
+        cr_expect_str_eq(mx_table_get(results, row, "status"), "skipped");
+        cr_expect(strstr(mx_table_get(results, row, "note"), "out of memory"), "note: %s",
+                  mx_table_get(results, row, "note"));
+    }
+    for (int row = 2; row < 4; row++)
+        cr_expect_str_eq(mx_table_get(results, row, "status"), "ok", "note: %s",
+                         mx_table_get(results, row, "note"));
+    mx_table_free(results);
+}
+
+Test(gpu_harness, ctrl_c_stops_after_the_current_row_with_valid_files,
+     .init = mx_test_work_dir_create) {
+    MX_REQUIRE_GPU();
+    const char *out = mx_test_path("run");
+    /* A noise target no row reaches: every row runs its whole 1 s budget. */
+    pid_t pid = mx_test_spawn_cli((const char *[]){"run", "--suite", "smoke", "--out", out,
+                                                   "--time-budget-ms", "1000", "--max-noise-pct",
+                                                   "0.00001", "--quiet", NULL});
+    char path[256], text[65536];
+    snprintf(path, sizeof path, "%s/results.csv", out);
+    for (int wait = 0; wait < 600; wait++) { /* until at least one row is on disk */
+        mx_test_read_text(path, text, sizeof text);
+        if (strchr(text, '\n') && strchr(strchr(text, '\n') + 1, '\n')) break;
+        nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
+    }
+    kill(pid, SIGINT);
+    mx_cli_result r = mx_test_wait_cli(pid);
+    cr_expect_eq(r.exit_code, 130, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "stopping after the current row"), "%s", r.err);
+    mx_table *results = read_results(out, "results.csv");
+    size_t rows = mx_table_row_count(results);
+    cr_expect(rows >= 1 && rows < 36, "%zu rows", rows);
+    for (size_t row = 0; row < rows; row++)
+        cr_expect_str_eq(mx_table_get(results, (int)row, "status"), "ok");
+    mx_table_free(results);
+    snprintf(path, sizeof path, "%s/run.json", out);
+    mx_test_read_text(path, text, sizeof text);
+    cr_expect(strstr(text, "\"status\": \"interrupted\""), "%s", text);
+    mx_table_free(read_results(out, "samples.csv"));
+}
