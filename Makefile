@@ -9,7 +9,7 @@ export PATH := $(PATH):/usr/local/cuda/bin
 DEPS_PREFIX := $(CURDIR)/.deps/root/usr
 CMAKE_ARGS = -DMX_WERROR=$(WERROR) $(if $(wildcard $(DEPS_PREFIX)),-DCMAKE_PREFIX_PATH=$(DEPS_PREFIX))
 
-.PHONY: all build test bench clean help deps-test deps-bench bundle
+.PHONY: all build test bench report nightly clean help deps-test deps-bench bundle
 
 all: build
 
@@ -19,6 +19,8 @@ help:
 	@echo "                skip without a GPU); one suite: ctest --test-dir $(BUILD_DIR) -V -R NAME"
 	@echo "make bench      build, run the standard sweep on the GPU into results/<UTC time>/"
 	@echo "                (SUITE=smoke|decode|prefill|gpt-oss-20b|gpt-oss-120b|nightly)"
+	@echo "make report     plots + report.md/.html of a run (RUN=results/<id>, default newest)"
+	@echo "make nightly    nightly sweep, report, compare with results/baselines/; fails on a regression"
 	@echo "make bundle     download the Debian packages into .deps/debs/ for an offline GPU box"
 	@echo "make clean      remove $(BUILD_DIR)/"
 	@echo "variables: BUILD_DIR=$(BUILD_DIR) WERROR=$(WERROR) (warnings as errors) JOBS=$(JOBS)"
@@ -35,11 +37,29 @@ test: deps-test
 	@$(MAKE) --no-print-directory build TESTS=ON
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -V
 
-# The main job: the standard sweep into results/<UTC time>/ (SUITE=... picks another sweep).
+# gnuplot draws the plots; without it the report is still written (and says so).
+deps-bench:
+	-@bash .ci/deps.sh ensure bench
+
+# The main job: the standard sweep into results/<UTC time>/ (SUITE=... picks another sweep),
+# then its plots and report.
 SUITE ?= standard
 RUN_ID := $(shell date -u +%Y%m%dT%H%M%SZ)
-bench: build
+bench: deps-bench build
 	$(BUILD_DIR)/mxbench run --suite $(SUITE) --out results/$(RUN_ID)
+	$(BUILD_DIR)/mxbench report results/$(RUN_ID)
+
+# Plots and report of a run folder: RUN=results/<id> (default: the newest one).
+LATEST_RUN = $(patsubst %/results.csv,%,$(lastword $(sort $(wildcard results/2*/results.csv))))
+report: deps-bench build
+	$(BUILD_DIR)/mxbench report $(or $(RUN),$(LATEST_RUN),results/NONE)
+
+# The regression gate: the nightly sweep, its report, and a comparison with the committed
+# baseline of this GPU model (results/baselines/); exits non-zero on a regression.
+nightly: deps-bench build
+	$(BUILD_DIR)/mxbench run --suite nightly --out results/$(RUN_ID)-nightly
+	$(BUILD_DIR)/mxbench report results/$(RUN_ID)-nightly
+	$(BUILD_DIR)/mxbench compare results/baselines results/$(RUN_ID)-nightly
 
 bundle:
 	bash .ci/deps.sh bundle test

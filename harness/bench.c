@@ -893,4 +893,7 @@ const mx_command mx_run_command = {
     run_options,
     (int)(sizeof run_options / sizeof run_options[0]),
     run_run,
+    0,
+    0,
+    NULL,
 };

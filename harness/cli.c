@@ -41,6 +41,7 @@ void mx_print_command_help(const mx_command *command) {
         printf(" %s--%s%s%s%s", optional ? "[" : "", option->name, option->value_name ? " " : "",
                option->value_name ? option->value_name : "", optional ? "]" : "");
     }
+    if (command->arguments_usage) printf(" %s", command->arguments_usage);
     printf("\n\n%s\n\noptions:\n", command->summary);
     for (int i = 0; i < command->option_count; i++) {
         const mx_option *option = &command->options[i];
@@ -69,6 +70,7 @@ static int mx_find_option(const mx_command *command, const char *name, size_t le
 int mx_parse_options(const mx_command *command, int argc, char **argv, mx_parsed_options *parsed) {
     parsed->options = command->options;
     parsed->option_count = command->option_count;
+    parsed->argument_count = 0;
     int seen[32] = {0};
     for (int i = 0; i < command->option_count; i++)
         parsed->values[i] =
@@ -80,9 +82,14 @@ int mx_parse_options(const mx_command *command, int argc, char **argv, mx_parsed
             return -1;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            mx_cli_error(
-                "%s: unexpected argument '%s' (options start with --; see mxbench %s --help)",
-                command->name, arg, command->name);
+            if (parsed->argument_count < command->max_arguments) {
+                parsed->arguments[parsed->argument_count++] = arg;
+                continue;
+            }
+            mx_cli_error("%s: unexpected argument '%s' (%s; see mxbench %s --help)", command->name,
+                         arg,
+                         command->max_arguments ? "too many arguments" : "options start with --",
+                         command->name);
             return MX_EXIT_ERROR;
         }
         const char *name = arg + 2;
@@ -115,6 +122,11 @@ int mx_parse_options(const mx_command *command, int argc, char **argv, mx_parsed
                          option->value_name);
             return MX_EXIT_ERROR;
         }
+    }
+    if (parsed->argument_count < command->min_arguments) {
+        mx_cli_error("%s: missing argument: usage mxbench %s %s", command->name, command->name,
+                     command->arguments_usage ? command->arguments_usage : "");
+        return MX_EXIT_ERROR;
     }
     for (int i = 0; i < command->option_count; i++) {
         if (command->options[i].value_name && !command->options[i].optional &&

@@ -25,6 +25,8 @@ typedef struct {
     const mx_option *options;
     int option_count;
     const char *values[32]; /* parsed value per option, default applied; "1" for a set flag */
+    const char *arguments[8]; /* positional arguments, in order */
+    int argument_count;
 } mx_parsed_options;
 
 /* A subcommand of mxbench. */
@@ -35,6 +37,10 @@ typedef struct {
     const mx_option *options;
     int option_count;
     int (*run)(const mx_parsed_options *parsed);
+    /* Positional arguments ("RUN_DIR", "BASE CUR"): how many, and their names for usage lines.
+     * 0/0 (the default) means none are accepted. */
+    int min_arguments, max_arguments;
+    const char *arguments_usage;
 } mx_command;
 
 /* Keeps the command line (quoted where needed) for run.json; main() calls it first. */

@@ -228,6 +228,9 @@ const mx_command mx_quantize_command = {
     quantize_options,
     (int)(sizeof quantize_options / sizeof quantize_options[0]),
     run_quantize,
+    0,
+    0,
+    NULL,
 };
 
 const mx_command mx_dequantize_command = {
@@ -239,4 +242,7 @@ const mx_command mx_dequantize_command = {
     dequantize_options,
     (int)(sizeof dequantize_options / sizeof dequantize_options[0]),
     run_dequantize,
+    0,
+    0,
+    NULL,
 };

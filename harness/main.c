@@ -5,11 +5,16 @@
 #include "cli.h"
 #include "codec_cmd.h"
 #include "bench.h"
+#include "compare.h"
+#include "report.h"
 
 static const mx_command *const commands[] = {
     &mx_quantize_command,
     &mx_dequantize_command,
     &mx_run_command,
+    &mx_report_command,
+    &mx_compare_command,
+    &mx_baseline_command,
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
 
