@@ -112,10 +112,10 @@ static bool time_call(const timer *t, timed_call call, void *context, double *sa
     *count = 0;
     double begin = now_ms();
     for (;;) {
-        if (t->flush_bytes &&
-            !cuda_step(cudaMemsetAsync(t->flush, *count & 0xFF, t->flush_bytes, t->stream), why,
-                       why_size, "L2 flush"))
+        if (t->flush_bytes && mx_bench_flush_l2(t->flush, t->flush_bytes, t->stream) != MX_OK) {
+            snprintf(why, why_size, "L2 flush: %s", mx_last_error());
             return false;
+        }
         if (!cuda_step(cudaEventRecord(t->start, t->stream), why, why_size, "cudaEventRecord") ||
             !call(context, t->stream, why, why_size) ||
             !cuda_step(cudaEventRecord(t->stop, t->stream), why, why_size, "cudaEventRecord") ||
@@ -780,7 +780,7 @@ static int run_run(const mx_parsed_options *parsed) {
         mx_sweep_free(&sweep);
         return MX_EXIT_ERROR;
     }
-    /* The flush writes 4x the L2 (DESIGN.md asks for at least 2x) before every sample. */
+    /* The flush reads 4x the L2 (DESIGN.md asks for at least 2x) before every sample. */
     info.l2_flushed = !mx_option_value(parsed, "warm-l2");
     info.l2_flush_bytes = info.l2_flushed ? 4 * info.l2_bytes : 0;
     t.flush_bytes = (size_t)info.l2_flush_bytes;
@@ -883,7 +883,8 @@ const mx_command mx_run_command = {
     "weights (floor scales), and three references: cuBLAS FP16 on the dequantized weights (also\n"
     "timed, as variant fp16), cuBLAS DGEMM on the exactly dequantized weights, and cuBLAS FP16 on\n"
     "the unquantized weights. Per variant: output poisoned with NaN, one checked call, 2 warm-up\n"
-    "calls, then samples (CUDA events around exactly the call; 4x L2 written before each) until\n"
+    "calls, then samples (CUDA events around exactly the call; 4x L2 read before each: clean\n"
+    "lines, no write-back charged to the next call) until\n"
     "the median's relative standard error is below --max-noise-pct or the time budget is spent,\n"
     "with --min-samples at least; then an SM clock probe (rows below 90 % of the start-up clock\n"
     "are flagged throttled). results.csv, samples.csv and run.json are rewritten atomically after\n"

@@ -61,6 +61,11 @@ mx_status mx_bench_compare(const void *y, mx_dtype y_dtype, const void *r, mx_dt
                            int r_is_f64, int64_t count, mx_error_figures *figures,
                            cudaStream_t stream);
 
+/* Evicts the L2 by reading bytes of buffer (at least 2x the L2; the buffer must have been
+ * written once). Reading, not writing: a memset leaves the L2 full of dirty lines whose
+ * write-back the next kernel would pay for, which no inference step pays. */
+mx_status mx_bench_flush_l2(const void *buffer, size_t bytes, cudaStream_t stream);
+
 /* The SM clock right now in MHz, from clock64() against %globaltimer over a ~50 us spin. */
 mx_status mx_bench_sm_clock_mhz(cudaStream_t stream, double *mhz);
 

@@ -24,7 +24,7 @@ typedef struct {
 typedef struct {
     const mx_option *options;
     int option_count;
-    const char *values[32]; /* parsed value per option, default applied; "1" for a set flag */
+    const char *values[32];   /* parsed value per option, default applied; "1" for a set flag */
     const char *arguments[8]; /* positional arguments, in order */
     int argument_count;
 } mx_parsed_options;

@@ -29,7 +29,6 @@ struct mx_gemm_context {
 enum {
     MX_WARPS = 8,                /* per CTA, each on its own 16 weight rows */
     MX_CTA_ROWS = 16 * MX_WARPS, /* weight rows (outputs n) per CTA */
-    MX_CTAS_PER_SM = 2,          /* resident per SM with the pipeline's shared memory */
     MX_MAX_SPLITS = 8,           /* portable thread-block cluster size */
     MX_SKINNY_MAX_M = 16,
 };
@@ -116,20 +115,28 @@ struct mx_gemm_params {
 /* Shared-memory geometry of one instantiation: STAGES slots, each holding CB blocks of the CTA's
  * 128 weight rows (16 bytes per row and block, XOR-swizzled so that the 8 rows a warp reads at
  * once fall in different banks), their CB scale bytes per row, and CB blocks of the 8*TT
- * activation rows (pitch padded by 64 bytes so that two rows read together are 16 banks apart). */
+ * activation rows (pitch padded by 64 bytes so that two rows read together are 16 banks apart).
+ * Scales are kept as the FP32 factors of mx_block_factor, computed once by the thread that
+ * stages them rather than by each of the 4 threads that read them. */
+#ifndef MX_SKINNY_STAGES /* overridable for tuning experiments */
+#define MX_SKINNY_STAGES      4
+#define MX_SKINNY_CTAS_PER_SM 2
+#endif
 template <int TT> struct mx_tile_shape {
     static constexpr int tokens = 8 * TT;
     static constexpr int chunk_blocks = TT >= 8 ? 4 : 8; /* blocks per pipeline stage */
-    static constexpr int stages = 4;
+    static constexpr int stages = TT == 1 ? MX_SKINNY_STAGES : 4;
+    static constexpr int ctas_per_sm = TT == 1 ? MX_SKINNY_CTAS_PER_SM : 2;
     static constexpr int w_stage_bytes = MX_CTA_ROWS * chunk_blocks * MX_BLOCK_BYTES;
-    static constexpr int scale_stage_bytes = MX_CTA_ROWS * chunk_blocks;
+    static constexpr int scale_stage_bytes = MX_CTA_ROWS * chunk_blocks * 4;
     static constexpr int x_pitch = 32 * chunk_blocks + 32; /* 16-bit elements */
     static constexpr int x_stage_bytes = tokens * x_pitch * 2;
     static constexpr int smem_bytes = stages * (w_stage_bytes + scale_stage_bytes + x_stage_bytes);
     static constexpr int threads = MX_WARPS * 32;
-    static constexpr int scales_per_thread = scale_stage_bytes / threads;
+    static constexpr int scales_per_thread = MX_CTA_ROWS * chunk_blocks / threads;
     static_assert(tokens * MX_CTA_ROWS * 4 <= smem_bytes, "split-K partials fit the pipeline");
-    static_assert(scales_per_thread * threads == scale_stage_bytes, "scale staging covers a stage");
+    static_assert(scales_per_thread * threads == MX_CTA_ROWS * chunk_blocks,
+                  "staging covers a stage");
 };
 
 /* 16 bytes global -> shared without passing through registers; valid == false writes zeros. */
@@ -150,15 +157,16 @@ template <int pending> __device__ __forceinline__ void mx_copy_wait() {
  * ahead. Scale bytes cannot (a row's scales have no alignment), so each thread loads its share
  * into registers one step before it stores them, two steps before they are read. */
 template <typename T, int TT>
-static __global__ void __launch_bounds__(MX_WARPS * 32, MX_CTAS_PER_SM)
+static __global__ void __launch_bounds__(MX_WARPS * 32, mx_tile_shape<TT>::ctas_per_sm)
     mx_gemm_kernel(const mx_gemm_params p) {
     using shape = mx_tile_shape<TT>;
     constexpr int tokens = shape::tokens, CB = shape::chunk_blocks, stages = shape::stages;
     constexpr int threads = shape::threads, SPT = shape::scales_per_thread;
     extern __shared__ __align__(16) uint8_t smem[];
     uint8_t *w_tile = smem;
-    uint8_t *scale_tile = smem + stages * shape::w_stage_bytes;
-    uint16_t *x_tile = (uint16_t *)(scale_tile + stages * shape::scale_stage_bytes);
+    float *factor_tile = (float *)(smem + stages * shape::w_stage_bytes);
+    uint16_t *x_tile =
+        (uint16_t *)(smem + stages * (shape::w_stage_bytes + shape::scale_stage_bytes));
 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int group = lane >> 2, quad = lane & 3;
@@ -223,10 +231,9 @@ static __global__ void __launch_bounds__(MX_WARPS * 32, MX_CTAS_PER_SM)
             bytes[i] = scale_row_ok && s < steps && b0 + i < block_end ? __ldg(source + i) : 0u;
     };
     auto store_scales = [&](int s, const uint32_t(&bytes)[SPT]) {
-        uint8_t *target =
-            scale_tile + (s % stages) * shape::scale_stage_bytes + scale_row * CB + scale_j;
+        float *target = factor_tile + (s % stages) * (MX_CTA_ROWS * CB) + scale_row * CB + scale_j;
 #pragma unroll
-        for (int i = 0; i < SPT; i++) target[i] = (uint8_t)bytes[i];
+        for (int i = 0; i < SPT; i++) target[i] = mx_block_factor<T>(bytes[i]);
     };
 
     uint32_t scale_bytes[SPT];
@@ -254,7 +261,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32, MX_CTAS_PER_SM)
 
         const int slot = s % stages;
         const uint8_t *w_slot = w_tile + slot * shape::w_stage_bytes + w_read;
-        const uint8_t *scale_slot = scale_tile + slot * shape::scale_stage_bytes + w_row * CB;
+        const float *factor_slot = factor_tile + slot * (MX_CTA_ROWS * CB) + w_row * CB;
         const uint16_t *x_slot =
             x_tile + slot * (tokens * shape::x_pitch) + group * shape::x_pitch + quad * 8;
 #pragma unroll
@@ -262,8 +269,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32, MX_CTAS_PER_SM)
             const int position = (j ^ w_swizzle) * 16;
             const uint32_t w0 = *(const uint32_t *)(w_slot + position);
             const uint32_t w1 = *(const uint32_t *)(w_slot + 8 * CB * 16 + position);
-            const float factor0 = mx_block_factor<T>(scale_slot[j]);
-            const float factor1 = mx_block_factor<T>(scale_slot[8 * CB + j]);
+            const float factor0 = factor_slot[j], factor1 = factor_slot[8 * CB + j];
             constexpr int sign_shift = 12 - mx_mma_type<T>::magnitude_shift;
             const uint32_t signs0 = w0 << sign_shift, signs1 = w1 << sign_shift;
             uint32_t a0[4], a1[4];
@@ -352,23 +358,27 @@ typedef struct {
     int splits, blocks_per_split;
 } mx_mma_plan;
 
+/* max_clusters(splits): how many clusters of that many CTAs the GPU runs at once. */
 static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_problem *problem,
-                               mx_gemm_variant variant) {
+                               int token_tile_count, int ctas_per_sm,
+                               int (*max_clusters)(int splits)) {
     mx_mma_plan plan;
-    plan.token_tile_count = variant == MX_GEMM_SKINNY ? (problem->m <= 8 ? 1 : 2) : 8;
-    plan.tokens = 8 * plan.token_tile_count;
-    int chunk_blocks = plan.token_tile_count >= 8 ? 4 : 8;
+    plan.token_tile_count = token_tile_count;
+    plan.tokens = 8 * token_tile_count;
+    int chunk_blocks = token_tile_count >= 8 ? 4 : 8;
     int64_t row_tiles = (problem->n + MX_CTA_ROWS - 1) / MX_CTA_ROWS;
     int64_t token_tiles = (problem->m + plan.tokens - 1) / plan.tokens;
-    int64_t ctas = row_tiles * token_tiles * problem->batch;
+    int64_t tiles = row_tiles * token_tiles * problem->batch;
     int64_t k_blocks = problem->k / MX_BLOCK_SIZE;
     /* Split K over a cluster (Hopper) until the CTAs fill the resident slots of one wave,
-     * keeping at least one pipeline step per split. */
-    int64_t slots = (int64_t)context->sm_count * MX_CTAS_PER_SM;
-    int64_t splits = context->clusters && ctas < slots ? slots / ctas : 1;
+     * keeping at least one pipeline step per split, and no more clusters than can be resident
+     * together (past that limit the last clusters wait for a second wave). */
+    int64_t slots = (int64_t)context->sm_count * ctas_per_sm;
+    int64_t splits = context->clusters && tiles < slots ? slots / tiles : 1;
     int64_t max_splits = (k_blocks + chunk_blocks - 1) / chunk_blocks;
     if (splits > MX_MAX_SPLITS) splits = MX_MAX_SPLITS;
     if (splits > max_splits) splits = max_splits;
+    while (splits > 1 && tiles > max_clusters((int)splits)) splits--;
     if (splits < 1) splits = 1;
     int64_t per_split = (k_blocks + splits - 1) / splits;
     per_split = (per_split + chunk_blocks - 1) / chunk_blocks * chunk_blocks;
@@ -380,47 +390,55 @@ static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_pro
     return plan;
 }
 
-template <typename T, int TT>
-static mx_status mx_gemm_mma_launch(const mx_gemm_params &params, const mx_mma_plan &plan,
-                                    cudaStream_t stream) {
-    constexpr int smem_bytes = mx_tile_shape<TT>::smem_bytes;
-    /* Once per instantiation and process: allow the pipeline's shared memory (> 48 KB). */
-    static const cudaError_t configured = cudaFuncSetAttribute(
-        mx_gemm_kernel<T, TT>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes);
-    MX_CUDA_CHECK(configured);
+/* Once per instantiation and process: allow the pipeline's shared memory (> 48 KB). */
+template <typename T, int TT> static cudaError_t mx_configure_kernel() {
+    static const cudaError_t configured =
+        cudaFuncSetAttribute(mx_gemm_kernel<T, TT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             mx_tile_shape<TT>::smem_bytes);
+    return configured;
+}
+
+static cudaLaunchConfig_t mx_launch_config(dim3 grid, int smem_bytes, cudaStream_t stream,
+                                           cudaLaunchAttribute *cluster, int splits) {
     cudaLaunchConfig_t config = {};
-    config.gridDim = plan.grid;
+    config.gridDim = grid;
     config.blockDim = dim3(MX_WARPS * 32);
-    config.dynamicSmemBytes = smem_bytes;
+    config.dynamicSmemBytes = (size_t)smem_bytes;
     config.stream = stream;
-    cudaLaunchAttribute cluster;
-    cluster.id = cudaLaunchAttributeClusterDimension;
-    cluster.val.clusterDim.x = 1;
-    cluster.val.clusterDim.y = (unsigned)plan.splits;
-    cluster.val.clusterDim.z = 1;
-    config.attrs = &cluster;
-    config.numAttrs = plan.splits > 1 ? 1 : 0;
-    MX_CUDA_CHECK(cudaLaunchKernelEx(&config, mx_gemm_kernel<T, TT>, params));
-    MX_LAUNCH_CHECK("mx_gemm_kernel");
-    return MX_OK;
+    cluster->id = cudaLaunchAttributeClusterDimension;
+    cluster->val.clusterDim.x = 1;
+    cluster->val.clusterDim.y = (unsigned)splits;
+    cluster->val.clusterDim.z = 1;
+    config.attrs = cluster;
+    config.numAttrs = splits > 1 ? 1 : 0;
+    return config;
 }
 
-template <typename T>
-static mx_status mx_gemm_mma_dispatch(const mx_gemm_params &params, const mx_mma_plan &plan,
-                                      cudaStream_t stream) {
-    switch (plan.token_tile_count) {
-    case 1:
-        return mx_gemm_mma_launch<T, 1>(params, plan, stream);
-    case 2:
-        return mx_gemm_mma_launch<T, 2>(params, plan, stream);
-    default:
-        return mx_gemm_mma_launch<T, 8>(params, plan, stream);
+/* Resident clusters of `splits` CTAs of this instantiation, asked once per size and process
+ * (1 when the query fails: then split-K is not used). */
+template <typename T, int TT> static int mx_max_active_clusters(int splits) {
+    static int known[MX_MAX_SPLITS + 1];
+    if (known[splits] == 0) {
+        int count = 0;
+        cudaLaunchAttribute cluster;
+        cudaLaunchConfig_t config = mx_launch_config(
+            dim3(1, (unsigned)splits, 1), mx_tile_shape<TT>::smem_bytes, 0, &cluster, splits);
+        if (mx_configure_kernel<T, TT>() != cudaSuccess ||
+            cudaOccupancyMaxActiveClusters(&count, mx_gemm_kernel<T, TT>, &config) != cudaSuccess) {
+            cudaGetLastError();
+            count = 0;
+        }
+        known[splits] = count > 0 ? count : -1;
     }
+    return known[splits] > 0 ? known[splits] : 0;
 }
 
-static mx_status mx_gemm_mma(const mx_gemm_context *context, const mx_gemm_problem *problem,
-                             mx_gemm_variant variant, cudaStream_t stream) {
-    mx_mma_plan plan = mx_plan_mma(context, problem, variant);
+template <typename T, int TT>
+static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gemm_problem *problem,
+                                    cudaStream_t stream) {
+    MX_CUDA_CHECK((mx_configure_kernel<T, TT>()));
+    mx_mma_plan plan = mx_plan_mma(context, problem, TT, mx_tile_shape<TT>::ctas_per_sm,
+                                   mx_max_active_clusters<T, TT>);
     mx_gemm_params params;
     params.x = problem->x;
     params.bias = problem->bias;
@@ -433,8 +451,28 @@ static mx_status mx_gemm_mma(const mx_gemm_context *context, const mx_gemm_probl
     params.token_tiles = (int)((problem->m + plan.tokens - 1) / plan.tokens);
     params.splits = plan.splits;
     params.blocks_per_split = plan.blocks_per_split;
-    return problem->dtype == MX_BF16 ? mx_gemm_mma_dispatch<__nv_bfloat16>(params, plan, stream)
-                                     : mx_gemm_mma_dispatch<__half>(params, plan, stream);
+    cudaLaunchAttribute cluster;
+    cudaLaunchConfig_t config =
+        mx_launch_config(plan.grid, mx_tile_shape<TT>::smem_bytes, stream, &cluster, plan.splits);
+    MX_CUDA_CHECK(cudaLaunchKernelEx(&config, mx_gemm_kernel<T, TT>, params));
+    MX_LAUNCH_CHECK("mx_gemm_kernel");
+    return MX_OK;
+}
+
+template <typename T>
+static mx_status mx_gemm_mma_dispatch(const mx_gemm_context *context,
+                                      const mx_gemm_problem *problem, mx_gemm_variant variant,
+                                      cudaStream_t stream) {
+    if (variant != MX_GEMM_SKINNY) return mx_gemm_mma_launch<T, 8>(context, problem, stream);
+    return problem->m <= 8 ? mx_gemm_mma_launch<T, 1>(context, problem, stream)
+                           : mx_gemm_mma_launch<T, 2>(context, problem, stream);
+}
+
+static mx_status mx_gemm_mma(const mx_gemm_context *context, const mx_gemm_problem *problem,
+                             mx_gemm_variant variant, cudaStream_t stream) {
+    return problem->dtype == MX_BF16
+               ? mx_gemm_mma_dispatch<__nv_bfloat16>(context, problem, variant, stream)
+               : mx_gemm_mma_dispatch<__half>(context, problem, variant, stream);
 }
 
 // ---- public entry points

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../harness/bench.h"
+#include "../harness/bench_gpu.h"
 #include "../harness/table.h"
 #include "common.h"
 
@@ -38,7 +39,7 @@ static int compare_doubles(const void *a, const void *b) {
 }
 
 /* Median of 30 event-timed calls of cublasGemmEx, FP16 TN, m x n x k, L2 flushed before each
- * (the same 4x L2 write the harness does). */
+ * (the same 4x L2 read the harness does). */
 static double direct_fp16_us(int m, int n, int k) {
     void *x, *w, *y, *flush;
     int device = 0, l2 = 0;
@@ -48,6 +49,7 @@ static double direct_fp16_us(int m, int n, int k) {
     MX_CR_CUDA(cudaMalloc(&w, (size_t)n * k * 2));
     MX_CR_CUDA(cudaMalloc(&y, (size_t)m * n * 2));
     MX_CR_CUDA(cudaMalloc(&flush, (size_t)l2 * 4));
+    MX_CR_CUDA(cudaMemset(flush, 0, (size_t)l2 * 4));
     MX_CR_CUDA(cudaMemset(x, 0x2E, (size_t)m * k * 2)); /* 0x2E2E: a small normal FP16 */
     MX_CR_CUDA(cudaMemset(w, 0x2E, (size_t)n * k * 2));
     cublasHandle_t cublas;
@@ -58,7 +60,7 @@ static double direct_fp16_us(int m, int n, int k) {
     float alpha = 1.0f, beta = 0.0f;
     double samples[30];
     for (int i = -3; i < 30; i++) {
-        MX_CR_CUDA(cudaMemsetAsync(flush, i & 0xFF, (size_t)l2 * 4, 0));
+        MX_CR_OK(mx_bench_flush_l2(flush, (size_t)l2 * 4, 0));
         MX_CR_CUDA(cudaEventRecord(start, 0));
         cr_assert_eq(cublasGemmEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, w, CUDA_R_16F,
                                   k, x, CUDA_R_16F, k, &beta, y, CUDA_R_16F, n, CUBLAS_COMPUTE_32F,
