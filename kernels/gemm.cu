@@ -27,9 +27,7 @@ struct mx_gemm_context {
 };
 
 enum {
-    MX_WARPS = 8,                /* per CTA, each on its own 16 weight rows */
-    MX_CTA_ROWS = 16 * MX_WARPS, /* weight rows (outputs n) per CTA */
-    MX_MAX_SPLITS = 8,           /* portable thread-block cluster size */
+    MX_MAX_SPLITS = 8, /* portable thread-block cluster size */
     MX_SKINNY_MAX_M = 16,
 };
 
@@ -113,30 +111,30 @@ struct mx_gemm_params {
 };
 
 /* Shared-memory geometry of one instantiation: STAGES slots, each holding CB blocks of the CTA's
- * 128 weight rows (16 bytes per row and block, XOR-swizzled so that the 8 rows a warp reads at
+ * weight rows (16 bytes per row and block, XOR-swizzled so that the 8 rows a warp reads at
  * once fall in different banks), their CB scale bytes per row, and CB blocks of the 8*TT
  * activation rows (pitch padded by 64 bytes so that two rows read together are 16 banks apart).
  * Scales are kept as the FP32 factors of mx_block_factor, computed once by the thread that
  * stages them rather than by each of the 4 threads that read them. */
-#ifndef MX_SKINNY_STAGES /* overridable for tuning experiments */
-#define MX_SKINNY_STAGES      4
-#define MX_SKINNY_CTAS_PER_SM 2
-#endif
 template <int TT> struct mx_tile_shape {
     static constexpr int tokens = 8 * TT;
+    /* Measured on H200 (docs/gemm.md): for 8 tokens, 4 warps x 3 stages x 4 CTAs per SM beat
+     * 8 warps x 4 stages x 2 CTAs by about 10 %: shorter barriers, more independent CTAs. */
+    static constexpr int warps = TT >= 8 ? 8 : 4;        /* each on its own 16 weight rows */
+    static constexpr int rows = 16 * warps;              /* weight rows (outputs n) per CTA */
     static constexpr int chunk_blocks = TT >= 8 ? 4 : 8; /* blocks per pipeline stage */
-    static constexpr int stages = TT == 1 ? MX_SKINNY_STAGES : 4;
-    static constexpr int ctas_per_sm = TT == 1 ? MX_SKINNY_CTAS_PER_SM : 2;
-    static constexpr int w_stage_bytes = MX_CTA_ROWS * chunk_blocks * MX_BLOCK_BYTES;
-    static constexpr int scale_stage_bytes = MX_CTA_ROWS * chunk_blocks * 4;
+    static constexpr int stages = 3;
+    static constexpr int ctas_per_sm = TT == 1 ? 4 : TT == 2 ? 3 : 2;
+    static constexpr int w_stage_bytes = rows * chunk_blocks * MX_BLOCK_BYTES;
+    static constexpr int scale_stage_bytes = rows * chunk_blocks * 4;
     static constexpr int x_pitch = 32 * chunk_blocks + 32; /* 16-bit elements */
     static constexpr int x_stage_bytes = tokens * x_pitch * 2;
     static constexpr int smem_bytes = stages * (w_stage_bytes + scale_stage_bytes + x_stage_bytes);
-    static constexpr int threads = MX_WARPS * 32;
-    static constexpr int scales_per_thread = MX_CTA_ROWS * chunk_blocks / threads;
-    static_assert(tokens * MX_CTA_ROWS * 4 <= smem_bytes, "split-K partials fit the pipeline");
-    static_assert(scales_per_thread * threads == MX_CTA_ROWS * chunk_blocks,
-                  "staging covers a stage");
+    static constexpr int threads = warps * 32;
+    static constexpr int scales_per_thread = rows * chunk_blocks / threads;
+    static_assert(tokens * rows * 4 <= smem_bytes, "split-K partials fit the pipeline");
+    static_assert(ctas_per_sm * (smem_bytes + 1024) <= 228 * 1024, "resident CTAs fit an SM");
+    static_assert(scales_per_thread * threads == rows * chunk_blocks, "staging covers a stage");
 };
 
 /* 16 bytes global -> shared without passing through registers; valid == false writes zeros. */
@@ -157,7 +155,7 @@ template <int pending> __device__ __forceinline__ void mx_copy_wait() {
  * ahead. Scale bytes cannot (a row's scales have no alignment), so each thread loads its share
  * into registers one step before it stores them, two steps before they are read. */
 template <typename T, int TT>
-static __global__ void __launch_bounds__(MX_WARPS * 32, mx_tile_shape<TT>::ctas_per_sm)
+static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_shape<TT>::ctas_per_sm)
     mx_gemm_kernel(const mx_gemm_params p) {
     using shape = mx_tile_shape<TT>;
     constexpr int tokens = shape::tokens, CB = shape::chunk_blocks, stages = shape::stages;
@@ -172,7 +170,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32, mx_tile_shape<TT>::ctas_
     const int group = lane >> 2, quad = lane & 3;
     const int batch_index = blockIdx.z / p.token_tiles;
     const int64_t token0 = (int64_t)(blockIdx.z % p.token_tiles) * tokens;
-    const int64_t row0 = (int64_t)blockIdx.x * MX_CTA_ROWS;
+    const int64_t row0 = (int64_t)blockIdx.x * shape::rows;
     const int64_t k_blocks = p.k / MX_BLOCK_SIZE;
     const int64_t block_begin = (int64_t)blockIdx.y * p.blocks_per_split;
     const int64_t block_end = min(block_begin + p.blocks_per_split, k_blocks);
@@ -187,7 +185,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32, mx_tile_shape<TT>::ctas_
     /* This thread's copy assignments, fixed for the whole loop: block j_copy of weight rows
      * row_copy + i * (threads / CB); activation chunks of tokens token_copy + i * ...; the
      * scales of row scale_row, blocks scale_j .. scale_j + SPT - 1 of each step. */
-    constexpr int w_copies = MX_CTA_ROWS * CB / threads, rows_per_pass = threads / CB;
+    constexpr int w_copies = shape::rows * CB / threads, rows_per_pass = threads / CB;
     const int j_copy = threadIdx.x % CB, row_copy = threadIdx.x / CB;
     constexpr int x_chunks = tokens * CB * 4; /* 16 bytes = 8 activations each */
     constexpr int x_copies = (x_chunks + threads - 1) / threads;
@@ -231,7 +229,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32, mx_tile_shape<TT>::ctas_
             bytes[i] = scale_row_ok && s < steps && b0 + i < block_end ? __ldg(source + i) : 0u;
     };
     auto store_scales = [&](int s, const uint32_t(&bytes)[SPT]) {
-        float *target = factor_tile + (s % stages) * (MX_CTA_ROWS * CB) + scale_row * CB + scale_j;
+        float *target = factor_tile + (s % stages) * (shape::rows * CB) + scale_row * CB + scale_j;
 #pragma unroll
         for (int i = 0; i < SPT; i++) target[i] = mx_block_factor<T>(bytes[i]);
     };
@@ -261,7 +259,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32, mx_tile_shape<TT>::ctas_
 
         const int slot = s % stages;
         const uint8_t *w_slot = w_tile + slot * shape::w_stage_bytes + w_read;
-        const float *factor_slot = factor_tile + slot * (MX_CTA_ROWS * CB) + w_row * CB;
+        const float *factor_slot = factor_tile + slot * (shape::rows * CB) + w_row * CB;
         const uint16_t *x_slot =
             x_tile + slot * (tokens * shape::x_pitch) + group * shape::x_pitch + quad * 8;
 #pragma unroll
@@ -323,7 +321,7 @@ static __global__ void __launch_bounds__(MX_WARPS * 32, mx_tile_shape<TT>::ctas_
      * splits in split order (deterministic) through distributed shared memory, and writes Y. */
     namespace cg = cooperative_groups;
     cg::cluster_group cluster = cg::this_cluster();
-    constexpr int tile_elements = tokens * MX_CTA_ROWS;
+    constexpr int tile_elements = tokens * shape::rows;
     float *partial = (float *)smem;
     __syncthreads(); /* every warp is done reading the pipeline slots */
 #pragma unroll
@@ -331,14 +329,14 @@ static __global__ void __launch_bounds__(MX_WARPS * 32, mx_tile_shape<TT>::ctas_
 #pragma unroll
         for (int c = 0; c < 4; c++) {
             int token = tt * 8 + 2 * quad + (c & 1), row = w_row + 8 * (c >> 1);
-            partial[token * MX_CTA_ROWS + row] = acc[tt][c];
+            partial[token * shape::rows + row] = acc[tt][c];
         }
     cluster.sync();
     const int rank = (int)cluster.block_rank(), splits = (int)cluster.num_blocks();
     const int slice = (tile_elements + splits - 1) / splits;
     const int end = min(tile_elements, (rank + 1) * slice);
     for (int e = rank * slice + threadIdx.x; e < end; e += threads) {
-        int64_t token = token0 + e / MX_CTA_ROWS, row = row0 + e % MX_CTA_ROWS;
+        int64_t token = token0 + e / shape::rows, row = row0 + e % shape::rows;
         float sum = 0.0f;
         for (int r = 0; r < splits; r++) sum += cluster.map_shared_rank(partial, r)[e];
         if (token < p.m && row < p.n)
@@ -360,13 +358,13 @@ typedef struct {
 
 /* max_clusters(splits): how many clusters of that many CTAs the GPU runs at once. */
 static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_problem *problem,
-                               int token_tile_count, int ctas_per_sm,
+                               int token_tile_count, int rows_per_cta, int ctas_per_sm,
                                int (*max_clusters)(int splits)) {
     mx_mma_plan plan;
     plan.token_tile_count = token_tile_count;
     plan.tokens = 8 * token_tile_count;
     int chunk_blocks = token_tile_count >= 8 ? 4 : 8;
-    int64_t row_tiles = (problem->n + MX_CTA_ROWS - 1) / MX_CTA_ROWS;
+    int64_t row_tiles = (problem->n + rows_per_cta - 1) / rows_per_cta;
     int64_t token_tiles = (problem->m + plan.tokens - 1) / plan.tokens;
     int64_t tiles = row_tiles * token_tiles * problem->batch;
     int64_t k_blocks = problem->k / MX_BLOCK_SIZE;
@@ -398,11 +396,12 @@ template <typename T, int TT> static cudaError_t mx_configure_kernel() {
     return configured;
 }
 
-static cudaLaunchConfig_t mx_launch_config(dim3 grid, int smem_bytes, cudaStream_t stream,
-                                           cudaLaunchAttribute *cluster, int splits) {
+static cudaLaunchConfig_t mx_launch_config(dim3 grid, int threads, int smem_bytes,
+                                           cudaStream_t stream, cudaLaunchAttribute *cluster,
+                                           int splits) {
     cudaLaunchConfig_t config = {};
     config.gridDim = grid;
-    config.blockDim = dim3(MX_WARPS * 32);
+    config.blockDim = dim3((unsigned)threads);
     config.dynamicSmemBytes = (size_t)smem_bytes;
     config.stream = stream;
     cluster->id = cudaLaunchAttributeClusterDimension;
@@ -421,8 +420,9 @@ template <typename T, int TT> static int mx_max_active_clusters(int splits) {
     if (known[splits] == 0) {
         int count = 0;
         cudaLaunchAttribute cluster;
-        cudaLaunchConfig_t config = mx_launch_config(
-            dim3(1, (unsigned)splits, 1), mx_tile_shape<TT>::smem_bytes, 0, &cluster, splits);
+        cudaLaunchConfig_t config =
+            mx_launch_config(dim3(1, (unsigned)splits, 1), mx_tile_shape<TT>::threads,
+                             mx_tile_shape<TT>::smem_bytes, 0, &cluster, splits);
         if (mx_configure_kernel<T, TT>() != cudaSuccess ||
             cudaOccupancyMaxActiveClusters(&count, mx_gemm_kernel<T, TT>, &config) != cudaSuccess) {
             cudaGetLastError();
@@ -437,7 +437,8 @@ template <typename T, int TT>
 static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gemm_problem *problem,
                                     cudaStream_t stream) {
     MX_CUDA_CHECK((mx_configure_kernel<T, TT>()));
-    mx_mma_plan plan = mx_plan_mma(context, problem, TT, mx_tile_shape<TT>::ctas_per_sm,
+    using shape = mx_tile_shape<TT>;
+    mx_mma_plan plan = mx_plan_mma(context, problem, TT, shape::rows, shape::ctas_per_sm,
                                    mx_max_active_clusters<T, TT>);
     mx_gemm_params params;
     params.x = problem->x;
@@ -452,8 +453,8 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     params.splits = plan.splits;
     params.blocks_per_split = plan.blocks_per_split;
     cudaLaunchAttribute cluster;
-    cudaLaunchConfig_t config =
-        mx_launch_config(plan.grid, mx_tile_shape<TT>::smem_bytes, stream, &cluster, plan.splits);
+    cudaLaunchConfig_t config = mx_launch_config(plan.grid, shape::threads, shape::smem_bytes,
+                                                 stream, &cluster, plan.splits);
     MX_CUDA_CHECK(cudaLaunchKernelEx(&config, mx_gemm_kernel<T, TT>, params));
     MX_LAUNCH_CHECK("mx_gemm_kernel");
     return MX_OK;
@@ -527,10 +528,10 @@ extern "C" void mx_gemm_context_destroy(mx_gemm_context *context) {
 extern "C" mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context,
                                           const mx_gemm_problem *problem) {
     (void)context;
-    /* Measured on H200 (docs/gemm.md): skinny wins up to 16 tokens; above, the fused kernel is
-     * 1.3-7x slower than dequantize + cuBLAS except on very tall weights at 64 tokens. */
+    /* Measured on H200 (docs/gemm.md): skinny wins up to 16 tokens, fused up to 64; above, the
+     * fused kernel is 2-4x slower than dequantize + cuBLAS. */
     if (problem->m <= MX_SKINNY_MAX_M) return MX_GEMM_SKINNY;
-    if (problem->m <= 64 && problem->n * problem->k >= ((int64_t)1 << 29)) return MX_GEMM_FUSED;
+    if (problem->m <= 64) return MX_GEMM_FUSED;
     return MX_GEMM_DEQUANT_CUBLAS;
 }
 

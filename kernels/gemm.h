@@ -14,9 +14,8 @@
  *   persistent     W dequantized once by mx_gemm_persistent_prepare into a kept buffer (the
  *                  workspace), then cublasGemmEx: cuBLAS speed, none of the VRAM saving.
  *   auto           mx_gemm_choose picks the variant measured fastest for the regime on H200:
- *                  skinny for m <= 16, fused for m <= 64 on weights of >= 2^29 elements,
- *                  dequant_cublas otherwise (so auto then needs dequant_cublas's workspace
- *                  and has its FP16-weight numerics, below).
+ *                  skinny for m <= 16, fused for m <= 64, dequant_cublas otherwise (so auto then
+ * needs dequant_cublas's workspace and has its FP16-weight numerics, below).
  *
  * Numerics. fused and skinny multiply the exact E2M1 codes (scaled by 2^-14, exact in FP16 and
  * BF16) on tensor cores, sum each 32-element block in FP32, and apply the block scale 2^s in FP32:
