@@ -21,7 +21,8 @@ help:
 	@echo "                (SUITE=smoke|decode|prefill|gpt-oss-20b|gpt-oss-120b|nightly)"
 	@echo "make report     plots + report.md/.html of a run (RUN=results/<id>, default newest)"
 	@echo "make nightly    nightly sweep, report, compare with results/baselines/; fails on a regression"
-	@echo "make bundle     download the Debian packages into .deps/debs/ for an offline GPU box"
+	@echo "make bundle     download the Debian packages (Criterion, gnuplot) into .deps/debs/ for"
+	@echo "                an offline GPU box (copy .deps/ there)"
 	@echo "make clean      remove $(BUILD_DIR)/"
 	@echo "variables: BUILD_DIR=$(BUILD_DIR) WERROR=$(WERROR) (warnings as errors) JOBS=$(JOBS)"
 
@@ -61,8 +62,10 @@ nightly: deps-bench build
 	$(BUILD_DIR)/mxbench report results/$(RUN_ID)-nightly
 	$(BUILD_DIR)/mxbench compare results/baselines results/$(RUN_ID)-nightly
 
+# Criterion and pkg-config for make test, gnuplot-nox for the plots: everything a GPU box without
+# package access needs (copy .deps/ there).
 bundle:
-	bash .ci/deps.sh bundle test
+	bash .ci/deps.sh bundle bench
 
 clean:
 	rm -rf $(BUILD_DIR)

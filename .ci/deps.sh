@@ -26,7 +26,16 @@ have_criterion() {
     [ -f "$PREFIX/usr/include/criterion/criterion.h" ] ||
     { command -v pkg-config >/dev/null && pkg-config --exists criterion; }
 }
-have_gnuplot() { command -v gnuplot >/dev/null || [ -x "$PREFIX/usr/bin/gnuplot" ]; }
+have_gnuplot() { command -v gnuplot >/dev/null || command -v gnuplot-nox >/dev/null || bundled_gnuplot >/dev/null; }
+# gnuplot-nox installs /usr/bin/gnuplot-nox; the `gnuplot` name is an alternative that only its
+# postinst creates, so an unpacked bundle has just the former.
+bundled_gnuplot() {
+  local exe
+  for exe in "$PREFIX/usr/bin/gnuplot" "$PREFIX/usr/bin/gnuplot-nox"; do
+    [ -x "$exe" ] && { printf '%s\n' "$exe"; return 0; }
+  done
+  return 1
+}
 have_cuda() { command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; }
 
 missing_for() {
@@ -49,15 +58,51 @@ unpack_bundle() {
   touch "$stamp"
 }
 
+# A bundled gnuplot runs from .deps/root: `mxbench report` finds it in usr/bin and sets
+# LD_LIBRARY_PATH to the bundle's library folders and FONTCONFIG_FILE to the file written here (the
+# system's font configuration, if any, plus the bundle's fonts). Then a test plot shows it starts.
+prepare_bundled_gnuplot() {
+  local exe root libs
+  { command -v gnuplot || command -v gnuplot-nox; } >/dev/null && return 0
+  exe=$(bundled_gnuplot) || return 0
+  root=$(cd "$PREFIX" && pwd)
+  mkdir -p "$root/etc/fonts" "$root/var/cache/fontconfig"
+  cat >"$root/etc/fonts/mxbench-fonts.conf" <<EOF
+<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<!-- written by .ci/deps.sh for the bundled gnuplot -->
+<fontconfig>
+  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>
+  <dir>$root/usr/share/fonts</dir>
+  <cachedir>$root/var/cache/fontconfig</cachedir>
+</fontconfig>
+EOF
+  libs=$({ find "$root/usr/lib" "$root/lib" -maxdepth 2 -type d 2>/dev/null || true; } | paste -sd: -)
+  if ! LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    FONTCONFIG_FILE="$root/etc/fonts/mxbench-fonts.conf" \
+    "$exe" -e "set terminal pngcairo; set output '/dev/null'; plot x" </dev/null >&2; then
+    say "the bundled $exe does not start (a library missing from the bundle?);"
+    say "  plots will be skipped: make the bundle on the same release as this machine"
+    return 1
+  fi
+  say "using the bundled gnuplot: $exe"
+}
+
 ensure() {
   local need=$1 missing
   have_cuda || { say "the CUDA toolkit (nvcc) is missing: install it from NVIDIA (it is not a Debian package this script may choose for you)"; exit 1; }
   missing=$(missing_for "$need")
-  [ -z "$missing" ] && return 0
+  if [ -z "$missing" ]; then
+    [ "$need" != bench ] || prepare_bundled_gnuplot
+    return 0
+  fi
   if compgen -G "$DEPS/debs/*.deb" >/dev/null; then
     unpack_bundle
     missing=$(missing_for "$need")
-    [ -z "$missing" ] && return 0
+    if [ -z "$missing" ]; then
+      [ "$need" != bench ] || prepare_bundled_gnuplot
+      return 0
+    fi
   fi
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
@@ -70,7 +115,7 @@ ensure() {
   fi
   say "missing: $missing"
   say "  with package access:   sudo apt-get install -y $missing"
-  say "  offline GPU box:       on a machine with package access run '.ci/deps.sh bundle',"
+  say "  offline GPU box:       on a machine with package access run 'make bundle',"
   say "                         copy the .deps/ folder next to this Makefile, then run make again"
   exit 1
 }

@@ -42,7 +42,9 @@ int main(int argc, char **argv) {
         mx_parsed_options parsed;
         int parse = mx_parse_options(commands[i], argc - 2, argv + 2, &parsed);
         if (parse < 0) return MX_EXIT_OK; /* help was printed */
-        if (parse != MX_EXIT_OK) return parse;
+        /* compare's exit 1 means "regression": a gate must not read a usage error as one. */
+        if (parse != MX_EXIT_OK)
+            return commands[i] == &mx_compare_command ? MX_EXIT_UNUSABLE_INPUT : parse;
         return commands[i]->run(&parsed);
     }
     fprintf(stderr, "mxbench: error: unknown command '%s' (mxbench --help lists them)\n", argv[1]);

@@ -1,0 +1,44 @@
+# Shared by every plot script (loaded as plotdir.'/common.gp'): the data format the report writes
+# (tab-separated, NaN for no value), one colour and point type per variant in every plot, and the
+# terminal of each output format. Scripts are run by `mxbench report` with -e variables:
+# out (path without extension), formats ("png svg"), title, plotdir, and their own data files.
+set encoding utf8
+set datafile separator "\t"
+set datafile missing "NaN"
+
+# Okabe-Ito colours (colour-blind safe); fp16 is the cuBLAS reference, best the best MXFP4 path.
+vcolor(v) = v eq 'fp16' ? '#000000' : v eq 'auto' ? '#E69F00' : v eq 'fused' ? '#56B4E9' : \
+    v eq 'skinny' ? '#009E73' : v eq 'dequant_cublas' ? '#CC79A7' : \
+    v eq 'persistent' ? '#D55E00' : v eq 'best' ? '#0072B2' : '#999999'
+vpoint(v) = v eq 'fp16' ? 6 : v eq 'auto' ? 2 : v eq 'fused' ? 5 : v eq 'skinny' ? 7 : \
+    v eq 'dequant_cublas' ? 9 : v eq 'persistent' ? 11 : 1
+vtitle(v) = v eq 'fp16' ? 'fp16 (cuBLAS reference)' : v
+target_color = '#C00000'
+# Width of a plot with one x position per row: 20 pixels each, within [1300, 4000].
+row_width(n, extra) = n * 20 + extra < 1300 ? 1300 : n * 20 + extra > 4000 ? 4000 : n * 20 + extra
+
+# eval terminal(fmt, width, height), then: set output out.'.'.fmt
+terminal(fmt, w, h) = fmt eq 'svg' ? \
+    sprintf("set terminal svg size %d,%d dynamic noenhanced font 'Sans,12' background '#ffffff'", w, h) : \
+    sprintf("set terminal pngcairo size %d,%d noenhanced font 'Sans,10' background '#ffffff'", w, h)
+
+# Grids of panels (one per weight shape): panel p of panels in cols columns, each PW x PH pixels
+# with its tic labels inside, under a strip of TOP pixels that holds the title and the one legend
+# of the figure (a key per panel would hide data; one key in a panel would be squeezed to its
+# width). Scripts set cols = grid_cols(panels), rows = grid_rows(panels), then W and H.
+PW = 540
+PH = 380
+TOP = 150
+grid_cols(n) = n <= 1 ? 1 : n <= 4 ? 2 : n <= 9 ? 3 : 4
+grid_rows(n) = int((n + grid_cols(n) - 1) / grid_cols(n))
+panel_x(p) = 10 + ((p - 1) % cols) * PW
+panel_y(p) = TOP + int((p - 1) / cols) * PH
+panel_margins(p) = sprintf("set lmargin at screen %f; set rmargin at screen %f; " . \
+    "set tmargin at screen %f; set bmargin at screen %f", (panel_x(p) + 85.0) / W, \
+    (panel_x(p) + PW - 20.0) / W, 1 - (panel_y(p) + 40.0) / H, 1 - (panel_y(p) + PH - 55.0) / H)
+# Then plot the legend entries of the figure with functions outside [0:1] (nothing is drawn).
+legend_strip = "unset title; unset xlabel; unset ylabel; unset tics; unset border; " . \
+    "unset grid; unset logscale; set xrange [0:1]; set yrange [0:1]; " . \
+    "set lmargin at screen 0.01; set rmargin at screen 0.99; " . \
+    "set tmargin at screen 1 - 45.0 / H; set bmargin at screen 1 - 130.0 / H; " . \
+    "set key center center horizontal maxrows 2 width 2 samplen 3 font ',11'"

@@ -1,0 +1,36 @@
+# Plot 6 (`mxbench compare`): per-row time change of a run against its baseline, with the band
+# the noise alone could give, coloured by verdict, and the minimum relative change that counts.
+# Variables: data (index, change in %, noise band low and high in %, verdict FASTER / SLOWER /
+# SAME / UNSURE, label: may be empty, to thin a crowded axis), count, threshold (minimum
+# relative change in %), title.
+load plotdir.'/common.gp'
+W = row_width(count, 340)
+H = 800
+verdict_color(v) = v eq 'SLOWER' ? '#C00000' : v eq 'FASTER' ? '#009E73' : \
+    v eq 'UNSURE' ? '#E69F00' : '#777777'
+is(v) = strcol(5) eq v
+do for [fmt in formats] {
+    eval terminal(fmt, W, H)
+    set output out.'.'.fmt
+    set title title font ',13'
+    set lmargin at screen 90.0 / W
+    set rmargin at screen 1 - 250.0 / W
+    set bmargin at screen 0.3
+    set key at screen 1 - 240.0 / W, 0.9 left top vertical font ',10' box lc rgb '#bbbbbb'
+    set xrange [-1:count]
+    set ylabel 'time change vs baseline (%)'
+    set xtics rotate by 60 right font ',8' scale 0.5
+    set grid ytics lc rgb '#dddddd'
+    set style fill transparent solid 0.25 noborder
+    plot threshold + 0 with lines dt 2 lw 1.5 lc rgb '#C00000' \
+             title sprintf('+%s %% (slower beyond)', threshold), \
+         -threshold with lines dt 2 lw 1.5 lc rgb '#009E73' \
+             title sprintf('-%s %% (faster beyond)', threshold), \
+         0 with lines lw 1 lc rgb '#000000' notitle, \
+         data using 1:(($3 + $4) / 2):(0.35):(($4 - $3) / 2) with boxxyerror lc rgb '#999999' \
+             title 'noise band', \
+         data using 1:(NaN):xtic(6) notitle, \
+         for [v in "SLOWER FASTER UNSURE SAME"] data using 1:(is(v) ? $2 : NaN) with points \
+             pt 7 ps 1.2 lc rgb verdict_color(v) title v
+    set output
+}

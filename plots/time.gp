@@ -1,0 +1,42 @@
+# Plot 5: median time of every variant (fp16 = the cuBLAS reference) per M, one panel per weight
+# shape (with dtype and distribution), as clustered bars on a log axis.
+# Variables: data (one index block per panel: index, M, time in us per variant), panels,
+# panel_titles (quoted words), variants.
+load plotdir.'/common.gp'
+nv = words(variants)
+cols = grid_cols(panels)
+rows = grid_rows(panels)
+W = cols * PW + 20
+H = rows * PH + TOP
+bar = 0.8 / nv
+set style fill solid 0.85 border lc rgb '#333333'
+do for [fmt in formats] {
+    eval terminal(fmt, W, H)
+    set output out.'.'.fmt
+    set multiplot title title font ',14'
+    do for [p = 1:panels] {
+        eval panel_margins(p)
+        set logscale y
+        set format y '%g'
+        set grid ytics lc rgb '#dddddd'
+        set xlabel 'M (tokens)' offset 0, 0.5
+        set ylabel 'median time (us, log)'
+        set xtics font ',9' scale 0
+        set ytics font ',9'
+        set title word(panel_titles, p) font ',11'
+        unset key
+        set xrange [-0.6:*]
+        set yrange [*:*]
+        plot data index (p - 1) using 1:(NaN):xtic(2) notitle, \
+             for [i = 1:nv] data index (p - 1) \
+                 using ($1 - 0.4 + (i - 0.5) * bar):(column(i + 2)):(bar) \
+                 with boxes lc rgb vcolor(word(variants, i))
+    }
+    eval legend_strip
+    set style fill solid 0.85 border lc rgb '#333333'
+    set samples 2
+    plot for [i = 1:nv] '+' using (5):(0.5) with boxes lc rgb vcolor(word(variants, i)) \
+        title vtitle(word(variants, i))
+    unset multiplot
+    set output
+}
