@@ -88,19 +88,25 @@ EOF
   say "using the bundled gnuplot: $exe"
 }
 
+# The suites draw plots too (cpu_report): a bundled gnuplot gets its font configuration for both;
+# only bench insists that it starts.
+prepare_for() {
+  if [ "$1" = bench ]; then prepare_bundled_gnuplot; else prepare_bundled_gnuplot || true; fi
+}
+
 ensure() {
   local need=$1 missing
   have_cuda || { say "the CUDA toolkit (nvcc) is missing: install it from NVIDIA (it is not a Debian package this script may choose for you)"; exit 1; }
   missing=$(missing_for "$need")
   if [ -z "$missing" ]; then
-    [ "$need" != bench ] || prepare_bundled_gnuplot
+    prepare_for "$need"
     return 0
   fi
   if compgen -G "$DEPS/debs/*.deb" >/dev/null; then
     unpack_bundle
     missing=$(missing_for "$need")
     if [ -z "$missing" ]; then
-      [ "$need" != bench ] || prepare_bundled_gnuplot
+      prepare_for "$need"
       return 0
     fi
   fi

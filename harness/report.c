@@ -584,9 +584,15 @@ static int run_collecting_stderr(char *const *argv, char **env, text *output) {
     return -1;
 }
 
-static bool file_has_content(const char *path) {
-    struct stat info;
-    return stat(path, &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 0;
+/* The image gnuplot wrote starts like one: the PNG signature, or an SVG/XML opening (a terminal
+ * that fails half-way, e.g. without fonts, can leave other bytes behind). */
+static bool image_is_valid(const char *path, const char *format) {
+    char head[64] = {0};
+    FILE *file = fopen(path, "rb");
+    size_t got = file ? fread(head, 1, sizeof head - 1, file) : 0;
+    if (file) fclose(file);
+    if (strcmp(format, "png") == 0) return got >= 8 && memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0;
+    return got > 0 && (strstr(head, "<svg") || strstr(head, "<?xml"));
 }
 
 bool mx_plot_render(const mx_gnuplot *gnuplot, const char *script,
@@ -620,13 +626,13 @@ bool mx_plot_render(const mx_gnuplot *gnuplot, const char *script,
         for (int f = 0; f < 2 && ok; f++) {
             text made = {0};
             text_printf(&made, "%s.%s", text_get(&temp_base), formats[f]);
-            ok = file_has_content(text_get(&made));
+            ok = image_is_valid(text_get(&made), formats[f]);
             text_free(&made);
         }
         if (!ok)
             snprintf(error, error_size, "%s %s: %s%d%s%s", gnuplot->path, text_get(&script_path),
-                     status == 0 ? "wrote no image although exit status " : "exit status ", status,
-                     *tail ? ": " : "", tail);
+                     status == 0 ? "wrote no valid image although exit status " : "exit status ",
+                     status, *tail ? ": " : "", tail);
     }
     for (int f = 0; f < 2; f++) {
         text made = {0}, final = {0};
