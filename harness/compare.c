@@ -578,6 +578,17 @@ static void judge_row(const run_data *base, const run_data *cur, const mx_compar
         row->verdict = row->timing.verdict;
         append(row->reason, sizeof row->reason, "%s", row->timing.reason);
     }
+    /* fp16 and persistent time cuBLAS alone (on FP16 weights): no mxbench kernel runs in them.
+     * They are the control: a change there is the environment (board, driver, cuBLAS), which the
+     * report shows but the gate must not blame on the code. */
+    const char *variant = cell(cur->results, (size_t)c, "variant");
+    if ((row->verdict == MX_VERDICT_SLOWER || row->verdict == MX_VERDICT_FASTER) &&
+        (!strcmp(variant, "fp16") || !strcmp(variant, "persistent"))) {
+        append(row->reason, sizeof row->reason,
+               "%s not gated (p %.2g): this row times cuBLAS alone, a change is the environment",
+               mx_verdict_string(row->verdict), row->timing.p_value);
+        row->verdict = MX_VERDICT_UNSURE;
+    }
     const run_data *runs[2] = {base, cur};
     long rows[2] = {b, c};
     bool throttled = false;
