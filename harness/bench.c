@@ -6,6 +6,7 @@
  * code: everything about an op comes from its table entry (ops.h). */
 #include "bench.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -112,8 +113,12 @@ static bool time_call(const timer *t, timed_call call, void *context, double *sa
     *count = 0;
     double begin = now_ms();
     for (;;) {
-        if (t->flush_bytes && mx_bench_flush_l2(t->flush, t->flush_bytes, t->stream) != MX_OK) {
-            snprintf(why, why_size, "L2 flush: %s", mx_last_error());
+        /* Keep the GPU busy until the call is enqueued: the flush does, and without it a short
+         * spin, so that the start event never waits for the host's launch work. */
+        mx_status busy = t->flush_bytes ? mx_bench_flush_l2(t->flush, t->flush_bytes, t->stream)
+                                        : mx_bench_spin(t->stream, 50);
+        if (busy != MX_OK) {
+            snprintf(why, why_size, "before the sample: %s", mx_last_error());
             return false;
         }
         if (!cuda_step(cudaEventRecord(t->start, t->stream), why, why_size, "cudaEventRecord") ||
@@ -363,7 +368,8 @@ static void write_measured(run_files *files, int r, const mx_bench_op *op, const
     CELL(t, r, "weight_bytes_fp16", "%lld", (long long)m->memory.weight_bytes_fp16);
     CELL(t, r, "weight_bytes_mxfp4", "%lld", (long long)m->memory.weight_bytes_mxfp4);
     CELL(t, r, "workspace_bytes", "%lld", (long long)m->memory.workspace_bytes);
-    CELL(t, r, "vram_measured_bytes", "%lld", (long long)m->memory.measured_bytes);
+    if (m->memory.measured_bytes >= 0)
+        CELL(t, r, "vram_measured_bytes", "%lld", (long long)m->memory.measured_bytes);
     double held = m->is_fp16 ? (double)m->memory.weight_bytes_fp16
                              : (double)(m->memory.weight_bytes_mxfp4 + m->memory.workspace_bytes);
     CELL(t, r, "vram_savings_pct", "%.2f",
@@ -456,9 +462,11 @@ static void measure_variant(run_files *files, const timer *base_timer, const pro
         time_call(&t, op->run, problem, samples, &m.stats.count, &m.reason, why, sizeof why) &&
         mx_bench_sm_clock_mhz(t.stream, &m.sm_clock_mhz) == MX_OK;
     nvtxRangePop();
-    if (prepared) op->release(problem);
+    op->release(problem); /* also after a failed prepare: it may have allocated */
     if (!ok) {
-        bool skipped = !prepared; /* could not allocate or does not support the shape */
+        /* A shape the GPU cannot hold or the variant does not support is skipped; anything else
+         * (a kernel error, a failed check) is a failure. */
+        bool skipped = strstr(why, "out of memory") || strstr(why, "unsupported shape");
         finish_row(files, r, skipped ? "skipped" : "fail", why);
         report_progress(prog, files->info, row, variant, why);
         return;
@@ -627,7 +635,10 @@ static bool load_sweep(const mx_parsed_options *parsed, mx_sweep *sweep, char *p
     return true;
 }
 
-static bool make_dirs(const char *path) {
+/* Creates the parents of path as needed and path itself, which must not exist yet: two runs
+ * started in the same second never share a folder (the second is refused). An existing empty
+ * folder given with --out is accepted. */
+static bool make_run_dir(const char *path) {
     char partial[3072];
     snprintf(partial, sizeof partial, "%s", path);
     for (char *p = partial + 1; *p; p++) {
@@ -636,7 +647,15 @@ static bool make_dirs(const char *path) {
         if (mkdir(partial, 0777) != 0 && errno != EEXIST) return false;
         *p = '/';
     }
-    return mkdir(partial, 0777) == 0 || errno == EEXIST;
+    if (mkdir(partial, 0777) == 0) return true;
+    if (errno != EEXIST) return false;
+    DIR *dir = opendir(partial);
+    int entries = 0;
+    for (struct dirent *entry; dir && (entry = readdir(dir));)
+        entries += strcmp(entry->d_name, ".") && strcmp(entry->d_name, "..");
+    if (dir) closedir(dir);
+    errno = EEXIST;
+    return dir && entries == 0;
 }
 
 static void print_summary(const run_files *files) {
@@ -726,9 +745,11 @@ static int run_run(const mx_parsed_options *parsed) {
     strftime(start_stamp, sizeof start_stamp, "%Y%m%dT%H%M%SZ", gmtime(&now));
     run_files files = {.info = &info};
     const char *out = mx_option_value(parsed, "out");
-    if (out)
+    if (out) {
         snprintf(files.dir, sizeof files.dir, "%s", out);
-    else
+        for (size_t n = strlen(files.dir); n > 1 && files.dir[n - 1] == '/'; n--)
+            files.dir[n - 1] = '\0';
+    } else
         snprintf(files.dir, sizeof files.dir, "results/%s", start_stamp);
     const char *base = strrchr(files.dir, '/');
     const char *name = base && base[1] ? base + 1 : files.dir;
@@ -785,7 +806,9 @@ static int run_run(const mx_parsed_options *parsed) {
     info.l2_flush_bytes = info.l2_flushed ? 4 * info.l2_bytes : 0;
     t.flush_bytes = (size_t)info.l2_flush_bytes;
     if (t.flush_bytes &&
-        !cuda_step(cudaMalloc(&t.flush, t.flush_bytes), why, sizeof why, "L2 flush buffer")) {
+        (!cuda_step(cudaMalloc(&t.flush, t.flush_bytes), why, sizeof why, "L2 flush buffer") ||
+         !cuda_step(cudaMemset(t.flush, 0x5A, t.flush_bytes), why, sizeof why,
+                    "L2 flush buffer"))) {
         mx_cli_error("%s", why);
         mx_sweep_free(&sweep);
         return MX_EXIT_ERROR;
@@ -810,7 +833,7 @@ static int run_run(const mx_parsed_options *parsed) {
     files.results = mx_table_create(columns, column_count);
     files.samples =
         mx_table_create(sample_columns, (int)(sizeof sample_columns / sizeof sample_columns[0]));
-    if (!files.results || !files.samples || !make_dirs(files.dir)) {
+    if (!files.results || !files.samples || !make_run_dir(files.dir)) {
         mx_cli_error("cannot create %s: %s", files.dir,
                      files.results && files.samples ? strerror(errno) : "out of host memory");
         mx_sweep_free(&sweep);

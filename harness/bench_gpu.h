@@ -48,8 +48,9 @@ mx_status mx_bench_widen(const void *src, mx_dtype src_dtype, int64_t count, dou
 mx_status mx_bench_poison(void *dst, mx_dtype dtype, int64_t count, cudaStream_t stream);
 
 /* Errors of y (MX_F16/MX_BF16) against a reference r (MX_F16, MX_BF16 or FP64 when r_is_f64):
- * rel = ||y - r||2 / ||r||2 over the elements where r is finite, max elementwise
- * |y - r| / max(|r|, 1e-3 ||r||inf), and the number of non-finite y where r is finite. */
+ * rel = ||y - r||2 / ||r||2 over the elements where r is finite (+Inf when any y there is not
+ * finite), max elementwise |y - r| / max(|r|, 1e-3 ||r||inf) over the finite y, and the number
+ * of non-finite y where r is finite. */
 typedef struct {
     double rel;
     double max_rel;
@@ -65,6 +66,10 @@ mx_status mx_bench_compare(const void *y, mx_dtype y_dtype, const void *r, mx_dt
  * written once). Reading, not writing: a memset leaves the L2 full of dirty lines whose
  * write-back the next kernel would pay for, which no inference step pays. */
 mx_status mx_bench_flush_l2(const void *buffer, size_t bytes, cudaStream_t stream);
+
+/* Keeps one SM busy for about us microseconds (the GPU then starts timed work only after the
+ * host has enqueued it). */
+mx_status mx_bench_spin(cudaStream_t stream, int us);
 
 /* The SM clock right now in MHz, from clock64() against %globaltimer over a ~50 us spin. */
 mx_status mx_bench_sm_clock_mhz(cudaStream_t stream, double *mhz);

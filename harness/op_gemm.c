@@ -195,7 +195,7 @@ static bool gemm_prepare(void *opaque, const char *variant, mx_bench_memory *mem
     p->workspace = NULL;
     p->workspace_bytes = 0;
     if (p->fp16_selected) {
-        memory->measured_bytes = memory->weight_bytes_fp16; /* allocated in setup, exact */
+        memory->measured_bytes = -1; /* allocated in setup among other buffers: not measured */
         return true;
     }
     if (!mx_ok(mx_gemm_variant_from_name(variant, &p->mxfp4_variant), why, why_size, "variant"))

@@ -20,7 +20,8 @@ typedef struct {
     int64_t weight_bytes_fp16;  /* the FP16 weights the MXFP4 ones replace */
     int64_t weight_bytes_mxfp4; /* blocks + scales; 0 for the fp16 pseudo-variant */
     int64_t workspace_bytes;    /* every other buffer the variant needs (exact) */
-    int64_t measured_bytes;     /* cudaMemGetInfo delta around those allocations (2 MiB pages) */
+    int64_t measured_bytes;     /* cudaMemGetInfo delta around those allocations (2 MiB pages);
+                                   -1 where they cannot be isolated (the fp16 reference) */
 } mx_bench_memory;
 
 /* The three error figures of DESIGN.md §4 for the last output. */

@@ -134,7 +134,7 @@ static const struct {
     [KEY_M] = {"m", "m", parse_m, true, true, "token counts or ranges A..B", NULL, 1, MAX_M},
     [KEY_SHAPES] = {"shapes", "shape", parse_shape, true, true, "NxK or named shapes", NULL, 1,
                     MAX_DIMENSION},
-    [KEY_BATCH] = {"batch", "batch", parse_integer, false, false, "an integer", NULL, 1, 65536, 1},
+    [KEY_BATCH] = {"batch", "batch", parse_integer, false, false, "an integer", NULL, 1, 65535, 1},
     [KEY_EXPERTS] = {"experts", "experts", parse_integer, false, false, "an integer", NULL, 0,
                      4096},
     [KEY_TOPK] = {"topk", "topk", parse_integer, false, false, "an integer", NULL, 0, 4096},

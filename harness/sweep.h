@@ -21,7 +21,7 @@
  *                         (both powers of two, A <= B): 1..16 = 1 2 4 8 16
  *   shapes SHAPE...       NxK (N output features, K input features, K a multiple of 32, both in
  *                         [1, 2^31)) or a named shape (mx_sweep_named_shapes: gpt-oss.qkv ...)
- *   batch INT             independent problems per row, [1, 65536] (default 1)
+ *   batch INT             independent problems per row, [1, 65535] (default 1)
  *   experts INT           MoE experts, [0, 4096] (default 0: not a MoE row); needs topk
  *   topk INT              experts per token, [0, experts] (default 0)
  *   budget_ms NUMBER      time budget per row (default 0: the command line's)

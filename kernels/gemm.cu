@@ -23,6 +23,7 @@
 struct mx_gemm_context {
     cublasHandle_t cublas;
     int sm_count;
+    int device;    /* the device it was created on */
     bool clusters; /* thread-block clusters (sm_90+): split-K reduces in distributed smem */
 };
 
@@ -388,12 +389,17 @@ static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_pro
     return plan;
 }
 
-/* Once per instantiation and process: allow the pipeline's shared memory (> 48 KB). */
-template <typename T, int TT> static cudaError_t mx_configure_kernel() {
-    static const cudaError_t configured =
+enum { MX_MAX_DEVICES = 64 };
+
+/* Once per instantiation and device: allow the pipeline's shared memory (> 48 KB). */
+template <typename T, int TT> static cudaError_t mx_configure_kernel(int device) {
+    static bool configured[MX_MAX_DEVICES];
+    if (device >= 0 && device < MX_MAX_DEVICES && configured[device]) return cudaSuccess;
+    cudaError_t error =
         cudaFuncSetAttribute(mx_gemm_kernel<T, TT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              mx_tile_shape<TT>::smem_bytes);
-    return configured;
+    if (error == cudaSuccess && device >= 0 && device < MX_MAX_DEVICES) configured[device] = true;
+    return error;
 }
 
 static cudaLaunchConfig_t mx_launch_config(dim3 grid, int threads, int smem_bytes,
@@ -413,17 +419,23 @@ static cudaLaunchConfig_t mx_launch_config(dim3 grid, int threads, int smem_byte
     return config;
 }
 
-/* Resident clusters of `splits` CTAs of this instantiation, asked once per size and process
- * (1 when the query fails: then split-K is not used). */
+/* Resident clusters of `splits` CTAs of this instantiation on the current device, asked once
+ * per size and device (0 when the query fails: then split-K is not used). */
 template <typename T, int TT> static int mx_max_active_clusters(int splits) {
-    static int known[MX_MAX_SPLITS + 1];
+    static int cache[MX_MAX_DEVICES][MX_MAX_SPLITS + 1];
+    int device = 0;
+    if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= MX_MAX_DEVICES) {
+        cudaGetLastError();
+        return 0;
+    }
+    int *known = cache[device];
     if (known[splits] == 0) {
         int count = 0;
         cudaLaunchAttribute cluster;
         cudaLaunchConfig_t config =
             mx_launch_config(dim3(1, (unsigned)splits, 1), mx_tile_shape<TT>::threads,
                              mx_tile_shape<TT>::smem_bytes, 0, &cluster, splits);
-        if (mx_configure_kernel<T, TT>() != cudaSuccess ||
+        if (mx_configure_kernel<T, TT>(device) != cudaSuccess ||
             cudaOccupancyMaxActiveClusters(&count, mx_gemm_kernel<T, TT>, &config) != cudaSuccess) {
             cudaGetLastError();
             count = 0;
@@ -436,10 +448,17 @@ template <typename T, int TT> static int mx_max_active_clusters(int splits) {
 template <typename T, int TT>
 static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gemm_problem *problem,
                                     cudaStream_t stream) {
-    MX_CUDA_CHECK((mx_configure_kernel<T, TT>()));
+    MX_CUDA_CHECK((mx_configure_kernel<T, TT>(context->device)));
     using shape = mx_tile_shape<TT>;
     mx_mma_plan plan = mx_plan_mma(context, problem, TT, shape::rows, shape::ctas_per_sm,
                                    mx_max_active_clusters<T, TT>);
+    if (plan.grid.z > 65535)
+        return mx_fail(
+            MX_ERR_UNSUPPORTED_SHAPE,
+            "unsupported shape: m = %lld, batch = %lld give %u token tiles of %d for %s; "
+            "at most 65535 (smaller m or batch)",
+            (long long)problem->m, (long long)problem->batch, plan.grid.z, plan.tokens,
+            mx_gemm_variant_name(TT == 8 ? MX_GEMM_FUSED : MX_GEMM_SKINNY));
     mx_gemm_params params;
     params.x = problem->x;
     params.bias = problem->bias;
@@ -509,6 +528,7 @@ extern "C" mx_status mx_gemm_context_create(mx_gemm_context **context) {
     mx_gemm_context *created = (mx_gemm_context *)calloc(1, sizeof *created);
     if (!created) return mx_fail(MX_ERR_OUT_OF_MEMORY, "cannot allocate a GEMM context");
     created->sm_count = sm_count;
+    created->device = device;
     created->clusters = major >= 9;
     cublasStatus_t status = cublasCreate(&created->cublas);
     if (status != CUBLAS_STATUS_SUCCESS) {
@@ -644,13 +664,19 @@ extern "C" mx_status mx_gemm_profile(mx_gemm_context *context, const mx_gemm_pro
     if (iterations <= 0 || !mean_us)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "iterations = %d (expected > 0), mean_us %s",
                        iterations, mean_us ? "set" : "NULL");
+    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
+    MX_TRY(mx_check_problem(problem));
     char name[160];
     snprintf(name, sizeof name, "mx_gemm %s m=%lld n=%lld k=%lld batch=%lld",
              mx_gemm_variant_name(variant), (long long)problem->m, (long long)problem->n,
              (long long)problem->k, (long long)problem->batch);
     cudaEvent_t start, stop;
     MX_CUDA_CHECK(cudaEventCreate(&start));
-    MX_CUDA_CHECK(cudaEventCreate(&stop));
+    cudaError_t created = cudaEventCreate(&stop);
+    if (created != cudaSuccess) {
+        cudaEventDestroy(start);
+        return mx_cuda_fail(created, "cudaEventCreate", __FILE__, __LINE__);
+    }
     nvtxRangePushA(name);
     mx_status status = MX_OK;
     cudaError_t error = cudaEventRecord(start, stream);

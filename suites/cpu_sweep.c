@@ -441,7 +441,7 @@ static bad_case bad_cases[] = {
     {WITH_M("m 99999999999999999999"),
      "bad.sweep:5:3: ", "m '99999999999999999999' is out of range"},
     {PLUS("batch 99999999999999999999\n"), "bad.sweep:7:7: ",
-     "batch '99999999999999999999' is out of range: expected a whole number in [1, 65536]"},
+     "batch '99999999999999999999' is out of range: expected a whole number in [1, 65535]"},
     {PLUS("batch 0\n"), "bad.sweep:7:7: ", "batch '0' is out of range"},
     {PLUS("seed 1.5\n"), "bad.sweep:7:6: ", "bad integer '1.5' for seed"},
     {PLUS("budget_ms fast\n"),

@@ -138,6 +138,30 @@ Test(gpu_harness, tiny_sweep_runs_end_to_end_and_agrees_with_direct_timing,
     mx_table_free(results);
 }
 
+Test(gpu_harness, warm_l2_is_never_slower_than_flushed, .init = mx_test_work_dir_create) {
+    MX_REQUIRE_GPU();
+    /* A small problem whose weights fit the L2: without the flush the call can only be as fast
+     * or faster, and the host's launch work must not be inside the events. */
+    const char sweep[] = "ops gemm\nvariants skinny dequant_cublas\ndtypes f16\n"
+                         "dists gaussian\nm 1\nshapes 2880x2880\n";
+    mx_test_write_file(mx_test_path("warm.sweep"), sweep, sizeof sweep - 1);
+    const char *runs[2] = {mx_test_path("flushed"), mx_test_path("warm")};
+    for (int i = 0; i < 2; i++) {
+        mx_cli_result r =
+            mx_test_run_cli((const char *[]){"run", "--sweep", mx_test_path("warm.sweep"), "--out",
+                                             runs[i], "--quiet", i ? "--warm-l2" : NULL, NULL});
+        cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+    }
+    mx_table *flushed = read_results(runs[0], "results.csv"),
+             *warm = read_results(runs[1], "results.csv");
+    for (int row = 0; row < 3; row++)
+        cr_expect_leq(cell(warm, row, "time_us"), 1.05 * cell(flushed, row, "time_us"),
+                      "%s: warm %s us vs flushed %s us", mx_table_get(warm, row, "variant"),
+                      mx_table_get(warm, row, "time_us"), mx_table_get(flushed, row, "time_us"));
+    mx_table_free(flushed);
+    mx_table_free(warm);
+}
+
 Test(gpu_harness, row_that_does_not_fit_is_skipped_and_the_sweep_goes_on,
      .init = mx_test_work_dir_create) {
     MX_REQUIRE_GPU();
