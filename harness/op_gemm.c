@@ -175,6 +175,9 @@ static bool gemm_setup(const mx_sweep_row *row, void **out, char *why, size_t wh
         mx_ok(mx_bench_fill_activations(x32, x_count, dist, seed + 1, 0), why, why_size,
               "activations") &&
         mx_ok(mx_bench_narrow(x32, x_count, p->dtype, p->x, 0), why, why_size, "activations") &&
+        mx_ok(mx_ref_gemm_fp16_create(p->m, p->n, p->k, p->batch, p->dtype, p->x, p->w_dequantized,
+                                      p->y_fp16, 0, &p->fp16),
+              why, why_size, "choosing the cuBLAS FP16 algorithm") &&
         dense(p, p->w_dequantized, p->y_fp16, 0, why, why_size) &&
         dense(p, p->w_original, p->y_original, 0, why, why_size) &&
         exact_product(p, w32, why, why_size);

@@ -158,11 +158,12 @@ mx_status mx_ref_gemm_fp16_create(int64_t m, int64_t n, int64_t k, int64_t batch
 
 mx_status mx_ref_gemm_fp16_run(const mx_ref_gemm_fp16 *plan, const void *x, const void *w, void *y,
                                cudaStream_t stream) {
+    if (!plan) return mx_fail(MX_ERR_INVALID_ARGUMENT, "FP16 reference plan is NULL");
     return matmul(plan, &plan->algo, x, w, y, stream);
 }
 
 const char *mx_ref_gemm_fp16_choice(const mx_ref_gemm_fp16 *plan) {
-    return plan->choice;
+    return plan ? plan->choice : "";
 }
 
 void mx_ref_gemm_fp16_destroy(mx_ref_gemm_fp16 *plan) {
