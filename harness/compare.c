@@ -152,15 +152,17 @@ void mx_compare_timing(const double *base, int base_count, const double *cur, in
     }
     bool significant = out->p_value < rule->alpha;
     bool large = fabs(out->change_pct) >= rule->min_change_pct;
+    /* Below the minimum change a row is the SAME, detectable or not: two runs on one board
+     * differ by 1-3 % with p far below alpha, and that is not what the gate is for. */
     if (significant && large)
         out->verdict = out->change_pct > 0.0 ? MX_VERDICT_SLOWER : MX_VERDICT_FASTER;
-    else if (!significant && !large)
+    else if (!large) {
         out->verdict = MX_VERDICT_SAME;
-    else if (significant)
-        format_text(out->reason, sizeof out->reason,
-                    "a real change (p %.2g < %g) but smaller than the %g %% that counts",
-                    out->p_value, rule->alpha, rule->min_change_pct);
-    else
+        if (significant)
+            format_text(out->reason, sizeof out->reason,
+                        "a real change (p %.2g < %g) but smaller than the %g %% that counts",
+                        out->p_value, rule->alpha, rule->min_change_pct);
+    } else
         format_text(out->reason, sizeof out->reason,
                     "%+.1f %% but not significant (p %.2g >= %g): within the noise",
                     out->change_pct, out->p_value, rule->alpha);
