@@ -193,41 +193,63 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
     const int scale_row = threadIdx.x / (CB / SPT), scale_j = threadIdx.x % (CB / SPT) * SPT;
     const bool scale_row_ok = row0 + scale_row < p.n;
 
+    /* Copy sources and targets are computed once; a step only adds s * CB blocks. The weight
+     * rows of one thread are rows_per_pass apart, a multiple of 8, so they share one swizzle. */
+    static_assert(rows_per_pass % 8 == 0, "one swizzle position per thread");
+    const uint8_t *w_source =
+        w_blocks + (row0 + row_copy) * (p.k / 2) + (block_begin + j_copy) * MX_BLOCK_BYTES;
+    const int64_t w_pass_bytes = (int64_t)rows_per_pass * (p.k / 2);
+    const uint32_t w_target =
+        (uint32_t)(row_copy * CB + (j_copy ^ ((row_copy / (8 / CB)) & (CB - 1)))) * 16;
+    uint32_t w_rows_ok = 0; /* bit i: weight row row_copy + i * rows_per_pass exists */
+#pragma unroll
+    for (int i = 0; i < w_copies; i++)
+        w_rows_ok |= (uint32_t)(row0 + row_copy + i * rows_per_pass < p.n) << i;
+    const T *x_source[x_copies];
+    uint32_t x_target[x_copies];
+    int x_block[x_copies]; /* block of the step the chunk belongs to */
+    bool x_ok[x_copies];
+#pragma unroll
+    for (int i = 0; i < x_copies; i++) {
+        int chunk = threadIdx.x + i * threads;
+        int token = chunk / (CB * 4), part = chunk % (CB * 4);
+        x_ok[i] = chunk < x_chunks && token0 + token < p.m;
+        x_source[i] =
+            x + (token0 + (x_ok[i] ? token : 0)) * p.k + block_begin * MX_BLOCK_SIZE + part * 8;
+        x_target[i] = (uint32_t)(token * shape::x_pitch + part * 8) * 2;
+        x_block[i] = part / 4;
+    }
+    const uint8_t *scale_source =
+        w_scales + (row0 + (scale_row_ok ? scale_row : 0)) * k_blocks + block_begin + scale_j;
+
     auto issue = [&](int s) {
         const int slot = s % stages;
-        const int64_t b0 = block_begin + (int64_t)s * CB;
+        const int64_t left = block_end - (block_begin + (int64_t)s * CB); /* blocks in range */
+        const uint32_t w_slot = w_shared + slot * shape::w_stage_bytes + w_target;
+        const uint8_t *w_step = w_source + (int64_t)s * CB * MX_BLOCK_BYTES;
 #pragma unroll
         for (int i = 0; i < w_copies; i++) {
-            int row = row_copy + i * rows_per_pass;
-            int64_t global_row = row0 + row, block = b0 + j_copy;
-            bool valid = global_row < p.n && block < block_end;
-            const uint8_t *source =
-                valid ? w_blocks + global_row * (p.k / 2) + block * MX_BLOCK_BYTES : w_blocks;
-            int position = j_copy ^ ((row / (8 / CB)) & (CB - 1));
-            mx_copy16(w_shared + slot * shape::w_stage_bytes + (row * CB + position) * 16, source,
-                      valid);
+            bool valid = j_copy < left && ((w_rows_ok >> i) & 1u);
+            mx_copy16(w_slot + i * rows_per_pass * CB * 16,
+                      valid ? w_step + i * w_pass_bytes : w_blocks, valid);
         }
+        const uint32_t x_slot = x_shared + slot * shape::x_stage_bytes;
 #pragma unroll
         for (int i = 0; i < x_copies; i++) {
-            int chunk = threadIdx.x + i * threads;
-            if (x_chunks % threads != 0 && chunk >= x_chunks) break;
-            int token = chunk / (CB * 4), part = chunk % (CB * 4);
-            int64_t element = b0 * MX_BLOCK_SIZE + part * 8;
-            bool valid = token0 + token < p.m && element < block_end * MX_BLOCK_SIZE;
-            const T *source = valid ? x + (token0 + token) * p.k + element : x;
-            mx_copy16(x_shared + slot * shape::x_stage_bytes +
-                          (token * shape::x_pitch + part * 8) * 2,
-                      source, valid);
+            if (x_chunks % threads != 0 && threadIdx.x + i * threads >= x_chunks) break;
+            bool valid = x_ok[i] && x_block[i] < left;
+            mx_copy16(x_slot + x_target[i],
+                      valid ? x_source[i] + (int64_t)s * CB * MX_BLOCK_SIZE : x, valid);
         }
     };
     /* Scale bytes of step s (zero outside n and the split: their weights are zero-filled, and a
      * zero byte gives a finite factor, so those blocks add exact zeros). */
     auto load_scales = [&](int s, uint32_t(&bytes)[SPT]) {
-        const int64_t b0 = block_begin + (int64_t)s * CB + scale_j;
-        const uint8_t *source = w_scales + (row0 + scale_row) * k_blocks + b0;
+        const int64_t left = block_end - (block_begin + (int64_t)s * CB + scale_j);
+        const uint8_t *source = scale_source + (int64_t)s * CB;
 #pragma unroll
         for (int i = 0; i < SPT; i++)
-            bytes[i] = scale_row_ok && s < steps && b0 + i < block_end ? __ldg(source + i) : 0u;
+            bytes[i] = scale_row_ok && s < steps && i < left ? __ldg(source + i) : 0u;
     };
     auto store_scales = [&](int s, const uint32_t(&bytes)[SPT]) {
         float *target = factor_tile + (s % stages) * (shape::rows * CB) + scale_row * CB + scale_j;
