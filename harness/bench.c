@@ -486,9 +486,6 @@ static void measure_variant(run_files *files, const timer *base_timer, const pro
     if (m.reason == MX_STOP_BUDGET)
         snprintf(note + strlen(note), sizeof note - strlen(note),
                  "time budget spent at noise %.2f %%; ", m.stats.noise_pct);
-    if (op->describe && op->describe(problem, variant)[0])
-        snprintf(note + strlen(note), sizeof note - strlen(note), "%s; ",
-                 op->describe(problem, variant));
     if (m.sm_clock_mhz < MX_THROTTLE_FRACTION * files->info->sm_clock_start_mhz)
         snprintf(note + strlen(note), sizeof note - strlen(note),
                  "throttled: SM clock %.0f MHz vs %.0f at start; ", m.sm_clock_mhz,
@@ -907,17 +904,16 @@ const mx_command mx_run_command = {
     "Ceilings first: a 1 GiB device-to-device copy (GB/s = bytes read + written) and cuBLAS FP16\n"
     "at 8192^3. Then per shape: inputs and weights from the row's distribution and seed, MXFP4\n"
     "weights (floor scales), and three references: cuBLAS FP16 on the dequantized weights (also\n"
-    "timed, as variant fp16: cuBLASLt with the fastest of up to 8 heuristic algorithms for the\n"
-    "shape, chosen by timing each at set-up and named in the row's note), cuBLAS DGEMM on the\n"
-    "exactly dequantized weights, and cuBLAS FP16 on the unquantized weights. Per variant: output\n"
-    "poisoned with NaN, one checked call, 2 warm-up calls, then samples (CUDA events around\n"
-    "exactly the call; 4x L2 read before each: clean lines, no write-back charged to the next\n"
-    "call) until the median's relative standard error is below --max-noise-pct or the time\n"
-    "budget is spent, with --min-samples at least; then an SM clock probe (rows below 90 % of the\n"
-    "start-up clock are flagged throttled). results.csv, samples.csv and run.json are rewritten\n"
-    "atomically after every row; Ctrl-C stops after the current row and leaves valid files (exit\n"
-    "130). A row that cannot run (out of memory, unsupported shape) is written as skipped with\n"
-    "the reason, and the sweep goes on.\n"
+    "timed, as variant fp16: cublasGemmEx, FP32 compute, cuBLAS's own algorithm choice), cuBLAS\n"
+    "DGEMM on the exactly dequantized weights, and cuBLAS FP16 on the unquantized weights. Per\n"
+    "variant: output poisoned with NaN, one checked call, 2 warm-up calls, then samples (CUDA\n"
+    "events around exactly the call; 4x L2 read before each: clean lines, no write-back charged\n"
+    "to the next call) until the median's relative standard error is below --max-noise-pct or\n"
+    "the time budget is spent, with --min-samples at least; then an SM clock probe (rows below\n"
+    "90 % of the start-up clock are flagged throttled). results.csv, samples.csv and run.json\n"
+    "are rewritten atomically after every row; Ctrl-C stops after the current row and leaves\n"
+    "valid files (exit 130). A row that cannot run (out of memory, unsupported shape) is written\n"
+    "as skipped with the reason, and the sweep goes on.\n"
     "Exit: 0 done, 1 bad input or failure, 2 no usable GPU, 130 interrupted.",
     run_options,
     (int)(sizeof run_options / sizeof run_options[0]),

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "../kernels/mx.h"
-#include "../reference/gemm_fp16.h"
 #include "bench_gpu.h"
 #include "ops.h"
 
@@ -20,9 +19,8 @@ typedef struct {
     double *y_exact;
     int64_t mxfp4_measured_bytes;
     mx_gemm_context *context;
-    cublasHandle_t cublas;  /* the FP64 reference (DGEMM) */
-    mx_ref_gemm_fp16 *fp16; /* the FP16 reference: fastest cuBLASLt algorithm */
-    bool fp16_selected;     /* the prepared variant: the FP16 reference, or mxfp4_variant */
+    cublasHandle_t cublas;
+    bool fp16_selected; /* the prepared variant: the FP16 reference, or mxfp4_variant */
     mx_gemm_variant mxfp4_variant;
     void *workspace;
     size_t workspace_bytes;
@@ -85,7 +83,6 @@ static void gemm_teardown(void *opaque) {
                        p->y_original, p->blocks,        p->scales,     p->y_exact};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     if (p->cublas) cublasDestroy(p->cublas);
-    mx_ref_gemm_fp16_destroy(p->fp16);
     mx_gemm_context_destroy(p->context);
     free(p);
 }
@@ -175,9 +172,6 @@ static bool gemm_setup(const mx_sweep_row *row, void **out, char *why, size_t wh
         mx_ok(mx_bench_fill_activations(x32, x_count, dist, seed + 1, 0), why, why_size,
               "activations") &&
         mx_ok(mx_bench_narrow(x32, x_count, p->dtype, p->x, 0), why, why_size, "activations") &&
-        mx_ok(mx_ref_gemm_fp16_create(p->m, p->n, p->k, p->batch, p->dtype, p->x, p->w_dequantized,
-                                      p->y_fp16, 0, &p->fp16),
-              why, why_size, "choosing the cuBLAS FP16 algorithm") &&
         dense(p, p->w_dequantized, p->y_fp16, 0, why, why_size) &&
         dense(p, p->w_original, p->y_original, 0, why, why_size) &&
         exact_product(p, w32, why, why_size);
@@ -273,11 +267,6 @@ static bool gemm_check(void *opaque, cudaStream_t stream, mx_bench_errors *error
     return true;
 }
 
-static const char *gemm_describe(void *opaque, const char *variant) {
-    gemm_problem *p = opaque;
-    return strcmp(variant, MX_BENCH_FP16) == 0 ? mx_ref_gemm_fp16_choice(p->fp16) : "";
-}
-
 static void gemm_release(void *opaque) {
     gemm_problem *p = opaque;
     cudaFree(p->workspace);
@@ -296,7 +285,6 @@ const mx_bench_op mx_op_gemm = {
     .run = gemm_run,
     .check = gemm_check,
     .release = gemm_release,
-    .describe = gemm_describe,
 };
 
 static const mx_bench_op *const all_ops[] = {&mx_op_gemm};

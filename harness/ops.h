@@ -52,8 +52,6 @@ typedef struct {
     bool (*check)(void *problem, cudaStream_t stream, mx_bench_errors *errors, char *why,
                   size_t why_size);
     void (*release)(void *problem); /* frees what prepare allocated */
-    /* Optional: a line for the row's note (e.g. which cuBLAS algorithm the FP16 reference uses). */
-    const char *(*describe)(void *problem, const char *variant);
 } mx_bench_op;
 
 extern const mx_bench_op mx_op_gemm;
