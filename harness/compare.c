@@ -242,6 +242,7 @@ typedef struct {
     char **keys;
     double *time_us;
     size_t row_count;
+    char ***keys_sorted;          /* pointers into keys, sorted: find_row searches them */
     keyed_sample *samples_by_key; /* sorted by key */
     size_t sample_count;
 } run_data;
@@ -252,6 +253,7 @@ static void free_run(run_data *run) {
     mx_table_free(run->samples);
     for (size_t i = 0; run->keys && i < run->row_count; i++) free(run->keys[i]);
     free(run->keys);
+    free(run->keys_sorted);
     free(run->time_us);
     for (size_t i = 0; i < run->sample_count; i++) free(run->samples_by_key[i].key);
     free(run->samples_by_key);
@@ -442,7 +444,7 @@ static bool index_run(run_data *run, const key_set *keys, char *error, size_t er
                     keys->count > REQUIRED_KEY_COLUMNS ? ", batch, seed" : "");
         goto failed;
     }
-    free(order);
+    run->keys_sorted = order;
     return true;
 failed:
     free(order);
@@ -469,8 +471,16 @@ static int samples_of(const run_data *run, const char *key, double **values) {
 
 /* Index of the results row with this key, or -1. */
 static long find_row(const run_data *run, const char *key) {
-    for (size_t r = 0; r < run->row_count; r++)
-        if (!strcmp(run->keys[r], key)) return (long)r;
+    size_t low = 0, high = run->row_count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        int order = strcmp(*run->keys_sorted[middle], key);
+        if (order == 0) return (long)(run->keys_sorted[middle] - run->keys);
+        if (order < 0)
+            low = middle + 1;
+        else
+            high = middle;
+    }
     return -1;
 }
 
