@@ -658,38 +658,47 @@ static bool make_run_dir(const char *path) {
     return dir && entries == 0;
 }
 
+/* Per (op, variant), in the order they first appear: one pass over the rows. */
+typedef struct {
+    const char *op, *variant;
+    int ok, overhead_pass, error_pass;
+    double worst_overhead, worst_error, lowest_savings;
+} summary_group;
+
 static void print_summary(const run_files *files) {
     const mx_table *t = files->results;
     size_t rows = mx_table_row_count(t);
-    printf(
-        "\n| op | variant | rows ok | pass overhead | pass error | worst overhead %% | worst rel "
-        "err vs FP16 | lowest VRAM saved %% |\n|---|---|---|---|---|---|---|---|\n");
+    summary_group *groups = calloc(rows + 1, sizeof *groups);
+    size_t group_count = 0;
+    if (!groups) return;
     for (size_t i = 0; i < rows; i++) {
         const char *op = mx_table_get(t, (int)i, "op"),
                    *variant = mx_table_get(t, (int)i, "variant");
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = !strcmp(op, mx_table_get(t, (int)j, "op")) &&
-                   !strcmp(variant, mx_table_get(t, (int)j, "variant"));
-        if (seen) continue;
-        int ok = 0, overhead_pass = 0, error_pass = 0;
-        double worst_overhead = -INFINITY, worst_error = 0.0, lowest_savings = INFINITY;
-        for (size_t j = i; j < rows; j++) {
-            if (strcmp(op, mx_table_get(t, (int)j, "op")) ||
-                strcmp(variant, mx_table_get(t, (int)j, "variant")) ||
-                !mx_table_get(t, (int)j, "time_us")[0])
-                continue;
-            ok += !strcmp(mx_table_get(t, (int)j, "status"), "ok");
-            overhead_pass += !strcmp(mx_table_get(t, (int)j, "pass_overhead"), "yes");
-            error_pass += !strcmp(mx_table_get(t, (int)j, "pass_error"), "yes");
-            worst_overhead = fmax(worst_overhead, atof(mx_table_get(t, (int)j, "overhead_pct")));
-            worst_error = fmax(worst_error, atof(mx_table_get(t, (int)j, "rel_err_vs_fp16")));
-            lowest_savings =
-                fmin(lowest_savings, atof(mx_table_get(t, (int)j, "vram_savings_pct")));
-        }
-        printf("| %s | %s | %d | %d | %d | %+.1f | %.2e | %.1f |\n", op, variant, ok, overhead_pass,
-               error_pass, worst_overhead, worst_error, lowest_savings);
+        size_t g = 0;
+        while (g < group_count && (strcmp(groups[g].op, op) || strcmp(groups[g].variant, variant)))
+            g++;
+        if (g == group_count)
+            groups[group_count++] = (summary_group){op, variant, 0, 0, 0, -INFINITY, 0.0, INFINITY};
+        summary_group *group = &groups[g];
+        if (!mx_table_get(t, (int)i, "time_us")[0]) continue;
+        group->ok += !strcmp(mx_table_get(t, (int)i, "status"), "ok");
+        group->overhead_pass += !strcmp(mx_table_get(t, (int)i, "pass_overhead"), "yes");
+        group->error_pass += !strcmp(mx_table_get(t, (int)i, "pass_error"), "yes");
+        group->worst_overhead =
+            fmax(group->worst_overhead, atof(mx_table_get(t, (int)i, "overhead_pct")));
+        group->worst_error =
+            fmax(group->worst_error, atof(mx_table_get(t, (int)i, "rel_err_vs_fp16")));
+        group->lowest_savings =
+            fmin(group->lowest_savings, atof(mx_table_get(t, (int)i, "vram_savings_pct")));
     }
+    printf(
+        "\n| op | variant | rows ok | pass overhead | pass error | worst overhead %% | worst rel "
+        "err vs FP16 | lowest VRAM saved %% |\n|---|---|---|---|---|---|---|---|\n");
+    for (size_t g = 0; g < group_count; g++)
+        printf("| %s | %s | %d | %d | %d | %+.1f | %.2e | %.1f |\n", groups[g].op,
+               groups[g].variant, groups[g].ok, groups[g].overhead_pass, groups[g].error_pass,
+               groups[g].worst_overhead, groups[g].worst_error, groups[g].lowest_savings);
+    free(groups);
 }
 
 static int run_run(const mx_parsed_options *parsed) {
