@@ -52,6 +52,7 @@ typedef struct {
     char op[32], variant[32], dtype[8], dist[16];
     char shape_name[32]; /* "gpt-oss.qkv", or "" when given as NxK */
     int64_t m, n, k, batch, experts, topk, seed;
+    int64_t kv_heads; /* attention: key/value heads (query heads = N / 64); 0 when not given */
     double budget_ms;
     int line; /* the line of the group header (1 for a file without groups) */
 } mx_sweep_row;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation.cuh"
 #include "check.h"
 #include "dense_gemm.h"
 #include "gemm.h"
@@ -582,12 +583,28 @@ static mx_gemm_variant mx_resolve(const mx_gemm_context *context, const mx_gemm_
     return variant == MX_GEMM_AUTO ? mx_gemm_choose(context, problem) : variant;
 }
 
-extern "C" size_t mx_gemm_workspace_bytes(const mx_gemm_context *context,
-                                          const mx_gemm_problem *problem, mx_gemm_variant variant) {
-    variant = mx_resolve(context, problem, variant);
+static bool mx_has_epilogue(const mx_gemm_problem *problem) {
+    return problem->activation != MX_ACT_NONE || problem->residual;
+}
+
+/* The weights' part of the workspace: dequantized weights for the cuBLAS paths. */
+static size_t mx_weight_workspace_bytes(const mx_gemm_problem *problem, mx_gemm_variant variant) {
     if (variant == MX_GEMM_DEQUANT_CUBLAS || variant == MX_GEMM_PERSISTENT)
         return (size_t)(problem->batch * problem->n * problem->k * 2);
     return 0; /* fused and skinny reduce split-K partials on chip */
+}
+
+/* The epilogue's temporary starts at the next 256-byte boundary after the weights. */
+static size_t mx_epilogue_offset(size_t weight_bytes) {
+    return (weight_bytes + 255) / 256 * 256;
+}
+
+extern "C" size_t mx_gemm_workspace_bytes(const mx_gemm_context *context,
+                                          const mx_gemm_problem *problem, mx_gemm_variant variant) {
+    variant = mx_resolve(context, problem, variant);
+    size_t weights = mx_weight_workspace_bytes(problem, variant);
+    if (!mx_has_epilogue(problem)) return weights;
+    return mx_epilogue_offset(weights) + (size_t)(problem->m * problem->n * 2);
 }
 
 extern "C" mx_vram_report mx_gemm_vram(const mx_gemm_context *context,
@@ -620,6 +637,18 @@ static mx_status mx_check_problem(const mx_gemm_problem *problem) {
     MX_TRY(mx_check_pointer(problem->w_scales, 1, "w_scales"));
     MX_TRY(mx_check_pointer(problem->y, 4, "y"));
     if (problem->bias) MX_TRY(mx_check_pointer(problem->bias, 2, "bias"));
+    if ((unsigned)problem->activation >= MX_ACT_COUNT)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT, "activation = %d: not an mx_activation",
+                       (int)problem->activation);
+    if (mx_has_epilogue(problem) && problem->batch != 1)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                       "batch = %lld with an activation or residual: the epilogue needs batch 1",
+                       (long long)problem->batch);
+    if (mx_act_gated(problem->activation) && problem->n % 2 != 0)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                       "n = %lld: %s reads interleaved (gate, linear) pairs, n must be even",
+                       (long long)problem->n, mx_activation_name(problem->activation));
+    if (problem->residual) MX_TRY(mx_check_pointer(problem->residual, 2, "residual"));
     return MX_OK;
 }
 
@@ -658,6 +687,18 @@ extern "C" mx_status mx_gemm(mx_gemm_context *context, const mx_gemm_problem *pr
     MX_TRY(mx_check_problem(problem));
     variant = mx_resolve(context, problem, variant);
     MX_TRY(mx_check_workspace(context, problem, variant, workspace, workspace_bytes));
+    if (mx_has_epilogue(problem)) {
+        /* The product into the temporary after the weights' workspace, then the epilogue. */
+        size_t weight_bytes = mx_weight_workspace_bytes(problem, variant);
+        mx_gemm_problem product = *problem;
+        product.y = (char *)workspace + mx_epilogue_offset(weight_bytes);
+        product.bias = NULL;
+        product.activation = MX_ACT_NONE;
+        product.residual = NULL;
+        MX_TRY(mx_gemm(context, &product, variant, workspace, weight_bytes, stream));
+        return mx_activation_apply(problem->m, problem->n, problem->dtype, problem->activation,
+                                   product.y, problem->bias, problem->residual, problem->y, stream);
+    }
     nvtxRangePushA(mx_gemm_variant_name(variant));
     mx_status status = MX_OK;
     switch (variant) {

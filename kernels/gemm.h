@@ -26,7 +26,11 @@
  * FP16 (or BF16) weights: with FP16, weights overflow to Inf once E2M1 * 2^s > 65504 (s >= 14
  * for code magnitudes >= 4) and lose precision below 2^-14 (flush to zero below 2^-25); those
  * paths are exact only for s in [-23, 13]. A NaN scale (0xFF) makes exactly that row's outputs
- * NaN on every path. */
+ * NaN on every path.
+ *
+ * Epilogue. With an activation or a residual, the product goes to an FP16/BF16 temporary in the
+ * workspace (m * n * 2 bytes more) and activation.h's kernel applies bias, activation and
+ * residual from it. */
 #ifndef MX_GEMM_H
 #define MX_GEMM_H
 
@@ -34,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "activation.h"
 #include "format.h"
 #include "status.h"
 
@@ -58,7 +63,11 @@ typedef struct {
     const uint8_t *w_blocks; /* [batch, n, k/2], 4-byte aligned */
     const uint8_t *w_scales; /* [batch, n, k/32] */
     const void *bias;        /* [batch, n] or NULL */
-    void *y;                 /* [batch, m, n], 4-byte aligned */
+    void *y;                 /* [batch, m, out] (out = n, or n / 2 for a gated activation) */
+    /* Epilogue (activation.h), batch 1 only: y = activation(X . W^T + bias) (+ residual). Zero
+     * (MX_ACT_NONE, NULL) for the plain product. */
+    mx_activation activation;
+    const void *residual; /* [m, out] or NULL; may be y itself */
 } mx_gemm_problem;
 
 /* Owns a cuBLAS handle and the device's properties. One per thread (cuBLAS handles are). */

@@ -8,6 +8,7 @@
 #include "format.h"
 #include "quantize.h"
 #include "dense_gemm.h"
+#include "activation.h"
 #include "gemm.h"
 
 #endif

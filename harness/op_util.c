@@ -1,0 +1,169 @@
+/* Shared set-up of the harness's ops (op_util.h). */
+#include "op_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool mx_op_failed(char *why, size_t why_size, const char *what, const char *detail) {
+    snprintf(why, why_size, "%s: %s", what, detail);
+    return false;
+}
+
+bool mx_op_cuda_ok(cudaError_t error, char *why, size_t why_size, const char *what) {
+    if (error == cudaSuccess) return true;
+    cudaGetLastError();
+    return mx_op_failed(why, why_size, what,
+                        error == cudaErrorMemoryAllocation ? "out of memory"
+                                                           : cudaGetErrorString(error));
+}
+
+bool mx_op_mx_ok(mx_status status, char *why, size_t why_size, const char *what) {
+    if (status == MX_OK) return true;
+    cudaGetLastError();
+    return mx_op_failed(why, why_size, what, mx_last_error());
+}
+
+bool mx_op_allocate(void **buffer, double bytes, char *why, size_t why_size, const char *what) {
+    cudaError_t error = cudaMalloc(buffer, (size_t)bytes);
+    if (error == cudaSuccess) return true;
+    *buffer = NULL;
+    cudaGetLastError();
+    if (error != cudaErrorMemoryAllocation)
+        return mx_op_failed(why, why_size, what, cudaGetErrorString(error));
+    size_t free_bytes = 0, total_bytes = 0;
+    cudaMemGetInfo(&free_bytes, &total_bytes);
+    char message[160];
+    snprintf(message, sizeof message, "out of memory allocating %.2f GB (%.2f GB free)",
+             bytes / 1e9, (double)free_bytes / 1e9);
+    return mx_op_failed(why, why_size, what, message);
+}
+
+mx_dtype mx_op_row_dtype(const mx_sweep_row *row) {
+    return strcmp(row->dtype, "bf16") == 0 ? MX_BF16 : MX_F16;
+}
+
+bool mx_op_row_dist(const mx_sweep_row *row, mx_dist *dist, char *why, size_t why_size) {
+    *dist = mx_dist_from_name(row->dist);
+    return *dist != MX_DIST_COUNT || mx_op_failed(why, why_size, "unknown distribution", row->dist);
+}
+
+uint64_t mx_op_seed(const mx_sweep_row *row, uint64_t tag) {
+    return (uint64_t)row->seed * 0x9E3779B97F4A7C15ULL ^ tag;
+}
+
+int64_t mx_op_weight_bytes_fp16(int64_t rows, int64_t cols) {
+    return rows * cols * 2;
+}
+
+int64_t mx_op_weight_bytes_mxfp4(int64_t rows, int64_t cols) {
+    return rows * cols / 2 + rows * cols / MX_BLOCK_SIZE;
+}
+
+void mx_op_weight_free(mx_op_weight *w) {
+    void *buffers[] = {w->blocks, w->scales, w->dequantized, w->original, w->exact};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
+    memset(w, 0, sizeof *w);
+}
+
+bool mx_op_weight_make(mx_op_weight *w, int64_t rows, int64_t cols, mx_dtype dtype, mx_dist dist,
+                       uint64_t seed, bool keep_exact, char *why, size_t why_size) {
+    memset(w, 0, sizeof *w);
+    w->rows = rows;
+    w->cols = cols;
+    const int64_t count = rows * cols;
+    size_t free_before = 0, free_after = 0, total = 0;
+    bool ok =
+        mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") &&
+        mx_op_allocate((void **)&w->blocks, count / 2.0, why, why_size, "MXFP4 weights") &&
+        mx_op_allocate((void **)&w->scales, count / 32.0, why, why_size, "MXFP4 scales") &&
+        mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo");
+    w->mxfp4_measured_bytes = (int64_t)free_before - (int64_t)free_after;
+    /* The distribution in FP32 -> original in the dtype, MXFP4, dequantized (exact in FP32) ->
+     * the dtype for the FP16 path. */
+    ok =
+        ok && mx_op_allocate(&w->dequantized, count * 2.0, why, why_size, "FP16 weights") &&
+        mx_op_allocate(&w->original, count * 2.0, why, why_size, "original weights") &&
+        mx_op_allocate((void **)&w->exact, count * 4.0, why, why_size, "FP32 weights") &&
+        mx_op_mx_ok(mx_bench_fill(w->exact, rows, cols, dist, seed, 0), why, why_size, "weights") &&
+        mx_op_mx_ok(mx_bench_narrow(w->exact, count, dtype, w->original, 0), why, why_size,
+                    "weights") &&
+        mx_op_mx_ok(
+            mx_quantize(w->exact, MX_F32, rows, cols, MX_SCALE_FLOOR, w->blocks, w->scales, 0), why,
+            why_size, "quantize") &&
+        mx_op_mx_ok(mx_dequantize(w->blocks, w->scales, rows, cols, MX_F32, w->exact, 0), why,
+                    why_size, "dequantize") &&
+        mx_op_mx_ok(mx_bench_narrow(w->exact, count, dtype, w->dequantized, 0), why, why_size,
+                    "dequantize") &&
+        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "weights");
+    if (ok && !keep_exact) {
+        cudaFree(w->exact);
+        w->exact = NULL;
+    }
+    if (!ok) mx_op_weight_free(w);
+    return ok;
+}
+
+bool mx_op_activations_make(void **x, int64_t count, mx_dtype dtype, mx_dist dist, uint64_t seed,
+                            char *why, size_t why_size) {
+    float *x32 = NULL;
+    bool ok =
+        mx_op_allocate(x, count * 2.0, why, why_size, "activations") &&
+        mx_op_allocate((void **)&x32, count * 4.0, why, why_size, "activation scratch") &&
+        mx_op_mx_ok(mx_bench_fill_activations(x32, count, dist, seed, 0), why, why_size,
+                    "activations") &&
+        mx_op_mx_ok(mx_bench_narrow(x32, count, dtype, *x, 0), why, why_size, "activations") &&
+        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "activations");
+    cudaFree(x32);
+    if (!ok) {
+        cudaFree(*x);
+        *x = NULL;
+    }
+    return ok;
+}
+
+bool mx_op_errors(const void *y, mx_dtype dtype, int64_t count, const void *y_fp16,
+                  const double *y_exact, const void *y_original, mx_bench_errors *errors,
+                  cudaStream_t stream, char *why, size_t why_size) {
+    mx_error_figures fp16, exact, original;
+    bool ok =
+        mx_op_mx_ok(mx_bench_compare(y, dtype, y_fp16, dtype, 0, count, &fp16, stream), why,
+                    why_size, "compare") &&
+        (!y_exact ||
+         mx_op_mx_ok(mx_bench_compare(y, dtype, y_exact, MX_F32, 1, count, &exact, stream), why,
+                     why_size, "compare")) &&
+        mx_op_mx_ok(mx_bench_compare(y, dtype, y_original, dtype, 0, count, &original, stream), why,
+                    why_size, "compare");
+    if (!ok) return false;
+    errors->rel_vs_fp16 = fp16.rel;
+    errors->max_rel_vs_fp16 = fp16.max_rel;
+    errors->rel_vs_exact = y_exact ? exact.rel : NAN;
+    errors->quant_rel = original.rel;
+    errors->nonfinite = y_exact ? exact.nonfinite : fp16.nonfinite;
+    return true;
+}
+
+bool mx_op_upload_f64(double **device, const double *host, int64_t count, char *why,
+                      size_t why_size) {
+    return mx_op_allocate((void **)device, count * 8.0, why, why_size, "FP64 reference") &&
+           mx_op_cuda_ok(cudaMemcpy(*device, host, (size_t)count * 8, cudaMemcpyHostToDevice), why,
+                         why_size, "FP64 reference upload");
+}
+
+bool mx_op_download_f64(double **host, const void *device, mx_dtype dtype, int64_t count, char *why,
+                        size_t why_size) {
+    double *wide = NULL;
+    *host = malloc((size_t)count * sizeof **host);
+    bool ok = (*host || mx_op_failed(why, why_size, "download", "out of host memory")) &&
+              mx_op_allocate((void **)&wide, count * 8.0, why, why_size, "download") &&
+              mx_op_mx_ok(mx_bench_widen(device, dtype, count, wide, 0), why, why_size, "widen") &&
+              mx_op_cuda_ok(cudaMemcpy(*host, wide, (size_t)count * 8, cudaMemcpyDeviceToHost), why,
+                            why_size, "download");
+    cudaFree(wide);
+    if (!ok) {
+        free(*host);
+        *host = NULL;
+    }
+    return ok;
+}

@@ -1,0 +1,75 @@
+/* What every op of the table (ops.h) needs to set up a problem: failures recorded as text for
+ * the row's note, device allocations that say how much memory was missing, MXFP4 weights drawn
+ * from a sweep distribution in all the forms the references need, and the three error figures
+ * of DESIGN.md §4 from the references an op keeps. */
+#ifndef MX_OP_UTIL_H
+#define MX_OP_UTIL_H
+
+#include <cuda_runtime_api.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kernels/mx.h"
+#include "bench_gpu.h"
+#include "ops.h"
+
+/* Writes "what: detail" into why and returns false. */
+bool mx_op_failed(char *why, size_t why_size, const char *what, const char *detail);
+/* true on cudaSuccess; otherwise clears the error (a failed allocation must not poison the next
+ * row), records it and returns false. */
+bool mx_op_cuda_ok(cudaError_t error, char *why, size_t why_size, const char *what);
+/* true on MX_OK; otherwise records mx_last_error(). */
+bool mx_op_mx_ok(mx_status status, char *why, size_t why_size, const char *what);
+/* cudaMalloc of bytes; on failure *buffer = NULL and why says "out of memory allocating X GB
+ * (Y GB free)". */
+bool mx_op_allocate(void **buffer, double bytes, char *why, size_t why_size, const char *what);
+
+/* The row's activation dtype (MX_F16 for "f16", MX_BF16 for "bf16"). */
+mx_dtype mx_op_row_dtype(const mx_sweep_row *row);
+/* The row's weight distribution; false with why set when the name is unknown. */
+bool mx_op_row_dist(const mx_sweep_row *row, mx_dist *dist, char *why, size_t why_size);
+/* A seed for one tensor of a row: the row's seed mixed with a tag per tensor. */
+uint64_t mx_op_seed(const mx_sweep_row *row, uint64_t tag);
+
+/* One weight tensor [rows, cols] (cols a multiple of 32) in every form a problem needs. */
+typedef struct {
+    int64_t rows, cols;
+    uint8_t *blocks, *scales; /* MXFP4, as the MXFP4 paths read it */
+    void *dequantized;        /* the exactly dequantized weights rounded to the dtype (FP16 path) */
+    void *original;           /* the unquantized weights in the dtype (quantization error) */
+    float *exact;             /* the exactly dequantized weights in FP32, when asked for */
+    int64_t mxfp4_measured_bytes; /* cudaMemGetInfo delta around blocks + scales */
+} mx_op_weight;
+
+/* Draws the weights from dist (seeded), quantizes them (floor scales) and dequantizes them.
+ * keep_exact keeps the FP32 dequantized copy in w->exact. On failure frees what it allocated. */
+bool mx_op_weight_make(mx_op_weight *w, int64_t rows, int64_t cols, mx_dtype dtype, mx_dist dist,
+                       uint64_t seed, bool keep_exact, char *why, size_t why_size);
+void mx_op_weight_free(mx_op_weight *w);
+/* Bytes of the weight: FP16 (2 per element) and MXFP4 (blocks + scales). */
+int64_t mx_op_weight_bytes_fp16(int64_t rows, int64_t cols);
+int64_t mx_op_weight_bytes_mxfp4(int64_t rows, int64_t cols);
+
+/* Activations [count] from the row's distribution (seeded) in the dtype, allocated here. */
+bool mx_op_activations_make(void **x, int64_t count, mx_dtype dtype, mx_dist dist, uint64_t seed,
+                            char *why, size_t why_size);
+
+/* The errors of y [count] against the references an op keeps: y_fp16 (the FP16 path on the
+ * dequantized weights, dtype), y_exact (FP64 on the device, or NULL when the op has no exact
+ * reference for this size: rel_vs_exact is then NaN and nonfinite is counted against y_fp16),
+ * y_original (the FP16 path on the unquantized weights, dtype). */
+bool mx_op_errors(const void *y, mx_dtype dtype, int64_t count, const void *y_fp16,
+                  const double *y_exact, const void *y_original, mx_bench_errors *errors,
+                  cudaStream_t stream, char *why, size_t why_size);
+
+/* Copies count doubles from the host to a new device buffer (a CPU FP64 reference to compare
+ * against on the GPU). */
+bool mx_op_upload_f64(double **device, const double *host, int64_t count, char *why,
+                      size_t why_size);
+/* Copies count elements of dtype (MX_F16, MX_BF16 or MX_F32) from the device into new host
+ * doubles (malloc; the caller frees). */
+bool mx_op_download_f64(double **host, const void *device, mx_dtype dtype, int64_t count, char *why,
+                        size_t why_size);
+
+#endif
