@@ -46,11 +46,11 @@ static const char *const results_columns[] = {
     "status", "note",
     /* extras */
     "batch", "shape_name", "group", "seed", "sm_clock_mhz", "throttled", "vram_measured_bytes",
-    "stop_reason", "gpu"};
+    "stop_reason", "gpu", "kv_heads"};
 
-static const char *const sample_columns[] = {"run_id", "op",   "variant", "dtype",   "dist",
-                                             "M",      "N",    "K",       "experts", "topk",
-                                             "batch",  "seed", "sample",  "time_us"};
+static const char *const sample_columns[] = {"run_id", "op",   "variant",  "dtype",   "dist",
+                                             "M",      "N",    "K",        "experts", "topk",
+                                             "batch",  "seed", "kv_heads", "sample",  "time_us"};
 
 const char *const *mx_results_columns(int *count) {
     *count = (int)(sizeof results_columns / sizeof results_columns[0]);
@@ -300,6 +300,7 @@ static int add_keyed_row(mx_table *t, const run_files *files, const mx_sweep_row
     CELL(t, r, "topk", "%lld", (long long)row->topk);
     CELL(t, r, "batch", "%lld", (long long)row->batch);
     CELL(t, r, "seed", "%lld", (long long)row->seed);
+    CELL(t, r, "kv_heads", "%lld", (long long)row->kv_heads);
     return r;
 }
 
@@ -434,7 +435,7 @@ static bool same_problem(const mx_sweep_row *a, const mx_sweep_row *b) {
     return strcmp(a->op, b->op) == 0 && strcmp(a->dtype, b->dtype) == 0 &&
            strcmp(a->dist, b->dist) == 0 && a->m == b->m && a->n == b->n && a->k == b->k &&
            a->batch == b->batch && a->experts == b->experts && a->topk == b->topk &&
-           a->seed == b->seed;
+           a->kv_heads == b->kv_heads && a->seed == b->seed;
 }
 
 /* Measures one variant (or the FP16 reference) of a set-up problem and writes its row. */

@@ -218,10 +218,11 @@ static bool remove_folder(const char *path) {
 
 // ---- run folders
 
-/* The key of a row; batch and seed take part where both runs have them. */
-static const char *const key_columns[] = {"op", "variant", "dtype", "dist",  "M",   "N",
-                                          "K",  "experts", "topk",  "batch", "seed"};
-enum { KEY_COLUMNS = 11, REQUIRED_KEY_COLUMNS = 9 };
+/* The key of a row; batch, seed and kv_heads take part where both runs have them (in their
+ * results and samples). */
+static const char *const key_columns[] = {"op", "variant", "dtype", "dist",  "M",    "N",
+                                          "K",  "experts", "topk",  "batch", "seed", "kv_heads"};
+enum { KEY_COLUMNS = 12, REQUIRED_KEY_COLUMNS = 9 };
 
 typedef struct {
     const char *columns[KEY_COLUMNS];
@@ -379,7 +380,9 @@ static key_set shared_keys(const run_data *a, const run_data *b) {
     key_set keys = {.count = 0};
     for (int i = 0; i < KEY_COLUMNS; i++)
         if (i < REQUIRED_KEY_COLUMNS || (mx_table_column_index(a->results, key_columns[i]) >= 0 &&
-                                         mx_table_column_index(b->results, key_columns[i]) >= 0))
+                                         mx_table_column_index(b->results, key_columns[i]) >= 0 &&
+                                         mx_table_column_index(a->samples, key_columns[i]) >= 0 &&
+                                         mx_table_column_index(b->samples, key_columns[i]) >= 0))
             keys.columns[keys.count++] = key_columns[i];
     return keys;
 }
@@ -441,7 +444,7 @@ static bool index_run(run_data *run, const key_set *keys, char *error, size_t er
                     "shape%s must tell rows apart)",
                     run->results_path, row_line(run->results, second),
                     row_line(run->results, first),
-                    keys->count > REQUIRED_KEY_COLUMNS ? ", batch, seed" : "");
+                    keys->count > REQUIRED_KEY_COLUMNS ? ", batch, seed, kv_heads" : "");
         goto failed;
     }
     run->keys_sorted = order;
@@ -694,6 +697,7 @@ static void print_table(const comparison *cmp, bool all) {
 static const char *const compare_columns[] = {
     /* the row's key */
     "verdict", "op", "variant", "dtype", "dist", "M", "N", "K", "experts", "topk", "batch", "seed",
+    "kv_heads",
     /* what was compared */
     "base_samples", "cur_samples", "base_median_us", "cur_median_us", "change_pct", "band_low_pct",
     "band_high_pct", "p_value", "base_noise_pct", "cur_noise_pct", "base_status", "cur_status",
@@ -1197,7 +1201,8 @@ const mx_command mx_compare_command = {
     "BASE and CUR are run folders (results.csv, samples.csv, run.json). BASE may instead be a\n"
     "baselines folder (results/baselines): then BASE/<gpu-model>/ is used, the model taken from\n"
     "CUR's run.json (\"NVIDIA H200\" -> nvidia-h200). Rows match by op, variant, dtype, dist, M,\n"
-    "N, K, experts, topk (and batch, seed where both runs have them). Per row, from the samples:\n"
+    "N, K, experts, topk (and batch, seed, kv_heads where both runs have them). Per row, from\n"
+    "the samples:\n"
     "  ACCURACY  pass_error yes -> no, or status ok -> fail (whatever the times)\n"
     "  MISSING   measured in BASE, but absent from CUR or not measured there (skipped, failed):\n"
     "            the row may hide a regression, so it counts as one; the reason is shown\n"

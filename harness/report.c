@@ -661,7 +661,7 @@ bool mx_plot_render(const mx_gnuplot *gnuplot, const char *script,
 
 typedef struct {
     const char *op, *variant, *dtype, *dist, *shape_name, *status, *note, *throttled;
-    int64_t m, n, k, batch, experts, topk, seed;
+    int64_t m, n, k, batch, experts, topk, seed, kv_heads;
     double time_us, fp16_time_us, gbps, tflops, pct_peak_bw, pct_peak_flops, rel_vs_fp16,
         max_rel_vs_fp16, rel_vs_exact, quant_rel, sqnr_db, nonfinite, weight_bytes_fp16,
         weight_bytes_mxfp4, workspace_bytes, vram_savings_pct, noise_pct, sm_clock_mhz;
@@ -721,6 +721,7 @@ static const result_column result_columns[] = {
     TEXT("note", note, true),
     INTEGER("batch", batch, false, 1, 1),
     INTEGER("seed", seed, false, 0, 0),
+    INTEGER("kv_heads", kv_heads, false, 0, 0),
     TEXT("shape_name", shape_name, false),
     TEXT("throttled", throttled, false),
     NUMBER("sm_clock_mhz", sm_clock_mhz, false),
@@ -844,7 +845,7 @@ static bool parse_rows(report_data *d, char *error, size_t error_size) {
 
 static bool same_weight(const result_row *a, const result_row *b) {
     return strcmp(a->op, b->op) == 0 && a->n == b->n && a->k == b->k && a->batch == b->batch &&
-           a->experts == b->experts && a->topk == b->topk &&
+           a->experts == b->experts && a->topk == b->topk && a->kv_heads == b->kv_heads &&
            strcmp(a->shape_name, b->shape_name) == 0;
 }
 
@@ -947,6 +948,9 @@ static void describe_weight(const result_row *row, char *out, size_t size) {
     if (row->experts > 0)
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " %lld experts top-%lld",
                  (long long)row->experts, (long long)row->topk);
+    if (row->kv_heads > 0)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " %lld KV heads",
+                 (long long)row->kv_heads);
     snprintf(out, size, "%s%s%lldx%lld%s", row->shape_name, row->shape_name[0] ? " " : "",
              (long long)row->n, (long long)row->k, extra);
 }

@@ -21,9 +21,14 @@ static const mx_sweep_named_shape named_shapes[] = {
     {"gpt-oss.qkv", 5120, 2880, "gpt-oss QKV: hidden 2880 -> 64 query + 2 x 8 KV heads of 64"},
     {"gpt-oss.o", 2880, 4096, "gpt-oss attention output: 64 heads x 64 -> hidden 2880"},
     {"gpt-oss.mlp1", 5760, 2880, "gpt-oss expert MLP1: 2880 -> gate and linear, interleaved"},
-    {"gpt-oss.mlp2", 2880, 2880, "gpt-oss expert MLP2: 2880 -> hidden 2880"},
-    {"gpt-oss.unembed", 201088, 2880, "gpt-oss unembedding: hidden 2880 -> vocabulary 201088"},
-    {"llama.up", 14336, 4096, "Llama-style MLP up/gate: 4096 -> 14336"},
+    {"gpt-oss.mlp2", 2880, 2880,
+     "gpt-oss expert MLP2: 2880 -> hidden 2880 (ffn/moe rows: intermediate x hidden)"},
+    {"gpt-oss.unembed", 201088, 2880,
+     "gpt-oss unembedding (and embedding table): vocabulary 201088 x hidden 2880"},
+    {"gpt-oss.attn", 4096, 2880,
+     "gpt-oss attention block: 64 query heads of 64 (N), hidden 2880 (K); kv_heads 8"},
+    {"llama.up", 14336, 4096,
+     "Llama-style MLP up/gate: 4096 -> 14336 (ffn rows: intermediate x hidden)"},
     {"llama.down", 4096, 14336, "Llama-style MLP down: 14336 -> 4096"},
     {"square4096", 4096, 4096, "square 4096 x 4096"},
     {"square8192", 8192, 8192, "square 8192 x 8192"},
@@ -77,6 +82,7 @@ typedef enum {
     KEY_BATCH,
     KEY_EXPERTS,
     KEY_TOPK,
+    KEY_KV_HEADS,
     KEY_BUDGET_MS,
     KEY_SEED,
     KEY_COUNT
@@ -138,6 +144,8 @@ static const struct {
     [KEY_EXPERTS] = {"experts", "experts", parse_integer, false, false, "an integer", NULL, 0,
                      4096},
     [KEY_TOPK] = {"topk", "topk", parse_integer, false, false, "an integer", NULL, 0, 4096},
+    [KEY_KV_HEADS] = {"kv_heads", "kv_heads", parse_integer, false, false, "an integer", NULL, 0,
+                      4096},
     [KEY_BUDGET_MS] = {"budget_ms", "budget_ms", parse_number, false, false, "milliseconds"},
     [KEY_SEED] = {"seed", "seed", parse_integer, false, false, "an integer", NULL, 0, INT64_MAX},
 };
@@ -503,6 +511,7 @@ static void fill_row(const parser *p, mx_sweep_row *row, const mx_sweep_op_vocab
     row->batch = single_integer(p, KEY_BATCH);
     row->experts = single_integer(p, KEY_EXPERTS);
     row->topk = single_integer(p, KEY_TOPK);
+    row->kv_heads = single_integer(p, KEY_KV_HEADS);
     row->seed = single_integer(p, KEY_SEED);
     const setting *budget = resolved(p, KEY_BUDGET_MS);
     row->budget_ms = budget->present ? budget->values[0].number : 0.0;

@@ -24,6 +24,8 @@
  *   batch INT             independent problems per row, [1, 65535] (default 1)
  *   experts INT           MoE experts, [0, 4096] (default 0: not a MoE row); needs topk
  *   topk INT              experts per token, [0, experts] (default 0)
+ *   kv_heads INT          attention rows: key/value heads, [0, 4096] (default 0: as many as
+ *                         query heads, N / 64)
  *   budget_ms NUMBER      time budget per row (default 0: the command line's)
  *   seed INT              data seed (default 0: the command line's)
  *
@@ -52,7 +54,7 @@ typedef struct {
     char op[32], variant[32], dtype[8], dist[16];
     char shape_name[32]; /* "gpt-oss.qkv", or "" when given as NxK */
     int64_t m, n, k, batch, experts, topk, seed;
-    int64_t kv_heads; /* attention: key/value heads (query heads = N / 64); 0 when not given */
+    int64_t kv_heads; /* attention: key/value heads (query heads = N / 64); 0: not given */
     double budget_ms;
     int line; /* the line of the group header (1 for a file without groups) */
 } mx_sweep_row;

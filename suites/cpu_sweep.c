@@ -181,6 +181,7 @@ Test(cpu_sweep, groups_inherit_file_defaults_and_override_them) {
                               "budget_ms 0.25\n"
                               "experts 32\n"
                               "topk 4\n"
+                              "kv_heads 8\n"
                               "shapes 128x64\n",
                               "dir/inherit.sweep");
     cr_assert_str_eq(sweep.name, "inherit");
@@ -196,6 +197,7 @@ Test(cpu_sweep, groups_inherit_file_defaults_and_override_them) {
     cr_assert_float_eq(a->budget_ms, 2.5, 0);
     cr_assert_eq(a->experts, 0);
     cr_assert_eq(a->topk, 0);
+    cr_assert_eq(a->kv_heads, 0);
     cr_assert_str_eq(b->group, "overrides");
     cr_assert_eq(b->line, 13);
     cr_assert_str_eq(b->dtype, "bf16");
@@ -206,6 +208,7 @@ Test(cpu_sweep, groups_inherit_file_defaults_and_override_them) {
     cr_assert_float_eq(b->budget_ms, 0.25, 0);
     cr_assert_eq(b->experts, 32);
     cr_assert_eq(b->topk, 4);
+    cr_assert_eq(b->kv_heads, 8);
     cr_assert_eq(b->n, 128);
     mx_sweep_free(&sweep);
 }
@@ -243,7 +246,7 @@ Test(cpu_sweep, ranges_expand_to_powers_of_two) {
 Test(cpu_sweep, named_shapes_resolve_and_are_listed) {
     int count = 0;
     const mx_sweep_named_shape *named = mx_sweep_named_shapes(&count);
-    cr_assert_eq(count, 9);
+    cr_assert_eq(count, 10);
     cr_assert_eq(mx_sweep_named_shapes(NULL), named);
     char text[1024] = "ops gemm\nvariants auto\ndtypes f16\ndists gaussian\nm 1\nshapes";
     for (int i = 0; i < count; i++) {
@@ -472,6 +475,8 @@ static bad_case bad_cases[] = {
     {PLUS("[g]\ndescription late\n"),
      "bad.sweep:8:1: ", "key 'description' inside group 'g': expected it at file level"},
     {PLUS("experts 32\n"), "bad.sweep:7:9: ", "experts 32 in group 'bad' needs a topk line"},
+    {PLUS("kv_heads 4097\n"),
+     "bad.sweep:7:10: ", "kv_heads '4097' is out of range: expected a whole number in [0, 4096]"},
     {PLUS("topk 4\n"), "bad.sweep:7:6: ", "topk 4 in group 'bad' needs an experts line"},
     {PLUS("experts 2\ntopk 4\n"),
      "bad.sweep:8:6: ", "topk 4 in group 'bad' is more than its experts (2)"},
