@@ -6,11 +6,12 @@
 #include "codec_cmd.h"
 #include "bench.h"
 #include "compare.h"
+#include "model.h"
 #include "report.h"
 
 static const mx_command *const commands[] = {
-    &mx_quantize_command, &mx_dequantize_command, &mx_run_command,
-    &mx_report_command,   &mx_compare_command,    &mx_baseline_command,
+    &mx_quantize_command, &mx_dequantize_command, &mx_run_command,   &mx_report_command,
+    &mx_compare_command,  &mx_baseline_command,   &mx_model_command,
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
 

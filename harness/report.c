@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "model.h"
 #include "table.h"
 
 #ifndef MX_SOURCE_DIR
@@ -2027,6 +2028,34 @@ static void write_targets(doc *out, const report_data *d,
     }
 }
 
+/* For a run of a whole-model sweep (gpt-oss-20b...): that model's weight memory (model.h). */
+static void write_model_memory(doc *out, const report_data *d) {
+    const mx_model *model = d->meta_read ? mx_model_find(d->meta.suite) : NULL;
+    if (!model) return;
+    mx_table *t = mx_model_vram_table(model);
+    if (!t) return;
+    doc_heading(out, 2, "Whole-model weight memory (%s)", model->name);
+    doc_paragraph(out,
+                  "Computed from the model's shapes with the byte counts the ops allocate "
+                  "(`mxbench model %s`): FP16 2 bytes per weight; MXFP4 4-bit codes plus a scale "
+                  "byte per 32 for every weight matrix (biases, sinks, norms and the router stay "
+                  "16-bit); the gpt-oss mix holds only the MoE experts in MXFP4.",
+                  model->name);
+    doc_table(out, "component	params	FP16 GB	MXFP4 GB	saved %%	gpt-oss mix GB	"
+                   "saved %%	what");
+    for (size_t r = 0; r < mx_table_row_count(t); r++) {
+        int i = (int)r;
+        doc_row(out, "%s	%s	%.3f	%.3f	%s	%.3f	%s	%s",
+                mx_table_get(t, i, "component"), mx_table_get(t, i, "params"),
+                atof(mx_table_get(t, i, "fp16_bytes")) / 1e9,
+                atof(mx_table_get(t, i, "mxfp4_bytes")) / 1e9,
+                mx_table_get(t, i, "mxfp4_savings_pct"),
+                atof(mx_table_get(t, i, "gptoss_mix_bytes")) / 1e9,
+                mx_table_get(t, i, "gptoss_mix_savings_pct"), mx_table_get(t, i, "what"));
+    }
+    mx_table_free(t);
+}
+
 static void write_plots(doc *out, const report_data *d, const plot_outcome outcomes[PLOT_COUNT],
                         const char *skip_notice) {
     doc_heading(out, 2, "Plots");
@@ -2233,6 +2262,7 @@ static void write_report(doc *out, const report_data *d, const target_result res
     write_variant_table(out, d);
     write_environment(out, d);
     write_targets(out, d, results);
+    write_model_memory(out, d);
     write_plots(out, d, outcomes, skip_notice);
     write_caveats(out, d);
     doc_close(out);
