@@ -137,6 +137,14 @@ static bool in_registers(mx_gemm_variant variant) {
     return variant == MX_GEMM_FUSED || variant == MX_GEMM_SKINNY;
 }
 
+/* count 16-bit outputs, every one 0x7E7E (a finite value), for expect_untouched. */
+static void *marked_output(int64_t count) {
+    void *y = NULL;
+    MX_CR_CUDA(cudaMalloc(&y, (size_t)count * 2));
+    MX_CR_CUDA(cudaMemset(y, 0x7E, (size_t)count * 2));
+    return y;
+}
+
 /* Every 16-bit output still holds 0x7E7E: nothing was written by a refused call. */
 static void expect_untouched(const void *y, int64_t count) {
     uint16_t *bits = download(y, count);
@@ -308,9 +316,7 @@ Test(gpu_ffn, gemm_epilogue_bad_arguments) {
     weights w = random_weights(&rng, 2 * n, k, 1.0);
     mx_gemm_context *context;
     MX_CR_OK(mx_gemm_context_create(&context));
-    void *x_d = to_device(x, 2 * m * k, 0), *y;
-    MX_CR_CUDA(cudaMalloc(&y, (size_t)(2 * m * n) * 2));
-    MX_CR_CUDA(cudaMemset(y, 0x7E, (size_t)(2 * m * n) * 2));
+    void *x_d = to_device(x, 2 * m * k, 0), *y = marked_output(2 * m * n);
     const mx_gemm_problem good = {.m = m,
                                   .n = n,
                                   .k = k,
@@ -492,9 +498,7 @@ Test(gpu_ffn, block_bad_arguments) {
     weights down = random_weights(&rng, hidden, intermediate, 0.1);
     mx_gemm_context *context;
     MX_CR_OK(mx_gemm_context_create(&context));
-    void *x_d = to_device(x, m * hidden, 0), *y, *workspace;
-    MX_CR_CUDA(cudaMalloc(&y, (size_t)(m * hidden) * 2));
-    MX_CR_CUDA(cudaMemset(y, 0x7E, (size_t)(m * hidden) * 2));
+    void *x_d = to_device(x, m * hidden, 0), *y = marked_output(m * hidden), *workspace;
     const mx_ffn_problem good = {.m = m,
                                  .hidden = hidden,
                                  .intermediate = intermediate,
