@@ -623,11 +623,17 @@ static bool load_sweep(const mx_parsed_options *parsed, mx_sweep *sweep, char *p
     }
     int op_count;
     const mx_bench_op *const *ops = mx_bench_ops(&op_count);
-    mx_sweep_op_vocabulary vocabulary[16];
+    mx_sweep_op_vocabulary *vocabulary = calloc((size_t)op_count, sizeof *vocabulary);
+    if (!vocabulary) {
+        mx_cli_error("out of memory reading %s", path);
+        return false;
+    }
     for (int o = 0; o < op_count; o++)
         vocabulary[o] = (mx_sweep_op_vocabulary){ops[o]->name, ops[o]->variants};
     char error[1024];
-    if (!mx_sweep_parse_file(path, vocabulary, op_count, sweep, error, sizeof error)) {
+    bool ok = mx_sweep_parse_file(path, vocabulary, op_count, sweep, error, sizeof error);
+    free(vocabulary);
+    if (!ok) {
         mx_cli_error("%s", error);
         if (suite && access(path, R_OK) != 0)
             fprintf(stderr,

@@ -145,13 +145,10 @@ static bool gemm_prepare(void *opaque, const char *variant, mx_bench_memory *mem
     memory->weight_bytes_mxfp4 = vram.weight_bytes_mxfp4;
     memory->workspace_bytes = vram.workspace_bytes;
     p->workspace_bytes = (size_t)vram.workspace_bytes;
-    size_t free_before = 0, free_after = 0, total = 0;
-    if (!mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") ||
-        (p->workspace_bytes > 0 &&
-         !mx_op_allocate(&p->workspace, (double)p->workspace_bytes, why, why_size, "workspace")) ||
-        !mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo"))
+    memory->measured_bytes = p->w.mxfp4_measured_bytes;
+    if (!mx_op_workspace_allocate(&p->workspace, p->workspace_bytes, &memory->measured_bytes, why,
+                                  why_size))
         return false;
-    memory->measured_bytes = p->w.mxfp4_measured_bytes + (int64_t)free_before - (int64_t)free_after;
     if (p->mxfp4_variant == MX_GEMM_PERSISTENT) {
         mx_gemm_problem full = problem;
         full.x = p->x;

@@ -40,6 +40,18 @@ bool mx_op_allocate(void **buffer, double bytes, char *why, size_t why_size, con
     return mx_op_failed(why, why_size, what, message);
 }
 
+bool mx_op_workspace_allocate(void **workspace, size_t bytes, int64_t *measured_bytes, char *why,
+                              size_t why_size) {
+    *workspace = NULL;
+    size_t free_before = 0, free_after = 0, total = 0;
+    if (!mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") ||
+        (bytes > 0 && !mx_op_allocate(workspace, (double)bytes, why, why_size, "workspace")) ||
+        !mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo"))
+        return false;
+    *measured_bytes += (int64_t)free_before - (int64_t)free_after;
+    return true;
+}
+
 mx_dtype mx_op_row_dtype(const mx_sweep_row *row) {
     return strcmp(row->dtype, "bf16") == 0 ? MX_BF16 : MX_F16;
 }

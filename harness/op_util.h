@@ -25,6 +25,11 @@ bool mx_op_mx_ok(mx_status status, char *why, size_t why_size, const char *what)
  * (Y GB free)". */
 bool mx_op_allocate(void **buffer, double bytes, char *why, size_t why_size, const char *what);
 
+/* Allocates an op variant's workspace of bytes (nothing when 0) and adds the cudaMemGetInfo
+ * delta around the allocation to *measured_bytes. */
+bool mx_op_workspace_allocate(void **workspace, size_t bytes, int64_t *measured_bytes, char *why,
+                              size_t why_size);
+
 /* The row's activation dtype (MX_F16 for "f16", MX_BF16 for "bf16"). */
 mx_dtype mx_op_row_dtype(const mx_sweep_row *row);
 /* The row's weight distribution; false with why set when the name is unknown. */

@@ -6,7 +6,10 @@
  * thread's weight pairs (nibbles t, t + 4) meet theirs. Each 32-element block is summed in FP32
  * by two MMAs and scaled by its 2^s in FP32. Split-K (small m) runs the splits of a tile as a
  * thread-block cluster and reduces them through distributed shared memory: no workspace, no
- * counters, deterministic. Regime and figures (H200): docs/gemm.md, `make bench`. */
+ * counters, deterministic. The epilogue (bias; or bias, activation, residual) is a template
+ * parameter applied to the reduced FP32 sums in registers; a gated unit meets its (gate, linear)
+ * rows in neighbouring lanes (lane ^ 4) or, after split-K, as adjacent elements of the tile.
+ * Regime and figures (H200): docs/gemm.md, `make bench`. */
 #include <cuda_bf16.h>
 #include <cooperative_groups.h>
 #include <cuda_fp16.h>
@@ -107,10 +110,34 @@ struct mx_gemm_params {
     const void *x, *bias;
     const uint8_t *w_blocks, *w_scales;
     void *y;
+    const void *residual; /* [m, out] or NULL (epilogue kinds other than MX_EPILOGUE_BIAS) */
+    mx_activation activation;
     int64_t m, n, k;
     int token_tiles; /* per batch entry */
     int splits, blocks_per_split;
 };
+
+/* What the tensor-core kernel does with a finished FP32 sum, fixed at compile time so that the
+ * plain product keeps its own code: bias only (the plain GEMM); bias, an ungated activation
+ * (none or GELU) and the residual; or bias, a gated unit and the residual, reading the pair of
+ * weight rows (2j gate, 2j + 1 linear) and writing output column j of n / 2. */
+enum mx_epilogue_kind { MX_EPILOGUE_BIAS = 0, MX_EPILOGUE_ACT, MX_EPILOGUE_GATED };
+
+/* Writes output (token, column) from its FP32 value: the bias is already in, and for the gated
+ * kind so is the gated unit; the rest of the epilogue (activation.cuh) happens here. */
+template <typename T, int E>
+__device__ __forceinline__ void mx_write_output(const mx_gemm_params &p, T *y, int64_t token,
+                                                int64_t column, float value) {
+    if constexpr (E == MX_EPILOGUE_BIAS) {
+        y[token * p.n + column] = (T)value;
+    } else {
+        const int64_t out = E == MX_EPILOGUE_GATED ? p.n / 2 : p.n;
+        if constexpr (E == MX_EPILOGUE_ACT) value = mx_act(p.activation, value);
+        /* Read before the write by the same thread: residual may be y itself. */
+        if (p.residual) value += (float)((const T *)p.residual)[token * out + column];
+        y[token * out + column] = (T)value;
+    }
+}
 
 /* Shared-memory geometry of one instantiation: STAGES slots, each holding CB blocks of the CTA's
  * weight rows (16 bytes per row and block, XOR-swizzled so that the 8 rows a warp reads at
@@ -156,7 +183,7 @@ template <int pending> __device__ __forceinline__ void mx_copy_wait() {
 /* Pipeline: weights and activations stream into shared memory by cp.async, STAGES - 1 steps
  * ahead. Scale bytes cannot (a row's scales have no alignment), so each thread loads its share
  * into registers one step before it stores them, two steps before they are read. */
-template <typename T, int TT>
+template <typename T, int TT, int E>
 static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_shape<TT>::ctas_per_sm)
     mx_gemm_kernel(const mx_gemm_params p) {
     using shape = mx_tile_shape<TT>;
@@ -331,9 +358,19 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
 #pragma unroll
             for (int c = 0; c < 4; c++) {
                 int64_t token = token0 + tt * 8 + 2 * quad + (c & 1), row = rows[c >> 1];
-                if (token < p.m && row < p.n) {
+                if constexpr (E == MX_EPILOGUE_GATED) {
+                    /* The accumulator's row is group (+ 8): weight row 2j + 1 of the pair sits
+                     * in the lane of group + 1, i.e. lane ^ 4, with the same tokens. row0 and
+                     * w_row - group are multiples of 16, so group's parity is row's. Every lane
+                     * takes part in the shuffle; the even ones write. */
+                    float value = acc[tt][c] + (bias && row < p.n ? (float)bias[row] : 0.0f);
+                    float linear = __shfl_xor_sync(0xFFFFFFFFu, value, 4);
+                    if ((group & 1) == 0 && token < p.m && row < p.n) /* n even: row + 1 < n */
+                        mx_write_output<T, E>(p, y, token, row / 2,
+                                              mx_glu(p.activation, value, linear));
+                } else if (token < p.m && row < p.n) {
                     float value = acc[tt][c] + (bias ? (float)bias[row] : 0.0f);
-                    y[token * p.n + row] = (T)value;
+                    mx_write_output<T, E>(p, y, token, row, value);
                 }
             }
         return;
@@ -357,14 +394,29 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
         }
     cluster.sync();
     const int rank = (int)cluster.block_rank(), splits = (int)cluster.num_blocks();
-    const int slice = (tile_elements + splits - 1) / splits;
+    /* A gated unit needs both rows of its pair: elements go by pairs (rows per tile is even,
+     * so a pair never spans two tokens), and slices start on even elements. */
+    constexpr int unit = E == MX_EPILOGUE_GATED ? 2 : 1;
+    static_assert(shape::rows % 2 == 0, "pairs of weight rows stay in one tile row");
+    const int slice = ((tile_elements + splits - 1) / splits + unit - 1) / unit * unit;
     const int end = min(tile_elements, (rank + 1) * slice);
-    for (int e = rank * slice + threadIdx.x; e < end; e += threads) {
+    for (int e = rank * slice + threadIdx.x * unit; e < end; e += threads * unit) {
         int64_t token = token0 + e / shape::rows, row = row0 + e % shape::rows;
-        float sum = 0.0f;
-        for (int r = 0; r < splits; r++) sum += cluster.map_shared_rank(partial, r)[e];
-        if (token < p.m && row < p.n)
-            y[token * p.n + row] = (T)(sum + (bias ? (float)bias[row] : 0.0f));
+        float sum[unit] = {};
+        for (int r = 0; r < splits; r++) {
+            const float *remote = cluster.map_shared_rank(partial, r);
+#pragma unroll
+            for (int u = 0; u < unit; u++) sum[u] += remote[e + u];
+        }
+        if (token < p.m && row < p.n) {
+            if constexpr (E == MX_EPILOGUE_GATED) /* n even: row + 1 < n */
+                mx_write_output<T, E>(p, y, token, row / 2,
+                                      mx_glu(p.activation,
+                                             sum[0] + (bias ? (float)bias[row] : 0.0f),
+                                             sum[1] + (bias ? (float)bias[row + 1] : 0.0f)));
+            else
+                mx_write_output<T, E>(p, y, token, row, sum[0] + (bias ? (float)bias[row] : 0.0f));
+        }
     }
     cluster.sync(); /* no CTA may leave while others still read its shared memory */
 #endif
@@ -415,11 +467,11 @@ static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_pro
 enum { MX_MAX_DEVICES = 64 };
 
 /* Once per instantiation and device: allow the pipeline's shared memory (> 48 KB). */
-template <typename T, int TT> static cudaError_t mx_configure_kernel(int device) {
+template <typename T, int TT, int E> static cudaError_t mx_configure_kernel(int device) {
     static bool configured[MX_MAX_DEVICES];
     if (device >= 0 && device < MX_MAX_DEVICES && configured[device]) return cudaSuccess;
     cudaError_t error =
-        cudaFuncSetAttribute(mx_gemm_kernel<T, TT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+        cudaFuncSetAttribute(mx_gemm_kernel<T, TT, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              mx_tile_shape<TT>::smem_bytes);
     if (error == cudaSuccess && device >= 0 && device < MX_MAX_DEVICES) configured[device] = true;
     return error;
@@ -444,7 +496,7 @@ static cudaLaunchConfig_t mx_launch_config(dim3 grid, int threads, int smem_byte
 
 /* Resident clusters of `splits` CTAs of this instantiation on the current device, asked once
  * per size and device (0 when the query fails: then split-K is not used). */
-template <typename T, int TT> static int mx_max_active_clusters(int splits) {
+template <typename T, int TT, int E> static int mx_max_active_clusters(int splits) {
     static int cache[MX_MAX_DEVICES][MX_MAX_SPLITS + 1];
     int device = 0;
     if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= MX_MAX_DEVICES) {
@@ -458,8 +510,9 @@ template <typename T, int TT> static int mx_max_active_clusters(int splits) {
         cudaLaunchConfig_t config =
             mx_launch_config(dim3(1, (unsigned)splits, 1), mx_tile_shape<TT>::threads,
                              mx_tile_shape<TT>::smem_bytes, 0, &cluster, splits);
-        if (mx_configure_kernel<T, TT>(device) != cudaSuccess ||
-            cudaOccupancyMaxActiveClusters(&count, mx_gemm_kernel<T, TT>, &config) != cudaSuccess) {
+        if (mx_configure_kernel<T, TT, E>(device) != cudaSuccess ||
+            cudaOccupancyMaxActiveClusters(&count, mx_gemm_kernel<T, TT, E>, &config) !=
+                cudaSuccess) {
             cudaGetLastError();
             count = 0;
         }
@@ -468,13 +521,13 @@ template <typename T, int TT> static int mx_max_active_clusters(int splits) {
     return known[splits] > 0 ? known[splits] : 0;
 }
 
-template <typename T, int TT>
+template <typename T, int TT, int E>
 static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gemm_problem *problem,
                                     cudaStream_t stream) {
-    MX_CUDA_CHECK((mx_configure_kernel<T, TT>(context->device)));
+    MX_CUDA_CHECK((mx_configure_kernel<T, TT, E>(context->device)));
     using shape = mx_tile_shape<TT>;
     mx_mma_plan plan = mx_plan_mma(context, problem, TT, shape::rows, shape::ctas_per_sm,
-                                   mx_max_active_clusters<T, TT>);
+                                   mx_max_active_clusters<T, TT, E>);
     if (plan.grid.z > 65535)
         return mx_fail(
             MX_ERR_UNSUPPORTED_SHAPE,
@@ -488,6 +541,8 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     params.w_blocks = problem->w_blocks;
     params.w_scales = problem->w_scales;
     params.y = problem->y;
+    params.residual = problem->residual;
+    params.activation = problem->activation;
     params.m = problem->m;
     params.n = problem->n;
     params.k = problem->k;
@@ -497,25 +552,36 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     cudaLaunchAttribute cluster;
     cudaLaunchConfig_t config = mx_launch_config(plan.grid, shape::threads, shape::smem_bytes,
                                                  stream, &cluster, plan.splits);
-    MX_CUDA_CHECK(cudaLaunchKernelEx(&config, mx_gemm_kernel<T, TT>, params));
+    MX_CUDA_CHECK(cudaLaunchKernelEx(&config, mx_gemm_kernel<T, TT, E>, params));
     MX_LAUNCH_CHECK("mx_gemm_kernel");
     return MX_OK;
 }
 
-template <typename T>
+template <typename T, int E>
 static mx_status mx_gemm_mma_dispatch(const mx_gemm_context *context,
                                       const mx_gemm_problem *problem, mx_gemm_variant variant,
                                       cudaStream_t stream) {
-    if (variant != MX_GEMM_SKINNY) return mx_gemm_mma_launch<T, 8>(context, problem, stream);
-    return problem->m <= 8 ? mx_gemm_mma_launch<T, 1>(context, problem, stream)
-                           : mx_gemm_mma_launch<T, 2>(context, problem, stream);
+    if (variant != MX_GEMM_SKINNY) return mx_gemm_mma_launch<T, 8, E>(context, problem, stream);
+    return problem->m <= 8 ? mx_gemm_mma_launch<T, 1, E>(context, problem, stream)
+                           : mx_gemm_mma_launch<T, 2, E>(context, problem, stream);
+}
+
+template <typename T>
+static mx_status mx_gemm_mma_epilogue(const mx_gemm_context *context,
+                                      const mx_gemm_problem *problem, mx_gemm_variant variant,
+                                      cudaStream_t stream) {
+    if (mx_act_gated(problem->activation))
+        return mx_gemm_mma_dispatch<T, MX_EPILOGUE_GATED>(context, problem, variant, stream);
+    if (problem->activation != MX_ACT_NONE || problem->residual)
+        return mx_gemm_mma_dispatch<T, MX_EPILOGUE_ACT>(context, problem, variant, stream);
+    return mx_gemm_mma_dispatch<T, MX_EPILOGUE_BIAS>(context, problem, variant, stream);
 }
 
 static mx_status mx_gemm_mma(const mx_gemm_context *context, const mx_gemm_problem *problem,
                              mx_gemm_variant variant, cudaStream_t stream) {
     return problem->dtype == MX_BF16
-               ? mx_gemm_mma_dispatch<__nv_bfloat16>(context, problem, variant, stream)
-               : mx_gemm_mma_dispatch<__half>(context, problem, variant, stream);
+               ? mx_gemm_mma_epilogue<__nv_bfloat16>(context, problem, variant, stream)
+               : mx_gemm_mma_epilogue<__half>(context, problem, variant, stream);
 }
 
 // ---- public entry points
@@ -587,6 +653,11 @@ static bool mx_has_epilogue(const mx_gemm_problem *problem) {
     return problem->activation != MX_ACT_NONE || problem->residual;
 }
 
+/* fused and skinny apply the epilogue in registers; the cuBLAS paths need the temporary. */
+static bool mx_epilogue_in_kernel(mx_gemm_variant variant) {
+    return variant == MX_GEMM_FUSED || variant == MX_GEMM_SKINNY;
+}
+
 /* The weights' part of the workspace: dequantized weights for the cuBLAS paths. */
 static size_t mx_weight_workspace_bytes(const mx_gemm_problem *problem, mx_gemm_variant variant) {
     if (variant == MX_GEMM_DEQUANT_CUBLAS || variant == MX_GEMM_PERSISTENT)
@@ -603,7 +674,7 @@ extern "C" size_t mx_gemm_workspace_bytes(const mx_gemm_context *context,
                                           const mx_gemm_problem *problem, mx_gemm_variant variant) {
     variant = mx_resolve(context, problem, variant);
     size_t weights = mx_weight_workspace_bytes(problem, variant);
-    if (!mx_has_epilogue(problem)) return weights;
+    if (!mx_has_epilogue(problem) || mx_epilogue_in_kernel(variant)) return weights;
     return mx_epilogue_offset(weights) + (size_t)(problem->m * problem->n * 2);
 }
 
@@ -677,17 +748,24 @@ extern "C" mx_status mx_gemm_persistent_prepare(mx_gemm_context *context,
                          problem->k, problem->dtype, workspace, stream);
 }
 
-extern "C" mx_status mx_gemm(mx_gemm_context *context, const mx_gemm_problem *problem,
-                             mx_gemm_variant variant, void *workspace, size_t workspace_bytes,
-                             cudaStream_t stream) {
+extern "C" mx_status mx_gemm_check(const mx_gemm_context *context, const mx_gemm_problem *problem,
+                                   mx_gemm_variant variant, const void *workspace,
+                                   size_t workspace_bytes) {
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
     if ((unsigned)variant >= MX_GEMM_VARIANT_COUNT)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "variant = %d: not an mx_gemm_variant",
                        (int)variant);
     MX_TRY(mx_check_problem(problem));
+    return mx_check_workspace(context, problem, mx_resolve(context, problem, variant), workspace,
+                              workspace_bytes);
+}
+
+extern "C" mx_status mx_gemm(mx_gemm_context *context, const mx_gemm_problem *problem,
+                             mx_gemm_variant variant, void *workspace, size_t workspace_bytes,
+                             cudaStream_t stream) {
+    MX_TRY(mx_gemm_check(context, problem, variant, workspace, workspace_bytes));
     variant = mx_resolve(context, problem, variant);
-    MX_TRY(mx_check_workspace(context, problem, variant, workspace, workspace_bytes));
-    if (mx_has_epilogue(problem)) {
+    if (mx_has_epilogue(problem) && !mx_epilogue_in_kernel(variant)) {
         /* The product into the temporary after the weights' workspace, then the epilogue. */
         size_t weight_bytes = mx_weight_workspace_bytes(problem, variant);
         mx_gemm_problem product = *problem;

@@ -28,9 +28,13 @@
  * paths are exact only for s in [-23, 13]. A NaN scale (0xFF) makes exactly that row's outputs
  * NaN on every path.
  *
- * Epilogue. With an activation or a residual, the product goes to an FP16/BF16 temporary in the
- * workspace (m * n * 2 bytes more) and activation.h's kernel applies bias, activation and
- * residual from it. */
+ * Epilogue (activation, residual; batch 1). fused and skinny apply bias, activation and residual
+ * in registers to the FP32 sums (after the split-K reduction), with activation.cuh's functions,
+ * and write y directly: no workspace, no FP16 rounding before the activation. The gated units
+ * pair weight rows 2j (gate) and 2j + 1 (linear) and write n / 2 columns. dequant_cublas and
+ * persistent write the product to an FP16/BF16 temporary in the workspace (m * n * 2 bytes
+ * more, after the weights' part) and activation.h's kernel applies bias, activation and residual
+ * from it, so their activation input is rounded to the dtype first. */
 #ifndef MX_GEMM_H
 #define MX_GEMM_H
 
@@ -82,7 +86,9 @@ const char *mx_gemm_variant_name(mx_gemm_variant variant);
 mx_status mx_gemm_variant_from_name(const char *name, mx_gemm_variant *variant);
 
 /* Workspace the variant needs for this problem, in bytes (0 when none): dequant_cublas for the
- * temporary dequantized weights, persistent for the kept ones; skinny and fused need none. */
+ * temporary dequantized weights, persistent for the kept ones, both plus the epilogue's
+ * temporary when there is an activation or residual; skinny and fused need none, epilogue or
+ * not. */
 size_t mx_gemm_workspace_bytes(const mx_gemm_context *context, const mx_gemm_problem *problem,
                                mx_gemm_variant variant);
 
@@ -93,6 +99,11 @@ mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context, const mx_gemm_pro
  * pointers, workspace size (MX_ERR_WORKSPACE names both numbers). */
 mx_status mx_gemm(mx_gemm_context *context, const mx_gemm_problem *problem, mx_gemm_variant variant,
                   void *workspace, size_t workspace_bytes, cudaStream_t stream);
+
+/* Everything mx_gemm checks before launching (the same statuses and messages), launching
+ * nothing: for callers that chain several GEMMs and must refuse before the first one runs. */
+mx_status mx_gemm_check(const mx_gemm_context *context, const mx_gemm_problem *problem,
+                        mx_gemm_variant variant, const void *workspace, size_t workspace_bytes);
 
 /* persistent only: dequantizes the problem's W into workspace, once. */
 mx_status mx_gemm_persistent_prepare(mx_gemm_context *context, const mx_gemm_problem *problem,
