@@ -62,7 +62,7 @@ static mx_gemm_problem mx_ffn_gemm(const mx_ffn_problem *p, bool down, bool fuse
         g.k = p->intermediate;
         g.w_blocks = p->down_blocks;
         g.w_scales = p->down_scales;
-        g.bias = p->down_bias;
+        g.bias = fused ? p->down_bias : NULL;
         g.residual = fused ? p->residual : NULL;
     }
     return g;
@@ -127,8 +127,9 @@ static mx_status mx_ffn_check_workspace(const char *what, size_t needed, const v
 }
 
 /* The unfused sequence, shared by the separate mode and the FP16 reference: product(up) into u,
- * the activation (with the up bias) into h, product(down) (with the down bias) into y, then the
- * residual added in place. */
+ * the activation (with the up bias) into h, product(down) into y, then the down bias and the
+ * residual added in one pass in place (one elementwise pass after each product, so that neither
+ * path pays for a bias broadcast that the other does not). */
 typedef mx_status (*mx_ffn_product)(const void *state, bool down, const void *in, void *out,
                                     cudaStream_t stream);
 
@@ -139,9 +140,9 @@ static mx_status mx_ffn_sequence(const mx_ffn_problem *p, void *u, void *h, mx_f
     MX_TRY(
         mx_activation_apply(p->m, up_n, p->dtype, p->activation, u, p->up_bias, NULL, h, stream));
     MX_TRY(product(state, true, h, p->y, stream));
-    if (!p->residual) return MX_OK;
-    return mx_activation_apply(p->m, p->hidden, p->dtype, MX_ACT_NONE, p->y, NULL, p->residual,
-                               p->y, stream);
+    if (!p->residual && !p->down_bias) return MX_OK;
+    return mx_activation_apply(p->m, p->hidden, p->dtype, MX_ACT_NONE, p->y, p->down_bias,
+                               p->residual, p->y, stream);
 }
 
 typedef struct {
@@ -208,7 +209,7 @@ static mx_status mx_ffn_dense_product(const void *opaque, bool down, const void 
         return mx_dense_gemm(s->cublas, p->m, mx_ffn_up_rows(p->activation, p->intermediate),
                              p->hidden, 1, p->dtype, in, s->up_weights, NULL, out, stream);
     return mx_dense_gemm(s->cublas, p->m, p->hidden, p->intermediate, 1, p->dtype, in,
-                         s->down_weights, p->down_bias, out, stream);
+                         s->down_weights, NULL, out, stream);
 }
 
 extern "C" mx_status mx_ffn_dense(cublasHandle_t cublas, const mx_ffn_problem *problem,
