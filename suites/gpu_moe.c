@@ -290,6 +290,24 @@ static double *as_doubles(const uint16_t *values, int dtype_index, int64_t count
     return out;
 }
 
+/* residual == y (in place) gives the bits of a separate residual. */
+static void check_residual_in_place(device_moe *d) {
+    const size_t bytes = y_bytes(d);
+    uint16_t *separate = malloc(bytes);
+    cr_assert(separate);
+    run_layer(d, MX_GEMM_AUTO, false);
+    memcpy(separate, d->y_host, bytes);
+    const void *residual = d->problem.residual;
+    MX_CR_CUDA(cudaMemcpy(d->problem.y, residual, bytes, cudaMemcpyDeviceToDevice));
+    d->problem.residual = d->problem.y;
+    MX_CR_OK(mx_moe(d->context, &d->problem, MX_GEMM_AUTO, d->workspace, d->workspace_bytes, 0));
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, bytes, cudaMemcpyDeviceToHost));
+    d->problem.residual = residual;
+    cr_expect(memcmp(separate, d->y_host, bytes) == 0, "residual == y differs from a separate one");
+    free(separate);
+}
+
 /* Every variant and the FP16 reference path, FP16 and BF16, on the GPU's routing:
  *   vs FP64: rel_l2 <= max(2e-3, 2 x the error that storing the MLP1 product, h, o and y in the
  *            dtype forces, measured by the same FP64 layer with those roundings);
@@ -329,6 +347,7 @@ static void check_layer(const host_moe *h, const char *label) {
                       mx_gemm_variant_name(layer_variants[v]), t ? "bf16" : "f16", vs_fp16.rel_l2);
             free(y);
         }
+        if (h->s.residual) check_residual_in_place(&d);
         free(fp16);
         free(exact);
         free(stored);
@@ -397,75 +416,77 @@ Test(gpu_moe, idle_experts_and_one_taking_every_token) {
     }
 }
 
+/* Both NaN, or equal. */
+static bool same_value(double a, double b) {
+    return (isnan(a) && isnan(b)) || a == b;
+}
+
 /* An identity router (W_router[e, j] = 1 for j == e) makes the logits x[t, e] + bias[e]: with
  * quarters in [-9, 9] they are exact in FP16 and BF16 and tie often, so the GPU's pick must be
- * the FP64 one exactly, ties going to the lower index, and the weights its softmax. */
+ * the FP64 one exactly, ties going to the lower index, and the weights its softmax. Expert 0's
+ * bias is NaN when k < E: its logits are NaN, rank last, and it is never picked. */
+static void check_exact_routing(int dtype_index, int experts, int topk, int tokens, mx_rng *rng) {
+    const int hidden = 128;
+    const int64_t pairs = (int64_t)tokens * topk, logit_count = (int64_t)tokens * experts;
+    double *x = exact_values((int64_t)tokens * hidden, 0, rng);
+    double *router_w = calloc((size_t)experts * hidden, sizeof *router_w);
+    double *router_bias = malloc((size_t)experts * sizeof *router_bias);
+    int32_t *ids = malloc((size_t)pairs * 4), *ref_ids = malloc((size_t)pairs * 4);
+    double *weights = malloc((size_t)pairs * 8), *ref_weights = malloc((size_t)pairs * 8);
+    double *logits = malloc((size_t)logit_count * 8), *ref_logits = malloc((size_t)logit_count * 8);
+    cr_assert(router_w && router_bias && ids && ref_ids && weights && ref_weights && logits &&
+              ref_logits);
+    for (int64_t i = 0; i < (int64_t)tokens * hidden; i++)
+        if (i % hidden < experts) x[i] = (double)((int)(mx_rng_next(rng) % 64) - 32) / 4;
+    for (int e = 0; e < experts; e++) {
+        router_w[e * hidden + e] = 1.0;
+        router_bias[e] = (double)((int)(mx_rng_next(rng) % 9) - 4) / 4;
+    }
+    if (topk < experts) router_bias[0] = NAN;
+    /* Only the routing fields are uploaded and read. */
+    device_moe d = {.dtype_index = dtype_index};
+    MX_CR_OK(mx_moe_context_create(&d.context));
+    d.problem = (mx_moe_problem){.tokens = tokens,
+                                 .hidden = hidden,
+                                 .intermediate = 32,
+                                 .experts = experts,
+                                 .topk = topk,
+                                 .dtype = dtype_index ? MX_BF16 : MX_F16};
+    d.problem.x = upload_dense(x, NULL, (int64_t)tokens * hidden, dtype_index);
+    d.problem.router_w = upload_dense(router_w, NULL, (int64_t)experts * hidden, dtype_index);
+    d.problem.router_bias = upload_dense(router_bias, NULL, experts, dtype_index);
+    gpu_route(&d, ids, weights, logits);
+    mx_ref_moe_route_f64(tokens, hidden, experts, topk, x, router_w, router_bias, ref_logits,
+                         ref_ids, ref_weights);
+    const char *dtype = dtype_index ? "bf16" : "f16";
+    for (int64_t i = 0; i < logit_count; i++)
+        cr_assert(same_value(logits[i], ref_logits[i]), "%s logit %lld: %g, exact %g", dtype,
+                  (long long)i, logits[i], ref_logits[i]);
+    for (int64_t i = 0; i < pairs; i++) {
+        cr_assert_eq(ids[i], ref_ids[i],
+                     "%s E=%d k=%d tokens=%d: token %lld slot %lld picks %d, FP64 picks %d", dtype,
+                     experts, topk, tokens, (long long)(i / topk), (long long)(i % topk), ids[i],
+                     ref_ids[i]);
+        cr_assert(fabs(weights[i] - ref_weights[i]) <= 2e-6,
+                  "%s E=%d k=%d: token %lld slot %lld: weight %.9g, FP64 %.9g", dtype, experts,
+                  topk, (long long)(i / topk), (long long)(i % topk), weights[i], ref_weights[i]);
+    }
+    void *buffers[] = {x,       router_w,    router_bias, ids,       ref_ids,
+                       weights, ref_weights, logits,      ref_logits};
+    for (size_t b = 0; b < sizeof buffers / sizeof buffers[0]; b++) free(buffers[b]);
+    release(&d);
+}
+
 Test(gpu_moe, routing_matches_fp64_with_exact_tied_logits) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
-    const int hidden = 128, experts_list[] = {1, 4, 32, 128}, topk_list[] = {1, 4},
-              tokens_list[] = {1, 7, 300};
+    const int experts_list[] = {1, 4, 32, 128}, topk_list[] = {1, 4}, tokens_list[] = {1, 7, 300};
     for (int t = 0; t < 2; t++)
-        for (int ei = 0; ei < 4; ei++)
-            for (int ki = 0; ki < 2; ki++)
-                for (int ti = 0; ti < 3; ti++) {
-                    const int E = experts_list[ei], k = topk_list[ki], tokens = tokens_list[ti];
-                    if (k > E) continue;
-                    host_moe h = {.s = {tokens, hidden, 32, E, k, false}};
-                    h.x = exact_values((int64_t)tokens * hidden, 0, &rng);
-                    for (int64_t i = 0; i < (int64_t)tokens * hidden; i++)
-                        if (i % hidden < E)
-                            h.x[i] = (double)((int)(mx_rng_next(&rng) % 64) - 32) / 4;
-                    h.router_w = calloc((size_t)E * hidden, sizeof *h.router_w);
-                    h.router_bias = malloc((size_t)E * sizeof *h.router_bias);
-                    cr_assert(h.router_w && h.router_bias);
-                    for (int e = 0; e < E; e++) {
-                        h.router_w[e * hidden + e] = 1.0;
-                        h.router_bias[e] = (double)((int)(mx_rng_next(&rng) % 9) - 4) / 4;
-                    }
-                    /* Only the routing fields are uploaded and read. */
-                    device_moe d = {.dtype_index = t};
-                    MX_CR_OK(mx_moe_context_create(&d.context));
-                    d.problem = (mx_moe_problem){.tokens = tokens,
-                                                 .hidden = hidden,
-                                                 .intermediate = 32,
-                                                 .experts = E,
-                                                 .topk = k,
-                                                 .dtype = t ? MX_BF16 : MX_F16};
-                    d.problem.x = upload_dense(h.x, NULL, (int64_t)tokens * hidden, t);
-                    d.problem.router_w = upload_dense(h.router_w, NULL, (int64_t)E * hidden, t);
-                    d.problem.router_bias = upload_dense(h.router_bias, NULL, E, t);
-                    const int64_t pairs = (int64_t)tokens * k;
-                    int32_t *ids = malloc((size_t)pairs * 4), *ref_ids = malloc((size_t)pairs * 4);
-                    double *weights = malloc((size_t)pairs * 8),
-                           *ref_weights = malloc((size_t)pairs * 8),
-                           *logits = malloc((size_t)tokens * E * 8),
-                           *ref_logits = malloc((size_t)tokens * E * 8);
-                    cr_assert(ids && ref_ids && weights && ref_weights && logits && ref_logits);
-                    gpu_route(&d, ids, weights, logits);
-                    mx_ref_moe_route_f64(tokens, hidden, E, k, h.x, h.router_w, h.router_bias,
-                                         ref_logits, ref_ids, ref_weights);
-                    for (int64_t i = 0; i < (int64_t)tokens * E; i++)
-                        cr_assert_eq(logits[i], ref_logits[i], "logit %lld: %g, exact %g",
-                                     (long long)i, logits[i], ref_logits[i]);
-                    for (int64_t i = 0; i < pairs; i++) {
-                        cr_assert_eq(ids[i], ref_ids[i],
-                                     "%s E=%d k=%d tokens=%d: token %lld slot %lld picks %d, "
-                                     "FP64 picks %d",
-                                     t ? "bf16" : "f16", E, k, tokens, (long long)(i / k),
-                                     (long long)(i % k), ids[i], ref_ids[i]);
-                        cr_assert(fabs(weights[i] - ref_weights[i]) <= 2e-6,
-                                  "token %lld slot %lld: weight %.9g, FP64 %.9g",
-                                  (long long)(i / k), (long long)(i % k), weights[i],
-                                  ref_weights[i]);
-                    }
-                    void *host_buffers[] = {ids, ref_ids, weights, ref_weights, logits, ref_logits};
-                    for (size_t b = 0; b < 6; b++) free(host_buffers[b]);
-                    release(&d);
-                    free(h.x);
-                    free(h.router_w);
-                    free(h.router_bias);
-                }
+        for (int e = 0; e < 4; e++)
+            for (int k = 0; k < 2; k++)
+                for (int n = 0; n < 3; n++)
+                    if (topk_list[k] <= experts_list[e])
+                        check_exact_routing(t, experts_list[e], topk_list[k], tokens_list[n], &rng);
 }
 
 /* A gaussian router: the logits are rounded to the dtype, so they are compared normwise with
