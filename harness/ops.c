@@ -5,7 +5,7 @@
 #include "ops.h"
 
 static const mx_bench_op *const all_ops[] = {&mx_op_gemm, &mx_op_ffn_gelu, &mx_op_ffn_swiglu,
-                                             &mx_op_ffn_gptoss};
+                                             &mx_op_ffn_gptoss, &mx_op_moe};
 
 const mx_bench_op *const *mx_bench_ops(int *count) {
     *count = (int)(sizeof all_ops / sizeof all_ops[0]);

@@ -58,6 +58,7 @@ extern const mx_bench_op mx_op_gemm;
 extern const mx_bench_op mx_op_ffn_gelu;
 extern const mx_bench_op mx_op_ffn_swiglu;
 extern const mx_bench_op mx_op_ffn_gptoss;
+extern const mx_bench_op mx_op_moe;
 
 /* Every op, for the runner, the sweep vocabulary and --help. */
 const mx_bench_op *const *mx_bench_ops(int *count);

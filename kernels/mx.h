@@ -11,5 +11,6 @@
 #include "activation.h"
 #include "gemm.h"
 #include "ffn.h"
+#include "moe.h"
 
 #endif

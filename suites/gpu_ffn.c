@@ -474,10 +474,10 @@ ParameterizedTest(ffn_shape *s, gpu_ffn, block_matches_fp64_and_fp16_reference) 
                     mx_gemm_problem up_gemm = {.m = m, .n = up_n, .k = hidden, .batch = 1};
                     bool staged = mode == MX_FFN_SEPARATE ||
                                   !in_registers(resolved(context, &up_gemm, variants[v]));
-                    double floor = block_reference(s, acts[a], d, staged, x, &up, up_bias, &down,
-                                                   down_bias, ref);
+                    double stored_floor = block_reference(s, acts[a], d, staged, x, &up, up_bias,
+                                                          &down, down_bias, ref);
                     figures exact = measure(y, d, ref, m * hidden);
-                    exact.limit += 2.0 * floor;
+                    exact.limit += 2.0 * stored_floor;
                     figures vs_fp16 = measure(y, d, fp16_out, m * hidden);
                     cr_expect(exact.nonfinite == 0 && exact.rel_l2 <= exact.limit &&
                                   vs_fp16.rel_l2 <= 1e-2,

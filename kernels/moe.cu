@@ -1,0 +1,563 @@
+/* MoE expert layer (see moe.h): router GEMM (cuBLAS), a warp-per-token top-k + softmax kernel,
+ * grouping by CUB (histogram of expert ids, stable radix sort of the (token, slot) pairs by
+ * expert), a gather of each expert's tokens, one mx_gemm pair per expert with tokens, and a
+ * combine kernel. The expert GEMMs are the MXFP4 GEMM family (gemm.h); everything else is memory
+ * bound and small next to the expert weights. Figures: docs/moe.md (`mxbench run`, op moe). */
+#include <cub/cub.cuh>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dense_gemm.h"
+#include "moe.h"
+
+struct mx_moe_context {
+    mx_gemm_context *gemm;
+    cublasHandle_t cublas;
+    int32_t *counts_host;     /* pinned [MX_MOE_MAX_EXPERTS]: tokens per expert of the last call */
+    cudaEvent_t counts_ready; /* recorded after the counts' copy to the host */
+};
+
+enum { MX_TOPK_WARPS = 8 }; /* tokens per block of the top-k kernel, one warp each */
+
+// ---- kernels
+
+/* NaN ranks below every number (and no comparison with it is ever true), so it maps to -Inf. */
+__device__ __forceinline__ float mx_rank_key(float logit) {
+    return logit != logit ? -INFINITY : logit;
+}
+
+/* The routing order: a larger logit first, equal logits by the lower expert index. A strict total
+ * order on distinct indices, so the warp's butterfly reduction gives every lane the same pick. */
+__device__ __forceinline__ bool mx_ranks_before(float a, int a_index, float b, int b_index) {
+    return a > b || (a == b && a_index < b_index);
+}
+
+/* One warp per token: k passes, each picks the first expert (in routing order) that ranks after
+ * the previous pick, so no set of chosen experts is kept; then the softmax over the k picked
+ * logits in FP32. pair_ids (when not NULL) gets t * topk + slot, the values the grouping sorts. */
+template <typename T>
+static __global__ void mx_moe_topk_kernel(const T *logits, int64_t tokens, int experts, int topk,
+                                          int32_t *expert_ids, float *expert_weights,
+                                          int32_t *pair_ids) {
+    const int lane = threadIdx.x & 31;
+    const int64_t token = (int64_t)blockIdx.x * MX_TOPK_WARPS + threadIdx.x / 32;
+    if (token >= tokens) return; /* the whole warp: token is the same for its 32 lanes */
+    const T *row = logits + token * experts;
+    int32_t *ids = expert_ids + token * topk;
+    float previous = INFINITY, largest = 0.0f;
+    int previous_index = -1; /* (+Inf, -1) ranks before every logit: the first pass sees all */
+    for (int slot = 0; slot < topk; slot++) {
+        /* (-Inf, experts) ranks after every real expert; k <= experts, so a real one is found. */
+        float best = -INFINITY;
+        int best_index = experts;
+        for (int e = lane; e < experts; e += 32) {
+            float key = mx_rank_key((float)row[e]);
+            if (mx_ranks_before(previous, previous_index, key, e) &&
+                mx_ranks_before(key, e, best, best_index)) {
+                best = key;
+                best_index = e;
+            }
+        }
+        for (int offset = 16; offset > 0; offset >>= 1) {
+            float other = __shfl_xor_sync(0xFFFFFFFFu, best, offset);
+            int other_index = __shfl_xor_sync(0xFFFFFFFFu, best_index, offset);
+            if (mx_ranks_before(other, other_index, best, best_index)) {
+                best = other;
+                best_index = other_index;
+            }
+        }
+        if (lane == 0) ids[slot] = best_index;
+        if (slot == 0) largest = best;
+        previous = best;
+        previous_index = best_index;
+    }
+    __syncwarp(); /* lane 0's ids are visible to the warp from here */
+    /* Softmax over the picked raw logits (a NaN one makes the token's weights NaN). */
+    float sum = 0.0f;
+    for (int slot = lane; slot < topk; slot += 32) sum += expf((float)row[ids[slot]] - largest);
+    for (int offset = 16; offset > 0; offset >>= 1)
+        sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset); /* a + b == b + a: all lanes agree */
+    for (int slot = lane; slot < topk; slot += 32) {
+        expert_weights[token * topk + slot] = expf((float)row[ids[slot]] - largest) / sum;
+        if (pair_ids) pair_ids[token * topk + slot] = (int32_t)(token * topk + slot);
+    }
+}
+
+/* Sorted position i holds pair order[i] = t * topk + slot: copies token t's row of x to row i of
+ * x_sorted (16 bytes per thread) and records slot_position[pair] = i for the combine. */
+static __global__ void mx_moe_gather_kernel(const uint4 *x, const int32_t *order, int64_t pairs,
+                                            int topk, int64_t row_chunks, int32_t *slot_position,
+                                            uint4 *x_sorted) {
+    const int64_t total = pairs * row_chunks, stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        int64_t position = i / row_chunks, chunk = i % row_chunks;
+        int32_t pair = order[position];
+        if (chunk == 0) slot_position[pair] = (int32_t)position;
+        x_sorted[i] = x[(int64_t)(pair / topk) * row_chunks + chunk];
+    }
+}
+
+/* y[t, c..c+7] = sum over t's slots, in slot order, of weight * o[row of the slot, c..c+7] in
+ * FP32 (+ residual), rounded once. 8 columns (16 bytes) per thread; residual may be y. */
+template <typename T>
+static __global__ void mx_moe_combine_kernel(const T *o, const int32_t *slot_position,
+                                             const float *weights, int64_t tokens, int64_t hidden,
+                                             int topk, const T *residual, T *y) {
+    const int64_t chunks = hidden / 8, total = tokens * chunks;
+    const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        const int64_t token = i / chunks, column = (i % chunks) * 8;
+        float sum[8] = {};
+        for (int slot = 0; slot < topk; slot++) {
+            const int64_t pair = token * topk + slot;
+            const float weight = weights[pair];
+            uint4 packed = *(const uint4 *)(o + slot_position[pair] * hidden + column);
+            const T *values = (const T *)&packed;
+#pragma unroll
+            for (int j = 0; j < 8; j++) sum[j] = fmaf(weight, (float)values[j], sum[j]);
+        }
+        if (residual) {
+            uint4 packed = *(const uint4 *)(residual + token * hidden + column);
+            const T *values = (const T *)&packed;
+#pragma unroll
+            for (int j = 0; j < 8; j++) sum[j] += (float)values[j];
+        }
+        uint4 packed;
+        T *values = (T *)&packed;
+#pragma unroll
+        for (int j = 0; j < 8; j++) values[j] = (T)sum[j];
+        *(uint4 *)(y + token * hidden + column) = packed;
+    }
+}
+
+// ---- launchers
+
+static int mx_grid(int64_t work, int threads) {
+    int64_t blocks = (work + threads - 1) / threads;
+    return (int)(blocks < 65536 ? blocks : 65536);
+}
+
+template <typename T>
+static mx_status mx_moe_topk_launch(const void *logits, int64_t tokens, int experts, int topk,
+                                    int32_t *expert_ids, float *expert_weights, int32_t *pair_ids,
+                                    cudaStream_t stream) {
+    int64_t blocks = (tokens + MX_TOPK_WARPS - 1) / MX_TOPK_WARPS;
+    mx_moe_topk_kernel<T><<<(unsigned)blocks, MX_TOPK_WARPS * 32, 0, stream>>>(
+        (const T *)logits, tokens, experts, topk, expert_ids, expert_weights, pair_ids);
+    MX_LAUNCH_CHECK("mx_moe_topk_kernel");
+    return MX_OK;
+}
+
+template <typename T>
+static mx_status mx_moe_combine_launch(const void *o, const int32_t *slot_position,
+                                       const float *weights, const mx_moe_problem *problem,
+                                       cudaStream_t stream) {
+    const int threads = 256;
+    mx_moe_combine_kernel<T>
+        <<<mx_grid(problem->tokens * problem->hidden / 8, threads), threads, 0, stream>>>(
+            (const T *)o, slot_position, weights, problem->tokens, problem->hidden,
+            (int)problem->topk, (const T *)problem->residual, (T *)problem->y);
+    MX_LAUNCH_CHECK("mx_moe_combine_kernel");
+    return MX_OK;
+}
+
+/* Router logits (cuBLAS, dtype) then the top-k kernel. */
+static mx_status mx_moe_route_launch(mx_moe_context *context, const mx_moe_problem *problem,
+                                     void *logits, int32_t *expert_ids, float *expert_weights,
+                                     int32_t *pair_ids, cudaStream_t stream) {
+    MX_TRY(mx_dense_gemm(context->cublas, problem->tokens, problem->experts, problem->hidden, 1,
+                         problem->dtype, problem->x, problem->router_w, problem->router_bias,
+                         logits, stream));
+    return problem->dtype == MX_BF16
+               ? mx_moe_topk_launch<__nv_bfloat16>(logits, problem->tokens, (int)problem->experts,
+                                                   (int)problem->topk, expert_ids, expert_weights,
+                                                   pair_ids, stream)
+               : mx_moe_topk_launch<__half>(logits, problem->tokens, (int)problem->experts,
+                                            (int)problem->topk, expert_ids, expert_weights,
+                                            pair_ids, stream);
+}
+
+// ---- argument checks and the workspace layout
+
+static mx_status mx_moe_check_route_shape(const mx_moe_problem *problem) {
+    if (!problem) return mx_fail(MX_ERR_INVALID_ARGUMENT, "problem is NULL");
+    if (problem->tokens <= 0)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT, "tokens = %lld: expected > 0",
+                       (long long)problem->tokens);
+    if (problem->experts < 1 || problem->experts > MX_MOE_MAX_EXPERTS)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT, "experts = %lld: expected 1..%d",
+                       (long long)problem->experts, MX_MOE_MAX_EXPERTS);
+    if (problem->topk < 1 || problem->topk > problem->experts)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT, "topk = %lld: expected 1..experts (%lld)",
+                       (long long)problem->topk, (long long)problem->experts);
+    if (problem->hidden <= 0 || problem->hidden % MX_BLOCK_SIZE != 0)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                       "hidden = %lld: expected a positive multiple of 32 (the MXFP4 block)",
+                       (long long)problem->hidden);
+    if (problem->dtype != MX_F16 && problem->dtype != MX_BF16)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT, "dtype = %d: expected MX_F16 or MX_BF16",
+                       (int)problem->dtype);
+    /* Pair indices and sorted positions are int32; mx_gemm takes m up to 2^30. */
+    if (problem->tokens > (1LL << 30) / problem->topk || problem->hidden > (1LL << 30))
+        return mx_fail(MX_ERR_UNSUPPORTED_SHAPE,
+                       "tokens x topk = %lld x %lld, hidden = %lld: supported up to 2^30 routed "
+                       "pairs and hidden 2^30",
+                       (long long)problem->tokens, (long long)problem->topk,
+                       (long long)problem->hidden);
+    return MX_OK;
+}
+
+static mx_status mx_moe_check_layer_shape(const mx_moe_problem *problem) {
+    MX_TRY(mx_moe_check_route_shape(problem));
+    if (problem->intermediate <= 0 || problem->intermediate % MX_BLOCK_SIZE != 0)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                       "intermediate = %lld: expected a positive multiple of 32 (the MXFP4 block)",
+                       (long long)problem->intermediate);
+    if (problem->intermediate > (1LL << 29))
+        return mx_fail(MX_ERR_UNSUPPORTED_SHAPE,
+                       "intermediate = %lld: supported up to 2^29 (MLP1 has 2I rows)",
+                       (long long)problem->intermediate);
+    /* All experts' weights together: [experts * 2I, hidden] and [experts * hidden, I]. */
+    MX_TRY(mx_check_shape(problem->experts * 2 * problem->intermediate, problem->hidden));
+    return mx_check_shape(problem->experts * problem->hidden, problem->intermediate);
+}
+
+static mx_status mx_moe_check_route_pointers(const mx_moe_problem *problem) {
+    MX_TRY(mx_check_pointer(problem->x, 16, "x"));
+    MX_TRY(mx_check_pointer(problem->router_w, 2, "router_w"));
+    if (problem->router_bias) MX_TRY(mx_check_pointer(problem->router_bias, 2, "router_bias"));
+    return MX_OK;
+}
+
+/* w1, w2: the dense weights of the reference path, or NULL for the MXFP4 path. */
+static mx_status mx_moe_check_layer_pointers(const mx_moe_problem *problem, const void *w1,
+                                             const void *w2, bool reference) {
+    MX_TRY(mx_moe_check_route_pointers(problem));
+    if (reference) {
+        MX_TRY(mx_check_pointer(w1, 16, "w1"));
+        MX_TRY(mx_check_pointer(w2, 16, "w2"));
+    } else {
+        MX_TRY(mx_check_pointer(problem->w1_blocks, 16, "w1_blocks"));
+        MX_TRY(mx_check_pointer(problem->w1_scales, 1, "w1_scales"));
+        MX_TRY(mx_check_pointer(problem->w2_blocks, 16, "w2_blocks"));
+        MX_TRY(mx_check_pointer(problem->w2_scales, 1, "w2_scales"));
+    }
+    if (problem->b1) MX_TRY(mx_check_pointer(problem->b1, 2, "b1"));
+    if (problem->b2) MX_TRY(mx_check_pointer(problem->b2, 2, "b2"));
+    if (problem->residual) MX_TRY(mx_check_pointer(problem->residual, 16, "residual"));
+    return mx_check_pointer(problem->y, 16, "y");
+}
+
+/* Byte offsets into the workspace, each region 256-byte aligned. */
+typedef struct {
+    size_t logits, expert_ids, expert_weights, pair_ids, counts, sorted_experts, order,
+        slot_position, cub_temp, x_sorted, h, o, expert_gemm, total;
+    size_t cub_temp_bytes;
+    size_t expert_gemm_bytes; /* MXFP4: mx_gemm's workspace; reference: MLP1's product */
+} mx_moe_layout;
+
+/* An expert GEMM's shape (batch 1, no pointers yet). */
+static mx_gemm_problem mx_moe_gemm_shape(int64_t m, int64_t n, int64_t k, mx_dtype dtype,
+                                         mx_activation activation) {
+    mx_gemm_problem problem;
+    memset(&problem, 0, sizeof problem);
+    problem.m = m;
+    problem.n = n;
+    problem.k = k;
+    problem.batch = 1;
+    problem.dtype = dtype;
+    problem.activation = activation;
+    return problem;
+}
+
+static int mx_moe_sort_bits(int64_t experts) {
+    int bits = 1;
+    while ((1LL << bits) < experts) bits++;
+    return bits;
+}
+
+static mx_status mx_moe_plan(const mx_moe_context *context, const mx_moe_problem *problem,
+                             mx_gemm_variant variant, bool reference, mx_moe_layout *layout) {
+    MX_TRY(mx_moe_check_layer_shape(problem));
+    const int64_t tokens = problem->tokens, pairs = tokens * problem->topk;
+    const int64_t hidden = problem->hidden, intermediate = problem->intermediate;
+    const int experts = (int)problem->experts;
+    const size_t element = 2; /* FP16 / BF16 */
+
+    size_t histogram_bytes = 0, sort_bytes = 0;
+    MX_CUDA_CHECK(cub::DeviceHistogram::HistogramEven((void *)NULL, histogram_bytes,
+                                                      (const int32_t *)NULL, (int *)NULL,
+                                                      experts + 1, 0, experts, (int)pairs));
+    MX_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
+        (void *)NULL, sort_bytes, (const uint32_t *)NULL, (uint32_t *)NULL, (const int32_t *)NULL,
+        (int32_t *)NULL, (int)pairs, 0, mx_moe_sort_bits(experts)));
+    layout->cub_temp_bytes = histogram_bytes > sort_bytes ? histogram_bytes : sort_bytes;
+
+    if (reference) {
+        layout->expert_gemm_bytes = (size_t)(pairs * 2 * intermediate) * element;
+    } else {
+        /* An expert gets a token at most once, so m_e <= tokens; for a fixed variant the GEMM
+         * workspace grows with m, and auto only moves to variants with more workspace as m grows
+         * (gemm.h), so m = tokens bounds every expert call. */
+        mx_gemm_problem mlp1 = mx_moe_gemm_shape(tokens, 2 * intermediate, hidden, problem->dtype,
+                                                 MX_ACT_SWIGLU_GPTOSS);
+        mx_gemm_problem mlp2 =
+            mx_moe_gemm_shape(tokens, hidden, intermediate, problem->dtype, MX_ACT_NONE);
+        size_t first = mx_gemm_workspace_bytes(context->gemm, &mlp1, variant);
+        size_t second = mx_gemm_workspace_bytes(context->gemm, &mlp2, variant);
+        layout->expert_gemm_bytes = first > second ? first : second;
+    }
+
+    size_t offset = 0;
+    auto region = [&offset](size_t bytes) {
+        size_t start = offset;
+        offset += (bytes + 255) / 256 * 256;
+        return start;
+    };
+    layout->logits = region((size_t)(tokens * experts) * element);
+    layout->expert_ids = region((size_t)pairs * 4);
+    layout->expert_weights = region((size_t)pairs * 4);
+    layout->pair_ids = region((size_t)pairs * 4);
+    layout->counts = region((size_t)experts * 4);
+    layout->sorted_experts = region((size_t)pairs * 4);
+    layout->order = region((size_t)pairs * 4);
+    layout->slot_position = region((size_t)pairs * 4);
+    layout->cub_temp = region(layout->cub_temp_bytes);
+    layout->x_sorted = region((size_t)(pairs * hidden) * element);
+    layout->h = region((size_t)(pairs * intermediate) * element);
+    layout->o = region((size_t)(pairs * hidden) * element);
+    layout->expert_gemm = region(layout->expert_gemm_bytes);
+    layout->total = offset;
+    return MX_OK;
+}
+
+static mx_status mx_moe_check_workspace(const mx_moe_layout *layout, const mx_moe_problem *problem,
+                                        const char *path, const void *workspace,
+                                        size_t workspace_bytes) {
+    if (workspace_bytes < layout->total || !workspace)
+        return mx_fail(MX_ERR_WORKSPACE,
+                       "%s needs %zu workspace bytes for tokens=%lld hidden=%lld intermediate=%lld "
+                       "experts=%lld topk=%lld; got %zu%s",
+                       path, layout->total, (long long)problem->tokens, (long long)problem->hidden,
+                       (long long)problem->intermediate, (long long)problem->experts,
+                       (long long)problem->topk, workspace_bytes, workspace ? "" : " (NULL)");
+    return mx_check_pointer(workspace, 256, "workspace");
+}
+
+// ---- the layer
+
+/* One expert's two products on its m tokens, rows `first` .. first + m - 1 of the grouped
+ * buffers. MXFP4: mx_gemm with the gpt-oss SwiGLU epilogue, then mx_gemm. Reference (w1 set):
+ * cuBLAS into the MLP1 product buffer, the same epilogue by mx_activation_apply, cuBLAS. */
+static mx_status mx_moe_expert(mx_moe_context *context, const mx_moe_problem *problem,
+                               mx_gemm_variant variant, const void *w1, const void *w2,
+                               const mx_moe_layout *layout, char *workspace, int64_t expert,
+                               int64_t first, int64_t m, cudaStream_t stream) {
+    const int64_t hidden = problem->hidden, intermediate = problem->intermediate;
+    const int64_t element = 2;
+    const char *x_e = workspace + layout->x_sorted + first * hidden * element;
+    char *h_e = workspace + layout->h + first * intermediate * element;
+    char *o_e = workspace + layout->o + first * hidden * element;
+    const void *b1_e =
+        problem->b1 ? (const char *)problem->b1 + expert * 2 * intermediate * element : NULL;
+    const void *b2_e = problem->b2 ? (const char *)problem->b2 + expert * hidden * element : NULL;
+    const int64_t w1_count = 2 * intermediate * hidden, w2_count = hidden * intermediate;
+    if (w1) {
+        char *product = workspace + layout->expert_gemm + first * 2 * intermediate * element;
+        MX_TRY(mx_dense_gemm(context->cublas, m, 2 * intermediate, hidden, 1, problem->dtype, x_e,
+                             (const char *)w1 + expert * w1_count * element, NULL, product,
+                             stream));
+        MX_TRY(mx_activation_apply(m, 2 * intermediate, problem->dtype, MX_ACT_SWIGLU_GPTOSS,
+                                   product, b1_e, NULL, h_e, stream));
+        return mx_dense_gemm(context->cublas, m, hidden, intermediate, 1, problem->dtype, h_e,
+                             (const char *)w2 + expert * w2_count * element, b2_e, o_e, stream);
+    }
+    void *gemm_workspace = workspace + layout->expert_gemm;
+    mx_gemm_problem mlp1 =
+        mx_moe_gemm_shape(m, 2 * intermediate, hidden, problem->dtype, MX_ACT_SWIGLU_GPTOSS);
+    mlp1.x = x_e;
+    mlp1.w_blocks = problem->w1_blocks + expert * w1_count / 2;
+    mlp1.w_scales = problem->w1_scales + expert * w1_count / MX_BLOCK_SIZE;
+    mlp1.bias = b1_e;
+    mlp1.y = h_e;
+    MX_TRY(
+        mx_gemm(context->gemm, &mlp1, variant, gemm_workspace, layout->expert_gemm_bytes, stream));
+    mx_gemm_problem mlp2 = mx_moe_gemm_shape(m, hidden, intermediate, problem->dtype, MX_ACT_NONE);
+    mlp2.x = h_e;
+    mlp2.w_blocks = problem->w2_blocks + expert * w2_count / 2;
+    mlp2.w_scales = problem->w2_scales + expert * w2_count / MX_BLOCK_SIZE;
+    mlp2.bias = b2_e;
+    mlp2.y = o_e;
+    return mx_gemm(context->gemm, &mlp2, variant, gemm_workspace, layout->expert_gemm_bytes,
+                   stream);
+}
+
+/* The whole layer after the checks: route, group, experts (MXFP4, or dense when w1 is set),
+ * combine. */
+static mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *problem,
+                            mx_gemm_variant variant, const void *w1, const void *w2,
+                            const mx_moe_layout *layout, char *workspace, cudaStream_t stream) {
+    const int64_t pairs = problem->tokens * problem->topk;
+    const int experts = (int)problem->experts;
+    int32_t *expert_ids = (int32_t *)(workspace + layout->expert_ids);
+    float *expert_weights = (float *)(workspace + layout->expert_weights);
+    int32_t *pair_ids = (int32_t *)(workspace + layout->pair_ids);
+    int *counts = (int *)(workspace + layout->counts);
+    int32_t *order = (int32_t *)(workspace + layout->order);
+    int32_t *slot_position = (int32_t *)(workspace + layout->slot_position);
+    void *cub_temp = workspace + layout->cub_temp;
+    size_t cub_bytes = layout->cub_temp_bytes;
+
+    MX_TRY(mx_moe_route_launch(context, problem, workspace + layout->logits, expert_ids,
+                               expert_weights, pair_ids, stream));
+    MX_CUDA_CHECK(cub::DeviceHistogram::HistogramEven(cub_temp, cub_bytes, expert_ids, counts,
+                                                      experts + 1, 0, experts, (int)pairs, stream));
+    /* The counts go to the host now; sorting and gathering run while the host waits for them. */
+    MX_CUDA_CHECK(cudaMemcpyAsync(context->counts_host, counts, (size_t)experts * sizeof(int),
+                                  cudaMemcpyDeviceToHost, stream));
+    MX_CUDA_CHECK(cudaEventRecord(context->counts_ready, stream));
+    cub_bytes = layout->cub_temp_bytes;
+    /* Radix sort is stable: within an expert the pairs stay in ascending (token, slot) order. */
+    MX_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(cub_temp, cub_bytes, (const uint32_t *)expert_ids,
+                                                  (uint32_t *)(workspace + layout->sorted_experts),
+                                                  pair_ids, order, (int)pairs, 0,
+                                                  mx_moe_sort_bits(experts), stream));
+    const int threads = 256;
+    const int64_t row_chunks = problem->hidden / 8;
+    mx_moe_gather_kernel<<<mx_grid(pairs * row_chunks, threads), threads, 0, stream>>>(
+        (const uint4 *)problem->x, order, pairs, (int)problem->topk, row_chunks, slot_position,
+        (uint4 *)(workspace + layout->x_sorted));
+    MX_LAUNCH_CHECK("mx_moe_gather_kernel");
+    MX_CUDA_CHECK(cudaEventSynchronize(context->counts_ready));
+
+    int64_t total = 0;
+    for (int e = 0; e < experts; e++) total += context->counts_host[e];
+    if (total != pairs)
+        return mx_fail(MX_ERR_CUDA, "expert counts add up to %lld routed pairs, expected %lld",
+                       (long long)total, (long long)pairs);
+    int64_t first = 0;
+    for (int e = 0; e < experts; e++) {
+        int64_t m = context->counts_host[e];
+        if (m == 0) continue;
+        MX_TRY(mx_moe_expert(context, problem, variant, w1, w2, layout, workspace, e, first, m,
+                             stream));
+        first += m;
+    }
+    const void *o = workspace + layout->o;
+    return problem->dtype == MX_BF16
+               ? mx_moe_combine_launch<__nv_bfloat16>(o, slot_position, expert_weights, problem,
+                                                      stream)
+               : mx_moe_combine_launch<__half>(o, slot_position, expert_weights, problem, stream);
+}
+
+// ---- public entry points
+
+extern "C" mx_status mx_moe_context_create(mx_moe_context **context) {
+    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
+    *context = NULL;
+    mx_moe_context *created = (mx_moe_context *)calloc(1, sizeof *created);
+    if (!created) return mx_fail(MX_ERR_OUT_OF_MEMORY, "cannot allocate a MoE context");
+    mx_status status = mx_gemm_context_create(&created->gemm);
+    if (status == MX_OK) {
+        cublasStatus_t created_cublas = cublasCreate(&created->cublas);
+        if (created_cublas != CUBLAS_STATUS_SUCCESS) {
+            created->cublas = NULL;
+            status = mx_cublas_fail(created_cublas, "cublasCreate", __FILE__, __LINE__);
+        }
+    }
+    cudaError_t error = cudaSuccess;
+    if (status == MX_OK) {
+        error = cudaMallocHost((void **)&created->counts_host,
+                               MX_MOE_MAX_EXPERTS * sizeof *created->counts_host);
+        if (error != cudaSuccess) created->counts_host = NULL;
+    }
+    if (status == MX_OK && error == cudaSuccess)
+        error = cudaEventCreateWithFlags(&created->counts_ready, cudaEventDisableTiming);
+    if (status == MX_OK && error != cudaSuccess) {
+        created->counts_ready = NULL;
+        status = mx_cuda_fail(error, "mx_moe_context_create", __FILE__, __LINE__);
+    }
+    if (status != MX_OK) {
+        mx_moe_context_destroy(created);
+        return status;
+    }
+    *context = created;
+    return MX_OK;
+}
+
+extern "C" void mx_moe_context_destroy(mx_moe_context *context) {
+    if (!context) return;
+    if (context->counts_ready) cudaEventDestroy(context->counts_ready);
+    if (context->counts_host) cudaFreeHost(context->counts_host);
+    if (context->cublas) cublasDestroy(context->cublas);
+    mx_gemm_context_destroy(context->gemm);
+    free(context);
+}
+
+extern "C" mx_status mx_moe_route(mx_moe_context *context, const mx_moe_problem *problem,
+                                  void *logits, int32_t *expert_ids, float *expert_weights,
+                                  cudaStream_t stream) {
+    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
+    MX_TRY(mx_moe_check_route_shape(problem));
+    MX_TRY(mx_moe_check_route_pointers(problem));
+    MX_TRY(mx_check_pointer(logits, 2, "logits"));
+    MX_TRY(mx_check_pointer(expert_ids, 4, "expert_ids"));
+    MX_TRY(mx_check_pointer(expert_weights, 4, "expert_weights"));
+    return mx_moe_route_launch(context, problem, logits, expert_ids, expert_weights, NULL, stream);
+}
+
+static mx_status mx_moe_check_variant(mx_gemm_variant variant) {
+    if ((unsigned)variant >= MX_GEMM_VARIANT_COUNT)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT, "variant = %d: not an mx_gemm_variant",
+                       (int)variant);
+    if (variant == MX_GEMM_PERSISTENT)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                       "variant persistent: not supported by mx_moe (it would keep every expert "
+                       "dequantized); expected auto, fused, skinny or dequant_cublas");
+    return MX_OK;
+}
+
+extern "C" size_t mx_moe_workspace_bytes(const mx_moe_context *context,
+                                         const mx_moe_problem *problem, mx_gemm_variant variant) {
+    mx_moe_layout layout = {};
+    if (!context || mx_moe_check_variant(variant) != MX_OK ||
+        mx_moe_plan(context, problem, variant, false, &layout) != MX_OK)
+        return 0;
+    return layout.total;
+}
+
+extern "C" size_t mx_moe_reference_workspace_bytes(const mx_moe_problem *problem) {
+    mx_moe_layout layout = {};
+    if (mx_moe_plan(NULL, problem, MX_GEMM_AUTO, true, &layout) != MX_OK) return 0;
+    return layout.total;
+}
+
+extern "C" mx_status mx_moe(mx_moe_context *context, const mx_moe_problem *problem,
+                            mx_gemm_variant variant, void *workspace, size_t workspace_bytes,
+                            cudaStream_t stream) {
+    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
+    MX_TRY(mx_moe_check_variant(variant));
+    mx_moe_layout layout = {};
+    MX_TRY(mx_moe_plan(context, problem, variant, false, &layout));
+    MX_TRY(mx_moe_check_layer_pointers(problem, NULL, NULL, false));
+    char path[64];
+    snprintf(path, sizeof path, "mx_moe with %s", mx_gemm_variant_name(variant));
+    MX_TRY(mx_moe_check_workspace(&layout, problem, path, workspace, workspace_bytes));
+    return mx_moe_run(context, problem, variant, NULL, NULL, &layout, (char *)workspace, stream);
+}
+
+extern "C" mx_status mx_moe_reference(mx_moe_context *context, const mx_moe_problem *problem,
+                                      const void *w1, const void *w2, void *workspace,
+                                      size_t workspace_bytes, cudaStream_t stream) {
+    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
+    mx_moe_layout layout = {};
+    MX_TRY(mx_moe_plan(context, problem, MX_GEMM_AUTO, true, &layout));
+    MX_TRY(mx_moe_check_layer_pointers(problem, w1, w2, true));
+    MX_TRY(
+        mx_moe_check_workspace(&layout, problem, "mx_moe_reference", workspace, workspace_bytes));
+    return mx_moe_run(context, problem, MX_GEMM_AUTO, w1, w2, &layout, (char *)workspace, stream);
+}

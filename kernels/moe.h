@@ -1,0 +1,97 @@
+/* MoE expert layer the way gpt-oss stores it: a dense router, top-k routing, and per expert an
+ * MXFP4 MLP1 [2I, hidden] (interleaved gate/linear rows) with bias, the gpt-oss SwiGLU, and an
+ * MXFP4 MLP2 [hidden, I] with bias; the outputs of a token's k experts are summed with its
+ * routing weights. Also the same layer on dense FP16/BF16 expert weights (the FP16 reference).
+ *
+ * Per call: logits = x . W_router^T + b_router (cuBLAS, in the activation dtype, as gpt-oss);
+ * per token the k largest logits (descending, ties to the lower expert index; a NaN logit ranks
+ * below every number), weights = softmax over those k logits (FP32). The (token, slot) pairs are
+ * grouped by expert (stable: ascending token within an expert), each expert's tokens gathered
+ * contiguously; per expert e with m_e > 0 tokens:
+ *   h = swiglu_gptoss(x_e . W1_e^T + b1_e)   [m_e, I]       (dtype, mx_gemm with its epilogue)
+ *   o = h . W2_e^T + b2_e                     [m_e, hidden]  (dtype, mx_gemm)
+ * and y[t] = sum over t's slots in slot order of w * o (FP32) (+ residual[t]), rounded once.
+ * Deterministic: the same inputs give bitwise the same output.
+ *
+ * The per-expert token counts size the per-expert GEMMs on the host: every call copies them
+ * (experts x 4 bytes) to the host and waits for that copy (cudaEventSynchronize), so a call
+ * blocks the calling thread until routing has finished on the GPU and cannot be captured in a
+ * CUDA graph. A single-launch grouped kernel is not done. */
+#ifndef MX_MOE_H
+#define MX_MOE_H
+
+#include <cuda_runtime_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format.h"
+#include "gemm.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { MX_MOE_MAX_EXPERTS = 4096 };
+
+typedef struct {
+    int64_t tokens;           /* > 0 */
+    int64_t hidden;           /* > 0, a multiple of 32 */
+    int64_t intermediate;     /* I > 0, a multiple of 32: MLP1 has 2I rows, MLP2 I columns */
+    int64_t experts;          /* 1..MX_MOE_MAX_EXPERTS */
+    int64_t topk;             /* 1..experts */
+    mx_dtype dtype;           /* MX_F16 or MX_BF16: x, router, biases, residual, y */
+    const void *x;            /* [tokens, hidden], 16-byte aligned */
+    const void *router_w;     /* [experts, hidden] dense */
+    const void *router_bias;  /* [experts] or NULL */
+    const uint8_t *w1_blocks; /* MXFP4 [experts, 2I, hidden/2], 16-byte aligned */
+    const uint8_t *w1_scales; /* [experts, 2I, hidden/32] */
+    const void *b1;           /* [experts, 2I] or NULL */
+    const uint8_t *w2_blocks; /* MXFP4 [experts, hidden, I/2], 16-byte aligned */
+    const uint8_t *w2_scales; /* [experts, hidden, I/32] */
+    const void *b2;           /* [experts, hidden] or NULL */
+    const void *residual;     /* [tokens, hidden], 16-byte aligned, or NULL; may be y */
+    void *y;                  /* [tokens, hidden], 16-byte aligned */
+} mx_moe_problem;
+
+/* Owns a GEMM context, a cuBLAS handle (router and reference GEMMs), a pinned buffer for the
+ * per-expert counts and an event. One per thread, one call in flight at a time. */
+typedef struct mx_moe_context mx_moe_context;
+
+mx_status mx_moe_context_create(mx_moe_context **context);
+void mx_moe_context_destroy(mx_moe_context *context);
+
+/* Routing alone (what mx_moe runs first), for tests and callers that want the choice:
+ * logits [tokens, experts] (dtype), expert_ids [tokens, topk] (descending logit),
+ * expert_weights [tokens, topk] (softmax over the selected logits). Reads tokens, hidden,
+ * experts, topk, dtype, x, router_w and router_bias of problem only. */
+mx_status mx_moe_route(mx_moe_context *context, const mx_moe_problem *problem, void *logits,
+                       int32_t *expert_ids, float *expert_weights, cudaStream_t stream);
+
+/* Workspace of mx_moe with this per-expert GEMM variant, in bytes: routing, grouping, the
+ * gathered tokens, h and o of every (token, slot) pair, and the GEMM workspace of the largest
+ * possible expert call (m_e = tokens). Depends on the shapes, dtype and variant only. */
+size_t mx_moe_workspace_bytes(const mx_moe_context *context, const mx_moe_problem *problem,
+                              mx_gemm_variant variant);
+
+/* The MXFP4 layer. variant: auto, fused, skinny or dequant_cublas for every expert GEMM
+ * (persistent is refused: it would keep every expert dequantized). Checks every argument
+ * before launching; workspace 256-byte aligned, at least mx_moe_workspace_bytes. */
+mx_status mx_moe(mx_moe_context *context, const mx_moe_problem *problem, mx_gemm_variant variant,
+                 void *workspace, size_t workspace_bytes, cudaStream_t stream);
+
+/* Workspace of mx_moe_reference, in bytes. */
+size_t mx_moe_reference_workspace_bytes(const mx_moe_problem *problem);
+
+/* The FP16 reference: the same routing, grouping and combine, with dense expert weights w1
+ * [experts, 2I, hidden] and w2 [experts, hidden, I] in dtype through cublasGemmEx
+ * (mx_dense_gemm) and mx_activation_apply. The problem's MXFP4 pointers are not read. */
+mx_status mx_moe_reference(mx_moe_context *context, const mx_moe_problem *problem, const void *w1,
+                           const void *w2, void *workspace, size_t workspace_bytes,
+                           cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

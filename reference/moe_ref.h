@@ -1,0 +1,48 @@
+/* CPU FP64 reference of the MoE layer in kernels/moe.h, written from the gpt-oss definition:
+ * routing (top-k of the router logits, softmax over the k picked) and, given a routing, the
+ * expert MLPs (MLP1 + bias, gpt-oss SwiGLU, MLP2 + bias) and the weighted combine. */
+#ifndef MX_REFERENCE_MOE_H
+#define MX_REFERENCE_MOE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* logits [tokens, experts] -> expert_ids [tokens, topk] in descending logit order (equal logits
+ * by the lower index; NaN ranks below every number) and expert_weights [tokens, topk] = softmax
+ * over the picked logits. */
+void mx_ref_moe_topk_f64(int64_t tokens, int64_t experts, int64_t topk, const double *logits,
+                         int32_t *expert_ids, double *expert_weights);
+
+/* logits = x [tokens, hidden] . router_w [experts, hidden]^T (+ router_bias [experts] when not
+ * NULL), then mx_ref_moe_topk_f64. */
+void mx_ref_moe_route_f64(int64_t tokens, int64_t hidden, int64_t experts, int64_t topk,
+                          const double *x, const double *router_w, const double *router_bias,
+                          double *logits, int32_t *expert_ids, double *expert_weights);
+
+/* Rounds an intermediate to the storage format of a path under test (e.g. to BF16), or NULL for
+ * none: lets a test measure the error that storing the intermediates and y in the activation
+ * dtype forces. */
+typedef double (*mx_ref_store_fn)(double value);
+
+/* y [tokens, hidden] = sum over slot s of expert_weights[t, s] * o_e(x[t]) (+ residual[t] when
+ * not NULL), e = expert_ids[t, s], where
+ *   o_e(x) = W2_e . swiglu_gptoss(W1_e . x + b1_e) + b2_e
+ * with w1 [experts, 2I, hidden] (interleaved gate/linear rows), b1 [experts, 2I], w2 [experts,
+ * hidden, I], b2 [experts, hidden] (biases may be NULL). The weights are FP32 (every dequantized
+ * MXFP4 weight is an FP32 value); all arithmetic is FP64. store (when not NULL) is applied to
+ * every element of the MLP1 product (before bias and SwiGLU: mx_gemm's epilogue keeps it in the
+ * dtype), h, o and y as they are formed. */
+void mx_ref_moe_experts_f64(int64_t tokens, int64_t hidden, int64_t intermediate, int64_t topk,
+                            const double *x, const float *w1, const double *b1, const float *w2,
+                            const double *b2, const int32_t *expert_ids,
+                            const double *expert_weights, const double *residual,
+                            mx_ref_store_fn store, double *y);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

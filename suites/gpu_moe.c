@@ -1,0 +1,644 @@
+/* GPU MoE suite: routing against the CPU FP64 routing (exact logits with ties, and a gaussian
+ * router), the MXFP4 layer (every per-expert GEMM variant, FP16 and BF16) against the CPU FP64
+ * layer on the GPU's routing and against the FP16 reference path, at decode and prefill token
+ * counts, 1 to 32 experts, top-1 and top-4, sizes that are not multiples of the tiles, a routing
+ * where most experts are idle and some take every token; determinism; bad arguments. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/mx.h"
+#include "../reference/codec.h"
+#include "../reference/moe_ref.h"
+#include "common.h"
+
+static const mx_gemm_variant layer_variants[] = {MX_GEMM_AUTO, MX_GEMM_FUSED, MX_GEMM_SKINNY,
+                                                 MX_GEMM_DEQUANT_CUBLAS};
+enum { VARIANT_COUNT = sizeof layer_variants / sizeof layer_variants[0] };
+
+typedef struct {
+    int tokens, hidden, intermediate, experts, topk;
+    bool residual;
+} moe_shape;
+
+typedef enum {
+    ROUTER_GAUSSIAN,   /* tokens spread over the experts */
+    ROUTER_FAVOURITES, /* a bias of 16 on topk favourite experts: they take every token */
+} router_kind;
+
+/* Host data of one problem: dense values exactly representable in FP16 and BF16 (8 significant
+ * bits, in FP16's normal range), so one FP64 reference serves both dtypes; MXFP4 experts and
+ * their exact FP32 dequantization. */
+typedef struct {
+    moe_shape s;
+    double *x, *router_w, *router_bias, *b1, *b2, *residual;
+    float *w1, *w2;
+    uint8_t *w1_blocks, *w1_scales, *w2_blocks, *w2_scales;
+    int32_t favourites[4];
+} host_moe;
+
+static double exact_value(mx_rng *rng, int exponent_shift) {
+    double mantissa = (double)(mx_rng_next(rng) % 256) / 128.0; /* 8 bits, [0, 2) */
+    int exponent = (int)(mx_rng_next(rng) % 10) - 8 + exponent_shift;
+    return (mx_rng_next(rng) & 1 ? -1.0 : 1.0) * ldexp(mantissa, exponent);
+}
+
+static double *exact_values(int64_t count, int exponent_shift, mx_rng *rng) {
+    double *values = malloc((size_t)count * sizeof *values);
+    cr_assert(values);
+    for (int64_t i = 0; i < count; i++) values[i] = exact_value(rng, exponent_shift);
+    return values;
+}
+
+/* Gaussian weights of standard deviation sigma [rows, cols], quantized (floor scales); decoded
+ * gets the exact dequantized values. */
+static void make_mxfp4(int64_t rows, int64_t cols, double sigma, mx_rng *rng, uint8_t **blocks,
+                       uint8_t **scales, float **decoded) {
+    int64_t count = rows * cols;
+    float *w32 = malloc((size_t)count * sizeof *w32);
+    *blocks = malloc((size_t)count / 2);
+    *scales = malloc((size_t)count / 32);
+    *decoded = malloc((size_t)count * sizeof **decoded);
+    cr_assert(w32 && *blocks && *scales && *decoded);
+    for (int64_t i = 0; i < count; i++) w32[i] = (float)(sigma * mx_rng_gaussian(rng));
+    MX_CR_OK(mx_ref_quantize(w32, MX_F32, rows, cols, MX_SCALE_FLOOR, *blocks, *scales));
+    MX_CR_OK(mx_ref_dequantize(*blocks, *scales, rows, cols, *decoded));
+    free(w32);
+}
+
+static host_moe make_moe(moe_shape s, router_kind router, mx_rng *rng) {
+    host_moe h = {.s = s};
+    const int64_t E = s.experts, I = s.intermediate, hidden = s.hidden;
+    h.x = exact_values((int64_t)s.tokens * hidden, 0, rng);
+    h.router_w = exact_values(E * hidden, router == ROUTER_GAUSSIAN ? -3 : -6, rng);
+    h.router_bias = exact_values(E, -3, rng);
+    h.b1 = exact_values(E * 2 * I, -3, rng);
+    h.b2 = exact_values(E * hidden, -3, rng);
+    h.residual = s.residual ? exact_values((int64_t)s.tokens * hidden, 0, rng) : NULL;
+    if (router == ROUTER_FAVOURITES) {
+        /* topk distinct favourites; their bias of 16 outweighs any |x . w| here (< 1). */
+        for (int i = 0; i < s.topk; i++) {
+            int32_t candidate;
+            bool fresh;
+            do {
+                candidate = (int32_t)(mx_rng_next(rng) % (uint64_t)E);
+                fresh = true;
+                for (int j = 0; j < i; j++) fresh = fresh && h.favourites[j] != candidate;
+            } while (!fresh);
+            h.favourites[i] = candidate;
+            h.router_bias[candidate] = 16.0;
+        }
+    }
+    /* MLP1 pre-activations of about 1.7 (the gate clamp at 7 is reached now and then), outputs
+     * of about 1. */
+    make_mxfp4(E * 2 * I, hidden, 2.0 / sqrt((double)hidden), rng, &h.w1_blocks, &h.w1_scales,
+               &h.w1);
+    make_mxfp4(E * hidden, I, 1.0 / sqrt((double)I), rng, &h.w2_blocks, &h.w2_scales, &h.w2);
+    return h;
+}
+
+static void free_host(host_moe *h) {
+    void *buffers[] = {h->x,         h->router_w,  h->router_bias, h->b1,
+                       h->b2,        h->residual,  h->w1,          h->w2,
+                       h->w1_blocks, h->w1_scales, h->w2_blocks,   h->w2_scales};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) free(buffers[i]);
+}
+
+static uint16_t to_dtype(double value, int dtype_index) {
+    return dtype_index == 0 ? mx_test_f32_to_f16_rne((float)value)
+                            : mx_test_f32_to_bf16_rne((float)value);
+}
+
+static double from_dtype(uint16_t bits, int dtype_index) {
+    return dtype_index == 0 ? mx_test_f16_to_double(bits) : mx_test_bf16_to_double(bits);
+}
+
+static double store_f16(double value) {
+    return from_dtype(to_dtype(value, 0), 0);
+}
+
+static double store_bf16(double value) {
+    return from_dtype(to_dtype(value, 1), 1);
+}
+
+static void *upload_bytes(const void *host, size_t bytes) {
+    void *device = NULL;
+    MX_CR_CUDA(cudaMalloc(&device, bytes));
+    MX_CR_CUDA(cudaMemcpy(device, host, bytes, cudaMemcpyHostToDevice));
+    return device;
+}
+
+/* doubles (or floats when f32 is set) -> a new device array of the dtype. */
+static void *upload_dense(const double *values, const float *f32, int64_t count, int dtype_index) {
+    if (!values && !f32) return NULL;
+    uint16_t *bits = malloc((size_t)count * 2);
+    cr_assert(bits);
+    for (int64_t i = 0; i < count; i++)
+        bits[i] = to_dtype(values ? values[i] : (double)f32[i], dtype_index);
+    void *device = upload_bytes(bits, (size_t)count * 2);
+    free(bits);
+    return device;
+}
+
+typedef struct {
+    int dtype_index;
+    mx_moe_context *context;
+    mx_moe_problem problem;
+    void *w1_dense, *w2_dense, *workspace;
+    size_t workspace_bytes;
+    uint16_t *y_host;
+} device_moe;
+
+static device_moe upload(const host_moe *h, int dtype_index) {
+    const moe_shape s = h->s;
+    const int64_t E = s.experts, I = s.intermediate, hidden = s.hidden;
+    const int64_t y_count = (int64_t)s.tokens * hidden, w1_count = E * 2 * I * hidden;
+    device_moe d = {.dtype_index = dtype_index};
+    MX_CR_OK(mx_moe_context_create(&d.context));
+    mx_moe_problem p = {.tokens = s.tokens,
+                        .hidden = hidden,
+                        .intermediate = I,
+                        .experts = E,
+                        .topk = s.topk,
+                        .dtype = dtype_index ? MX_BF16 : MX_F16};
+    p.x = upload_dense(h->x, NULL, y_count, dtype_index);
+    p.router_w = upload_dense(h->router_w, NULL, E * hidden, dtype_index);
+    p.router_bias = upload_dense(h->router_bias, NULL, E, dtype_index);
+    p.w1_blocks = upload_bytes(h->w1_blocks, (size_t)w1_count / 2);
+    p.w1_scales = upload_bytes(h->w1_scales, (size_t)w1_count / 32);
+    p.b1 = upload_dense(h->b1, NULL, E * 2 * I, dtype_index);
+    p.w2_blocks = upload_bytes(h->w2_blocks, (size_t)(E * hidden * I) / 2);
+    p.w2_scales = upload_bytes(h->w2_scales, (size_t)(E * hidden * I) / 32);
+    p.b2 = upload_dense(h->b2, NULL, E * hidden, dtype_index);
+    p.residual = upload_dense(h->residual, NULL, y_count, dtype_index);
+    MX_CR_CUDA(cudaMalloc(&p.y, (size_t)y_count * 2));
+    d.problem = p;
+    /* The dequantized experts in the dtype: exact (E2M1 x 2^s has two significant bits). */
+    d.w1_dense = upload_dense(NULL, h->w1, w1_count, dtype_index);
+    d.w2_dense = upload_dense(NULL, h->w2, E * hidden * I, dtype_index);
+    d.y_host = malloc((size_t)y_count * 2);
+    cr_assert(d.y_host);
+    return d;
+}
+
+static void release(device_moe *d) {
+    const void *buffers[] = {d->problem.x,         d->problem.router_w,  d->problem.router_bias,
+                             d->problem.w1_blocks, d->problem.w1_scales, d->problem.b1,
+                             d->problem.w2_blocks, d->problem.w2_scales, d->problem.b2,
+                             d->problem.residual,  d->problem.y,         d->w1_dense,
+                             d->w2_dense,          d->workspace};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree((void *)buffers[i]);
+    free(d->y_host);
+    mx_moe_context_destroy(d->context);
+}
+
+/* A workspace of exactly bytes, filled with garbage (nothing may rely on zeros). */
+static void workspace_exactly(device_moe *d, size_t bytes) {
+    cudaFree(d->workspace);
+    MX_CR_CUDA(cudaMalloc(&d->workspace, bytes));
+    MX_CR_CUDA(cudaMemset(d->workspace, 0x5A, bytes));
+    d->workspace_bytes = bytes;
+}
+
+static size_t y_bytes(const device_moe *d) {
+    return (size_t)(d->problem.tokens * d->problem.hidden) * 2;
+}
+
+/* Runs a variant (or the FP16 reference when reference is set) with y poisoned to NaN first;
+ * leaves y in d->y_host. */
+static void run_layer(device_moe *d, mx_gemm_variant variant, bool reference) {
+    workspace_exactly(d, reference ? mx_moe_reference_workspace_bytes(&d->problem)
+                                   : mx_moe_workspace_bytes(d->context, &d->problem, variant));
+    cr_assert_gt(d->workspace_bytes, 0, "workspace query refused the problem: %s", mx_last_error());
+    MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, y_bytes(d))); /* NaN in FP16 and BF16 */
+    if (reference)
+        MX_CR_OK(mx_moe_reference(d->context, &d->problem, d->w1_dense, d->w2_dense, d->workspace,
+                                  d->workspace_bytes, 0));
+    else
+        MX_CR_OK(mx_moe(d->context, &d->problem, variant, d->workspace, d->workspace_bytes, 0));
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, y_bytes(d), cudaMemcpyDeviceToHost));
+}
+
+/* The GPU's routing: ids [tokens, topk], weights as doubles, logits as doubles (may be NULL). */
+static void gpu_route(const device_moe *d, int32_t *ids, double *weights, double *logits) {
+    const int64_t pairs = d->problem.tokens * d->problem.topk;
+    const int64_t logit_count = d->problem.tokens * d->problem.experts;
+    void *logits_device;
+    int32_t *ids_device;
+    float *weights_device, *weights32 = malloc((size_t)pairs * sizeof *weights32);
+    uint16_t *logits16 = malloc((size_t)logit_count * 2);
+    cr_assert(weights32 && logits16);
+    MX_CR_CUDA(cudaMalloc(&logits_device, (size_t)logit_count * 2));
+    MX_CR_CUDA(cudaMalloc((void **)&ids_device, (size_t)pairs * 4));
+    MX_CR_CUDA(cudaMalloc((void **)&weights_device, (size_t)pairs * 4));
+    MX_CR_CUDA(cudaMemset(ids_device, 0xFF, (size_t)pairs * 4));
+    MX_CR_CUDA(cudaMemset(weights_device, 0xFF, (size_t)pairs * 4));
+    MX_CR_OK(mx_moe_route(d->context, &d->problem, logits_device, ids_device, weights_device, 0));
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaMemcpy(ids, ids_device, (size_t)pairs * 4, cudaMemcpyDeviceToHost));
+    MX_CR_CUDA(cudaMemcpy(weights32, weights_device, (size_t)pairs * 4, cudaMemcpyDeviceToHost));
+    MX_CR_CUDA(
+        cudaMemcpy(logits16, logits_device, (size_t)logit_count * 2, cudaMemcpyDeviceToHost));
+    for (int64_t i = 0; i < pairs; i++) weights[i] = weights32[i];
+    for (int64_t i = 0; logits && i < logit_count; i++)
+        logits[i] = from_dtype(logits16[i], d->dtype_index);
+    cudaFree(logits_device);
+    cudaFree(ids_device);
+    cudaFree(weights_device);
+    free(weights32);
+    free(logits16);
+}
+
+static double *cpu_layer(const host_moe *h, const int32_t *ids, const double *weights,
+                         mx_ref_store_fn store) {
+    const moe_shape s = h->s;
+    double *y = malloc((size_t)s.tokens * s.hidden * sizeof *y);
+    cr_assert(y);
+    mx_ref_moe_experts_f64(s.tokens, s.hidden, s.intermediate, s.topk, h->x, h->w1, h->b1, h->w2,
+                           h->b2, ids, weights, h->residual, store, y);
+    return y;
+}
+
+/* ||a - b|| / ||b|| over the elements where b is finite; non-finite a there are counted. */
+typedef struct {
+    double rel_l2;
+    int64_t nonfinite;
+} figures;
+
+static figures relative_error(const double *a, const double *b, int64_t count) {
+    double diff2 = 0.0, ref2 = 0.0;
+    figures f = {0.0, 0};
+    for (int64_t i = 0; i < count; i++) {
+        if (!isfinite(b[i])) continue;
+        if (!isfinite(a[i])) {
+            f.nonfinite++;
+            continue;
+        }
+        diff2 += (a[i] - b[i]) * (a[i] - b[i]);
+        ref2 += b[i] * b[i];
+    }
+    f.rel_l2 = ref2 > 0 ? sqrt(diff2 / ref2) : sqrt(diff2);
+    return f;
+}
+
+static double *as_doubles(const uint16_t *values, int dtype_index, int64_t count) {
+    double *out = malloc((size_t)count * sizeof *out);
+    cr_assert(out);
+    for (int64_t i = 0; i < count; i++) out[i] = from_dtype(values[i], dtype_index);
+    return out;
+}
+
+/* residual == y (in place) gives the bits of a separate residual. */
+static void check_residual_in_place(device_moe *d) {
+    const size_t bytes = y_bytes(d);
+    uint16_t *separate = malloc(bytes);
+    cr_assert(separate);
+    run_layer(d, MX_GEMM_AUTO, false);
+    memcpy(separate, d->y_host, bytes);
+    const void *residual = d->problem.residual;
+    MX_CR_CUDA(cudaMemcpy(d->problem.y, residual, bytes, cudaMemcpyDeviceToDevice));
+    d->problem.residual = d->problem.y;
+    MX_CR_OK(mx_moe(d->context, &d->problem, MX_GEMM_AUTO, d->workspace, d->workspace_bytes, 0));
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, bytes, cudaMemcpyDeviceToHost));
+    d->problem.residual = residual;
+    cr_expect(memcmp(separate, d->y_host, bytes) == 0, "residual == y differs from a separate one");
+    free(separate);
+}
+
+/* Every variant and the FP16 reference path, FP16 and BF16, on the GPU's routing:
+ *   vs FP64: rel_l2 <= max(2e-3, 2 x the error that storing the MLP1 product, h, o and y in the
+ *            dtype forces, measured by the same FP64 layer with those roundings);
+ *   vs the FP16 reference path: rel_l2 <= 1 %.
+ * Returns nothing; each failure is reported with the case. */
+static void check_layer(const host_moe *h, const char *label) {
+    const moe_shape s = h->s;
+    const int64_t pairs = (int64_t)s.tokens * s.topk, y_count = (int64_t)s.tokens * s.hidden;
+    for (int t = 0; t < 2; t++) {
+        device_moe d = upload(h, t);
+        int32_t *ids = malloc((size_t)pairs * sizeof *ids);
+        double *weights = malloc((size_t)pairs * sizeof *weights);
+        cr_assert(ids && weights);
+        gpu_route(&d, ids, weights, NULL);
+        double *exact = cpu_layer(h, ids, weights, NULL);
+        double *stored = cpu_layer(h, ids, weights, t ? store_bf16 : store_f16);
+        const double forced = relative_error(stored, exact, y_count).rel_l2;
+        const double limit = fmax(2e-3, 2.0 * forced);
+
+        run_layer(&d, MX_GEMM_AUTO, true);
+        double *fp16 = as_doubles(d.y_host, t, y_count);
+        figures e = relative_error(fp16, exact, y_count);
+        cr_expect(e.nonfinite == 0 && e.rel_l2 <= limit,
+                  "%s FP16 reference %s: rel_l2 vs FP64 %.3g (limit %.3g), %lld non-finite", label,
+                  t ? "bf16" : "f16", e.rel_l2, limit, (long long)e.nonfinite);
+        for (int v = 0; v < VARIANT_COUNT; v++) {
+            run_layer(&d, layer_variants[v], false);
+            double *y = as_doubles(d.y_host, t, y_count);
+            figures vs_exact = relative_error(y, exact, y_count);
+            figures vs_fp16 = relative_error(y, fp16, y_count);
+            cr_expect(vs_exact.nonfinite == 0 && vs_exact.rel_l2 <= limit,
+                      "%s %s %s: rel_l2 vs FP64 %.3g (limit %.3g), %lld non-finite", label,
+                      mx_gemm_variant_name(layer_variants[v]), t ? "bf16" : "f16", vs_exact.rel_l2,
+                      limit, (long long)vs_exact.nonfinite);
+            cr_expect(vs_fp16.rel_l2 <= 1e-2,
+                      "%s %s %s: rel_l2 vs FP16 reference %.3g (limit 1 %%)", label,
+                      mx_gemm_variant_name(layer_variants[v]), t ? "bf16" : "f16", vs_fp16.rel_l2);
+            free(y);
+        }
+        if (h->s.residual) check_residual_in_place(&d);
+        free(fp16);
+        free(exact);
+        free(stored);
+        free(ids);
+        free(weights);
+        release(&d);
+    }
+}
+
+/* Decode (1..16 tokens) and prefill-ish (129, 300) token counts; 1, 4 and 32 experts; top-1 and
+ * top-4; hidden and I multiples of 32 but not of the GEMM tiles (64/128 rows, 128/256 K). Each
+ * case's CPU reference stays under about 1e8 multiply-adds. */
+static moe_shape layer_cases[] = {
+    {1, 96, 64, 1, 1, false},    {2, 352, 416, 4, 1, true},   {3, 160, 96, 4, 4, false},
+    {7, 352, 416, 32, 4, true},  {16, 2880, 96, 4, 4, false}, {17, 352, 416, 32, 1, false},
+    {129, 96, 2880, 4, 1, true}, {300, 160, 96, 32, 4, true},
+};
+
+ParameterizedTestParameters(gpu_moe, layer_matches_fp64_and_fp16_reference) {
+    return cr_make_param_array(moe_shape, layer_cases, sizeof layer_cases / sizeof layer_cases[0]);
+}
+
+ParameterizedTest(moe_shape *s, gpu_moe, layer_matches_fp64_and_fp16_reference) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    host_moe h = make_moe(*s, ROUTER_GAUSSIAN, &rng);
+    char label[128];
+    snprintf(label, sizeof label, "tokens=%d hidden=%d I=%d experts=%d top-%d%s", s->tokens,
+             s->hidden, s->intermediate, s->experts, s->topk, s->residual ? " +residual" : "");
+    check_layer(&h, label);
+    free_host(&h);
+}
+
+/* topk favourite experts take every token (one expert takes all with top-1), every other expert
+ * gets none: empty experts are skipped, and a full one runs m = tokens (auto then picks the
+ * dequant_cublas path above 64 tokens). */
+Test(gpu_moe, idle_experts_and_one_taking_every_token) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const moe_shape cases[] = {{5, 160, 96, 32, 1, false},
+                               {300, 160, 96, 32, 1, true},
+                               {300, 96, 160, 32, 4, false},
+                               {9, 96, 64, 4, 4, true}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        host_moe h = make_moe(cases[c], ROUTER_FAVOURITES, &rng);
+        const moe_shape s = h.s;
+        const int64_t pairs = (int64_t)s.tokens * s.topk;
+        device_moe d = upload(&h, 0);
+        int32_t *ids = malloc((size_t)pairs * sizeof *ids);
+        double *weights = malloc((size_t)pairs * sizeof *weights);
+        cr_assert(ids && weights);
+        gpu_route(&d, ids, weights, NULL);
+        int64_t favoured = 0;
+        for (int64_t i = 0; i < pairs; i++)
+            for (int j = 0; j < s.topk; j++) favoured += ids[i] == h.favourites[j];
+        cr_assert_eq(favoured, pairs, "case %zu: %lld of %lld routed pairs went to the favourites",
+                     c, (long long)favoured, (long long)pairs);
+        free(ids);
+        free(weights);
+        release(&d);
+        char label[96];
+        snprintf(label, sizeof label, "favourites: tokens=%d experts=%d top-%d", s.tokens,
+                 s.experts, s.topk);
+        check_layer(&h, label);
+        free_host(&h);
+    }
+}
+
+/* Both NaN, or equal. */
+static bool same_value(double a, double b) {
+    return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* An identity router (W_router[e, j] = 1 for j == e) makes the logits x[t, e] + bias[e]: with
+ * quarters in [-9, 9] they are exact in FP16 and BF16 and tie often, so the GPU's pick must be
+ * the FP64 one exactly, ties going to the lower index, and the weights its softmax. Expert 0's
+ * bias is NaN when k < E: its logits are NaN, rank last, and it is never picked. */
+static void check_exact_routing(int dtype_index, int experts, int topk, int tokens, mx_rng *rng) {
+    const int hidden = 128;
+    const int64_t pairs = (int64_t)tokens * topk, logit_count = (int64_t)tokens * experts;
+    double *x = exact_values((int64_t)tokens * hidden, 0, rng);
+    double *router_w = calloc((size_t)experts * hidden, sizeof *router_w);
+    double *router_bias = malloc((size_t)experts * sizeof *router_bias);
+    int32_t *ids = malloc((size_t)pairs * 4), *ref_ids = malloc((size_t)pairs * 4);
+    double *weights = malloc((size_t)pairs * 8), *ref_weights = malloc((size_t)pairs * 8);
+    double *logits = malloc((size_t)logit_count * 8), *ref_logits = malloc((size_t)logit_count * 8);
+    cr_assert(router_w && router_bias && ids && ref_ids && weights && ref_weights && logits &&
+              ref_logits);
+    for (int64_t i = 0; i < (int64_t)tokens * hidden; i++)
+        if (i % hidden < experts) x[i] = (double)((int)(mx_rng_next(rng) % 64) - 32) / 4;
+    for (int e = 0; e < experts; e++) {
+        router_w[e * hidden + e] = 1.0;
+        router_bias[e] = (double)((int)(mx_rng_next(rng) % 9) - 4) / 4;
+    }
+    if (topk < experts) router_bias[0] = NAN;
+    /* Only the routing fields are uploaded and read. */
+    device_moe d = {.dtype_index = dtype_index};
+    MX_CR_OK(mx_moe_context_create(&d.context));
+    d.problem = (mx_moe_problem){.tokens = tokens,
+                                 .hidden = hidden,
+                                 .intermediate = 32,
+                                 .experts = experts,
+                                 .topk = topk,
+                                 .dtype = dtype_index ? MX_BF16 : MX_F16};
+    d.problem.x = upload_dense(x, NULL, (int64_t)tokens * hidden, dtype_index);
+    d.problem.router_w = upload_dense(router_w, NULL, (int64_t)experts * hidden, dtype_index);
+    d.problem.router_bias = upload_dense(router_bias, NULL, experts, dtype_index);
+    gpu_route(&d, ids, weights, logits);
+    mx_ref_moe_route_f64(tokens, hidden, experts, topk, x, router_w, router_bias, ref_logits,
+                         ref_ids, ref_weights);
+    const char *dtype = dtype_index ? "bf16" : "f16";
+    for (int64_t i = 0; i < logit_count; i++)
+        cr_assert(same_value(logits[i], ref_logits[i]), "%s logit %lld: %g, exact %g", dtype,
+                  (long long)i, logits[i], ref_logits[i]);
+    for (int64_t i = 0; i < pairs; i++) {
+        cr_assert_eq(ids[i], ref_ids[i],
+                     "%s E=%d k=%d tokens=%d: token %lld slot %lld picks %d, FP64 picks %d", dtype,
+                     experts, topk, tokens, (long long)(i / topk), (long long)(i % topk), ids[i],
+                     ref_ids[i]);
+        cr_assert(fabs(weights[i] - ref_weights[i]) <= 2e-6,
+                  "%s E=%d k=%d: token %lld slot %lld: weight %.9g, FP64 %.9g", dtype, experts,
+                  topk, (long long)(i / topk), (long long)(i % topk), weights[i], ref_weights[i]);
+    }
+    void *buffers[] = {x,       router_w,    router_bias, ids,       ref_ids,
+                       weights, ref_weights, logits,      ref_logits};
+    for (size_t b = 0; b < sizeof buffers / sizeof buffers[0]; b++) free(buffers[b]);
+    release(&d);
+}
+
+Test(gpu_moe, routing_matches_fp64_with_exact_tied_logits) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const int experts_list[] = {1, 4, 32, 128}, topk_list[] = {1, 4}, tokens_list[] = {1, 7, 300};
+    for (int t = 0; t < 2; t++)
+        for (int e = 0; e < 4; e++)
+            for (int k = 0; k < 2; k++)
+                for (int n = 0; n < 3; n++)
+                    if (topk_list[k] <= experts_list[e])
+                        check_exact_routing(t, experts_list[e], topk_list[k], tokens_list[n], &rng);
+}
+
+/* A gaussian router: the logits are rounded to the dtype, so they are compared normwise with
+ * FP64, and the pick and weights with the FP64 routing of those very logits. */
+Test(gpu_moe, routing_of_a_gaussian_router) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const moe_shape s = {300, 352, 32, 32, 4, false};
+    host_moe h = make_moe(s, ROUTER_GAUSSIAN, &rng);
+    const int64_t pairs = (int64_t)s.tokens * s.topk, logit_count = (int64_t)s.tokens * s.experts;
+    int32_t *ids = malloc((size_t)pairs * 4), *ref_ids = malloc((size_t)pairs * 4);
+    double *weights = malloc((size_t)pairs * 8), *ref_weights = malloc((size_t)pairs * 8);
+    double *logits = malloc((size_t)logit_count * 8), *exact = malloc((size_t)logit_count * 8),
+           *stored = malloc((size_t)logit_count * 8);
+    cr_assert(ids && ref_ids && weights && ref_weights && logits && exact && stored);
+    for (int t = 0; t < 2; t++) {
+        device_moe d = upload(&h, t);
+        gpu_route(&d, ids, weights, logits);
+        mx_ref_moe_route_f64(s.tokens, s.hidden, s.experts, s.topk, h.x, h.router_w, h.router_bias,
+                             exact, ref_ids, ref_weights);
+        for (int64_t i = 0; i < logit_count; i++)
+            stored[i] = t ? store_bf16(exact[i]) : store_f16(exact[i]);
+        double limit = fmax(2e-3, 2.0 * relative_error(stored, exact, logit_count).rel_l2);
+        figures e = relative_error(logits, exact, logit_count);
+        cr_expect(e.nonfinite == 0 && e.rel_l2 <= limit, "%s logits: rel_l2 %.3g (limit %.3g)",
+                  t ? "bf16" : "f16", e.rel_l2, limit);
+        mx_ref_moe_topk_f64(s.tokens, s.experts, s.topk, logits, ref_ids, ref_weights);
+        for (int64_t i = 0; i < pairs; i++) {
+            cr_assert_eq(ids[i], ref_ids[i], "token %lld slot %lld picks %d, FP64 picks %d",
+                         (long long)(i / s.topk), (long long)(i % s.topk), ids[i], ref_ids[i]);
+            cr_assert(fabs(weights[i] - ref_weights[i]) <= 2e-6,
+                      "token %lld slot %lld: weight %.9g, FP64 %.9g", (long long)(i / s.topk),
+                      (long long)(i % s.topk), weights[i], ref_weights[i]);
+        }
+        release(&d);
+    }
+    void *buffers[] = {ids, ref_ids, weights, ref_weights, logits, exact, stored};
+    for (size_t b = 0; b < 7; b++) free(buffers[b]);
+    free_host(&h);
+}
+
+/* Same inputs, same bits: fixed routing order, stable grouping, fixed-order combine. */
+Test(gpu_moe, layer_is_deterministic) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    host_moe h = make_moe((moe_shape){300, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
+    device_moe d = upload(&h, 1);
+    const size_t bytes = y_bytes(&d);
+    uint16_t *first = malloc(bytes);
+    cr_assert(first);
+    for (int v = 0; v <= VARIANT_COUNT; v++) {
+        const bool reference = v == VARIANT_COUNT;
+        mx_gemm_variant variant = reference ? MX_GEMM_AUTO : layer_variants[v];
+        run_layer(&d, variant, reference);
+        memcpy(first, d.y_host, bytes);
+        run_layer(&d, variant, reference);
+        cr_expect(memcmp(first, d.y_host, bytes) == 0, "%s: two runs differ",
+                  reference ? "FP16 reference" : mx_gemm_variant_name(variant));
+    }
+    free(first);
+    release(&d);
+    free_host(&h);
+}
+
+/* Expects status and a message containing text; nothing may have been written to y. */
+static void expect_refused(mx_status got, mx_status expected, const char *text, const char *what) {
+    cr_expect_eq(got, expected, "%s: got %s, expected %s (%s)", what, mx_status_string(got),
+                 mx_status_string(expected), mx_last_error());
+    if (text)
+        cr_expect(strstr(mx_last_error(), text), "%s: message '%s' does not name '%s'", what,
+                  mx_last_error(), text);
+}
+
+Test(gpu_moe, bad_arguments_are_refused_before_launch) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    host_moe h = make_moe((moe_shape){5, 96, 64, 4, 2, false}, ROUTER_GAUSSIAN, &rng);
+    device_moe d = upload(&h, 0);
+    const mx_moe_problem good = d.problem;
+    size_t needed = mx_moe_workspace_bytes(d.context, &good, MX_GEMM_DEQUANT_CUBLAS);
+    cr_assert_gt(needed, 0);
+    workspace_exactly(&d, needed);
+    MX_CR_CUDA(cudaMemset(good.y, 0x7E, y_bytes(&d)));
+    void *ws = d.workspace;
+    mx_moe_problem bad;
+#define REFUSED(edit, status, text)                                                                \
+    do {                                                                                           \
+        bad = good;                                                                                \
+        edit;                                                                                      \
+        expect_refused(mx_moe(d.context, &bad, MX_GEMM_DEQUANT_CUBLAS, ws, needed, 0), status,     \
+                       text, #edit);                                                               \
+    } while (0)
+    REFUSED(bad.experts = 0, MX_ERR_INVALID_ARGUMENT, "experts = 0");
+    REFUSED(bad.experts = 5000, MX_ERR_INVALID_ARGUMENT, "experts = 5000");
+    REFUSED(bad.topk = 0, MX_ERR_INVALID_ARGUMENT, "topk = 0");
+    REFUSED(bad.topk = 5, MX_ERR_INVALID_ARGUMENT, "topk = 5");
+    REFUSED(bad.hidden = 100, MX_ERR_INVALID_ARGUMENT, "hidden = 100");
+    REFUSED(bad.intermediate = 48, MX_ERR_INVALID_ARGUMENT, "intermediate = 48");
+    REFUSED(bad.intermediate = 0, MX_ERR_INVALID_ARGUMENT, "intermediate = 0");
+    REFUSED(bad.tokens = 0, MX_ERR_INVALID_ARGUMENT, "tokens = 0");
+    REFUSED(bad.tokens = -3, MX_ERR_INVALID_ARGUMENT, "tokens = -3");
+    REFUSED(bad.dtype = MX_F32, MX_ERR_INVALID_ARGUMENT, "dtype");
+    REFUSED(bad.x = NULL, MX_ERR_INVALID_ARGUMENT, "x is NULL");
+    REFUSED(bad.router_w = NULL, MX_ERR_INVALID_ARGUMENT, "router_w is NULL");
+    REFUSED(bad.w1_blocks = NULL, MX_ERR_INVALID_ARGUMENT, "w1_blocks is NULL");
+    REFUSED(bad.w2_scales = NULL, MX_ERR_INVALID_ARGUMENT, "w2_scales is NULL");
+    REFUSED(bad.y = NULL, MX_ERR_INVALID_ARGUMENT, "y is NULL");
+    REFUSED(bad.y = (char *)good.y + 2, MX_ERR_MISALIGNED, "y =");
+    REFUSED(bad.w1_blocks = good.w1_blocks + 4, MX_ERR_MISALIGNED, "w1_blocks");
+#undef REFUSED
+    expect_refused(mx_moe(d.context, &good, MX_GEMM_DEQUANT_CUBLAS, ws, needed - 1, 0),
+                   MX_ERR_WORKSPACE, NULL, "workspace one byte short");
+    char needed_text[32];
+    snprintf(needed_text, sizeof needed_text, "%zu", needed);
+    cr_expect(strstr(mx_last_error(), needed_text), "message: %s", mx_last_error());
+    expect_refused(mx_moe(d.context, &good, MX_GEMM_DEQUANT_CUBLAS, NULL, needed, 0),
+                   MX_ERR_WORKSPACE, "NULL", "workspace NULL");
+    expect_refused(mx_moe(d.context, &good, MX_GEMM_PERSISTENT, ws, needed, 0),
+                   MX_ERR_INVALID_ARGUMENT, "persistent", "persistent variant");
+    expect_refused(mx_moe(d.context, &good, (mx_gemm_variant)42, ws, needed, 0),
+                   MX_ERR_INVALID_ARGUMENT, "variant = 42", "unknown variant");
+    expect_refused(mx_moe(NULL, &good, MX_GEMM_AUTO, ws, needed, 0), MX_ERR_INVALID_ARGUMENT,
+                   "context", "no context");
+    expect_refused(mx_moe(d.context, NULL, MX_GEMM_AUTO, ws, needed, 0), MX_ERR_INVALID_ARGUMENT,
+                   "problem", "no problem");
+    expect_refused(mx_moe_reference(d.context, &good, NULL, d.w2_dense, ws, needed, 0),
+                   MX_ERR_INVALID_ARGUMENT, "w1 is NULL", "reference without w1");
+    bad = good, bad.topk = 7;
+    cr_expect_eq(mx_moe_workspace_bytes(d.context, &bad, MX_GEMM_AUTO), 0);
+    cr_expect_eq(mx_moe_reference_workspace_bytes(&bad), 0);
+
+    /* Routing alone: the same checks on its fields, and its outputs. */
+    void *logits;
+    int32_t *ids;
+    float *weights;
+    MX_CR_CUDA(cudaMalloc(&logits, 5 * 4 * 2));
+    MX_CR_CUDA(cudaMalloc((void **)&ids, 5 * 2 * 4));
+    MX_CR_CUDA(cudaMalloc((void **)&weights, 5 * 2 * 4));
+    expect_refused(mx_moe_route(d.context, &bad, logits, ids, weights, 0), MX_ERR_INVALID_ARGUMENT,
+                   "topk = 7", "route topk");
+    expect_refused(mx_moe_route(d.context, &good, NULL, ids, weights, 0), MX_ERR_INVALID_ARGUMENT,
+                   "logits is NULL", "route logits");
+    expect_refused(mx_moe_route(d.context, &good, logits, ids, NULL, 0), MX_ERR_INVALID_ARGUMENT,
+                   "expert_weights is NULL", "route weights");
+
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaMemcpy(d.y_host, good.y, y_bytes(&d), cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < y_bytes(&d) / 2; i++)
+        cr_assert_eq(d.y_host[i], 0x7E7E, "output %zu was written by a refused call", i);
+    cudaFree(logits);
+    cudaFree(ids);
+    cudaFree(weights);
+    release(&d);
+    free_host(&h);
+}
