@@ -55,6 +55,8 @@ typedef struct {
 } mx_bench_op;
 
 extern const mx_bench_op mx_op_gemm;
+extern const mx_bench_op mx_op_embedding;
+extern const mx_bench_op mx_op_lm_head;
 
 /* Every op, for the runner, the sweep vocabulary and --help. */
 const mx_bench_op *const *mx_bench_ops(int *count);

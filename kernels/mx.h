@@ -10,5 +10,7 @@
 #include "dense_gemm.h"
 #include "activation.h"
 #include "gemm.h"
+#include "embedding.h"
+#include "lm_head.h"
 
 #endif
