@@ -47,7 +47,7 @@ void mx_embedding_context_destroy(mx_embedding_context *context);
 
 /* Synchronizes stream; MX_OK when no call since the last status saw an id out of range,
  * otherwise MX_ERR_INVALID_ARGUMENT naming the first (lowest-position) one, and the record is
- * reset. The vocab in the message is that of the call that recorded it. */
+ * reset. The vocab in the message is that of the last call made with the context. */
 mx_status mx_embedding_status(mx_embedding_context *context, cudaStream_t stream);
 
 typedef struct {
