@@ -10,9 +10,10 @@
 
 #include "op_util.h"
 
-/* The FP64 reference (cuBLAS DGEMM on the device) holds W in doubles: at most this many weights
- * (4.8 GB; gpt-oss's 201088 x 2880 unembedding fits). */
+/* The FP64 reference (cuBLAS DGEMM on the device) holds W and the logits in doubles: at most
+ * this many weights (4.8 GB; gpt-oss's 201088 x 2880 unembedding fits) and logits (2 GB). */
 #define LM_HEAD_EXACT_MAX_WEIGHTS 600000000LL
+#define LM_HEAD_EXACT_MAX_LOGITS  (1LL << 28)
 
 typedef struct {
     int64_t m, vocab, hidden;
@@ -64,7 +65,9 @@ static bool logits_fp16_path(lm_head_problem *p, const void *w, void *logits, cu
 
 /* logits_exact = X . W^T in FP64 (cublasDgemm on X and the exactly dequantized W widened). */
 static bool exact_logits(lm_head_problem *p, char *why, size_t why_size) {
-    if (p->vocab * p->hidden > LM_HEAD_EXACT_MAX_WEIGHTS) return true;
+    if (p->vocab * p->hidden > LM_HEAD_EXACT_MAX_WEIGHTS ||
+        p->m * p->vocab > LM_HEAD_EXACT_MAX_LOGITS)
+        return true;
     double *x64 = NULL, *w64 = NULL, one = 1.0, zero = 0.0;
     bool ok = mx_op_allocate((void **)&p->logits_exact, p->m * p->vocab * 8.0, why, why_size,
                              "FP64 logits") &&
@@ -104,7 +107,8 @@ static bool lm_head_setup(const mx_sweep_row *row, void **out, char *why, size_t
                                      .seed = mx_op_seed(row, 0x5A),
                                      .offset = 0};
     const int64_t count = p->m * p->vocab;
-    bool keep_exact = p->vocab * p->hidden <= LM_HEAD_EXACT_MAX_WEIGHTS;
+    bool keep_exact = p->vocab * p->hidden <= LM_HEAD_EXACT_MAX_WEIGHTS &&
+                      p->m * p->vocab <= LM_HEAD_EXACT_MAX_LOGITS;
     bool ok =
         mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
         (cublasCreate(&p->cublas) == CUBLAS_STATUS_SUCCESS ||

@@ -5,6 +5,7 @@
  * plus the output written; untimed so far on a GPU. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "embedding.h"

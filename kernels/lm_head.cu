@@ -128,11 +128,15 @@ static __global__ void mx_sample_pick_kernel(const uint64_t *sorted_keys,
             mass[j] = first + j < candidates ? __uint_as_float(~(uint32_t)keys[first + j]) : 0.0f;
         scan(temp).InclusiveSum(mass, running);
 #pragma unroll
-        for (int j = 0; j < mx_scan_items; j++) {
-            running[j] = carry + running[j];
+        for (int j = 0; j < mx_scan_items; j++) running[j] = carry + running[j];
+        /* A parallel scan rounds in another order across threads, so its sums may dip by an
+         * ulp where a mass is tiny; a running max makes cum non-decreasing, which the binary
+         * searches below rely on. The next step starts from the last value. */
+        __syncthreads();
+        scan(temp).InclusiveScan(running, running, mx_max_op());
+#pragma unroll
+        for (int j = 0; j < mx_scan_items; j++)
             if (first + j < candidates) cum[first + j] = running[j];
-        }
-        /* The next step continues from the last sum written, so cum never decreases. */
         __syncthreads();
         if (threadIdx.x == mx_row_threads - 1) carry_shared = running[mx_scan_items - 1];
         __syncthreads();
