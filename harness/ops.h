@@ -59,6 +59,8 @@ extern const mx_bench_op mx_op_ffn_gelu;
 extern const mx_bench_op mx_op_ffn_swiglu;
 extern const mx_bench_op mx_op_ffn_gptoss;
 extern const mx_bench_op mx_op_moe;
+extern const mx_bench_op mx_op_embedding;
+extern const mx_bench_op mx_op_lm_head;
 
 /* Every op, for the runner, the sweep vocabulary and --help. */
 const mx_bench_op *const *mx_bench_ops(int *count);

@@ -12,5 +12,7 @@
 #include "gemm.h"
 #include "ffn.h"
 #include "moe.h"
+#include "embedding.h"
+#include "lm_head.h"
 
 #endif

@@ -1,0 +1,222 @@
+/* The LM head op for the harness: logits [m, N = vocab] = x [m, K = hidden] . W^T with an MXFP4
+ * GEMM variant, then one sampled token per row (temperature 0.8, top_k 50, top_p 0.95, seed from
+ * the row): the timed call is the whole LM head step (mx_lm_head). "fp16" = cublasGemmEx on the
+ * dequantized FP16/BF16 weights + the same sampling. The errors are measured on the logits (the
+ * tokens are a random draw; suites/gpu_lm_head.c checks the sampler's distribution). */
+#include <cublas_v2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op_util.h"
+
+/* The FP64 reference (cuBLAS DGEMM on the device) holds W and the logits in doubles: at most
+ * this many weights (4.8 GB; gpt-oss's 201088 x 2880 unembedding fits) and logits (2 GB). */
+#define LM_HEAD_EXACT_MAX_WEIGHTS 600000000LL
+#define LM_HEAD_EXACT_MAX_LOGITS  (1LL << 28)
+
+typedef struct {
+    int64_t m, vocab, hidden;
+    mx_dtype dtype;
+    mx_op_weight w;
+    void *x, *logits, *logits_fp16, *logits_original;
+    double *logits_exact;
+    int32_t *tokens;
+    mx_gemm_context *context;
+    cublasHandle_t cublas;
+    mx_sampling_params params;
+    bool fp16_selected;
+    mx_gemm_variant variant;
+    void *workspace;
+    size_t workspace_bytes;
+} lm_head_problem;
+
+static const char *const lm_head_variants[] = {"auto", "fused", "skinny", "dequant_cublas", NULL};
+
+/* Weights in the variant's storage, x read, logits written by the GEMM and read by sampling. */
+static double lm_head_bytes(const mx_sweep_row *row, bool fp16) {
+    double weights = (double)row->n * row->k * (fp16 ? 2.0 : 0.5 + 1.0 / 32.0);
+    return weights + row->m * row->k * 2.0 + row->m * row->n * 2.0 * 2.0;
+}
+
+/* The logits GEMM; sampling's few operations per logit are not counted. */
+static double lm_head_flops(const mx_sweep_row *row) {
+    return 2.0 * row->m * row->n * row->k;
+}
+
+static void lm_head_teardown(void *opaque) {
+    lm_head_problem *p = opaque;
+    if (!p) return;
+    void *buffers[] = {p->x,      p->logits,   p->logits_fp16, p->logits_original, p->logits_exact,
+                       p->tokens, p->workspace};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
+    mx_op_weight_free(&p->w);
+    if (p->cublas) cublasDestroy(p->cublas);
+    mx_gemm_context_destroy(p->context);
+    free(p);
+}
+
+static bool logits_fp16_path(lm_head_problem *p, const void *w, void *logits, cudaStream_t stream,
+                             char *why, size_t why_size) {
+    return mx_op_mx_ok(mx_dense_gemm(p->cublas, p->m, p->vocab, p->hidden, 1, p->dtype, p->x, w,
+                                     NULL, logits, stream),
+                       why, why_size, "cuBLAS FP16 logits");
+}
+
+/* logits_exact = X . W^T in FP64 (cublasDgemm on X and the exactly dequantized W widened). */
+static bool exact_logits(lm_head_problem *p, char *why, size_t why_size) {
+    if (p->vocab * p->hidden > LM_HEAD_EXACT_MAX_WEIGHTS ||
+        p->m * p->vocab > LM_HEAD_EXACT_MAX_LOGITS)
+        return true;
+    double *x64 = NULL, *w64 = NULL, one = 1.0, zero = 0.0;
+    bool ok = mx_op_allocate((void **)&p->logits_exact, p->m * p->vocab * 8.0, why, why_size,
+                             "FP64 logits") &&
+              mx_op_allocate((void **)&x64, p->m * p->hidden * 8.0, why, why_size, "FP64 x") &&
+              mx_op_allocate((void **)&w64, p->vocab * p->hidden * 8.0, why, why_size, "FP64 W") &&
+              mx_op_mx_ok(mx_bench_widen(p->x, p->dtype, p->m * p->hidden, x64, 0), why, why_size,
+                          "widen x") &&
+              mx_op_mx_ok(mx_bench_widen(p->w.exact, MX_F32, p->vocab * p->hidden, w64, 0), why,
+                          why_size, "widen W");
+    if (ok && cublasDgemm(p->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)p->vocab, (int)p->m,
+                          (int)p->hidden, &one, w64, (int)p->hidden, x64, (int)p->hidden, &zero,
+                          p->logits_exact, (int)p->vocab) != CUBLAS_STATUS_SUCCESS)
+        ok = mx_op_failed(why, why_size, "cublasDgemm", "FP64 logits failed");
+    ok = ok && mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 logits");
+    cudaFree(x64);
+    cudaFree(w64);
+    return ok;
+}
+
+static bool lm_head_setup(const mx_sweep_row *row, void **out, char *why, size_t why_size) {
+    *out = NULL;
+    if (row->k % MX_BLOCK_SIZE != 0 || row->batch != 1 || row->n > INT32_MAX ||
+        row->k > INT32_MAX || row->m > INT32_MAX / row->n)
+        return mx_op_failed(why, why_size, "unsupported shape",
+                            "K must be a multiple of 32, batch 1 and M x N below 2^31");
+    mx_dist dist;
+    if (!mx_op_row_dist(row, &dist, why, why_size)) return false;
+    lm_head_problem *p = calloc(1, sizeof *p);
+    if (!p) return mx_op_failed(why, why_size, "setup", "out of host memory");
+    p->m = row->m;
+    p->vocab = row->n;
+    p->hidden = row->k;
+    p->dtype = mx_op_row_dtype(row);
+    p->params = (mx_sampling_params){.temperature = 0.8f,
+                                     .top_k = row->n < 50 ? row->n : 50,
+                                     .top_p = 0.95f,
+                                     .seed = mx_op_seed(row, 0x5A),
+                                     .offset = 0};
+    const int64_t count = p->m * p->vocab;
+    bool keep_exact = p->vocab * p->hidden <= LM_HEAD_EXACT_MAX_WEIGHTS &&
+                      p->m * p->vocab <= LM_HEAD_EXACT_MAX_LOGITS;
+    bool ok =
+        mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
+        (cublasCreate(&p->cublas) == CUBLAS_STATUS_SUCCESS ||
+         mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
+        mx_op_weight_make(&p->w, p->vocab, p->hidden, p->dtype, dist, mx_op_seed(row, 0x1E),
+                          keep_exact, why, why_size) &&
+        mx_op_activations_make(&p->x, p->m * p->hidden, p->dtype, dist, mx_op_seed(row, 0x1F), why,
+                               why_size) &&
+        mx_op_allocate(&p->logits, count * 2.0, why, why_size, "logits") &&
+        mx_op_allocate(&p->logits_fp16, count * 2.0, why, why_size, "FP16 reference logits") &&
+        mx_op_allocate(&p->logits_original, count * 2.0, why, why_size, "unquantized logits") &&
+        mx_op_allocate((void **)&p->tokens, p->m * 4.0, why, why_size, "tokens") &&
+        logits_fp16_path(p, p->w.dequantized, p->logits_fp16, 0, why, why_size) &&
+        logits_fp16_path(p, p->w.original, p->logits_original, 0, why, why_size) &&
+        exact_logits(p, why, why_size);
+    if (ok) { /* the FP32 copy only fed the exact reference */
+        cudaFree(p->w.exact);
+        p->w.exact = NULL;
+    }
+    if (!ok) {
+        lm_head_teardown(p);
+        return false;
+    }
+    *out = p;
+    return true;
+}
+
+static mx_gemm_problem logits_problem(const lm_head_problem *p) {
+    mx_gemm_problem problem = {.m = p->m,
+                               .n = p->vocab,
+                               .k = p->hidden,
+                               .batch = 1,
+                               .dtype = p->dtype,
+                               .x = p->x,
+                               .w_blocks = p->w.blocks,
+                               .w_scales = p->w.scales,
+                               .y = p->logits};
+    return problem;
+}
+
+static bool lm_head_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,
+                            size_t why_size) {
+    lm_head_problem *p = opaque;
+    memset(memory, 0, sizeof *memory);
+    memory->weight_bytes_fp16 = mx_op_weight_bytes_fp16(p->vocab, p->hidden);
+    p->fp16_selected = strcmp(variant, MX_BENCH_FP16) == 0;
+    mx_gemm_problem problem = logits_problem(p);
+    if (!p->fp16_selected) {
+        if (!mx_op_mx_ok(mx_gemm_variant_from_name(variant, &p->variant), why, why_size, "variant"))
+            return false;
+        memory->weight_bytes_mxfp4 = mx_op_weight_bytes_mxfp4(p->vocab, p->hidden);
+    }
+    /* GEMM workspace (none for fp16) + the sampler's sort buffers, which every path needs. */
+    p->workspace_bytes = p->fp16_selected
+                             ? mx_sample_workspace_bytes(p->m, p->vocab)
+                             : mx_lm_head_workspace_bytes(p->context, &problem, p->variant);
+    memory->workspace_bytes = (int64_t)p->workspace_bytes;
+    size_t free_before = 0, free_after = 0, total = 0;
+    bool ok =
+        mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") &&
+        mx_op_allocate(&p->workspace, (double)p->workspace_bytes, why, why_size, "workspace") &&
+        mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo");
+    memory->measured_bytes =
+        p->fp16_selected ? -1
+                         : p->w.mxfp4_measured_bytes + (int64_t)free_before - (int64_t)free_after;
+    return ok;
+}
+
+static bool lm_head_run(void *opaque, cudaStream_t stream, char *why, size_t why_size) {
+    lm_head_problem *p = opaque;
+    if (p->fp16_selected)
+        return logits_fp16_path(p, p->w.dequantized, p->logits, stream, why, why_size) &&
+               mx_op_mx_ok(mx_sample(p->logits, p->dtype, p->m, p->vocab, &p->params, p->tokens,
+                                     NULL, p->workspace, p->workspace_bytes, stream),
+                           why, why_size, "sampling");
+    mx_gemm_problem problem = logits_problem(p);
+    return mx_op_mx_ok(mx_lm_head(p->context, &problem, p->variant, &p->params, p->tokens, NULL,
+                                  p->workspace, p->workspace_bytes, stream),
+                       why, why_size, mx_gemm_variant_name(p->variant));
+}
+
+static bool lm_head_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
+                          size_t why_size) {
+    lm_head_problem *p = opaque;
+    int64_t count = p->m * p->vocab;
+    return mx_op_mx_ok(mx_bench_poison(p->logits, p->dtype, count, stream), why, why_size,
+                       "poison") &&
+           lm_head_run(p, stream, why, why_size) &&
+           mx_op_errors(p->logits, p->dtype, count, p->logits_fp16, p->logits_exact,
+                        p->logits_original, errors, stream, why, why_size);
+}
+
+static void lm_head_release(void *opaque) {
+    lm_head_problem *p = opaque;
+    cudaFree(p->workspace);
+    p->workspace = NULL;
+    p->workspace_bytes = 0;
+}
+
+const mx_bench_op mx_op_lm_head = {
+    .name = "lm_head",
+    .variants = lm_head_variants,
+    .bytes = lm_head_bytes,
+    .flops = lm_head_flops,
+    .setup = lm_head_setup,
+    .teardown = lm_head_teardown,
+    .prepare = lm_head_prepare,
+    .run = lm_head_run,
+    .check = lm_head_check,
+    .release = lm_head_release,
+};
