@@ -4,7 +4,7 @@
 
 #include "ops.h"
 
-static const mx_bench_op *const all_ops[] = {&mx_op_gemm};
+static const mx_bench_op *const all_ops[] = {&mx_op_gemm, &mx_op_attention};
 
 const mx_bench_op *const *mx_bench_ops(int *count) {
     *count = (int)(sizeof all_ops / sizeof all_ops[0]);

@@ -55,6 +55,7 @@ typedef struct {
 } mx_bench_op;
 
 extern const mx_bench_op mx_op_gemm;
+extern const mx_bench_op mx_op_attention;
 
 /* Every op, for the runner, the sweep vocabulary and --help. */
 const mx_bench_op *const *mx_bench_ops(int *count);

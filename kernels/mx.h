@@ -10,5 +10,6 @@
 #include "dense_gemm.h"
 #include "activation.h"
 #include "gemm.h"
+#include "attention.h"
 
 #endif
