@@ -1,8 +1,9 @@
 /* Attention block (attention.h): MXFP4 projections through mx_gemm, and the core every path
  * shares: S = Q K^T / sqrt(D) (cublasGemmBatchedEx, FP32 scores), a causal masked softmax (one CTA
- * per query row, FP32, max-subtracted) into FP16/BF16 probabilities, ctx = P V (cuBLAS again).
- * Pointer arrays carry GQA (several query heads on one kv head). For prefill, not decode with a
- * KV cache; the core's cost is in docs/attention.md. */
+ * per query row, FP32, max-subtracted) into FP16/BF16 probabilities, ctx = P V (cuBLAS again), in
+ * steps of 256 queries against only the keys they can see. Pointer arrays carry GQA (several
+ * query heads on one kv head). For prefill (no KV cache); the core's cost is in docs/attention.md.
+ */
 #include <cub/cub.cuh>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -21,6 +22,10 @@ struct mx_attention_context {
 enum {
     MX_SOFTMAX_THREADS = 128,
     MX_POINTER_ARRAYS = 6, /* K, Q, S for Q K^T; V, P, ctx for P V */
+    /* Queries per step of the core: step c computes the scores of queries [c*256, (c+1)*256)
+     * against keys [0, (c+1)*256) only, so the causal upper triangle costs about 256 / (2 L) of
+     * the work instead of as much again, and the scores buffer holds 256 rows per head. */
+    MX_QUERY_CHUNK = 256,
 };
 
 /* Sequences whose scores are computed together stay within this many bytes of S and P (unless
@@ -40,38 +45,51 @@ static int64_t mx_qkv_rows(const mx_attention_shape *shape) {
     return (shape->q_heads + 2 * shape->kv_heads) * shape->head_dim;
 }
 
+/* Query rows per step (the last step of a sequence may have fewer). */
+static int64_t mx_query_chunk(const mx_attention_shape *shape) {
+    return shape->seq_len < MX_QUERY_CHUNK ? shape->seq_len : (int64_t)MX_QUERY_CHUNK;
+}
+
 static int64_t mx_sequences_per_pass(const mx_attention_shape *shape) {
-    double per_sequence = (double)shape->q_heads * shape->seq_len * shape->seq_len * 6.0;
+    double per_sequence =
+        (double)shape->q_heads * mx_query_chunk(shape) * shape->seq_len * 6.0; /* S + P */
     int64_t count = (int64_t)(mx_pass_score_bytes / per_sequence);
     if (count < 1) count = 1;
     return count < shape->sequences ? count : shape->sequences;
 }
 
+/* One step of the core: sequences [first_sequence, + sequences) and queries [first_query,
+ * + queries) of each, against keys [0, keys). */
+typedef struct {
+    int64_t first_sequence, sequences, first_query, queries, keys;
+} mx_core_step;
+
 // ---- kernels
 
-/* Operand pointers of the two batched products, one entry per (sequence, query head) b:
- * arrays[a * count + b] for a = K, Q, S, V, P, ctx. Scores of the sequences of one pass sit one
- * after the other (slot = sequence % per_pass). */
+/* Operand pointers of one step's two batched products, one entry b per (sequence, query head)
+ * of the step: arrays[a * batch + b] for a = K, Q, S, V, P, ctx. Entry b's scores and
+ * probabilities are [queries, keys] at b * queries * keys. */
 static __global__ void mx_attention_pointers_kernel(mx_attention_qkv_view view, char *out,
-                                                    float *scores, char *probs, int64_t count,
+                                                    float *scores, char *probs, mx_core_step step,
                                                     int64_t q_heads, int64_t group, int64_t seq_len,
-                                                    int64_t head_dim, int64_t per_pass,
-                                                    void **arrays) {
+                                                    int64_t head_dim, void **arrays) {
+    const int64_t batch = step.sequences * q_heads;
     int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= count) return;
+    if (b >= batch) return;
     const int64_t element = 2; /* FP16 and BF16 */
-    int64_t sequence = b / q_heads, head = b % q_heads, kv_head = head / group;
-    int64_t first_token = sequence * seq_len;
-    int64_t slot = (sequence % per_pass) * q_heads + head;
-    arrays[0 * count + b] =
+    int64_t head = b % q_heads, kv_head = head / group;
+    int64_t first_token = (step.first_sequence + b / q_heads) * seq_len;
+    int64_t first_query = first_token + step.first_query;
+    int64_t slot = b * step.queries * step.keys;
+    arrays[0 * batch + b] =
         (char *)view.k + (first_token * view.k_stride + kv_head * head_dim) * element;
-    arrays[1 * count + b] =
-        (char *)view.q + (first_token * view.q_stride + head * head_dim) * element;
-    arrays[2 * count + b] = scores + slot * seq_len * seq_len;
-    arrays[3 * count + b] =
+    arrays[1 * batch + b] =
+        (char *)view.q + (first_query * view.q_stride + head * head_dim) * element;
+    arrays[2 * batch + b] = scores + slot;
+    arrays[3 * batch + b] =
         (char *)view.v + (first_token * view.v_stride + kv_head * head_dim) * element;
-    arrays[4 * count + b] = probs + slot * seq_len * seq_len * element;
-    arrays[5 * count + b] = out + (first_token * q_heads * head_dim + head * head_dim) * element;
+    arrays[4 * batch + b] = probs + slot * element;
+    arrays[5 * batch + b] = out + (first_query * q_heads * head_dim + head * head_dim) * element;
 }
 
 /* Running (max, sum of exp(s - max)) of a part of a row; merged across threads by CUB. */
@@ -89,19 +107,20 @@ struct mx_softmax_merge {
     }
 };
 
-/* One CTA per query row r of the pass (rows of all its heads, scores [rows, seq_len]): query
- * position i = r % seq_len sees keys 0..i. probs gets exp(s - max) / sum there and exact zeros
- * past i, so that the full P V product adds nothing from future tokens. A NaN score makes its
- * row NaN (the sum becomes NaN). */
+/* One CTA per score row r of a step (scores [rows, keys], queries rows per head): the query at
+ * position i = first_query + r % queries sees keys 0..i. probs gets exp(s - max) / sum there and
+ * exact zeros past i, so that the P V product adds nothing from future tokens. A NaN score makes
+ * its row NaN (the sum becomes NaN). */
 template <typename T>
 static __global__ void __launch_bounds__(MX_SOFTMAX_THREADS)
-    mx_attention_softmax_kernel(const float *scores, T *probs, int64_t seq_len) {
+    mx_attention_softmax_kernel(const float *scores, T *probs, int64_t queries, int64_t keys,
+                                int64_t first_query) {
     using block_reduce = cub::BlockReduce<mx_softmax_state, MX_SOFTMAX_THREADS>;
     __shared__ typename block_reduce::TempStorage storage;
     __shared__ mx_softmax_state row_state;
-    const int64_t row = blockIdx.x, last_key = row % seq_len;
-    const float *s = scores + row * seq_len;
-    T *p = probs + row * seq_len;
+    const int64_t row = blockIdx.x, last_key = first_query + row % queries;
+    const float *s = scores + row * keys;
+    T *p = probs + row * keys;
     mx_softmax_state state = {-INFINITY, 0.0f};
     for (int64_t j = threadIdx.x; j <= last_key; j += MX_SOFTMAX_THREADS) {
         float value = s[j];
@@ -116,78 +135,93 @@ static __global__ void __launch_bounds__(MX_SOFTMAX_THREADS)
     if (threadIdx.x == 0) row_state = total;
     __syncthreads();
     const float max = row_state.max, inverse = 1.0f / row_state.sum;
-    for (int64_t j = threadIdx.x; j < seq_len; j += MX_SOFTMAX_THREADS)
+    for (int64_t j = threadIdx.x; j < keys; j += MX_SOFTMAX_THREADS)
         p[j] = (T)(j <= last_key ? expf(s[j] - max) * inverse : 0.0f);
 }
 
 // ---- launchers
 
 static size_t mx_core_bytes(const mx_attention_shape *shape) {
-    int64_t count = shape->sequences * shape->q_heads;
-    size_t scores =
-        (size_t)(mx_sequences_per_pass(shape) * shape->q_heads * shape->seq_len * shape->seq_len);
-    return mx_align256((size_t)count * MX_POINTER_ARRAYS * sizeof(void *)) +
+    int64_t batch = mx_sequences_per_pass(shape) * shape->q_heads;
+    size_t scores = (size_t)(batch * mx_query_chunk(shape) * shape->seq_len);
+    return mx_align256((size_t)batch * MX_POINTER_ARRAYS * sizeof(void *)) +
            mx_align256(scores * 4) + mx_align256(scores * 2);
 }
 
 static mx_status mx_attention_softmax_launch(const mx_attention_shape *shape, const float *scores,
-                                             void *probs, int64_t rows, cudaStream_t stream) {
+                                             void *probs, const mx_core_step *step, int64_t rows,
+                                             cudaStream_t stream) {
     if (shape->dtype == MX_BF16)
         mx_attention_softmax_kernel<__nv_bfloat16>
-            <<<(unsigned)rows, MX_SOFTMAX_THREADS, 0, stream>>>(scores, (__nv_bfloat16 *)probs,
-                                                                shape->seq_len);
+            <<<(unsigned)rows, MX_SOFTMAX_THREADS, 0, stream>>>(
+                scores, (__nv_bfloat16 *)probs, step->queries, step->keys, step->first_query);
     else
         mx_attention_softmax_kernel<__half><<<(unsigned)rows, MX_SOFTMAX_THREADS, 0, stream>>>(
-            scores, (__half *)probs, shape->seq_len);
+            scores, (__half *)probs, step->queries, step->keys, step->first_query);
     MX_LAUNCH_CHECK("mx_attention_softmax_kernel");
     return MX_OK;
 }
 
-/* The core on arguments already checked; workspace holds mx_core_bytes. */
+/* One step: its pointer arrays, S = Q K^T / sqrt(D), the masked softmax, ctx = P V. */
+static mx_status mx_attention_step(mx_attention_context *context, const mx_attention_shape *shape,
+                                   const mx_attention_qkv_view *view, void *out, void **arrays,
+                                   float *scores, void *probs, const mx_core_step *step,
+                                   cudaStream_t stream) {
+    const int64_t batch = step->sequences * shape->q_heads;
+    const int threads = 256;
+    mx_attention_pointers_kernel<<<(unsigned)((batch + threads - 1) / threads), threads, 0,
+                                   stream>>>(*view, (char *)out, scores, (char *)probs, *step,
+                                             shape->q_heads, shape->q_heads / shape->kv_heads,
+                                             shape->seq_len, shape->head_dim, arrays);
+    MX_LAUNCH_CHECK("mx_attention_pointers_kernel");
+    cublasHandle_t cublas = context->cublas;
+    const cudaDataType type = shape->dtype == MX_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    const float scale = (float)(1.0 / sqrt((double)shape->head_dim)), one = 1.0f, zero = 0.0f;
+    const int keys = (int)step->keys, queries = (int)step->queries, d = (int)shape->head_dim;
+    /* Column-major view of row-major data: S^T[j, i] = sum_d K[j, d] Q[i, d], i.e. the TN
+     * product with K as the transposed A; S row i is query i, contiguous over keys j. */
+    MX_CUBLAS_CHECK(cublasGemmBatchedEx(
+        cublas, CUBLAS_OP_T, CUBLAS_OP_N, keys, queries, d, &scale,
+        (const void *const *)(arrays + 0 * batch), type, (int)view->k_stride,
+        (const void *const *)(arrays + 1 * batch), type, (int)view->q_stride, &zero,
+        arrays + 2 * batch, CUDA_R_32F, keys, (int)batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    MX_TRY(mx_attention_softmax_launch(shape, scores, probs, step, batch * step->queries, stream));
+    /* ctx^T[d, i] = sum_j V[j, d] P[i, j]: V^T is V read column-major, P^T likewise. */
+    MX_CUBLAS_CHECK(
+        cublasGemmBatchedEx(cublas, CUBLAS_OP_N, CUBLAS_OP_N, d, queries, keys, &one,
+                            (const void *const *)(arrays + 3 * batch), type, (int)view->v_stride,
+                            (const void *const *)(arrays + 4 * batch), type, keys, &zero,
+                            arrays + 5 * batch, type, (int)(shape->q_heads * shape->head_dim),
+                            (int)batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return MX_OK;
+}
+
+/* The core on arguments already checked; workspace holds mx_core_bytes. Steps run in stream
+ * order, so one set of pointer arrays and one scores buffer serve them all. */
 static mx_status mx_attention_core_launch(mx_attention_context *context,
                                           const mx_attention_shape *shape,
                                           const mx_attention_qkv_view *view, void *out,
                                           void *workspace, cudaStream_t stream) {
-    const int64_t count = shape->sequences * shape->q_heads,
-                  per_pass = mx_sequences_per_pass(shape);
-    const int64_t seq_len = shape->seq_len, head_dim = shape->head_dim;
-    const size_t scores_count = (size_t)(per_pass * shape->q_heads * seq_len * seq_len);
+    const int64_t per_pass = mx_sequences_per_pass(shape), chunk = mx_query_chunk(shape);
+    const int64_t max_batch = per_pass * shape->q_heads;
+    const size_t scores_count = (size_t)(max_batch * chunk * shape->seq_len);
     void **arrays = (void **)workspace;
     char *scores =
-        (char *)workspace + mx_align256((size_t)count * MX_POINTER_ARRAYS * sizeof(void *));
+        (char *)workspace + mx_align256((size_t)max_batch * MX_POINTER_ARRAYS * sizeof(void *));
     char *probs = scores + mx_align256(scores_count * 4);
-    const int threads = 256;
-    mx_attention_pointers_kernel<<<(unsigned)((count + threads - 1) / threads), threads, 0,
-                                   stream>>>(*view, (char *)out, (float *)scores, probs, count,
-                                             shape->q_heads, shape->q_heads / shape->kv_heads,
-                                             seq_len, head_dim, per_pass, arrays);
-    MX_LAUNCH_CHECK("mx_attention_pointers_kernel");
-
-    cublasHandle_t cublas = context->cublas;
-    MX_CUBLAS_CHECK(cublasSetStream(cublas, stream));
-    const cudaDataType type = shape->dtype == MX_BF16 ? CUDA_R_16BF : CUDA_R_16F;
-    const float scale = (float)(1.0 / sqrt((double)head_dim)), one = 1.0f, zero = 0.0f;
-    const int n = (int)seq_len, d = (int)head_dim;
+    MX_CUBLAS_CHECK(cublasSetStream(context->cublas, stream));
     for (int64_t first = 0; first < shape->sequences; first += per_pass) {
-        int64_t sequences =
-            shape->sequences - first < per_pass ? shape->sequences - first : per_pass;
-        int batch = (int)(sequences * shape->q_heads);
-        void **pass = arrays + first * shape->q_heads;
-        /* Column-major view of row-major data: S^T[j, i] = sum_d K[j, d] Q[i, d], i.e. the TN
-         * product with K as the transposed A; S row i is query i, contiguous over keys j. */
-        MX_CUBLAS_CHECK(cublasGemmBatchedEx(
-            cublas, CUBLAS_OP_T, CUBLAS_OP_N, n, n, d, &scale,
-            (const void *const *)(pass + 0 * count), type, (int)view->k_stride,
-            (const void *const *)(pass + 1 * count), type, (int)view->q_stride, &zero,
-            pass + 2 * count, CUDA_R_32F, n, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-        MX_TRY(mx_attention_softmax_launch(shape, (const float *)scores, probs,
-                                           (int64_t)batch * seq_len, stream));
-        /* ctx^T[d, i] = sum_j V[j, d] P[i, j]: V^T is V read column-major, P^T likewise. */
-        MX_CUBLAS_CHECK(cublasGemmBatchedEx(
-            cublas, CUBLAS_OP_N, CUBLAS_OP_N, d, n, n, &one,
-            (const void *const *)(pass + 3 * count), type, (int)view->v_stride,
-            (const void *const *)(pass + 4 * count), type, n, &zero, pass + 5 * count, type,
-            (int)(shape->q_heads * head_dim), batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        for (int64_t query = 0; query < shape->seq_len; query += chunk) {
+            mx_core_step step;
+            step.first_sequence = first;
+            step.sequences =
+                shape->sequences - first < per_pass ? shape->sequences - first : per_pass;
+            step.first_query = query;
+            step.queries = shape->seq_len - query < chunk ? shape->seq_len - query : chunk;
+            step.keys = query + step.queries;
+            MX_TRY(mx_attention_step(context, shape, view, out, arrays, (float *)scores, probs,
+                                     &step, stream));
+        }
     }
     return MX_OK;
 }
@@ -319,17 +353,18 @@ extern "C" mx_status mx_attention_check_shape(const mx_attention_shape *s) {
                        (long long)s->sequences, (long long)s->seq_len);
     MX_TRY(mx_check_shape(mx_qkv_rows(s), s->hidden));
     MX_TRY(mx_check_shape(s->hidden, s->q_heads * s->head_dim));
-    double scores_bytes = (double)s->q_heads * s->seq_len * s->seq_len * 6.0;
+    double scores_bytes = (double)s->q_heads * mx_query_chunk(s) * s->seq_len * 6.0;
     double activation_bytes = (double)mx_tokens(s) * (mx_qkv_rows(s) + s->hidden) * 2.0;
     if (s->q_heads * s->seq_len > INT32_MAX || s->sequences * s->q_heads > INT32_MAX ||
         scores_bytes > 0x1p46 || activation_bytes > 0x1p46)
-        return mx_fail(MX_ERR_UNSUPPORTED_SHAPE,
-                       "sequences = %lld, q_heads = %lld, seq_len = %lld: the scores of one "
-                       "sequence take %.3g GB and the activations %.3g GB; beyond what the core "
-                       "supports (at most 2^31 - 1 (sequence, head) pairs and query rows per "
-                       "sequence, 2^46 bytes)",
-                       (long long)s->sequences, (long long)s->q_heads, (long long)s->seq_len,
-                       scores_bytes / 1e9, activation_bytes / 1e9);
+        return mx_fail(
+            MX_ERR_UNSUPPORTED_SHAPE,
+            "sequences = %lld, q_heads = %lld, seq_len = %lld: the scores of a step "
+            "of one sequence take %.3g GB and the activations %.3g GB; beyond what the core "
+            "supports (at most 2^31 - 1 (sequence, head) pairs and query rows per "
+            "sequence, 2^46 bytes)",
+            (long long)s->sequences, (long long)s->q_heads, (long long)s->seq_len,
+            scores_bytes / 1e9, activation_bytes / 1e9);
     return MX_OK;
 }
 

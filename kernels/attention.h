@@ -75,8 +75,9 @@ const char *mx_attention_qkv_mode_name(mx_attention_qkv_mode mode);
 mx_status mx_attention_check_shape(const mx_attention_shape *shape);
 
 /* Workspaces, in bytes (each entry point needs a 256-byte aligned one of at least this size).
- * core:       pointer arrays, FP32 scores and FP16/BF16 probabilities of as many sequences at
- *             a time as fit 1 GiB (at least one: q_heads * seq_len^2 * 6 bytes).
+ * core:       pointer arrays, FP32 scores and FP16/BF16 probabilities of one step: 256 queries
+ *             (or seq_len if fewer) of as many sequences as fit 1 GiB, at least one
+ *             (q_heads * min(seq_len, 256) * seq_len * 6 bytes).
  * projection: the largest mx_gemm workspace of any projection entry point with this variant
  *             (the residual epilogue's temporary counted when problem->residual is set).
  * block:      Q/K/V and context buffers, then the larger of the core's and the projections'.

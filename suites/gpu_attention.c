@@ -480,18 +480,28 @@ ParameterizedTest(core_case *c, gpu_attention, core_matches_fp64) {
     tensor_free(&qkv);
 }
 
-/* gpt-oss heads (64 query, 8 kv, D 64) at seq_len 2048: one sequence's scores take 1.6 GB, so the
- * two sequences run in two passes. Spot-checked on the first and last head of each sequence (the
- * CPU reference of one head is a quarter second). */
-Test(gpu_attention, long_prefill_in_several_passes) {
+/* The core runs in steps of 256 queries (against the keys up to them) and groups of sequences
+ * whose scores fit 1 GiB. gpt-oss heads at seq_len 1100: five steps, the last one partial;
+ * 1024 heads at seq_len 300: 472 MB of scores per sequence, so three sequences take two passes,
+ * the second partial. Spot-checked on the first and last head of each sequence. */
+typedef struct {
+    int sequences, seq_len, q_heads, kv_heads, head_dim;
+} long_case;
+
+ParameterizedTestParameters(gpu_attention, long_prefill_in_steps_and_passes) {
+    static long_case cases[] = {{2, 1100, 64, 8, 64}, {3, 300, 1024, 256, 8}};
+    return cr_make_param_array(long_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(long_case *c, gpu_attention, long_prefill_in_steps_and_passes) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
-    mx_attention_shape shape = {.sequences = 2,
-                                .seq_len = 2048,
+    mx_attention_shape shape = {.sequences = c->sequences,
+                                .seq_len = c->seq_len,
                                 .hidden = 32,
-                                .q_heads = 64,
-                                .kv_heads = 8,
-                                .head_dim = 64};
+                                .q_heads = c->q_heads,
+                                .kv_heads = c->kv_heads,
+                                .head_dim = c->head_dim};
     const int64_t tokens = shape.sequences * shape.seq_len, D = shape.head_dim;
     const int64_t q_width = shape.q_heads * D, kv_width = shape.kv_heads * D;
     const int64_t stride = q_width + 2 * kv_width, group = shape.q_heads / shape.kv_heads;
@@ -516,8 +526,9 @@ Test(gpu_attention, long_prefill_in_several_passes) {
                        (size_t)D * 2);
             error_figures e = errors_vs(got, 0, ref, shape.seq_len * D);
             cr_expect(e.nonfinite == 0 && e.rel_l2 <= e.limit,
-                      "sequence %lld head %lld: rel_l2 %.3g (limit %.3g), %lld non-finite",
-                      (long long)s, (long long)head, e.rel_l2, e.limit, (long long)e.nonfinite);
+                      "%s, sequence %lld head %lld: rel_l2 %.3g (limit %.3g), %lld non-finite",
+                      shape_text(&shape), (long long)s, (long long)head, e.rel_l2, e.limit,
+                      (long long)e.nonfinite);
         }
     free(ref);
     free(got);
