@@ -179,9 +179,10 @@ static host_block block_draw(mx_attention_shape shape, mx_rng *rng) {
     b.tokens = shape.sequences * shape.seq_len;
     b.q_width = shape.q_heads * shape.head_dim;
     b.qkv_rows = b.q_width + 2 * shape.kv_heads * shape.head_dim;
-    /* Weights of about 2 / sqrt(hidden) give Q and K entries of about 1.7: scores of a few units,
-     * softmax neither flat nor one-hot. */
-    int exponent = 1 - (int)lround(0.5 * log2((double)shape.hidden));
+    /* Weights of about 1 / sqrt(hidden) give Q and K entries of about 0.85 and scores of about
+     * 0.7: a softmax neither flat nor one-hot, and not so sharp that rounding Q and K to BF16
+     * (2^-9 relative, an error proportional to |q| |k| in every score) exceeds the BF16 limit. */
+    int exponent = -(int)lround(0.5 * log2((double)shape.hidden));
     b.x = tensor_draw(b.tokens * shape.hidden, 1.0, rng);
     b.qkv_bias = tensor_draw(b.qkv_rows, 0.5, rng);
     b.o_bias = tensor_draw(shape.hidden, 0.5, rng);
