@@ -2,6 +2,7 @@
  * causal core, output projection) with MXFP4 weights, fused or separate Q/K/V, against the same
  * block with the weights dequantized to FP16/BF16 (mx_attention_dense, same core). Row: N =
  * q_heads * 64 (head_dim 64), K = hidden, m = seq_len, batch = sequences, kv_heads (0: MHA). */
+#include <cublas_v2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,10 @@
 
 enum { ATTENTION_HEAD_DIM = 64 };
 
-/* The CPU FP64 reference runs when the block takes at most this many multiply-adds (about a
- * second of one core); larger rows report rel_vs_exact as NaN. */
-static const double attention_exact_max_macs = 1e9;
+/* The FP64 reference runs when its causal core (on the CPU) takes at most this many
+ * multiply-adds, about a second: gpt-oss heads up to seq_len ~490; the projections run as cuBLAS
+ * DGEMM. Larger rows report rel_vs_exact as NaN. */
+static const double attention_exact_max_core_macs = 1e9;
 
 typedef struct {
     mx_attention_shape shape;
@@ -43,15 +45,18 @@ static mx_attention_shape attention_row_shape(const mx_sweep_row *row) {
     return shape;
 }
 
-/* Multiply-adds of the block: the two projections and the causal core (Q K^T and P V over the
- * L (L + 1) / 2 visible pairs of each sequence and head). */
+/* Multiply-adds of the causal core: Q K^T and P V over the L (L + 1) / 2 visible pairs of each
+ * sequence and head. */
+static double attention_core_macs(const mx_attention_shape *s) {
+    return 2.0 * s->sequences * s->q_heads * s->head_dim * s->seq_len * (s->seq_len + 1.0) / 2.0;
+}
+
+/* Multiply-adds of the block: the two projections and the core. */
 static double attention_macs(const mx_attention_shape *s) {
     double tokens = (double)s->sequences * s->seq_len;
     double qkv_rows = (double)(s->q_heads + 2 * s->kv_heads) * s->head_dim;
     double q_width = (double)s->q_heads * s->head_dim;
-    double core =
-        2.0 * s->sequences * s->q_heads * s->head_dim * s->seq_len * (s->seq_len + 1.0) / 2.0;
-    return tokens * s->hidden * (qkv_rows + q_width) + core;
+    return tokens * s->hidden * (qkv_rows + q_width) + attention_core_macs(s);
 }
 
 /* Weights in the variant's storage, x in and y out, and Q/K/V and the context each written once
@@ -105,24 +110,64 @@ static bool attention_dense(attention_problem *p, const void *qkv_weight, const 
                        why, why_size, "FP16 reference attention");
 }
 
-/* The CPU FP64 block on the exactly dequantized weights, uploaded for mx_op_errors. */
+/* y64[m, n] = x64[m, k] . w64[n, k]^T with cuBLAS DGEMM (exact products, FP64 sums). */
+static bool attention_dgemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t k,
+                            const double *x64, const double *w64, double *y64, char *why,
+                            size_t why_size) {
+    double one = 1.0, zero = 0.0;
+    cublasStatus_t status = cublasDgemm(cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)m, (int)k,
+                                        &one, w64, (int)k, x64, (int)k, &zero, y64, (int)n);
+    return status == CUBLAS_STATUS_SUCCESS ||
+           mx_op_failed(why, why_size, "cublasDgemm", cublasGetStatusString(status));
+}
+
+/* The block in FP64 on the exactly dequantized weights: projections by DGEMM on the device, the
+ * core on the CPU (reference/attention_ref.c); y_exact stays on the device for mx_op_errors. */
 static bool attention_exact(attention_problem *p, char *why, size_t why_size) {
     const mx_attention_shape *s = &p->shape;
-    const int64_t tokens = s->sequences * s->seq_len;
-    double *x = NULL, *w_qkv = NULL, *w_o = NULL, *y = malloc((size_t)(tokens * s->hidden) * 8);
+    const int64_t tokens = s->sequences * s->seq_len, q_width = s->q_heads * s->head_dim;
+    const int64_t qkv_rows = p->w_qkv.rows, kv_width = s->kv_heads * s->head_dim;
+    double *x64 = NULL, *w_qkv64 = NULL, *w_o64 = NULL, *qkv64 = NULL, *ctx64 = NULL;
+    double *qkv = malloc((size_t)(tokens * qkv_rows) * 8),
+           *ctx = malloc((size_t)(tokens * q_width) * 8);
+    cublasHandle_t cublas = NULL;
     bool ok =
-        (y || mx_op_failed(why, why_size, "FP64 reference", "out of host memory")) &&
-        mx_op_download_f64(&x, p->x, s->dtype, tokens * s->hidden, why, why_size) &&
-        mx_op_download_f64(&w_qkv, p->w_qkv.exact, MX_F32, p->w_qkv.rows * p->w_qkv.cols, why,
-                           why_size) &&
-        mx_op_download_f64(&w_o, p->w_o.exact, MX_F32, p->w_o.rows * p->w_o.cols, why, why_size) &&
-        mx_op_mx_ok(mx_ref_attention_f64(s, x, w_qkv, NULL, w_o, NULL, NULL, y), why, why_size,
-                    "FP64 reference") &&
-        mx_op_upload_f64(&p->y_exact, y, tokens * s->hidden, why, why_size);
-    free(x);
-    free(w_qkv);
-    free(w_o);
-    free(y);
+        ((qkv && ctx) || mx_op_failed(why, why_size, "FP64 reference", "out of host memory")) &&
+        (cublasCreate(&cublas) == CUBLAS_STATUS_SUCCESS ||
+         mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
+        mx_op_allocate((void **)&x64, tokens * s->hidden * 8.0, why, why_size, "FP64 reference") &&
+        mx_op_allocate((void **)&w_qkv64, qkv_rows * s->hidden * 8.0, why, why_size,
+                       "FP64 reference") &&
+        mx_op_allocate((void **)&w_o64, s->hidden * q_width * 8.0, why, why_size,
+                       "FP64 reference") &&
+        mx_op_allocate((void **)&qkv64, tokens * qkv_rows * 8.0, why, why_size, "FP64 reference") &&
+        mx_op_allocate((void **)&ctx64, tokens * q_width * 8.0, why, why_size, "FP64 reference") &&
+        mx_op_allocate((void **)&p->y_exact, tokens * s->hidden * 8.0, why, why_size,
+                       "FP64 reference output") &&
+        mx_op_mx_ok(mx_bench_widen(p->x, s->dtype, tokens * s->hidden, x64, 0), why, why_size,
+                    "widen x") &&
+        mx_op_mx_ok(mx_bench_widen(p->w_qkv.exact, MX_F32, qkv_rows * s->hidden, w_qkv64, 0), why,
+                    why_size, "widen W_qkv") &&
+        mx_op_mx_ok(mx_bench_widen(p->w_o.exact, MX_F32, s->hidden * q_width, w_o64, 0), why,
+                    why_size, "widen W_o") &&
+        attention_dgemm(cublas, tokens, qkv_rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
+        mx_op_cuda_ok(
+            cudaMemcpy(qkv, qkv64, (size_t)(tokens * qkv_rows) * 8, cudaMemcpyDeviceToHost), why,
+            why_size, "FP64 reference download") &&
+        mx_op_mx_ok(mx_ref_attention_core_f64(s, qkv, qkv_rows, qkv + q_width, qkv_rows,
+                                              qkv + q_width + kv_width, qkv_rows, ctx),
+                    why, why_size, "FP64 reference") &&
+        mx_op_cuda_ok(
+            cudaMemcpy(ctx64, ctx, (size_t)(tokens * q_width) * 8, cudaMemcpyHostToDevice), why,
+            why_size, "FP64 reference upload") &&
+        attention_dgemm(cublas, tokens, s->hidden, q_width, ctx64, w_o64, p->y_exact, why,
+                        why_size) &&
+        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 reference");
+    void *buffers[] = {x64, w_qkv64, w_o64, qkv64, ctx64};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
+    if (cublas) cublasDestroy(cublas);
+    free(qkv);
+    free(ctx);
     return ok;
 }
 
@@ -146,7 +191,7 @@ static bool attention_setup(const mx_sweep_row *row, void **out, char *why, size
     p->shape = shape;
     const int64_t tokens = shape.sequences * shape.seq_len, y_count = tokens * shape.hidden;
     const int64_t qkv_rows = (shape.q_heads + 2 * shape.kv_heads) * shape.head_dim;
-    const bool exact = attention_macs(&shape) <= attention_exact_max_macs;
+    const bool exact = attention_core_macs(&shape) <= attention_exact_max_core_macs;
     mx_attention_problem sizing = attention_view(p, NULL, NULL, NULL);
     bool ok =
         mx_op_mx_ok(mx_attention_context_create(&p->context), why, why_size, "attention context") &&
