@@ -4,9 +4,9 @@
 
 #include "ops.h"
 
-static const mx_bench_op *const all_ops[] = {&mx_op_gemm,       &mx_op_embedding,  &mx_op_ffn_gelu,
-                                             &mx_op_ffn_swiglu, &mx_op_ffn_gptoss, &mx_op_moe,
-                                             &mx_op_lm_head};
+static const mx_bench_op *const all_ops[] = {&mx_op_gemm,     &mx_op_embedding,  &mx_op_attention,
+                                             &mx_op_ffn_gelu, &mx_op_ffn_swiglu, &mx_op_ffn_gptoss,
+                                             &mx_op_moe,      &mx_op_lm_head};
 
 const mx_bench_op *const *mx_bench_ops(int *count) {
     *count = (int)(sizeof all_ops / sizeof all_ops[0]);

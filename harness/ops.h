@@ -61,6 +61,7 @@ extern const mx_bench_op mx_op_ffn_gptoss;
 extern const mx_bench_op mx_op_moe;
 extern const mx_bench_op mx_op_embedding;
 extern const mx_bench_op mx_op_lm_head;
+extern const mx_bench_op mx_op_attention;
 
 /* Every op, for the runner, the sweep vocabulary and --help. */
 const mx_bench_op *const *mx_bench_ops(int *count);

@@ -14,5 +14,6 @@
 #include "moe.h"
 #include "embedding.h"
 #include "lm_head.h"
+#include "attention.h"
 
 #endif

@@ -1,0 +1,313 @@
+/* The attention op for the harness: the whole block of kernels/attention.h (Q/K/V projections,
+ * causal core, output projection) with MXFP4 weights, fused or separate Q/K/V, against the same
+ * block with the weights dequantized to FP16/BF16 (mx_attention_dense, same core). Row: N =
+ * q_heads * 64 (head_dim 64), K = hidden, m = seq_len, batch = sequences, kv_heads (0: MHA). */
+#include <cublas_v2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../reference/attention_ref.h"
+#include "op_util.h"
+
+enum { ATTENTION_HEAD_DIM = 64 };
+
+/* The FP64 reference runs when its causal core (on the CPU) takes at most this many
+ * multiply-adds, about a second: gpt-oss heads up to seq_len ~490; the projections run as cuBLAS
+ * DGEMM. Larger rows report rel_vs_exact as NaN. */
+static const double attention_exact_max_core_macs = 1e9;
+
+typedef struct {
+    mx_attention_shape shape;
+    mx_op_weight w_qkv, w_o;
+    void *x, *y, *y_fp16, *y_original;
+    double *y_exact;
+    mx_attention_context *context;
+    void *dense_workspace; /* the FP16 reference's, kept from setup */
+    size_t dense_workspace_bytes;
+    bool fp16_selected; /* the prepared variant: the FP16 reference, or mode */
+    mx_attention_qkv_mode mode;
+    void *workspace;
+    size_t workspace_bytes;
+} attention_problem;
+
+static const char *const attention_variants[] = {"fused_qkv", "separate_qkv", NULL};
+
+static mx_attention_shape attention_row_shape(const mx_sweep_row *row) {
+    mx_attention_shape shape = {.sequences = row->batch,
+                                .seq_len = row->m,
+                                .hidden = row->k,
+                                .q_heads = row->n / ATTENTION_HEAD_DIM,
+                                .kv_heads = row->kv_heads,
+                                .head_dim = ATTENTION_HEAD_DIM,
+                                .dtype = mx_op_row_dtype(row)};
+    if (shape.kv_heads == 0) shape.kv_heads = shape.q_heads;
+    return shape;
+}
+
+/* Multiply-adds of the causal core: Q K^T and P V over the L (L + 1) / 2 visible pairs of each
+ * sequence and head. */
+static double attention_core_macs(const mx_attention_shape *s) {
+    return 2.0 * s->sequences * s->q_heads * s->head_dim * s->seq_len * (s->seq_len + 1.0) / 2.0;
+}
+
+/* Multiply-adds of the block: the two projections and the core. */
+static double attention_macs(const mx_attention_shape *s) {
+    double tokens = (double)s->sequences * s->seq_len;
+    double qkv_rows = (double)(s->q_heads + 2 * s->kv_heads) * s->head_dim;
+    double q_width = (double)s->q_heads * s->head_dim;
+    return tokens * s->hidden * (qkv_rows + q_width) + attention_core_macs(s);
+}
+
+/* Weights in the variant's storage, x in and y out, and Q/K/V and the context each written once
+ * and read once; the scores are not counted (a fused attention kernel keeps them on chip). */
+static double attention_bytes(const mx_sweep_row *row, bool fp16) {
+    mx_attention_shape s = attention_row_shape(row);
+    double tokens = (double)s.sequences * s.seq_len;
+    double qkv_rows = (double)(s.q_heads + 2 * s.kv_heads) * s.head_dim;
+    double q_width = (double)s.q_heads * s.head_dim;
+    double weights = qkv_rows * s.hidden + s.hidden * q_width;
+    double activations = tokens * s.hidden * 2.0 * 2.0 + tokens * (qkv_rows + q_width) * 2.0 * 2.0;
+    return weights * (fp16 ? 2.0 : 0.5 + 1.0 / 32.0) + activations;
+}
+
+static double attention_flops(const mx_sweep_row *row) {
+    mx_attention_shape s = attention_row_shape(row);
+    return 2.0 * attention_macs(&s);
+}
+
+static void attention_teardown(void *opaque) {
+    attention_problem *p = opaque;
+    if (!p) return;
+    void *buffers[] = {p->x, p->y, p->y_fp16, p->y_original, p->y_exact, p->dense_workspace};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
+    mx_op_weight_free(&p->w_qkv);
+    mx_op_weight_free(&p->w_o);
+    mx_attention_context_destroy(p->context);
+    free(p);
+}
+
+/* The block's arguments: MXFP4 weights always, dense ones when given (the FP16 paths). */
+static mx_attention_problem attention_view(const attention_problem *p, const void *qkv_weight,
+                                           const void *o_weight, void *y) {
+    mx_attention_problem problem = {.shape = p->shape,
+                                    .x = p->x,
+                                    .qkv_blocks = p->w_qkv.blocks,
+                                    .qkv_scales = p->w_qkv.scales,
+                                    .o_blocks = p->w_o.blocks,
+                                    .o_scales = p->w_o.scales,
+                                    .qkv_weight = qkv_weight,
+                                    .o_weight = o_weight,
+                                    .y = y};
+    return problem;
+}
+
+static bool attention_dense(attention_problem *p, const void *qkv_weight, const void *o_weight,
+                            void *y, cudaStream_t stream, char *why, size_t why_size) {
+    mx_attention_problem problem = attention_view(p, qkv_weight, o_weight, y);
+    return mx_op_mx_ok(mx_attention_dense(p->context, &problem, p->dense_workspace,
+                                          p->dense_workspace_bytes, stream),
+                       why, why_size, "FP16 reference attention");
+}
+
+/* y64[m, n] = x64[m, k] . w64[n, k]^T with cuBLAS DGEMM (exact products, FP64 sums). */
+static bool attention_dgemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t k,
+                            const double *x64, const double *w64, double *y64, char *why,
+                            size_t why_size) {
+    double one = 1.0, zero = 0.0;
+    cublasStatus_t status = cublasDgemm(cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)m, (int)k,
+                                        &one, w64, (int)k, x64, (int)k, &zero, y64, (int)n);
+    return status == CUBLAS_STATUS_SUCCESS ||
+           mx_op_failed(why, why_size, "cublasDgemm", cublasGetStatusString(status));
+}
+
+/* The block in FP64 on the exactly dequantized weights: projections by DGEMM on the device, the
+ * core on the CPU (reference/attention_ref.c); y_exact stays on the device for mx_op_errors. */
+static bool attention_exact(attention_problem *p, char *why, size_t why_size) {
+    const mx_attention_shape *s = &p->shape;
+    const int64_t tokens = s->sequences * s->seq_len, q_width = s->q_heads * s->head_dim;
+    const int64_t qkv_rows = p->w_qkv.rows, kv_width = s->kv_heads * s->head_dim;
+    double *x64 = NULL, *w_qkv64 = NULL, *w_o64 = NULL, *qkv64 = NULL, *ctx64 = NULL;
+    double *qkv = malloc((size_t)(tokens * qkv_rows) * 8),
+           *ctx = malloc((size_t)(tokens * q_width) * 8);
+    cublasHandle_t cublas = NULL;
+    bool ok =
+        ((qkv && ctx) || mx_op_failed(why, why_size, "FP64 reference", "out of host memory")) &&
+        (cublasCreate(&cublas) == CUBLAS_STATUS_SUCCESS ||
+         mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
+        mx_op_allocate((void **)&x64, tokens * s->hidden * 8.0, why, why_size, "FP64 reference") &&
+        mx_op_allocate((void **)&w_qkv64, qkv_rows * s->hidden * 8.0, why, why_size,
+                       "FP64 reference") &&
+        mx_op_allocate((void **)&w_o64, s->hidden * q_width * 8.0, why, why_size,
+                       "FP64 reference") &&
+        mx_op_allocate((void **)&qkv64, tokens * qkv_rows * 8.0, why, why_size, "FP64 reference") &&
+        mx_op_allocate((void **)&ctx64, tokens * q_width * 8.0, why, why_size, "FP64 reference") &&
+        mx_op_allocate((void **)&p->y_exact, tokens * s->hidden * 8.0, why, why_size,
+                       "FP64 reference output") &&
+        mx_op_mx_ok(mx_bench_widen(p->x, s->dtype, tokens * s->hidden, x64, 0), why, why_size,
+                    "widen x") &&
+        mx_op_mx_ok(mx_bench_widen(p->w_qkv.exact, MX_F32, qkv_rows * s->hidden, w_qkv64, 0), why,
+                    why_size, "widen W_qkv") &&
+        mx_op_mx_ok(mx_bench_widen(p->w_o.exact, MX_F32, s->hidden * q_width, w_o64, 0), why,
+                    why_size, "widen W_o") &&
+        attention_dgemm(cublas, tokens, qkv_rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
+        mx_op_cuda_ok(
+            cudaMemcpy(qkv, qkv64, (size_t)(tokens * qkv_rows) * 8, cudaMemcpyDeviceToHost), why,
+            why_size, "FP64 reference download") &&
+        mx_op_mx_ok(mx_ref_attention_core_f64(s, qkv, qkv_rows, qkv + q_width, qkv_rows,
+                                              qkv + q_width + kv_width, qkv_rows, ctx),
+                    why, why_size, "FP64 reference") &&
+        mx_op_cuda_ok(
+            cudaMemcpy(ctx64, ctx, (size_t)(tokens * q_width) * 8, cudaMemcpyHostToDevice), why,
+            why_size, "FP64 reference upload") &&
+        attention_dgemm(cublas, tokens, s->hidden, q_width, ctx64, w_o64, p->y_exact, why,
+                        why_size) &&
+        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 reference");
+    void *buffers[] = {x64, w_qkv64, w_o64, qkv64, ctx64};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
+    if (cublas) cublasDestroy(cublas);
+    free(qkv);
+    free(ctx);
+    return ok;
+}
+
+static bool attention_setup(const mx_sweep_row *row, void **out, char *why, size_t why_size) {
+    *out = NULL;
+    char detail[512];
+    if (row->n <= 0 || row->n % ATTENTION_HEAD_DIM != 0) {
+        snprintf(detail, sizeof detail, "N = %lld: expected q_heads * %d (head_dim %d)",
+                 (long long)row->n, ATTENTION_HEAD_DIM, ATTENTION_HEAD_DIM);
+        return mx_op_failed(why, why_size, "unsupported shape", detail);
+    }
+    mx_attention_shape shape = attention_row_shape(row);
+    if (mx_attention_check_shape(&shape) != MX_OK) {
+        snprintf(detail, sizeof detail, "%s", mx_last_error());
+        return mx_op_failed(why, why_size, "unsupported shape", detail);
+    }
+    mx_dist dist;
+    if (!mx_op_row_dist(row, &dist, why, why_size)) return false;
+    attention_problem *p = calloc(1, sizeof *p);
+    if (!p) return mx_op_failed(why, why_size, "setup", "out of host memory");
+    p->shape = shape;
+    const int64_t tokens = shape.sequences * shape.seq_len, y_count = tokens * shape.hidden;
+    const int64_t qkv_rows = (shape.q_heads + 2 * shape.kv_heads) * shape.head_dim;
+    const bool exact = attention_core_macs(&shape) <= attention_exact_max_core_macs;
+    mx_attention_problem sizing = attention_view(p, NULL, NULL, NULL);
+    bool ok =
+        mx_op_mx_ok(mx_attention_context_create(&p->context), why, why_size, "attention context") &&
+        mx_op_weight_make(&p->w_qkv, qkv_rows, shape.hidden, shape.dtype, dist,
+                          mx_op_seed(row, 0xA77E0001), exact, why, why_size) &&
+        mx_op_weight_make(&p->w_o, shape.hidden, shape.q_heads * shape.head_dim, shape.dtype, dist,
+                          mx_op_seed(row, 0xA77E0002), exact, why, why_size) &&
+        mx_op_activations_make(&p->x, y_count, shape.dtype, dist, mx_op_seed(row, 0xA77E0003), why,
+                               why_size) &&
+        mx_op_allocate(&p->y, y_count * 2.0, why, why_size, "output") &&
+        mx_op_allocate(&p->y_fp16, y_count * 2.0, why, why_size, "FP16 reference output") &&
+        mx_op_allocate(&p->y_original, y_count * 2.0, why, why_size, "unquantized output") &&
+        mx_op_mx_ok(mx_attention_dense_workspace_bytes(&sizing, &p->dense_workspace_bytes), why,
+                    why_size, "FP16 reference workspace") &&
+        mx_op_allocate(&p->dense_workspace, (double)p->dense_workspace_bytes, why, why_size,
+                       "FP16 reference workspace") &&
+        attention_dense(p, p->w_qkv.dequantized, p->w_o.dequantized, p->y_fp16, 0, why, why_size) &&
+        attention_dense(p, p->w_qkv.original, p->w_o.original, p->y_original, 0, why, why_size) &&
+        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP16 reference attention") &&
+        (!exact || attention_exact(p, why, why_size));
+    if (ok && exact) { /* the FP32 copies only fed the exact reference */
+        cudaFree(p->w_qkv.exact);
+        cudaFree(p->w_o.exact);
+        p->w_qkv.exact = p->w_o.exact = NULL;
+    }
+    if (!ok) {
+        attention_teardown(p);
+        return false;
+    }
+    *out = p;
+    return true;
+}
+
+static bool attention_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,
+                              size_t why_size) {
+    attention_problem *p = opaque;
+    memset(memory, 0, sizeof *memory);
+    memory->weight_bytes_fp16 = mx_op_weight_bytes_fp16(p->w_qkv.rows, p->w_qkv.cols) +
+                                mx_op_weight_bytes_fp16(p->w_o.rows, p->w_o.cols);
+    p->fp16_selected = strcmp(variant, MX_BENCH_FP16) == 0;
+    p->workspace = NULL;
+    p->workspace_bytes = 0;
+    if (p->fp16_selected) {
+        /* Q/K/V, context and scores: allocated in setup among other buffers. */
+        memory->workspace_bytes = (int64_t)p->dense_workspace_bytes;
+        memory->measured_bytes = -1;
+        return true;
+    }
+    if (strcmp(variant, "fused_qkv") == 0)
+        p->mode = MX_ATTENTION_QKV_FUSED;
+    else if (strcmp(variant, "separate_qkv") == 0)
+        p->mode = MX_ATTENTION_QKV_SEPARATE;
+    else
+        return mx_op_failed(why, why_size, "variant", variant);
+    mx_attention_problem problem = attention_view(p, NULL, NULL, p->y);
+    if (!mx_op_mx_ok(mx_attention_workspace_bytes(p->context, &problem, p->mode, MX_GEMM_AUTO,
+                                                  &p->workspace_bytes),
+                     why, why_size, "workspace"))
+        return false;
+    memory->weight_bytes_mxfp4 = mx_op_weight_bytes_mxfp4(p->w_qkv.rows, p->w_qkv.cols) +
+                                 mx_op_weight_bytes_mxfp4(p->w_o.rows, p->w_o.cols);
+    /* The workspace holds Q/K/V, the context and the scores, which the FP16 block needs as well
+     * (its workspace is on the fp16 row): counted here is only what MXFP4 needs beyond it (the
+     * dequantized weights of dequant_cublas when they outgrow the scores). */
+    int64_t extra = (int64_t)p->workspace_bytes - (int64_t)p->dense_workspace_bytes;
+    memory->workspace_bytes = extra > 0 ? extra : 0;
+    size_t free_before = 0, free_after = 0, total = 0;
+    if (!mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") ||
+        !mx_op_allocate(&p->workspace, (double)p->workspace_bytes, why, why_size, "workspace") ||
+        !mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo"))
+        return false;
+    int64_t measured_extra =
+        (int64_t)free_before - (int64_t)free_after - (int64_t)p->dense_workspace_bytes;
+    memory->measured_bytes = p->w_qkv.mxfp4_measured_bytes + p->w_o.mxfp4_measured_bytes +
+                             (measured_extra > 0 ? measured_extra : 0);
+    return true;
+}
+
+static bool attention_run(void *opaque, cudaStream_t stream, char *why, size_t why_size) {
+    attention_problem *p = opaque;
+    if (p->fp16_selected)
+        return attention_dense(p, p->w_qkv.dequantized, p->w_o.dequantized, p->y, stream, why,
+                               why_size);
+    mx_attention_problem problem = attention_view(p, NULL, NULL, p->y);
+    return mx_op_mx_ok(mx_attention(p->context, &problem, p->mode, MX_GEMM_AUTO, p->workspace,
+                                    p->workspace_bytes, stream),
+                       why, why_size, mx_attention_qkv_mode_name(p->mode));
+}
+
+static bool attention_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
+                            size_t why_size) {
+    attention_problem *p = opaque;
+    int64_t count = p->shape.sequences * p->shape.seq_len * p->shape.hidden;
+    return mx_op_mx_ok(mx_bench_poison(p->y, p->shape.dtype, count, stream), why, why_size,
+                       "poison") &&
+           attention_run(p, stream, why, why_size) &&
+           mx_op_errors(p->y, p->shape.dtype, count, p->y_fp16, p->y_exact, p->y_original, errors,
+                        stream, why, why_size);
+}
+
+static void attention_release(void *opaque) {
+    attention_problem *p = opaque;
+    cudaFree(p->workspace);
+    p->workspace = NULL;
+    p->workspace_bytes = 0;
+}
+
+const mx_bench_op mx_op_attention = {
+    .name = "attention",
+    .variants = attention_variants,
+    .bytes = attention_bytes,
+    .flops = attention_flops,
+    .setup = attention_setup,
+    .teardown = attention_teardown,
+    .prepare = attention_prepare,
+    .run = attention_run,
+    .check = attention_check,
+    .release = attention_release,
+};

@@ -1,0 +1,71 @@
+/* CPU FP64 reference of the attention block: plain loops in double, the softmax max-subtracted. */
+#include "attention_ref.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "gemm_ref.h"
+
+mx_status mx_ref_attention_core_f64(const mx_attention_shape *shape, const double *q,
+                                    int64_t q_stride, const double *k, int64_t k_stride,
+                                    const double *v, int64_t v_stride, double *out) {
+    const int64_t seq_len = shape->seq_len, head_dim = shape->head_dim;
+    const int64_t q_heads = shape->q_heads, group = shape->q_heads / shape->kv_heads;
+    const double scale = 1.0 / sqrt((double)head_dim);
+    double *weights = malloc((size_t)seq_len * sizeof *weights);
+    if (!weights) return mx_fail(MX_ERR_OUT_OF_MEMORY, "attention reference: no host memory");
+    for (int64_t s = 0; s < shape->sequences; s++) {
+        for (int64_t h = 0; h < q_heads; h++) {
+            const int64_t kv_head = h / group;
+            for (int64_t i = 0; i < seq_len; i++) {
+                const double *q_row = q + (s * seq_len + i) * q_stride + h * head_dim;
+                double max = -INFINITY, sum = 0.0;
+                for (int64_t j = 0; j <= i; j++) {
+                    const double *k_row = k + (s * seq_len + j) * k_stride + kv_head * head_dim;
+                    double dot = 0.0;
+                    for (int64_t d = 0; d < head_dim; d++) dot += q_row[d] * k_row[d];
+                    weights[j] = dot * scale;
+                    max = fmax(max, weights[j]);
+                }
+                for (int64_t j = 0; j <= i; j++) {
+                    weights[j] = exp(weights[j] - max);
+                    sum += weights[j];
+                }
+                double *o = out + (s * seq_len + i) * q_heads * head_dim + h * head_dim;
+                for (int64_t d = 0; d < head_dim; d++) o[d] = 0.0;
+                for (int64_t j = 0; j <= i; j++) {
+                    const double *v_row = v + (s * seq_len + j) * v_stride + kv_head * head_dim;
+                    for (int64_t d = 0; d < head_dim; d++) o[d] += weights[j] / sum * v_row[d];
+                }
+            }
+        }
+    }
+    free(weights);
+    return MX_OK;
+}
+
+mx_status mx_ref_attention_f64(const mx_attention_shape *shape, const double *x,
+                               const double *w_qkv, const double *qkv_bias, const double *w_o,
+                               const double *o_bias, const double *residual, double *y) {
+    const int64_t tokens = shape->sequences * shape->seq_len;
+    const int64_t q_width = shape->q_heads * shape->head_dim,
+                  kv_width = shape->kv_heads * shape->head_dim, rows = q_width + 2 * kv_width;
+    double *qkv = malloc((size_t)(tokens * rows) * sizeof *qkv);
+    double *ctx = malloc((size_t)(tokens * q_width) * sizeof *ctx);
+    mx_status status = MX_OK;
+    if (!qkv || !ctx) {
+        status = mx_fail(MX_ERR_OUT_OF_MEMORY, "attention reference: no host memory");
+    } else {
+        mx_ref_gemm_f64(tokens, rows, shape->hidden, x, w_qkv, qkv_bias, qkv);
+        status = mx_ref_attention_core_f64(shape, qkv, rows, qkv + q_width, rows,
+                                           qkv + q_width + kv_width, rows, ctx);
+    }
+    if (status == MX_OK) {
+        mx_ref_gemm_f64(tokens, shape->hidden, q_width, ctx, w_o, o_bias, y);
+        if (residual)
+            for (int64_t i = 0; i < tokens * shape->hidden; i++) y[i] += residual[i];
+    }
+    free(qkv);
+    free(ctx);
+    return status;
+}

@@ -1,0 +1,35 @@
+/* CPU FP64 reference of the attention block in kernels/attention.h (causal MHA/GQA softmax
+ * attention between two projections), written from the formulas, not from the CUDA code. For
+ * small shapes: the exact answer the GPU paths are judged against. */
+#ifndef MX_REFERENCE_ATTENTION_H
+#define MX_REFERENCE_ATTENTION_H
+
+#include <stdint.h>
+
+#include "attention.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* out [tokens, q_heads * head_dim] = causal softmax(Q K^T / sqrt(head_dim)) V per sequence and
+ * query head (kv head h / (q_heads / kv_heads)); element d of head h of token t is at
+ * q[t * q_stride + h * head_dim + d] (likewise k, v with kv heads). shape->dtype is not read.
+ * MX_ERR_OUT_OF_MEMORY when the host scratch cannot be allocated. */
+mx_status mx_ref_attention_core_f64(const mx_attention_shape *shape, const double *q,
+                                    int64_t q_stride, const double *k, int64_t k_stride,
+                                    const double *v, int64_t v_stride, double *out);
+
+/* The whole block: qkv = x . w_qkv^T (+ qkv_bias), the core on it, y = ctx . w_o^T (+ o_bias)
+ * (+ residual). x [tokens, hidden], w_qkv [(q_heads + 2 kv_heads) * head_dim, hidden], w_o
+ * [hidden, q_heads * head_dim], residual and y [tokens, hidden]; biases and residual may be
+ * NULL. */
+mx_status mx_ref_attention_f64(const mx_attention_shape *shape, const double *x,
+                               const double *w_qkv, const double *qkv_bias, const double *w_o,
+                               const double *o_bias, const double *residual, double *y);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
