@@ -896,11 +896,8 @@ static const mx_option run_options[] = {
      "where results.csv, samples.csv and run.json go (default results/<UTC time>); "
      "must not hold results already",
      NULL, true},
-    {"ops", "A,B", "only these ops (gemm)", NULL, true},
-    {"variants", "A,B",
-     "only these variants (auto, fused, skinny, dequant_cublas, persistent); "
-     "the FP16 reference always runs",
-     NULL, true},
+    {"ops", "A,B", "only these ops (below)", NULL, true},
+    {"variants", "A,B", "only these variants (below); the FP16 reference always runs", NULL, true},
     {"dtype", "A,B", "only these activation dtypes (f16, bf16)", NULL, true},
     {"time-budget-ms", "N", "sampling time per row, unless the sweep sets budget_ms", "400", false},
     {"min-samples", "N", "timed samples per row at least", "10", false},
@@ -921,10 +918,13 @@ const mx_command mx_run_command = {
     "run",
     "Run a sweep: speed vs cuBLAS FP16, errors, VRAM per (op, variant, shape, dtype, dist) row.",
     "Ceilings first: a 1 GiB device-to-device copy (GB/s = bytes read + written) and cuBLAS FP16\n"
-    "at 8192^3. Then per shape: inputs and weights from the row's distribution and seed, MXFP4\n"
-    "weights (floor scales), and three references: cuBLAS FP16 on the dequantized weights (also\n"
-    "timed, as variant fp16: cublasGemmEx, FP32 compute, cuBLAS's own algorithm choice), cuBLAS\n"
-    "DGEMM on the exactly dequantized weights, and cuBLAS FP16 on the unquantized weights. Per\n"
+    "at 8192^3. Then per problem: inputs and weights from the row's distribution and seed, MXFP4\n"
+    "weights (floor scales), and three references: the op's FP16 path on the dequantized weights\n"
+    "(also timed, as variant fp16: every weight product through cublasGemmEx, FP32 compute,\n"
+    "cuBLAS's own algorithm choice; the rest of the op, e.g. the attention core or the sampler,\n"
+    "shared with the MXFP4 path), FP64 on the exactly dequantized weights (cuBLAS DGEMM or the\n"
+    "CPU reference; composite ops only up to a size, above it rel_err_vs_exact is empty), and\n"
+    "the FP16 path on the unquantized weights (the quantization error). Per\n"
     "variant: output poisoned with NaN, one checked call, 2 warm-up calls, then samples (CUDA\n"
     "events around exactly the call; 4x L2 read before each: clean lines, no write-back charged\n"
     "to the next call) until the median's relative standard error is below --max-noise-pct or\n"
@@ -933,6 +933,14 @@ const mx_command mx_run_command = {
     "are rewritten atomically after every row; Ctrl-C stops after the current row and leaves\n"
     "valid files (exit 130). A row that cannot run (out of memory, unsupported shape) is written\n"
     "as skipped with the reason, and the sweep goes on.\n"
+    "Ops (sweep `ops`) and their MXFP4 variants; what N, K, m and batch mean per op is in\n"
+    "harness/sweeps/standard.sweep:\n"
+    "  gemm                             auto fused skinny dequant_cublas persistent\n"
+    "  embedding                        onthefly cached\n"
+    "  attention                        fused_qkv separate_qkv\n"
+    "  ffn_gelu ffn_swiglu ffn_gptoss   epilogue separate fused_epilogue skinny_epilogue\n"
+    "  moe                              auto fused skinny dequant_cublas\n"
+    "  lm_head                          auto fused skinny dequant_cublas\n"
     "Exit: 0 done, 1 bad input or failure, 2 no usable GPU, 130 interrupted.",
     run_options,
     (int)(sizeof run_options / sizeof run_options[0]),

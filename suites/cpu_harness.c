@@ -148,13 +148,13 @@ Test(cpu_harness, run_json_holds_environment_ceilings_and_progress,
 Test(cpu_harness, run_list_expands_a_suite_without_a_gpu, .init = mx_test_work_dir_create) {
     mx_cli_result r = mx_test_run_cli((const char *[]){"run", "--suite", "smoke", "--list", NULL});
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    cr_expect(strstr(r.out, "30 rows"), "%s", r.out);
+    cr_expect(strstr(r.out, "78 rows"), "%s", r.out);
     int lines = 0;
     for (const char *p = r.out; (p = strchr(p, '\n')); p++) lines++;
-    cr_expect_eq(lines, 31, "header + 30 rows:\n%s", r.out);
+    cr_expect_eq(lines, 79, "header + 78 rows:\n%s", r.out);
     r = mx_test_run_cli(
         (const char *[]){"run", "--suite", "smoke", "--list", "--variants", "skinny", NULL});
-    cr_expect(strstr(r.out, "6 rows") && !strstr(r.out, "fused"), "%s", r.out);
+    cr_expect(strstr(r.out, "10 rows") && !strstr(r.out, "fused"), "%s", r.out);
 }
 
 /* Strings inline: Criterion copies parameters into the test's process, where pointers into
@@ -229,4 +229,35 @@ Test(cpu_harness, without_a_gpu_run_exits_2_and_writes_nothing, .init = mx_test_
     cr_expect_eq(r.exit_code, 2, "%s", r.err);
     cr_expect(strstr(r.err, "no usable CUDA device"), "%s", r.err);
     cr_expect_neq(access(mx_test_path("run"), F_OK), 0, "no results folder without a GPU");
+}
+
+/* The line of the op list ("  name ... variants") that names op, or NULL. */
+static const char *op_help_line(const char *text, const char *op, char *line, size_t size) {
+    for (const char *at = text; at && *at; at = strchr(at, '\n') ? strchr(at, '\n') + 1 : NULL) {
+        size_t length = strcspn(at, "\n");
+        snprintf(line, size, " %.*s ", (int)length, at);
+        char word[64];
+        snprintf(word, sizeof word, " %s ", op);
+        if (strncmp(at, "  ", 2) == 0 && strstr(line, word)) return line;
+    }
+    return NULL;
+}
+
+/* `mxbench run --help` names every op of the table and every variant of each on the op's line. */
+Test(cpu_harness, run_help_lists_every_op_and_variant, .init = mx_test_work_dir_create) {
+    mx_cli_result r = mx_test_run_cli((const char *[]){"run", "--help", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    int count = 0;
+    const mx_bench_op *const *ops = mx_bench_ops(&count);
+    for (int o = 0; o < count; o++) {
+        char line[512];
+        cr_assert_not_null(op_help_line(r.out, ops[o]->name, line, sizeof line),
+                           "run --help does not list op %s:\n%s", ops[o]->name, r.out);
+        for (const char *const *v = ops[o]->variants; *v; v++) {
+            char word[64];
+            snprintf(word, sizeof word, " %s ", *v);
+            cr_expect(strstr(line, word), "run --help: op %s lacks variant %s: %s", ops[o]->name,
+                      *v, line);
+        }
+    }
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../harness/ops.h"
 #include "../harness/sweep.h"
 #include "../kernels/mx.h"
 #include "common.h"
@@ -35,17 +36,19 @@ static void sweeps_dir(char *dir, size_t size) {
     snprintf(dir, size, "%.*s/../harness/sweeps", length, slash ? __FILE__ : ".");
 }
 
-/* The real vocabulary: gemm and the variant names the kernels answer to. */
+/* The real vocabulary: every op of the harness's table and its variants. */
 static mx_sweep parse_shipped(const char *name) {
-    static const char *variants[MX_GEMM_VARIANT_COUNT + 1];
-    for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++)
-        variants[v] = mx_gemm_variant_name((mx_gemm_variant)v);
-    const mx_sweep_op_vocabulary ops[] = {{"gemm", variants}};
+    int op_count = 0;
+    const mx_bench_op *const *table = mx_bench_ops(&op_count);
+    mx_sweep_op_vocabulary ops[32];
+    cr_assert_leq(op_count, 32);
+    for (int o = 0; o < op_count; o++)
+        ops[o] = (mx_sweep_op_vocabulary){table[o]->name, table[o]->variants};
     char dir[4096], path[4352], error[512];
     sweeps_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/%s.sweep", dir, name);
     mx_sweep sweep;
-    cr_assert(mx_sweep_parse_file(path, ops, 1, &sweep, error, sizeof error), "%s", error);
+    cr_assert(mx_sweep_parse_file(path, ops, op_count, &sweep, error, sizeof error), "%s", error);
     cr_assert_str_eq(sweep.name, name);
     cr_assert_str_not_empty(sweep.description, "%s has no description line", path);
     cr_assert_gt(sweep.count, 0);
@@ -59,9 +62,9 @@ typedef struct {
 } shipped_sweep;
 
 static shipped_sweep shipped[] = {
-    {"smoke", 10, 50},    {"standard", 200, 300},    {"decode", 50, 300},
-    {"prefill", 50, 300}, {"gpt-oss-20b", 100, 300}, {"gpt-oss-120b", 100, 300},
-    {"nightly", 50, 120},
+    {"smoke", 10, 100},   {"standard", 200, 400},    {"decode", 50, 300},
+    {"prefill", 50, 300}, {"gpt-oss-20b", 100, 350}, {"gpt-oss-120b", 100, 350},
+    {"nightly", 50, 150},
 };
 
 ParameterizedTestParameters(cpu_sweep, shipped_sweep_parses_within_its_row_budget) {
@@ -93,6 +96,27 @@ Test(cpu_sweep, every_file_in_the_sweeps_folder_parses) {
     }
     closedir(listing);
     cr_assert_geq(files, (int)(sizeof shipped / sizeof shipped[0]));
+}
+
+/* The model suites, smoke and standard run every op of the table, each with every variant
+ * (issue 6: `mxbench run --suite gpt-oss-20b` produces rows for every op). */
+Test(cpu_sweep, model_suites_smoke_and_standard_run_every_op_and_variant) {
+    int op_count = 0;
+    const mx_bench_op *const *table = mx_bench_ops(&op_count);
+    const char *const names[] = {"gpt-oss-20b", "gpt-oss-120b", "smoke", "standard"};
+    for (size_t f = 0; f < sizeof names / sizeof names[0]; f++) {
+        mx_sweep sweep = parse_shipped(names[f]);
+        for (int o = 0; o < op_count; o++)
+            for (const char *const *v = table[o]->variants; *v; v++) {
+                size_t i = 0;
+                while (i < sweep.count && (strcmp(sweep.rows[i].op, table[o]->name) != 0 ||
+                                           strcmp(sweep.rows[i].variant, *v) != 0))
+                    i++;
+                cr_expect_lt(i, sweep.count, "%s.sweep has no %s %s row", names[f], table[o]->name,
+                             *v);
+            }
+        mx_sweep_free(&sweep);
+    }
 }
 
 Test(cpu_sweep, standard_covers_six_shapes_seven_m_every_variant_bf16_and_every_dist) {
