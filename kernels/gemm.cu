@@ -110,9 +110,10 @@ struct mx_gemm_params {
     const void *x, *bias;
     const uint8_t *w_blocks, *w_scales;
     void *y;
-    const void *residual; /* [m, out] or NULL (epilogue kinds other than MX_EPILOGUE_BIAS) */
+    const void *residual;      /* [batch, m, out] or NULL (epilogue kinds but MX_EPILOGUE_BIAS) */
+    const int32_t *batch_rows; /* [batch] valid rows per entry, or NULL: all m */
     mx_activation activation;
-    int64_t m, n, k;
+    int64_t m, n, k, batch;
     int token_tiles; /* per batch entry */
     int splits, blocks_per_split;
 };
@@ -123,20 +124,65 @@ struct mx_gemm_params {
  * weight rows (2j gate, 2j + 1 linear) and writing output column j of n / 2. */
 enum mx_epilogue_kind { MX_EPILOGUE_BIAS = 0, MX_EPILOGUE_ACT, MX_EPILOGUE_GATED };
 
-/* Writes output (token, column) from its FP32 value: the bias is already in, and for the gated
- * kind so is the gated unit; the rest of the epilogue (activation.cuh) happens here. */
+/* Output columns per token: n / 2 for a gated unit, n otherwise. */
+template <int E> __device__ __forceinline__ int64_t mx_out_width(const mx_gemm_params &p) {
+    return E == MX_EPILOGUE_GATED ? p.n / 2 : p.n;
+}
+
+/* Writes output (token, column) of the CTA's batch entry (y and residual point at its [m, out]
+ * part) from its FP32 value: the bias is already in, and for the gated kind so is the gated
+ * unit; the rest of the epilogue (activation.cuh) happens here. */
 template <typename T, int E>
-__device__ __forceinline__ void mx_write_output(const mx_gemm_params &p, T *y, int64_t token,
-                                                int64_t column, float value) {
+__device__ __forceinline__ void mx_write_output(const mx_gemm_params &p, T *y, const T *residual,
+                                                int64_t token, int64_t column, float value) {
     if constexpr (E == MX_EPILOGUE_BIAS) {
         y[token * p.n + column] = (T)value;
     } else {
-        const int64_t out = E == MX_EPILOGUE_GATED ? p.n / 2 : p.n;
+        const int64_t out = mx_out_width<E>(p);
         if constexpr (E == MX_EPILOGUE_ACT) value = mx_act(p.activation, value);
         /* Read before the write by the same thread: residual may be y itself. */
-        if (p.residual) value += (float)((const T *)p.residual)[token * out + column];
+        if (residual) value += (float)residual[token * out + column];
         y[token * out + column] = (T)value;
     }
+}
+
+/* With batch_rows: the index-th token tile that holds valid rows, counting entry by entry in
+ * batch order (entry b has ceil(min(m, batch_rows[b]) / tokens) of them). Every warp computes
+ * it alone (32 entries per step: a prefix sum of their tile counts by shuffles), so no barrier
+ * is needed and every thread of a CTA, and every CTA of a cluster (same blockIdx.z), gets the
+ * same answer. False when there are at most index such tiles: the CTA has nothing to do. */
+__device__ __forceinline__ bool mx_valid_tile(const mx_gemm_params &p, int tokens, int index,
+                                              int &batch_index, int &tile, int64_t &rows) {
+    const int lane = threadIdx.x & 31;
+    int before = 0; /* tiles of the entries before this step's 32 */
+    for (int64_t base = 0; base < p.batch; base += 32) {
+        const int64_t entry = base + lane;
+        const int count = entry < p.batch ? __ldg(p.batch_rows + entry) : 0;
+        const int valid = (int)min(p.m, (int64_t)max(count, 0));
+        /* Capped so that the sums stay small: index < 65536 (the grid's z), and an entry with
+         * at least that many tiles owns index either way. */
+        const int tiles = min((valid + tokens - 1) / tokens, 65536);
+        int through = tiles; /* inclusive prefix sum over the lanes */
+#pragma unroll
+        for (int offset = 1; offset < 32; offset <<= 1) {
+            int other = __shfl_up_sync(0xFFFFFFFFu, through, offset);
+            if (lane >= offset) through += other;
+        }
+        /* The first lane whose tiles reach past index owns it (a lane without tiles never is
+         * the first: its sum equals its predecessor's). */
+        const unsigned reached = __ballot_sync(0xFFFFFFFFu, before + through > index);
+        if (reached) {
+            const int owner = __ffs(reached) - 1;
+            const int owner_through = __shfl_sync(0xFFFFFFFFu, through, owner);
+            const int owner_tiles = __shfl_sync(0xFFFFFFFFu, tiles, owner);
+            batch_index = (int)base + owner;
+            tile = index - (before + owner_through - owner_tiles);
+            rows = __shfl_sync(0xFFFFFFFFu, valid, owner);
+            return true;
+        }
+        before += __shfl_sync(0xFFFFFFFFu, through, 31);
+    }
+    return false;
 }
 
 /* Shared-memory geometry of one instantiation: STAGES slots, each holding CB blocks of the CTA's
@@ -197,8 +243,16 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int group = lane >> 2, quad = lane & 3;
-    const int batch_index = blockIdx.z / p.token_tiles;
-    const int64_t token0 = (int64_t)(blockIdx.z % p.token_tiles) * tokens;
+    int batch_index = blockIdx.z / p.token_tiles;
+    int64_t token0 = (int64_t)(blockIdx.z % p.token_tiles) * tokens;
+    int64_t m_valid = p.m; /* rows of this batch entry that exist */
+    if (p.batch_rows) {
+        /* The grid's token tiles are the valid ones, packed. The whole CTA, and its whole
+         * cluster, leaves here together before any load, barrier or shared-memory access. */
+        int tile = 0;
+        if (!mx_valid_tile(p, tokens, (int)blockIdx.z, batch_index, tile, m_valid)) return;
+        token0 = (int64_t)tile * tokens;
+    }
     const int64_t row0 = (int64_t)blockIdx.x * shape::rows;
     const int64_t k_blocks = p.k / MX_BLOCK_SIZE;
     const int64_t block_begin = (int64_t)blockIdx.y * p.blocks_per_split;
@@ -241,7 +295,7 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
     for (int i = 0; i < x_copies; i++) {
         int chunk = threadIdx.x + i * threads;
         int token = chunk / (CB * 4), part = chunk % (CB * 4);
-        x_ok[i] = chunk < x_chunks && token0 + token < p.m;
+        x_ok[i] = chunk < x_chunks && token0 + token < m_valid;
         x_source[i] =
             x + (token0 + (x_ok[i] ? token : 0)) * p.k + block_begin * MX_BLOCK_SIZE + part * 8;
         x_target[i] = (uint32_t)(token * shape::x_pitch + part * 8) * 2;
@@ -351,7 +405,10 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
 
     const int64_t rows[2] = {row0 + w_row, row0 + w_row + 8};
     const T *bias = p.bias ? (const T *)p.bias + (int64_t)batch_index * p.n : nullptr;
-    T *y = (T *)p.y + (int64_t)batch_index * p.m * p.n;
+    const int64_t entry_outputs = (int64_t)batch_index * p.m * mx_out_width<E>(p);
+    T *y = (T *)p.y + entry_outputs;
+    const T *residual =
+        E != MX_EPILOGUE_BIAS && p.residual ? (const T *)p.residual + entry_outputs : nullptr;
     if (p.splits == 1) {
 #pragma unroll
         for (int tt = 0; tt < TT; tt++)
@@ -365,12 +422,12 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
                      * takes part in the shuffle; the even ones write. */
                     float value = acc[tt][c] + (bias && row < p.n ? (float)bias[row] : 0.0f);
                     float linear = __shfl_xor_sync(0xFFFFFFFFu, value, 4);
-                    if ((group & 1) == 0 && token < p.m && row < p.n) /* n even: row + 1 < n */
-                        mx_write_output<T, E>(p, y, token, row / 2,
+                    if ((group & 1) == 0 && token < m_valid && row < p.n) /* n even */
+                        mx_write_output<T, E>(p, y, residual, token, row / 2,
                                               mx_glu(p.activation, value, linear));
-                } else if (token < p.m && row < p.n) {
+                } else if (token < m_valid && row < p.n) {
                     float value = acc[tt][c] + (bias ? (float)bias[row] : 0.0f);
-                    mx_write_output<T, E>(p, y, token, row, value);
+                    mx_write_output<T, E>(p, y, residual, token, row, value);
                 }
             }
         return;
@@ -408,14 +465,15 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
 #pragma unroll
             for (int u = 0; u < unit; u++) sum[u] += remote[e + u];
         }
-        if (token < p.m && row < p.n) {
+        if (token < m_valid && row < p.n) {
             if constexpr (E == MX_EPILOGUE_GATED) /* n even: row + 1 < n */
-                mx_write_output<T, E>(p, y, token, row / 2,
+                mx_write_output<T, E>(p, y, residual, token, row / 2,
                                       mx_glu(p.activation,
                                              sum[0] + (bias ? (float)bias[row] : 0.0f),
                                              sum[1] + (bias ? (float)bias[row + 1] : 0.0f)));
             else
-                mx_write_output<T, E>(p, y, token, row, sum[0] + (bias ? (float)bias[row] : 0.0f));
+                mx_write_output<T, E>(p, y, residual, token, row,
+                                      sum[0] + (bias ? (float)bias[row] : 0.0f));
         }
     }
     cluster.sync(); /* no CTA may leave while others still read its shared memory */
@@ -428,9 +486,21 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
 typedef struct {
     int token_tile_count; /* 1: 8 tokens, 2: 16, 8: 64 */
     int tokens;
+    int64_t token_tiles; /* over all batch entries: the grid's z when it fits */
     dim3 grid;
     int splits, blocks_per_split;
 } mx_mma_plan;
+
+/* Token tiles (over all batch entries) the launch must cover. With batch_rows and a known total
+ * S (A <= min(batch, S) entries hold rows), sum_b ceil(r_b / T) <= (S + A (T - 1)) / T. */
+static int64_t mx_token_tile_bound(const mx_gemm_problem *problem, int tokens) {
+    int64_t all = (problem->m + tokens - 1) / tokens * problem->batch;
+    if (!problem->batch_rows || problem->batch_rows_total <= 0) return all;
+    int64_t total = problem->batch_rows_total;
+    int64_t entries = total < problem->batch ? total : problem->batch;
+    int64_t bound = (total + entries * (tokens - 1)) / tokens;
+    return bound < all ? bound : all;
+}
 
 /* max_clusters(splits): how many clusters of that many CTAs the GPU runs at once. */
 static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_problem *problem,
@@ -441,8 +511,8 @@ static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_pro
     plan.tokens = 8 * token_tile_count;
     int chunk_blocks = token_tile_count >= 8 ? 4 : 8;
     int64_t row_tiles = (problem->n + rows_per_cta - 1) / rows_per_cta;
-    int64_t token_tiles = (problem->m + plan.tokens - 1) / plan.tokens;
-    int64_t tiles = row_tiles * token_tiles * problem->batch;
+    int64_t token_tiles = mx_token_tile_bound(problem, plan.tokens); /* all batch entries */
+    int64_t tiles = row_tiles * token_tiles;
     int64_t k_blocks = problem->k / MX_BLOCK_SIZE;
     /* Split K over a cluster (Hopper) until the CTAs fill the resident slots of one wave,
      * keeping at least one pipeline step per split, and no more clusters than can be resident
@@ -459,8 +529,9 @@ static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_pro
     splits = (k_blocks + per_split - 1) / per_split;
     plan.splits = (int)splits;
     plan.blocks_per_split = (int)per_split;
-    plan.grid =
-        dim3((unsigned)row_tiles, (unsigned)splits, (unsigned)(token_tiles * problem->batch));
+    plan.token_tiles = token_tiles;
+    plan.grid = dim3((unsigned)row_tiles, (unsigned)splits,
+                     (unsigned)(token_tiles < 65536 ? token_tiles : 65536));
     return plan;
 }
 
@@ -528,13 +599,13 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     using shape = mx_tile_shape<TT>;
     mx_mma_plan plan = mx_plan_mma(context, problem, TT, shape::rows, shape::ctas_per_sm,
                                    mx_max_active_clusters<T, TT, E>);
-    if (plan.grid.z > 65535)
+    if (plan.token_tiles > 65535)
         return mx_fail(
             MX_ERR_UNSUPPORTED_SHAPE,
-            "unsupported shape: m = %lld, batch = %lld give %u token tiles of %d for %s; "
+            "unsupported shape: m = %lld, batch = %lld give %lld token tiles of %d for %s; "
             "at most 65535 (smaller m or batch)",
-            (long long)problem->m, (long long)problem->batch, plan.grid.z, plan.tokens,
-            mx_gemm_variant_name(TT == 8 ? MX_GEMM_FUSED : MX_GEMM_SKINNY));
+            (long long)problem->m, (long long)problem->batch, (long long)plan.token_tiles,
+            plan.tokens, mx_gemm_variant_name(TT == 8 ? MX_GEMM_FUSED : MX_GEMM_SKINNY));
     mx_gemm_params params;
     params.x = problem->x;
     params.bias = problem->bias;
@@ -542,10 +613,12 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     params.w_scales = problem->w_scales;
     params.y = problem->y;
     params.residual = problem->residual;
+    params.batch_rows = problem->batch_rows;
     params.activation = problem->activation;
     params.m = problem->m;
     params.n = problem->n;
     params.k = problem->k;
+    params.batch = problem->batch;
     params.token_tiles = (int)((problem->m + plan.tokens - 1) / plan.tokens);
     params.splits = plan.splits;
     params.blocks_per_split = plan.blocks_per_split;
@@ -711,15 +784,41 @@ static mx_status mx_check_problem(const mx_gemm_problem *problem) {
     if ((unsigned)problem->activation >= MX_ACT_COUNT)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "activation = %d: not an mx_activation",
                        (int)problem->activation);
-    if (mx_has_epilogue(problem) && problem->batch != 1)
+    if (problem->batch_rows) {
+        MX_TRY(mx_check_pointer(problem->batch_rows, 4, "batch_rows"));
+        if (problem->batch_rows_total < 0 ||
+            problem->batch_rows_total > problem->batch * problem->m)
+            return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                           "batch_rows_total = %lld: expected 0 (unknown) .. batch x m = %lld",
+                           (long long)problem->batch_rows_total,
+                           (long long)(problem->batch * problem->m));
+    } else if (problem->batch_rows_total != 0) {
         return mx_fail(MX_ERR_INVALID_ARGUMENT,
-                       "batch = %lld with an activation or residual: the epilogue needs batch 1",
-                       (long long)problem->batch);
+                       "batch_rows_total = %lld without batch_rows: expected 0",
+                       (long long)problem->batch_rows_total);
+    }
     if (mx_act_gated(problem->activation) && problem->n % 2 != 0)
         return mx_fail(MX_ERR_INVALID_ARGUMENT,
                        "n = %lld: %s reads interleaved (gate, linear) pairs, n must be even",
                        (long long)problem->n, mx_activation_name(problem->activation));
     if (problem->residual) MX_TRY(mx_check_pointer(problem->residual, 2, "residual"));
+    return MX_OK;
+}
+
+/* What only fused and skinny do: the epilogue with batch > 1 (in registers; the cuBLAS paths'
+ * temporary holds one entry) and valid rows read on the device (cuBLAS needs host sizes). */
+static mx_status mx_check_variant_support(const mx_gemm_problem *problem, mx_gemm_variant variant) {
+    if (mx_epilogue_in_kernel(variant)) return MX_OK;
+    if (mx_has_epilogue(problem) && problem->batch != 1)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                       "batch = %lld with an activation or residual on %s: its epilogue needs "
+                       "batch 1 (fused and skinny take any batch)",
+                       (long long)problem->batch, mx_gemm_variant_name(variant));
+    if (problem->batch_rows)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                       "batch_rows is set for %s: cuBLAS needs the row counts on the host; "
+                       "batch_rows needs fused or skinny",
+                       mx_gemm_variant_name(variant));
     return MX_OK;
 }
 
@@ -743,6 +842,7 @@ extern "C" mx_status mx_gemm_persistent_prepare(mx_gemm_context *context,
                                                 size_t workspace_bytes, cudaStream_t stream) {
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
     MX_TRY(mx_check_problem(problem));
+    MX_TRY(mx_check_variant_support(problem, MX_GEMM_PERSISTENT));
     MX_TRY(mx_check_workspace(context, problem, MX_GEMM_PERSISTENT, workspace, workspace_bytes));
     return mx_dequantize(problem->w_blocks, problem->w_scales, problem->batch * problem->n,
                          problem->k, problem->dtype, workspace, stream);
@@ -756,8 +856,9 @@ extern "C" mx_status mx_gemm_check(const mx_gemm_context *context, const mx_gemm
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "variant = %d: not an mx_gemm_variant",
                        (int)variant);
     MX_TRY(mx_check_problem(problem));
-    return mx_check_workspace(context, problem, mx_resolve(context, problem, variant), workspace,
-                              workspace_bytes);
+    const mx_gemm_variant runs = mx_resolve(context, problem, variant);
+    MX_TRY(mx_check_variant_support(problem, runs));
+    return mx_check_workspace(context, problem, runs, workspace, workspace_bytes);
 }
 
 extern "C" mx_status mx_gemm(mx_gemm_context *context, const mx_gemm_problem *problem,

@@ -28,13 +28,23 @@
  * paths are exact only for s in [-23, 13]. A NaN scale (0xFF) makes exactly that row's outputs
  * NaN on every path.
  *
- * Epilogue (activation, residual; batch 1). fused and skinny apply bias, activation and residual
- * in registers to the FP32 sums (after the split-K reduction), with activation.cuh's functions,
- * and write y directly: no workspace, no FP16 rounding before the activation. The gated units
- * pair weight rows 2j (gate) and 2j + 1 (linear) and write n / 2 columns. dequant_cublas and
- * persistent write the product to an FP16/BF16 temporary in the workspace (m * n * 2 bytes
- * more, after the weights' part) and activation.h's kernel applies bias, activation and residual
- * from it, so their activation input is rounded to the dtype first. */
+ * Epilogue (activation, residual). fused and skinny apply bias, activation and residual in
+ * registers to the FP32 sums (after the split-K reduction), with activation.cuh's functions, and
+ * write y directly: no workspace, no FP16 rounding before the activation; any batch. The gated
+ * units pair weight rows 2j (gate) and 2j + 1 (linear) and write n / 2 columns. dequant_cublas
+ * and persistent (batch 1 only with an epilogue) write the product to an FP16/BF16 temporary in
+ * the workspace (m * n * 2 bytes more, after the weights' part) and activation.h's kernel
+ * applies bias, activation and residual from it, so their activation input is rounded to the
+ * dtype first.
+ *
+ * Valid rows on the device (batch_rows; fused and skinny only). Batch entry b uses only its first
+ * batch_rows[b] rows (clamped to 0..m) of x, y and residual: the others are never read nor
+ * written. The counts are read by the kernel, so a caller whose sizes are known only on the GPU
+ * (MoE expert groups) needs no host round trip: one launch covers every entry, a token tile
+ * with no valid row does no work and loads no weight. The launch is sized by
+ * batch_rows_total, an upper bound on the sum of the counts known on the host (0: unknown, then
+ * batch * m is assumed); a sum above the bound leaves rows uncomputed. cuBLAS takes host sizes
+ * only: dequant_cublas and persistent refuse batch_rows. */
 #ifndef MX_GEMM_H
 #define MX_GEMM_H
 
@@ -68,10 +78,14 @@ typedef struct {
     const uint8_t *w_scales; /* [batch, n, k/32] */
     const void *bias;        /* [batch, n] or NULL */
     void *y;                 /* [batch, m, out] (out = n, or n / 2 for a gated activation) */
-    /* Epilogue (activation.h), batch 1 only: y = activation(X . W^T + bias) (+ residual). Zero
-     * (MX_ACT_NONE, NULL) for the plain product. */
+    /* Epilogue (activation.h): y = activation(X . W^T + bias) (+ residual). Zero (MX_ACT_NONE,
+     * NULL) for the plain product. batch > 1 on fused and skinny only. */
     mx_activation activation;
-    const void *residual; /* [m, out] or NULL; may be y itself */
+    const void *residual; /* [batch, m, out] or NULL; may be y itself */
+    /* Optional (NULL: all m rows of every entry): [batch] valid rows per entry on the device,
+     * 4-byte aligned; fused and skinny only (see above). */
+    const int32_t *batch_rows;
+    int64_t batch_rows_total; /* with batch_rows: >= the sum of its counts, or 0 (unknown) */
 } mx_gemm_problem;
 
 /* Owns a cuBLAS handle and the device's properties. One per thread (cuBLAS handles are). */

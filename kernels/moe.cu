@@ -1,6 +1,8 @@
 /* MoE expert layer (see moe.h): router GEMM (cuBLAS), a warp-per-token top-k + softmax kernel,
- * grouping by CUB (histogram of expert ids, stable radix sort of the (token, slot) pairs by
- * expert), a gather of each expert's tokens, one mx_gemm pair per expert with tokens, and a
+ * then either (host counts) grouping by CUB (histogram of expert ids, stable radix sort of the
+ * (token, slot) pairs by expert), a gather of each expert's tokens and one mx_gemm pair per
+ * expert with tokens, or (device counts, decode) a one-block grouping kernel, a gather into
+ * padded per-expert rows and two batched mx_gemm calls with device-side row counts; then a
  * combine kernel. The expert GEMMs are the MXFP4 GEMM family (gemm.h); everything else is memory
  * bound and small next to the expert weights. Figures: docs/moe.md (`mxbench run`, op moe). */
 #include <cub/cub.cuh>
@@ -87,17 +89,51 @@ static __global__ void mx_moe_topk_kernel(const T *logits, int64_t tokens, int e
     }
 }
 
-/* Sorted position i holds pair order[i] = t * topk + slot: copies token t's row of x to row i of
- * x_sorted (16 bytes per thread) and records slot_position[pair] = i for the combine. */
+/* Device-count path, one block: the padded row of every (token, slot) pair, expert * tokens +
+ * its rank among the expert's pairs in (token, slot) order (a token picks an expert at most
+ * once, so the rank is below tokens), into slot_position; and the tokens per expert into
+ * counts. One warp walks the pairs 32 at a time (ranks by __match_any_sync), so the order is
+ * fixed; ids come from the top-k kernel, always in 0..experts-1. */
+static __global__ void mx_moe_group_kernel(const int32_t *expert_ids, int pairs, int experts,
+                                           int tokens, int32_t *counts, int32_t *slot_position) {
+    __shared__ int32_t taken[MX_MOE_MAX_EXPERTS]; /* pairs placed so far, per expert */
+    for (int e = threadIdx.x; e < experts; e += blockDim.x) taken[e] = 0;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        const int lane = threadIdx.x;
+        for (int base = 0; base < pairs; base += 32) {
+            const int pair = base + lane;
+            const int expert = pair < pairs ? expert_ids[pair] : -1;
+            const unsigned peers = __match_any_sync(0xFFFFFFFFu, expert);
+            const int before = __popc(peers & ((1u << lane) - 1u)); /* same expert, lower lane */
+            if (expert >= 0) slot_position[pair] = expert * tokens + taken[expert] + before;
+            __syncwarp(); /* every peer has read taken[expert] before the first one adds */
+            if (expert >= 0 && before == 0) taken[expert] += __popc(peers);
+            __syncwarp();
+        }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < experts; e += blockDim.x) counts[e] = taken[e];
+}
+
+/* Copies token rows of x into the grouped buffer, 16 bytes per thread. With order (host-count
+ * path): row i of x_grouped is pair order[i] = t * topk + slot, and slot_position[pair] = i is
+ * recorded for the combine. Without (device-count path): pair i goes to the row
+ * slot_position[i] that the group kernel chose. */
 static __global__ void mx_moe_gather_kernel(const uint4 *x, const int32_t *order, int64_t pairs,
                                             int topk, int64_t row_chunks, int32_t *slot_position,
-                                            uint4 *x_sorted) {
+                                            uint4 *x_grouped) {
     const int64_t total = pairs * row_chunks, stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
-        int64_t position = i / row_chunks, chunk = i % row_chunks;
-        int32_t pair = order[position];
-        if (chunk == 0) slot_position[pair] = (int32_t)position;
-        x_sorted[i] = x[(int64_t)(pair / topk) * row_chunks + chunk];
+        const int64_t index = i / row_chunks, chunk = i % row_chunks;
+        int64_t pair = index, row = index;
+        if (order) {
+            pair = order[index];
+            if (chunk == 0) slot_position[pair] = (int32_t)index;
+        } else {
+            row = slot_position[index];
+        }
+        x_grouped[row * row_chunks + chunk] = x[pair / topk * row_chunks + chunk];
     }
 }
 
@@ -252,12 +288,15 @@ static mx_status mx_moe_check_layer_pointers(const mx_moe_problem *problem, cons
     return mx_check_pointer(problem->y, 16, "y");
 }
 
-/* Byte offsets into the workspace, each region 256-byte aligned. */
+/* Byte offsets into the workspace, each region 256-byte aligned. x_grouped, h and o hold one row
+ * per routed pair (host-count path) or `tokens` rows per expert (device-count path). */
 typedef struct {
     size_t logits, expert_ids, expert_weights, pair_ids, counts, sorted_experts, order,
-        slot_position, cub_temp, x_sorted, h, o, expert_gemm, total;
+        slot_position, cub_temp, x_grouped, h, o, expert_gemm, total;
     size_t cub_temp_bytes;
     size_t expert_gemm_bytes; /* MXFP4: mx_gemm's workspace; reference: MLP1's product */
+    bool device_counts;       /* the path without the host round trip */
+    mx_gemm_variant runs;     /* device-count path: the variant of both batched GEMMs */
 } mx_moe_layout;
 
 /* An expert GEMM's shape (batch 1, no pointers yet). */
@@ -280,6 +319,21 @@ static int mx_moe_sort_bits(int64_t experts) {
     return bits;
 }
 
+/* Whether the MXFP4 layer takes the device-count path, and with which GEMM variant: the expert
+ * GEMMs must run on fused or skinny (for auto: as chosen for m = tokens, i.e. tokens <= 64),
+ * and the padded buffers and the one-warp grouping must stay small (moe.h). */
+static bool mx_moe_device_variant(const mx_gemm_context *gemm, const mx_moe_problem *problem,
+                                  mx_gemm_variant variant, mx_gemm_variant *runs) {
+    const int64_t tokens = problem->tokens;
+    if (tokens > MX_MOE_DEVICE_MAX_TOKENS || tokens * problem->topk > MX_MOE_DEVICE_MAX_PAIRS ||
+        tokens * problem->experts > MX_MOE_DEVICE_MAX_ROWS)
+        return false;
+    mx_gemm_problem shape = mx_moe_gemm_shape(tokens, 2 * problem->intermediate, problem->hidden,
+                                              problem->dtype, MX_ACT_SWIGLU_GPTOSS);
+    *runs = variant == MX_GEMM_AUTO ? mx_gemm_choose(gemm, &shape) : variant;
+    return *runs == MX_GEMM_FUSED || *runs == MX_GEMM_SKINNY;
+}
+
 static mx_status mx_moe_plan(const mx_moe_context *context, const mx_moe_problem *problem,
                              mx_gemm_variant variant, bool reference, mx_moe_layout *layout) {
     MX_TRY(mx_moe_check_layer_shape(problem));
@@ -287,6 +341,12 @@ static mx_status mx_moe_plan(const mx_moe_context *context, const mx_moe_problem
     const int64_t hidden = problem->hidden, intermediate = problem->intermediate;
     const int experts = (int)problem->experts;
     const size_t element = 2; /* FP16 / BF16 */
+    layout->runs = variant;
+    layout->device_counts =
+        !reference && mx_moe_device_variant(context->gemm, problem, variant, &layout->runs);
+    /* Device-count path: no CUB, no sort, no GEMM workspace (fused and skinny need none). */
+    const bool sorted = !layout->device_counts;
+    const int64_t rows = sorted ? pairs : problem->experts * tokens;
 
     size_t histogram_bytes = 0, sort_bytes = 0;
     MX_CUDA_CHECK(cub::DeviceHistogram::HistogramEven((void *)NULL, histogram_bytes,
@@ -295,9 +355,13 @@ static mx_status mx_moe_plan(const mx_moe_context *context, const mx_moe_problem
     MX_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
         (void *)NULL, sort_bytes, (const uint32_t *)NULL, (uint32_t *)NULL, (const int32_t *)NULL,
         (int32_t *)NULL, (int)pairs, 0, mx_moe_sort_bits(experts)));
-    layout->cub_temp_bytes = histogram_bytes > sort_bytes ? histogram_bytes : sort_bytes;
+    layout->cub_temp_bytes = !sorted                        ? 0
+                             : histogram_bytes > sort_bytes ? histogram_bytes
+                                                            : sort_bytes;
 
-    if (reference) {
+    if (!sorted) {
+        layout->expert_gemm_bytes = 0;
+    } else if (reference) {
         layout->expert_gemm_bytes = (size_t)(pairs * 2 * intermediate) * element;
     } else {
         /* An expert gets a token at most once, so m_e <= tokens; for a fixed variant the GEMM
@@ -321,15 +385,15 @@ static mx_status mx_moe_plan(const mx_moe_context *context, const mx_moe_problem
     layout->logits = region((size_t)(tokens * experts) * element);
     layout->expert_ids = region((size_t)pairs * 4);
     layout->expert_weights = region((size_t)pairs * 4);
-    layout->pair_ids = region((size_t)pairs * 4);
+    layout->pair_ids = region(sorted ? (size_t)pairs * 4 : 0);
     layout->counts = region((size_t)experts * 4);
-    layout->sorted_experts = region((size_t)pairs * 4);
-    layout->order = region((size_t)pairs * 4);
+    layout->sorted_experts = region(sorted ? (size_t)pairs * 4 : 0);
+    layout->order = region(sorted ? (size_t)pairs * 4 : 0);
     layout->slot_position = region((size_t)pairs * 4);
     layout->cub_temp = region(layout->cub_temp_bytes);
-    layout->x_sorted = region((size_t)(pairs * hidden) * element);
-    layout->h = region((size_t)(pairs * intermediate) * element);
-    layout->o = region((size_t)(pairs * hidden) * element);
+    layout->x_grouped = region((size_t)(rows * hidden) * element);
+    layout->h = region((size_t)(rows * intermediate) * element);
+    layout->o = region((size_t)(rows * hidden) * element);
     layout->expert_gemm = region(layout->expert_gemm_bytes);
     layout->total = offset;
     return MX_OK;
@@ -348,6 +412,19 @@ static mx_status mx_moe_check_workspace(const mx_moe_layout *layout, const mx_mo
     return mx_check_pointer(workspace, 256, "workspace");
 }
 
+/* The gather kernel (see there): order set for the host-count path, NULL for the device one. */
+static mx_status mx_moe_gather_launch(const mx_moe_problem *problem, const int32_t *order,
+                                      const mx_moe_layout *layout, char *workspace,
+                                      cudaStream_t stream) {
+    const int threads = 256;
+    const int64_t pairs = problem->tokens * problem->topk, row_chunks = problem->hidden / 8;
+    mx_moe_gather_kernel<<<mx_grid(pairs * row_chunks, threads), threads, 0, stream>>>(
+        (const uint4 *)problem->x, order, pairs, (int)problem->topk, row_chunks,
+        (int32_t *)(workspace + layout->slot_position), (uint4 *)(workspace + layout->x_grouped));
+    MX_LAUNCH_CHECK("mx_moe_gather_kernel");
+    return MX_OK;
+}
+
 // ---- the layer
 
 /* One expert's two products on its m tokens, rows `first` .. first + m - 1 of the grouped
@@ -359,7 +436,7 @@ static mx_status mx_moe_expert(mx_moe_context *context, const mx_moe_problem *pr
                                int64_t first, int64_t m, cudaStream_t stream) {
     const int64_t hidden = problem->hidden, intermediate = problem->intermediate;
     const int64_t element = 2;
-    const char *x_e = workspace + layout->x_sorted + first * hidden * element;
+    const char *x_e = workspace + layout->x_grouped + first * hidden * element;
     char *h_e = workspace + layout->h + first * intermediate * element;
     char *o_e = workspace + layout->o + first * hidden * element;
     const void *b1_e =
@@ -396,24 +473,20 @@ static mx_status mx_moe_expert(mx_moe_context *context, const mx_moe_problem *pr
                    stream);
 }
 
-/* The whole layer after the checks: route, group, experts (MXFP4, or dense when w1 is set),
- * combine. */
-static mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *problem,
-                            mx_gemm_variant variant, const void *w1, const void *w2,
-                            const mx_moe_layout *layout, char *workspace, cudaStream_t stream) {
+/* Host-count path after routing: CUB groups the pairs by expert, the counts go to the host, and
+ * each expert with tokens gets its own GEMM pair (MXFP4, or dense when w1 is set). */
+static mx_status mx_moe_host_counts(mx_moe_context *context, const mx_moe_problem *problem,
+                                    mx_gemm_variant variant, const void *w1, const void *w2,
+                                    const mx_moe_layout *layout, char *workspace,
+                                    cudaStream_t stream) {
     const int64_t pairs = problem->tokens * problem->topk;
     const int experts = (int)problem->experts;
-    int32_t *expert_ids = (int32_t *)(workspace + layout->expert_ids);
-    float *expert_weights = (float *)(workspace + layout->expert_weights);
+    const int32_t *expert_ids = (const int32_t *)(workspace + layout->expert_ids);
     int32_t *pair_ids = (int32_t *)(workspace + layout->pair_ids);
     int *counts = (int *)(workspace + layout->counts);
     int32_t *order = (int32_t *)(workspace + layout->order);
-    int32_t *slot_position = (int32_t *)(workspace + layout->slot_position);
     void *cub_temp = workspace + layout->cub_temp;
     size_t cub_bytes = layout->cub_temp_bytes;
-
-    MX_TRY(mx_moe_route_launch(context, problem, workspace + layout->logits, expert_ids,
-                               expert_weights, pair_ids, stream));
     MX_CUDA_CHECK(cub::DeviceHistogram::HistogramEven(cub_temp, cub_bytes, expert_ids, counts,
                                                       experts + 1, 0, experts, (int)pairs, stream));
     /* The counts go to the host now; sorting and gathering run while the host waits for them. */
@@ -426,12 +499,7 @@ static mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *probl
                                                   (uint32_t *)(workspace + layout->sorted_experts),
                                                   pair_ids, order, (int)pairs, 0,
                                                   mx_moe_sort_bits(experts), stream));
-    const int threads = 256;
-    const int64_t row_chunks = problem->hidden / 8;
-    mx_moe_gather_kernel<<<mx_grid(pairs * row_chunks, threads), threads, 0, stream>>>(
-        (const uint4 *)problem->x, order, pairs, (int)problem->topk, row_chunks, slot_position,
-        (uint4 *)(workspace + layout->x_sorted));
-    MX_LAUNCH_CHECK("mx_moe_gather_kernel");
+    MX_TRY(mx_moe_gather_launch(problem, order, layout, workspace, stream));
     MX_CUDA_CHECK(cudaEventSynchronize(context->counts_ready));
 
     int64_t total = 0;
@@ -446,6 +514,68 @@ static mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *probl
         MX_TRY(mx_moe_expert(context, problem, variant, w1, w2, layout, workspace, e, first, m,
                              stream));
         first += m;
+    }
+    return MX_OK;
+}
+
+/* The device-count path's two expert GEMMs, each one batched mx_gemm over all experts: expert e
+ * owns rows e * tokens .. e * tokens + tokens - 1 of x_grouped, h and o, of which the first
+ * counts[e] (on the device) are valid; experts' weights and biases are already [E, ...]. */
+static void mx_moe_batched_gemms(const mx_moe_problem *problem, const mx_moe_layout *layout,
+                                 char *workspace, mx_gemm_problem *mlp1, mx_gemm_problem *mlp2) {
+    const int64_t tokens = problem->tokens, hidden = problem->hidden;
+    const int64_t intermediate = problem->intermediate;
+    const int32_t *counts = (const int32_t *)(workspace + layout->counts);
+    *mlp1 =
+        mx_moe_gemm_shape(tokens, 2 * intermediate, hidden, problem->dtype, MX_ACT_SWIGLU_GPTOSS);
+    *mlp2 = mx_moe_gemm_shape(tokens, hidden, intermediate, problem->dtype, MX_ACT_NONE);
+    mx_gemm_problem *both[2] = {mlp1, mlp2};
+    for (int i = 0; i < 2; i++) {
+        both[i]->batch = problem->experts;
+        both[i]->batch_rows = counts;
+        both[i]->batch_rows_total = tokens * problem->topk;
+    }
+    mlp1->x = workspace + layout->x_grouped;
+    mlp1->w_blocks = problem->w1_blocks;
+    mlp1->w_scales = problem->w1_scales;
+    mlp1->bias = problem->b1;
+    mlp1->y = workspace + layout->h;
+    mlp2->x = workspace + layout->h;
+    mlp2->w_blocks = problem->w2_blocks;
+    mlp2->w_scales = problem->w2_scales;
+    mlp2->bias = problem->b2;
+    mlp2->y = workspace + layout->o;
+}
+
+/* The whole layer after the checks: route, group, experts (MXFP4, or dense when w1 is set),
+ * combine. The device-count path groups on the GPU (one block), gathers into the padded
+ * layout and runs the two batched GEMMs: nothing waits for the host. */
+static mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *problem,
+                            mx_gemm_variant variant, const void *w1, const void *w2,
+                            const mx_moe_layout *layout, char *workspace, cudaStream_t stream) {
+    mx_gemm_problem mlp1, mlp2;
+    if (layout->device_counts) { /* refused before anything is launched */
+        mx_moe_batched_gemms(problem, layout, workspace, &mlp1, &mlp2);
+        MX_TRY(mx_gemm_check(context->gemm, &mlp1, layout->runs, NULL, 0));
+        MX_TRY(mx_gemm_check(context->gemm, &mlp2, layout->runs, NULL, 0));
+    }
+    const int64_t pairs = problem->tokens * problem->topk;
+    int32_t *expert_ids = (int32_t *)(workspace + layout->expert_ids);
+    float *expert_weights = (float *)(workspace + layout->expert_weights);
+    int32_t *slot_position = (int32_t *)(workspace + layout->slot_position);
+    MX_TRY(mx_moe_route_launch(
+        context, problem, workspace + layout->logits, expert_ids, expert_weights,
+        layout->device_counts ? NULL : (int32_t *)(workspace + layout->pair_ids), stream));
+    if (layout->device_counts) {
+        mx_moe_group_kernel<<<1, 256, 0, stream>>>(
+            expert_ids, (int)pairs, (int)problem->experts, (int)problem->tokens,
+            (int32_t *)(workspace + layout->counts), slot_position);
+        MX_LAUNCH_CHECK("mx_moe_group_kernel");
+        MX_TRY(mx_moe_gather_launch(problem, NULL, layout, workspace, stream));
+        MX_TRY(mx_gemm(context->gemm, &mlp1, layout->runs, NULL, 0, stream));
+        MX_TRY(mx_gemm(context->gemm, &mlp2, layout->runs, NULL, 0, stream));
+    } else {
+        MX_TRY(mx_moe_host_counts(context, problem, variant, w1, w2, layout, workspace, stream));
     }
     const void *o = workspace + layout->o;
     return problem->dtype == MX_BF16
@@ -528,6 +658,15 @@ extern "C" size_t mx_moe_workspace_bytes(const mx_moe_context *context,
         mx_moe_plan(context, problem, variant, false, &layout) != MX_OK)
         return 0;
     return layout.total;
+}
+
+extern "C" int mx_moe_uses_device_counts(const mx_moe_context *context,
+                                         const mx_moe_problem *problem, mx_gemm_variant variant) {
+    mx_moe_layout layout = {};
+    if (!context || mx_moe_check_variant(variant) != MX_OK ||
+        mx_moe_plan(context, problem, variant, false, &layout) != MX_OK)
+        return -1;
+    return layout.device_counts ? 1 : 0;
 }
 
 extern "C" size_t mx_moe_reference_workspace_bytes(const mx_moe_problem *problem) {

@@ -13,10 +13,18 @@
  * and y[t] = sum over t's slots in slot order of w * o (FP32) (+ residual[t]), rounded once.
  * Deterministic: the same inputs give bitwise the same output.
  *
- * The per-expert token counts size the per-expert GEMMs on the host: every call copies them
- * (experts x 4 bytes) to the host and waits for that copy (cudaEventSynchronize), so a call
- * blocks the calling thread until routing has finished on the GPU and cannot be captured in a
- * CUDA graph. A single-launch grouped kernel is not done. */
+ * Two ways to run the experts (mx_moe_uses_device_counts tells which a call takes):
+ *   device-count path (decode): when the expert GEMMs run on fused or skinny (auto: tokens <= 64)
+ *     and tokens <= MX_MOE_DEVICE_MAX_TOKENS, tokens x topk <= MX_MOE_DEVICE_MAX_PAIRS and
+ *     experts x tokens <= MX_MOE_DEVICE_MAX_ROWS. One block groups the pairs on the GPU, each
+ *     expert gets `tokens` padded rows, and each projection is ONE batched mx_gemm over all
+ *     experts that reads the per-expert counts on the device (mx_gemm_problem.batch_rows):
+ *     no host round trip, no wait on the calling thread.
+ *   host-count path (everything else, and the FP16 reference): the per-expert counts size the
+ *     per-expert GEMMs on the host: the call copies them (experts x 4 bytes) to the host and
+ *     waits for that copy (cudaEventSynchronize), so it blocks the calling thread until routing
+ *     has finished on the GPU and cannot be captured in a CUDA graph. cuBLAS (dequant_cublas,
+ *     the reference) takes host sizes only. */
 #ifndef MX_MOE_H
 #define MX_MOE_H
 
@@ -32,7 +40,15 @@
 extern "C" {
 #endif
 
-enum { MX_MOE_MAX_EXPERTS = 4096 };
+enum {
+    MX_MOE_MAX_EXPERTS = 4096,
+    /* Bounds of the device-count path: auto runs fused/skinny up to 64 tokens; the padded
+     * buffers hold experts x tokens rows (x and o of hidden, h of I elements: 47 MB each at
+     * 8192 rows and 2880); the grouping walks the pairs with one warp. */
+    MX_MOE_DEVICE_MAX_TOKENS = 64,
+    MX_MOE_DEVICE_MAX_PAIRS = 1024,
+    MX_MOE_DEVICE_MAX_ROWS = 8192,
+};
 
 typedef struct {
     int64_t tokens;           /* > 0 */
@@ -68,10 +84,17 @@ void mx_moe_context_destroy(mx_moe_context *context);
 mx_status mx_moe_route(mx_moe_context *context, const mx_moe_problem *problem, void *logits,
                        int32_t *expert_ids, float *expert_weights, cudaStream_t stream);
 
-/* Workspace of mx_moe with this per-expert GEMM variant, in bytes: routing, grouping, the
- * gathered tokens, h and o of every (token, slot) pair, and the GEMM workspace of the largest
- * possible expert call (m_e = tokens). Depends on the shapes, dtype and variant only. */
+/* Workspace of mx_moe with this per-expert GEMM variant, in bytes (exactly what the call uses):
+ * routing, grouping, the gathered tokens, h and o (one row per (token, slot) pair on the
+ * host-count path, tokens rows per expert on the device-count path), and on the host-count path
+ * the GEMM workspace of the largest possible expert call (m_e = tokens). Depends on the shapes,
+ * dtype and variant only. */
 size_t mx_moe_workspace_bytes(const mx_moe_context *context, const mx_moe_problem *problem,
+                              mx_gemm_variant variant);
+
+/* 1 when mx_moe with this variant takes the device-count path for this problem, 0 when it takes
+ * the host-count path, -1 when it would refuse the shapes or the variant. */
+int mx_moe_uses_device_counts(const mx_moe_context *context, const mx_moe_problem *problem,
                               mx_gemm_variant variant);
 
 /* The MXFP4 layer. variant: auto, fused, skinny or dequant_cublas for every expert GEMM

@@ -1,13 +1,15 @@
 /* GPU GEMM suite: every variant (fused, skinny, dequant_cublas, persistent, auto) against the CPU
  * FP64 reference on the dequantized weights, over shapes that break tiling assumptions, with and
  * without bias, batched, FP16 and BF16, outputs poisoned with NaN before each launch, fresh random
- * data. Plus extreme scales on both sides of the FP16 boundary, NaN scales, and bad arguments. */
+ * data. Plus extreme scales on both sides of the FP16 boundary, NaN scales, valid rows per batch
+ * entry read on the device (batch_rows, with the batched epilogue), and bad arguments. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../kernels/mx.h"
+#include "../reference/activation_ref.h"
 #include "../reference/codec.h"
 #include "../reference/gemm_ref.h"
 #include "common.h"
@@ -438,4 +440,168 @@ Test(gpu_gemm, vram_report_counts_every_buffer) {
                            mx_gemm_variant_name(on_chip[v]), report.savings);
     }
     mx_gemm_context_destroy(context);
+}
+
+/* Device copies of [count] values of one dtype (the residual of the batch_rows test). */
+static void *upload_values(const double *values, int64_t count, int dtype_index) {
+    uint16_t *bits = malloc((size_t)count * 2);
+    cr_assert(bits);
+    for (int64_t i = 0; i < count; i++) bits[i] = to_dtype(values[i], dtype_index);
+    void *device = NULL;
+    MX_CR_CUDA(cudaMalloc(&device, (size_t)count * 2));
+    MX_CR_CUDA(cudaMemcpy(device, bits, (size_t)count * 2, cudaMemcpyHostToDevice));
+    free(bits);
+    return device;
+}
+
+/* batch_rows: entry b computes its first rows[b] rows (random in 0..m, with 0 and m present),
+ * and every other row of y stays as poisoned; fused and skinny, FP16 and BF16, the plain product
+ * with bias, the gated gpt-oss SwiGLU, and GELU plus a [batch, m, n] residual; the launch sized
+ * by the exact total of the rows and by 0 (unknown). Shapes: one and several token tiles per
+ * entry, split-K (long k, few rows), and more than 32 entries (the tile search's second step). */
+Test(gpu_gemm, valid_rows_per_batch_entry_on_the_device) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const struct {
+        int m, n, k, batch;
+    } cases[] = {{5, 136, 1024, 6}, {13, 72, 320, 5}, {70, 136, 288, 4}, {3, 64, 256, 40}};
+    const mx_activation acts[] = {MX_ACT_NONE, MX_ACT_SWIGLU_GPTOSS, MX_ACT_GELU};
+    const mx_gemm_variant variants[] = {MX_GEMM_FUSED, MX_GEMM_SKINNY};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int64_t m = cases[c].m, n = cases[c].n, k = cases[c].k, batch = cases[c].batch;
+        host_problem p = make_problem(m, n, k, batch, -3, &rng);
+        int32_t *rows = malloc((size_t)batch * sizeof *rows);
+        double *product = malloc((size_t)(batch * m * n) * sizeof *product);
+        double *residual = malloc((size_t)(batch * m * n) * sizeof *residual);
+        double *ref = malloc((size_t)(batch * m * n) * sizeof *ref);
+        uint16_t *valid = malloc((size_t)(batch * m * n) * 2);
+        cr_assert(rows && product && residual && ref && valid);
+        int64_t total = 0;
+        for (int64_t b = 0; b < batch; b++) {
+            rows[b] = b == 0 ? 0 : b == 1 ? (int32_t)m : (int32_t)(mx_rng_next(&rng) % (m + 1));
+            total += rows[b];
+        }
+        for (int64_t i = 0; i < batch * m * n; i++) residual[i] = draw_activation(&rng);
+        for (int64_t b = 0; b < batch; b++) /* all m rows: the invalid ones are never compared */
+            mx_ref_gemm_f64(m, n, k, p.x + b * m * k, p.w + b * n * k, NULL, product + b * m * n);
+        device_problem d = upload(&p);
+        int32_t *rows_device = NULL;
+        MX_CR_CUDA(cudaMalloc((void **)&rows_device, (size_t)batch * sizeof *rows));
+        MX_CR_CUDA(
+            cudaMemcpy(rows_device, rows, (size_t)batch * sizeof *rows, cudaMemcpyHostToDevice));
+        for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+            const mx_activation act = acts[a];
+            const int64_t out = act == MX_ACT_SWIGLU_GPTOSS ? n / 2 : n;
+            const bool with_residual = act == MX_ACT_GELU;
+            /* The FP64 answer of the valid rows, packed entry after entry. */
+            int64_t valid_count = 0;
+            for (int64_t b = 0; b < batch; b++) {
+                mx_ref_activation_f64(rows[b], n, act, product + b * m * n, p.bias + b * n,
+                                      with_residual ? residual + b * m * out : NULL,
+                                      ref + valid_count);
+                valid_count += rows[b] * out;
+            }
+            for (int t = 0; t < 2; t++) {
+                void *residual_device =
+                    with_residual ? upload_values(residual, batch * m * out, t) : NULL;
+                mx_gemm_problem problem = device_view(&p, &d, t, true);
+                problem.activation = act;
+                problem.residual = residual_device;
+                problem.batch_rows = rows_device;
+                for (int v = 0; v < 2; v++)
+                    for (int sized = 0; sized < 2; sized++) {
+                        problem.batch_rows_total = sized ? total : 0;
+                        const size_t y_bytes = (size_t)(batch * m * out) * 2;
+                        MX_CR_CUDA(cudaMemset(d.y, 0xFF, y_bytes)); /* NaN in FP16 and BF16 */
+                        MX_CR_OK(mx_gemm(d.context, &problem, variants[v], NULL, 0, 0));
+                        MX_CR_CUDA(cudaDeviceSynchronize());
+                        MX_CR_CUDA(cudaMemcpy(d.y_host, d.y, y_bytes, cudaMemcpyDeviceToHost));
+                        int64_t packed = 0, written = 0;
+                        for (int64_t b = 0; b < batch; b++)
+                            for (int64_t i = 0; i < m * out; i++) {
+                                uint16_t bits = d.y_host[b * m * out + i];
+                                if (i < rows[b] * out)
+                                    valid[packed++] = bits;
+                                else
+                                    written += bits != 0xFFFF;
+                            }
+                        error_figures e = compare(valid, t, ref, valid_count);
+                        cr_expect(written == 0 && e.nonfinite == 0 && e.rel_l2 <= e.limit,
+                                  "%s %s %s m=%lld n=%lld k=%lld batch=%lld total %s: rel_l2 %.3g "
+                                  "(limit %.3g), %lld non-finite, %lld rows-beyond outputs "
+                                  "written",
+                                  mx_gemm_variant_name(variants[v]), t ? "bf16" : "f16",
+                                  mx_activation_name(act), (long long)m, (long long)n, (long long)k,
+                                  (long long)batch, sized ? "exact" : "unknown", e.rel_l2, e.limit,
+                                  (long long)e.nonfinite, (long long)written);
+                    }
+                cudaFree(residual_device);
+            }
+        }
+        cudaFree(rows_device);
+        release(&d);
+        free(rows);
+        free(product);
+        free(residual);
+        free(ref);
+        free(valid);
+        free_problem(&p);
+    }
+}
+
+/* batch_rows is for fused and skinny only (cuBLAS takes host sizes), its total is bounded, and
+ * the cuBLAS paths keep refusing an epilogue with batch > 1; y stays untouched. */
+Test(gpu_gemm, batch_rows_and_batched_epilogue_refused_where_unsupported) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    host_problem p = make_problem(4, 64, 64, 2, 0, &rng);
+    device_problem d = upload(&p);
+    const int32_t rows[2] = {1, 4};
+    int32_t *rows_device = NULL;
+    MX_CR_CUDA(cudaMalloc((void **)&rows_device, 2 * sizeof *rows_device + 4));
+    MX_CR_CUDA(cudaMemcpy(rows_device, rows, sizeof rows, cudaMemcpyHostToDevice));
+    size_t y_bytes = (size_t)(p.batch * p.m * p.n) * 2;
+    MX_CR_CUDA(cudaMemset(d.y, 0x7E, y_bytes));
+    MX_CR_CUDA(cudaMalloc(&d.workspace, 1 << 20));
+    d.workspace_bytes = 1 << 20;
+    mx_gemm_problem good = device_view(&p, &d, 0, true), bad;
+    good.batch_rows = rows_device;
+    good.batch_rows_total = 5;
+    const mx_gemm_variant cublas[] = {MX_GEMM_DEQUANT_CUBLAS, MX_GEMM_PERSISTENT};
+    for (int v = 0; v < 2; v++) {
+        cr_expect_eq(mx_gemm(d.context, &good, cublas[v], d.workspace, d.workspace_bytes, 0),
+                     MX_ERR_INVALID_ARGUMENT, "%s", mx_gemm_variant_name(cublas[v]));
+        cr_expect(strstr(mx_last_error(), "batch_rows"), "message: %s", mx_last_error());
+    }
+    cr_expect_eq(mx_gemm_persistent_prepare(d.context, &good, d.workspace, d.workspace_bytes, 0),
+                 MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "batch_rows"), "message: %s", mx_last_error());
+    bad = good, bad.m = 100; /* auto runs dequant_cublas above 64 tokens */
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_AUTO, d.workspace, d.workspace_bytes, 0),
+                 MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "dequant_cublas"), "message: %s", mx_last_error());
+    bad = good, bad.batch_rows_total = 9;
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_SKINNY, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "batch_rows_total = 9"), "message: %s", mx_last_error());
+    bad = good, bad.batch_rows_total = -1;
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
+    bad = good, bad.batch_rows = NULL;
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "without batch_rows"), "message: %s", mx_last_error());
+    bad = good, bad.batch_rows = (const int32_t *)((const char *)rows_device + 2);
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_SKINNY, NULL, 0, 0), MX_ERR_MISALIGNED);
+    cr_expect(strstr(mx_last_error(), "batch_rows"), "message: %s", mx_last_error());
+    bad = good, bad.batch_rows = NULL, bad.batch_rows_total = 0;
+    bad.activation = MX_ACT_SWIGLU_GPTOSS;
+    cr_expect_eq(
+        mx_gemm(d.context, &bad, MX_GEMM_DEQUANT_CUBLAS, d.workspace, d.workspace_bytes, 0),
+        MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "batch = 2"), "message: %s", mx_last_error());
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaMemcpy(d.y_host, d.y, y_bytes, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < y_bytes / 2; i++)
+        cr_assert_eq(d.y_host[i], 0x7E7E, "output %zu was written by a refused call", i);
+    cudaFree(rows_device);
+    release(&d);
+    free_problem(&p);
 }

@@ -1,8 +1,10 @@
 /* GPU MoE suite: routing against the CPU FP64 routing (exact logits with ties, and a gaussian
  * router), the MXFP4 layer (every per-expert GEMM variant, FP16 and BF16) against the CPU FP64
  * layer on the GPU's routing and against the FP16 reference path, at decode and prefill token
- * counts, 1 to 32 experts, top-1 and top-4, sizes that are not multiples of the tiles, a routing
- * where most experts are idle and some take every token; determinism; bad arguments. */
+ * counts, 1 to 1000 experts, top-1 to top-17, sizes that are not multiples of the tiles, a
+ * routing where most experts are idle and some take every token, both count paths (device and
+ * host) on each side of their bounds, graph capture of the device-count path; determinism; bad
+ * arguments. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +292,19 @@ static double *as_doubles(const uint16_t *values, int dtype_index, int64_t count
     return out;
 }
 
+/* Two runs of a variant (or of the FP16 reference) give the same bits. */
+static bool runs_agree(device_moe *d, mx_gemm_variant variant, bool reference) {
+    const size_t bytes = y_bytes(d);
+    uint16_t *first = malloc(bytes);
+    cr_assert(first);
+    run_layer(d, variant, reference);
+    memcpy(first, d->y_host, bytes);
+    run_layer(d, variant, reference);
+    const bool same = memcmp(first, d->y_host, bytes) == 0;
+    free(first);
+    return same;
+}
+
 /* residual == y (in place) gives the bits of a separate residual. */
 static void check_residual_in_place(device_moe *d) {
     const size_t bytes = y_bytes(d);
@@ -416,6 +431,82 @@ Test(gpu_moe, idle_experts_and_one_taking_every_token) {
     }
 }
 
+/* The same variant on both sides of the device-count path's bounds (moe.h): at 64 tokens fused,
+ * skinny and auto group on the GPU and run two batched GEMMs; past 64 tokens, past 1024 routed
+ * pairs or past 8192 padded rows they copy the counts to the host and run per-expert GEMMs;
+ * dequant_cublas always does. Every path against FP64 and the FP16 reference (check_layer),
+ * and the device-count path twice for the same bits. */
+Test(gpu_moe, device_and_host_count_paths_match_fp64) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const struct {
+        moe_shape s;
+        bool device; /* fused, skinny and auto take the device-count path */
+    } cases[] = {{{64, 96, 64, 8, 2, true}, true},
+                 {{65, 96, 64, 8, 2, false}, false},
+                 {{64, 96, 64, 32, 17, false}, false},
+                 {{9, 64, 32, 1000, 4, true}, false},
+                 {{2, 352, 96, 32, 4, false}, true}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const moe_shape s = cases[c].s;
+        host_moe h = make_moe(s, ROUTER_GAUSSIAN, &rng);
+        device_moe d = upload(&h, 1);
+        for (int v = 0; v < VARIANT_COUNT; v++) {
+            const mx_gemm_variant variant = layer_variants[v];
+            const int expected = variant != MX_GEMM_DEQUANT_CUBLAS && cases[c].device;
+            cr_expect_eq(mx_moe_uses_device_counts(d.context, &d.problem, variant), expected,
+                         "tokens=%d experts=%d top-%d %s: expected the %s-count path", s.tokens,
+                         s.experts, s.topk, mx_gemm_variant_name(variant),
+                         expected ? "device" : "host");
+        }
+        if (cases[c].device)
+            cr_expect(runs_agree(&d, MX_GEMM_SKINNY, false), "device-count path: two runs differ");
+        release(&d);
+        char label[128];
+        snprintf(label, sizeof label, "%s-count path: tokens=%d experts=%d top-%d",
+                 cases[c].device ? "device" : "host", s.tokens, s.experts, s.topk);
+        check_layer(&h, label);
+        free_host(&h);
+    }
+}
+
+/* The device-count path never waits for the host: the whole call can be captured into a CUDA
+ * graph (the host-count path's cudaEventSynchronize could not be), and the graph gives the bits
+ * of the direct call. A first direct call sets the kernels' attributes up outside the capture. */
+Test(gpu_moe, device_count_path_is_graph_capturable) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    host_moe h = make_moe((moe_shape){3, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
+    device_moe d = upload(&h, 0);
+    cr_assert_eq(mx_moe_uses_device_counts(d.context, &d.problem, MX_GEMM_AUTO), 1);
+    run_layer(&d, MX_GEMM_AUTO, false);
+    const size_t bytes = y_bytes(&d);
+    uint16_t *direct = malloc(bytes);
+    cr_assert(direct);
+    memcpy(direct, d.y_host, bytes);
+    cudaStream_t stream;
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    MX_CR_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    MX_CR_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
+    mx_status status =
+        mx_moe(d.context, &d.problem, MX_GEMM_AUTO, d.workspace, d.workspace_bytes, stream);
+    MX_CR_CUDA(cudaStreamEndCapture(stream, &graph));
+    cr_assert_eq(status, MX_OK, "mx_moe under capture: %s", mx_last_error());
+    MX_CR_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+    MX_CR_CUDA(cudaMemset(d.problem.y, 0xFF, bytes));
+    MX_CR_CUDA(cudaGraphLaunch(exec, stream));
+    MX_CR_CUDA(cudaStreamSynchronize(stream));
+    MX_CR_CUDA(cudaMemcpy(d.y_host, d.problem.y, bytes, cudaMemcpyDeviceToHost));
+    cr_expect(memcmp(direct, d.y_host, bytes) == 0, "the captured graph differs from the call");
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaStreamDestroy(stream);
+    free(direct);
+    release(&d);
+    free_host(&h);
+}
+
 /* Both NaN, or equal. */
 static bool same_value(double a, double b) {
     return (isnan(a) && isnan(b)) || a == b;
@@ -534,19 +625,12 @@ Test(gpu_moe, layer_is_deterministic) {
     mx_rng rng = mx_rng_fresh();
     host_moe h = make_moe((moe_shape){300, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
     device_moe d = upload(&h, 1);
-    const size_t bytes = y_bytes(&d);
-    uint16_t *first = malloc(bytes);
-    cr_assert(first);
     for (int v = 0; v <= VARIANT_COUNT; v++) {
         const bool reference = v == VARIANT_COUNT;
         mx_gemm_variant variant = reference ? MX_GEMM_AUTO : layer_variants[v];
-        run_layer(&d, variant, reference);
-        memcpy(first, d.y_host, bytes);
-        run_layer(&d, variant, reference);
-        cr_expect(memcmp(first, d.y_host, bytes) == 0, "%s: two runs differ",
+        cr_expect(runs_agree(&d, variant, reference), "%s: two runs differ",
                   reference ? "FP16 reference" : mx_gemm_variant_name(variant));
     }
-    free(first);
     release(&d);
     free_host(&h);
 }
