@@ -543,7 +543,7 @@ static mx_status mx_sample_layout_make(int64_t m, int64_t vocab, void *base,
                                                  layout->end_bit));
     MX_CUDA_CHECK(mx_segmented_sort(NULL, segmented_bytes, no_keys, (int64_t)items,
                                     m < mx_sort_batch ? m : mx_sort_batch, NULL, NULL, 0));
-    if (m % mx_sort_batch)
+    if (m > mx_sort_batch && m % mx_sort_batch) /* a shorter last batch */
         MX_CUDA_CHECK(mx_segmented_sort(NULL, last_batch_bytes, no_keys, (int64_t)items,
                                         m % mx_sort_batch, NULL, NULL, 0));
     size_t temp_bytes = radix_bytes > segmented_bytes ? radix_bytes : segmented_bytes;
