@@ -5,16 +5,17 @@
  *   temperature == 0: greedy, the argmax of the logits (ties to the lowest index); top_k, top_p
  *     and the seed are ignored. probabilities (when asked) is then the one-hot row of that token.
  *   temperature > 0: p = softmax((logits - max) / temperature) over the whole vocabulary; that p,
- *     BEFORE any filtering, is what probabilities receives. Then p is sorted descending (CUB
- *     radix sort, stable: equal p keep index order, lowest index first); the candidates are the
- *     first top_k (all when top_k == 0), then the nucleus: the smallest prefix of them whose
- *     mass / (mass of the top_k) >= top_p (all of them when top_p == 1). A uniform u is drawn
- *     with cuRAND Philox (curand_init(seed, subsequence = row, offset)) and the token is the
- *     first candidate whose cumulative mass exceeds u * (nucleus mass): the inverse CDF of the
- *     renormalized nucleus. The same seed and offset give the same tokens; advance offset by
- *     one per step for a new draw.
- * NaN logits give unspecified tokens. Limits: m * vocab < 2^31 (the sort's item count); the
- * workspace is about 24 bytes per logit (sort keys and indices, twice) plus CUB's temporary. */
+ *     BEFORE any filtering, is what probabilities receives. Then, in the order p descending, ties
+ *     to the lowest index: the candidates are the first top_k (all when top_k == 0), then the
+ *     nucleus: the smallest prefix of them whose mass / (mass of the top_k) >= top_p (all of them
+ *     when top_p == 1; without top-k, the mass of the row). A uniform u is drawn with cuRAND
+ *     Philox (curand_init(seed, subsequence = row, offset)) and the token is the first candidate
+ *     whose cumulative mass reaches u * (nucleus mass): the inverse CDF of the renormalized
+ *     nucleus. Without any filtering (top_k 0 or vocab, top_p 1) that inverse CDF runs in
+ *     vocabulary order instead (the same distribution, no sort). The same seed and offset give
+ *     the same tokens; advance offset by one per step for a new draw.
+ * NaN logits give unspecified tokens. Limits: m * vocab < 2^31; the workspace is about 16 bytes
+ * per logit (two buffers of 64-bit sort keys) plus small per-row parts and CUB's temporary. */
 #ifndef MX_LM_HEAD_H
 #define MX_LM_HEAD_H
 

@@ -184,6 +184,50 @@ static const filter filters[] = {
     {1.0f, -1, 1.0f}, {2.0f, 1, 0.3f}, {0.4f, 3, 0.99f},
 };
 
+/* Every token of tokens [m] is among the CPU candidates of its row. top_p is widened by 1e-4:
+ * the FP32 nucleus may keep one more candidate than FP64 when the mass lands within rounding of
+ * top_p. top_k == 1 must give the argmax (lowest index on ties). */
+static void expect_inside_cpu_candidates(const double *logits, int64_t m, int64_t vocab, filter fl,
+                                         int64_t top_k, const int32_t *tokens) {
+    double *probs = malloc((size_t)vocab * sizeof *probs);
+    int32_t *candidates = malloc((size_t)vocab * sizeof *candidates);
+    cr_assert(probs && candidates);
+    for (int64_t r = 0; r < m; r++) {
+        int64_t count;
+        mx_ref_sample_candidates(logits + r * vocab, vocab, fl.temperature, top_k,
+                                 fmin(1.0, fl.top_p + 1e-4), candidates, probs, &count);
+        bool inside = false;
+        for (int64_t i = 0; i < count && !inside; i++) inside = candidates[i] == tokens[r];
+        cr_expect(inside,
+                  "vocab %lld T=%g top_k=%lld top_p=%g row %lld: token %d is not among the %lld "
+                  "CPU candidates",
+                  (long long)vocab, (double)fl.temperature, (long long)top_k, (double)fl.top_p,
+                  (long long)r, tokens[r], (long long)count);
+        if (top_k == 1) cr_expect_eq(tokens[r], mx_ref_argmax(logits + r * vocab, vocab));
+    }
+    free(probs);
+    free(candidates);
+}
+
+/* Samples logits [m, vocab] (F32) with each filter (top_k -1 = vocab, clamped to vocab) and
+ * checks every token against the CPU candidate set. */
+static void expect_filters_inside_cpu_candidates(double *logits, int64_t m, int64_t vocab,
+                                                 const filter *tested, size_t count, mx_rng *rng) {
+    int32_t *tokens = malloc((size_t)m * sizeof *tokens);
+    cr_assert(tokens);
+    void *device = upload_logits(logits, m * vocab, MX_F32);
+    for (size_t f = 0; f < count; f++) {
+        filter fl = tested[f];
+        int64_t top_k = fl.top_k < 0 ? vocab : (fl.top_k > vocab ? vocab : fl.top_k);
+        mx_sampling_params params = {fl.temperature, top_k, fl.top_p, mx_rng_next(rng),
+                                     mx_rng_next(rng)};
+        sample(device, MX_F32, m, vocab, params, tokens, NULL);
+        expect_inside_cpu_candidates(logits, m, vocab, fl, top_k, tokens);
+    }
+    cudaFree(device);
+    free(tokens);
+}
+
 Test(gpu_lm_head, top_k_and_top_p_never_leave_the_cpu_candidate_set, .timeout = 120) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
@@ -191,40 +235,102 @@ Test(gpu_lm_head, top_k_and_top_p_never_leave_the_cpu_candidate_set, .timeout = 
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int64_t m = shapes[s].m, vocab = shapes[s].vocab;
         double *logits = malloc((size_t)(m * vocab) * sizeof *logits);
-        double *probs = malloc((size_t)vocab * sizeof *probs);
-        int32_t *candidates = malloc((size_t)vocab * sizeof *candidates);
-        int32_t *tokens = malloc((size_t)m * sizeof *tokens);
-        cr_assert(logits && probs && candidates && tokens);
+        cr_assert(logits);
         for (int64_t r = 0; r < m; r++) spaced_logits(logits + r * vocab, vocab, &rng);
-        void *device = upload_logits(logits, m * vocab, MX_F32);
-        for (size_t f = 0; f < sizeof filters / sizeof filters[0]; f++) {
-            filter fl = filters[f];
-            int64_t top_k = fl.top_k < 0 ? vocab : (fl.top_k > vocab ? vocab : fl.top_k);
-            mx_sampling_params params = {fl.temperature, top_k, fl.top_p, mx_rng_next(&rng),
-                                         mx_rng_next(&rng)};
-            sample(device, MX_F32, m, vocab, params, tokens, NULL);
-            for (int64_t r = 0; r < m; r++) {
-                /* top_p widened by 1e-4: the FP32 nucleus may keep one more candidate than
-                 * FP64 when the mass lands within rounding of top_p. */
-                int64_t count;
-                mx_ref_sample_candidates(logits + r * vocab, vocab, fl.temperature, top_k,
-                                         fmin(1.0, fl.top_p + 1e-4), candidates, probs, &count);
-                bool inside = false;
-                for (int64_t i = 0; i < count && !inside; i++) inside = candidates[i] == tokens[r];
-                cr_expect(inside,
-                          "vocab %lld T=%g top_k=%lld top_p=%g row %lld: token %d is not among "
-                          "the %lld CPU candidates",
-                          (long long)vocab, (double)fl.temperature, (long long)top_k,
-                          (double)fl.top_p, (long long)r, tokens[r], (long long)count);
-                if (top_k == 1) cr_expect_eq(tokens[r], mx_ref_argmax(logits + r * vocab, vocab));
-            }
-        }
-        cudaFree(device);
+        expect_filters_inside_cpu_candidates(logits, m, vocab, filters,
+                                             sizeof filters / sizeof filters[0], &rng);
         free(logits);
-        free(probs);
-        free(candidates);
-        free(tokens);
     }
+}
+
+/* Every sampler path on a vocabulary of many chunks: no filter (no sort), top_k up to 4096
+ * (histogram selection + segmented sort, 4096 at its cap), top_k above 4096 and top_k == 0 with
+ * top_p < 1 (device-wide sort; the nucleus scan stops early). */
+Test(gpu_lm_head, every_sampler_path_stays_in_the_cpu_candidate_set, .timeout = 120) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const filter tested[] = {
+        {1.0f, 0, 1.0f},    {0.8f, 50, 0.95f},  {0.8f, 4096, 0.95f}, {1.0f, 4096, 1.0f},
+        {1.0f, 5000, 1.0f}, {0.8f, 5000, 0.9f}, {1.0f, 0, 0.95f},    {0.5f, 0, 0.3f},
+        {1.0f, -1, 0.9f},   {0.7f, 4097, 0.5f},
+    };
+    const int64_t m = 5, vocab = 50257;
+    double *logits = malloc((size_t)(m * vocab) * sizeof *logits);
+    cr_assert(logits);
+    for (int64_t r = 0; r < m; r++) spaced_logits(logits + r * vocab, vocab, &rng);
+    expect_filters_inside_cpu_candidates(logits, m, vocab, tested, sizeof tested / sizeof tested[0],
+                                         &rng);
+    free(logits);
+}
+
+/* Integer logits 0..7 tie in large groups: the top-k boundary falls inside a group, and only
+ * its lowest indices may be drawn (p descending, then index ascending), on both the selection
+ * path (top_k <= 4096) and the device-wide sort (top_k > 4096). */
+Test(gpu_lm_head, ties_at_the_top_k_boundary_keep_the_lowest_indices, .timeout = 120) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const filter small_vocab[] = {
+        {1.0f, 37, 1.0f}, {0.5f, 300, 1.0f}, {1.0f, 37, 0.5f}, {1.0f, 1, 1.0f}};
+    const filter large_vocab[] = {{1.0f, 5000, 1.0f}, {1.0f, 4096, 1.0f}, {2.0f, 5001, 0.8f}};
+    const sampling_shape shapes[] = {{1000, 256}, {20000, 4}};
+    for (size_t s = 0; s < 2; s++) {
+        int64_t m = shapes[s].m, vocab = shapes[s].vocab;
+        double *logits = malloc((size_t)(m * vocab) * sizeof *logits);
+        cr_assert(logits);
+        for (int64_t i = 0; i < m * vocab; i++) logits[i] = (double)(mx_rng_next(&rng) % 8);
+        expect_filters_inside_cpu_candidates(logits, m, vocab, s ? large_vocab : small_vocab,
+                                             s ? sizeof large_vocab / sizeof large_vocab[0]
+                                               : sizeof small_vocab / sizeof small_vocab[0],
+                                             &rng);
+        free(logits);
+    }
+}
+
+/* Draw counts of tokens [m] against the CPU's filtered, renormalized probabilities: no draw
+ * outside candidates[0..count), and a chi-square below df + 8 sqrt(2 df) + 10 (false alarm below
+ * 1e-7 for a correct sampler). Candidates expecting fewer than 50 draws share one bin (the
+ * chi-square tail of nearly empty bins is far heavier than the bound assumes). */
+static void expect_frequencies(const int32_t *tokens, int64_t m, int64_t vocab,
+                               const int32_t *candidates, const double *probs, int64_t count,
+                               filter fl) {
+    int64_t *observed = calloc((size_t)vocab, sizeof *observed), outside = 0;
+    cr_assert(observed);
+    for (int64_t r = 0; r < m; r++) {
+        if (tokens[r] >= 0 && tokens[r] < vocab)
+            observed[tokens[r]]++;
+        else
+            outside++;
+    }
+    double chi2 = 0.0, in_set = 0.0, pooled_expected = 0.0, pooled_observed = 0.0;
+    int bins = 0;
+    for (int64_t i = 0; i < count; i++) {
+        double expected = probs[i] * (double)m, o = (double)observed[candidates[i]];
+        in_set += o;
+        if (expected < 50.0) {
+            pooled_expected += expected;
+            pooled_observed += o;
+            continue;
+        }
+        chi2 += (o - expected) * (o - expected) / expected;
+        bins++;
+    }
+    if (pooled_expected >= 50.0) {
+        chi2 += (pooled_observed - pooled_expected) * (pooled_observed - pooled_expected) /
+                pooled_expected;
+        bins++;
+    } else { /* too few for a bin: a Poisson tail bound instead */
+        cr_expect(pooled_observed <= pooled_expected + 6.0 * sqrt(pooled_expected) + 10.0,
+                  "T=%g: %.0f draws among the rare candidates, %.2f expected",
+                  (double)fl.temperature, pooled_observed, pooled_expected);
+    }
+    outside += m - (int64_t)in_set;
+    double df = (double)(bins > 1 ? bins - 1 : 1), bound = df + 8.0 * sqrt(2.0 * df) + 10.0;
+    cr_expect_eq(outside, 0, "T=%g top_k=%lld top_p=%g: %lld draws outside the %lld candidates",
+                 (double)fl.temperature, (long long)fl.top_k, (double)fl.top_p, (long long)outside,
+                 (long long)count);
+    cr_expect(chi2 <= bound, "T=%g top_k=%lld top_p=%g: chi-square %.1f > %.1f (df %.0f)",
+              (double)fl.temperature, (long long)fl.top_k, (double)fl.top_p, chi2, bound, df);
+    free(observed);
 }
 
 /* 200000 rows holding the same logits draw independently (subsequence = row): the counts must
@@ -262,48 +368,38 @@ Test(gpu_lm_head, empirical_frequencies_match_cpu_probabilities, .timeout = 120)
         mx_sampling_params params = {fl.temperature, fl.top_k, fl.top_p, mx_rng_next(&rng),
                                      mx_rng_next(&rng) % 1000};
         sample(device, MX_F32, m, vocab, params, tokens, NULL);
-        int64_t observed[12] = {0}, outside = 0;
-        for (int64_t r = 0; r < m; r++) {
-            if (tokens[r] >= 0 && tokens[r] < vocab)
-                observed[tokens[r]]++;
-            else
-                outside++;
-        }
-        /* Candidates expecting fewer than 50 draws share one bin (the chi-square tail of
-         * nearly empty bins is far heavier than the bound assumes). */
-        double chi2 = 0.0, in_set = 0.0, pooled_expected = 0.0, pooled_observed = 0.0;
-        int bins = 0;
-        for (int64_t i = 0; i < count; i++) {
-            double expected = probs[i] * (double)m, o = (double)observed[candidates[i]];
-            in_set += o;
-            if (expected < 50.0) {
-                pooled_expected += expected;
-                pooled_observed += o;
-                continue;
-            }
-            chi2 += (o - expected) * (o - expected) / expected;
-            bins++;
-        }
-        if (pooled_expected >= 50.0) {
-            chi2 += (pooled_observed - pooled_expected) * (pooled_observed - pooled_expected) /
-                    pooled_expected;
-            bins++;
-        } else { /* too few for a bin: a Poisson tail bound instead */
-            cr_expect(pooled_observed <= pooled_expected + 6.0 * sqrt(pooled_expected) + 10.0,
-                      "T=%g: %.0f draws among the rare candidates, %.2f expected",
-                      (double)fl.temperature, pooled_observed, pooled_expected);
-        }
-        outside += m - (int64_t)in_set;
-        double df = (double)(bins > 1 ? bins - 1 : 1), bound = df + 8.0 * sqrt(2.0 * df) + 10.0;
-        cr_expect_eq(outside, 0, "T=%g top_k=%lld top_p=%g: %lld draws outside the %lld candidates",
-                     (double)fl.temperature, (long long)fl.top_k, (double)fl.top_p,
-                     (long long)outside, (long long)count);
-        cr_expect(chi2 <= bound, "T=%g top_k=%lld top_p=%g: chi-square %.1f > %.1f (df %.0f)",
-                  (double)fl.temperature, (long long)fl.top_k, (double)fl.top_p, chi2, bound, df);
+        expect_frequencies(tokens, m, vocab, candidates, probs, count, fl);
         cudaFree(device);
     }
     free(logits);
     free(tokens);
+}
+
+/* The unfiltered draw (top_k 0, top_p 1) walks chunk masses, then one chunk of 2048 logits: six
+ * tokens on and around chunk edges hold nearly all the mass; the counts must fit the CPU's. */
+Test(gpu_lm_head, unfiltered_draw_across_chunks_matches_cpu_probabilities, .timeout = 120) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const int64_t vocab = 4200, m = 2000;
+    const int64_t heavy[] = {3, 2047, 2048, 3000, 4095, 4199};
+    double *row = malloc((size_t)vocab * sizeof *row), *probs = malloc((size_t)vocab * 8);
+    int32_t *candidates = malloc((size_t)vocab * 4), *tokens = malloc((size_t)m * 4);
+    double *logits = malloc((size_t)(m * vocab) * sizeof *logits);
+    cr_assert(row && probs && candidates && tokens && logits);
+    for (int64_t i = 0; i < vocab; i++) row[i] = -6.0 + mx_rng_gaussian(&rng);
+    for (size_t h = 0; h < sizeof heavy / sizeof heavy[0]; h++)
+        row[heavy[h]] = 2.0 + 0.5 * mx_rng_gaussian(&rng);
+    for (int64_t r = 0; r < m; r++) memcpy(logits + r * vocab, row, (size_t)vocab * sizeof *row);
+    void *device = upload_logits(logits, m * vocab, MX_F32);
+    const filter fl = {1.0f, 0, 1.0f};
+    int64_t count;
+    mx_ref_sample_candidates(logits, vocab, fl.temperature, 0, 1.0, candidates, probs, &count);
+    mx_sampling_params params = {fl.temperature, 0, 1.0f, mx_rng_next(&rng), mx_rng_next(&rng)};
+    sample(device, MX_F32, m, vocab, params, tokens, NULL);
+    expect_frequencies(tokens, m, vocab, candidates, probs, count, fl);
+    cudaFree(device);
+    void *host[] = {row, probs, candidates, tokens, logits};
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
 }
 
 Test(gpu_lm_head, same_seed_and_offset_reproduce_others_differ) {
