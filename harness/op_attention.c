@@ -284,19 +284,15 @@ static bool attention_run(void *opaque, cudaStream_t stream, char *why, size_t w
 static bool attention_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
                             size_t why_size) {
     attention_problem *p = opaque;
-    int64_t count = p->shape.sequences * p->shape.seq_len * p->shape.hidden;
-    return mx_op_mx_ok(mx_bench_poison(p->y, p->shape.dtype, count, stream), why, why_size,
-                       "poison") &&
-           attention_run(p, stream, why, why_size) &&
-           mx_op_errors(p->y, p->shape.dtype, count, p->y_fp16, p->y_exact, p->y_original, errors,
-                        stream, why, why_size);
+    mx_op_output output = {
+        p->y,      p->shape.dtype, p->shape.sequences * p->shape.seq_len * p->shape.hidden,
+        p->y_fp16, p->y_original,  p->y_exact};
+    return mx_op_check_output(&output, attention_run, p, stream, errors, why, why_size);
 }
 
 static void attention_release(void *opaque) {
     attention_problem *p = opaque;
-    cudaFree(p->workspace);
-    p->workspace = NULL;
-    p->workspace_bytes = 0;
+    mx_op_free_workspace(&p->workspace, &p->workspace_bytes);
 }
 
 const mx_bench_op mx_op_attention = {

@@ -220,19 +220,14 @@ static bool ffn_run(void *opaque, cudaStream_t stream, char *why, size_t why_siz
 static bool ffn_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
                       size_t why_size) {
     ffn_state *p = opaque;
-    int64_t count = p->problem.m * p->problem.hidden;
-    return mx_op_mx_ok(mx_bench_poison(p->y, p->problem.dtype, count, stream), why, why_size,
-                       "poison") &&
-           ffn_run(p, stream, why, why_size) &&
-           mx_op_errors(p->y, p->problem.dtype, count, p->y_fp16, p->y_exact, p->y_original, errors,
-                        stream, why, why_size);
+    mx_op_output output = {p->y,      p->problem.dtype, p->problem.m * p->problem.hidden,
+                           p->y_fp16, p->y_original,    p->y_exact};
+    return mx_op_check_output(&output, ffn_run, p, stream, errors, why, why_size);
 }
 
 static void ffn_release(void *opaque) {
     ffn_state *p = opaque;
-    cudaFree(p->workspace);
-    p->workspace = NULL;
-    p->workspace_bytes = 0;
+    mx_op_free_workspace(&p->workspace, &p->workspace_bytes);
 }
 
 /* One table entry per activation; only setup, bytes and flops know which. */

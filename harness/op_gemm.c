@@ -183,18 +183,14 @@ static bool gemm_run(void *opaque, cudaStream_t stream, char *why, size_t why_si
 static bool gemm_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
                        size_t why_size) {
     gemm_problem *p = opaque;
-    int64_t count = p->batch * p->m * p->n;
-    return mx_op_mx_ok(mx_bench_poison(p->y, p->dtype, count, stream), why, why_size, "poison") &&
-           gemm_run(p, stream, why, why_size) &&
-           mx_op_errors(p->y, p->dtype, count, p->y_fp16, p->y_exact, p->y_original, errors, stream,
-                        why, why_size);
+    mx_op_output output = {p->y,      p->dtype,      p->batch * p->m * p->n,
+                           p->y_fp16, p->y_original, p->y_exact};
+    return mx_op_check_output(&output, gemm_run, p, stream, errors, why, why_size);
 }
 
 static void gemm_release(void *opaque) {
     gemm_problem *p = opaque;
-    cudaFree(p->workspace);
-    p->workspace = NULL;
-    p->workspace_bytes = 0;
+    mx_op_free_workspace(&p->workspace, &p->workspace_bytes);
 }
 
 const mx_bench_op mx_op_gemm = {

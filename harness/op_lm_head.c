@@ -193,19 +193,14 @@ static bool lm_head_run(void *opaque, cudaStream_t stream, char *why, size_t why
 static bool lm_head_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
                           size_t why_size) {
     lm_head_problem *p = opaque;
-    int64_t count = p->m * p->vocab;
-    return mx_op_mx_ok(mx_bench_poison(p->logits, p->dtype, count, stream), why, why_size,
-                       "poison") &&
-           lm_head_run(p, stream, why, why_size) &&
-           mx_op_errors(p->logits, p->dtype, count, p->logits_fp16, p->logits_exact,
-                        p->logits_original, errors, stream, why, why_size);
+    mx_op_output output = {p->logits,      p->dtype,           p->m * p->vocab,
+                           p->logits_fp16, p->logits_original, p->logits_exact};
+    return mx_op_check_output(&output, lm_head_run, p, stream, errors, why, why_size);
 }
 
 static void lm_head_release(void *opaque) {
     lm_head_problem *p = opaque;
-    cudaFree(p->workspace);
-    p->workspace = NULL;
-    p->workspace_bytes = 0;
+    mx_op_free_workspace(&p->workspace, &p->workspace_bytes);
 }
 
 const mx_bench_op mx_op_lm_head = {

@@ -68,6 +68,24 @@ bool mx_op_errors(const void *y, mx_dtype dtype, int64_t count, const void *y_fp
                   const double *y_exact, const void *y_original, mx_bench_errors *errors,
                   cudaStream_t stream, char *why, size_t why_size);
 
+/* The output an op's check() measures and the references it is measured against. */
+typedef struct {
+    void *y; /* [count] of dtype */
+    mx_dtype dtype;
+    int64_t count;
+    const void *y_fp16, *y_original;
+    const double *y_exact; /* NULL: no exact reference at this size */
+} mx_op_output;
+
+typedef bool (*mx_op_run_fn)(void *problem, cudaStream_t stream, char *why, size_t why_size);
+
+/* The check of every op: poisons the output, runs the prepared variant once and measures the
+ * errors of what it wrote (mx_op_errors). */
+bool mx_op_check_output(const mx_op_output *output, mx_op_run_fn run, void *problem,
+                        cudaStream_t stream, mx_bench_errors *errors, char *why, size_t why_size);
+/* Frees a prepared variant's workspace (the release() of the ops that hold only that). */
+void mx_op_free_workspace(void **workspace, size_t *workspace_bytes);
+
 /* Copies count doubles from the host to a new device buffer (a CPU FP64 reference to compare
  * against on the GPU). */
 bool mx_op_upload_f64(double **device, const double *host, int64_t count, char *why,
