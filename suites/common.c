@@ -199,3 +199,28 @@ void mx_test_write_file(const char *path, const void *data, size_t bytes) {
 mx_cli_result mx_test_run_cli(const char *const *args) {
     return mx_test_wait_cli(mx_test_spawn_cli(args));
 }
+
+mx_test_errors mx_test_compare_ulp(const uint16_t *y, int bf16, const double *ref, int64_t count) {
+    double diff2 = 0.0, ref2 = 0.0, ulp2 = 0.0;
+    mx_test_errors e = {0.0, 0.0, 0};
+    for (int64_t i = 0; i < count; i++) {
+        double value = bf16 ? mx_test_bf16_to_double(y[i]) : mx_test_f16_to_double(y[i]);
+        if (!isfinite(ref[i])) continue;
+        if (!isfinite(value)) {
+            e.nonfinite++;
+            continue;
+        }
+        /* spacing of the output dtype at the exact value (FP16: 11 significant bits, BF16: 8;
+         * FP16 subnormals: 2^-24) */
+        int exponent;
+        frexp(ref[i], &exponent);
+        double ulp = ldexp(1.0, exponent - (bf16 ? 8 : 11));
+        if (!bf16 && ulp < 0x1p-24) ulp = 0x1p-24;
+        diff2 += (value - ref[i]) * (value - ref[i]);
+        ref2 += ref[i] * ref[i];
+        ulp2 += ulp * ulp;
+    }
+    e.rel_l2 = ref2 > 0 ? sqrt(diff2 / ref2) : sqrt(diff2);
+    e.limit = fmax(2e-3, ref2 > 0 ? sqrt(ulp2 / ref2) : 0.0);
+    return e;
+}

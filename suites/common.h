@@ -29,6 +29,17 @@ double mx_test_bf16_to_double(uint16_t bits);
 uint16_t mx_test_f32_to_f16_rne(float value);
 uint16_t mx_test_f32_to_bf16_rne(float value);
 
+/* y (FP16 bits, or BF16 bits when bf16) against an FP64 reference: rel_l2 over the outputs whose
+ * reference is finite, the outputs that are not finite there, and the limit a correct kernel
+ * meets: max(2e-3, one unit in the last place of the output dtype at each reference value) (a
+ * kernel that rounds an FP32 sum once is within one ulp; BF16 cannot meet 2e-3 on its own). */
+typedef struct {
+    double rel_l2, limit;
+    int64_t nonfinite;
+} mx_test_errors;
+
+mx_test_errors mx_test_compare_ulp(const uint16_t *y, int bf16, const double *ref, int64_t count);
+
 /* True when a CUDA device is usable; otherwise reason holds why. CUDA is initialised here, inside
  * the (forked) test, never in a global constructor. */
 bool mx_test_gpu_available(char *reason, size_t reason_size);

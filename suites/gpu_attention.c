@@ -128,36 +128,6 @@ static uint16_t *download(const void *device, int64_t count) {
     return host;
 }
 
-typedef struct {
-    double rel_l2, limit;
-    int64_t nonfinite;
-} error_figures;
-
-/* rel_l2 of y against ref and the limit of the common brief: max(2e-3, the one-ulp error of the
- * output dtype at the reference values), as gpu_gemm.c. */
-static error_figures errors_vs(const uint16_t *y, int dtype_index, const double *ref,
-                               int64_t count) {
-    double diff2 = 0.0, ref2 = 0.0, ulp2 = 0.0;
-    error_figures e = {0.0, 0.0, 0};
-    for (int64_t i = 0; i < count; i++) {
-        double value = widen(y[i], dtype_index);
-        if (!isfinite(value)) {
-            e.nonfinite++;
-            continue;
-        }
-        int exponent;
-        frexp(ref[i], &exponent);
-        double ulp = ldexp(1.0, exponent - (dtype_index ? 8 : 11));
-        if (!dtype_index && ulp < 0x1p-24) ulp = 0x1p-24;
-        diff2 += (value - ref[i]) * (value - ref[i]);
-        ref2 += ref[i] * ref[i];
-        ulp2 += ulp * ulp;
-    }
-    e.rel_l2 = ref2 > 0 ? sqrt(diff2 / ref2) : sqrt(diff2);
-    e.limit = fmax(2e-3, ref2 > 0 ? sqrt(ulp2 / ref2) : 0.0);
-    return e;
-}
-
 static double *widen_all(const uint16_t *y, int dtype_index, int64_t count) {
     double *wide = malloc((size_t)count * sizeof(double));
     cr_assert(wide);
@@ -355,10 +325,13 @@ ParameterizedTest(int64_t *tokens, gpu_attention, projections_fused_and_separate
                 for (int64_t t = 0; t < b.tokens; t++)
                     memcpy(gathered + t * b.qkv_rows + offsets[part],
                            parts[part] + t * widths[part], (size_t)widths[part] * 2);
-            error_figures fused_e = errors_vs(fused_host, d, qkv_ref, b.tokens * b.qkv_rows);
-            error_figures separate_e = errors_vs(gathered, d, qkv_ref, b.tokens * b.qkv_rows);
+            mx_test_errors fused_e =
+                mx_test_compare_ulp(fused_host, d, qkv_ref, b.tokens * b.qkv_rows);
+            mx_test_errors separate_e =
+                mx_test_compare_ulp(gathered, d, qkv_ref, b.tokens * b.qkv_rows);
             double *fused_wide = widen_all(fused_host, d, b.tokens * b.qkv_rows);
-            error_figures between = errors_vs(gathered, d, fused_wide, b.tokens * b.qkv_rows);
+            mx_test_errors between =
+                mx_test_compare_ulp(gathered, d, fused_wide, b.tokens * b.qkv_rows);
             int64_t differing = 0;
             for (int64_t i = 0; i < b.tokens * b.qkv_rows; i++)
                 differing += fused_host[i] != gathered[i];
@@ -385,7 +358,7 @@ ParameterizedTest(int64_t *tokens, gpu_attention, projections_fused_and_separate
             p.y = y;
             MX_CR_OK(mx_attention_output(g.context, &p, variant, attn_device, workspace, bytes, 0));
             uint16_t *y_host = download(y, b.tokens * shape.hidden);
-            error_figures out_e = errors_vs(y_host, d, y_ref, b.tokens * shape.hidden);
+            mx_test_errors out_e = mx_test_compare_ulp(y_host, d, y_ref, b.tokens * shape.hidden);
             cr_expect(out_e.nonfinite == 0 && out_e.rel_l2 <= out_e.limit,
                       "output projection %s %s tokens=%lld: rel_l2 %.3g (limit %.3g), %lld "
                       "non-finite",
@@ -477,7 +450,7 @@ ParameterizedTest(core_case *c, gpu_attention, core_matches_fp64) {
                                        qkv.values + q_width + kv_width, stride, ref));
     for (int d = 0; d < 2; d++) {
         uint16_t *out = run_core(&shape, &qkv, d);
-        error_figures e = errors_vs(out, d, ref, out_count);
+        mx_test_errors e = mx_test_compare_ulp(out, d, ref, out_count);
         cr_expect(e.nonfinite == 0 && e.rel_l2 <= e.limit,
                   "core %s %s: rel_l2 %.3g (limit %.3g), %lld non-finite", d ? "bf16" : "f16",
                   shape_text(&shape), e.rel_l2, e.limit, (long long)e.nonfinite);
@@ -522,7 +495,7 @@ ParameterizedTest(core_case *c, gpu_attention, long_prefill_in_steps_and_passes)
             for (int64_t i = 0; i < shape.seq_len; i++)
                 memcpy(got + i * D, out + (s * shape.seq_len + i) * q_width + head * D,
                        (size_t)D * 2);
-            error_figures e = errors_vs(got, 0, ref, shape.seq_len * D);
+            mx_test_errors e = mx_test_compare_ulp(got, 0, ref, shape.seq_len * D);
             cr_expect(e.nonfinite == 0 && e.rel_l2 <= e.limit,
                       "%s, sequence %lld head %lld: rel_l2 %.3g (limit %.3g), %lld non-finite",
                       shape_text(&shape), (long long)s, (long long)head, e.rel_l2, e.limit,
@@ -565,7 +538,7 @@ ParameterizedTest(block_case *c, gpu_attention, block_matches_fp64_and_fp16_refe
             device_block g = block_upload(&b, d);
             uint16_t *dense =
                 run_block(&b, &g, d, extras, true, MX_ATTENTION_QKV_FUSED, MX_GEMM_AUTO);
-            error_figures dense_e = errors_vs(dense, d, ref, count);
+            mx_test_errors dense_e = mx_test_compare_ulp(dense, d, ref, count);
             cr_expect(dense_e.nonfinite == 0 && dense_e.rel_l2 <= dense_e.limit,
                       "FP16 reference %s %s%s: rel_l2 vs FP64 %.3g (limit %.3g)",
                       d ? "bf16" : "f16", shape_text(&shape), extras ? " +bias +residual" : "",
@@ -575,8 +548,8 @@ ParameterizedTest(block_case *c, gpu_attention, block_matches_fp64_and_fp16_refe
                 for (int v = 0; v < BLOCK_VARIANT_COUNT; v++) {
                     uint16_t *y = run_block(&b, &g, d, extras, false, (mx_attention_qkv_mode)mode,
                                             block_variants[v]);
-                    error_figures e = errors_vs(y, d, ref, count);
-                    error_figures vs_fp16 = errors_vs(y, d, dense_wide, count);
+                    mx_test_errors e = mx_test_compare_ulp(y, d, ref, count);
+                    mx_test_errors vs_fp16 = mx_test_compare_ulp(y, d, dense_wide, count);
                     cr_expect(e.nonfinite == 0 && e.rel_l2 <= e.limit,
                               "%s %s %s %s%s: rel_l2 vs FP64 %.3g (limit %.3g), %lld non-finite",
                               mx_attention_qkv_mode_name((mx_attention_qkv_mode)mode),

@@ -181,40 +181,6 @@ static void run_variant(device_problem *d, const mx_gemm_problem *problem,
     MX_CR_CUDA(cudaMemcpy(d->y_host, d->y, y_bytes, cudaMemcpyDeviceToHost));
 }
 
-typedef struct {
-    double rel_l2;
-    int64_t nonfinite; /* outputs not finite where the reference is */
-    double limit;      /* 2e-3, or one unit in the last place of the output dtype per output */
-} error_figures;
-
-static error_figures compare(const uint16_t *y, int dtype_index, const double *ref, int64_t count) {
-    double diff2 = 0.0, ref2 = 0.0, ulp2 = 0.0;
-    error_figures e = {0.0, 0, 0.0};
-    for (int64_t i = 0; i < count; i++) {
-        double value = dtype_index ? mx_test_bf16_to_double(y[i]) : mx_test_f16_to_double(y[i]);
-        if (!isfinite(ref[i])) continue;
-        if (!isfinite(value)) {
-            e.nonfinite++;
-            continue;
-        }
-        /* Spacing of the output dtype at the exact value (FP16: 11 significant bits, BF16: 8;
-         * FP16 subnormals: 2^-24). */
-        int exponent;
-        frexp(ref[i], &exponent);
-        double ulp = ldexp(1.0, exponent - (dtype_index ? 8 : 11));
-        if (!dtype_index && ulp < 0x1p-24) ulp = 0x1p-24;
-        diff2 += (value - ref[i]) * (value - ref[i]);
-        ref2 += ref[i] * ref[i];
-        ulp2 += ulp * ulp;
-    }
-    e.rel_l2 = ref2 > 0 ? sqrt(diff2 / ref2) : sqrt(diff2);
-    /* A correct kernel rounds an FP32 sum once: every output within one ulp of the exact one.
-     * For FP16 that is below 2e-3; BF16 (8 significant bits) cannot meet 2e-3 on its own. */
-    double one_ulp = ref2 > 0 ? sqrt(ulp2 / ref2) : 0.0;
-    e.limit = fmax(2e-3, one_ulp);
-    return e;
-}
-
 /* Runs every variant x dtype x bias on one problem against the FP64 reference. */
 static void check_all_variants(const host_problem *p) {
     device_problem d = upload(p);
@@ -225,7 +191,7 @@ static void check_all_variants(const host_problem *p) {
             mx_gemm_problem problem = device_view(p, &d, t, with_bias);
             for (int v = 0; v < VARIANT_COUNT; v++) {
                 run_variant(&d, &problem, all_variants[v]);
-                error_figures e = compare(d.y_host, t, ref, count);
+                mx_test_errors e = mx_test_compare_ulp(d.y_host, t, ref, count);
                 cr_expect(e.nonfinite == 0 && e.rel_l2 <= e.limit,
                           "%s %s%s m=%lld n=%lld k=%lld batch=%lld: rel_l2 %.3g (limit %.3g), "
                           "%lld non-finite outputs",
@@ -310,7 +276,7 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
         mx_gemm_problem problem = device_view(&p, &d, 0, false);
         for (int v = 0; v < VARIANT_COUNT; v++) {
             run_variant(&d, &problem, all_variants[v]);
-            error_figures e = compare(d.y_host, 0, ref, p.m * p.n);
+            mx_test_errors e = mx_test_compare_ulp(d.y_host, 0, ref, p.m * p.n);
             mx_gemm_variant runs = all_variants[v] == MX_GEMM_AUTO
                                        ? mx_gemm_choose(d.context, &problem)
                                        : all_variants[v];
@@ -358,7 +324,7 @@ Test(gpu_gemm, nan_scale_poisons_only_its_row) {
                               mx_gemm_variant_name(all_variants[v]), m, (long long)(i / p.n),
                               (long long)(i % p.n), value, nan_row);
                 }
-                error_figures e = compare(d.y_host, t, ref, p.m * p.n);
+                mx_test_errors e = mx_test_compare_ulp(d.y_host, t, ref, p.m * p.n);
                 cr_expect(e.rel_l2 <= e.limit, "%s: rel_l2 %.3g on the finite rows (limit %.3g)",
                           mx_gemm_variant_name(all_variants[v]), e.rel_l2, e.limit);
             }
@@ -525,7 +491,7 @@ Test(gpu_gemm, valid_rows_per_batch_entry_on_the_device) {
                                 else
                                     written += bits != 0xFFFF;
                             }
-                        error_figures e = compare(valid, t, ref, valid_count);
+                        mx_test_errors e = mx_test_compare_ulp(valid, t, ref, valid_count);
                         cr_expect(written == 0 && e.nonfinite == 0 && e.rel_l2 <= e.limit,
                                   "%s %s %s m=%lld n=%lld k=%lld batch=%lld total %s: rel_l2 %.3g "
                                   "(limit %.3g), %lld non-finite, %lld rows-beyond outputs "
