@@ -2,9 +2,11 @@
  * then either (host counts) grouping by CUB (histogram of expert ids, stable radix sort of the
  * (token, slot) pairs by expert), a gather of each expert's tokens and one mx_gemm pair per
  * expert with tokens, or (device counts, decode) a one-block grouping kernel, a gather into
- * padded per-expert rows and two batched mx_gemm calls with device-side row counts; then a
- * combine kernel. The expert GEMMs are the MXFP4 GEMM family (gemm.h); everything else is memory
- * bound and small next to the expert weights. Figures: docs/moe.md (`mxbench run`, op moe). */
+ * padded per-expert rows and two batched mx_gemm calls with device-side row counts (for the FP16
+ * reference: two cublasGemmBatchedEx calls over pointer arrays the grouping kernel writes, with
+ * a SwiGLU kernel between them); then a combine kernel. The expert GEMMs are the MXFP4 GEMM family
+ * (gemm.h); everything else is memory bound and small next to the expert weights. Figures:
+ * docs/moe.md (`mxbench run`, op moe). */
 #include <cub/cub.cuh>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation.cuh"
 #include "check.h"
 #include "dense_gemm.h"
 #include "moe.h"
@@ -89,13 +92,63 @@ static __global__ void mx_moe_topk_kernel(const T *logits, int64_t tokens, int e
     }
 }
 
+/* The FP16 reference's device-count path: cublasGemmBatchedEx operands of both projections,
+ * one batch entry (slot) per expert in the padded [experts, tokens, ...] layout. Byte bases and
+ * per-expert byte strides; pointers holds [6][batch]: MLP1's A (w1_e), B (x rows of e), C (the
+ * product rows of e), then MLP2's A (w2_e), B (h rows of e), C (o rows of e). */
+typedef struct {
+    void **pointers; /* NULL: the MXFP4 path, nothing to build */
+    const char *w1, *w2;
+    char *x, *product, *h, *o;
+    int64_t w1_stride, w2_stride, x_stride, product_stride, h_stride, o_stride;
+    int batch; /* min(experts, pairs): at least the number of experts with tokens */
+} mx_moe_dense_batch;
+
+/* Warp 0 after the counts (taken) are final: the experts with tokens take slots 0.. in
+ * ascending expert order, the idle ones the rest, and slots below batch get their operands, so
+ * every expert with tokens has a slot and no two slots write the same rows (an idle expert's
+ * slot computes its padded rows, which nothing reads). */
+static __device__ void mx_moe_dense_batch_pointers(const int32_t *taken, int experts,
+                                                   const mx_moe_dense_batch &batch) {
+    const int lane = threadIdx.x;
+    const unsigned below = (1u << lane) - 1u;
+    int used_total = 0;
+    for (int base = 0; base < experts; base += 32) {
+        const int e = base + lane;
+        used_total += __popc(__ballot_sync(0xFFFFFFFFu, e < experts && taken[e] > 0));
+    }
+    int used_before = 0, idle_before = 0;
+    for (int base = 0; base < experts; base += 32) {
+        const int e = base + lane;
+        const bool valid = e < experts, used = valid && taken[e] > 0;
+        const unsigned used_mask = __ballot_sync(0xFFFFFFFFu, used);
+        const unsigned idle_mask = __ballot_sync(0xFFFFFFFFu, valid && !used);
+        const int slot = used ? used_before + __popc(used_mask & below)
+                              : used_total + idle_before + __popc(idle_mask & below);
+        if (valid && slot < batch.batch) {
+            void **p = batch.pointers;
+            const int n = batch.batch;
+            p[0 * n + slot] = (void *)(batch.w1 + e * batch.w1_stride);
+            p[1 * n + slot] = batch.x + e * batch.x_stride;
+            p[2 * n + slot] = batch.product + e * batch.product_stride;
+            p[3 * n + slot] = (void *)(batch.w2 + e * batch.w2_stride);
+            p[4 * n + slot] = batch.h + e * batch.h_stride;
+            p[5 * n + slot] = batch.o + e * batch.o_stride;
+        }
+        used_before += __popc(used_mask);
+        idle_before += __popc(idle_mask);
+    }
+}
+
 /* Device-count path, one block: the padded row of every (token, slot) pair, expert * tokens +
  * its rank among the expert's pairs in (token, slot) order (a token picks an expert at most
  * once, so the rank is below tokens), into slot_position; and the tokens per expert into
  * counts. One warp walks the pairs 32 at a time (ranks by __match_any_sync), so the order is
- * fixed; ids come from the top-k kernel, always in 0..experts-1. */
+ * fixed; ids come from the top-k kernel, always in 0..experts-1. With batch.pointers set
+ * (FP16 reference), also the batched cuBLAS operands (mx_moe_dense_batch_pointers). */
 static __global__ void mx_moe_group_kernel(const int32_t *expert_ids, int pairs, int experts,
-                                           int tokens, int32_t *counts, int32_t *slot_position) {
+                                           int tokens, int32_t *counts, int32_t *slot_position,
+                                           mx_moe_dense_batch batch) {
     __shared__ int32_t taken[MX_MOE_MAX_EXPERTS]; /* pairs placed so far, per expert */
     for (int e = threadIdx.x; e < experts; e += blockDim.x) taken[e] = 0;
     __syncthreads();
@@ -114,6 +167,7 @@ static __global__ void mx_moe_group_kernel(const int32_t *expert_ids, int pairs,
     }
     __syncthreads();
     for (int e = threadIdx.x; e < experts; e += blockDim.x) counts[e] = taken[e];
+    if (batch.pointers && threadIdx.x < 32) mx_moe_dense_batch_pointers(taken, experts, batch);
 }
 
 /* Copies token rows of x into the grouped buffer, 16 bytes per thread. With order (host-count
@@ -137,12 +191,47 @@ static __global__ void mx_moe_gather_kernel(const uint4 *x, const int32_t *order
     }
 }
 
+/* The FP16 reference's device-count path, between its two batched GEMMs: h = the gpt-oss SwiGLU
+ * of (MLP1 product + b1 of the pair's expert), in FP32 as mx_activation_apply (the same
+ * mx_glu), on the routed pairs' rows only (slot_position), not on the padded ones: the bias
+ * costs no pass of its own, as in the MXFP4 GEMM's epilogue. 4 outputs (8 inputs, 16 bytes)
+ * per thread; the bias is read per element (b1 is only 2-byte aligned). */
+template <typename T>
+static __global__ void mx_moe_swiglu_kernel(const T *product, const int32_t *slot_position,
+                                            const int32_t *expert_ids, int64_t pairs,
+                                            int64_t intermediate, const T *b1, T *h) {
+    const int64_t chunks = intermediate / 4, total = pairs * chunks;
+    const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        const int64_t pair = i / chunks, column = (i % chunks) * 4; /* of h; product: 2 column */
+        const int64_t row = slot_position[pair];
+        const uint4 packed = *(const uint4 *)(product + row * 2 * intermediate + 2 * column);
+        const T *in = (const T *)&packed;
+        const T *bias = b1 ? b1 + expert_ids[pair] * 2 * intermediate + 2 * column : NULL;
+        uint2 result;
+        T *out = (T *)&result;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            float gate = (float)in[2 * j], linear = (float)in[2 * j + 1];
+            if (bias) {
+                gate += (float)bias[2 * j];
+                linear += (float)bias[2 * j + 1];
+            }
+            out[j] = (T)mx_glu(MX_ACT_SWIGLU_GPTOSS, gate, linear);
+        }
+        *(uint2 *)(h + row * intermediate + column) = result;
+    }
+}
+
 /* y[t, c..c+7] = sum over t's slots, in slot order, of weight * o[row of the slot, c..c+7] in
- * FP32 (+ residual), rounded once. 8 columns (16 bytes) per thread; residual may be y. */
+ * FP32 (+ residual), rounded once. 8 columns (16 bytes) per thread; residual may be y. With b2
+ * (the FP16 reference's device-count path, whose batched GEMM has no bias), each slot's o gets
+ * b2 of its expert (expert_ids) added in FP32 first, read per element (2-byte aligned). */
 template <typename T>
 static __global__ void mx_moe_combine_kernel(const T *o, const int32_t *slot_position,
                                              const float *weights, int64_t tokens, int64_t hidden,
-                                             int topk, const T *residual, T *y) {
+                                             int topk, const T *b2, const int32_t *expert_ids,
+                                             const T *residual, T *y) {
     const int64_t chunks = hidden / 8, total = tokens * chunks;
     const int64_t stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
@@ -153,8 +242,10 @@ static __global__ void mx_moe_combine_kernel(const T *o, const int32_t *slot_pos
             const float weight = weights[pair];
             uint4 packed = *(const uint4 *)(o + slot_position[pair] * hidden + column);
             const T *values = (const T *)&packed;
+            const T *bias = b2 ? b2 + expert_ids[pair] * hidden + column : NULL;
 #pragma unroll
-            for (int j = 0; j < 8; j++) sum[j] = fmaf(weight, (float)values[j], sum[j]);
+            for (int j = 0; j < 8; j++)
+                sum[j] = fmaf(weight, (float)values[j] + (bias ? (float)bias[j] : 0.0f), sum[j]);
         }
         if (residual) {
             uint4 packed = *(const uint4 *)(residual + token * hidden + column);
@@ -188,16 +279,33 @@ static mx_status mx_moe_topk_launch(const void *logits, int64_t tokens, int expe
     return MX_OK;
 }
 
+/* b2: NULL, or problem->b2 when the experts' outputs have no bias yet (see the kernel). */
 template <typename T>
 static mx_status mx_moe_combine_launch(const void *o, const int32_t *slot_position,
-                                       const float *weights, const mx_moe_problem *problem,
+                                       const float *weights, const void *b2,
+                                       const int32_t *expert_ids, const mx_moe_problem *problem,
                                        cudaStream_t stream) {
     const int threads = 256;
     mx_moe_combine_kernel<T>
         <<<mx_grid(problem->tokens * problem->hidden / 8, threads), threads, 0, stream>>>(
             (const T *)o, slot_position, weights, problem->tokens, problem->hidden,
-            (int)problem->topk, (const T *)problem->residual, (T *)problem->y);
+            (int)problem->topk, (const T *)b2, expert_ids, (const T *)problem->residual,
+            (T *)problem->y);
     MX_LAUNCH_CHECK("mx_moe_combine_kernel");
+    return MX_OK;
+}
+
+template <typename T>
+static mx_status mx_moe_swiglu_launch(const void *product, const int32_t *slot_position,
+                                      const int32_t *expert_ids, const mx_moe_problem *problem,
+                                      void *h, cudaStream_t stream) {
+    const int threads = 256;
+    const int64_t pairs = problem->tokens * problem->topk;
+    mx_moe_swiglu_kernel<T>
+        <<<mx_grid(pairs * problem->intermediate / 4, threads), threads, 0, stream>>>(
+            (const T *)product, slot_position, expert_ids, pairs, problem->intermediate,
+            (const T *)problem->b1, (T *)h);
+    MX_LAUNCH_CHECK("mx_moe_swiglu_kernel");
     return MX_OK;
 }
 
@@ -292,11 +400,12 @@ static mx_status mx_moe_check_layer_pointers(const mx_moe_problem *problem, cons
  * per routed pair (host-count path) or `tokens` rows per expert (device-count path). */
 typedef struct {
     size_t logits, expert_ids, expert_weights, pair_ids, counts, sorted_experts, order,
-        slot_position, cub_temp, x_grouped, h, o, expert_gemm, total;
+        slot_position, cub_temp, x_grouped, h, o, expert_gemm, pointers, total;
     size_t cub_temp_bytes;
     size_t expert_gemm_bytes; /* MXFP4: mx_gemm's workspace; reference: MLP1's product */
     bool device_counts;       /* the path without the host round trip */
     mx_gemm_variant runs;     /* device-count path: the variant of both batched GEMMs */
+    int64_t dense_batch;      /* reference device-count path: min(experts, pairs) GEMMs each */
 } mx_moe_layout;
 
 /* An expert GEMM's shape (batch 1, no pointers yet). */
@@ -319,23 +428,33 @@ static int mx_moe_sort_bits(int64_t experts) {
     return bits;
 }
 
+/* The device-count path's bounds (moe.h): the padded buffers and the one-warp grouping stay
+ * small. The FP16 reference takes that path within them, like auto's MXFP4 layer. */
+static bool mx_moe_device_bounds(const mx_moe_problem *problem) {
+    const int64_t tokens = problem->tokens;
+    return tokens <= MX_MOE_DEVICE_MAX_TOKENS &&
+           tokens * problem->topk <= MX_MOE_DEVICE_MAX_PAIRS &&
+           tokens * problem->experts <= MX_MOE_DEVICE_MAX_ROWS;
+}
+
 /* Whether the MXFP4 layer takes the device-count path, and with which GEMM variant: the expert
  * GEMMs must run on fused or skinny (for auto: as chosen for m = tokens, i.e. tokens <= 64),
- * and the padded buffers and the one-warp grouping must stay small (moe.h). */
+ * within the bounds. */
 static bool mx_moe_device_variant(const mx_gemm_context *gemm, const mx_moe_problem *problem,
                                   mx_gemm_variant variant, mx_gemm_variant *runs) {
     const int64_t tokens = problem->tokens;
-    if (tokens > MX_MOE_DEVICE_MAX_TOKENS || tokens * problem->topk > MX_MOE_DEVICE_MAX_PAIRS ||
-        tokens * problem->experts > MX_MOE_DEVICE_MAX_ROWS)
-        return false;
+    if (!mx_moe_device_bounds(problem)) return false;
     mx_gemm_problem shape = mx_moe_gemm_shape(tokens, 2 * problem->intermediate, problem->hidden,
                                               problem->dtype, MX_ACT_SWIGLU_GPTOSS);
     *runs = variant == MX_GEMM_AUTO ? mx_gemm_choose(gemm, &shape) : variant;
     return *runs == MX_GEMM_FUSED || *runs == MX_GEMM_SKINNY;
 }
 
+/* reference: the FP16 reference's layout, on the device-count path within the bounds (the
+ * regime where auto's MXFP4 layer takes it) unless host_counts forces the other one. */
 static mx_status mx_moe_plan(const mx_moe_context *context, const mx_moe_problem *problem,
-                             mx_gemm_variant variant, bool reference, mx_moe_layout *layout) {
+                             mx_gemm_variant variant, bool reference, bool host_counts,
+                             mx_moe_layout *layout) {
     MX_TRY(mx_moe_check_layer_shape(problem));
     const int64_t tokens = problem->tokens, pairs = tokens * problem->topk;
     const int64_t hidden = problem->hidden, intermediate = problem->intermediate;
@@ -343,7 +462,9 @@ static mx_status mx_moe_plan(const mx_moe_context *context, const mx_moe_problem
     const size_t element = 2; /* FP16 / BF16 */
     layout->runs = variant;
     layout->device_counts =
-        !reference && mx_moe_device_variant(context->gemm, problem, variant, &layout->runs);
+        reference ? !host_counts && mx_moe_device_bounds(problem)
+                  : mx_moe_device_variant(context->gemm, problem, variant, &layout->runs);
+    layout->dense_batch = problem->experts < pairs ? problem->experts : pairs;
     /* Device-count path: no CUB, no sort, no GEMM workspace (fused and skinny need none). */
     const bool sorted = !layout->device_counts;
     const int64_t rows = sorted ? pairs : problem->experts * tokens;
@@ -359,10 +480,10 @@ static mx_status mx_moe_plan(const mx_moe_context *context, const mx_moe_problem
                              : histogram_bytes > sort_bytes ? histogram_bytes
                                                             : sort_bytes;
 
-    if (!sorted) {
+    if (reference) { /* MLP1's product, one row per row of x_grouped */
+        layout->expert_gemm_bytes = (size_t)(rows * 2 * intermediate) * element;
+    } else if (!sorted) {
         layout->expert_gemm_bytes = 0;
-    } else if (reference) {
-        layout->expert_gemm_bytes = (size_t)(pairs * 2 * intermediate) * element;
     } else {
         /* An expert gets a token at most once, so m_e <= tokens; for a fixed variant the GEMM
          * workspace grows with m, and auto only moves to variants with more workspace as m grows
@@ -395,6 +516,8 @@ static mx_status mx_moe_plan(const mx_moe_context *context, const mx_moe_problem
     layout->h = region((size_t)(rows * intermediate) * element);
     layout->o = region((size_t)(rows * hidden) * element);
     layout->expert_gemm = region(layout->expert_gemm_bytes);
+    const bool batched = reference && layout->device_counts;
+    layout->pointers = region(batched ? (size_t)(6 * layout->dense_batch) * sizeof(void *) : 0);
     layout->total = offset;
     return MX_OK;
 }
@@ -547,14 +670,79 @@ static void mx_moe_batched_gemms(const mx_moe_problem *problem, const mx_moe_lay
     mlp2->y = workspace + layout->o;
 }
 
+/* The FP16 reference's operands for the group kernel (w1 set, device-count path), or none. */
+static mx_moe_dense_batch mx_moe_dense_operands(const mx_moe_problem *problem, const void *w1,
+                                                const void *w2, const mx_moe_layout *layout,
+                                                char *workspace) {
+    mx_moe_dense_batch batch;
+    memset(&batch, 0, sizeof batch);
+    if (!w1 || !layout->device_counts) return batch;
+    const int64_t tokens = problem->tokens, hidden = problem->hidden;
+    const int64_t intermediate = problem->intermediate, element = 2;
+    batch.pointers = (void **)(workspace + layout->pointers);
+    batch.w1 = (const char *)w1;
+    batch.w2 = (const char *)w2;
+    batch.x = workspace + layout->x_grouped;
+    batch.product = workspace + layout->expert_gemm;
+    batch.h = workspace + layout->h;
+    batch.o = workspace + layout->o;
+    batch.w1_stride = 2 * intermediate * hidden * element; /* [2I, hidden] per expert */
+    batch.w2_stride = hidden * intermediate * element;     /* [hidden, I] */
+    batch.x_stride = tokens * hidden * element;            /* tokens padded rows per expert */
+    batch.product_stride = tokens * 2 * intermediate * element;
+    batch.h_stride = tokens * intermediate * element;
+    batch.o_stride = tokens * hidden * element;
+    batch.batch = (int)layout->dense_batch;
+    return batch;
+}
+
+/* The FP16 reference's device-count path after grouping and gathering: per projection ONE
+ * cublasGemmBatchedEx over dense_batch experts (pointer arrays from the group kernel), each
+ * m = tokens (the padded rows; cuBLAS takes host sizes only), then the SwiGLU with b1 on the
+ * routed rows between them. Row-major Y_e = X_e W_e^T as column-major Y_e^T = W_e^T X_e^T:
+ * W_e [n, k] row-major is column-major k x n (op T, lda = k), X_e's rows are k x tokens
+ * (ldb = k), Y_e's rows n x tokens (ldc = n). b2 is added in the combine. */
+static mx_status mx_moe_dense_batched(mx_moe_context *context, const mx_moe_problem *problem,
+                                      const mx_moe_layout *layout, char *workspace,
+                                      cudaStream_t stream) {
+    const int tokens = (int)problem->tokens, hidden = (int)problem->hidden;
+    const int intermediate = (int)problem->intermediate, batch = (int)layout->dense_batch;
+    const cudaDataType type = problem->dtype == MX_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    const float alpha = 1.0f, beta = 0.0f;
+    void **pointers = (void **)(workspace + layout->pointers);
+    /* [6][batch] as the group kernel wrote them: weights, input rows, output rows, twice. */
+    const void *const *weights1 = (const void *const *)pointers, *const *in1 = weights1 + batch;
+    const void *const *weights2 = weights1 + 3 * batch, *const *in2 = weights1 + 4 * batch;
+    void *const *out1 = pointers + 2 * batch, *const *out2 = pointers + 5 * batch;
+    MX_CUBLAS_CHECK(cublasSetStream(context->cublas, stream));
+    MX_CUBLAS_CHECK(cublasGemmBatchedEx(context->cublas, CUBLAS_OP_T, CUBLAS_OP_N, 2 * intermediate,
+                                        tokens, hidden, &alpha, weights1, type, hidden, in1, type,
+                                        hidden, &beta, out1, type, 2 * intermediate, batch,
+                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    const int32_t *slot_position = (const int32_t *)(workspace + layout->slot_position);
+    const int32_t *expert_ids = (const int32_t *)(workspace + layout->expert_ids);
+    const void *product = workspace + layout->expert_gemm;
+    void *h = workspace + layout->h;
+    MX_TRY(problem->dtype == MX_BF16 ? mx_moe_swiglu_launch<__nv_bfloat16>(
+                                           product, slot_position, expert_ids, problem, h, stream)
+                                     : mx_moe_swiglu_launch<__half>(
+                                           product, slot_position, expert_ids, problem, h, stream));
+    MX_CUBLAS_CHECK(cublasGemmBatchedEx(context->cublas, CUBLAS_OP_T, CUBLAS_OP_N, hidden, tokens,
+                                        intermediate, &alpha, weights2, type, intermediate, in2,
+                                        type, intermediate, &beta, out2, type, hidden, batch,
+                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return MX_OK;
+}
+
 /* The whole layer after the checks: route, group, experts (MXFP4, or dense when w1 is set),
  * combine. The device-count path groups on the GPU (one block), gathers into the padded
- * layout and runs the two batched GEMMs: nothing waits for the host. */
+ * layout and runs the two batched GEMMs (mx_gemm, or cuBLAS for the reference): nothing waits
+ * for the host. */
 static mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *problem,
                             mx_gemm_variant variant, const void *w1, const void *w2,
                             const mx_moe_layout *layout, char *workspace, cudaStream_t stream) {
     mx_gemm_problem mlp1, mlp2;
-    if (layout->device_counts) { /* refused before anything is launched */
+    if (layout->device_counts && !w1) { /* refused before anything is launched */
         mx_moe_batched_gemms(problem, layout, workspace, &mlp1, &mlp2);
         MX_TRY(mx_gemm_check(context->gemm, &mlp1, layout->runs, NULL, 0));
         MX_TRY(mx_gemm_check(context->gemm, &mlp2, layout->runs, NULL, 0));
@@ -569,19 +757,27 @@ static mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *probl
     if (layout->device_counts) {
         mx_moe_group_kernel<<<1, 256, 0, stream>>>(
             expert_ids, (int)pairs, (int)problem->experts, (int)problem->tokens,
-            (int32_t *)(workspace + layout->counts), slot_position);
+            (int32_t *)(workspace + layout->counts), slot_position,
+            mx_moe_dense_operands(problem, w1, w2, layout, workspace));
         MX_LAUNCH_CHECK("mx_moe_group_kernel");
         MX_TRY(mx_moe_gather_launch(problem, NULL, layout, workspace, stream));
-        MX_TRY(mx_gemm(context->gemm, &mlp1, layout->runs, NULL, 0, stream));
-        MX_TRY(mx_gemm(context->gemm, &mlp2, layout->runs, NULL, 0, stream));
+        if (w1) {
+            MX_TRY(mx_moe_dense_batched(context, problem, layout, workspace, stream));
+        } else {
+            MX_TRY(mx_gemm(context->gemm, &mlp1, layout->runs, NULL, 0, stream));
+            MX_TRY(mx_gemm(context->gemm, &mlp2, layout->runs, NULL, 0, stream));
+        }
     } else {
         MX_TRY(mx_moe_host_counts(context, problem, variant, w1, w2, layout, workspace, stream));
     }
     const void *o = workspace + layout->o;
+    /* Only the reference's batched GEMMs leave b2 out (the others add it in their GEMM). */
+    const void *b2 = w1 && layout->device_counts ? problem->b2 : NULL;
     return problem->dtype == MX_BF16
-               ? mx_moe_combine_launch<__nv_bfloat16>(o, slot_position, expert_weights, problem,
-                                                      stream)
-               : mx_moe_combine_launch<__half>(o, slot_position, expert_weights, problem, stream);
+               ? mx_moe_combine_launch<__nv_bfloat16>(o, slot_position, expert_weights, b2,
+                                                      expert_ids, problem, stream)
+               : mx_moe_combine_launch<__half>(o, slot_position, expert_weights, b2, expert_ids,
+                                               problem, stream);
 }
 
 // ---- public entry points
@@ -655,7 +851,7 @@ extern "C" size_t mx_moe_workspace_bytes(const mx_moe_context *context,
                                          const mx_moe_problem *problem, mx_gemm_variant variant) {
     mx_moe_layout layout = {};
     if (!context || mx_moe_check_variant(variant) != MX_OK ||
-        mx_moe_plan(context, problem, variant, false, &layout) != MX_OK)
+        mx_moe_plan(context, problem, variant, false, false, &layout) != MX_OK)
         return 0;
     return layout.total;
 }
@@ -664,15 +860,29 @@ extern "C" int mx_moe_uses_device_counts(const mx_moe_context *context,
                                          const mx_moe_problem *problem, mx_gemm_variant variant) {
     mx_moe_layout layout = {};
     if (!context || mx_moe_check_variant(variant) != MX_OK ||
-        mx_moe_plan(context, problem, variant, false, &layout) != MX_OK)
+        mx_moe_plan(context, problem, variant, false, false, &layout) != MX_OK)
         return -1;
     return layout.device_counts ? 1 : 0;
 }
 
-extern "C" size_t mx_moe_reference_workspace_bytes(const mx_moe_problem *problem) {
+static size_t mx_moe_reference_bytes(const mx_moe_problem *problem, bool host_counts) {
     mx_moe_layout layout = {};
-    if (mx_moe_plan(NULL, problem, MX_GEMM_AUTO, true, &layout) != MX_OK) return 0;
+    if (mx_moe_plan(NULL, problem, MX_GEMM_AUTO, true, host_counts, &layout) != MX_OK) return 0;
     return layout.total;
+}
+
+extern "C" size_t mx_moe_reference_workspace_bytes(const mx_moe_problem *problem) {
+    return mx_moe_reference_bytes(problem, false);
+}
+
+extern "C" size_t mx_moe_reference_host_counts_workspace_bytes(const mx_moe_problem *problem) {
+    return mx_moe_reference_bytes(problem, true);
+}
+
+extern "C" int mx_moe_reference_uses_device_counts(const mx_moe_problem *problem) {
+    mx_moe_layout layout = {};
+    if (mx_moe_plan(NULL, problem, MX_GEMM_AUTO, true, false, &layout) != MX_OK) return -1;
+    return layout.device_counts ? 1 : 0;
 }
 
 extern "C" mx_status mx_moe(mx_moe_context *context, const mx_moe_problem *problem,
@@ -681,7 +891,7 @@ extern "C" mx_status mx_moe(mx_moe_context *context, const mx_moe_problem *probl
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
     MX_TRY(mx_moe_check_variant(variant));
     mx_moe_layout layout = {};
-    MX_TRY(mx_moe_plan(context, problem, variant, false, &layout));
+    MX_TRY(mx_moe_plan(context, problem, variant, false, false, &layout));
     MX_TRY(mx_moe_check_layer_pointers(problem, NULL, NULL, false));
     char path[64];
     snprintf(path, sizeof path, "mx_moe with %s", mx_gemm_variant_name(variant));
@@ -689,14 +899,28 @@ extern "C" mx_status mx_moe(mx_moe_context *context, const mx_moe_problem *probl
     return mx_moe_run(context, problem, variant, NULL, NULL, &layout, (char *)workspace, stream);
 }
 
+static mx_status mx_moe_reference_on(mx_moe_context *context, const mx_moe_problem *problem,
+                                     const void *w1, const void *w2, bool host_counts,
+                                     void *workspace, size_t workspace_bytes, cudaStream_t stream) {
+    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
+    mx_moe_layout layout = {};
+    MX_TRY(mx_moe_plan(context, problem, MX_GEMM_AUTO, true, host_counts, &layout));
+    MX_TRY(mx_moe_check_layer_pointers(problem, w1, w2, true));
+    MX_TRY(mx_moe_check_workspace(&layout, problem,
+                                  host_counts ? "mx_moe_reference_host_counts" : "mx_moe_reference",
+                                  workspace, workspace_bytes));
+    return mx_moe_run(context, problem, MX_GEMM_AUTO, w1, w2, &layout, (char *)workspace, stream);
+}
+
 extern "C" mx_status mx_moe_reference(mx_moe_context *context, const mx_moe_problem *problem,
                                       const void *w1, const void *w2, void *workspace,
                                       size_t workspace_bytes, cudaStream_t stream) {
-    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
-    mx_moe_layout layout = {};
-    MX_TRY(mx_moe_plan(context, problem, MX_GEMM_AUTO, true, &layout));
-    MX_TRY(mx_moe_check_layer_pointers(problem, w1, w2, true));
-    MX_TRY(
-        mx_moe_check_workspace(&layout, problem, "mx_moe_reference", workspace, workspace_bytes));
-    return mx_moe_run(context, problem, MX_GEMM_AUTO, w1, w2, &layout, (char *)workspace, stream);
+    return mx_moe_reference_on(context, problem, w1, w2, false, workspace, workspace_bytes, stream);
+}
+
+extern "C" mx_status mx_moe_reference_host_counts(mx_moe_context *context,
+                                                  const mx_moe_problem *problem, const void *w1,
+                                                  const void *w2, void *workspace,
+                                                  size_t workspace_bytes, cudaStream_t stream) {
+    return mx_moe_reference_on(context, problem, w1, w2, true, workspace, workspace_bytes, stream);
 }

@@ -3,7 +3,8 @@
  * layer on the GPU's routing and against the FP16 reference path, at decode and prefill token
  * counts, 1 to 1000 experts, top-1 to top-17, sizes that are not multiples of the tiles, a
  * routing where most experts are idle and some take every token, both count paths (device and
- * host) on each side of their bounds, graph capture of the device-count path; determinism; bad
+ * host) on each side of their bounds, graph capture of the device-count path; the FP16
+ * reference's two paths against FP64 and each other at decode sizes; determinism; bad
  * arguments. */
 #include <math.h>
 #include <stdio.h>
@@ -219,6 +220,18 @@ static void run_layer(device_moe *d, mx_gemm_variant variant, bool reference) {
                                   d->workspace_bytes, 0));
     else
         MX_CR_OK(mx_moe(d->context, &d->problem, variant, d->workspace, d->workspace_bytes, 0));
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, y_bytes(d), cudaMemcpyDeviceToHost));
+}
+
+/* The FP16 reference forced onto its host-count path (counts copied to the host, per-expert
+ * cublasGemmEx), y poisoned to NaN first; leaves y in d->y_host. */
+static void run_reference_host_counts(device_moe *d) {
+    workspace_exactly(d, mx_moe_reference_host_counts_workspace_bytes(&d->problem));
+    cr_assert_gt(d->workspace_bytes, 0, "workspace query refused the problem: %s", mx_last_error());
+    MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, y_bytes(d)));
+    MX_CR_OK(mx_moe_reference_host_counts(d->context, &d->problem, d->w1_dense, d->w2_dense,
+                                          d->workspace, d->workspace_bytes, 0));
     MX_CR_CUDA(cudaDeviceSynchronize());
     MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, y_bytes(d), cudaMemcpyDeviceToHost));
 }
@@ -459,6 +472,9 @@ Test(gpu_moe, device_and_host_count_paths_match_fp64) {
                          s.experts, s.topk, mx_gemm_variant_name(variant),
                          expected ? "device" : "host");
         }
+        cr_expect_eq(mx_moe_reference_uses_device_counts(&d.problem), cases[c].device,
+                     "tokens=%d experts=%d top-%d FP16 reference: expected the %s-count path",
+                     s.tokens, s.experts, s.topk, cases[c].device ? "device" : "host");
         if (cases[c].device)
             cr_expect(runs_agree(&d, MX_GEMM_SKINNY, false), "device-count path: two runs differ");
         release(&d);
@@ -470,39 +486,125 @@ Test(gpu_moe, device_and_host_count_paths_match_fp64) {
     }
 }
 
+/* Captures one call of auto (or of the FP16 reference) into a CUDA graph and expects the graph
+ * to give the bits of the direct call. A first direct call sets the kernels' attributes and
+ * cuBLAS up outside the capture. */
+static void expect_graph_gives_the_call(device_moe *d, bool reference) {
+    run_layer(d, MX_GEMM_AUTO, reference);
+    const size_t bytes = y_bytes(d);
+    uint16_t *direct = malloc(bytes);
+    cr_assert(direct);
+    memcpy(direct, d->y_host, bytes);
+    cudaStream_t stream;
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    MX_CR_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    MX_CR_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
+    mx_status status = reference
+                           ? mx_moe_reference(d->context, &d->problem, d->w1_dense, d->w2_dense,
+                                              d->workspace, d->workspace_bytes, stream)
+                           : mx_moe(d->context, &d->problem, MX_GEMM_AUTO, d->workspace,
+                                    d->workspace_bytes, stream);
+    MX_CR_CUDA(cudaStreamEndCapture(stream, &graph));
+    cr_assert_eq(status, MX_OK, "%s under capture: %s", reference ? "mx_moe_reference" : "mx_moe",
+                 mx_last_error());
+    MX_CR_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+    MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, bytes));
+    MX_CR_CUDA(cudaGraphLaunch(exec, stream));
+    MX_CR_CUDA(cudaStreamSynchronize(stream));
+    MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, bytes, cudaMemcpyDeviceToHost));
+    cr_expect(memcmp(direct, d->y_host, bytes) == 0, "%s: the captured graph differs from the call",
+              reference ? "FP16 reference" : "auto");
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaStreamDestroy(stream);
+    free(direct);
+}
+
 /* The device-count path never waits for the host: the whole call can be captured into a CUDA
  * graph (the host-count path's cudaEventSynchronize could not be), and the graph gives the bits
- * of the direct call. A first direct call sets the kernels' attributes up outside the capture. */
+ * of the direct call. */
 Test(gpu_moe, device_count_path_is_graph_capturable) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
     host_moe h = make_moe((moe_shape){3, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
     device_moe d = upload(&h, 0);
     cr_assert_eq(mx_moe_uses_device_counts(d.context, &d.problem, MX_GEMM_AUTO), 1);
-    run_layer(&d, MX_GEMM_AUTO, false);
-    const size_t bytes = y_bytes(&d);
-    uint16_t *direct = malloc(bytes);
-    cr_assert(direct);
-    memcpy(direct, d.y_host, bytes);
-    cudaStream_t stream;
-    cudaGraph_t graph;
-    cudaGraphExec_t exec;
-    MX_CR_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    MX_CR_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
-    mx_status status =
-        mx_moe(d.context, &d.problem, MX_GEMM_AUTO, d.workspace, d.workspace_bytes, stream);
-    MX_CR_CUDA(cudaStreamEndCapture(stream, &graph));
-    cr_assert_eq(status, MX_OK, "mx_moe under capture: %s", mx_last_error());
-    MX_CR_CUDA(cudaGraphInstantiate(&exec, graph, 0));
-    MX_CR_CUDA(cudaMemset(d.problem.y, 0xFF, bytes));
-    MX_CR_CUDA(cudaGraphLaunch(exec, stream));
-    MX_CR_CUDA(cudaStreamSynchronize(stream));
-    MX_CR_CUDA(cudaMemcpy(d.y_host, d.problem.y, bytes, cudaMemcpyDeviceToHost));
-    cr_expect(memcmp(direct, d.y_host, bytes) == 0, "the captured graph differs from the call");
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
-    cudaStreamDestroy(stream);
-    free(direct);
+    expect_graph_gives_the_call(&d, false);
+    release(&d);
+    free_host(&h);
+}
+
+/* The FP16 reference's device-count path (batched cuBLAS over the experts, no host round trip)
+ * at decode sizes: 1, 2, 16 and 64 tokens, 4 and 32 experts, top-1 and top-4, F16 and BF16,
+ * hidden and I not multiples of the tiles; a gaussian router, and favourites (one expert takes
+ * every token: most batch slots are idle experts). Against FP64 with check_layer's limit, against
+ * the host-count reference path within 1 %, and twice for the same bits. */
+Test(gpu_moe, reference_device_path_matches_fp64_and_host_path) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const int token_counts[] = {1, 2, 16, 64}, expert_counts[] = {4, 32}, topks[] = {1, 4};
+    for (int c = 0; c < 4 * 2 * 2 + 2; c++) {
+        const bool favourites = c >= 16;
+        moe_shape s = {token_counts[c / 4 % 4],  160,          96,
+                       expert_counts[c / 2 % 2], topks[c % 2], c % 3 == 0};
+        if (favourites)
+            s = c == 16 ? (moe_shape){16, 96, 160, 32, 1, true}
+                        : (moe_shape){9, 96, 64, 4, 4, false};
+        host_moe h = make_moe(s, favourites ? ROUTER_FAVOURITES : ROUTER_GAUSSIAN, &rng);
+        const int64_t pairs = (int64_t)s.tokens * s.topk, y_count = (int64_t)s.tokens * s.hidden;
+        for (int t = 0; t < 2; t++) {
+            char label[128];
+            snprintf(label, sizeof label, "tokens=%d experts=%d top-%d%s%s %s", s.tokens, s.experts,
+                     s.topk, s.residual ? " +residual" : "", favourites ? " favourites" : "",
+                     t ? "bf16" : "f16");
+            device_moe d = upload(&h, t);
+            cr_expect_eq(mx_moe_reference_uses_device_counts(&d.problem), 1,
+                         "%s: expected the reference's device-count path", label);
+            int32_t *ids = malloc((size_t)pairs * sizeof *ids);
+            double *weights = malloc((size_t)pairs * sizeof *weights);
+            cr_assert(ids && weights);
+            gpu_route(&d, ids, weights, NULL);
+            double *exact = cpu_layer(&h, ids, weights, NULL);
+            double *stored = cpu_layer(&h, ids, weights, t ? store_bf16 : store_f16);
+            const double limit = fmax(2e-3, 2.0 * relative_error(stored, exact, y_count).rel_l2);
+
+            run_layer(&d, MX_GEMM_AUTO, true);
+            double *device = as_doubles(d.y_host, t, y_count);
+            run_reference_host_counts(&d);
+            double *host = as_doubles(d.y_host, t, y_count);
+            figures e = relative_error(device, exact, y_count);
+            cr_expect(e.nonfinite == 0 && e.rel_l2 <= limit,
+                      "%s: device-count reference rel_l2 vs FP64 %.3g (limit %.3g), %lld "
+                      "non-finite",
+                      label, e.rel_l2, limit, (long long)e.nonfinite);
+            e = relative_error(host, exact, y_count);
+            cr_expect(e.nonfinite == 0 && e.rel_l2 <= limit,
+                      "%s: host-count reference rel_l2 vs FP64 %.3g (limit %.3g), %lld non-finite",
+                      label, e.rel_l2, limit, (long long)e.nonfinite);
+            e = relative_error(device, host, y_count);
+            cr_expect(e.nonfinite == 0 && e.rel_l2 <= 1e-2,
+                      "%s: device- vs host-count reference rel_l2 %.3g (limit 1 %%), %lld "
+                      "non-finite",
+                      label, e.rel_l2, (long long)e.nonfinite);
+            cr_expect(runs_agree(&d, MX_GEMM_AUTO, true), "%s: two reference runs differ", label);
+            void *buffers[] = {ids, weights, exact, stored, device, host};
+            for (size_t b = 0; b < 6; b++) free(buffers[b]);
+            release(&d);
+        }
+        free_host(&h);
+    }
+}
+
+/* The reference's device-count path never waits for the host either: captured into a CUDA graph
+ * it gives the bits of the direct call. */
+Test(gpu_moe, reference_device_path_is_graph_capturable) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    host_moe h = make_moe((moe_shape){3, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
+    device_moe d = upload(&h, 1);
+    cr_assert_eq(mx_moe_reference_uses_device_counts(&d.problem), 1);
+    expect_graph_gives_the_call(&d, true);
     release(&d);
     free_host(&h);
 }
@@ -698,9 +800,23 @@ Test(gpu_moe, bad_arguments_are_refused_before_launch) {
                    "problem", "no problem");
     expect_refused(mx_moe_reference(d.context, &good, NULL, d.w2_dense, ws, needed, 0),
                    MX_ERR_INVALID_ARGUMENT, "w1 is NULL", "reference without w1");
+    /* Refused before anything is launched, so ws may be smaller than the sizes passed. */
+    const size_t reference_needed = mx_moe_reference_workspace_bytes(&good);
+    cr_assert_gt(reference_needed, 0);
+    expect_refused(
+        mx_moe_reference(d.context, &good, d.w1_dense, d.w2_dense, ws, reference_needed - 1, 0),
+        MX_ERR_WORKSPACE, "mx_moe_reference", "reference workspace one byte short");
+    const size_t host_needed = mx_moe_reference_host_counts_workspace_bytes(&good);
+    cr_assert_gt(host_needed, 0);
+    expect_refused(mx_moe_reference_host_counts(d.context, &good, d.w1_dense, d.w2_dense, ws,
+                                                host_needed - 1, 0),
+                   MX_ERR_WORKSPACE, "mx_moe_reference_host_counts",
+                   "host-count reference workspace one byte short");
     bad = good, bad.topk = 7;
     cr_expect_eq(mx_moe_workspace_bytes(d.context, &bad, MX_GEMM_AUTO), 0);
     cr_expect_eq(mx_moe_reference_workspace_bytes(&bad), 0);
+    cr_expect_eq(mx_moe_reference_host_counts_workspace_bytes(&bad), 0);
+    cr_expect_eq(mx_moe_reference_uses_device_counts(&bad), -1);
 
     /* Routing alone: the same checks on its fields, and its outputs. */
     void *logits;
