@@ -13,6 +13,7 @@
 
 #include "../harness/bench.h"
 #include "../harness/bench_gpu.h"
+#include "../harness/ops.h"
 #include "../harness/table.h"
 #include "common.h"
 
@@ -160,6 +161,58 @@ Test(gpu_harness, warm_l2_is_never_slower_than_flushed, .init = mx_test_work_dir
                       mx_table_get(warm, row, "time_us"), mx_table_get(flushed, row, "time_us"));
     mx_table_free(flushed);
     mx_table_free(warm);
+}
+
+/* Every op of the table and every variant of each runs through `mxbench run` on small shapes
+ * that break the tiles (33 tokens), each within the error targets against its FP16 reference;
+ * an attention row whose query heads kv_heads does not divide is skipped with the reason. */
+Test(gpu_harness, every_op_and_variant_runs_through_the_harness, .init = mx_test_work_dir_create) {
+    MX_REQUIRE_GPU();
+    const char sweep[] = "variants all\ndtypes f16\ndists gaussian\nbudget_ms 20\n"
+                         "[embedding]\nops embedding\nm 1 33\nshapes 1000x256\n"
+                         "[attention]\nops attention\nkv_heads 2\nm 1 33\nshapes 512x256\n"
+                         "[ffn]\nops ffn_gelu ffn_swiglu ffn_gptoss\nm 1 33\nshapes 256x256\n"
+                         "[moe]\nops moe\nexperts 8\ntopk 2\nm 1 33\nshapes 256x256\n"
+                         "[lm-head]\nops lm_head\nm 1 3\nshapes 1000x256\n"
+                         "[heads-not-dividing]\nops attention\nvariants fused_qkv\nkv_heads 3\n"
+                         "m 1\nshapes 256x256\n";
+    mx_test_write_file(mx_test_path("ops.sweep"), sweep, sizeof sweep - 1);
+    const char *out = mx_test_path("run");
+    mx_cli_result r = mx_test_run_cli((const char *[]){"run", "--sweep", mx_test_path("ops.sweep"),
+                                                       "--out", out, "--quiet", NULL});
+    cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err);
+    mx_table *results = read_results(out, "results.csv");
+    int op_count = 0;
+    const mx_bench_op *const *ops = mx_bench_ops(&op_count);
+    for (int o = 0; o < op_count; o++)
+        for (const char *const *v = ops[o]->variants; *v; v++) {
+            int measured = 0;
+            for (int row = 0; row < (int)mx_table_row_count(results); row++)
+                measured += !strcmp(mx_table_get(results, row, "op"), ops[o]->name) &&
+                            !strcmp(mx_table_get(results, row, "variant"), *v) &&
+                            !strcmp(mx_table_get(results, row, "status"), "ok");
+            if (strcmp(ops[o]->name, "gemm") != 0)
+                cr_expect_gt(measured, 0, "no measured %s %s row", ops[o]->name, *v);
+        }
+    for (int row = 0; row < (int)mx_table_row_count(results); row++) {
+        const char *group = mx_table_get(results, row, "group"),
+                   *status = mx_table_get(results, row, "status"),
+                   *note = mx_table_get(results, row, "note");
+        if (!strcmp(group, "heads-not-dividing")) {
+            cr_expect_str_eq(status, "skipped");
+            cr_expect(strstr(note, "unsupported shape"), "note: %s", note);
+            continue;
+        }
+        cr_expect_str_eq(status, "ok", "%s %s M=%s: %s", mx_table_get(results, row, "op"),
+                         mx_table_get(results, row, "variant"), mx_table_get(results, row, "M"),
+                         note);
+        cr_expect_str_eq(mx_table_get(results, row, "pass_error"), "yes", "%s %s M=%s",
+                         mx_table_get(results, row, "op"), mx_table_get(results, row, "variant"),
+                         mx_table_get(results, row, "M"));
+        cr_expect_leq(cell(results, row, "rel_err_vs_fp16"), 0.01);
+        cr_expect_gt(cell(results, row, "weight_bytes_fp16"), 0);
+    }
+    mx_table_free(results);
 }
 
 Test(gpu_harness, row_that_does_not_fit_is_skipped_and_the_sweep_goes_on,
