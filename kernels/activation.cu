@@ -77,6 +77,13 @@ extern "C" mx_status mx_activation_apply(int64_t m, int64_t n, mx_dtype dtype,
                        (int)dtype);
     MX_TRY(mx_check_pointer(x, 2, "x"));
     MX_TRY(mx_check_pointer(y, 2, "y"));
+    if (bias) MX_TRY(mx_check_pointer(bias, 2, "bias"));
+    if (residual) MX_TRY(mx_check_pointer(residual, 2, "residual"));
+    if (mx_act_gated(activation) && x == y)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                       "x = y = %p with %s: a gated unit writes n/2 columns while others still "
+                       "read x; give y a buffer of its own",
+                       y, mx_activation_name(activation));
     return dtype == MX_F16
                ? mx_activation_launch<__half>(m, n, activation, x, bias, residual, y, stream)
                : mx_activation_launch<__nv_bfloat16>(m, n, activation, x, bias, residual, y,

@@ -27,6 +27,11 @@ typedef struct {
     size_t h_offset, u_offset, gemm_offset, total;
 } mx_ffn_layout;
 
+/* The workspace queries answer 0 for a problem whose sizes cannot be planned. */
+static bool mx_ffn_sized(const mx_ffn_problem *p) {
+    return p && p->m > 0 && p->hidden > 0 && p->intermediate > 0;
+}
+
 static mx_ffn_layout mx_ffn_plan(const mx_ffn_problem *p, bool with_u, size_t gemm_bytes) {
     mx_ffn_layout layout;
     size_t h_bytes = (size_t)(p->m * p->intermediate * 2);
@@ -40,8 +45,8 @@ static mx_ffn_layout mx_ffn_plan(const mx_ffn_problem *p, bool with_u, size_t ge
 }
 
 /* The GEMM of one half of the block: up (x -> h or u) or down (h -> y). In fused mode up carries
- * the bias and activation, down the bias and residual; in separate mode down keeps only its bias
- * (a plain GEMM feature) and up is the bare product. */
+ * the bias and activation, down the bias and residual; in separate mode both are bare products
+ * (the biases and the residual go to the elementwise passes of mx_ffn_sequence). */
 static mx_gemm_problem mx_ffn_gemm(const mx_ffn_problem *p, bool down, bool fused, const void *in,
                                    void *out) {
     mx_gemm_problem g = {};
@@ -80,11 +85,13 @@ static size_t mx_ffn_gemm_bytes(const mx_gemm_context *context, const mx_ffn_pro
 extern "C" size_t mx_ffn_workspace_bytes(const mx_gemm_context *context,
                                          const mx_ffn_problem *problem, mx_gemm_variant variant,
                                          mx_ffn_epilogue mode) {
+    if (!mx_ffn_sized(problem)) return 0;
     bool fused = mode == MX_FFN_FUSED;
     return mx_ffn_plan(problem, !fused, mx_ffn_gemm_bytes(context, problem, variant, fused)).total;
 }
 
 extern "C" size_t mx_ffn_dense_workspace_bytes(const mx_ffn_problem *problem) {
+    if (!mx_ffn_sized(problem)) return 0;
     return mx_ffn_plan(problem, true, 0).total;
 }
 
@@ -110,6 +117,10 @@ static mx_status mx_ffn_check(const mx_ffn_problem *p) {
                        (int)p->dtype);
     MX_TRY(mx_check_pointer(p->x, 16, "x"));
     MX_TRY(mx_check_pointer(p->y, 4, "y"));
+    /* the separate mode hands these to the elementwise kernel, not to a GEMM's checks */
+    if (p->up_bias) MX_TRY(mx_check_pointer(p->up_bias, 2, "up_bias"));
+    if (p->down_bias) MX_TRY(mx_check_pointer(p->down_bias, 2, "down_bias"));
+    if (p->residual) MX_TRY(mx_check_pointer(p->residual, 2, "residual"));
     /* y is written by the down GEMM before the separate residual pass reads the residual. */
     if (p->y == p->x || p->y == p->residual)
         return mx_fail(MX_ERR_INVALID_ARGUMENT,
@@ -219,9 +230,6 @@ extern "C" mx_status mx_ffn_dense(cublasHandle_t cublas, const mx_ffn_problem *p
     MX_TRY(mx_ffn_check(problem));
     MX_TRY(mx_check_pointer(up_weights, 16, "up_weights"));
     MX_TRY(mx_check_pointer(down_weights, 16, "down_weights"));
-    if (problem->up_bias) MX_TRY(mx_check_pointer(problem->up_bias, 2, "up_bias"));
-    if (problem->down_bias) MX_TRY(mx_check_pointer(problem->down_bias, 2, "down_bias"));
-    if (problem->residual) MX_TRY(mx_check_pointer(problem->residual, 2, "residual"));
     const mx_ffn_layout layout = mx_ffn_plan(problem, true, 0);
     MX_TRY(mx_ffn_check_workspace("mx_ffn_dense", layout.total, workspace, workspace_bytes));
     char *base = (char *)workspace;

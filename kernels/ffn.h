@@ -24,8 +24,8 @@ extern "C" {
  *   fused     in the GEMMs' epilogues (up: bias + activation, down: bias + residual): in
  *             registers for the fused/skinny kernels, through mx_gemm's temporary for the cuBLAS
  *             variants (gemm.h, Epilogue).
- *   separate  plain GEMMs (down with its bias) and activation.h's kernel between them and after
- *             the down GEMM for the residual: the unfused baseline. */
+ *   separate  plain GEMMs and activation.h's kernel between them (up bias, activation) and after
+ *             the down GEMM (down bias, residual): the unfused baseline. */
 typedef enum { MX_FFN_FUSED = 0, MX_FFN_SEPARATE, MX_FFN_EPILOGUE_COUNT } mx_ffn_epilogue;
 
 typedef struct {

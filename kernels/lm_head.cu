@@ -40,6 +40,7 @@ struct mx_arg_best_op {
                                                       const mx_arg_best &b) const {
         if (a.index < 0) return b;
         if (b.index < 0) return a;
+        if (a.value != a.value) return b.value != b.value && a.index < b.index ? a : b; /* NaN */
         return (b.value > a.value || (b.value == a.value && b.index < a.index)) ? b : a;
     }
 };
