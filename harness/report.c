@@ -1443,21 +1443,43 @@ static bool prepare_overhead(const report_data *d, plot_job *job) {
     return any;
 }
 
+/* Whether variant v has a measured row in series s (its bar has a slot in that panel). */
+static bool series_has_variant(const report_data *d, const int *order, int count, int v) {
+    for (int i = 0; i < count; i++) {
+        const result_row *row = variant_row(d, order[i], d->variants[v]);
+        if (row && row->measured) return true;
+    }
+    return false;
+}
+
+/* One block per panel with a column per variant measured in that panel (so that an op's bars
+ * are not spread over the slots of every other op's variants); panel_variants holds each
+ * panel's variant names, comma-joined, one word per panel. */
 static bool prepare_time(const report_data *d, plot_job *job) {
     if (d->panel_count == 0) return false;
     text *file = job_file(job, "data", "time.dat");
     int *order = malloc(sizeof *order * (size_t)d->problem_count);
     if (!order) return false;
+    text panel_variants = {0};
     bool any = false;
     for (int s = 0; s < d->series_count; s++) {
         if (d->series[s].panel < 0) continue;
-        text_printf(file, "# median time in us per variant (NaN: no result)\n# index\tM");
-        for (int v = 0; v < d->variant_count; v++) text_printf(file, "\t%s", d->variants[v]);
-        text_printf(file, "\n");
         int count = series_problems(d, s, order);
+        text_printf(file, "# median time in us per variant (NaN: no result)\n# index\tM");
+        text_printf(&panel_variants, "%s", panel_variants.length ? " " : "");
+        bool first = true;
+        for (int v = 0; v < d->variant_count; v++) {
+            if (!series_has_variant(d, order, count, v)) continue;
+            text_printf(file, "\t%s", d->variants[v]);
+            text_printf(&panel_variants, "%s%s", first ? "" : ",", d->variants[v]);
+            first = false;
+        }
+        if (first) text_printf(&panel_variants, "none");
+        text_printf(file, "\n");
         for (int i = 0; i < count; i++) {
             text_printf(file, "%d\t%lld", i, (long long)d->rows[d->problems[order[i]].first].m);
             for (int v = 0; v < d->variant_count; v++) {
+                if (!series_has_variant(d, order, count, v)) continue;
                 const result_row *row = variant_row(d, order[i], d->variants[v]);
                 put_value(file, row && row->measured ? row->time_us : NAN);
                 any |= row && row->measured;
@@ -1469,6 +1491,8 @@ static bool prepare_time(const report_data *d, plot_job *job) {
     free(order);
     job_variants(d, job, true);
     panel_titles(d, job);
+    job_set(job, "panel_variants", "%s", text_get(&panel_variants));
+    text_free(&panel_variants);
     return any;
 }
 

@@ -1,14 +1,18 @@
 # Plot 5: median time of every variant (fp16 = the cuBLAS reference) per M, one panel per weight
 # shape (with dtype and distribution), as clustered bars on a log axis.
-# Variables: data (one index block per panel: index, M, time in us per variant), panels,
-# panel_titles (quoted words), variants.
+# Variables: data (one index block per panel: index, M, time in us per variant measured in that
+# panel), panels, panel_titles (quoted words), panel_variants (per panel the names of its
+# columns, comma-joined), variants (all of them, for the legend).
 load plotdir.'/common.gp'
 nv = words(variants)
 cols = grid_cols(panels)
 rows = grid_rows(panels)
 W = cols * PW + 20
 H = rows * PH + TOP
-bar = 0.8 / nv
+# The i-th name of a comma-joined list, and how many names it holds.
+field(s, i) = i <= 1 ? (strstrt(s, ',') ? s[1:strstrt(s, ',') - 1] : s) : \
+    field(s[strstrt(s, ',') + 1:], i - 1)
+fields(s) = strstrt(s, ',') ? 1 + fields(s[strstrt(s, ',') + 1:]) : 1
 set style fill solid 0.85 border lc rgb '#333333'
 do for [fmt in formats] {
     eval terminal(fmt, W, H)
@@ -27,10 +31,13 @@ do for [fmt in formats] {
         unset key
         set xrange [-0.6:*]
         set yrange [*:*]
+        pv = word(panel_variants, p)
+        np = fields(pv)
+        bar = 0.8 / np
         plot data index (p - 1) using 1:(NaN):xtic(2) notitle, \
-             for [i = 1:nv] data index (p - 1) \
+             for [i = 1:np] data index (p - 1) \
                  using ($1 - 0.4 + (i - 0.5) * bar):(column(i + 2)):(bar) \
-                 with boxes lc rgb vcolor(word(variants, i))
+                 with boxes lc rgb vcolor(field(pv, i))
     }
     eval legend_strip
     set style fill solid 0.85 border lc rgb '#333333'
