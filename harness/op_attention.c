@@ -213,16 +213,10 @@ static bool attention_setup(const mx_sweep_row *row, void **out, char *why, size
         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP16 reference attention") &&
         (!exact || attention_exact(p, why, why_size));
     if (ok && exact) { /* the FP32 copies only fed the exact reference */
-        cudaFree(p->w_qkv.exact);
-        cudaFree(p->w_o.exact);
-        p->w_qkv.exact = p->w_o.exact = NULL;
+        mx_op_weight_drop_exact(&p->w_qkv);
+        mx_op_weight_drop_exact(&p->w_o);
     }
-    if (!ok) {
-        attention_teardown(p);
-        return false;
-    }
-    *out = p;
-    return true;
+    return mx_op_setup_finish(ok, p, attention_teardown, out);
 }
 
 static bool attention_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,

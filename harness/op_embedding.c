@@ -153,12 +153,7 @@ static bool embedding_setup(const mx_sweep_row *row, void **out, char *why, size
               gather(p, p->w.dequantized, p->y_fp16, why, why_size) &&
               gather(p, p->w.original, p->y_original, why, why_size) &&
               exact_reference(p, why, why_size);
-    if (!ok) {
-        embedding_teardown(p);
-        return false;
-    }
-    *out = p;
-    return true;
+    return mx_op_setup_finish(ok, p, embedding_teardown, out);
 }
 
 static bool embedding_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,

@@ -162,16 +162,10 @@ static bool ffn_setup(const mx_sweep_row *row, mx_activation activation, void **
              (!exact || ffn_exact(p, why, why_size));
     }
     if (ok && exact) { /* the FP32 copies only fed the exact reference */
-        cudaFree(p->up.exact);
-        cudaFree(p->down.exact);
-        p->up.exact = p->down.exact = NULL;
+        mx_op_weight_drop_exact(&p->up);
+        mx_op_weight_drop_exact(&p->down);
     }
-    if (!ok) {
-        ffn_teardown(p);
-        return false;
-    }
-    *out = p;
-    return true;
+    return mx_op_setup_finish(ok, p, ffn_teardown, out);
 }
 
 static bool ffn_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,

@@ -111,16 +111,8 @@ static bool gemm_setup(const mx_sweep_row *row, void **out, char *why, size_t wh
               dense(p, p->w.dequantized, p->y_fp16, 0, why, why_size) &&
               dense(p, p->w.original, p->y_original, 0, why, why_size) &&
               exact_product(p, why, why_size);
-    if (ok) { /* the FP32 copy only fed the exact reference */
-        cudaFree(p->w.exact);
-        p->w.exact = NULL;
-    }
-    if (!ok) {
-        gemm_teardown(p);
-        return false;
-    }
-    *out = p;
-    return true;
+    if (ok) mx_op_weight_drop_exact(&p->w); /* the FP32 copy only fed the exact reference */
+    return mx_op_setup_finish(ok, p, gemm_teardown, out);
 }
 
 static bool gemm_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,

@@ -124,16 +124,8 @@ static bool lm_head_setup(const mx_sweep_row *row, void **out, char *why, size_t
         logits_fp16_path(p, p->w.dequantized, p->logits_fp16, 0, why, why_size) &&
         logits_fp16_path(p, p->w.original, p->logits_original, 0, why, why_size) &&
         exact_logits(p, why, why_size);
-    if (ok) { /* the FP32 copy only fed the exact reference */
-        cudaFree(p->w.exact);
-        p->w.exact = NULL;
-    }
-    if (!ok) {
-        lm_head_teardown(p);
-        return false;
-    }
-    *out = p;
-    return true;
+    if (ok) mx_op_weight_drop_exact(&p->w); /* the FP32 copy only fed the exact reference */
+    return mx_op_setup_finish(ok, p, lm_head_teardown, out);
 }
 
 static mx_gemm_problem logits_problem(const lm_head_problem *p) {

@@ -264,16 +264,10 @@ static bool moe_setup(const mx_sweep_row *row, void **out, char *why, size_t why
         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP16 reference") &&
         (!exact || exact_reference(p, why, why_size));
     if (ok) { /* the FP32 copies only fed the exact reference */
-        cudaFree(p->w1.exact);
-        cudaFree(p->w2.exact);
-        p->w1.exact = p->w2.exact = NULL;
+        mx_op_weight_drop_exact(&p->w1);
+        mx_op_weight_drop_exact(&p->w2);
     }
-    if (!ok) {
-        moe_teardown(p);
-        return false;
-    }
-    *out = p;
-    return true;
+    return mx_op_setup_finish(ok, p, moe_teardown, out);
 }
 
 static bool moe_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,

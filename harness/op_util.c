@@ -79,6 +79,20 @@ void mx_op_weight_free(mx_op_weight *w) {
     memset(w, 0, sizeof *w);
 }
 
+void mx_op_weight_drop_exact(mx_op_weight *w) {
+    cudaFree(w->exact);
+    w->exact = NULL;
+}
+
+bool mx_op_setup_finish(bool ok, void *problem, void (*teardown)(void *), void **out) {
+    if (!ok) {
+        teardown(problem);
+        return false;
+    }
+    *out = problem;
+    return true;
+}
+
 bool mx_op_weight_make(mx_op_weight *w, int64_t rows, int64_t cols, mx_dtype dtype, mx_dist dist,
                        uint64_t seed, bool keep_exact, char *why, size_t why_size) {
     memset(w, 0, sizeof *w);
@@ -109,10 +123,7 @@ bool mx_op_weight_make(mx_op_weight *w, int64_t rows, int64_t cols, mx_dtype dty
         mx_op_mx_ok(mx_bench_narrow(w->exact, count, dtype, w->dequantized, 0), why, why_size,
                     "dequantize") &&
         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "weights");
-    if (ok && !keep_exact) {
-        cudaFree(w->exact);
-        w->exact = NULL;
-    }
+    if (ok && !keep_exact) mx_op_weight_drop_exact(w);
     if (!ok) mx_op_weight_free(w);
     return ok;
 }

@@ -25,6 +25,9 @@ bool mx_op_mx_ok(mx_status status, char *why, size_t why_size, const char *what)
  * (Y GB free)". */
 bool mx_op_allocate(void **buffer, double bytes, char *why, size_t why_size, const char *what);
 
+/* Ends an op's setup(): on success hands problem out through *out, on failure tears it down. */
+bool mx_op_setup_finish(bool ok, void *problem, void (*teardown)(void *), void **out);
+
 /* Allocates an op variant's workspace of bytes (nothing when 0) and adds the cudaMemGetInfo
  * delta around the allocation to *measured_bytes. */
 bool mx_op_workspace_allocate(void **workspace, size_t bytes, int64_t *measured_bytes, char *why,
@@ -52,6 +55,8 @@ typedef struct {
 bool mx_op_weight_make(mx_op_weight *w, int64_t rows, int64_t cols, mx_dtype dtype, mx_dist dist,
                        uint64_t seed, bool keep_exact, char *why, size_t why_size);
 void mx_op_weight_free(mx_op_weight *w);
+/* Frees the FP32 copy (w->exact) once the exact reference it fed is computed. */
+void mx_op_weight_drop_exact(mx_op_weight *w);
 /* Bytes of the weight: FP16 (2 per element) and MXFP4 (blocks + scales). */
 int64_t mx_op_weight_bytes_fp16(int64_t rows, int64_t cols);
 int64_t mx_op_weight_bytes_mxfp4(int64_t rows, int64_t cols);
