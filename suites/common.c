@@ -224,3 +224,19 @@ mx_test_errors mx_test_compare_ulp(const uint16_t *y, int bf16, const double *re
     e.limit = fmax(2e-3, ref2 > 0 ? sqrt(ulp2 / ref2) : 0.0);
     return e;
 }
+
+uint16_t mx_test_encode(double value, int bf16) {
+    return bf16 ? mx_test_f32_to_bf16_rne((float)value) : mx_test_f32_to_f16_rne((float)value);
+}
+
+double mx_test_decode(uint16_t bits, int bf16) {
+    return bf16 ? mx_test_bf16_to_double(bits) : mx_test_f16_to_double(bits);
+}
+
+uint16_t *mx_test_download16(const void *device, int64_t count) {
+    uint16_t *host = malloc((size_t)count * 2);
+    cr_assert(host);
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaMemcpy(host, device, (size_t)count * 2, cudaMemcpyDeviceToHost));
+    return host;
+}

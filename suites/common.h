@@ -40,6 +40,13 @@ typedef struct {
 
 mx_test_errors mx_test_compare_ulp(const uint16_t *y, int bf16, const double *ref, int64_t count);
 
+/* A value rounded to FP16 (bf16 = 0) or BF16 (bf16 = 1) bits, nearest-even, and bits back to a
+ * double: the dtype of a test as an index. */
+uint16_t mx_test_encode(double value, int bf16);
+double mx_test_decode(uint16_t bits, int bf16);
+/* count 16-bit values of a device buffer, after the device synchronized (the caller frees them). */
+uint16_t *mx_test_download16(const void *device, int64_t count);
+
 /* True when a CUDA device is usable; otherwise reason holds why. CUDA is initialised here, inside
  * the (forked) test, never in a global constructor. */
 bool mx_test_gpu_available(char *reason, size_t reason_size);

@@ -26,15 +26,6 @@ static double draw_exact(mx_rng *rng, double scale) {
     return (mx_rng_next(rng) & 1 ? -scale : scale) * ldexp(mantissa, exponent);
 }
 
-static uint16_t narrow(double value, int dtype_index) {
-    return dtype_index ? mx_test_f32_to_bf16_rne((float)value)
-                       : mx_test_f32_to_f16_rne((float)value);
-}
-
-static double widen(uint16_t bits, int dtype_index) {
-    return dtype_index ? mx_test_bf16_to_double(bits) : mx_test_f16_to_double(bits);
-}
-
 static mx_dtype dtype_of(int dtype_index) {
     return dtype_index ? MX_BF16 : MX_F16;
 }
@@ -57,7 +48,7 @@ static tensor tensor_draw(int64_t count, double scale, mx_rng *rng) {
     tensor t = tensor_alloc(count);
     for (int64_t i = 0; i < count; i++) {
         t.values[i] = draw_exact(rng, scale);
-        for (int d = 0; d < 2; d++) t.bits[d][i] = narrow(t.values[i], d);
+        for (int d = 0; d < 2; d++) t.bits[d][i] = mx_test_encode(t.values[i], d);
     }
     return t;
 }
@@ -86,7 +77,7 @@ static weight weight_draw(int64_t rows, int64_t cols, int exponent, mx_rng *rng)
     MX_CR_OK(mx_ref_dequantize(w.blocks, w.scales, rows, cols, decoded));
     for (int64_t i = 0; i < count; i++) {
         w.dense.values[i] = decoded[i];
-        for (int d = 0; d < 2; d++) w.dense.bits[d][i] = narrow(decoded[i], d);
+        for (int d = 0; d < 2; d++) w.dense.bits[d][i] = mx_test_encode(decoded[i], d);
     }
     free(w32);
     free(decoded);
@@ -120,18 +111,10 @@ static void *device_workspace(size_t bytes) {
     return device;
 }
 
-static uint16_t *download(const void *device, int64_t count) {
-    uint16_t *host = malloc((size_t)count * 2);
-    cr_assert(host);
-    MX_CR_CUDA(cudaDeviceSynchronize());
-    MX_CR_CUDA(cudaMemcpy(host, device, (size_t)count * 2, cudaMemcpyDeviceToHost));
-    return host;
-}
-
 static double *widen_all(const uint16_t *y, int dtype_index, int64_t count) {
     double *wide = malloc((size_t)count * sizeof(double));
     cr_assert(wide);
-    for (int64_t i = 0; i < count; i++) wide[i] = widen(y[i], dtype_index);
+    for (int64_t i = 0; i < count; i++) wide[i] = mx_test_decode(y[i], dtype_index);
     return wide;
 }
 
@@ -251,7 +234,7 @@ static uint16_t *run_block(const host_block *b, const device_block *g, int d, bo
         MX_CR_OK(mx_attention_dense(g->context, &p, workspace, bytes, 0));
     else
         MX_CR_OK(mx_attention(g->context, &p, mode, variant, workspace, bytes, 0));
-    uint16_t *host = download(y, count);
+    uint16_t *host = mx_test_download16(y, count);
     cudaFree(y);
     cudaFree(workspace);
     return host;
@@ -312,10 +295,10 @@ ParameterizedTest(int64_t *tokens, gpu_attention, projections_fused_and_separate
             MX_CR_OK(mx_attention_qkv_fused(g.context, &p, variant, fused, workspace, bytes, 0));
             MX_CR_OK(
                 mx_attention_qkv_separate(g.context, &p, variant, q, k, vv, workspace, bytes, 0));
-            uint16_t *fused_host = download(fused, b.tokens * b.qkv_rows);
-            uint16_t *parts[3] = {download(q, b.tokens * b.q_width),
-                                  download(k, b.tokens * kv_width),
-                                  download(vv, b.tokens * kv_width)};
+            uint16_t *fused_host = mx_test_download16(fused, b.tokens * b.qkv_rows);
+            uint16_t *parts[3] = {mx_test_download16(q, b.tokens * b.q_width),
+                                  mx_test_download16(k, b.tokens * kv_width),
+                                  mx_test_download16(vv, b.tokens * kv_width)};
             /* Separate outputs gathered into the fused layout. */
             uint16_t *gathered = malloc((size_t)(b.tokens * b.qkv_rows) * 2);
             cr_assert(gathered);
@@ -357,7 +340,7 @@ ParameterizedTest(int64_t *tokens, gpu_attention, projections_fused_and_separate
             void *y = device_poisoned(b.tokens * shape.hidden);
             p.y = y;
             MX_CR_OK(mx_attention_output(g.context, &p, variant, attn_device, workspace, bytes, 0));
-            uint16_t *y_host = download(y, b.tokens * shape.hidden);
+            uint16_t *y_host = mx_test_download16(y, b.tokens * shape.hidden);
             mx_test_errors out_e = mx_test_compare_ulp(y_host, d, y_ref, b.tokens * shape.hidden);
             cr_expect(out_e.nonfinite == 0 && out_e.rel_l2 <= out_e.limit,
                       "output projection %s %s tokens=%lld: rel_l2 %.3g (limit %.3g), %lld "
@@ -399,7 +382,7 @@ static uint16_t *run_core(const mx_attention_shape *shape, const tensor *qkv, in
     void *workspace = device_workspace(bytes);
     mx_attention_qkv_view view = mx_attention_fused_view(&typed, qkv_device);
     MX_CR_OK(mx_attention_core(context, &typed, &view, out, workspace, bytes, 0));
-    uint16_t *host = download(out, out_count);
+    uint16_t *host = mx_test_download16(out, out_count);
     cudaFree(qkv_device);
     cudaFree(out);
     cudaFree(workspace);
@@ -442,7 +425,7 @@ ParameterizedTest(core_case *c, gpu_attention, core_matches_fp64) {
     for (int64_t i = 0; i < qkv.count; i++)
         if (i % stride < q_width) {
             qkv.values[i] *= 4.0;
-            for (int d = 0; d < 2; d++) qkv.bits[d][i] = narrow(qkv.values[i], d);
+            for (int d = 0; d < 2; d++) qkv.bits[d][i] = mx_test_encode(qkv.values[i], d);
         }
     double *ref = malloc((size_t)out_count * sizeof(double));
     cr_assert(ref);
@@ -699,7 +682,7 @@ Test(gpu_attention, bad_arguments_are_refused_before_launch) {
     cr_expect_eq(mx_attention_qkv_fused(g.context, &good, MX_GEMM_AUTO, NULL, workspace, bytes, 0),
                  MX_ERR_INVALID_ARGUMENT);
     MX_CR_CUDA(cudaDeviceSynchronize());
-    uint16_t *host = download(y, count);
+    uint16_t *host = mx_test_download16(y, count);
     for (int64_t i = 0; i < count; i++)
         cr_assert_eq(host[i], 0x7E7E, "output %lld was written by a refused call", (long long)i);
     free(host);

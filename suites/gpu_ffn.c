@@ -18,17 +18,9 @@ static const mx_dtype dtypes[2] = {MX_F16, MX_BF16};
 static const mx_activation every_activation[] = {MX_ACT_NONE, MX_ACT_GELU, MX_ACT_SWIGLU,
                                                  MX_ACT_SWIGLU_GPTOSS};
 
-static uint16_t encode(double value, int d) {
-    return d ? mx_test_f32_to_bf16_rne((float)value) : mx_test_f32_to_f16_rne((float)value);
-}
-
-static double decode(uint16_t bits, int d) {
-    return d ? mx_test_bf16_to_double(bits) : mx_test_f16_to_double(bits);
-}
-
 /* The value the dtype stores for value (round to nearest even). */
 static double stored(double value, int d) {
-    return decode(encode(value, d), d);
+    return mx_test_decode(mx_test_encode(value, d), d);
 }
 
 /* count values k/128 for integer |k| <= 255: 8 significant bits, exact in FP16 and BF16, so one
@@ -44,7 +36,7 @@ static double *random_values(mx_rng *rng, int64_t count) {
 static void *to_device(const double *values, int64_t count, int d) {
     uint16_t *bits = malloc((size_t)count * 2);
     cr_assert(bits);
-    for (int64_t i = 0; i < count; i++) bits[i] = encode(values[i], d);
+    for (int64_t i = 0; i < count; i++) bits[i] = mx_test_encode(values[i], d);
     void *buffer = NULL;
     MX_CR_CUDA(cudaMalloc(&buffer, (size_t)count * 2));
     MX_CR_CUDA(cudaMemcpy(buffer, bits, (size_t)count * 2, cudaMemcpyHostToDevice));
@@ -91,15 +83,6 @@ static void poison(void *y, int64_t count) {
     MX_CR_CUDA(cudaMemset(y, 0xFF, (size_t)count * 2));
 }
 
-/* The 16-bit outputs of the last run (the device synchronized first); the caller frees them. */
-static uint16_t *download(const void *y, int64_t count) {
-    uint16_t *bits = malloc((size_t)count * 2);
-    cr_assert(bits);
-    MX_CR_CUDA(cudaDeviceSynchronize());
-    MX_CR_CUDA(cudaMemcpy(bits, y, (size_t)count * 2, cudaMemcpyDeviceToHost));
-    return bits;
-}
-
 /* y (device, dtype d) against ref: normwise relative error; outputs that are not finite where
  * ref is are counted apart. The limit: 2e-3, or twice the error that rounding ref itself to the
  * dtype forces (BF16's 8 bits cannot meet 2e-3). */
@@ -144,11 +127,11 @@ static double one_unit_moves(mx_activation act, const double *product, int64_t m
 }
 
 static figures measure(const void *y, int d, const double *ref, int64_t count) {
-    uint16_t *bits = download(y, count);
+    uint16_t *bits = mx_test_download16(y, count);
     double diff2 = 0.0, ref2 = 0.0, rounding2 = 0.0;
     figures f = {0.0, 0.0, 0};
     for (int64_t i = 0; i < count; i++) {
-        double value = decode(bits[i], d), rounded = stored(ref[i], d);
+        double value = mx_test_decode(bits[i], d), rounded = stored(ref[i], d);
         if (!isfinite(value)) {
             f.nonfinite++;
             continue;
@@ -182,7 +165,7 @@ static void *marked_output(int64_t count) {
 
 /* Every 16-bit output still holds 0x7E7E: nothing was written by a refused call. */
 static void expect_untouched(const void *y, int64_t count) {
-    uint16_t *bits = download(y, count);
+    uint16_t *bits = mx_test_download16(y, count);
     for (int64_t i = 0; i < count; i++)
         cr_assert_eq(bits[i], 0x7E7E, "output %lld was written by a refused call", (long long)i);
     free(bits);
@@ -279,13 +262,13 @@ ParameterizedTest(epilogue_shape *s, gpu_ffn, gemm_epilogue_matches_fp64) {
                         poison(y, m * n);
                         MX_CR_OK(mx_gemm(context, &plain, variants[v], given, given_bytes, 0));
                         /* the product alone, judged as gpu_gemm judges it (one ulp) */
-                        uint16_t *bits = download(y, m * n);
+                        uint16_t *bits = mx_test_download16(y, m * n);
                         mx_test_errors p = mx_test_compare_ulp(bits, d, product, m * n);
                         cr_expect(p.nonfinite == 0 && p.rel_l2 <= p.limit,
                                   "%s %s product m=%lld n=%lld k=%lld: rel_l2 %.3g (limit %.3g)",
                                   mx_gemm_variant_name(variants[v]), d ? "bf16" : "f16",
                                   (long long)m, (long long)n, (long long)k, p.rel_l2, p.limit);
-                        for (int64_t i = 0; i < m * n; i++) staged[i] = decode(bits[i], d);
+                        for (int64_t i = 0; i < m * n; i++) staged[i] = mx_test_decode(bits[i], d);
                         free(bits);
                     }
                     mx_ref_activation_f64(m, n, act, in_registers(runs) ? product : staged,
@@ -504,9 +487,9 @@ ParameterizedTest(ffn_shape *s, gpu_ffn, block_matches_fp64_and_fp16_reference) 
                       "FP16 reference %s %s: rel_l2 vs FP64 %.3g (limit %.3g)",
                       mx_activation_name(acts[a]), d ? "bf16" : "f16", dense.rel_l2, dense.limit);
             double *fp16_out = malloc((size_t)(m * hidden) * sizeof(double));
-            uint16_t *bits = download(y_fp16, m * hidden);
+            uint16_t *bits = mx_test_download16(y_fp16, m * hidden);
             cr_assert(fp16_out);
-            for (int64_t i = 0; i < m * hidden; i++) fp16_out[i] = decode(bits[i], d);
+            for (int64_t i = 0; i < m * hidden; i++) fp16_out[i] = mx_test_decode(bits[i], d);
             problem.y = y;
             for (int mode = 0; mode < MX_FFN_EPILOGUE_COUNT; mode++) {
                 for (int v = 0; v < 4; v++) {
