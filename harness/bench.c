@@ -46,7 +46,7 @@ static const char *const results_columns[] = {
     "status", "note",
     /* extras */
     "batch", "shape_name", "group", "seed", "sm_clock_mhz", "throttled", "vram_measured_bytes",
-    "stop_reason", "gpu", "kv_heads"};
+    "stop_reason", "gpu", "kv_heads", "prepare_us"};
 
 static const char *const sample_columns[] = {"run_id", "op",   "variant",  "dtype",   "dist",
                                              "M",      "N",    "K",        "experts", "topk",
@@ -372,6 +372,7 @@ static void write_measured(run_files *files, int r, const mx_bench_op *op, const
     CELL(t, r, "workspace_bytes", "%lld", (long long)m->memory.workspace_bytes);
     if (m->memory.measured_bytes >= 0)
         CELL(t, r, "vram_measured_bytes", "%lld", (long long)m->memory.measured_bytes);
+    if (m->memory.prepare_us > 0.0) CELL(t, r, "prepare_us", "%.1f", m->memory.prepare_us);
     double held = m->is_fp16 ? (double)m->memory.weight_bytes_fp16
                              : (double)(m->memory.weight_bytes_mxfp4 + m->memory.workspace_bytes);
     CELL(t, r, "vram_savings_pct", "%.2f",

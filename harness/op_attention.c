@@ -92,10 +92,8 @@ static mx_attention_problem attention_view(const attention_problem *p, const voi
                                            const void *o_weight, void *y) {
     mx_attention_problem problem = {.shape = p->shape,
                                     .x = p->x,
-                                    .qkv_blocks = p->w_qkv.blocks,
-                                    .qkv_scales = p->w_qkv.scales,
-                                    .o_blocks = p->w_o.blocks,
-                                    .o_scales = p->w_o.scales,
+                                    .qkv = p->w_qkv.prepared,
+                                    .o = p->w_o.prepared,
                                     .qkv_weight = qkv_weight,
                                     .o_weight = o_weight,
                                     .y = y};
@@ -195,10 +193,10 @@ static bool attention_setup(const mx_sweep_row *row, void **out, char *why, size
     mx_attention_problem sizing = attention_view(p, NULL, NULL, NULL);
     bool ok =
         mx_op_mx_ok(mx_attention_context_create(&p->context), why, why_size, "attention context") &&
-        mx_op_weight_make(&p->w_qkv, qkv_rows, shape.hidden, shape.dtype, dist,
-                          mx_op_seed(row, 0xA77E0001), exact, why, why_size) &&
-        mx_op_weight_make(&p->w_o, shape.hidden, shape.q_heads * shape.head_dim, shape.dtype, dist,
-                          mx_op_seed(row, 0xA77E0002), exact, why, why_size) &&
+        mx_op_weight_make(&p->w_qkv, 1, qkv_rows, shape.hidden, shape.dtype, dist,
+                          mx_op_seed(row, 0xA77E0001), exact, true, why, why_size) &&
+        mx_op_weight_make(&p->w_o, 1, shape.hidden, shape.q_heads * shape.head_dim, shape.dtype,
+                          dist, mx_op_seed(row, 0xA77E0002), exact, true, why, why_size) &&
         mx_op_activations_make(&p->x, y_count, shape.dtype, dist, mx_op_seed(row, 0xA77E0003), why,
                                why_size) &&
         mx_op_allocate(&p->y, y_count * 2.0, why, why_size, "output") &&
@@ -245,8 +243,8 @@ static bool attention_prepare(void *opaque, const char *variant, mx_bench_memory
                                                   &p->workspace_bytes),
                      why, why_size, "workspace"))
         return false;
-    memory->weight_bytes_mxfp4 = mx_op_weight_bytes_mxfp4(p->w_qkv.rows, p->w_qkv.cols) +
-                                 mx_op_weight_bytes_mxfp4(p->w_o.rows, p->w_o.cols);
+    memory->weight_bytes_mxfp4 = p->w_qkv.mxfp4_bytes + p->w_o.mxfp4_bytes;
+    memory->prepare_us = p->w_qkv.prepare_us + p->w_o.prepare_us;
     /* The workspace holds Q/K/V, the context and the scores, which the FP16 block needs as well
      * (its workspace is on the fp16 row): counted here is only what MXFP4 needs beyond it (the
      * dequantized weights of dequant_cublas when they outgrow the scores). */

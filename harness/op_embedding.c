@@ -142,8 +142,8 @@ static bool embedding_setup(const mx_sweep_row *row, void **out, char *why, size
     p->dtype = mx_op_row_dtype(row);
     const int64_t y_count = p->tokens * p->hidden;
     bool ok = mx_op_mx_ok(mx_embedding_context_create(&p->context), why, why_size, "context") &&
-              mx_op_weight_make(&p->w, p->vocab, p->hidden, p->dtype, dist, mx_op_seed(row, 0xE1),
-                                false, why, why_size) &&
+              mx_op_weight_make(&p->w, 1, p->vocab, p->hidden, p->dtype, dist,
+                                mx_op_seed(row, 0xE1), false, false, why, why_size) &&
               mx_op_activations_make(&p->positions, p->seq_len * p->hidden, p->dtype, dist,
                                      mx_op_seed(row, 0xE2), why, why_size) &&
               make_ids(p, mx_op_seed(row, 0xE3), why, why_size) &&

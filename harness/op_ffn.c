@@ -125,10 +125,10 @@ static bool ffn_setup(const mx_sweep_row *row, mx_activation activation, void **
         mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
         (cublasCreate(&p->cublas) == CUBLAS_STATUS_SUCCESS ||
          mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
-        mx_op_weight_make(&p->up, up_n, hidden, dtype, dist, mx_op_seed(row, 0xFF01), exact, why,
-                          why_size) &&
-        mx_op_weight_make(&p->down, hidden, intermediate, dtype, dist, mx_op_seed(row, 0xFF02),
-                          exact, why, why_size) &&
+        mx_op_weight_make(&p->up, 1, up_n, hidden, dtype, dist, mx_op_seed(row, 0xFF01), exact,
+                          true, why, why_size) &&
+        mx_op_weight_make(&p->down, 1, hidden, intermediate, dtype, dist, mx_op_seed(row, 0xFF02),
+                          exact, true, why, why_size) &&
         mx_op_activations_make(&p->x, m * hidden, dtype, dist, mx_op_seed(row, 0xFF03), why,
                                why_size) &&
         mx_op_activations_make(&p->up_bias, up_n, dtype, dist, mx_op_seed(row, 0xFF04), why,
@@ -145,11 +145,9 @@ static bool ffn_setup(const mx_sweep_row *row, mx_activation activation, void **
                                       .dtype = dtype,
                                       .activation = activation,
                                       .x = p->x,
-                                      .up_blocks = p->up.blocks,
-                                      .up_scales = p->up.scales,
+                                      .up = p->up.prepared,
                                       .up_bias = p->up_bias,
-                                      .down_blocks = p->down.blocks,
-                                      .down_scales = p->down.scales,
+                                      .down = p->down.prepared,
                                       .down_bias = p->down_bias,
                                       .residual = p->x,
                                       .y = p->y};
@@ -193,8 +191,8 @@ static bool ffn_prepare(void *opaque, const char *variant, mx_bench_memory *memo
                             "skinny_epilogue");
     p->variant = ffn_variant_table[v].variant;
     p->mode = ffn_variant_table[v].mode;
-    memory->weight_bytes_mxfp4 = mx_op_weight_bytes_mxfp4(up_n, f->hidden) +
-                                 mx_op_weight_bytes_mxfp4(f->hidden, f->intermediate);
+    memory->weight_bytes_mxfp4 = p->up.mxfp4_bytes + p->down.mxfp4_bytes;
+    memory->prepare_us = p->up.prepare_us + p->down.prepare_us;
     p->workspace_bytes = mx_ffn_workspace_bytes(p->context, f, p->variant, p->mode);
     memory->workspace_bytes = (int64_t)p->workspace_bytes;
     memory->measured_bytes = p->up.mxfp4_measured_bytes + p->down.mxfp4_measured_bytes;

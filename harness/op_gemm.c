@@ -99,8 +99,8 @@ static bool gemm_setup(const mx_sweep_row *row, void **out, char *why, size_t wh
     bool ok = mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
               (cublasCreate(&p->cublas) == CUBLAS_STATUS_SUCCESS ||
                mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
-              mx_op_weight_make(&p->w, p->batch * p->n, p->k, p->dtype, dist, seed, true, why,
-                                why_size) &&
+              mx_op_weight_make(&p->w, p->batch, p->batch * p->n, p->k, p->dtype, dist, seed, true,
+                                true, why, why_size) &&
               mx_op_activations_make(&p->x, p->batch * p->m * p->k, p->dtype, dist, seed + 1, why,
                                      why_size) &&
               mx_op_allocate(&p->y, y_count * 2.0, why, why_size, "output") &&
@@ -136,6 +136,7 @@ static bool gemm_prepare(void *opaque, const char *variant, mx_bench_memory *mem
     mx_vram_report vram = mx_gemm_vram(p->context, &problem, p->mxfp4_variant);
     memory->weight_bytes_mxfp4 = vram.weight_bytes_mxfp4;
     memory->workspace_bytes = vram.workspace_bytes;
+    memory->prepare_us = p->w.prepare_us;
     p->workspace_bytes = (size_t)vram.workspace_bytes;
     memory->measured_bytes = p->w.mxfp4_measured_bytes;
     if (!mx_op_workspace_allocate(&p->workspace, p->workspace_bytes, &memory->measured_bytes, why,
@@ -144,8 +145,7 @@ static bool gemm_prepare(void *opaque, const char *variant, mx_bench_memory *mem
     if (p->mxfp4_variant == MX_GEMM_PERSISTENT) {
         mx_gemm_problem full = problem;
         full.x = p->x;
-        full.w_blocks = p->w.blocks;
-        full.w_scales = p->w.scales;
+        full.w = p->w.prepared;
         full.y = p->y;
         return mx_op_mx_ok(mx_gemm_persistent_prepare(p->context, &full, p->workspace,
                                                       p->workspace_bytes, 0),
@@ -164,8 +164,7 @@ static bool gemm_run(void *opaque, cudaStream_t stream, char *why, size_t why_si
                                .batch = p->batch,
                                .dtype = p->dtype,
                                .x = p->x,
-                               .w_blocks = p->w.blocks,
-                               .w_scales = p->w.scales,
+                               .w = p->w.prepared,
                                .y = p->y};
     return mx_op_mx_ok(
         mx_gemm(p->context, &problem, p->mxfp4_variant, p->workspace, p->workspace_bytes, stream),

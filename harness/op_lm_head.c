@@ -113,8 +113,8 @@ static bool lm_head_setup(const mx_sweep_row *row, void **out, char *why, size_t
         mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
         (cublasCreate(&p->cublas) == CUBLAS_STATUS_SUCCESS ||
          mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
-        mx_op_weight_make(&p->w, p->vocab, p->hidden, p->dtype, dist, mx_op_seed(row, 0x1E),
-                          keep_exact, why, why_size) &&
+        mx_op_weight_make(&p->w, 1, p->vocab, p->hidden, p->dtype, dist, mx_op_seed(row, 0x1E),
+                          keep_exact, true, why, why_size) &&
         mx_op_activations_make(&p->x, p->m * p->hidden, p->dtype, dist, mx_op_seed(row, 0x1F), why,
                                why_size) &&
         mx_op_allocate(&p->logits, count * 2.0, why, why_size, "logits") &&
@@ -135,8 +135,7 @@ static mx_gemm_problem logits_problem(const lm_head_problem *p) {
                                .batch = 1,
                                .dtype = p->dtype,
                                .x = p->x,
-                               .w_blocks = p->w.blocks,
-                               .w_scales = p->w.scales,
+                               .w = p->w.prepared,
                                .y = p->logits};
     return problem;
 }
@@ -151,7 +150,8 @@ static bool lm_head_prepare(void *opaque, const char *variant, mx_bench_memory *
     if (!p->fp16_selected) {
         if (!mx_op_mx_ok(mx_gemm_variant_from_name(variant, &p->variant), why, why_size, "variant"))
             return false;
-        memory->weight_bytes_mxfp4 = mx_op_weight_bytes_mxfp4(p->vocab, p->hidden);
+        memory->weight_bytes_mxfp4 = p->w.mxfp4_bytes;
+        memory->prepare_us = p->w.prepare_us;
     }
     /* GEMM workspace (none for fp16) + the sampler's sort buffers, which every path needs. */
     p->workspace_bytes = p->fp16_selected

@@ -81,11 +81,9 @@ static mx_moe_problem moe_view(const moe_problem *p) {
                               .x = p->x,
                               .router_w = p->router_w,
                               .router_bias = p->router_bias,
-                              .w1_blocks = p->w1.blocks,
-                              .w1_scales = p->w1.scales,
+                              .w1 = p->w1.prepared,
                               .b1 = p->b1,
-                              .w2_blocks = p->w2.blocks,
-                              .w2_scales = p->w2.scales,
+                              .w2 = p->w2.prepared,
                               .b2 = p->b2,
                               .y = p->y};
     return problem;
@@ -244,10 +242,10 @@ static bool moe_setup(const mx_sweep_row *row, void **out, char *why, size_t why
     p->reference_workspace_bytes = mx_moe_reference_workspace_bytes(&shape);
     bool ok =
         mx_op_mx_ok(mx_moe_context_create(&p->context), why, why_size, "MoE context") &&
-        mx_op_weight_make(&p->w1, E * 2 * I, hidden, p->dtype, dist, mx_op_seed(row, 0x3E1), exact,
-                          why, why_size) &&
-        mx_op_weight_make(&p->w2, E * hidden, I, p->dtype, dist, mx_op_seed(row, 0x3E2), exact, why,
-                          why_size) &&
+        mx_op_weight_make(&p->w1, E, E * 2 * I, hidden, p->dtype, dist, mx_op_seed(row, 0x3E1),
+                          exact, true, why, why_size) &&
+        mx_op_weight_make(&p->w2, E, E * hidden, I, p->dtype, dist, mx_op_seed(row, 0x3E2), exact,
+                          true, why, why_size) &&
         mx_op_activations_make(&p->x, y_count, p->dtype, dist, mx_op_seed(row, 0x3E3), why,
                                why_size) &&
         dense_make(&p->router_w, E * hidden, p->dtype, mx_op_seed(row, 0x3E4), why, why_size) &&
@@ -288,8 +286,8 @@ static bool moe_prepare(void *opaque, const char *variant, mx_bench_memory *memo
                      "variant"))
         return false;
     mx_moe_problem problem = moe_view(p);
-    memory->weight_bytes_mxfp4 =
-        mx_op_weight_bytes_mxfp4(E * 2 * I, hidden) + mx_op_weight_bytes_mxfp4(E * hidden, I);
+    memory->weight_bytes_mxfp4 = p->w1.mxfp4_bytes + p->w2.mxfp4_bytes;
+    memory->prepare_us = p->w1.prepare_us + p->w2.prepare_us;
     p->workspace_bytes = mx_moe_workspace_bytes(p->context, &problem, p->mxfp4_variant);
     if (p->workspace_bytes == 0)
         return mx_op_failed(why, why_size, "workspace", "the MoE problem was refused");

@@ -74,7 +74,8 @@ int64_t mx_op_weight_bytes_mxfp4(int64_t rows, int64_t cols) {
 }
 
 void mx_op_weight_free(mx_op_weight *w) {
-    void *buffers[] = {w->blocks, w->scales, w->dequantized, w->original, w->exact};
+    void *buffers[] = {w->blocks,   w->scales,      w->prepared_data,
+                       w->original, w->dequantized, w->exact};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     memset(w, 0, sizeof *w);
 }
@@ -93,9 +94,44 @@ bool mx_op_setup_finish(bool ok, void *problem, void (*teardown)(void *), void *
     return true;
 }
 
-bool mx_op_weight_make(mx_op_weight *w, int64_t rows, int64_t cols, mx_dtype dtype, mx_dist dist,
-                       uint64_t seed, bool keep_exact, char *why, size_t why_size) {
+/* Reorders w's OCP weights into a buffer of their own (its cudaMemGetInfo delta measured), times
+ * that with events, and frees the OCP ones. */
+static bool weight_prepare(mx_op_weight *w, char *why, size_t why_size) {
+    const int64_t n = w->rows / w->batch;
+    const size_t bytes = mx_weights_bytes(n, w->cols, w->batch);
+    size_t free_before = 0, free_after = 0, total = 0;
+    cudaEvent_t start = NULL, stop = NULL;
+    float elapsed_ms = 0.0f;
+    bool ok =
+        mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") &&
+        mx_op_allocate(&w->prepared_data, (double)bytes, why, why_size, "prepared weights") &&
+        mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo") &&
+        mx_op_cuda_ok(cudaEventCreate(&start), why, why_size, "cudaEventCreate") &&
+        mx_op_cuda_ok(cudaEventCreate(&stop), why, why_size, "cudaEventCreate") &&
+        mx_op_cuda_ok(cudaEventRecord(start, 0), why, why_size, "cudaEventRecord") &&
+        mx_op_mx_ok(mx_weights_prepare(w->blocks, w->scales, n, w->cols, w->batch, w->prepared_data,
+                                       bytes, &w->prepared, 0),
+                    why, why_size, "prepare") &&
+        mx_op_cuda_ok(cudaEventRecord(stop, 0), why, why_size, "cudaEventRecord") &&
+        mx_op_cuda_ok(cudaEventSynchronize(stop), why, why_size, "prepare") &&
+        mx_op_cuda_ok(cudaEventElapsedTime(&elapsed_ms, start, stop), why, why_size, "prepare");
+    if (start) cudaEventDestroy(start);
+    if (stop) cudaEventDestroy(stop);
+    if (!ok) return false;
+    w->prepare_us = 1000.0 * elapsed_ms;
+    w->mxfp4_bytes = (int64_t)bytes;
+    w->mxfp4_measured_bytes = (int64_t)free_before - (int64_t)free_after;
+    cudaFree(w->blocks);
+    cudaFree(w->scales);
+    w->blocks = w->scales = NULL;
+    return true;
+}
+
+bool mx_op_weight_make(mx_op_weight *w, int64_t batch, int64_t rows, int64_t cols, mx_dtype dtype,
+                       mx_dist dist, uint64_t seed, bool keep_exact, bool prepare, char *why,
+                       size_t why_size) {
     memset(w, 0, sizeof *w);
+    w->batch = batch;
     w->rows = rows;
     w->cols = cols;
     const int64_t count = rows * cols;
@@ -106,6 +142,7 @@ bool mx_op_weight_make(mx_op_weight *w, int64_t rows, int64_t cols, mx_dtype dty
         mx_op_allocate((void **)&w->scales, count / 32.0, why, why_size, "MXFP4 scales") &&
         mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo");
     w->mxfp4_measured_bytes = (int64_t)free_before - (int64_t)free_after;
+    w->mxfp4_bytes = mx_op_weight_bytes_mxfp4(rows, cols);
     /* The distribution in FP32 -> original in the dtype, MXFP4, dequantized (exact in FP32) ->
      * the dtype for the FP16 path. */
     ok =
@@ -122,7 +159,8 @@ bool mx_op_weight_make(mx_op_weight *w, int64_t rows, int64_t cols, mx_dtype dty
                     why_size, "dequantize") &&
         mx_op_mx_ok(mx_bench_narrow(w->exact, count, dtype, w->dequantized, 0), why, why_size,
                     "dequantize") &&
-        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "weights");
+        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "weights") &&
+        (!prepare || weight_prepare(w, why, why_size));
     if (ok && !keep_exact) mx_op_weight_drop_exact(w);
     if (!ok) mx_op_weight_free(w);
     return ok;

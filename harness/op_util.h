@@ -40,20 +40,28 @@ bool mx_op_row_dist(const mx_sweep_row *row, mx_dist *dist, char *why, size_t wh
 /* A seed for one tensor of a row: the row's seed mixed with a tag per tensor. */
 uint64_t mx_op_seed(const mx_sweep_row *row, uint64_t tag);
 
-/* One weight tensor [rows, cols] (cols a multiple of 32) in every form a problem needs. */
+/* One weight tensor, batch matrices [rows / batch, cols] (cols a multiple of 32) one after the
+ * other, in every form a problem needs. */
 typedef struct {
-    int64_t rows, cols;
-    uint8_t *blocks, *scales; /* MXFP4, as the MXFP4 paths read it */
-    void *dequantized;        /* the exactly dequantized weights rounded to the dtype (FP16 path) */
-    void *original;           /* the unquantized weights in the dtype (quantization error) */
-    float *exact;             /* the exactly dequantized weights in FP32, when asked for */
-    int64_t mxfp4_measured_bytes; /* cudaMemGetInfo delta around blocks + scales */
+    int64_t batch, rows, cols; /* rows over all batch entries */
+    uint8_t *blocks, *scales;  /* MXFP4 in the OCP layout (kept only when not prepared) */
+    mx_weights prepared;       /* MXFP4 prepared for the GEMM kernels (weights.h), or zero */
+    void *prepared_data;       /* its buffer */
+    double prepare_us;         /* what mx_weights_prepare took, once (CUDA events) */
+    int64_t mxfp4_bytes;       /* bytes of the MXFP4 form kept: prepared, or blocks + scales */
+    void *dequantized; /* the exactly dequantized weights rounded to the dtype (FP16 path) */
+    void *original;    /* the unquantized weights in the dtype (quantization error) */
+    float *exact;      /* the exactly dequantized weights in FP32, when asked for */
+    int64_t mxfp4_measured_bytes; /* cudaMemGetInfo delta around the MXFP4 form kept */
 } mx_op_weight;
 
 /* Draws the weights from dist (seeded), quantizes them (floor scales) and dequantizes them.
+ * prepare: reorders the MXFP4 weights for the GEMM kernels and frees the OCP ones (what an
+ * engine does once at load time; timed); otherwise keeps the OCP layout (row lookups).
  * keep_exact keeps the FP32 dequantized copy in w->exact. On failure frees what it allocated. */
-bool mx_op_weight_make(mx_op_weight *w, int64_t rows, int64_t cols, mx_dtype dtype, mx_dist dist,
-                       uint64_t seed, bool keep_exact, char *why, size_t why_size);
+bool mx_op_weight_make(mx_op_weight *w, int64_t batch, int64_t rows, int64_t cols, mx_dtype dtype,
+                       mx_dist dist, uint64_t seed, bool keep_exact, bool prepare, char *why,
+                       size_t why_size);
 void mx_op_weight_free(mx_op_weight *w);
 /* Frees the FP32 copy (w->exact) once the exact reference it fed is computed. */
 void mx_op_weight_drop_exact(mx_op_weight *w);

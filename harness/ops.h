@@ -22,6 +22,8 @@ typedef struct {
     int64_t workspace_bytes;    /* every other buffer the variant needs (exact) */
     int64_t measured_bytes;     /* cudaMemGetInfo delta around those allocations (2 MiB pages);
                                    -1 where they cannot be isolated (the fp16 reference) */
+    double prepare_us;          /* the one-off reordering of the MXFP4 weights for the kernels
+                                   (mx_weights_prepare) at setup, not part of time_us; 0: none */
 } mx_bench_memory;
 
 /* The three error figures of DESIGN.md §4 for the last output. */

@@ -237,9 +237,9 @@ static mx_gemm_problem mx_qkv_gemm(const mx_attention_problem *problem, int64_t 
     gemm.batch = 1;
     gemm.dtype = shape->dtype;
     gemm.x = problem->x;
-    if (problem->qkv_blocks) gemm.w_blocks = problem->qkv_blocks + first_row * shape->hidden / 2;
-    if (problem->qkv_scales)
-        gemm.w_scales = problem->qkv_scales + first_row * shape->hidden / MX_BLOCK_SIZE;
+    /* A slice that is not a prepared view stays zero (refused by mx_gemm; the entry points
+     * refuse such shapes first, mx_check_qkv_slices). */
+    if (mx_weights_rows(&problem->qkv, first_row, rows, &gemm.w) != MX_OK) gemm.w = mx_weights{};
     if (problem->qkv_bias) gemm.bias = (const char *)problem->qkv_bias + first_row * 2;
     gemm.y = y;
     return gemm;
@@ -254,8 +254,7 @@ static mx_gemm_problem mx_output_gemm(const mx_attention_problem *problem, const
     gemm.batch = 1;
     gemm.dtype = shape->dtype;
     gemm.x = attn;
-    gemm.w_blocks = problem->o_blocks;
-    gemm.w_scales = problem->o_scales;
+    gemm.w = problem->o;
     gemm.bias = problem->o_bias;
     gemm.residual = problem->residual;
     gemm.y = problem->y;
@@ -382,14 +381,12 @@ static mx_status mx_check_problem(const mx_attention_problem *problem, int uses)
         MX_TRY(mx_check_pointer(problem->x, 16, "x"));
         if (problem->qkv_bias) MX_TRY(mx_check_pointer(problem->qkv_bias, 2, "qkv_bias"));
     }
-    if (uses & MX_USES_QKV_MXFP4) {
-        MX_TRY(mx_check_pointer(problem->qkv_blocks, 16, "qkv_blocks"));
-        MX_TRY(mx_check_pointer(problem->qkv_scales, 1, "qkv_scales"));
-    }
-    if (uses & MX_USES_O_MXFP4) {
-        MX_TRY(mx_check_pointer(problem->o_blocks, 16, "o_blocks"));
-        MX_TRY(mx_check_pointer(problem->o_scales, 1, "o_scales"));
-    }
+    const mx_attention_shape *shape = &problem->shape;
+    if (uses & MX_USES_QKV_MXFP4)
+        MX_TRY(mx_weights_check(&problem->qkv, mx_qkv_rows(shape), shape->hidden, 1, "qkv"));
+    if (uses & MX_USES_O_MXFP4)
+        MX_TRY(
+            mx_weights_check(&problem->o, shape->hidden, shape->q_heads * shape->head_dim, 1, "o"));
     if (uses & MX_USES_DENSE) {
         MX_TRY(mx_check_pointer(problem->qkv_weight, 16, "qkv_weight"));
         MX_TRY(mx_check_pointer(problem->o_weight, 16, "o_weight"));
@@ -561,6 +558,20 @@ extern "C" mx_status mx_attention_dense_workspace_bytes(const mx_attention_probl
 
 /* The checks of every projection entry point: context, variant, the problem's inputs, and the
  * workspace of the projections `which` runs. */
+/* The separate projections read W_qkv from rows q_heads * D and (q_heads + kv_heads) * D:
+ * prepared views start on 16-row tiles. */
+static mx_status mx_check_qkv_slices(const mx_attention_shape *shape) {
+    if ((shape->q_heads * shape->head_dim) % MX_TILE_ROWS == 0 &&
+        (shape->kv_heads * shape->head_dim) % MX_TILE_ROWS == 0)
+        return MX_OK;
+    return mx_fail(MX_ERR_UNSUPPORTED_SHAPE,
+                   "separate Q/K/V projections with q_heads * head_dim = %lld and kv_heads * "
+                   "head_dim = %lld: prepared W_qkv splits at multiples of %d rows (use the "
+                   "fused QKV projection)",
+                   (long long)(shape->q_heads * shape->head_dim),
+                   (long long)(shape->kv_heads * shape->head_dim), MX_TILE_ROWS);
+}
+
 static mx_status mx_check_projection(mx_attention_context *context,
                                      const mx_attention_problem *problem, mx_gemm_variant variant,
                                      int uses, int which, const void *workspace,
@@ -568,6 +579,7 @@ static mx_status mx_check_projection(mx_attention_context *context,
     MX_TRY(mx_check_context(context));
     MX_TRY(mx_check_variant(variant));
     MX_TRY(mx_check_problem(problem, uses));
+    if (which & MX_PROJ_SEPARATE) MX_TRY(mx_check_qkv_slices(&problem->shape));
     return mx_check_workspace(mx_projection_bytes(context, problem, which, variant), workspace,
                               workspace_bytes, what);
 }
@@ -649,6 +661,7 @@ extern "C" mx_status mx_attention(mx_attention_context *context,
     MX_TRY(mx_check_variant(variant));
     MX_TRY(mx_check_problem(problem, MX_USES_QKV_MXFP4 | MX_USES_O_MXFP4));
     const mx_attention_shape *shape = &problem->shape;
+    if (mode == MX_ATTENTION_QKV_SEPARATE) MX_TRY(mx_check_qkv_slices(shape));
     mx_block_layout layout =
         mx_block(shape, mx_projection_bytes(context, problem, mx_mode_projections(mode), variant));
     MX_TRY(mx_check_workspace(layout.total, workspace, workspace_bytes, "the attention block"));

@@ -44,9 +44,11 @@ typedef struct {
 typedef struct {
     mx_attention_shape shape;
     const void *x; /* [tokens, hidden], 16-byte aligned */
-    /* MXFP4 weights (mx_attention and the projection entry points; DESIGN.md §2 layout). */
-    const uint8_t *qkv_blocks, *qkv_scales; /* [(q_heads + 2 kv_heads) * head_dim, hidden] */
-    const uint8_t *o_blocks, *o_scales;     /* [hidden, q_heads * head_dim] */
+    /* MXFP4 weights, prepared (mx_attention and the projection entry points; weights.h). The
+     * separate Q/K/V projections read row slices of qkv, which must start on 16-row tiles:
+     * q_heads * head_dim and kv_heads * head_dim multiples of 16. */
+    mx_weights qkv; /* [(q_heads + 2 kv_heads) * head_dim, hidden] */
+    mx_weights o;   /* [hidden, q_heads * head_dim] */
     /* The same weights dense in dtype (mx_attention_dense only; NULL otherwise). */
     const void *qkv_weight, *o_weight;
     const void *qkv_bias; /* [(q_heads + 2 kv_heads) * head_dim] or NULL */
@@ -97,7 +99,7 @@ mx_attention_qkv_view mx_attention_fused_view(const mx_attention_shape *shape, c
 
 /* Q/K/V projections with MXFP4 weights. fused: qkv [tokens, (q_heads + 2 kv_heads) * head_dim];
  * separate: q [tokens, q_heads * head_dim], k and v [tokens, kv_heads * head_dim]. Both add
- * qkv_bias when set. Read: x, qkv_blocks/scales/bias. */
+ * qkv_bias when set. Read: x, qkv and qkv_bias. */
 mx_status mx_attention_qkv_fused(mx_attention_context *context, const mx_attention_problem *problem,
                                  mx_gemm_variant variant, void *qkv, void *workspace,
                                  size_t workspace_bytes, cudaStream_t stream);

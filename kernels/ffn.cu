@@ -58,15 +58,13 @@ static mx_gemm_problem mx_ffn_gemm(const mx_ffn_problem *p, bool down, bool fuse
     if (!down) {
         g.n = mx_ffn_up_rows(p->activation, p->intermediate);
         g.k = p->hidden;
-        g.w_blocks = p->up_blocks;
-        g.w_scales = p->up_scales;
+        g.w = p->up;
         g.bias = fused ? p->up_bias : NULL;
         g.activation = fused ? p->activation : MX_ACT_NONE;
     } else {
         g.n = p->hidden;
         g.k = p->intermediate;
-        g.w_blocks = p->down_blocks;
-        g.w_scales = p->down_scales;
+        g.w = p->down;
         g.bias = fused ? p->down_bias : NULL;
         g.residual = fused ? p->residual : NULL;
     }

@@ -29,18 +29,18 @@ extern "C" {
 typedef enum { MX_FFN_FUSED = 0, MX_FFN_SEPARATE, MX_FFN_EPILOGUE_COUNT } mx_ffn_epilogue;
 
 typedef struct {
-    int64_t m;                            /* tokens, > 0 */
-    int64_t hidden;                       /* a multiple of 32 */
-    int64_t intermediate;                 /* a multiple of 32 */
-    mx_dtype dtype;                       /* MX_F16 or MX_BF16 for x, biases, residual and y */
-    mx_activation activation;             /* MX_ACT_GELU, MX_ACT_SWIGLU or MX_ACT_SWIGLU_GPTOSS */
-    const void *x;                        /* [m, hidden], 16-byte aligned */
-    const uint8_t *up_blocks, *up_scales; /* [up_n, hidden / 2], [up_n, hidden / 32] */
-    const void *up_bias;                  /* [up_n] or NULL */
-    const uint8_t *down_blocks, *down_scales; /* [hidden, intermediate / 2], [.., / 32] */
-    const void *down_bias;                    /* [hidden] or NULL */
-    const void *residual;                     /* [m, hidden] or NULL; may be x, not y */
-    void *y;                                  /* [m, hidden], not x */
+    int64_t m;                /* tokens, > 0 */
+    int64_t hidden;           /* a multiple of 32 */
+    int64_t intermediate;     /* a multiple of 32 */
+    mx_dtype dtype;           /* MX_F16 or MX_BF16 for x, biases, residual and y */
+    mx_activation activation; /* MX_ACT_GELU, MX_ACT_SWIGLU or MX_ACT_SWIGLU_GPTOSS */
+    const void *x;            /* [m, hidden], 16-byte aligned */
+    mx_weights up;            /* [up_n, hidden], prepared (weights.h) */
+    const void *up_bias;      /* [up_n] or NULL */
+    mx_weights down;          /* [hidden, intermediate], prepared */
+    const void *down_bias;    /* [hidden] or NULL */
+    const void *residual;     /* [m, hidden] or NULL; may be x, not y */
+    void *y;                  /* [m, hidden], not x */
 } mx_ffn_problem;
 
 /* "fused", "separate". */

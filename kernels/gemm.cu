@@ -1,15 +1,17 @@
 /* MXFP4 GEMM family (see gemm.h). One tensor-core kernel serves skinny (8 or 16 tokens per CTA)
- * and fused (64 tokens per CTA). Weights, scales and activations stream into shared memory
- * through a 4-stage cp.async pipeline; each warp owns 16 weight rows as the m16n8k16 MMA's A
- * operand, turned into FP16/BF16 E2M1 values in registers by bit placement (4 packed bytes = 8
- * weights per thread and block); activations are the B operand, paired at read time so that a
- * thread's weight pairs (nibbles t, t + 4) meet theirs. Each 32-element block is summed in FP32
- * by two MMAs and scaled by its 2^s in FP32. Split-K (small m) runs the splits of a tile as a
- * thread-block cluster and reduces them through distributed shared memory: no workspace, no
- * counters, deterministic. The epilogue (bias; or bias, activation, residual) is a template
- * parameter applied to the reduced FP32 sums in registers; a gated unit meets its (gate, linear)
- * rows in neighbouring lanes (lane ^ 4) or, after split-K, as adjacent elements of the tile.
- * Regime and figures (H200): docs/gemm.md, `make bench`. */
+ * and fused (32 or 64 tokens per CTA), reading prepared weights (weights.h). Each warp owns one
+ * 16-row tile at a time and streams it along K through a private cp.async ring of chunk slots
+ * (8 blocks = 2176 bytes each, several in flight per warp): no block-wide barrier in the main
+ * loop, 16-byte copies and 16-byte shared-memory reads, nothing to re-pair. The E2M1 codes become
+ * FP16/BF16 values in registers by bit placement; they are the A operand of mma.sync m16n8k16,
+ * the activations (read from global memory through L1, a few blocks ahead) the B operand. Each
+ * 32-element block is summed in FP32 by two MMAs and scaled by its 2^s in FP32. With many row
+ * tiles the CTAs are persistent (each walks tiles gridDim.x apart, its warps' rings running on
+ * across tiles); with few, K is split over a thread-block cluster and reduced through
+ * distributed shared memory: no workspace, no counters, deterministic. The epilogue (bias; or
+ * bias, activation, residual) is a template parameter applied to the FP32 sums in registers; a
+ * gated unit meets its (gate, linear) rows in neighbouring lanes (lane ^ 4) or, after split-K,
+ * as adjacent elements of the tile. Regime and figures (H200): docs/gemm.md, `make bench`. */
 #include <cuda_bf16.h>
 #include <cooperative_groups.h>
 #include <cuda_fp16.h>
@@ -22,7 +24,7 @@
 #include "check.h"
 #include "dense_gemm.h"
 #include "gemm.h"
-#include "quantize.h"
+#include "weights.cuh"
 
 struct mx_gemm_context {
     cublasHandle_t cublas;
@@ -33,23 +35,57 @@ struct mx_gemm_context {
 
 enum {
     MX_MAX_SPLITS = 8, /* portable thread-block cluster size */
-    MX_SKINNY_MAX_M = 16,
 };
 
 // ---- kernels
 
-/* FP16 or BF16 bits of the E2M1 pair (nibble t, nibble t + 4) of w, one per 16-bit half.
- * FP16: magnitude bits to 9..11 and the sign to 15 gives E2M1 * 2^-14 exactly (code 1 lands on
- * the FP16 subnormal 2^-15). BF16: bits 6..8 give E2M1 * 2^-126, so one multiply by 2^126
- * restores E2M1 exactly (keeping the MMA's products far from FP32 subnormals). */
+/* How a chunk's block scales are applied. Every block's two MMAs sum into an FP32 block sum that
+ * one FFMA scales by 2^s, exactly (gemm.h, Numerics), except on the folded path:
+ *   fast      a full chunk whose scale bytes are all ordinary: the factor in two instructions;
+ *   folded    (32 and 64 tokens per CTA) a full chunk whose scales all put E2M1 x 2^s inside
+ *             FP16 (s in [-23, 1]; BF16: [-100, 1]): one multiply of the decoded pair by 2^s
+ *             and the MMAs accumulate the whole K range (the products are still exact; no
+ *             FFMA per block and token tile);
+ *   special   a full chunk with a byte outside those (one vote per chunk decides): the full
+ *             factor (NaN, Inf, subnormal) per block;
+ *   short     the short last chunk of K: bytes, and its blocks counted. */
+enum mx_chunk_kind { MX_CHUNK_FAST = 0, MX_CHUNK_FOLDED, MX_CHUNK_SPECIAL, MX_CHUNK_SHORT };
+
+/* The four FP16x2 or BF16x2 pairs (elements 2j, 2j + 1) of a prepared word (weights.h), by bit
+ * placement. FP16: magnitude bits at 9..11 and the sign at 15 give E2M1 * 2^-14 exactly (code 1
+ * lands on the FP16 subnormal 2^-15); the layout puts pair 0 there already and pair 1 three bits
+ * lower: 11 logic instructions a word, 5 of them shifts the compiler gives the FMA pipe. BF16:
+ * magnitude bits at 6..8 give E2M1 * 2^-126, so one multiply by 2^126 restores E2M1 exactly
+ * (keeping the MMA's products far from FP32 subnormals); the FP16 placement costs it one more
+ * instruction a pair. */
 template <typename T> struct mx_mma_type;
 
 template <> struct mx_mma_type<__half> {
-    static constexpr int magnitude_shift = 9;
-    static constexpr uint32_t magnitude_mask = 0x0E000E00u;
     static constexpr int factor_exponent = 14; /* decoded = E2M1 * 2^-14 */
-    static __device__ __forceinline__ uint32_t finish(uint32_t bits) {
-        return bits;
+    /* Fast: scale bytes 0 .. 240, whose factor 2^(s + 14) is a normal FP32 number (exponent
+     * field byte + 14). Folded: bytes 104 .. 128, the FP16x2 factor 2^(s + 14) has exponent
+     * field byte - 98 (kept in the bytes: shifted into place per pair of halves). */
+    template <int kind> static __device__ __forceinline__ bool scales_fit(uint32_t bytes) {
+        if (kind == MX_CHUNK_FAST) return __vcmpgtu4(bytes, 0xF0F0F0F0u) == 0;
+        return (__vcmpltu4(bytes, 0x68686868u) | __vcmpgtu4(bytes, 0x80808080u)) == 0;
+    }
+    template <int kind> static __device__ __forceinline__ uint32_t bias_scales(uint32_t bytes) {
+        return kind == MX_CHUNK_FAST ? bytes + 0x0E0E0E0Eu : bytes - 0x62626262u;
+    }
+    static constexpr int folded_shift = 10; /* FP16 exponent field */
+    static __device__ __forceinline__ uint32_t multiply(uint32_t a, uint32_t b) {
+        __half2 product =
+            __hmul2(*reinterpret_cast<__half2 *>(&a), *reinterpret_cast<__half2 *>(&b));
+        return *reinterpret_cast<uint32_t *>(&product);
+    }
+    static __device__ __forceinline__ void decode_raw(uint32_t w, uint32_t (&pair)[4]) {
+        decode(w, pair);
+    }
+    static __device__ __forceinline__ void decode(uint32_t w, uint32_t (&pair)[4]) {
+        pair[0] = w & 0x8E008E00u;
+        pair[1] = (w << 3) & 0x8E008E00u;
+        pair[2] = ((w << 9) & 0x0E000E00u) | ((w << 2) & 0x80008000u);
+        pair[3] = ((w << 6) & 0x0E000E00u) | ((w << 1) & 0x80008000u);
     }
     static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
                                                uint32_t b1) {
@@ -61,14 +97,37 @@ template <> struct mx_mma_type<__half> {
 };
 
 template <> struct mx_mma_type<__nv_bfloat16> {
-    static constexpr int magnitude_shift = 6;
-    static constexpr uint32_t magnitude_mask = 0x01C001C0u;
-    static constexpr int factor_exponent = 0; /* decoded = E2M1 after finish() */
-    static __device__ __forceinline__ uint32_t finish(uint32_t bits) {
-        __nv_bfloat162 value = *reinterpret_cast<__nv_bfloat162 *>(&bits);
-        __nv_bfloat162 scale = __floats2bfloat162_rn(0x1p126f, 0x1p126f);
-        __nv_bfloat162 product = __hmul2(value, scale);
+    static constexpr int factor_exponent = 0; /* decoded = E2M1 after the multiply */
+    /* Fast: scale bytes 1 .. 254, whose factor 2^s is a normal FP32 number (exponent field the
+     * byte). Folded: bytes 27 .. 128, the BF16x2 factor 2^(s + 126) has exponent field
+     * byte + 126. */
+    template <int kind> static __device__ __forceinline__ bool scales_fit(uint32_t bytes) {
+        if (kind == MX_CHUNK_FAST)
+            return (__vcmpeq4(bytes, 0u) | __vcmpeq4(bytes, 0xFFFFFFFFu)) == 0;
+        return (__vcmpltu4(bytes, 0x1B1B1B1Bu) | __vcmpgtu4(bytes, 0x80808080u)) == 0;
+    }
+    template <int kind> static __device__ __forceinline__ uint32_t bias_scales(uint32_t bytes) {
+        return kind == MX_CHUNK_FAST ? bytes : bytes + 0x7E7E7E7Eu;
+    }
+    static constexpr int folded_shift = 7; /* BF16 exponent field */
+    static __device__ __forceinline__ uint32_t multiply(uint32_t a, uint32_t b) {
+        __nv_bfloat162 product = __hmul2(*reinterpret_cast<__nv_bfloat162 *>(&a),
+                                         *reinterpret_cast<__nv_bfloat162 *>(&b));
         return *reinterpret_cast<uint32_t *>(&product);
+    }
+    static __device__ __forceinline__ uint32_t exact(uint32_t bits) {
+        return multiply(bits, 0x7E807E80u); /* 2^126 in both halves */
+    }
+    static __device__ __forceinline__ void decode_raw(uint32_t w, uint32_t (&pair)[4]) {
+        pair[0] = ((w >> 3) & 0x01C001C0u) | (w & 0x80008000u);
+        pair[1] = (w & 0x01C001C0u) | ((w << 3) & 0x80008000u);
+        pair[2] = ((w << 6) & 0x01C001C0u) | ((w << 2) & 0x80008000u);
+        pair[3] = ((w << 3) & 0x01C001C0u) | ((w << 1) & 0x80008000u);
+    }
+    static __device__ __forceinline__ void decode(uint32_t w, uint32_t (&pair)[4]) {
+        decode_raw(w, pair);
+#pragma unroll
+        for (int i = 0; i < 4; i++) pair[i] = exact(pair[i]);
     }
     static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
                                                uint32_t b1) {
@@ -79,25 +138,9 @@ template <> struct mx_mma_type<__nv_bfloat16> {
     }
 };
 
-/* FP16/BF16 bits of the E2M1 pair (nibble t, nibble t + 4) of w: magnitude bits moved to
- * magnitude_shift, sign to bit 15, in each half. signs = w << (12 - magnitude_shift), shared by
- * the four pairs of a word, lets one LOP3 and one shift place both for t with a left shift. */
-template <typename T, int t>
-__device__ __forceinline__ uint32_t mx_decode_pair(uint32_t w, uint32_t signs) {
-    using traits = mx_mma_type<T>;
-    constexpr int shift = traits::magnitude_shift - 4 * t;
-    constexpr uint32_t sign_mask = 0x80008000u;
-    uint32_t bits;
-    if constexpr (shift >= 0)
-        bits = ((w & (traits::magnitude_mask >> shift)) | (signs & (sign_mask >> shift))) << shift;
-    else
-        bits = ((w >> -shift) & traits::magnitude_mask) | ((w << (12 - 4 * t)) & sign_mask);
-    return traits::finish(bits);
-}
-
 /* FP32 factor that turns a block's decoded partial sum into exact units: 2^(s + factor_exponent),
  * NaN for scale 0xFF, +Inf where that overflows FP32 (FP16 path, scale byte > 240: see gemm.h),
- * 2^-127 for the BF16 path's scale byte 0. Selects, no branches: it runs for every block. */
+ * 2^-127 for the BF16 path's scale byte 0. Selects, no branches. */
 template <typename T> __device__ __forceinline__ float mx_block_factor(uint32_t scale_byte) {
     int field = (int)scale_byte + mx_mma_type<T>::factor_exponent; /* biased FP32 exponent */
     uint32_t bits = field >= 1 ? (uint32_t)field << 23 : 0x00400000u;
@@ -106,16 +149,30 @@ template <typename T> __device__ __forceinline__ float mx_block_factor(uint32_t 
     return __uint_as_float(bits);
 }
 
+/* The same factor for byte i of a word of four scale bytes, when no byte of it is special: the
+ * exponent field is the byte plus factor_exponent, added to all four at once (no carry below
+ * the special values). Two instructions per factor. */
+__device__ __forceinline__ float mx_word_factor(uint32_t biased, int i) {
+    const int shift = 23 - 8 * i; /* i is a constant in every (unrolled) caller */
+    const uint32_t field = shift >= 0 ? biased << shift : biased >> -shift;
+    return __uint_as_float(field & 0x7F800000u);
+}
+
 struct mx_gemm_params {
     const void *x, *bias;
-    const uint8_t *w_blocks, *w_scales;
+    const uint8_t *w;    /* prepared weights (weights.h) */
+    int64_t entry_bytes; /* between their batch entries */
     void *y;
     const void *residual;      /* [batch, m, out] or NULL (epilogue kinds but MX_EPILOGUE_BIAS) */
     const int32_t *batch_rows; /* [batch] valid rows per entry, or NULL: all m */
     mx_activation activation;
     int64_t m, n, k, batch;
-    int token_tiles; /* per batch entry */
-    int splits, blocks_per_split;
+    int64_t tile_bytes;   /* of one prepared 16-row tile */
+    int k_blocks;         /* k / 32 */
+    int token_tiles;      /* per batch entry */
+    int row_tiles;        /* 16-row tiles per batch entry */
+    int cta_tiles;        /* groups of `warps` row tiles: one per CTA and step */
+    int chunks_per_split; /* chunks of 8 blocks along K per split (blockIdx.y) */
 };
 
 /* What the tensor-core kernel does with a finished FP32 sum, fixed at compile time so that the
@@ -185,37 +242,27 @@ __device__ __forceinline__ bool mx_valid_tile(const mx_gemm_params &p, int token
     return false;
 }
 
-/* Shared-memory geometry of one instantiation: STAGES slots, each holding CB blocks of the CTA's
- * weight rows (16 bytes per row and block, XOR-swizzled so that the 8 rows a warp reads at
- * once fall in different banks), their CB scale bytes per row, and CB blocks of the 8*TT
- * activation rows (pitch padded by 64 bytes so that two rows read together are 16 banks apart).
- * Scales are kept as the FP32 factors of mx_block_factor, computed once by the thread that
- * stages them rather than by each of the 4 threads that read them. */
+/* Geometry of one instantiation: `warps` warps, each on its own 16-row tile with a private ring
+ * of `stages` chunk slots (MX_CHUNK_BYTES each, a copy of the prepared chunk), and the
+ * activations of `x_ahead` blocks in registers ahead of use. Measured on H200 (docs/gemm.md). */
 template <int TT> struct mx_tile_shape {
     static constexpr int tokens = 8 * TT;
-    /* Measured on H200 (docs/gemm.md): for 8 tokens, 4 warps x 3 stages x 4 CTAs per SM beat
-     * 8 warps x 4 stages x 2 CTAs by about 10 %: shorter barriers, more independent CTAs. */
-    static constexpr int warps = TT >= 8 ? 8 : 4;        /* each on its own 16 weight rows */
-    static constexpr int rows = 16 * warps;              /* weight rows (outputs n) per CTA */
-    static constexpr int chunk_blocks = TT >= 8 ? 4 : 8; /* blocks per pipeline stage */
-    static constexpr int stages = 3;
-    static constexpr int ctas_per_sm = TT == 1 ? 4 : TT == 2 ? 3 : 2;
-    static constexpr int w_stage_bytes = rows * chunk_blocks * MX_BLOCK_BYTES;
-    static constexpr int scale_stage_bytes = rows * chunk_blocks * 4;
-    static constexpr int x_pitch = 32 * chunk_blocks + 32; /* 16-bit elements */
-    static constexpr int x_stage_bytes = tokens * x_pitch * 2;
-    static constexpr int smem_bytes = stages * (w_stage_bytes + scale_stage_bytes + x_stage_bytes);
+    static constexpr int warps = 8;
+    static constexpr int stages = TT == 1 ? 6 : TT <= 4 ? 4 : 3;
+    static constexpr int x_ahead = TT <= 2 ? 4 : TT == 4 ? 2 : 1;
+    static constexpr int ctas_per_sm = 2; /* 128 registers a thread */
     static constexpr int threads = warps * 32;
-    static constexpr int scales_per_thread = rows * chunk_blocks / threads;
-    static_assert(tokens * rows * 4 <= smem_bytes, "split-K partials fit the pipeline");
+    static constexpr int rows = MX_TILE_ROWS * warps; /* weight rows (outputs n) per CTA */
+    static constexpr int warp_smem_bytes = stages * MX_CHUNK_BYTES;
+    static constexpr int smem_bytes = warps * warp_smem_bytes;
+    static_assert(MX_CHUNK_BLOCKS % x_ahead == 0, "the activation ring stays aligned to chunks");
+    static_assert(tokens * rows * 4 <= smem_bytes, "split-K partials fit the rings");
     static_assert(ctas_per_sm * (smem_bytes + 1024) <= 228 * 1024, "resident CTAs fit an SM");
-    static_assert(scales_per_thread * threads == rows * chunk_blocks, "staging covers a stage");
 };
 
-/* 16 bytes global -> shared without passing through registers; valid == false writes zeros. */
-__device__ __forceinline__ void mx_copy16(uint32_t shared, const void *global, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared), "l"(global),
-                 "r"(valid ? 16 : 0));
+/* 16 bytes global -> shared without passing through registers. */
+__device__ __forceinline__ void mx_copy16(uint32_t shared, const void *global) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(shared), "l"(global));
 }
 
 __device__ __forceinline__ void mx_copy_commit() {
@@ -226,23 +273,170 @@ template <int pending> __device__ __forceinline__ void mx_copy_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(pending));
 }
 
-/* Pipeline: weights and activations stream into shared memory by cp.async, STAGES - 1 steps
- * ahead. Scale bytes cannot (a row's scales have no alignment), so each thread loads its share
- * into registers one step before it stores them, two steps before they are read. */
+/* 16 bytes of activations, through the read-only path (L1): the CTA's warps read the same ones. */
+__device__ __forceinline__ uint4 mx_load_x(const void *address) {
+    uint4 v;
+    asm volatile("ld.global.nc.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(address));
+    return v;
+}
+
+/* The activations of one block for each token tile: elements 8t .. 8t + 7 of the lane's token
+ * from source (its row in token tile 0; token tile tt is 8 rows further each, present when bit
+ * tt of tokens_present is set), when the block exists. Absent tokens' outputs are never
+ * written, and an MMA column depends on its own token only, so their registers may hold
+ * anything. */
+template <typename T, int TT>
+__device__ __forceinline__ void mx_fetch_x(const T *source, int64_t tile_stride,
+                                           unsigned tokens_present, bool exists, uint4 (&x)[TT]) {
+    if (!exists) return;
+#pragma unroll
+    for (int tt = 0; tt < TT; tt++)
+        if (tokens_present >> tt & 1u) x[tt] = mx_load_x(source + tt * tile_stride);
+}
+
+/* A warp's pass over one chunk of its 16-row tile, block by block, from its ring slot. The
+ * activations of block j sit in x[j % x_ahead]; once used, that slot is refilled with the block
+ * x_ahead further on, in this chunk or the next one of the K range (which wraps to the range's
+ * first chunk: the next tile starts there), so the loads stay x_ahead blocks ahead across
+ * chunks and tiles, at constant offsets from x_this and x_next. */
+template <typename T, int TT, int kind> struct mx_chunk_pass {
+    using shape = mx_tile_shape<TT>;
+    static constexpr int ahead = shape::x_ahead;
+    static constexpr bool full = kind != MX_CHUNK_SHORT;
+
+    /* words: the lane's 16 scale bytes of a full chunk ((row g, block j) and (row g + 8, block j)
+     * are bytes 2j, 2j + 1), biased by factor_exponent on the fast path. */
+    static __device__ __forceinline__ void run(const uint8_t *slot, int blocks,
+                                               const uint32_t (&words)[4], const T *x_this,
+                                               const T *x_next, int next_blocks,
+                                               int64_t tile_stride, unsigned tokens_present,
+                                               uint4 (&x)[ahead][TT], float (&acc)[TT][4]) {
+        using traits = mx_mma_type<T>;
+        const int lane = threadIdx.x & 31;
+        const uint8_t *scales = slot + 256 * blocks + 2 * blocks * (lane >> 2);
+        uint4 codes = make_uint4(0, 0, 0, 0);
+#pragma unroll
+        for (int j = 0; j < MX_CHUNK_BLOCKS; j++) {
+            if (kind == MX_CHUNK_FOLDED) {
+                if (j % 2 == 0)
+                    codes = *reinterpret_cast<const uint4 *>(slot + 256 * j + 16 * lane);
+                /* 2^s of rows g and g + 8 in both halves: byte 2 (j % 2) + h of the word. */
+                const int byte0 = 2 * (j % 2), byte1 = byte0 + 1;
+                const uint32_t factor0 = __byte_perm(words[j / 2], 0, byte0 | 0x4040 | byte0 << 8)
+                                         << traits::folded_shift;
+                const uint32_t factor1 = __byte_perm(words[j / 2], 0, byte1 | 0x4040 | byte1 << 8)
+                                         << traits::folded_shift;
+                uint32_t row0[4], row8[4];
+                traits::decode_raw(j % 2 == 0 ? codes.x : codes.z, row0);
+                traits::decode_raw(j % 2 == 0 ? codes.y : codes.w, row8);
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    row0[i] = traits::multiply(row0[i], factor0);
+                    row8[i] = traits::multiply(row8[i], factor1);
+                }
+                const uint32_t a0[4] = {row0[0], row8[0], row0[1], row8[1]};
+                const uint32_t a1[4] = {row0[2], row8[2], row0[3], row8[3]};
+#pragma unroll
+                for (int tt = 0; tt < TT; tt++) {
+                    const uint4 in = x[j % ahead][tt];
+                    traits::mma(acc[tt], a0, in.x, in.y);
+                    traits::mma(acc[tt], a1, in.z, in.w);
+                }
+            } else if (full || j < blocks) {
+                float factor0, factor1;
+                if constexpr (kind == MX_CHUNK_FAST) {
+                    factor0 = mx_word_factor(words[j / 2], 2 * (j % 2));
+                    factor1 = mx_word_factor(words[j / 2], 2 * (j % 2) + 1);
+                } else if constexpr (kind == MX_CHUNK_SPECIAL) {
+                    factor0 = mx_block_factor<T>(words[j / 2] >> (16 * (j % 2)) & 0xFFu);
+                    factor1 = mx_block_factor<T>(words[j / 2] >> (16 * (j % 2) + 8) & 0xFFu);
+                } else {
+                    factor0 = mx_block_factor<T>(scales[2 * j]);
+                    factor1 = mx_block_factor<T>(scales[2 * j + 1]);
+                }
+                if (full || (j | 1) < blocks) {
+                    if (j % 2 == 0)
+                        codes = *reinterpret_cast<const uint4 *>(slot + 256 * j + 16 * lane);
+                } else { /* an odd last block: 8 bytes per lane */
+                    const uint2 last = *reinterpret_cast<const uint2 *>(slot + 256 * j + 8 * lane);
+                    codes.x = last.x;
+                    codes.y = last.y;
+                }
+                uint32_t row0[4], row8[4]; /* rows g and g + 8 */
+                traits::decode(j % 2 == 0 ? codes.x : codes.z, row0);
+                traits::decode(j % 2 == 0 ? codes.y : codes.w, row8);
+                /* A fragments: pairs (0,1) (2,3) of both rows to the first MMA's k slots
+                 * (2t, 2t + 1) (2t + 8, 2t + 9), pairs (4,5) (6,7) to the second's. */
+                const uint32_t a0[4] = {row0[0], row8[0], row0[1], row8[1]};
+                const uint32_t a1[4] = {row0[2], row8[2], row0[3], row8[3]};
+#pragma unroll
+                for (int tt = 0; tt < TT; tt++) {
+                    /* Elements 8t .. 8t + 7 of the block for token g, in the same order. */
+                    const uint4 in = x[j % ahead][tt];
+                    float block_sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                    traits::mma(block_sum, a0, in.x, in.y);
+                    traits::mma(block_sum, a1, in.z, in.w);
+                    acc[tt][0] = fmaf(block_sum[0], factor0, acc[tt][0]);
+                    acc[tt][1] = fmaf(block_sum[1], factor0, acc[tt][1]);
+                    acc[tt][2] = fmaf(block_sum[2], factor1, acc[tt][2]);
+                    acc[tt][3] = fmaf(block_sum[3], factor1, acc[tt][3]);
+                }
+            }
+            const int position = j + ahead; /* of the block to load into x[j % ahead] */
+            if (position < MX_CHUNK_BLOCKS) /* a constant in the unrolled loop */
+                mx_fetch_x<T, TT>(x_this + position * MX_BLOCK_SIZE, tile_stride, tokens_present,
+                                  full || position < blocks, x[j % ahead]);
+            else
+                mx_fetch_x<T, TT>(x_next + (position - MX_CHUNK_BLOCKS) * MX_BLOCK_SIZE,
+                                  tile_stride, tokens_present,
+                                  position - MX_CHUNK_BLOCKS < next_blocks, x[j % ahead]);
+        }
+    }
+};
+
+/* Writes a warp's finished tile (rows row0 + group and row0 + group + 8, the CTA's tokens) through
+ * the epilogue. */
+template <typename T, int TT, int E>
+__device__ __forceinline__ void mx_store_tile(const mx_gemm_params &p, T *y, const T *residual,
+                                              const T *bias, int64_t row0, int64_t token0,
+                                              int64_t m_valid, const float (&acc)[TT][4]) {
+    const int lane = threadIdx.x & 31, group = lane >> 2, quad = lane & 3;
+    const int64_t rows[2] = {row0 + group, row0 + group + 8};
+#pragma unroll
+    for (int tt = 0; tt < TT; tt++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+            int64_t token = token0 + tt * 8 + 2 * quad + (c & 1), row = rows[c >> 1];
+            if constexpr (E == MX_EPILOGUE_GATED) {
+                /* The accumulator's row is group (+ 8): weight row 2j + 1 of the pair sits in the
+                 * lane of group + 1, i.e. lane ^ 4, with the same tokens. row0 is a multiple of
+                 * 16, so group's parity is row's. Every lane takes part in the shuffle; the even
+                 * ones write. */
+                float value = acc[tt][c] + (bias && row < p.n ? (float)bias[row] : 0.0f);
+                float linear = __shfl_xor_sync(0xFFFFFFFFu, value, 4);
+                if ((group & 1) == 0 && token < m_valid && row < p.n) /* n even */
+                    mx_write_output<T, E>(p, y, residual, token, row / 2,
+                                          mx_glu(p.activation, value, linear));
+            } else if (token < m_valid && row < p.n) {
+                float value = acc[tt][c] + (bias ? (float)bias[row] : 0.0f);
+                mx_write_output<T, E>(p, y, residual, token, row, value);
+            }
+        }
+}
+
+/* The pipeline of each warp: ring slots filled `stages - 1` chunk steps ahead (one commit group
+ * per step, empty past the end, so that the wait counts stay fixed), __syncwarp after each wait
+ * so that every lane sees the other lanes' copies and the slot refilled next is free. */
 template <typename T, int TT, int E>
 static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_shape<TT>::ctas_per_sm)
     mx_gemm_kernel(const mx_gemm_params p) {
     using shape = mx_tile_shape<TT>;
-    constexpr int tokens = shape::tokens, CB = shape::chunk_blocks, stages = shape::stages;
-    constexpr int threads = shape::threads, SPT = shape::scales_per_thread;
+    constexpr int tokens = shape::tokens, stages = shape::stages, ahead = shape::x_ahead;
+    constexpr int warps = shape::warps;
     extern __shared__ __align__(16) uint8_t smem[];
-    uint8_t *w_tile = smem;
-    float *factor_tile = (float *)(smem + stages * shape::w_stage_bytes);
-    uint16_t *x_tile =
-        (uint16_t *)(smem + stages * (shape::w_stage_bytes + shape::scale_stage_bytes));
-
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int group = lane >> 2, quad = lane & 3;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, group = lane >> 2;
     int batch_index = blockIdx.z / p.token_tiles;
     int64_t token0 = (int64_t)(blockIdx.z % p.token_tiles) * tokens;
     int64_t m_valid = p.m; /* rows of this batch entry that exist */
@@ -253,195 +447,166 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
         if (!mx_valid_tile(p, tokens, (int)blockIdx.z, batch_index, tile, m_valid)) return;
         token0 = (int64_t)tile * tokens;
     }
-    const int64_t row0 = (int64_t)blockIdx.x * shape::rows;
-    const int64_t k_blocks = p.k / MX_BLOCK_SIZE;
-    const int64_t block_begin = (int64_t)blockIdx.y * p.blocks_per_split;
-    const int64_t block_end = min(block_begin + p.blocks_per_split, k_blocks);
-    const int steps = (int)((block_end - block_begin + CB - 1) / CB);
-
-    const T *x = (const T *)p.x + (int64_t)batch_index * p.m * p.k;
-    const uint8_t *w_blocks = p.w_blocks + (int64_t)batch_index * p.n * p.k / 2;
-    const uint8_t *w_scales = p.w_scales + (int64_t)batch_index * p.n * k_blocks;
-    const uint32_t w_shared = (uint32_t)__cvta_generic_to_shared(w_tile);
-    const uint32_t x_shared = (uint32_t)__cvta_generic_to_shared(x_tile);
-
-    /* This thread's copy assignments, fixed for the whole loop: block j_copy of weight rows
-     * row_copy + i * (threads / CB); activation chunks of tokens token_copy + i * ...; the
-     * scales of row scale_row, blocks scale_j .. scale_j + SPT - 1 of each step. */
-    constexpr int w_copies = shape::rows * CB / threads, rows_per_pass = threads / CB;
-    const int j_copy = threadIdx.x % CB, row_copy = threadIdx.x / CB;
-    constexpr int x_chunks = tokens * CB * 4; /* 16 bytes = 8 activations each */
-    constexpr int x_copies = (x_chunks + threads - 1) / threads;
-    const int scale_row = threadIdx.x / (CB / SPT), scale_j = threadIdx.x % (CB / SPT) * SPT;
-    const bool scale_row_ok = row0 + scale_row < p.n;
-
-    /* Copy sources and targets are computed once; a step only adds s * CB blocks. The weight
-     * rows of one thread are rows_per_pass apart, a multiple of 8, so they share one swizzle. */
-    static_assert(rows_per_pass % 8 == 0, "one swizzle position per thread");
-    const uint8_t *w_source =
-        w_blocks + (row0 + row_copy) * (p.k / 2) + (block_begin + j_copy) * MX_BLOCK_BYTES;
-    const int64_t w_pass_bytes = (int64_t)rows_per_pass * (p.k / 2);
-    const uint32_t w_target =
-        (uint32_t)(row_copy * CB + (j_copy ^ ((row_copy / (8 / CB)) & (CB - 1)))) * 16;
-    uint32_t w_rows_ok = 0; /* bit i: weight row row_copy + i * rows_per_pass exists */
-#pragma unroll
-    for (int i = 0; i < w_copies; i++)
-        w_rows_ok |= (uint32_t)(row0 + row_copy + i * rows_per_pass < p.n) << i;
-    const T *x_source[x_copies];
-    uint32_t x_target[x_copies];
-    int x_block[x_copies]; /* block of the step the chunk belongs to */
-    bool x_ok[x_copies];
-#pragma unroll
-    for (int i = 0; i < x_copies; i++) {
-        int chunk = threadIdx.x + i * threads;
-        int token = chunk / (CB * 4), part = chunk % (CB * 4);
-        x_ok[i] = chunk < x_chunks && token0 + token < m_valid;
-        x_source[i] =
-            x + (token0 + (x_ok[i] ? token : 0)) * p.k + block_begin * MX_BLOCK_SIZE + part * 8;
-        x_target[i] = (uint32_t)(token * shape::x_pitch + part * 8) * 2;
-        x_block[i] = part / 4;
-    }
-    const uint8_t *scale_source =
-        w_scales + (row0 + (scale_row_ok ? scale_row : 0)) * k_blocks + block_begin + scale_j;
-
-    auto issue = [&](int s) {
-        const int slot = s % stages;
-        const int64_t left = block_end - (block_begin + (int64_t)s * CB); /* blocks in range */
-        const uint32_t w_slot = w_shared + slot * shape::w_stage_bytes + w_target;
-        const uint8_t *w_step = w_source + (int64_t)s * CB * MX_BLOCK_BYTES;
-#pragma unroll
-        for (int i = 0; i < w_copies; i++) {
-            bool valid = j_copy < left && ((w_rows_ok >> i) & 1u);
-            mx_copy16(w_slot + i * rows_per_pass * CB * 16,
-                      valid ? w_step + i * w_pass_bytes : w_blocks, valid);
-        }
-        const uint32_t x_slot = x_shared + slot * shape::x_stage_bytes;
-#pragma unroll
-        for (int i = 0; i < x_copies; i++) {
-            if (x_chunks % threads != 0 && threadIdx.x + i * threads >= x_chunks) break;
-            bool valid = x_ok[i] && x_block[i] < left;
-            mx_copy16(x_slot + x_target[i],
-                      valid ? x_source[i] + (int64_t)s * CB * MX_BLOCK_SIZE : x, valid);
-        }
-    };
-    /* Scale bytes of step s (zero outside n and the split: their weights are zero-filled, and a
-     * zero byte gives a finite factor, so those blocks add exact zeros). */
-    auto load_scales = [&](int s, uint32_t(&bytes)[SPT]) {
-        const int64_t left = block_end - (block_begin + (int64_t)s * CB + scale_j);
-        const uint8_t *source = scale_source + (int64_t)s * CB;
-#pragma unroll
-        for (int i = 0; i < SPT; i++)
-            bytes[i] = scale_row_ok && s < steps && i < left ? __ldg(source + i) : 0u;
-    };
-    auto store_scales = [&](int s, const uint32_t(&bytes)[SPT]) {
-        float *target = factor_tile + (s % stages) * (shape::rows * CB) + scale_row * CB + scale_j;
-#pragma unroll
-        for (int i = 0; i < SPT; i++) target[i] = mx_block_factor<T>(bytes[i]);
+    /* Chunk bookkeeping in 32 bits (k < 2^31) with running pointers: no division, no 64-bit
+     * multiply in the loop. Every chunk holds 8 blocks but the last of K, which holds
+     * last_blocks. */
+    const int k_blocks = p.k_blocks;
+    const int k_chunks = (k_blocks + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS;
+    const int last_blocks = k_blocks - (k_chunks - 1) * MX_CHUNK_BLOCKS;
+    const int chunk_begin = (int)blockIdx.y * p.chunks_per_split;
+    const int chunks = min(p.chunks_per_split, k_chunks - chunk_begin);
+    const int64_t tile_bytes = p.tile_bytes, tile_stride = (int64_t)gridDim.x * warps;
+    auto chunk_blocks = [&](int chunk) {
+        return chunk == k_chunks - 1 ? last_blocks : (int)MX_CHUNK_BLOCKS;
     };
 
-    uint32_t scale_bytes[SPT];
-#pragma unroll
-    for (int s = 0; s < stages - 1; s++) {
-        if (s < steps) issue(s);
-        mx_copy_commit();
-        if (s < stages - 2) {
-            load_scales(s, scale_bytes);
-            store_scales(s, scale_bytes);
-        }
-    }
-    load_scales(stages - 2, scale_bytes);
+    /* This warp's row tiles: (blockIdx.x + i * gridDim.x) * warps + warp for i = 0, 1, ... while
+     * below row_tiles (one at most when K is split). */
+    const int warp_groups = p.row_tiles > warp ? (p.row_tiles - warp + warps - 1) / warps : 0;
+    const int warp_tiles =
+        warp_groups > (int)blockIdx.x
+            ? (warp_groups - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x
+            : 0;
+    const int steps = warp_tiles * chunks;
 
-    float acc[TT][4] = {};
-    const int w_row = warp * 16 + group; /* and w_row + 8: same swizzle (8 rows apart) */
-    const int w_read = (w_row * CB) * 16 + quad * 4, w_swizzle = (w_row / (8 / CB)) & (CB - 1);
-    for (int s = 0; s < steps; s++) {
-        store_scales(s + stages - 2, scale_bytes); /* slot of step s - 2: free since step s - 1 */
-        mx_copy_wait<stages - 2>();
-        __syncthreads(); /* step s has landed for everyone; slot (s - 1) is free again */
-        if (s + stages - 1 < steps) issue(s + stages - 1);
-        mx_copy_commit();
-        load_scales(s + stages - 1, scale_bytes);
-
-        const int slot = s % stages;
-        const uint8_t *w_slot = w_tile + slot * shape::w_stage_bytes + w_read;
-        const float *factor_slot = factor_tile + slot * (shape::rows * CB) + w_row * CB;
-        const uint16_t *x_slot =
-            x_tile + slot * (tokens * shape::x_pitch) + group * shape::x_pitch + quad * 8;
+    uint8_t *ring = smem + warp * shape::warp_smem_bytes;
+    const uint32_t ring_shared = (uint32_t)__cvta_generic_to_shared(ring) + 16 * lane;
+    const uint32_t ring_end = ring_shared + stages * MX_CHUNK_BYTES;
+    /* The copies: a full chunk is 136 16-byte units, four per lane and a fifth for lanes 0..7;
+     * the source walks the split's chunks, then jumps to the same chunk of the next tile. */
+    const uint8_t *issue_source = p.w + (int64_t)batch_index * p.entry_bytes +
+                                  ((int64_t)blockIdx.x * warps + warp) * tile_bytes +
+                                  (int64_t)chunk_begin * MX_CHUNK_BYTES + 16 * lane;
+    const int64_t next_tile_jump =
+        tile_stride * tile_bytes - (int64_t)(chunks - 1) * MX_CHUNK_BYTES;
+    uint32_t issue_target = ring_shared;
+    int issue_chunk = 0;
+    auto issue = [&](bool live) {
+        if (live) {
+            const int blocks = chunk_blocks(chunk_begin + issue_chunk);
+            if (blocks == MX_CHUNK_BLOCKS) {
 #pragma unroll
-        for (int j = 0; j < CB; j++) {
-            const int position = (j ^ w_swizzle) * 16;
-            const uint32_t w0 = *(const uint32_t *)(w_slot + position);
-            const uint32_t w1 = *(const uint32_t *)(w_slot + 8 * CB * 16 + position);
-            const float factor0 = factor_slot[j], factor1 = factor_slot[8 * CB + j];
-            constexpr int sign_shift = 12 - mx_mma_type<T>::magnitude_shift;
-            const uint32_t signs0 = w0 << sign_shift, signs1 = w1 << sign_shift;
-            uint32_t a0[4], a1[4];
-            a0[0] = mx_decode_pair<T, 0>(w0, signs0);
-            a0[1] = mx_decode_pair<T, 0>(w1, signs1);
-            a0[2] = mx_decode_pair<T, 1>(w0, signs0);
-            a0[3] = mx_decode_pair<T, 1>(w1, signs1);
-            a1[0] = mx_decode_pair<T, 2>(w0, signs0);
-            a1[1] = mx_decode_pair<T, 2>(w1, signs1);
-            a1[2] = mx_decode_pair<T, 3>(w0, signs0);
-            a1[3] = mx_decode_pair<T, 3>(w1, signs1);
-#pragma unroll
-            for (int tt = 0; tt < TT; tt++) {
-                /* 8 activations in natural order, paired (0,4) (1,5) (2,6) (3,7) to meet the
-                 * weight pairs (nibble t, nibble t + 4) of the decoded word. */
-                uint4 in = *(const uint4 *)(x_slot + tt * 8 * shape::x_pitch + j * 32);
-                float block_sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                mx_mma_type<T>::mma(block_sum, a0, __byte_perm(in.x, in.z, 0x5410),
-                                    __byte_perm(in.x, in.z, 0x7632));
-                mx_mma_type<T>::mma(block_sum, a1, __byte_perm(in.y, in.w, 0x5410),
-                                    __byte_perm(in.y, in.w, 0x7632));
-                acc[tt][0] = fmaf(block_sum[0], factor0, acc[tt][0]);
-                acc[tt][1] = fmaf(block_sum[1], factor0, acc[tt][1]);
-                acc[tt][2] = fmaf(block_sum[2], factor1, acc[tt][2]);
-                acc[tt][3] = fmaf(block_sum[3], factor1, acc[tt][3]);
+                for (int u = 0; u < 4; u++)
+                    mx_copy16(issue_target + 512 * u, issue_source + 512 * u);
+                if (lane < MX_CHUNK_BYTES / 16 - 128)
+                    mx_copy16(issue_target + 2048, issue_source + 2048);
+            } else {
+                const int units = blocks * MX_TILE_BLOCK_BYTES / 16; /* 16-byte units */
+                for (int i = 0; 32 * i + lane < units; i++)
+                    mx_copy16(issue_target + 512 * i, issue_source + 512 * i);
             }
+            issue_source += ++issue_chunk == chunks ? next_tile_jump : MX_CHUNK_BYTES;
+            issue_chunk = issue_chunk == chunks ? 0 : issue_chunk;
+            issue_target += MX_CHUNK_BYTES;
+            issue_target = issue_target == ring_end ? ring_shared : issue_target;
+        }
+        mx_copy_commit();
+    };
+#pragma unroll
+    for (int s = 0; s < stages - 1; s++) issue(s < steps);
+
+    /* The lane's activations: its token of token tile 0 (tile tt is 8 rows further each),
+     * elements 8t .. of each block; x_first: the split's first chunk. */
+    const T *x_first = (const T *)p.x + ((int64_t)batch_index * p.m + token0 + group) * p.k +
+                       8 * (lane & 3) + chunk_begin * MX_CHUNK_BLOCKS * MX_BLOCK_SIZE;
+    const int64_t x_tile_stride = 8 * p.k; /* elements between token tiles */
+    unsigned tokens_present = 0;
+#pragma unroll
+    for (int tt = 0; tt < TT; tt++)
+        tokens_present |= (unsigned)(token0 + tt * 8 + group < m_valid) << tt;
+    uint4 x_ring[ahead][TT];
+    {
+        const int first_blocks = chunk_blocks(chunk_begin);
+#pragma unroll
+        for (int d = 0; d < ahead; d++) {
+#pragma unroll
+            for (int tt = 0; tt < TT; tt++) x_ring[d][tt] = make_uint4(0, 0, 0, 0);
+            mx_fetch_x<T, TT>(x_first + d * MX_BLOCK_SIZE, x_tile_stride, tokens_present,
+                              d < first_blocks, x_ring[d]);
         }
     }
-    mx_copy_wait<0>();
 
-    const int64_t rows[2] = {row0 + w_row, row0 + w_row + 8};
     const T *bias = p.bias ? (const T *)p.bias + (int64_t)batch_index * p.n : nullptr;
     const int64_t entry_outputs = (int64_t)batch_index * p.m * mx_out_width<E>(p);
     T *y = (T *)p.y + entry_outputs;
     const T *residual =
         E != MX_EPILOGUE_BIAS && p.residual ? (const T *)p.residual + entry_outputs : nullptr;
-    if (p.splits == 1) {
+
+    using traits = mx_mma_type<T>;
+    float acc[TT][4] = {};
+    int64_t tile = (int64_t)blockIdx.x * warps + warp;
+    int chunk_index = 0;
+    const uint8_t *slot_bytes = ring;
+    const T *x_this = x_first;
+    for (int step = 0; step < steps; step++) {
+        mx_copy_wait<stages - 2>();
+        __syncwarp();
+        issue(step + stages - 1 < steps);
+        const bool wraps = chunk_index + 1 == chunks;
+        const int blocks = chunk_blocks(chunk_begin + chunk_index);
+        const int next_blocks = chunk_blocks(wraps ? chunk_begin : chunk_begin + chunk_index + 1);
+        const T *x_next = wraps ? x_first : x_this + MX_CHUNK_BLOCKS * MX_BLOCK_SIZE;
+        uint32_t words[4] = {0, 0, 0, 0};
+        if (blocks == MX_CHUNK_BLOCKS) {
+            const uint4 scale_bytes =
+                *reinterpret_cast<const uint4 *>(slot_bytes + 256 * MX_CHUNK_BLOCKS + 16 * group);
+            words[0] = scale_bytes.x;
+            words[1] = scale_bytes.y;
+            words[2] = scale_bytes.z;
+            words[3] = scale_bytes.w;
+            constexpr int fast = TT >= 4 ? MX_CHUNK_FOLDED : MX_CHUNK_FAST;
+            bool other = false;
 #pragma unroll
-        for (int tt = 0; tt < TT; tt++)
+            for (int i = 0; i < 4; i++) other |= !traits::template scales_fit<fast>(words[i]);
+            if (!__any_sync(0xFFFFFFFFu, other)) {
 #pragma unroll
-            for (int c = 0; c < 4; c++) {
-                int64_t token = token0 + tt * 8 + 2 * quad + (c & 1), row = rows[c >> 1];
-                if constexpr (E == MX_EPILOGUE_GATED) {
-                    /* The accumulator's row is group (+ 8): weight row 2j + 1 of the pair sits
-                     * in the lane of group + 1, i.e. lane ^ 4, with the same tokens. row0 and
-                     * w_row - group are multiples of 16, so group's parity is row's. Every lane
-                     * takes part in the shuffle; the even ones write. */
-                    float value = acc[tt][c] + (bias && row < p.n ? (float)bias[row] : 0.0f);
-                    float linear = __shfl_xor_sync(0xFFFFFFFFu, value, 4);
-                    if ((group & 1) == 0 && token < m_valid && row < p.n) /* n even */
-                        mx_write_output<T, E>(p, y, residual, token, row / 2,
-                                              mx_glu(p.activation, value, linear));
-                } else if (token < m_valid && row < p.n) {
-                    float value = acc[tt][c] + (bias ? (float)bias[row] : 0.0f);
-                    mx_write_output<T, E>(p, y, residual, token, row, value);
-                }
+                for (int i = 0; i < 4; i++) words[i] = traits::template bias_scales<fast>(words[i]);
+                mx_chunk_pass<T, TT, fast>::run(slot_bytes, blocks, words, x_this, x_next,
+                                                next_blocks, x_tile_stride, tokens_present, x_ring,
+                                                acc);
+            } else {
+                mx_chunk_pass<T, TT, MX_CHUNK_SPECIAL>::run(slot_bytes, blocks, words, x_this,
+                                                            x_next, next_blocks, x_tile_stride,
+                                                            tokens_present, x_ring, acc);
             }
-        return;
+        } else {
+            mx_chunk_pass<T, TT, MX_CHUNK_SHORT>::run(slot_bytes, blocks, words, x_this, x_next,
+                                                      next_blocks, x_tile_stride, tokens_present,
+                                                      x_ring, acc);
+        }
+        slot_bytes += MX_CHUNK_BYTES;
+        slot_bytes = slot_bytes == ring + stages * MX_CHUNK_BYTES ? ring : slot_bytes;
+        x_this = x_next;
+        if (wraps) {
+            chunk_index = 0;
+            if (gridDim.y == 1) {
+                mx_store_tile<T, TT, E>(p, y, residual, bias, tile * MX_TILE_ROWS, token0, m_valid,
+                                        acc);
+#pragma unroll
+                for (int tt = 0; tt < TT; tt++)
+#pragma unroll
+                    for (int c = 0; c < 4; c++) acc[tt][c] = 0.0f;
+            }
+            tile += tile_stride;
+        } else {
+            chunk_index++;
+        }
     }
+    mx_copy_wait<0>();
+    if (gridDim.y == 1) return;
 
 #if __CUDA_ARCH__ >= 900
-    /* Split-K: the splits of one tile form a thread-block cluster. Each leaves its partial tile
-     * in its own shared memory; then CTA r of the cluster sums slice r of the tile over all
-     * splits in split order (deterministic) through distributed shared memory, and writes Y. */
+    /* Split-K: the splits of one group of tiles form a thread-block cluster. Each leaves its
+     * partial tile in its own shared memory; then CTA r of the cluster sums slice r of the tile
+     * over all splits in split order (deterministic) through distributed shared memory, and
+     * writes Y. */
     namespace cg = cooperative_groups;
     cg::cluster_group cluster = cg::this_cluster();
     constexpr int tile_elements = tokens * shape::rows;
     float *partial = (float *)smem;
-    __syncthreads(); /* every warp is done reading the pipeline slots */
+    const int quad = lane & 3, w_row = warp * MX_TILE_ROWS + group;
+    const int64_t row0 = (int64_t)blockIdx.x * shape::rows;
+    __syncthreads(); /* every warp is done reading its ring */
 #pragma unroll
     for (int tt = 0; tt < TT; tt++)
 #pragma unroll
@@ -457,7 +622,7 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
     static_assert(shape::rows % 2 == 0, "pairs of weight rows stay in one tile row");
     const int slice = ((tile_elements + splits - 1) / splits + unit - 1) / unit * unit;
     const int end = min(tile_elements, (rank + 1) * slice);
-    for (int e = rank * slice + threadIdx.x * unit; e < end; e += threads * unit) {
+    for (int e = rank * slice + (int)threadIdx.x * unit; e < end; e += shape::threads * unit) {
         int64_t token = token0 + e / shape::rows, row = row0 + e % shape::rows;
         float sum[unit] = {};
         for (int r = 0; r < splits; r++) {
@@ -479,16 +644,15 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
     cluster.sync(); /* no CTA may leave while others still read its shared memory */
 #endif
 }
-
 // ---- launchers
 
 /* Launch geometry of the tensor-core kernel for a problem. */
 typedef struct {
-    int token_tile_count; /* 1: 8 tokens, 2: 16, 8: 64 */
     int tokens;
     int64_t token_tiles; /* over all batch entries: the grid's z when it fits */
+    int row_tiles, cta_tiles;
     dim3 grid;
-    int splits, blocks_per_split;
+    int splits, chunks_per_split;
 } mx_mma_plan;
 
 /* Token tiles (over all batch entries) the launch must cover. With batch_rows and a known total
@@ -502,42 +666,47 @@ static int64_t mx_token_tile_bound(const mx_gemm_problem *problem, int tokens) {
     return bound < all ? bound : all;
 }
 
-/* max_clusters(splits): how many clusters of that many CTAs the GPU runs at once. */
+/* ctas_per_sm: how many CTAs of the instantiation an SM holds; max_clusters(splits): how many
+ * clusters of that many CTAs the GPU runs at once. */
 static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_problem *problem,
-                               int token_tile_count, int rows_per_cta, int ctas_per_sm,
+                               int tokens, int warps, int ctas_per_sm,
                                int (*max_clusters)(int splits)) {
     mx_mma_plan plan;
-    plan.token_tile_count = token_tile_count;
-    plan.tokens = 8 * token_tile_count;
-    int chunk_blocks = token_tile_count >= 8 ? 4 : 8;
-    int64_t row_tiles = (problem->n + rows_per_cta - 1) / rows_per_cta;
-    int64_t token_tiles = mx_token_tile_bound(problem, plan.tokens); /* all batch entries */
-    int64_t tiles = row_tiles * token_tiles;
-    int64_t k_blocks = problem->k / MX_BLOCK_SIZE;
-    /* Split K over a cluster (Hopper) until the CTAs fill the resident slots of one wave,
-     * keeping at least one pipeline step per split, and no more clusters than can be resident
-     * together (past that limit the last clusters wait for a second wave). */
-    int64_t slots = (int64_t)context->sm_count * ctas_per_sm;
+    plan.tokens = tokens;
+    plan.row_tiles = (int)((problem->n + MX_TILE_ROWS - 1) / MX_TILE_ROWS);
+    plan.cta_tiles = (plan.row_tiles + warps - 1) / warps;
+    int64_t token_tiles = mx_token_tile_bound(problem, tokens); /* all batch entries */
+    int64_t tiles = plan.cta_tiles * token_tiles;
+    int64_t k_chunks = (problem->k / MX_BLOCK_SIZE + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS;
+    /* Split K over a cluster (Hopper) until the CTAs fill the resident slots of one wave, and no
+     * more clusters than can be resident together (past that limit the last clusters wait for a
+     * second wave). */
+    int64_t slots = (int64_t)context->sm_count * (ctas_per_sm > 0 ? ctas_per_sm : 1);
     int64_t splits = context->clusters && tiles < slots ? slots / tiles : 1;
-    int64_t max_splits = (k_blocks + chunk_blocks - 1) / chunk_blocks;
     if (splits > MX_MAX_SPLITS) splits = MX_MAX_SPLITS;
-    if (splits > max_splits) splits = max_splits;
+    if (splits > k_chunks) splits = k_chunks;
     while (splits > 1 && tiles > max_clusters((int)splits)) splits--;
     if (splits < 1) splits = 1;
-    int64_t per_split = (k_blocks + splits - 1) / splits;
-    per_split = (per_split + chunk_blocks - 1) / chunk_blocks * chunk_blocks;
-    splits = (k_blocks + per_split - 1) / per_split;
+    int64_t per_split = (k_chunks + splits - 1) / splits;
+    splits = (k_chunks + per_split - 1) / per_split;
     plan.splits = (int)splits;
-    plan.blocks_per_split = (int)per_split;
+    plan.chunks_per_split = (int)per_split;
     plan.token_tiles = token_tiles;
-    plan.grid = dim3((unsigned)row_tiles, (unsigned)splits,
-                     (unsigned)(token_tiles < 65536 ? token_tiles : 65536));
+    /* Without a split, more groups of row tiles than resident slots: persistent CTAs, each
+     * walking groups gridDim.x apart, so that the warps' rings never drain between tiles. */
+    int64_t z = token_tiles < 65536 ? token_tiles : 65535;
+    int64_t columns = plan.cta_tiles;
+    if (splits == 1 && tiles > slots) {
+        int64_t per_column = slots / z;
+        columns = per_column < 1 ? 1 : per_column < columns ? per_column : columns;
+    }
+    plan.grid = dim3((unsigned)columns, (unsigned)splits, (unsigned)z);
     return plan;
 }
 
 enum { MX_MAX_DEVICES = 64 };
 
-/* Once per instantiation and device: allow the pipeline's shared memory (> 48 KB). */
+/* Once per instantiation and device: allow the rings' shared memory (> 48 KB). */
 template <typename T, int TT, int E> static cudaError_t mx_configure_kernel(int device) {
     static bool configured[MX_MAX_DEVICES];
     if (device >= 0 && device < MX_MAX_DEVICES && configured[device]) return cudaSuccess;
@@ -548,6 +717,22 @@ template <typename T, int TT, int E> static cudaError_t mx_configure_kernel(int 
     return error;
 }
 
+/* CTAs of the instantiation one SM holds on this device, asked once (0 when the query fails). */
+template <typename T, int TT, int E> static int mx_ctas_per_sm(int device) {
+    static int cache[MX_MAX_DEVICES];
+    if (device < 0 || device >= MX_MAX_DEVICES) return 0;
+    if (cache[device] == 0) {
+        int count = 0;
+        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+                &count, mx_gemm_kernel<T, TT, E>, mx_tile_shape<TT>::threads,
+                mx_tile_shape<TT>::smem_bytes) != cudaSuccess) {
+            cudaGetLastError();
+            count = 0;
+        }
+        cache[device] = count > 0 ? count : -1;
+    }
+    return cache[device] > 0 ? cache[device] : 0;
+}
 static cudaLaunchConfig_t mx_launch_config(dim3 grid, int threads, int smem_bytes,
                                            cudaStream_t stream, cudaLaunchAttribute *cluster,
                                            int splits) {
@@ -597,20 +782,21 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
                                     cudaStream_t stream) {
     MX_CUDA_CHECK((mx_configure_kernel<T, TT, E>(context->device)));
     using shape = mx_tile_shape<TT>;
-    mx_mma_plan plan = mx_plan_mma(context, problem, TT, shape::rows, shape::ctas_per_sm,
-                                   mx_max_active_clusters<T, TT, E>);
+    mx_mma_plan plan =
+        mx_plan_mma(context, problem, shape::tokens, shape::warps,
+                    mx_ctas_per_sm<T, TT, E>(context->device), mx_max_active_clusters<T, TT, E>);
     if (plan.token_tiles > 65535)
         return mx_fail(
             MX_ERR_UNSUPPORTED_SHAPE,
             "unsupported shape: m = %lld, batch = %lld give %lld token tiles of %d for %s; "
             "at most 65535 (smaller m or batch)",
             (long long)problem->m, (long long)problem->batch, (long long)plan.token_tiles,
-            plan.tokens, mx_gemm_variant_name(TT == 8 ? MX_GEMM_FUSED : MX_GEMM_SKINNY));
+            plan.tokens, mx_gemm_variant_name(TT >= 4 ? MX_GEMM_FUSED : MX_GEMM_SKINNY));
     mx_gemm_params params;
     params.x = problem->x;
     params.bias = problem->bias;
-    params.w_blocks = problem->w_blocks;
-    params.w_scales = problem->w_scales;
+    params.w = problem->w.data;
+    params.entry_bytes = problem->w.entry_bytes;
     params.y = problem->y;
     params.residual = problem->residual;
     params.batch_rows = problem->batch_rows;
@@ -619,9 +805,12 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     params.n = problem->n;
     params.k = problem->k;
     params.batch = problem->batch;
+    params.tile_bytes = mx_tile_bytes(problem->k);
+    params.k_blocks = (int)(problem->k / MX_BLOCK_SIZE);
     params.token_tiles = (int)((problem->m + plan.tokens - 1) / plan.tokens);
-    params.splits = plan.splits;
-    params.blocks_per_split = plan.blocks_per_split;
+    params.row_tiles = plan.row_tiles;
+    params.cta_tiles = plan.cta_tiles;
+    params.chunks_per_split = plan.chunks_per_split;
     cudaLaunchAttribute cluster;
     cudaLaunchConfig_t config = mx_launch_config(plan.grid, shape::threads, shape::smem_bytes,
                                                  stream, &cluster, plan.splits);
@@ -630,15 +819,17 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     return MX_OK;
 }
 
+/* skinny: 8 or 16 tokens per CTA; fused: 32 or 64. */
 template <typename T, int E>
 static mx_status mx_gemm_mma_dispatch(const mx_gemm_context *context,
                                       const mx_gemm_problem *problem, mx_gemm_variant variant,
                                       cudaStream_t stream) {
-    if (variant != MX_GEMM_SKINNY) return mx_gemm_mma_launch<T, 8, E>(context, problem, stream);
-    return problem->m <= 8 ? mx_gemm_mma_launch<T, 1, E>(context, problem, stream)
-                           : mx_gemm_mma_launch<T, 2, E>(context, problem, stream);
+    if (variant == MX_GEMM_SKINNY)
+        return problem->m <= 8 ? mx_gemm_mma_launch<T, 1, E>(context, problem, stream)
+                               : mx_gemm_mma_launch<T, 2, E>(context, problem, stream);
+    return problem->m <= 32 ? mx_gemm_mma_launch<T, 4, E>(context, problem, stream)
+                            : mx_gemm_mma_launch<T, 8, E>(context, problem, stream);
 }
-
 template <typename T>
 static mx_status mx_gemm_mma_epilogue(const mx_gemm_context *context,
                                       const mx_gemm_problem *problem, mx_gemm_variant variant,
@@ -710,10 +901,10 @@ extern "C" void mx_gemm_context_destroy(mx_gemm_context *context) {
 extern "C" mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context,
                                           const mx_gemm_problem *problem) {
     (void)context;
-    /* Measured on H200 (docs/gemm.md): skinny wins up to 16 tokens, fused up to 64; above, the
-     * fused kernel is 2-4x slower than dequantize + cuBLAS. */
-    if (problem->m <= MX_SKINNY_MAX_M) return MX_GEMM_SKINNY;
-    if (problem->m <= 64) return MX_GEMM_FUSED;
+    /* Measured on H200 (docs/gemm.md): skinny wins up to 16 tokens, skinny and fused tie at
+     * 64; above, both are 2-5x slower than dequantize + cuBLAS. */
+    if (problem->m <= MX_GEMM_SKINNY_MAX_M) return MX_GEMM_SKINNY;
+    if (problem->m <= MX_GEMM_FUSED_MAX_M) return MX_GEMM_FUSED;
     return MX_GEMM_DEQUANT_CUBLAS;
 }
 
@@ -756,7 +947,7 @@ extern "C" mx_vram_report mx_gemm_vram(const mx_gemm_context *context,
     mx_vram_report report;
     int64_t weights = problem->batch * problem->n * problem->k;
     report.weight_bytes_fp16 = weights * 2;
-    report.weight_bytes_mxfp4 = weights / 2 + weights / MX_BLOCK_SIZE;
+    report.weight_bytes_mxfp4 = (int64_t)mx_weights_bytes(problem->n, problem->k, problem->batch);
     report.workspace_bytes = (int64_t)mx_gemm_workspace_bytes(context, problem, variant);
     report.savings = 1.0 - (double)(report.weight_bytes_mxfp4 + report.workspace_bytes) /
                                (double)report.weight_bytes_fp16;
@@ -777,8 +968,7 @@ static mx_status mx_check_problem(const mx_gemm_problem *problem) {
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "dtype = %d: expected MX_F16 or MX_BF16",
                        (int)problem->dtype);
     MX_TRY(mx_check_pointer(problem->x, 16, "x"));
-    MX_TRY(mx_check_pointer(problem->w_blocks, 16, "w_blocks"));
-    MX_TRY(mx_check_pointer(problem->w_scales, 1, "w_scales"));
+    MX_TRY(mx_weights_check(&problem->w, problem->n, problem->k, problem->batch, "w"));
     MX_TRY(mx_check_pointer(problem->y, 4, "y"));
     if (problem->bias) MX_TRY(mx_check_pointer(problem->bias, 2, "bias"));
     if ((unsigned)problem->activation >= MX_ACT_COUNT)
@@ -844,8 +1034,7 @@ extern "C" mx_status mx_gemm_persistent_prepare(mx_gemm_context *context,
     MX_TRY(mx_check_problem(problem));
     MX_TRY(mx_check_variant_support(problem, MX_GEMM_PERSISTENT));
     MX_TRY(mx_check_workspace(context, problem, MX_GEMM_PERSISTENT, workspace, workspace_bytes));
-    return mx_dequantize(problem->w_blocks, problem->w_scales, problem->batch * problem->n,
-                         problem->k, problem->dtype, workspace, stream);
+    return mx_weights_dequantize(&problem->w, problem->dtype, workspace, stream);
 }
 
 extern "C" mx_status mx_gemm_check(const mx_gemm_context *context, const mx_gemm_problem *problem,
@@ -882,8 +1071,7 @@ extern "C" mx_status mx_gemm(mx_gemm_context *context, const mx_gemm_problem *pr
     mx_status status = MX_OK;
     switch (variant) {
     case MX_GEMM_DEQUANT_CUBLAS:
-        status = mx_dequantize(problem->w_blocks, problem->w_scales, problem->batch * problem->n,
-                               problem->k, problem->dtype, workspace, stream);
+        status = mx_weights_dequantize(&problem->w, problem->dtype, workspace, stream);
         if (status != MX_OK) break;
         [[fallthrough]]; /* the GEMM on the freshly dequantized weights */
     case MX_GEMM_PERSISTENT:

@@ -1,32 +1,42 @@
 /* MXFP4 GEMM family: Y[m, n] = X[m, k] . W[n, k]^T (+ bias[n]), X/bias/Y FP16 or BF16, W MXFP4
- * (blocks [n, k/2], scales [n, k/32], DESIGN.md §2), FP32 accumulation, row-major, device
- * pointers. A batch of independent problems is stored densely one after the other (X every m*k
- * elements, W every n*k weights, bias every n, Y every m*n).
+ * prepared for the kernels (weights.h: the OCP blocks and scales of DESIGN.md §2 reordered once
+ * by mx_weights_prepare, the same bytes), FP32 accumulation, row-major, device pointers. A batch
+ * of independent problems is stored densely one after the other (X every m*k elements, W every
+ * batch entry of the prepared weights, bias every n, Y every m*n).
  *
  * Variants (mx_gemm_variant_name gives the CLI/CSV names):
- *   fused          tensor-core kernel (mma.sync m16n8k16, cp.async pipeline), dequantization in
- *                  registers, 64 tokens per CTA, for medium and large m. No workspace.
- *   skinny         the decode path for m <= 16 (8 or 16 tokens per CTA): the same kernel with K
- *                  split over a thread-block cluster (sm_90+) to fill every SM, reduced on chip.
- *                  No workspace. Any m is accepted (slow above 16).
+ *   skinny         the decode kernel, 8 or 16 tokens per CTA: every warp streams its own 16-row
+ *                  tile of prepared weights through a private cp.async ring (no block-wide
+ *                  barrier), dequantizes in registers and multiplies on tensor cores (mma.sync
+ *                  m16n8k16, weights as A); persistent CTAs when the rows are many, K split over
+ *                  a thread-block cluster (sm_90+) and reduced on chip when they are few. No
+ *                  workspace. Any m is accepted (built for m <= 16).
+ *   fused          the same kernel with 32 or 64 tokens per CTA, each weight byte read once per
+ *                  64 tokens, the block scale folded into the decoded weights where that is
+ *                  exact (below): for 17 <= m <= 256 and beyond. No workspace.
  *   dequant_cublas the Sprint 6 strategy: dequantize W to a temporary FP16/BF16 buffer (the
  *                  workspace: n*k*2 bytes per batch), then cublasGemmEx. The time includes both.
  *   persistent     W dequantized once by mx_gemm_persistent_prepare into a kept buffer (the
  *                  workspace), then cublasGemmEx: cuBLAS speed, none of the VRAM saving.
- *   auto           mx_gemm_choose picks the variant measured fastest for the regime on H200:
- *                  skinny for m <= 16, fused for m <= 64, dequant_cublas otherwise (so auto then
- * needs dequant_cublas's workspace and has its FP16-weight numerics, below).
+ *   auto           mx_gemm_choose picks the variant measured fastest for the regime on H200
+ *                  (docs/gemm.md): skinny for m <= 16, fused up to MX_GEMM_FUSED_MAX_M tokens,
+ *                  dequant_cublas above (so auto then needs dequant_cublas's workspace and has
+ *                  its FP16-weight numerics, below).
  *
  * Numerics. fused and skinny multiply the exact E2M1 codes (scaled by 2^-14, exact in FP16 and
  * BF16) on tensor cores, sum each 32-element block in FP32, and apply the block scale 2^s in FP32:
  * the result is the FP32-accumulated product with the exactly dequantized weights for every
  * scale exponent s <= 113 (scale byte <= 240); above that the per-block factor 2^(s+14)
  * overflows FP32 and the row's outputs become Inf/NaN. There is no FP16 range limit on the
- * weights on these paths. dequant_cublas, persistent and the FP16 reference go through
- * FP16 (or BF16) weights: with FP16, weights overflow to Inf once E2M1 * 2^s > 65504 (s >= 14
- * for code magnitudes >= 4) and lose precision below 2^-14 (flush to zero below 2^-25); those
- * paths are exact only for s in [-23, 13]. A NaN scale (0xFF) makes exactly that row's outputs
- * NaN on every path.
+ * weights on these paths. With 32 or 64 tokens per CTA (fused), a chunk of 8 blocks whose
+ * scales all keep E2M1 * 2^s exact in the dtype (FP16: s in [-23, 1]; BF16: [-100, 1]; every
+ * ordinary weight) is multiplied by 2^s in the dtype first, exactly, and the MMAs sum its
+ * products across blocks in FP32: the same exact products, summed in another order. Other
+ * chunks take the per-block path above. dequant_cublas, persistent and the FP16 reference go
+ * through FP16 (or BF16) weights: with FP16, weights overflow to Inf once E2M1 * 2^s > 65504
+ * (s >= 14 for code magnitudes >= 4) and lose precision below 2^-14 (flush to zero below
+ * 2^-25); those paths are exact only for s in [-23, 13]. A NaN scale (0xFF) makes exactly that
+ * row's outputs NaN on every path.
  *
  * Epilogue (activation, residual). fused and skinny apply bias, activation and residual in
  * registers to the FP32 sums (after the split-K reduction), with activation.cuh's functions, and
@@ -55,10 +65,14 @@
 #include "activation.h"
 #include "format.h"
 #include "status.h"
+#include "weights.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* auto's thresholds on m (measured on H200, docs/gemm.md). */
+enum { MX_GEMM_SKINNY_MAX_M = 16, MX_GEMM_FUSED_MAX_M = 64 };
 
 typedef enum {
     MX_GEMM_AUTO = 0,
@@ -70,14 +84,13 @@ typedef enum {
 } mx_gemm_variant;
 
 typedef struct {
-    int64_t m, n, k;         /* k a multiple of 32; all > 0 */
-    int64_t batch;           /* >= 1 independent problems, densely strided */
-    mx_dtype dtype;          /* MX_F16 or MX_BF16 for x, bias and y */
-    const void *x;           /* [batch, m, k], 16-byte aligned */
-    const uint8_t *w_blocks; /* [batch, n, k/2], 4-byte aligned */
-    const uint8_t *w_scales; /* [batch, n, k/32] */
-    const void *bias;        /* [batch, n] or NULL */
-    void *y;                 /* [batch, m, out] (out = n, or n / 2 for a gated activation) */
+    int64_t m, n, k;  /* k a multiple of 32; all > 0 */
+    int64_t batch;    /* >= 1 independent problems, densely strided */
+    mx_dtype dtype;   /* MX_F16 or MX_BF16 for x, bias and y */
+    const void *x;    /* [batch, m, k], 16-byte aligned */
+    mx_weights w;     /* [batch, n, k], prepared (weights.h: mx_weights_prepare) */
+    const void *bias; /* [batch, n] or NULL */
+    void *y;          /* [batch, m, out] (out = n, or n / 2 for a gated activation) */
     /* Epilogue (activation.h): y = activation(X . W^T + bias) (+ residual). Zero (MX_ACT_NONE,
      * NULL) for the plain product. batch > 1 on fused and skinny only. */
     mx_activation activation;

@@ -385,10 +385,10 @@ static mx_status mx_moe_check_layer_pointers(const mx_moe_problem *problem, cons
         MX_TRY(mx_check_pointer(w1, 16, "w1"));
         MX_TRY(mx_check_pointer(w2, 16, "w2"));
     } else {
-        MX_TRY(mx_check_pointer(problem->w1_blocks, 16, "w1_blocks"));
-        MX_TRY(mx_check_pointer(problem->w1_scales, 1, "w1_scales"));
-        MX_TRY(mx_check_pointer(problem->w2_blocks, 16, "w2_blocks"));
-        MX_TRY(mx_check_pointer(problem->w2_scales, 1, "w2_scales"));
+        MX_TRY(mx_weights_check(&problem->w1, 2 * problem->intermediate, problem->hidden,
+                                problem->experts, "w1"));
+        MX_TRY(mx_weights_check(&problem->w2, problem->hidden, problem->intermediate,
+                                problem->experts, "w2"));
     }
     if (problem->b1) MX_TRY(mx_check_pointer(problem->b1, 2, "b1"));
     if (problem->b2) MX_TRY(mx_check_pointer(problem->b2, 2, "b2"));
@@ -580,16 +580,14 @@ static mx_status mx_moe_expert(mx_moe_context *context, const mx_moe_problem *pr
     mx_gemm_problem mlp1 =
         mx_moe_gemm_shape(m, 2 * intermediate, hidden, problem->dtype, MX_ACT_SWIGLU_GPTOSS);
     mlp1.x = x_e;
-    mlp1.w_blocks = problem->w1_blocks + expert * w1_count / 2;
-    mlp1.w_scales = problem->w1_scales + expert * w1_count / MX_BLOCK_SIZE;
+    MX_TRY(mx_weights_entry(&problem->w1, expert, &mlp1.w));
     mlp1.bias = b1_e;
     mlp1.y = h_e;
     MX_TRY(
         mx_gemm(context->gemm, &mlp1, variant, gemm_workspace, layout->expert_gemm_bytes, stream));
     mx_gemm_problem mlp2 = mx_moe_gemm_shape(m, hidden, intermediate, problem->dtype, MX_ACT_NONE);
     mlp2.x = h_e;
-    mlp2.w_blocks = problem->w2_blocks + expert * w2_count / 2;
-    mlp2.w_scales = problem->w2_scales + expert * w2_count / MX_BLOCK_SIZE;
+    MX_TRY(mx_weights_entry(&problem->w2, expert, &mlp2.w));
     mlp2.bias = b2_e;
     mlp2.y = o_e;
     return mx_gemm(context->gemm, &mlp2, variant, gemm_workspace, layout->expert_gemm_bytes,
@@ -659,13 +657,11 @@ static void mx_moe_batched_gemms(const mx_moe_problem *problem, const mx_moe_lay
         both[i]->batch_rows_total = tokens * problem->topk;
     }
     mlp1->x = workspace + layout->x_grouped;
-    mlp1->w_blocks = problem->w1_blocks;
-    mlp1->w_scales = problem->w1_scales;
+    mlp1->w = problem->w1;
     mlp1->bias = problem->b1;
     mlp1->y = workspace + layout->h;
     mlp2->x = workspace + layout->h;
-    mlp2->w_blocks = problem->w2_blocks;
-    mlp2->w_scales = problem->w2_scales;
+    mlp2->w = problem->w2;
     mlp2->bias = problem->b2;
     mlp2->y = workspace + layout->o;
 }

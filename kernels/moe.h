@@ -52,23 +52,21 @@ enum {
 };
 
 typedef struct {
-    int64_t tokens;           /* > 0 */
-    int64_t hidden;           /* > 0, a multiple of 32 */
-    int64_t intermediate;     /* I > 0, a multiple of 32: MLP1 has 2I rows, MLP2 I columns */
-    int64_t experts;          /* 1..MX_MOE_MAX_EXPERTS */
-    int64_t topk;             /* 1..experts */
-    mx_dtype dtype;           /* MX_F16 or MX_BF16: x, router, biases, residual, y */
-    const void *x;            /* [tokens, hidden], 16-byte aligned */
-    const void *router_w;     /* [experts, hidden] dense */
-    const void *router_bias;  /* [experts] or NULL */
-    const uint8_t *w1_blocks; /* MXFP4 [experts, 2I, hidden/2], 16-byte aligned */
-    const uint8_t *w1_scales; /* [experts, 2I, hidden/32] */
-    const void *b1;           /* [experts, 2I] or NULL */
-    const uint8_t *w2_blocks; /* MXFP4 [experts, hidden, I/2], 16-byte aligned */
-    const uint8_t *w2_scales; /* [experts, hidden, I/32] */
-    const void *b2;           /* [experts, hidden] or NULL */
-    const void *residual;     /* [tokens, hidden], 16-byte aligned, or NULL; may be y */
-    void *y;                  /* [tokens, hidden], 16-byte aligned */
+    int64_t tokens;          /* > 0 */
+    int64_t hidden;          /* > 0, a multiple of 32 */
+    int64_t intermediate;    /* I > 0, a multiple of 32: MLP1 has 2I rows, MLP2 I columns */
+    int64_t experts;         /* 1..MX_MOE_MAX_EXPERTS */
+    int64_t topk;            /* 1..experts */
+    mx_dtype dtype;          /* MX_F16 or MX_BF16: x, router, biases, residual, y */
+    const void *x;           /* [tokens, hidden], 16-byte aligned */
+    const void *router_w;    /* [experts, hidden] dense */
+    const void *router_bias; /* [experts] or NULL */
+    mx_weights w1;           /* MXFP4 [experts, 2I, hidden], prepared (weights.h) */
+    const void *b1;          /* [experts, 2I] or NULL */
+    mx_weights w2;           /* MXFP4 [experts, hidden, I], prepared */
+    const void *b2;          /* [experts, hidden] or NULL */
+    const void *residual;    /* [tokens, hidden], 16-byte aligned, or NULL; may be y */
+    void *y;                 /* [tokens, hidden], 16-byte aligned */
 } mx_moe_problem;
 
 /* Owns a GEMM context, a cuBLAS handle (router and reference GEMMs), a pinned buffer for the

@@ -7,6 +7,7 @@
 #include "status.h"
 #include "format.h"
 #include "quantize.h"
+#include "weights.h"
 #include "dense_gemm.h"
 #include "activation.h"
 #include "gemm.h"

@@ -233,6 +233,26 @@ double mx_test_decode(uint16_t bits, int bf16) {
     return bf16 ? mx_test_bf16_to_double(bits) : mx_test_f16_to_double(bits);
 }
 
+mx_weights mx_test_prepare_weights(const uint8_t *blocks, const uint8_t *scales, int64_t n,
+                                   int64_t k, int64_t batch, void **buffer) {
+    const size_t block_bytes = (size_t)(batch * n * k / 2),
+                 prepared_bytes = mx_weights_bytes(n, k, batch);
+    uint8_t *ocp_blocks = NULL, *ocp_scales = NULL;
+    MX_CR_CUDA(cudaMalloc((void **)&ocp_blocks, block_bytes));
+    MX_CR_CUDA(cudaMalloc((void **)&ocp_scales, block_bytes / MX_BLOCK_BYTES));
+    MX_CR_CUDA(cudaMalloc(buffer, prepared_bytes));
+    MX_CR_CUDA(cudaMemcpy(ocp_blocks, blocks, block_bytes, cudaMemcpyHostToDevice));
+    MX_CR_CUDA(
+        cudaMemcpy(ocp_scales, scales, block_bytes / MX_BLOCK_BYTES, cudaMemcpyHostToDevice));
+    mx_weights weights;
+    MX_CR_OK(mx_weights_prepare(ocp_blocks, ocp_scales, n, k, batch, *buffer, prepared_bytes,
+                                &weights, 0));
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaFree(ocp_blocks));
+    MX_CR_CUDA(cudaFree(ocp_scales));
+    return weights;
+}
+
 uint16_t *mx_test_download16(const void *device, int64_t count) {
     uint16_t *host = malloc((size_t)count * 2);
     cr_assert(host);

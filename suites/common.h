@@ -12,6 +12,8 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include "../kernels/weights.h"
+
 /* xoshiro256** state; mx_rng_fresh seeds it from the OS (or MX_TEST_SEED) and logs the seed,
  * so that a failure can be replayed with MX_TEST_SEED=<seed>. */
 typedef struct {
@@ -46,6 +48,12 @@ uint16_t mx_test_encode(double value, int bf16);
 double mx_test_decode(uint16_t bits, int bf16);
 /* count 16-bit values of a device buffer, after the device synchronized (the caller frees them). */
 uint16_t *mx_test_download16(const void *device, int64_t count);
+
+/* OCP blocks [batch * n, k / 2] and scales [batch * n, k / 32] from the host, prepared on the
+ * device for the GEMM kernels (weights.h) the way an engine loads them: upload, prepare, free the
+ * OCP copies. *buffer receives the prepared allocation (cudaFree it). */
+mx_weights mx_test_prepare_weights(const uint8_t *blocks, const uint8_t *scales, int64_t n,
+                                   int64_t k, int64_t batch, void **buffer);
 
 /* True when a CUDA device is usable; otherwise reason holds why. CUDA is initialised here, inside
  * the (forked) test, never in a global constructor. */

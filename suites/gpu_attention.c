@@ -158,7 +158,8 @@ static void block_free(host_block *b) {
 typedef struct {
     mx_attention_context *context;
     void *x, *qkv_bias, *o_bias, *residual, *qkv_weight, *o_weight;
-    uint8_t *qkv_blocks, *qkv_scales, *o_blocks, *o_scales;
+    void *qkv_prepared, *o_prepared; /* the buffers of qkv and o */
+    mx_weights qkv, o;
 } device_block;
 
 static device_block block_upload(const host_block *b, int d) {
@@ -170,16 +171,16 @@ static device_block block_upload(const host_block *b, int d) {
     g.residual = upload(b->residual.bits[d], (size_t)b->residual.count * 2);
     g.qkv_weight = upload(b->w_qkv.dense.bits[d], (size_t)b->w_qkv.dense.count * 2);
     g.o_weight = upload(b->w_o.dense.bits[d], (size_t)b->w_o.dense.count * 2);
-    g.qkv_blocks = upload(b->w_qkv.blocks, (size_t)b->w_qkv.dense.count / 2);
-    g.qkv_scales = upload(b->w_qkv.scales, (size_t)b->w_qkv.dense.count / 32);
-    g.o_blocks = upload(b->w_o.blocks, (size_t)b->w_o.dense.count / 2);
-    g.o_scales = upload(b->w_o.scales, (size_t)b->w_o.dense.count / 32);
+    g.qkv = mx_test_prepare_weights(b->w_qkv.blocks, b->w_qkv.scales, b->qkv_rows, b->shape.hidden,
+                                    1, &g.qkv_prepared);
+    g.o = mx_test_prepare_weights(b->w_o.blocks, b->w_o.scales, b->shape.hidden, b->q_width, 1,
+                                  &g.o_prepared);
     return g;
 }
 
 static void block_release(device_block *g) {
-    void *buffers[] = {g->x,        g->qkv_bias,   g->o_bias,     g->residual, g->qkv_weight,
-                       g->o_weight, g->qkv_blocks, g->qkv_scales, g->o_blocks, g->o_scales};
+    void *buffers[] = {g->x,          g->qkv_bias, g->o_bias,       g->residual,
+                       g->qkv_weight, g->o_weight, g->qkv_prepared, g->o_prepared};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     mx_attention_context_destroy(g->context);
 }
@@ -189,10 +190,8 @@ static mx_attention_problem block_problem(const host_block *b, const device_bloc
                                           bool with_extras, void *y) {
     mx_attention_problem p = {.shape = b->shape,
                               .x = g->x,
-                              .qkv_blocks = g->qkv_blocks,
-                              .qkv_scales = g->qkv_scales,
-                              .o_blocks = g->o_blocks,
-                              .o_scales = g->o_scales,
+                              .qkv = g->qkv,
+                              .o = g->o,
                               .qkv_weight = g->qkv_weight,
                               .o_weight = g->o_weight,
                               .qkv_bias = with_extras ? g->qkv_bias : NULL,
@@ -641,10 +640,12 @@ Test(gpu_attention, bad_arguments_are_refused_before_launch) {
     REFUSED(bad, MX_ERR_INVALID_ARGUMENT, "dtype");
     bad = good, bad.x = NULL;
     REFUSED(bad, MX_ERR_INVALID_ARGUMENT, "x is NULL");
-    bad = good, bad.qkv_blocks = g.qkv_blocks + 4;
-    REFUSED(bad, MX_ERR_MISALIGNED, "qkv_blocks");
-    bad = good, bad.o_scales = NULL;
-    REFUSED(bad, MX_ERR_INVALID_ARGUMENT, "o_scales is NULL");
+    bad = good, bad.qkv.data = g.qkv.data + 4;
+    REFUSED(bad, MX_ERR_MISALIGNED, "qkv");
+    bad = good, bad.o.data = NULL;
+    REFUSED(bad, MX_ERR_INVALID_ARGUMENT, "o is NULL");
+    bad = good, bad.o = bad.qkv;
+    REFUSED(bad, MX_ERR_INVALID_ARGUMENT, "o holds [batch 1, n 256");
     bad = good, bad.y = NULL;
     REFUSED(bad, MX_ERR_INVALID_ARGUMENT, "y is NULL");
 #undef REFUSED

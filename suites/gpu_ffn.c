@@ -44,11 +44,12 @@ static void *to_device(const double *values, int64_t count, int d) {
     return buffer;
 }
 
-/* Gaussian weights [rows, cols] (scale s), quantized by the CPU codec: blocks and scales on the
- * device, the exactly dequantized weights on the host. */
+/* Gaussian weights [rows, cols] (scale s), quantized by the CPU codec: prepared on the device,
+ * the exactly dequantized weights on the host. */
 typedef struct {
-    uint8_t *blocks, *scales; /* device */
-    double *w;                /* host, dequantized */
+    void *prepared;  /* device buffer of view */
+    mx_weights view; /* the prepared weights */
+    double *w;       /* host, dequantized */
 } weights;
 
 static weights random_weights(mx_rng *rng, int64_t rows, int64_t cols, double scale) {
@@ -61,10 +62,7 @@ static weights random_weights(mx_rng *rng, int64_t rows, int64_t cols, double sc
     MX_CR_OK(mx_ref_quantize(w32, MX_F32, rows, cols, MX_SCALE_FLOOR, blocks, scales));
     MX_CR_OK(mx_ref_dequantize(blocks, scales, rows, cols, decoded));
     for (int64_t i = 0; i < count; i++) w.w[i] = decoded[i];
-    MX_CR_CUDA(cudaMalloc((void **)&w.blocks, (size_t)count / 2));
-    MX_CR_CUDA(cudaMalloc((void **)&w.scales, (size_t)count / 32));
-    MX_CR_CUDA(cudaMemcpy(w.blocks, blocks, (size_t)count / 2, cudaMemcpyHostToDevice));
-    MX_CR_CUDA(cudaMemcpy(w.scales, scales, (size_t)count / 32, cudaMemcpyHostToDevice));
+    w.view = mx_test_prepare_weights(blocks, scales, rows, cols, 1, &w.prepared);
     free(w32);
     free(decoded);
     free(blocks);
@@ -73,8 +71,7 @@ static weights random_weights(mx_rng *rng, int64_t rows, int64_t cols, double sc
 }
 
 static void free_weights(weights *w) {
-    cudaFree(w->blocks);
-    cudaFree(w->scales);
+    cudaFree(w->prepared);
     free(w->w);
 }
 
@@ -232,8 +229,7 @@ ParameterizedTest(epilogue_shape *s, gpu_ffn, gemm_epilogue_matches_fp64) {
                                            .batch = 1,
                                            .dtype = dtypes[d],
                                            .x = x_d,
-                                           .w_blocks = w.blocks,
-                                           .w_scales = w.scales,
+                                           .w = w.view,
                                            .bias = with_bias ? bias_d : NULL,
                                            .y = y,
                                            .activation = act,
@@ -328,8 +324,7 @@ Test(gpu_ffn, gemm_epilogue_residual_in_place) {
                                    .batch = 1,
                                    .dtype = MX_F16,
                                    .x = x_d,
-                                   .w_blocks = w.blocks,
-                                   .w_scales = w.scales,
+                                   .w = w.view,
                                    .y = y,
                                    .activation = MX_ACT_SWIGLU_GPTOSS,
                                    .residual = y};
@@ -359,14 +354,19 @@ Test(gpu_ffn, gemm_epilogue_bad_arguments) {
     mx_gemm_context *context;
     MX_CR_OK(mx_gemm_context_create(&context));
     void *x_d = to_device(x, 2 * m * k, 0), *y = marked_output(2 * m * n);
+    /* The 2n rows as one entry of n rows, or as two (n is a multiple of 16: the same bytes). */
+    mx_weights one, two;
+    MX_CR_OK(mx_weights_rows(&w.view, 0, n, &one));
+    two = one;
+    two.batch = 2;
+    two.entry_bytes = (int64_t)mx_weights_bytes(n, k, 1);
     const mx_gemm_problem good = {.m = m,
                                   .n = n,
                                   .k = k,
                                   .batch = 1,
                                   .dtype = MX_F16,
                                   .x = x_d,
-                                  .w_blocks = w.blocks,
-                                  .w_scales = w.scales,
+                                  .w = one,
                                   .y = y,
                                   .activation = MX_ACT_SWIGLU};
     mx_gemm_problem bad = good;
@@ -375,6 +375,7 @@ Test(gpu_ffn, gemm_epilogue_bad_arguments) {
     cr_expect(strstr(mx_last_error(), "63"), "message: %s", mx_last_error());
     bad = good;
     bad.batch = 2;
+    bad.w = two;
     cr_expect_eq(mx_gemm(context, &bad, MX_GEMM_DEQUANT_CUBLAS, NULL, 0, 0),
                  MX_ERR_INVALID_ARGUMENT);
     cr_expect(strstr(mx_last_error(), "batch = 2"), "message: %s", mx_last_error());
@@ -465,11 +466,9 @@ ParameterizedTest(ffn_shape *s, gpu_ffn, block_matches_fp64_and_fp16_reference) 
                                       .dtype = dtypes[d],
                                       .activation = acts[a],
                                       .x = x_d,
-                                      .up_blocks = up.blocks,
-                                      .up_scales = up.scales,
+                                      .up = up.view,
                                       .up_bias = up_bias_d,
-                                      .down_blocks = down.blocks,
-                                      .down_scales = down.scales,
+                                      .down = down.view,
                                       .down_bias = down_bias_d,
                                       .residual = x_d,
                                       .y = y_fp16};
@@ -556,10 +555,8 @@ Test(gpu_ffn, block_bad_arguments) {
                                  .dtype = MX_F16,
                                  .activation = MX_ACT_SWIGLU,
                                  .x = x_d,
-                                 .up_blocks = up.blocks,
-                                 .up_scales = up.scales,
-                                 .down_blocks = down.blocks,
-                                 .down_scales = down.scales,
+                                 .up = up.view,
+                                 .down = down.view,
                                  .residual = x_d,
                                  .y = y};
     size_t bytes = mx_ffn_workspace_bytes(context, &good, MX_GEMM_DEQUANT_CUBLAS, MX_FFN_SEPARATE);
@@ -579,10 +576,10 @@ Test(gpu_ffn, block_bad_arguments) {
     cr_expect_eq(mx_ffn(context, &bad, MX_GEMM_FUSED, MX_FFN_FUSED, workspace, bytes, 0),
                  MX_ERR_INVALID_ARGUMENT);
     bad = good;
-    bad.down_blocks = NULL; /* the second GEMM's problem: refused before the first runs */
+    bad.down.magic = 0; /* the second GEMM's problem: refused before the first runs */
     cr_expect_eq(mx_ffn(context, &bad, MX_GEMM_FUSED, MX_FFN_FUSED, workspace, bytes, 0),
                  MX_ERR_INVALID_ARGUMENT);
-    cr_expect(strstr(mx_last_error(), "w_blocks"), "message: %s", mx_last_error());
+    cr_expect(strstr(mx_last_error(), "not a prepared view"), "message: %s", mx_last_error());
     cr_expect_eq(
         mx_ffn(context, &good, MX_GEMM_DEQUANT_CUBLAS, MX_FFN_SEPARATE, workspace, bytes - 1, 0),
         MX_ERR_WORKSPACE);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../kernels/mx.h"
+#include "../harness/bench_gpu.h"
 #include "../reference/activation_ref.h"
 #include "../reference/codec.h"
 #include "../reference/gemm_ref.h"
@@ -103,11 +104,11 @@ static double *reference_output(const host_problem *p, bool with_bias) {
     return y;
 }
 
-/* Device copies, a context and the largest workspace any variant needs. */
+/* Device copies (the weights prepared), a context and the largest workspace any variant needs. */
 typedef struct {
     mx_gemm_context *context;
-    void *x[2], *bias[2], *y, *workspace;
-    uint8_t *blocks, *scales;
+    void *x[2], *bias[2], *y, *workspace, *prepared;
+    mx_weights w;
     size_t workspace_bytes;
     uint16_t *y_host;
 } device_problem;
@@ -124,10 +125,8 @@ static device_problem upload(const host_problem *p) {
                               cudaMemcpyHostToDevice));
     }
     MX_CR_CUDA(cudaMalloc(&d.y, (size_t)ys * 2));
-    MX_CR_CUDA(cudaMalloc((void **)&d.blocks, (size_t)ws / 2));
-    MX_CR_CUDA(cudaMalloc((void **)&d.scales, (size_t)ws / 32));
-    MX_CR_CUDA(cudaMemcpy(d.blocks, p->blocks, (size_t)ws / 2, cudaMemcpyHostToDevice));
-    MX_CR_CUDA(cudaMemcpy(d.scales, p->scales, (size_t)ws / 32, cudaMemcpyHostToDevice));
+    d.w = mx_test_prepare_weights(p->blocks, p->scales, p->n, p->k, p->batch, &d.prepared);
+    (void)ws;
     d.y_host = malloc((size_t)ys * 2);
     cr_assert(d.y_host);
     return d;
@@ -139,8 +138,7 @@ static void release(device_problem *d) {
         cudaFree(d->bias[t]);
     }
     cudaFree(d->y);
-    cudaFree(d->blocks);
-    cudaFree(d->scales);
+    cudaFree(d->prepared);
     cudaFree(d->workspace);
     free(d->y_host);
     mx_gemm_context_destroy(d->context);
@@ -154,8 +152,7 @@ static mx_gemm_problem device_view(const host_problem *p, const device_problem *
                                .batch = p->batch,
                                .dtype = dtype_index ? MX_BF16 : MX_F16,
                                .x = d->x[dtype_index],
-                               .w_blocks = d->blocks,
-                               .w_scales = d->scales,
+                               .w = d->w,
                                .bias = with_bias ? d->bias[dtype_index] : NULL,
                                .y = d->y};
     return problem;
@@ -210,19 +207,22 @@ typedef struct {
     int m, n, k;
 } shape;
 
-/* The cross product of M {1,2,3,7,16,17,64,129,1000} x N {8,24,1000,2880,5760} x K {32,96,2880,
- * 4096}, less the combinations whose CPU FP64 reference is too slow for a unit test (> 2.5e8
+/* The cross product of M {1,3,7,15,16,17,33,64,129,255,1000} (odd, on and off the 8-, 16-, 32-
+ * and 64-token tiles) x N {8,24,1000,2880,5760} (8, 24 and 1000 end in a partial 16-row tile) x
+ * K {32,96,2880,14336} (one block, three (an odd last block), a short last chunk, 56 chunks),
+ * less the combinations whose CPU FP64 reference is too slow for a unit test (> 1.6e8
  * multiply-adds); every value of each axis still appears. */
-static shape shapes[180];
+static shape shapes[220];
 
 ParameterizedTestParameters(gpu_gemm, every_variant_matches_fp64_reference) {
-    const int ms[] = {1, 2, 3, 7, 16, 17, 64, 129, 1000}, ns[] = {8, 24, 1000, 2880, 5760},
-              ks[] = {32, 96, 2880, 4096};
+    const int ms[] = {1, 3, 7, 15, 16, 17, 33, 64, 129, 255, 1000},
+              ns[] = {8, 24, 1000, 2880, 5760}, ks[] = {32, 96, 2880, 14336};
     size_t count = 0;
-    for (int i = 0; i < 9; i++)
-        for (int j = 0; j < 5; j++)
-            for (int l = 0; l < 4; l++)
-                if ((double)ms[i] * ns[j] * ks[l] <= 2.5e8)
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+        for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++)
+            for (size_t l = 0; l < sizeof ks / sizeof ks[0]; l++)
+                if ((double)ms[i] * ns[j] * ks[l] <= 1.6e8 &&
+                    count < sizeof shapes / sizeof shapes[0])
                     shapes[count++] = (shape){ms[i], ns[j], ks[l]};
     return cr_make_param_array(shape, shapes, count);
 }
@@ -355,14 +355,28 @@ Test(gpu_gemm, bad_arguments_are_refused_before_launch) {
     cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_SKINNY, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
     bad = good, bad.x = NULL;
     cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
-    bad = good, bad.w_blocks = d.blocks + 4;
+    bad = good, bad.w.data = d.w.data + 4;
     cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_MISALIGNED);
     cr_expect(strstr(mx_last_error(), "16-byte"), "message: %s", mx_last_error());
+    /* OCP bytes where prepared ones are expected (a view nobody prepared), and prepared weights
+     * of another shape: refused, naming what differs. */
+    bad = good, bad.w = (mx_weights){.n = p.n, .k = p.k, .batch = 1, .data = d.w.data};
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_SKINNY, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "mx_weights_prepare"), "message: %s", mx_last_error());
+    bad = good, bad.n = 48;
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_DEQUANT_CUBLAS, d.workspace, 1 << 20, 0),
+                 MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "n 64") && strstr(mx_last_error(), "n 48"), "message: %s",
+              mx_last_error());
+    bad = good, bad.k = 32;
+    cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "k 64") && strstr(mx_last_error(), "k 32"), "message: %s",
+              mx_last_error());
     bad = good, bad.dtype = MX_F32;
     cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
     /* 8192 tokens x batch 512 = 65536 tiles of 64 tokens: one more than a grid holds. Refused
      * before anything is read, so the small buffers stand in for the huge ones. */
-    bad = good, bad.m = 8192, bad.batch = 512;
+    bad = good, bad.m = 8192, bad.batch = 512, bad.w.batch = 512;
     cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_UNSUPPORTED_SHAPE);
     cr_expect(strstr(mx_last_error(), "65536 token tiles"), "message: %s", mx_last_error());
     size_t needed = mx_gemm_workspace_bytes(d.context, &good, MX_GEMM_DEQUANT_CUBLAS);
@@ -570,4 +584,208 @@ Test(gpu_gemm, batch_rows_and_batched_epilogue_refused_where_unsupported) {
     cudaFree(rows_device);
     release(&d);
     free_problem(&p);
+}
+
+/* Host bytes of a device buffer. */
+static uint8_t *download_bytes(const void *device, size_t bytes) {
+    uint8_t *host = malloc(bytes);
+    cr_assert(host);
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    MX_CR_CUDA(cudaMemcpy(host, device, bytes, cudaMemcpyDeviceToHost));
+    return host;
+}
+
+/* The prepared layout holds exactly the OCP bytes: unprepare gives them back bit for bit (also
+ * through the views of one batch entry and of whole row tiles), the weights it decodes equal the
+ * OCP decode bit for bit in every dtype, and it takes the OCP bytes plus the zero rows that
+ * complete a 16-row tile. Random bytes: every code, every scale including 0xFF. Shapes: n off
+ * the tile, one block, an odd last block, short last chunks, long K, several entries. */
+Test(gpu_gemm, prepared_layout_round_trips_bit_for_bit) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const struct {
+        int64_t n, k, batch;
+    } cases[] = {{16, 256, 1}, {17, 32, 1},     {40, 96, 3},
+                 {8, 2880, 2}, {100, 14336, 1}, {2880, 2880, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int64_t n = cases[c].n, k = cases[c].k, batch = cases[c].batch;
+        const size_t block_bytes = (size_t)(batch * n * k / 2), scale_bytes = block_bytes / 16;
+        const size_t padded_rows = (size_t)((n + 15) / 16 * 16);
+        cr_expect_eq(mx_weights_bytes(n, k, batch),
+                     (size_t)batch * padded_rows * (size_t)k / 32 * 17, "n=%lld k=%lld batch=%lld",
+                     (long long)n, (long long)k, (long long)batch);
+        uint8_t *blocks = malloc(block_bytes), *scales = malloc(scale_bytes);
+        cr_assert(blocks && scales);
+        for (size_t i = 0; i < block_bytes; i++) blocks[i] = (uint8_t)mx_rng_next(&rng);
+        for (size_t i = 0; i < scale_bytes; i++) scales[i] = (uint8_t)mx_rng_next(&rng);
+        void *prepared = NULL;
+        mx_weights w = mx_test_prepare_weights(blocks, scales, n, k, batch, &prepared);
+        cr_expect(w.magic == MX_WEIGHTS_MAGIC && w.n == n && w.k == k && w.batch == batch);
+
+        uint8_t *ocp_blocks, *ocp_scales;
+        MX_CR_CUDA(cudaMalloc((void **)&ocp_blocks, block_bytes));
+        MX_CR_CUDA(cudaMalloc((void **)&ocp_scales, scale_bytes));
+        MX_CR_OK(mx_weights_unprepare(&w, ocp_blocks, ocp_scales, 0));
+        uint8_t *back_blocks = download_bytes(ocp_blocks, block_bytes);
+        uint8_t *back_scales = download_bytes(ocp_scales, scale_bytes);
+        cr_expect(memcmp(back_blocks, blocks, block_bytes) == 0 &&
+                      memcmp(back_scales, scales, scale_bytes) == 0,
+                  "n=%lld k=%lld batch=%lld: unprepare(prepare(OCP)) != OCP", (long long)n,
+                  (long long)k, (long long)batch);
+
+        /* The last entry alone, and (when there are two tiles) the rows of the second tile. */
+        mx_weights part;
+        MX_CR_OK(mx_weights_entry(&w, batch - 1, &part));
+        const size_t entry_blocks = block_bytes / (size_t)batch;
+        MX_CR_OK(mx_weights_unprepare(&part, ocp_blocks, ocp_scales, 0));
+        uint8_t *entry = download_bytes(ocp_blocks, entry_blocks);
+        cr_expect(memcmp(entry, blocks + (size_t)(batch - 1) * entry_blocks, entry_blocks) == 0,
+                  "entry %lld", (long long)(batch - 1));
+        free(entry);
+        if (n > 16) {
+            MX_CR_OK(mx_weights_rows(&w, 16, n - 16, &part));
+            MX_CR_OK(mx_weights_unprepare(&part, ocp_blocks, ocp_scales, 0));
+            const size_t row_bytes = (size_t)k / 2, rows_bytes = (size_t)(n - 16) * row_bytes;
+            uint8_t *rows = download_bytes(ocp_blocks, rows_bytes);
+            cr_expect(memcmp(rows, blocks + 16 * row_bytes, rows_bytes) == 0, "rows 16..%lld",
+                      (long long)n);
+            free(rows);
+        }
+
+        /* Decoding: prepared == OCP, bit for bit, FP32, FP16 and BF16. */
+        MX_CR_CUDA(cudaMemcpy(ocp_blocks, blocks, block_bytes, cudaMemcpyHostToDevice));
+        MX_CR_CUDA(cudaMemcpy(ocp_scales, scales, scale_bytes, cudaMemcpyHostToDevice));
+        const mx_dtype dtypes[] = {MX_F32, MX_F16, MX_BF16};
+        const size_t count = (size_t)(batch * n * k);
+        void *dense_ocp, *dense_prepared;
+        MX_CR_CUDA(cudaMalloc(&dense_ocp, count * 4));
+        MX_CR_CUDA(cudaMalloc(&dense_prepared, count * 4));
+        for (int d = 0; d < 3; d++) {
+            const size_t bytes = count * (dtypes[d] == MX_F32 ? 4 : 2);
+            MX_CR_OK(mx_dequantize(ocp_blocks, ocp_scales, batch * n, k, dtypes[d], dense_ocp, 0));
+            MX_CR_OK(mx_weights_dequantize(&w, dtypes[d], dense_prepared, 0));
+            uint8_t *a = download_bytes(dense_ocp, bytes),
+                    *b = download_bytes(dense_prepared, bytes);
+            cr_expect(memcmp(a, b, bytes) == 0, "dtype %d n=%lld k=%lld: decodes differ", d,
+                      (long long)n, (long long)k);
+            free(a);
+            free(b);
+        }
+        cudaFree(dense_ocp);
+        cudaFree(dense_prepared);
+        cudaFree(ocp_blocks);
+        cudaFree(ocp_scales);
+        cudaFree(prepared);
+        free(back_blocks);
+        free(back_scales);
+        free(blocks);
+        free(scales);
+    }
+}
+
+/* Bad arguments of the prepared-layout entry points: refused with the value named, nothing
+ * written. */
+Test(gpu_gemm, prepare_refuses_bad_arguments) {
+    MX_REQUIRE_GPU();
+    const int64_t n = 32, k = 64;
+    const size_t needed = mx_weights_bytes(n, k, 1);
+    uint8_t *blocks, *scales, *prepared;
+    MX_CR_CUDA(cudaMalloc((void **)&blocks, (size_t)(n * k / 2)));
+    MX_CR_CUDA(cudaMalloc((void **)&scales, (size_t)(n * k / 32)));
+    MX_CR_CUDA(cudaMalloc((void **)&prepared, needed));
+    MX_CR_CUDA(cudaMemset(prepared, 0x5A, needed));
+    mx_weights w = {0};
+    cr_expect_eq(mx_weights_prepare(blocks, scales, n, k, 1, prepared, needed - 1, &w, 0),
+                 MX_ERR_WORKSPACE);
+    char needed_text[32];
+    snprintf(needed_text, sizeof needed_text, "%zu", needed);
+    cr_expect(strstr(mx_last_error(), needed_text), "message: %s", mx_last_error());
+    cr_expect_eq(mx_weights_prepare(blocks, scales, n, 33, 1, prepared, needed, &w, 0),
+                 MX_ERR_UNSUPPORTED_SHAPE);
+    cr_expect_eq(mx_weights_prepare(blocks, scales, n, k, 1, blocks, needed, &w, 0),
+                 MX_ERR_INVALID_ARGUMENT, "an output over the input");
+    cr_expect(strstr(mx_last_error(), "overlaps"), "message: %s", mx_last_error());
+    cr_expect_eq(mx_weights_prepare(blocks + 4, scales, n, k, 1, prepared, needed, &w, 0),
+                 MX_ERR_MISALIGNED);
+    cr_expect_eq(w.magic, 0u, "a refused prepare leaves the view alone");
+    uint8_t *after = download_bytes(prepared, needed);
+    for (size_t i = 0; i < needed; i++)
+        cr_assert_eq(after[i], 0x5A, "byte %zu written by a refused prepare", i);
+    free(after);
+    MX_CR_OK(mx_weights_prepare(blocks, scales, n, k, 1, prepared, needed, &w, 0));
+    mx_weights part;
+    cr_expect_eq(mx_weights_rows(&w, 8, 16, &part), MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "multiple of 16"), "message: %s", mx_last_error());
+    cr_expect_eq(mx_weights_entry(&w, 1, &part), MX_ERR_INVALID_ARGUMENT);
+    mx_weights ocp = {.n = n, .k = k, .batch = 1, .data = blocks, .entry_bytes = (int64_t)needed};
+    cr_expect_eq(mx_weights_dequantize(&ocp, MX_F16, prepared, 0), MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "not a prepared view"), "message: %s", mx_last_error());
+    MX_CR_CUDA(cudaDeviceSynchronize());
+    cudaFree(blocks);
+    cudaFree(scales);
+    cudaFree(prepared);
+}
+
+/* The harness's stress distributions through every variant that claims exactness on them: the
+ * outliers (one weight in 1000 times 50) on every variant, the range-stress rows (scales 2^-24
+ * .. 2^17) on fused and skinny, which never hold FP16 weights (the FP16-weight paths' loss there
+ * is the documented one, tested above). Activations scaled so that the outputs fit FP16. */
+Test(gpu_gemm, harness_weight_distributions) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const mx_dist dists[] = {MX_DIST_OUTLIERS, MX_DIST_RANGE};
+    const int ms[] = {1, 15, 33, 255};
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < 4; i++) {
+            host_problem p = make_problem(ms[i], 272, 1024, 1, 0, &rng);
+            const int64_t count = p.n * p.k;
+            float *w32 = NULL, *host = malloc((size_t)count * sizeof(float));
+            float *decoded = malloc((size_t)count * sizeof(float));
+            cr_assert(host && decoded);
+            MX_CR_CUDA(cudaMalloc((void **)&w32, (size_t)count * sizeof(float)));
+            MX_CR_OK(mx_bench_fill(w32, p.n, p.k, dists[d], mx_rng_next(&rng), 0));
+            MX_CR_CUDA(cudaDeviceSynchronize());
+            MX_CR_CUDA(
+                cudaMemcpy(host, w32, (size_t)count * sizeof(float), cudaMemcpyDeviceToHost));
+            MX_CR_OK(mx_ref_quantize(host, MX_F32, p.n, p.k, MX_SCALE_FLOOR, p.blocks, p.scales));
+            MX_CR_OK(mx_ref_dequantize(p.blocks, p.scales, p.n, p.k, decoded));
+            for (int64_t j = 0; j < count; j++) p.w[j] = decoded[j];
+            const double x_scale = dists[d] == MX_DIST_RANGE ? 0x1p-16 : 1.0;
+            for (int64_t j = 0; j < p.m * p.k; j++)
+                for (int t = 0; t < 2; t++) {
+                    p.x16[t][j] = to_dtype(p.x[j] * x_scale, t);
+                    if (t == 0) p.x[j] = mx_test_f16_to_double(p.x16[0][j]);
+                }
+            /* BF16 rounds x differently: one FP64 reference per dtype. */
+            double *ref[2];
+            ref[0] = reference_output(&p, false);
+            for (int64_t j = 0; j < p.m * p.k; j++) p.x[j] = mx_test_bf16_to_double(p.x16[1][j]);
+            ref[1] = reference_output(&p, false);
+            device_problem dev = upload(&p);
+            for (int t = 0; t < 2; t++) {
+                mx_gemm_problem problem = device_view(&p, &dev, t, false);
+                for (int v = 0; v < VARIANT_COUNT; v++) {
+                    mx_gemm_variant runs = all_variants[v] == MX_GEMM_AUTO
+                                               ? mx_gemm_choose(dev.context, &problem)
+                                               : all_variants[v];
+                    if (dists[d] == MX_DIST_RANGE && runs != MX_GEMM_FUSED &&
+                        runs != MX_GEMM_SKINNY)
+                        continue;
+                    run_variant(&dev, &problem, all_variants[v]);
+                    mx_test_errors e = mx_test_compare_ulp(dev.y_host, t, ref[t], p.m * p.n);
+                    cr_expect(e.nonfinite == 0 && e.rel_l2 <= e.limit,
+                              "%s %s %s m=%lld: rel_l2 %.3g (limit %.3g), %lld non-finite",
+                              mx_gemm_variant_name(all_variants[v]), mx_dist_name(dists[d]),
+                              t ? "bf16" : "f16", (long long)p.m, e.rel_l2, e.limit,
+                              (long long)e.nonfinite);
+                }
+            }
+            release(&dev);
+            free(ref[0]);
+            free(ref[1]);
+            cudaFree(w32);
+            free(host);
+            free(decoded);
+            free_problem(&p);
+        }
 }

@@ -470,18 +470,14 @@ ParameterizedTest(head_shape *shape, gpu_lm_head, logits_match_fp64_and_fp16_ref
     cublasHandle_t cublas;
     MX_CR_OK(mx_gemm_context_create(&context));
     cr_assert_eq(cublasCreate(&cublas), CUBLAS_STATUS_SUCCESS);
-    uint8_t *d_blocks, *d_scales;
-    void *d_x, *d_w16, *d_logits, *d_logits_fp16;
+    void *d_prepared, *d_x, *d_w16, *d_logits, *d_logits_fp16;
     int32_t *d_tokens;
-    MX_CR_CUDA(cudaMalloc((void **)&d_blocks, (size_t)(n * k / 2)));
-    MX_CR_CUDA(cudaMalloc((void **)&d_scales, (size_t)(n * k / 32)));
+    const mx_weights w_prepared = mx_test_prepare_weights(blocks, scales, n, k, 1, &d_prepared);
     MX_CR_CUDA(cudaMalloc(&d_x, (size_t)(m * k) * 2));
     MX_CR_CUDA(cudaMalloc(&d_w16, (size_t)(n * k) * 2));
     MX_CR_CUDA(cudaMalloc(&d_logits, (size_t)(m * n) * 2));
     MX_CR_CUDA(cudaMalloc(&d_logits_fp16, (size_t)(m * n) * 2));
     MX_CR_CUDA(cudaMalloc((void **)&d_tokens, (size_t)m * 4));
-    MX_CR_CUDA(cudaMemcpy(d_blocks, blocks, (size_t)(n * k / 2), cudaMemcpyHostToDevice));
-    MX_CR_CUDA(cudaMemcpy(d_scales, scales, (size_t)(n * k / 32), cudaMemcpyHostToDevice));
     const mx_gemm_variant variants[] = {MX_GEMM_AUTO, MX_GEMM_FUSED, MX_GEMM_SKINNY,
                                         MX_GEMM_DEQUANT_CUBLAS};
     int32_t *tokens = malloc((size_t)m * 4);
@@ -491,7 +487,7 @@ ParameterizedTest(head_shape *shape, gpu_lm_head, logits_match_fp64_and_fp16_ref
         mx_dtype dtype = all_dtypes[d];
         for (int64_t i = 0; i < m * k; i++) store(x16, dtype, i, x[i]);
         MX_CR_CUDA(cudaMemcpy(d_x, x16, (size_t)(m * k) * 2, cudaMemcpyHostToDevice));
-        MX_CR_OK(mx_dequantize(d_blocks, d_scales, n, k, dtype, d_w16, 0));
+        MX_CR_OK(mx_weights_dequantize(&w_prepared, dtype, d_w16, 0));
         MX_CR_OK(mx_dense_gemm(cublas, m, n, k, 1, dtype, d_x, d_w16, NULL, d_logits_fp16, 0));
         MX_CR_CUDA(cudaMemcpy(y_fp16, d_logits_fp16, (size_t)(m * n) * 2, cudaMemcpyDeviceToHost));
         for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
@@ -501,8 +497,7 @@ ParameterizedTest(head_shape *shape, gpu_lm_head, logits_match_fp64_and_fp16_ref
                                        .batch = 1,
                                        .dtype = dtype,
                                        .x = d_x,
-                                       .w_blocks = d_blocks,
-                                       .w_scales = d_scales,
+                                       .w = w_prepared,
                                        .y = d_logits};
             size_t bytes = mx_lm_head_workspace_bytes(context, &problem, variants[v]);
             void *workspace = NULL;
@@ -549,7 +544,7 @@ ParameterizedTest(head_shape *shape, gpu_lm_head, logits_match_fp64_and_fp16_ref
             cudaFree(workspace);
         }
     }
-    void *buffers[] = {d_blocks, d_scales, d_x, d_w16, d_logits, d_logits_fp16, d_tokens};
+    void *buffers[] = {d_prepared, d_x, d_w16, d_logits, d_logits_fp16, d_tokens};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     cublasDestroy(cublas);
     mx_gemm_context_destroy(context);
@@ -607,24 +602,21 @@ Test(gpu_lm_head, bad_parameters_are_refused_before_launch) {
     /* mx_lm_head checks the sampler before the GEMM: the logits stay untouched. */
     mx_gemm_context *context;
     MX_CR_OK(mx_gemm_context_create(&context));
-    void *x, *logits16, *blocks, *scales;
+    void *x, *logits16, *blocks, *scales, *prepared;
     MX_CR_CUDA(cudaMalloc(&x, 64 * 2 * m));
     MX_CR_CUDA(cudaMemset(x, 0, 64 * 2 * m));
     MX_CR_CUDA(cudaMalloc(&blocks, vocab * 32));
     MX_CR_CUDA(cudaMemset(blocks, 0x11, vocab * 32));
     MX_CR_CUDA(cudaMalloc(&scales, vocab * 2));
     MX_CR_CUDA(cudaMemset(scales, 127, vocab * 2));
+    const size_t prepared_bytes = mx_weights_bytes(vocab, 64, 1);
+    MX_CR_CUDA(cudaMalloc(&prepared, prepared_bytes));
+    mx_weights w;
+    MX_CR_OK(mx_weights_prepare(blocks, scales, vocab, 64, 1, prepared, prepared_bytes, &w, 0));
     MX_CR_CUDA(cudaMalloc(&logits16, m * vocab * 2));
     MX_CR_CUDA(cudaMemset(logits16, 0x7E, m * vocab * 2));
-    mx_gemm_problem problem = {.m = m,
-                               .n = vocab,
-                               .k = 64,
-                               .batch = 1,
-                               .dtype = MX_F16,
-                               .x = x,
-                               .w_blocks = blocks,
-                               .w_scales = scales,
-                               .y = logits16};
+    mx_gemm_problem problem = {
+        .m = m, .n = vocab, .k = 64, .batch = 1, .dtype = MX_F16, .x = x, .w = w, .y = logits16};
     size_t head_bytes = mx_lm_head_workspace_bytes(context, &problem, MX_GEMM_FUSED);
     void *head_workspace;
     MX_CR_CUDA(cudaMalloc(&head_workspace, head_bytes));
@@ -642,7 +634,8 @@ Test(gpu_lm_head, bad_parameters_are_refused_before_launch) {
     MX_CR_CUDA(cudaMemcpy(host_tokens, tokens, sizeof host_tokens, cudaMemcpyDeviceToHost));
     for (int i = 0; i < 4; i++)
         cr_assert_eq(host_tokens[i], 0x7E7E7E7E, "token %d written by a refused call", i);
-    void *buffers[] = {device, workspace, tokens, x, blocks, scales, logits16, head_workspace};
+    void *buffers[] = {device,   workspace, tokens,        x, blocks, scales,
+                       prepared, logits16,  head_workspace};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     mx_gemm_context_destroy(context);
 }

@@ -148,6 +148,7 @@ typedef struct {
     int dtype_index;
     mx_moe_context *context;
     mx_moe_problem problem;
+    void *w1_prepared, *w2_prepared; /* the buffers of problem.w1 and problem.w2 */
     void *w1_dense, *w2_dense, *workspace;
     size_t workspace_bytes;
     uint16_t *y_host;
@@ -168,11 +169,9 @@ static device_moe upload(const host_moe *h, int dtype_index) {
     p.x = upload_dense(h->x, NULL, y_count, dtype_index);
     p.router_w = upload_dense(h->router_w, NULL, E * hidden, dtype_index);
     p.router_bias = upload_dense(h->router_bias, NULL, E, dtype_index);
-    p.w1_blocks = upload_bytes(h->w1_blocks, (size_t)w1_count / 2);
-    p.w1_scales = upload_bytes(h->w1_scales, (size_t)w1_count / 32);
+    p.w1 = mx_test_prepare_weights(h->w1_blocks, h->w1_scales, 2 * I, hidden, E, &d.w1_prepared);
     p.b1 = upload_dense(h->b1, NULL, E * 2 * I, dtype_index);
-    p.w2_blocks = upload_bytes(h->w2_blocks, (size_t)(E * hidden * I) / 2);
-    p.w2_scales = upload_bytes(h->w2_scales, (size_t)(E * hidden * I) / 32);
+    p.w2 = mx_test_prepare_weights(h->w2_blocks, h->w2_scales, hidden, I, E, &d.w2_prepared);
     p.b2 = upload_dense(h->b2, NULL, E * hidden, dtype_index);
     p.residual = upload_dense(h->residual, NULL, y_count, dtype_index);
     MX_CR_CUDA(cudaMalloc(&p.y, (size_t)y_count * 2));
@@ -186,11 +185,10 @@ static device_moe upload(const host_moe *h, int dtype_index) {
 }
 
 static void release(device_moe *d) {
-    const void *buffers[] = {d->problem.x,         d->problem.router_w,  d->problem.router_bias,
-                             d->problem.w1_blocks, d->problem.w1_scales, d->problem.b1,
-                             d->problem.w2_blocks, d->problem.w2_scales, d->problem.b2,
-                             d->problem.residual,  d->problem.y,         d->w1_dense,
-                             d->w2_dense,          d->workspace};
+    const void *buffers[] = {d->problem.x,   d->problem.router_w, d->problem.router_bias,
+                             d->w1_prepared, d->problem.b1,       d->w2_prepared,
+                             d->problem.b2,  d->problem.residual, d->problem.y,
+                             d->w1_dense,    d->w2_dense,         d->workspace};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree((void *)buffers[i]);
     free(d->y_host);
     mx_moe_context_destroy(d->context);
@@ -777,11 +775,12 @@ Test(gpu_moe, bad_arguments_are_refused_before_launch) {
     REFUSED(bad.dtype = MX_F32, MX_ERR_INVALID_ARGUMENT, "dtype");
     REFUSED(bad.x = NULL, MX_ERR_INVALID_ARGUMENT, "x is NULL");
     REFUSED(bad.router_w = NULL, MX_ERR_INVALID_ARGUMENT, "router_w is NULL");
-    REFUSED(bad.w1_blocks = NULL, MX_ERR_INVALID_ARGUMENT, "w1_blocks is NULL");
-    REFUSED(bad.w2_scales = NULL, MX_ERR_INVALID_ARGUMENT, "w2_scales is NULL");
+    REFUSED(bad.w1.data = NULL, MX_ERR_INVALID_ARGUMENT, "w1 is NULL");
+    REFUSED(bad.w2.magic = 0, MX_ERR_INVALID_ARGUMENT, "w2 is not a prepared view");
+    REFUSED(bad.w2.batch = 3, MX_ERR_INVALID_ARGUMENT, "the problem needs [batch 4");
     REFUSED(bad.y = NULL, MX_ERR_INVALID_ARGUMENT, "y is NULL");
     REFUSED(bad.y = (char *)good.y + 2, MX_ERR_MISALIGNED, "y =");
-    REFUSED(bad.w1_blocks = good.w1_blocks + 4, MX_ERR_MISALIGNED, "w1_blocks");
+    REFUSED(bad.w1.data = good.w1.data + 4, MX_ERR_MISALIGNED, "w1");
 #undef REFUSED
     expect_refused(mx_moe(d.context, &good, MX_GEMM_DEQUANT_CUBLAS, ws, needed - 1, 0),
                    MX_ERR_WORKSPACE, NULL, "workspace one byte short");
