@@ -1,14 +1,10 @@
 /* GPU MXFP4 codec. quantize: one warp per 32-element block, lane i owns element i (coalesced
  * loads, a warp max for amax). dequantize: one thread per half block (8 packed bytes -> 16
- * values, 16-byte stores), read from the OCP layout or from prepared weights (weights.h). Both
- * use the rules of format.h, so they match the CPU codec bit for bit; suites/gpu_codec.c checks
- * that on every dtype, mode and magnitude. */
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
+ * values, 16-byte stores). Both use the rules of format.h, so they match the CPU codec bit for
+ * bit; suites/gpu_codec.c checks that on every dtype, mode and magnitude. */
 #include "check.h"
+#include "elementwise.cuh"
 #include "quantize.h"
-#include "weights.cuh"
 
 // ---- kernels
 
@@ -37,52 +33,15 @@ static __global__ void mx_quantize_kernel(const void *src, mx_dtype src_dtype, i
     }
 }
 
-template <typename T> __device__ __forceinline__ T mx_from_f32(float value);
-template <> __device__ __forceinline__ float mx_from_f32<float>(float value) {
-    return value;
-}
-template <> __device__ __forceinline__ __half mx_from_f32<__half>(float value) {
-    return __float2half_rn(value);
-}
-template <> __device__ __forceinline__ __nv_bfloat16 mx_from_f32<__nv_bfloat16>(float value) {
-    return __float2bfloat16_rn(value);
-}
-
-/* Where half block c (16 elements) of a [rows, cols] matrix is: the OCP layout... */
-struct mx_ocp_source {
-    const uint8_t *blocks, *scales;
-    __device__ void load(int64_t c, uint2 &packed, uint8_t &scale_byte) const {
-        packed = reinterpret_cast<const uint2 *>(blocks)[c];
-        scale_byte = scales[c / 2];
-    }
-};
-
-/* ... or prepared weights, whose words come back in OCP order. */
-struct mx_prepared_source {
-    const uint8_t *data;
-    int64_t n, k, entry_bytes;
-    __device__ void load(int64_t c, uint2 &packed, uint8_t &scale_byte) const {
-        const int64_t k_blocks = k / MX_BLOCK_SIZE, block = c / 2 % k_blocks;
-        const int64_t row = c / 2 / k_blocks % n, entry = c / 2 / k_blocks / n;
-        const uint8_t *source = data + entry * entry_bytes;
-        const int t = 2 * (int)(c % 2);
-        packed.x = mx_ocp_word(*reinterpret_cast<const uint32_t *>(
-            source + mx_prepared_word_offset(k, row, block, t)));
-        packed.y = mx_ocp_word(*reinterpret_cast<const uint32_t *>(
-            source + mx_prepared_word_offset(k, row, block, t + 1)));
-        scale_byte = source[mx_prepared_scale_offset(k, row, block)];
-    }
-};
-
 /* Each thread decodes 8 packed bytes (half a block) into 16 values of T. */
-template <typename T, typename Source>
-static __global__ void mx_dequantize_kernel(const Source source, int64_t chunk_count, T *dst) {
+template <typename T>
+static __global__ void mx_dequantize_kernel(const uint8_t *blocks, const uint8_t *scales,
+                                            int64_t chunk_count, T *dst) {
     const int values_per_chunk = 16;
     int64_t stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < chunk_count; c += stride) {
-        uint2 packed;
-        uint8_t scale_byte;
-        source.load(c, packed, scale_byte);
+        uint2 packed = reinterpret_cast<const uint2 *>(blocks)[c];
+        uint8_t scale_byte = scales[c / 2];
         __align__(16) T out[values_per_chunk];
 #pragma unroll
         for (int i = 0; i < values_per_chunk; i++) {
@@ -98,12 +57,6 @@ static __global__ void mx_dequantize_kernel(const Source source, int64_t chunk_c
 
 // ---- launchers
 
-static int mx_grid_size(int64_t work_items, int threads_per_block) {
-    const int64_t max_blocks = 65536; /* grid-stride loops cover the rest */
-    int64_t blocks = (work_items + threads_per_block - 1) / threads_per_block;
-    return (int)(blocks < max_blocks ? blocks : max_blocks);
-}
-
 static mx_status mx_quantize_launch(const void *src, mx_dtype src_dtype, int64_t block_count,
                                     mx_scale_mode mode, uint8_t *blocks, uint8_t *scales,
                                     cudaStream_t stream) {
@@ -115,27 +68,14 @@ static mx_status mx_quantize_launch(const void *src, mx_dtype src_dtype, int64_t
     return MX_OK;
 }
 
-template <typename T, typename Source>
-static mx_status mx_dequantize_launch(const Source &source, int64_t chunk_count, T *dst,
-                                      cudaStream_t stream) {
+template <typename T>
+static mx_status mx_dequantize_launch(const uint8_t *blocks, const uint8_t *scales,
+                                      int64_t chunk_count, T *dst, cudaStream_t stream) {
     const int threads = 256;
-    mx_dequantize_kernel<T, Source>
-        <<<mx_grid_size(chunk_count, threads), threads, 0, stream>>>(source, chunk_count, dst);
+    mx_dequantize_kernel<T><<<mx_grid_size(chunk_count, threads), threads, 0, stream>>>(
+        blocks, scales, chunk_count, dst);
     MX_LAUNCH_CHECK("mx_dequantize_kernel");
     return MX_OK;
-}
-
-template <typename Source>
-static mx_status mx_dequantize_dtype(const Source &source, int64_t chunk_count, mx_dtype dst_dtype,
-                                     void *dst, cudaStream_t stream) {
-    switch (dst_dtype) {
-    case MX_F16:
-        return mx_dequantize_launch(source, chunk_count, (__half *)dst, stream);
-    case MX_BF16:
-        return mx_dequantize_launch(source, chunk_count, (__nv_bfloat16 *)dst, stream);
-    default:
-        return mx_dequantize_launch(source, chunk_count, (float *)dst, stream);
-    }
 }
 
 // ---- public entry points
@@ -163,17 +103,8 @@ extern "C" mx_status mx_dequantize(const uint8_t *blocks, const uint8_t *scales,
     MX_TRY(mx_check_pointer(blocks, 8, "blocks"));
     MX_TRY(mx_check_pointer(scales, 1, "scales"));
     MX_TRY(mx_check_pointer(dst, 16, "dst"));
-    return mx_dequantize_dtype(mx_ocp_source{blocks, scales}, rows * cols / 16, dst_dtype, dst,
-                               stream);
-}
-
-extern "C" mx_status mx_weights_dequantize(const mx_weights *weights, mx_dtype dst_dtype, void *dst,
-                                           cudaStream_t stream) {
-    if (!weights) return mx_fail(MX_ERR_INVALID_ARGUMENT, "weights is NULL");
-    MX_TRY(mx_weights_check(weights, weights->n, weights->k, weights->batch, "weights"));
-    MX_TRY(mx_check_dtype(dst_dtype, "dst_dtype"));
-    MX_TRY(mx_check_pointer(dst, 16, "dst"));
-    const mx_prepared_source source = {weights->data, weights->n, weights->k, weights->entry_bytes};
-    return mx_dequantize_dtype(source, weights->batch * weights->n * weights->k / 16, dst_dtype,
-                               dst, stream);
+    const int64_t chunk_count = rows * cols / 16;
+    return mx_launch_for_dtype(dst_dtype, dst, [&](auto *typed) {
+        return mx_dequantize_launch(blocks, scales, chunk_count, typed, stream);
+    });
 }

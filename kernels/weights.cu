@@ -1,7 +1,10 @@
 /* Prepared MXFP4 weights (weights.h): the reordering from and to the OCP layout, one thread per
- * (row, block) moving its 16 code bytes and its scale byte, and the views and checks every
- * kernel that reads prepared weights relies on. The addresses come from weights.cuh. */
+ * (row, block) moving its 16 code bytes and its scale byte (once per weight, at load time); the
+ * dequantization that dequant_cublas pays on every call, one lane per 16 bytes in the layout's
+ * own order (coalesced reads, 16-byte writes); and the views and checks every kernel that reads
+ * prepared weights relies on. The addresses come from weights.cuh. */
 #include "check.h"
+#include "elementwise.cuh"
 #include "weights.cuh"
 
 // ---- kernels
@@ -51,13 +54,51 @@ static __global__ void mx_weights_unprepare_kernel(const uint8_t *prepared, int6
     }
 }
 
-// ---- launchers
-
-static int mx_weights_grid(int64_t work_items, int threads) {
-    const int64_t max_blocks = 65536; /* grid-stride loops cover the rest */
-    int64_t blocks = (work_items + threads - 1) / threads;
-    return (int)(blocks < max_blocks ? blocks : max_blocks);
+/* Lane l of warp item w (a pair of blocks of one tile) reads its 16 bytes (mx_prepared_pair_offset)
+ * and writes each word's 8 elements, decoded as mx_dequantize decodes them, to dense
+ * [batch * n, k] of T: one 16-byte store (32 for FP32) per word. */
+template <typename T>
+static __global__ void mx_weights_dequantize_kernel(const uint8_t *prepared, int64_t n, int64_t k,
+                                                    int64_t batch, int64_t entry_bytes, T *dst) {
+    const int64_t k_blocks = k / MX_BLOCK_SIZE, pairs = (k_blocks + 1) / 2;
+    const int64_t row_tiles = (n + MX_TILE_ROWS - 1) / MX_TILE_ROWS;
+    const int64_t items = batch * row_tiles * pairs;
+    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int64_t first = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    for (int64_t w = first; w < items; w += ((int64_t)gridDim.x * blockDim.x) >> 5) {
+        const int64_t pair = w % pairs, tile = w / pairs % row_tiles, entry = w / pairs / row_tiles;
+        const uint8_t *source = prepared + entry * entry_bytes;
+        const bool both = 2 * pair + 1 < k_blocks;
+        uint32_t words[4];
+        if (both) {
+            const uint4 v = *reinterpret_cast<const uint4 *>(
+                source + mx_prepared_pair_offset(k, tile, pair, lane));
+            words[0] = v.x, words[1] = v.y, words[2] = v.z, words[3] = v.w;
+        } else {
+            const uint2 v = *reinterpret_cast<const uint2 *>(
+                source + mx_prepared_pair_offset(k, tile, pair, lane));
+            words[0] = v.x, words[1] = v.y, words[2] = words[3] = 0;
+        }
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            const int64_t row = tile * MX_TILE_ROWS + g + 8 * (q & 1), block = 2 * pair + q / 2;
+            if ((q >= 2 && !both) || row >= n) continue;
+            const uint8_t scale_byte = source[mx_prepared_scale_offset(k, row, block)];
+            const uint32_t ocp = mx_ocp_word(words[q]);
+            __align__(16) T out[8];
+#pragma unroll
+            for (int e = 0; e < 8; e++)
+                out[e] = mx_from_f32<T>(mx_decode((ocp >> (4 * e)) & 0xFu, scale_byte));
+            uint4 *target = reinterpret_cast<uint4 *>(dst + (entry * n + row) * k +
+                                                      block * MX_BLOCK_SIZE + 8 * t);
+#pragma unroll
+            for (int v = 0; v < (int)sizeof out / 16; v++)
+                target[v] = reinterpret_cast<const uint4 *>(out)[v];
+        }
+    }
 }
+
+// ---- launchers
 
 // ---- public entry points
 
@@ -99,7 +140,7 @@ extern "C" mx_status mx_weights_prepare(const uint8_t *blocks, const uint8_t *sc
                        "its own, then free the OCP ones");
     const int64_t padded_rows = (n + MX_TILE_ROWS - 1) / MX_TILE_ROWS * MX_TILE_ROWS;
     const int threads = 256;
-    mx_weights_prepare_kernel<<<mx_weights_grid(batch * padded_rows * (k / MX_BLOCK_SIZE), threads),
+    mx_weights_prepare_kernel<<<mx_grid_size(batch * padded_rows * (k / MX_BLOCK_SIZE), threads),
                                 threads, 0, stream>>>(blocks, scales, n, k, batch, padded_rows,
                                                       (uint8_t *)prepared);
     MX_LAUNCH_CHECK("mx_weights_prepare_kernel");
@@ -141,7 +182,7 @@ extern "C" mx_status mx_weights_unprepare(const mx_weights *weights, uint8_t *bl
     MX_TRY(mx_check_pointer(scales, 1, "scales"));
     const int threads = 256;
     const int64_t count = weights->batch * weights->n * (weights->k / MX_BLOCK_SIZE);
-    mx_weights_unprepare_kernel<<<mx_weights_grid(count, threads), threads, 0, stream>>>(
+    mx_weights_unprepare_kernel<<<mx_grid_size(count, threads), threads, 0, stream>>>(
         weights->data, weights->n, weights->k, weights->batch, weights->entry_bytes, blocks,
         scales);
     MX_LAUNCH_CHECK("mx_weights_unprepare_kernel");
@@ -177,4 +218,22 @@ extern "C" mx_status mx_weights_entry(const mx_weights *weights, int64_t entry, 
     part->batch = 1;
     part->data = weights->data + entry * weights->entry_bytes;
     return MX_OK;
+}
+
+extern "C" mx_status mx_weights_dequantize(const mx_weights *weights, mx_dtype dst_dtype, void *dst,
+                                           cudaStream_t stream) {
+    if (!weights) return mx_fail(MX_ERR_INVALID_ARGUMENT, "weights is NULL");
+    MX_TRY(mx_weights_check(weights, weights->n, weights->k, weights->batch, "weights"));
+    MX_TRY(mx_check_dtype(dst_dtype, "dst_dtype"));
+    MX_TRY(mx_check_pointer(dst, 16, "dst"));
+    const int threads = 256;
+    /* A warp per (batch entry, 16-row tile, pair of blocks). */
+    const int64_t row_tiles = (weights->n + MX_TILE_ROWS - 1) / MX_TILE_ROWS;
+    const int64_t lanes = 32 * weights->batch * row_tiles * ((weights->k / MX_BLOCK_SIZE + 1) / 2);
+    return mx_launch_for_dtype(dst_dtype, dst, [&](auto *typed) {
+        mx_weights_dequantize_kernel<<<mx_grid_size(lanes, threads), threads, 0, stream>>>(
+            weights->data, weights->n, weights->k, weights->batch, weights->entry_bytes, typed);
+        MX_LAUNCH_CHECK("mx_weights_dequantize_kernel");
+        return MX_OK;
+    });
 }

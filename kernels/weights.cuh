@@ -34,6 +34,19 @@ MX_HD static inline int64_t mx_prepared_word_offset(int64_t k, int64_t row, int6
     return offset + (blocks - 1) * 256 + 8 * lane + 4 * half; /* an odd last block */
 }
 
+/* What one lane of a warp reads in one go, for the kernels that walk the layout in its own order:
+ * pair p of a tile's blocks (2p, 2p + 1) is 16 bytes at this offset in the batch entry, the words
+ * (row g, block 2p), (row g + 8, block 2p), (row g, block 2p + 1), (row g + 8, block 2p + 1) of
+ * quad t for lane = 4g + t; when 2p + 1 is past the last block, 8 bytes: the first two words. */
+MX_HD static inline int64_t mx_prepared_pair_offset(int64_t k, int64_t tile, int64_t pair,
+                                                    int lane) {
+    const int64_t block = 2 * pair;
+    const int blocks = mx_chunk_blocks(k / MX_BLOCK_SIZE, block / MX_CHUNK_BLOCKS);
+    const int64_t offset =
+        mx_chunk_offset(k, tile * MX_TILE_ROWS, block) + (block % MX_CHUNK_BLOCKS / 2) * 512;
+    return offset + ((block % MX_CHUNK_BLOCKS) + 1 < blocks ? 16 : 8) * lane;
+}
+
 /* Offset in a batch entry of the scale byte of (row, block). */
 MX_HD static inline int64_t mx_prepared_scale_offset(int64_t k, int64_t row, int64_t block) {
     const int blocks = mx_chunk_blocks(k / MX_BLOCK_SIZE, block / MX_CHUNK_BLOCKS);

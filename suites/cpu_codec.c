@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../kernels/mx.h"
+#include "../kernels/weights.cuh"
 #include "../reference/codec.h"
 #include "common.h"
 
@@ -369,4 +370,63 @@ Test(cpu_codec, shape_errors_name_the_value) {
     cr_assert_eq(mx_ref_dequantize(blocks, scales, 1, 0, values), MX_ERR_INVALID_ARGUMENT);
     cr_assert_eq(mx_ref_quantize(NULL, MX_F32, 1, 32, MX_SCALE_FLOOR, blocks, scales),
                  MX_ERR_INVALID_ARGUMENT);
+}
+
+/* The prepared layout (kernels/weights.h) is a permutation: every code word and scale byte of a
+ * batch entry, padded rows included, has its own place, and together they fill the entry; a word
+ * goes there and back unchanged. Shapes: n off the 16-row tile, one block, an odd last block, a
+ * short last chunk, full chunks. */
+Test(cpu_codec, prepared_layout_places_every_byte_once) {
+    const int64_t shapes[][2] = {{16, 256}, {17, 32}, {40, 96}, {8, 2880}, {48, 14336}};
+    mx_rng rng = mx_rng_fresh();
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t n = shapes[s][0], k = shapes[s][1], k_blocks = k / MX_BLOCK_SIZE;
+        const int64_t rows = (n + MX_TILE_ROWS - 1) / MX_TILE_ROWS * MX_TILE_ROWS;
+        const size_t bytes = mx_weights_bytes(n, k, 1);
+        cr_assert_eq(bytes, (size_t)(rows / MX_TILE_ROWS * k_blocks * MX_TILE_BLOCK_BYTES));
+        uint8_t *owner = calloc(bytes, 1);
+        cr_assert(owner);
+        for (int64_t row = 0; row < rows; row++)
+            for (int64_t block = 0; block < k_blocks; block++) {
+                for (int t = 0; t < 4; t++) {
+                    const int64_t offset = mx_prepared_word_offset(k, row, block, t);
+                    cr_assert(offset >= 0 && offset % 4 == 0 && offset + 4 <= (int64_t)bytes,
+                              "n=%lld k=%lld (%lld, %lld, %d): offset %lld", (long long)n,
+                              (long long)k, (long long)row, (long long)block, t, (long long)offset);
+                    for (int b = 0; b < 4; b++) owner[offset + b]++;
+                }
+                owner[mx_prepared_scale_offset(k, row, block)]++;
+            }
+        for (size_t i = 0; i < bytes; i++)
+            cr_assert_eq(owner[i], 1, "n=%lld k=%lld: byte %zu placed %d times", (long long)n,
+                         (long long)k, i, owner[i]);
+        free(owner);
+    }
+    for (int i = 0; i < 10000; i++) {
+        const uint32_t word = (uint32_t)mx_rng_next(&rng);
+        cr_assert_eq(mx_ocp_word(mx_prepared_word(word)), word, "word 0x%08x", word);
+    }
+}
+
+/* A lane that reads the layout in its own order (mx_prepared_pair_offset: the dequantizer) finds
+ * there exactly the words the per-element addresses name. */
+Test(cpu_codec, lane_reads_of_the_prepared_layout_hold_the_named_words) {
+    const int64_t shapes[][2] = {{17, 32}, {40, 96}, {8, 2880}, {32, 14336}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t n = shapes[s][0], k = shapes[s][1], k_blocks = k / MX_BLOCK_SIZE;
+        for (int64_t tile = 0; tile * MX_TILE_ROWS < n; tile++)
+            for (int64_t pair = 0; 2 * pair < k_blocks; pair++)
+                for (int lane = 0; lane < 32; lane++) {
+                    const int64_t offset = mx_prepared_pair_offset(k, tile, pair, lane);
+                    const int words = 2 * pair + 1 < k_blocks ? 4 : 2;
+                    for (int q = 0; q < words; q++) {
+                        const int64_t row = tile * MX_TILE_ROWS + lane / 4 + 8 * (q & 1);
+                        const int64_t block = 2 * pair + q / 2;
+                        cr_assert_eq(
+                            offset + 4 * q, mx_prepared_word_offset(k, row, block, lane % 4),
+                            "n=%lld k=%lld tile %lld pair %lld lane %d word %d", (long long)n,
+                            (long long)k, (long long)tile, (long long)pair, lane, q);
+                    }
+                }
+    }
 }
