@@ -1,0 +1,635 @@
+/* The MXFP4 GEMM kernel (gemm.h), device code only; gemm.cu plans and launches it. One
+ * tensor-core kernel serves skinny (8 or 16 tokens per CTA) and fused (32 or 64 tokens per CTA),
+ * reading prepared weights (weights.h). Each warp owns one 16-row tile at a time and streams it
+ * along K through a private cp.async ring of chunk slots (8 blocks = 2176 bytes each, several in
+ * flight per warp): no block-wide barrier in the main loop, 16-byte copies and 16-byte
+ * shared-memory reads, nothing to re-pair. The E2M1 codes become FP16/BF16 values in registers by
+ * bit placement; they are the A operand of mma.sync m16n8k16, the activations (read from global
+ * memory through L1, a few blocks ahead) the B operand. Each 32-element block is summed in FP32 by
+ * two MMAs and scaled by its 2^s in FP32. With many row tiles the CTAs are persistent (each walks
+ * tiles gridDim.x apart, its warps' rings running on across tiles); with few, K is split over a
+ * thread-block cluster and reduced through distributed shared memory: no workspace, no counters,
+ * deterministic. The epilogue (bias; or bias, activation, residual) is a template parameter
+ * applied to the FP32 sums in registers; a gated unit meets its (gate, linear) rows in
+ * neighbouring lanes (lane ^ 4) or, after split-K, as adjacent elements of the tile. Regime and
+ * figures (H200): docs/gemm.md, `make bench`. */
+#ifndef MX_GEMM_KERNEL_CUH
+#define MX_GEMM_KERNEL_CUH
+
+#include <cuda_bf16.h>
+#include <cooperative_groups.h>
+#include <cuda_fp16.h>
+
+#include "activation.cuh"
+#include "gemm.h"
+#include "weights.cuh"
+
+// ---- kernels
+
+/* How a chunk's block scales are applied. Every block's two MMAs sum into an FP32 block sum that
+ * one FFMA scales by 2^s, exactly (gemm.h, Numerics), except on the folded path:
+ *   fast      a full chunk whose scale bytes are all ordinary: the factor in two instructions;
+ *   folded    (32 and 64 tokens per CTA) a full chunk whose scales all put E2M1 x 2^s inside
+ *             FP16 (s in [-23, 1]; BF16: [-100, 1]): one multiply of the decoded pair by 2^s
+ *             and the MMAs accumulate the whole K range (the products are still exact; no
+ *             FFMA per block and token tile);
+ *   special   a full chunk with a byte outside those (one vote per chunk decides): the full
+ *             factor (NaN, Inf, subnormal) per block;
+ *   short     the short last chunk of K: bytes, and its blocks counted. */
+enum mx_chunk_kind { MX_CHUNK_FAST = 0, MX_CHUNK_FOLDED, MX_CHUNK_SPECIAL, MX_CHUNK_SHORT };
+
+/* The four FP16x2 or BF16x2 pairs (elements 2j, 2j + 1) of a prepared word (weights.h), by bit
+ * placement. FP16: magnitude bits at 9..11 and the sign at 15 give E2M1 * 2^-14 exactly (code 1
+ * lands on the FP16 subnormal 2^-15); the layout puts pair 0 there already and pair 1 three bits
+ * lower: 11 logic instructions a word, 5 of them shifts the compiler gives the FMA pipe. BF16:
+ * magnitude bits at 6..8 give E2M1 * 2^-126, so one multiply by 2^126 restores E2M1 exactly
+ * (keeping the MMA's products far from FP32 subnormals); the FP16 placement costs it one more
+ * instruction a pair. */
+template <typename T> struct mx_mma_type;
+
+template <> struct mx_mma_type<__half> {
+    static constexpr int factor_exponent = 14; /* decoded = E2M1 * 2^-14 */
+    /* Fast: scale bytes 0 .. 240, whose factor 2^(s + 14) is a normal FP32 number (exponent
+     * field byte + 14). Folded: bytes 104 .. 128, the FP16x2 factor 2^(s + 14) has exponent
+     * field byte - 98 (kept in the bytes: shifted into place per pair of halves). */
+    template <int kind> static __device__ __forceinline__ bool scales_fit(uint32_t bytes) {
+        if (kind == MX_CHUNK_FAST) return __vcmpgtu4(bytes, 0xF0F0F0F0u) == 0;
+        return (__vcmpltu4(bytes, 0x68686868u) | __vcmpgtu4(bytes, 0x80808080u)) == 0;
+    }
+    template <int kind> static __device__ __forceinline__ uint32_t bias_scales(uint32_t bytes) {
+        return kind == MX_CHUNK_FAST ? bytes + 0x0E0E0E0Eu : bytes - 0x62626262u;
+    }
+    static constexpr int folded_shift = 10; /* FP16 exponent field */
+    static __device__ __forceinline__ uint32_t multiply(uint32_t a, uint32_t b) {
+        __half2 product =
+            __hmul2(*reinterpret_cast<__half2 *>(&a), *reinterpret_cast<__half2 *>(&b));
+        return *reinterpret_cast<uint32_t *>(&product);
+    }
+    static __device__ __forceinline__ void decode_raw(uint32_t w, uint32_t (&pair)[4]) {
+        decode(w, pair);
+    }
+    static __device__ __forceinline__ void decode(uint32_t w, uint32_t (&pair)[4]) {
+        pair[0] = w & 0x8E008E00u;
+        pair[1] = (w << 3) & 0x8E008E00u;
+        pair[2] = ((w << 9) & 0x0E000E00u) | ((w << 2) & 0x80008000u);
+        pair[3] = ((w << 6) & 0x0E000E00u) | ((w << 1) & 0x80008000u);
+    }
+    static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                               uint32_t b1) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, "
+                     "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
+
+template <> struct mx_mma_type<__nv_bfloat16> {
+    static constexpr int factor_exponent = 0; /* decoded = E2M1 after the multiply */
+    /* Fast: scale bytes 1 .. 254, whose factor 2^s is a normal FP32 number (exponent field the
+     * byte). Folded: bytes 27 .. 128, the BF16x2 factor 2^(s + 126) has exponent field
+     * byte + 126. */
+    template <int kind> static __device__ __forceinline__ bool scales_fit(uint32_t bytes) {
+        if (kind == MX_CHUNK_FAST)
+            return (__vcmpeq4(bytes, 0u) | __vcmpeq4(bytes, 0xFFFFFFFFu)) == 0;
+        return (__vcmpltu4(bytes, 0x1B1B1B1Bu) | __vcmpgtu4(bytes, 0x80808080u)) == 0;
+    }
+    template <int kind> static __device__ __forceinline__ uint32_t bias_scales(uint32_t bytes) {
+        return kind == MX_CHUNK_FAST ? bytes : bytes + 0x7E7E7E7Eu;
+    }
+    static constexpr int folded_shift = 7; /* BF16 exponent field */
+    static __device__ __forceinline__ uint32_t multiply(uint32_t a, uint32_t b) {
+        __nv_bfloat162 product = __hmul2(*reinterpret_cast<__nv_bfloat162 *>(&a),
+                                         *reinterpret_cast<__nv_bfloat162 *>(&b));
+        return *reinterpret_cast<uint32_t *>(&product);
+    }
+    static __device__ __forceinline__ uint32_t exact(uint32_t bits) {
+        return multiply(bits, 0x7E807E80u); /* 2^126 in both halves */
+    }
+    static __device__ __forceinline__ void decode_raw(uint32_t w, uint32_t (&pair)[4]) {
+        pair[0] = ((w >> 3) & 0x01C001C0u) | (w & 0x80008000u);
+        pair[1] = (w & 0x01C001C0u) | ((w << 3) & 0x80008000u);
+        pair[2] = ((w << 6) & 0x01C001C0u) | ((w << 2) & 0x80008000u);
+        pair[3] = ((w << 3) & 0x01C001C0u) | ((w << 1) & 0x80008000u);
+    }
+    static __device__ __forceinline__ void decode(uint32_t w, uint32_t (&pair)[4]) {
+        decode_raw(w, pair);
+#pragma unroll
+        for (int i = 0; i < 4; i++) pair[i] = exact(pair[i]);
+    }
+    static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                               uint32_t b1) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, "
+                     "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
+
+/* FP32 factor that turns a block's decoded partial sum into exact units: 2^(s + factor_exponent),
+ * NaN for scale 0xFF, +Inf where that overflows FP32 (FP16 path, scale byte > 240: see gemm.h),
+ * 2^-127 for the BF16 path's scale byte 0. Selects, no branches. */
+template <typename T> __device__ __forceinline__ float mx_block_factor(uint32_t scale_byte) {
+    int field = (int)scale_byte + mx_mma_type<T>::factor_exponent; /* biased FP32 exponent */
+    uint32_t bits = field >= 1 ? (uint32_t)field << 23 : 0x00400000u;
+    bits = field > 254 ? 0x7F800000u : bits;
+    bits = scale_byte == MX_SCALE_NAN ? 0x7FC00000u : bits;
+    return __uint_as_float(bits);
+}
+
+/* The same factor for byte i of a word of four scale bytes, when no byte of it is special: the
+ * exponent field is the byte plus factor_exponent, added to all four at once (no carry below
+ * the special values). Two instructions per factor. */
+__device__ __forceinline__ float mx_word_factor(uint32_t biased, int i) {
+    const int shift = 23 - 8 * i; /* i is a constant in every (unrolled) caller */
+    const uint32_t field = shift >= 0 ? biased << shift : biased >> -shift;
+    return __uint_as_float(field & 0x7F800000u);
+}
+
+struct mx_gemm_params {
+    const void *x, *bias;
+    const uint8_t *w;    /* prepared weights (weights.h) */
+    int64_t entry_bytes; /* between their batch entries */
+    void *y;
+    const void *residual;      /* [batch, m, out] or NULL (epilogue kinds but MX_EPILOGUE_BIAS) */
+    const int32_t *batch_rows; /* [batch] valid rows per entry, or NULL: all m */
+    mx_activation activation;
+    int64_t m, n, k, batch;
+    int64_t tile_bytes;   /* of one prepared 16-row tile */
+    int k_blocks;         /* k / 32 */
+    int token_tiles;      /* per batch entry */
+    int row_tiles;        /* 16-row tiles per batch entry */
+    int cta_tiles;        /* groups of `warps` row tiles: one per CTA and step */
+    int chunks_per_split; /* chunks of 8 blocks along K per split (blockIdx.y) */
+};
+
+/* What the tensor-core kernel does with a finished FP32 sum, fixed at compile time so that the
+ * plain product keeps its own code: bias only (the plain GEMM); bias, an ungated activation
+ * (none or GELU) and the residual; or bias, a gated unit and the residual, reading the pair of
+ * weight rows (2j gate, 2j + 1 linear) and writing output column j of n / 2. */
+enum mx_epilogue_kind { MX_EPILOGUE_BIAS = 0, MX_EPILOGUE_ACT, MX_EPILOGUE_GATED };
+
+/* Output columns per token: n / 2 for a gated unit, n otherwise. */
+template <int E> __device__ __forceinline__ int64_t mx_out_width(const mx_gemm_params &p) {
+    return E == MX_EPILOGUE_GATED ? p.n / 2 : p.n;
+}
+
+/* Writes output (token, column) of the CTA's batch entry (y and residual point at its [m, out]
+ * part) from its FP32 value: the bias is already in, and for the gated kind so is the gated
+ * unit; the rest of the epilogue (activation.cuh) happens here. */
+template <typename T, int E>
+__device__ __forceinline__ void mx_write_output(const mx_gemm_params &p, T *y, const T *residual,
+                                                int64_t token, int64_t column, float value) {
+    if constexpr (E == MX_EPILOGUE_BIAS) {
+        y[token * p.n + column] = (T)value;
+    } else {
+        const int64_t out = mx_out_width<E>(p);
+        if constexpr (E == MX_EPILOGUE_ACT) value = mx_act(p.activation, value);
+        /* Read before the write by the same thread: residual may be y itself. */
+        if (residual) value += (float)residual[token * out + column];
+        y[token * out + column] = (T)value;
+    }
+}
+
+/* With batch_rows: the index-th token tile that holds valid rows, counting entry by entry in
+ * batch order (entry b has ceil(min(m, batch_rows[b]) / tokens) of them). Every warp computes
+ * it alone (32 entries per step: a prefix sum of their tile counts by shuffles), so no barrier
+ * is needed and every thread of a CTA, and every CTA of a cluster (same blockIdx.z), gets the
+ * same answer. False when there are at most index such tiles: the CTA has nothing to do. */
+__device__ __forceinline__ bool mx_valid_tile(const mx_gemm_params &p, int tokens, int index,
+                                              int &batch_index, int &tile, int64_t &rows) {
+    const int lane = threadIdx.x & 31;
+    int before = 0; /* tiles of the entries before this step's 32 */
+    for (int64_t base = 0; base < p.batch; base += 32) {
+        const int64_t entry = base + lane;
+        const int count = entry < p.batch ? __ldg(p.batch_rows + entry) : 0;
+        const int valid = (int)min(p.m, (int64_t)max(count, 0));
+        /* Capped so that the sums stay small: index < 65536 (the grid's z), and an entry with
+         * at least that many tiles owns index either way. */
+        const int tiles = min((valid + tokens - 1) / tokens, 65536);
+        int through = tiles; /* inclusive prefix sum over the lanes */
+#pragma unroll
+        for (int offset = 1; offset < 32; offset <<= 1) {
+            int other = __shfl_up_sync(0xFFFFFFFFu, through, offset);
+            if (lane >= offset) through += other;
+        }
+        /* The first lane whose tiles reach past index owns it (a lane without tiles never is
+         * the first: its sum equals its predecessor's). */
+        const unsigned reached = __ballot_sync(0xFFFFFFFFu, before + through > index);
+        if (reached) {
+            const int owner = __ffs(reached) - 1;
+            const int owner_through = __shfl_sync(0xFFFFFFFFu, through, owner);
+            const int owner_tiles = __shfl_sync(0xFFFFFFFFu, tiles, owner);
+            batch_index = (int)base + owner;
+            tile = index - (before + owner_through - owner_tiles);
+            rows = __shfl_sync(0xFFFFFFFFu, valid, owner);
+            return true;
+        }
+        before += __shfl_sync(0xFFFFFFFFu, through, 31);
+    }
+    return false;
+}
+
+/* Geometry of one instantiation: `warps` warps, each on its own 16-row tile with a private ring
+ * of `stages` chunk slots (MX_CHUNK_BYTES each, a copy of the prepared chunk), and the
+ * activations of `x_ahead` blocks in registers ahead of use. Measured on H200 (docs/gemm.md). */
+template <int TT> struct mx_tile_shape {
+    static constexpr int tokens = 8 * TT;
+    static constexpr int warps = 8;
+    static constexpr int stages = TT == 1 ? 6 : TT <= 4 ? 4 : 3;
+    static constexpr int x_ahead = TT <= 2 ? 4 : TT == 4 ? 2 : 1;
+    static constexpr int ctas_per_sm = 2; /* 128 registers a thread */
+    static constexpr int threads = warps * 32;
+    static constexpr int rows = MX_TILE_ROWS * warps; /* weight rows (outputs n) per CTA */
+    static constexpr int warp_smem_bytes = stages * MX_CHUNK_BYTES;
+    static constexpr int smem_bytes = warps * warp_smem_bytes;
+    static_assert(MX_CHUNK_BLOCKS % x_ahead == 0, "the activation ring stays aligned to chunks");
+    static_assert(tokens * rows * 4 <= smem_bytes, "split-K partials fit the rings");
+    static_assert(ctas_per_sm * (smem_bytes + 1024) <= 228 * 1024, "resident CTAs fit an SM");
+};
+
+/* 16 bytes global -> shared without passing through registers. */
+__device__ __forceinline__ void mx_copy16(uint32_t shared, const void *global) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(shared), "l"(global));
+}
+
+__device__ __forceinline__ void mx_copy_commit() {
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
+template <int pending> __device__ __forceinline__ void mx_copy_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(pending));
+}
+
+/* 16 bytes of activations, through the read-only path (L1): the CTA's warps read the same ones. */
+__device__ __forceinline__ uint4 mx_load_x(const void *address) {
+    uint4 v;
+    asm volatile("ld.global.nc.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(address));
+    return v;
+}
+
+/* The activations of one block for each token tile: elements 8t .. 8t + 7 of the lane's token
+ * from source (its row in token tile 0; token tile tt is 8 rows further each, present when bit
+ * tt of tokens_present is set), when the block exists. Absent tokens' outputs are never
+ * written, and an MMA column depends on its own token only, so their registers may hold
+ * anything. */
+template <typename T, int TT>
+__device__ __forceinline__ void mx_fetch_x(const T *source, int64_t tile_stride,
+                                           unsigned tokens_present, bool exists, uint4 (&x)[TT]) {
+    if (!exists) return;
+#pragma unroll
+    for (int tt = 0; tt < TT; tt++)
+        if (tokens_present >> tt & 1u) x[tt] = mx_load_x(source + tt * tile_stride);
+}
+
+/* A warp's pass over one chunk of its 16-row tile, block by block, from its ring slot. The
+ * activations of block j sit in x[j % x_ahead]; once used, that slot is refilled with the block
+ * x_ahead further on, in this chunk or the next one of the K range (which wraps to the range's
+ * first chunk: the next tile starts there), so the loads stay x_ahead blocks ahead across
+ * chunks and tiles, at constant offsets from x_this and x_next. */
+template <typename T, int TT, int kind> struct mx_chunk_pass {
+    using shape = mx_tile_shape<TT>;
+    static constexpr int ahead = shape::x_ahead;
+    static constexpr bool full = kind != MX_CHUNK_SHORT;
+
+    /* words: the lane's 16 scale bytes of a full chunk ((row g, block j) and (row g + 8, block j)
+     * are bytes 2j, 2j + 1), biased by factor_exponent on the fast path. */
+    static __device__ __forceinline__ void run(const uint8_t *slot, int blocks,
+                                               const uint32_t (&words)[4], const T *x_this,
+                                               const T *x_next, int next_blocks,
+                                               int64_t tile_stride, unsigned tokens_present,
+                                               uint4 (&x)[ahead][TT], float (&acc)[TT][4]) {
+        using traits = mx_mma_type<T>;
+        const int lane = threadIdx.x & 31;
+        const uint8_t *scales = slot + 256 * blocks + 2 * blocks * (lane >> 2);
+        uint4 codes = make_uint4(0, 0, 0, 0);
+#pragma unroll
+        for (int j = 0; j < MX_CHUNK_BLOCKS; j++) {
+            if (kind == MX_CHUNK_FOLDED) {
+                if (j % 2 == 0)
+                    codes = *reinterpret_cast<const uint4 *>(slot + 256 * j + 16 * lane);
+                /* 2^s of rows g and g + 8 in both halves: byte 2 (j % 2) + h of the word. */
+                const int byte0 = 2 * (j % 2), byte1 = byte0 + 1;
+                const uint32_t factor0 = __byte_perm(words[j / 2], 0, byte0 | 0x4040 | byte0 << 8)
+                                         << traits::folded_shift;
+                const uint32_t factor1 = __byte_perm(words[j / 2], 0, byte1 | 0x4040 | byte1 << 8)
+                                         << traits::folded_shift;
+                uint32_t row0[4], row8[4];
+                traits::decode_raw(j % 2 == 0 ? codes.x : codes.z, row0);
+                traits::decode_raw(j % 2 == 0 ? codes.y : codes.w, row8);
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    row0[i] = traits::multiply(row0[i], factor0);
+                    row8[i] = traits::multiply(row8[i], factor1);
+                }
+                const uint32_t a0[4] = {row0[0], row8[0], row0[1], row8[1]};
+                const uint32_t a1[4] = {row0[2], row8[2], row0[3], row8[3]};
+#pragma unroll
+                for (int tt = 0; tt < TT; tt++) {
+                    const uint4 in = x[j % ahead][tt];
+                    traits::mma(acc[tt], a0, in.x, in.y);
+                    traits::mma(acc[tt], a1, in.z, in.w);
+                }
+            } else if (full || j < blocks) {
+                float factor0, factor1;
+                if constexpr (kind == MX_CHUNK_FAST) {
+                    factor0 = mx_word_factor(words[j / 2], 2 * (j % 2));
+                    factor1 = mx_word_factor(words[j / 2], 2 * (j % 2) + 1);
+                } else if constexpr (kind == MX_CHUNK_SPECIAL) {
+                    factor0 = mx_block_factor<T>(words[j / 2] >> (16 * (j % 2)) & 0xFFu);
+                    factor1 = mx_block_factor<T>(words[j / 2] >> (16 * (j % 2) + 8) & 0xFFu);
+                } else {
+                    factor0 = mx_block_factor<T>(scales[2 * j]);
+                    factor1 = mx_block_factor<T>(scales[2 * j + 1]);
+                }
+                if (full || (j | 1) < blocks) {
+                    if (j % 2 == 0)
+                        codes = *reinterpret_cast<const uint4 *>(slot + 256 * j + 16 * lane);
+                } else { /* an odd last block: 8 bytes per lane */
+                    const uint2 last = *reinterpret_cast<const uint2 *>(slot + 256 * j + 8 * lane);
+                    codes.x = last.x;
+                    codes.y = last.y;
+                }
+                uint32_t row0[4], row8[4]; /* rows g and g + 8 */
+                traits::decode(j % 2 == 0 ? codes.x : codes.z, row0);
+                traits::decode(j % 2 == 0 ? codes.y : codes.w, row8);
+                /* A fragments: pairs (0,1) (2,3) of both rows to the first MMA's k slots
+                 * (2t, 2t + 1) (2t + 8, 2t + 9), pairs (4,5) (6,7) to the second's. */
+                const uint32_t a0[4] = {row0[0], row8[0], row0[1], row8[1]};
+                const uint32_t a1[4] = {row0[2], row8[2], row0[3], row8[3]};
+#pragma unroll
+                for (int tt = 0; tt < TT; tt++) {
+                    /* Elements 8t .. 8t + 7 of the block for token g, in the same order. */
+                    const uint4 in = x[j % ahead][tt];
+                    float block_sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                    traits::mma(block_sum, a0, in.x, in.y);
+                    traits::mma(block_sum, a1, in.z, in.w);
+                    acc[tt][0] = fmaf(block_sum[0], factor0, acc[tt][0]);
+                    acc[tt][1] = fmaf(block_sum[1], factor0, acc[tt][1]);
+                    acc[tt][2] = fmaf(block_sum[2], factor1, acc[tt][2]);
+                    acc[tt][3] = fmaf(block_sum[3], factor1, acc[tt][3]);
+                }
+            }
+            const int position = j + ahead; /* of the block to load into x[j % ahead] */
+            if (position < MX_CHUNK_BLOCKS) /* a constant in the unrolled loop */
+                mx_fetch_x<T, TT>(x_this + position * MX_BLOCK_SIZE, tile_stride, tokens_present,
+                                  full || position < blocks, x[j % ahead]);
+            else
+                mx_fetch_x<T, TT>(x_next + (position - MX_CHUNK_BLOCKS) * MX_BLOCK_SIZE,
+                                  tile_stride, tokens_present,
+                                  position - MX_CHUNK_BLOCKS < next_blocks, x[j % ahead]);
+        }
+    }
+};
+
+/* Writes a warp's finished tile (rows row0 + group and row0 + group + 8, the CTA's tokens) through
+ * the epilogue. */
+template <typename T, int TT, int E>
+__device__ __forceinline__ void mx_store_tile(const mx_gemm_params &p, T *y, const T *residual,
+                                              const T *bias, int64_t row0, int64_t token0,
+                                              int64_t m_valid, const float (&acc)[TT][4]) {
+    const int lane = threadIdx.x & 31, group = lane >> 2, quad = lane & 3;
+    const int64_t rows[2] = {row0 + group, row0 + group + 8};
+#pragma unroll
+    for (int tt = 0; tt < TT; tt++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+            int64_t token = token0 + tt * 8 + 2 * quad + (c & 1), row = rows[c >> 1];
+            if constexpr (E == MX_EPILOGUE_GATED) {
+                /* The accumulator's row is group (+ 8): weight row 2j + 1 of the pair sits in the
+                 * lane of group + 1, i.e. lane ^ 4, with the same tokens. row0 is a multiple of
+                 * 16, so group's parity is row's. Every lane takes part in the shuffle; the even
+                 * ones write. */
+                float value = acc[tt][c] + (bias && row < p.n ? (float)bias[row] : 0.0f);
+                float linear = __shfl_xor_sync(0xFFFFFFFFu, value, 4);
+                if ((group & 1) == 0 && token < m_valid && row < p.n) /* n even */
+                    mx_write_output<T, E>(p, y, residual, token, row / 2,
+                                          mx_glu(p.activation, value, linear));
+            } else if (token < m_valid && row < p.n) {
+                float value = acc[tt][c] + (bias ? (float)bias[row] : 0.0f);
+                mx_write_output<T, E>(p, y, residual, token, row, value);
+            }
+        }
+}
+
+/* The pipeline of each warp: ring slots filled `stages - 1` chunk steps ahead (one commit group
+ * per step, empty past the end, so that the wait counts stay fixed), __syncwarp after each wait
+ * so that every lane sees the other lanes' copies and the slot refilled next is free. */
+template <typename T, int TT, int E>
+static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_shape<TT>::ctas_per_sm)
+    mx_gemm_kernel(const mx_gemm_params p) {
+    using shape = mx_tile_shape<TT>;
+    constexpr int tokens = shape::tokens, stages = shape::stages, ahead = shape::x_ahead;
+    constexpr int warps = shape::warps;
+    extern __shared__ __align__(16) uint8_t smem[];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, group = lane >> 2;
+    int batch_index = blockIdx.z / p.token_tiles;
+    int64_t token0 = (int64_t)(blockIdx.z % p.token_tiles) * tokens;
+    int64_t m_valid = p.m; /* rows of this batch entry that exist */
+    if (p.batch_rows) {
+        /* The grid's token tiles are the valid ones, packed. The whole CTA, and its whole
+         * cluster, leaves here together before any load, barrier or shared-memory access. */
+        int tile = 0;
+        if (!mx_valid_tile(p, tokens, (int)blockIdx.z, batch_index, tile, m_valid)) return;
+        token0 = (int64_t)tile * tokens;
+    }
+    /* Chunk bookkeeping in 32 bits (k < 2^31) with running pointers: no division, no 64-bit
+     * multiply in the loop. Every chunk holds 8 blocks but the last of K, which holds
+     * last_blocks. */
+    const int k_blocks = p.k_blocks;
+    const int k_chunks = (k_blocks + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS;
+    const int last_blocks = k_blocks - (k_chunks - 1) * MX_CHUNK_BLOCKS;
+    const int chunk_begin = (int)blockIdx.y * p.chunks_per_split;
+    const int chunks = min(p.chunks_per_split, k_chunks - chunk_begin);
+    const int64_t tile_bytes = p.tile_bytes, tile_stride = (int64_t)gridDim.x * warps;
+    auto chunk_blocks = [&](int chunk) {
+        return chunk == k_chunks - 1 ? last_blocks : (int)MX_CHUNK_BLOCKS;
+    };
+
+    /* This warp's row tiles: (blockIdx.x + i * gridDim.x) * warps + warp for i = 0, 1, ... while
+     * below row_tiles (one at most when K is split). */
+    const int warp_groups = p.row_tiles > warp ? (p.row_tiles - warp + warps - 1) / warps : 0;
+    const int warp_tiles =
+        warp_groups > (int)blockIdx.x
+            ? (warp_groups - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x
+            : 0;
+    const int steps = warp_tiles * chunks;
+
+    uint8_t *ring = smem + warp * shape::warp_smem_bytes;
+    const uint32_t ring_shared = (uint32_t)__cvta_generic_to_shared(ring) + 16 * lane;
+    const uint32_t ring_end = ring_shared + stages * MX_CHUNK_BYTES;
+    /* The copies: a full chunk is 136 16-byte units, four per lane and a fifth for lanes 0..7;
+     * the source walks the split's chunks, then jumps to the same chunk of the next tile. */
+    const uint8_t *issue_source = p.w + (int64_t)batch_index * p.entry_bytes +
+                                  ((int64_t)blockIdx.x * warps + warp) * tile_bytes +
+                                  (int64_t)chunk_begin * MX_CHUNK_BYTES + 16 * lane;
+    const int64_t next_tile_jump =
+        tile_stride * tile_bytes - (int64_t)(chunks - 1) * MX_CHUNK_BYTES;
+    uint32_t issue_target = ring_shared;
+    int issue_chunk = 0;
+    auto issue = [&](bool live) {
+        if (live) {
+            const int blocks = chunk_blocks(chunk_begin + issue_chunk);
+            if (blocks == MX_CHUNK_BLOCKS) {
+#pragma unroll
+                for (int u = 0; u < 4; u++)
+                    mx_copy16(issue_target + 512 * u, issue_source + 512 * u);
+                if (lane < MX_CHUNK_BYTES / 16 - 128)
+                    mx_copy16(issue_target + 2048, issue_source + 2048);
+            } else {
+                const int units = blocks * MX_TILE_BLOCK_BYTES / 16; /* 16-byte units */
+                for (int i = 0; 32 * i + lane < units; i++)
+                    mx_copy16(issue_target + 512 * i, issue_source + 512 * i);
+            }
+            issue_source += ++issue_chunk == chunks ? next_tile_jump : MX_CHUNK_BYTES;
+            issue_chunk = issue_chunk == chunks ? 0 : issue_chunk;
+            issue_target += MX_CHUNK_BYTES;
+            issue_target = issue_target == ring_end ? ring_shared : issue_target;
+        }
+        mx_copy_commit();
+    };
+#pragma unroll
+    for (int s = 0; s < stages - 1; s++) issue(s < steps);
+
+    /* The lane's activations: its token of token tile 0 (tile tt is 8 rows further each),
+     * elements 8t .. of each block; x_first: the split's first chunk. */
+    const T *x_first = (const T *)p.x + ((int64_t)batch_index * p.m + token0 + group) * p.k +
+                       8 * (lane & 3) + chunk_begin * MX_CHUNK_BLOCKS * MX_BLOCK_SIZE;
+    const int64_t x_tile_stride = 8 * p.k; /* elements between token tiles */
+    unsigned tokens_present = 0;
+#pragma unroll
+    for (int tt = 0; tt < TT; tt++)
+        tokens_present |= (unsigned)(token0 + tt * 8 + group < m_valid) << tt;
+    uint4 x_ring[ahead][TT];
+    {
+        const int first_blocks = chunk_blocks(chunk_begin);
+#pragma unroll
+        for (int d = 0; d < ahead; d++) {
+#pragma unroll
+            for (int tt = 0; tt < TT; tt++) x_ring[d][tt] = make_uint4(0, 0, 0, 0);
+            mx_fetch_x<T, TT>(x_first + d * MX_BLOCK_SIZE, x_tile_stride, tokens_present,
+                              d < first_blocks, x_ring[d]);
+        }
+    }
+
+    const T *bias = p.bias ? (const T *)p.bias + (int64_t)batch_index * p.n : nullptr;
+    const int64_t entry_outputs = (int64_t)batch_index * p.m * mx_out_width<E>(p);
+    T *y = (T *)p.y + entry_outputs;
+    const T *residual =
+        E != MX_EPILOGUE_BIAS && p.residual ? (const T *)p.residual + entry_outputs : nullptr;
+
+    using traits = mx_mma_type<T>;
+    float acc[TT][4] = {};
+    int64_t tile = (int64_t)blockIdx.x * warps + warp;
+    int chunk_index = 0;
+    const uint8_t *slot_bytes = ring;
+    const T *x_this = x_first;
+    for (int step = 0; step < steps; step++) {
+        mx_copy_wait<stages - 2>();
+        __syncwarp();
+        issue(step + stages - 1 < steps);
+        const bool wraps = chunk_index + 1 == chunks;
+        const int blocks = chunk_blocks(chunk_begin + chunk_index);
+        const int next_blocks = chunk_blocks(wraps ? chunk_begin : chunk_begin + chunk_index + 1);
+        const T *x_next = wraps ? x_first : x_this + MX_CHUNK_BLOCKS * MX_BLOCK_SIZE;
+        uint32_t words[4] = {0, 0, 0, 0};
+        if (blocks == MX_CHUNK_BLOCKS) {
+            const uint4 scale_bytes =
+                *reinterpret_cast<const uint4 *>(slot_bytes + 256 * MX_CHUNK_BLOCKS + 16 * group);
+            words[0] = scale_bytes.x;
+            words[1] = scale_bytes.y;
+            words[2] = scale_bytes.z;
+            words[3] = scale_bytes.w;
+            constexpr int fast = TT >= 4 ? MX_CHUNK_FOLDED : MX_CHUNK_FAST;
+            bool other = false;
+#pragma unroll
+            for (int i = 0; i < 4; i++) other |= !traits::template scales_fit<fast>(words[i]);
+            if (!__any_sync(0xFFFFFFFFu, other)) {
+#pragma unroll
+                for (int i = 0; i < 4; i++) words[i] = traits::template bias_scales<fast>(words[i]);
+                mx_chunk_pass<T, TT, fast>::run(slot_bytes, blocks, words, x_this, x_next,
+                                                next_blocks, x_tile_stride, tokens_present, x_ring,
+                                                acc);
+            } else {
+                mx_chunk_pass<T, TT, MX_CHUNK_SPECIAL>::run(slot_bytes, blocks, words, x_this,
+                                                            x_next, next_blocks, x_tile_stride,
+                                                            tokens_present, x_ring, acc);
+            }
+        } else {
+            mx_chunk_pass<T, TT, MX_CHUNK_SHORT>::run(slot_bytes, blocks, words, x_this, x_next,
+                                                      next_blocks, x_tile_stride, tokens_present,
+                                                      x_ring, acc);
+        }
+        slot_bytes += MX_CHUNK_BYTES;
+        slot_bytes = slot_bytes == ring + stages * MX_CHUNK_BYTES ? ring : slot_bytes;
+        x_this = x_next;
+        if (wraps) {
+            chunk_index = 0;
+            if (gridDim.y == 1) {
+                mx_store_tile<T, TT, E>(p, y, residual, bias, tile * MX_TILE_ROWS, token0, m_valid,
+                                        acc);
+#pragma unroll
+                for (int tt = 0; tt < TT; tt++)
+#pragma unroll
+                    for (int c = 0; c < 4; c++) acc[tt][c] = 0.0f;
+            }
+            tile += tile_stride;
+        } else {
+            chunk_index++;
+        }
+    }
+    mx_copy_wait<0>();
+    if (gridDim.y == 1) return;
+
+#if __CUDA_ARCH__ >= 900
+    /* Split-K: the splits of one group of tiles form a thread-block cluster. Each leaves its
+     * partial tile in its own shared memory; then CTA r of the cluster sums slice r of the tile
+     * over all splits in split order (deterministic) through distributed shared memory, and
+     * writes Y. */
+    namespace cg = cooperative_groups;
+    cg::cluster_group cluster = cg::this_cluster();
+    constexpr int tile_elements = tokens * shape::rows;
+    float *partial = (float *)smem;
+    const int quad = lane & 3, w_row = warp * MX_TILE_ROWS + group;
+    const int64_t row0 = (int64_t)blockIdx.x * shape::rows;
+    __syncthreads(); /* every warp is done reading its ring */
+#pragma unroll
+    for (int tt = 0; tt < TT; tt++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+            int token = tt * 8 + 2 * quad + (c & 1), row = w_row + 8 * (c >> 1);
+            partial[token * shape::rows + row] = acc[tt][c];
+        }
+    cluster.sync();
+    const int rank = (int)cluster.block_rank(), splits = (int)cluster.num_blocks();
+    /* A gated unit needs both rows of its pair: elements go by pairs (rows per tile is even,
+     * so a pair never spans two tokens), and slices start on even elements. */
+    constexpr int unit = E == MX_EPILOGUE_GATED ? 2 : 1;
+    static_assert(shape::rows % 2 == 0, "pairs of weight rows stay in one tile row");
+    const int slice = ((tile_elements + splits - 1) / splits + unit - 1) / unit * unit;
+    const int end = min(tile_elements, (rank + 1) * slice);
+    for (int e = rank * slice + (int)threadIdx.x * unit; e < end; e += shape::threads * unit) {
+        int64_t token = token0 + e / shape::rows, row = row0 + e % shape::rows;
+        float sum[unit] = {};
+        for (int r = 0; r < splits; r++) {
+            const float *remote = cluster.map_shared_rank(partial, r);
+#pragma unroll
+            for (int u = 0; u < unit; u++) sum[u] += remote[e + u];
+        }
+        if (token < m_valid && row < p.n) {
+            if constexpr (E == MX_EPILOGUE_GATED) /* n even: row + 1 < n */
+                mx_write_output<T, E>(p, y, residual, token, row / 2,
+                                      mx_glu(p.activation,
+                                             sum[0] + (bias ? (float)bias[row] : 0.0f),
+                                             sum[1] + (bias ? (float)bias[row + 1] : 0.0f)));
+            else
+                mx_write_output<T, E>(p, y, residual, token, row,
+                                      sum[0] + (bias ? (float)bias[row] : 0.0f));
+        }
+    }
+    cluster.sync(); /* no CTA may leave while others still read its shared memory */
+#endif
+}
+
+#endif
