@@ -7,7 +7,8 @@ export PATH := $(PATH):/usr/local/cuda/bin
 
 # An offline bundle unpacked by .ci/deps.sh is searched like a system prefix.
 DEPS_PREFIX := $(CURDIR)/.deps/root/usr
-CMAKE_ARGS = -DMX_WERROR=$(WERROR) $(if $(wildcard $(DEPS_PREFIX)),-DCMAKE_PREFIX_PATH=$(DEPS_PREFIX))
+CMAKE_ARGS = -DMX_WERROR=$(WERROR) $(if $(wildcard $(DEPS_PREFIX)),-DCMAKE_PREFIX_PATH=$(DEPS_PREFIX)) \
+	$(if $(MX_CUDA_ARCHS),-DMX_CUDA_ARCHS="$(MX_CUDA_ARCHS)")
 
 .PHONY: all build test bench report nightly clean help deps-test deps-bench bundle
 
@@ -25,6 +26,8 @@ help:
 	@echo "                an offline GPU box (copy .deps/ there)"
 	@echo "make clean      remove $(BUILD_DIR)/"
 	@echo "variables: BUILD_DIR=$(BUILD_DIR) WERROR=$(WERROR) (warnings as errors) JOBS=$(JOBS)"
+	@echo "           MX_CUDA_ARCHS=native (only the GPUs in this box: a faster build; default:"
+	@echo "           every GPU from sm_80 to sm_120, see README)"
 
 build:
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_ARGS) -DMX_BUILD_TESTS=$(or $(TESTS),AUTO)

@@ -233,6 +233,14 @@ static bool collect_environment(int device, mx_run_info *info, char *why, size_t
     cudaDeviceGetAttribute(&memory_khz, cudaDevAttrMemoryClockRate, device);
     info->sm_clock_max_mhz = clock_khz / 1000;
     info->memory_clock_max_mhz = memory_khz / 1000;
+    mx_device_info gpu;
+    if (mx_device_query(device, &gpu) != MX_OK) {
+        snprintf(why, why_size, "%s", mx_last_error());
+        return false;
+    }
+    snprintf(info->code_path, sizeof info->code_path, "%s", mx_code_path_name(gpu.path));
+    snprintf(info->code_path_why, sizeof info->code_path_why, "%s", gpu.why);
+    snprintf(info->built_archs, sizeof info->built_archs, "%s", mx_built_archs());
     cudaDriverGetVersion(&info->driver_version);
     cudaRuntimeGetVersion(&info->runtime_version);
     cublasHandle_t cublas;

@@ -3,6 +3,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "arch.h"
 #include "cli.h"
 
 bool mx_cli_open_device(int ordinal) {
@@ -24,6 +25,11 @@ bool mx_cli_open_device(int ordinal) {
     if (error == cudaSuccess) error = cudaFree(NULL); /* creates the context now */
     if (error != cudaSuccess) {
         mx_cli_error("cannot use CUDA device %d: %s", ordinal, cudaGetErrorString(error));
+        return false;
+    }
+    mx_device_info gpu; /* a GPU older than sm_80, or one this build has no code for */
+    if (mx_device_query(ordinal, &gpu) != MX_OK) {
+        mx_cli_error("%s", mx_last_error());
         return false;
     }
     return true;

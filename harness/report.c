@@ -366,6 +366,9 @@ static const meta_field meta_fields[] = {
     META("gpu.driver_version", META_VERSION, driver_version),
     META("gpu.cuda_runtime_version", META_VERSION, runtime_version),
     META("gpu.cublas_version", META_VERSION, cublas_version),
+    META("gpu.code_path", META_TEXT, code_path),
+    META("gpu.code_path_why", META_TEXT, code_path_why),
+    META("gpu.built_archs", META_TEXT, built_archs),
     META("ceilings.copy_gbps", META_NUMBER, copy_gbps),
     META("ceilings.fp16_gemm_8192_tflops", META_NUMBER, fp16_tflops),
     META("method.min_samples", META_NUMBER, min_samples),
@@ -2018,6 +2021,12 @@ static void write_environment(doc *out, const report_data *d) {
             m->driver_version / 1000, m->driver_version % 1000 / 10, m->runtime_version / 1000,
             m->runtime_version % 1000 / 10, m->cublas_version / 10000,
             m->cublas_version / 100 % 100, m->cublas_version % 100);
+    doc_row(out,
+            "code path\t%s (%s) for skinny and fused: hopper splits K over thread-block "
+            "clusters, portable (Ampere, Ada, Blackwell) does not; the cuBLAS variants take "
+            "cuBLAS's own path. Built for `%s`",
+            m->code_path[0] ? m->code_path : "not recorded (a run before the portable path)",
+            m->code_path_why[0] ? m->code_path_why : "?", m->built_archs[0] ? m->built_archs : "?");
     doc_row(out,
             "clocks\tSM %s under load at start-up (maximum %s); memory maximum %s; rows below "
             "90 %% of the start-up SM clock are flagged throttled",

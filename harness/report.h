@@ -28,8 +28,9 @@ typedef struct {
     char gpu_name[256], gpu_uuid[64], compute_capability[16];
     double sm_count, l2_bytes, memory_bytes;
     double sm_clock_max_mhz, sm_clock_start_mhz, memory_clock_max_mhz;
-    int driver_version, runtime_version, cublas_version; /* CUDA's integer encodings */
-    double copy_gbps, fp16_tflops;                       /* the ceilings measured at start-up */
+    int driver_version, runtime_version, cublas_version;     /* CUDA's integer encodings */
+    char code_path[16], code_path_why[96], built_archs[256]; /* kernels/arch.h */
+    double copy_gbps, fp16_tflops;                           /* the ceilings measured at start-up */
     double min_samples, max_samples, max_noise_pct, time_budget_ms, l2_flush_bytes, seed;
     int l2_flushed; /* 1, 0, -1 unknown */
 } mx_run_meta;

@@ -70,6 +70,9 @@ bool mx_run_info_save(const mx_run_info *info, const char *path, char *error, si
     key_int(json, "driver_version", info->driver_version);
     key_int(json, "cuda_runtime_version", info->runtime_version);
     key_int(json, "cublas_version", info->cublas_version);
+    key_string(json, "code_path", info->code_path);
+    key_string(json, "code_path_why", info->code_path_why);
+    key_string(json, "built_archs", info->built_archs);
     mx_json_end_object(json);
 
     mx_json_key(json, "ceilings");

@@ -21,6 +21,8 @@ typedef struct {
     int sm_clock_max_mhz, memory_clock_max_mhz;
     double sm_clock_start_mhz; /* measured under load at start-up */
     int driver_version, runtime_version, cublas_version;
+    /* the kernels' code path on this GPU (kernels/arch.h) and the architectures built for */
+    char code_path[16], code_path_why[96], built_archs[256];
     /* ceilings measured at start-up */
     double copy_gbps, fp16_tflops;
     /* method */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "check.h"
 #include "dense_gemm.h"
 #include "gemm.h"
@@ -13,9 +14,7 @@
 
 struct mx_gemm_context {
     cublasHandle_t cublas;
-    int sm_count;
-    int device;    /* the device it was created on */
-    bool clusters; /* thread-block clusters (sm_90+): split-K reduces in distributed smem */
+    mx_device_info gpu; /* the device it was created on, and its code path (arch.h) */
 };
 
 enum {
@@ -59,8 +58,9 @@ static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_pro
     /* Split K over a cluster (Hopper) until the CTAs fill the resident slots of one wave, and no
      * more clusters than can be resident together (past that limit the last clusters wait for a
      * second wave). */
-    int64_t slots = (int64_t)context->sm_count * (ctas_per_sm > 0 ? ctas_per_sm : 1);
-    int64_t splits = context->clusters && tiles < slots ? slots / tiles : 1;
+    int64_t slots = (int64_t)context->gpu.sm_count * (ctas_per_sm > 0 ? ctas_per_sm : 1);
+    bool clusters = context->gpu.path == MX_PATH_HOPPER;
+    int64_t splits = clusters && tiles < slots ? slots / tiles : 1;
     if (splits > MX_MAX_SPLITS) splits = MX_MAX_SPLITS;
     if (splits > k_chunks) splits = k_chunks;
     while (splits > 1 && tiles > max_clusters((int)splits)) splits--;
@@ -158,11 +158,18 @@ template <typename T, int TT, int E> static int mx_max_active_clusters(int split
 template <typename T, int TT, int E>
 static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gemm_problem *problem,
                                     cudaStream_t stream) {
-    MX_CUDA_CHECK((mx_configure_kernel<T, TT, E>(context->device)));
     using shape = mx_tile_shape<TT>;
-    mx_mma_plan plan =
-        mx_plan_mma(context, problem, shape::tokens, shape::warps,
-                    mx_ctas_per_sm<T, TT, E>(context->device), mx_max_active_clusters<T, TT, E>);
+    if ((size_t)shape::smem_bytes > context->gpu.smem_block_bytes)
+        return mx_fail(MX_ERR_UNSUPPORTED_SHAPE,
+                       "%s with %d tokens per CTA needs %d bytes of shared memory per block; the "
+                       "%s path on this GPU (%s) allows %zu",
+                       mx_gemm_variant_name(TT >= 4 ? MX_GEMM_FUSED : MX_GEMM_SKINNY),
+                       shape::tokens, shape::smem_bytes, mx_code_path_name(context->gpu.path),
+                       context->gpu.why, context->gpu.smem_block_bytes);
+    MX_CUDA_CHECK((mx_configure_kernel<T, TT, E>(context->gpu.device)));
+    mx_mma_plan plan = mx_plan_mma(context, problem, shape::tokens, shape::warps,
+                                   mx_ctas_per_sm<T, TT, E>(context->gpu.device),
+                                   mx_max_active_clusters<T, TT, E>);
     if (plan.token_tiles > 65535)
         return mx_fail(
             MX_ERR_UNSUPPORTED_SHAPE,
@@ -197,14 +204,16 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     return MX_OK;
 }
 
-/* skinny: 8 or 16 tokens per CTA; fused: 32 or 64. */
+/* skinny: 8 or 16 tokens per CTA (16 also for m <= 8 where the 8-token ring does not fit the
+ * path's shared memory); fused: 32 or 64. */
 template <typename T, int E>
 static mx_status mx_gemm_mma_dispatch(const mx_gemm_context *context,
                                       const mx_gemm_problem *problem, mx_gemm_variant variant,
                                       cudaStream_t stream) {
+    bool eight = (size_t)mx_tile_shape<1>::smem_bytes <= context->gpu.smem_block_bytes;
     if (variant == MX_GEMM_SKINNY)
-        return problem->m <= 8 ? mx_gemm_mma_launch<T, 1, E>(context, problem, stream)
-                               : mx_gemm_mma_launch<T, 2, E>(context, problem, stream);
+        return problem->m <= 8 && eight ? mx_gemm_mma_launch<T, 1, E>(context, problem, stream)
+                                        : mx_gemm_mma_launch<T, 2, E>(context, problem, stream);
     return problem->m <= 32 ? mx_gemm_mma_launch<T, 4, E>(context, problem, stream)
                             : mx_gemm_mma_launch<T, 8, E>(context, problem, stream);
 }
@@ -252,15 +261,11 @@ extern "C" mx_status mx_gemm_context_create(mx_gemm_context **context) {
     *context = nullptr;
     int device = 0;
     MX_CUDA_CHECK(cudaGetDevice(&device));
-    int sm_count = 0;
-    MX_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
-    int major = 0;
-    MX_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    mx_device_info gpu;
+    MX_TRY(mx_device_query(device, &gpu));
     mx_gemm_context *created = (mx_gemm_context *)calloc(1, sizeof *created);
     if (!created) return mx_fail(MX_ERR_OUT_OF_MEMORY, "cannot allocate a GEMM context");
-    created->sm_count = sm_count;
-    created->device = device;
-    created->clusters = major >= 9;
+    created->gpu = gpu;
     cublasStatus_t status = cublasCreate(&created->cublas);
     if (status != CUBLAS_STATUS_SUCCESS) {
         free(created);

@@ -5,6 +5,7 @@
 #define MX_H
 
 #include "status.h"
+#include "arch.h"
 #include "format.h"
 #include "quantize.h"
 #include "weights.h"

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../kernels/arch.h"
 #include "../harness/bench.h"
 #include "../harness/ops.h"
 #include "../harness/run_info.h"
@@ -117,6 +118,8 @@ Test(cpu_harness, run_json_holds_environment_ceilings_and_progress,
     strcpy(info.status, "interrupted");
     strcpy(info.gpu_name, "NVIDIA \"Test\" GPU");
     strcpy(info.command_line, "mxbench run --suite smoke");
+    strcpy(info.code_path, "portable");
+    strcpy(info.code_path_why, "MX_CODE_PATH=portable");
     char error[256];
     const char *path = mx_test_path("run.json");
     cr_assert(mx_run_info_save(&info, path, error, sizeof error), "%s", error);
@@ -134,6 +137,8 @@ Test(cpu_harness, run_json_holds_environment_ceilings_and_progress,
                               "\"done\": 17",
                               "\"l2_flushed\": true",
                               "\"seed\": 7",
+                              "\"code_path\": \"portable\"",
+                              "\"code_path_why\": \"MX_CODE_PATH=portable\"",
                               "\"command_line\": \"mxbench run --suite smoke\""};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         cr_expect(strstr(text, expected[i]), "run.json lacks %s:\n%s", expected[i], text);
@@ -143,6 +148,16 @@ Test(cpu_harness, run_json_holds_environment_ceilings_and_progress,
     mx_test_read_text(path, text, sizeof text);
     cr_expect(strstr(text, "\"dirty\": true") && strstr(text, "\"end_time\": \"2026-11-26"), "%s",
               text);
+}
+
+/* The environment variable is read before any CUDA call: a wrong value is refused, named, on
+ * any machine. */
+Test(cpu_harness, a_wrong_MX_CODE_PATH_is_refused_naming_it) {
+    cr_assert_eq(setenv("MX_CODE_PATH", "ampere", 1), 0);
+    mx_device_info gpu;
+    cr_assert_eq(mx_device_query(0, &gpu), MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "'ampere'") && strstr(mx_last_error(), "portable"), "%s",
+              mx_last_error());
 }
 
 Test(cpu_harness, run_list_expands_a_suite_without_a_gpu, .init = mx_test_work_dir_create) {

@@ -235,6 +235,31 @@ ParameterizedTest(shape *s, gpu_gemm, every_variant_matches_fp64_reference) {
     free_problem(&p);
 }
 
+/* Hopper takes its own path unless MX_CODE_PATH=portable (the suite's _portable twin), every
+ * other GPU the portable one, whose shapes fit the 99 KB a block gets on sm_86/89/120. */
+Test(gpu_gemm, code_path_follows_the_gpu_and_MX_CODE_PATH) {
+    MX_REQUIRE_GPU();
+    int device = 0;
+    MX_CR_CUDA(cudaGetDevice(&device));
+    struct cudaDeviceProp props;
+    MX_CR_CUDA(cudaGetDeviceProperties(&props, device));
+    const char *forced = getenv("MX_CODE_PATH");
+    bool portable = forced && strcmp(forced, "portable") == 0;
+    for (int pass = 0; pass < 2; pass++) {
+        mx_device_info gpu;
+        MX_CR_OK(mx_device_query(device, &gpu));
+        cr_expect_eq(gpu.major, props.major);
+        cr_expect_eq(gpu.sm_count, props.multiProcessorCount);
+        mx_code_path expected = props.major == 9 && !portable ? MX_PATH_HOPPER : MX_PATH_PORTABLE;
+        cr_expect_eq(gpu.path, expected, "path %s (%s) on compute capability %d.%d",
+                     mx_code_path_name(gpu.path), gpu.why, props.major, props.minor);
+        cr_expect_leq(gpu.smem_block_bytes, props.sharedMemPerBlockOptin);
+        if (gpu.path == MX_PATH_PORTABLE) cr_expect_leq(gpu.smem_block_bytes, 99 * 1024);
+        cr_assert_eq(setenv("MX_CODE_PATH", "portable", 1), 0);
+        portable = true;
+    }
+}
+
 Test(gpu_gemm, batched_problems) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
