@@ -47,7 +47,7 @@ mx_status mx_device_query(int device, mx_device_info *info);
 /* "hopper", "portable". */
 const char *mx_code_path_name(mx_code_path path);
 
-/* The architectures this library was built for, as given to CMake: "80-real;86-real;...". */
+/* The architectures this library was built for, as given to CMake: "80-real 86-real ...". */
 const char *mx_built_archs(void);
 
 #ifdef __cplusplus
