@@ -923,6 +923,26 @@ static const mx_option run_options[] = {
     {"quiet", NULL, "no progress lines on stderr", NULL, false},
 };
 
+/* Ops and their variants from the op table, then what each variant is (variants.c). */
+static void run_help_tail(void) {
+    int op_count, variant_count;
+    const mx_bench_op *const *ops = mx_bench_ops(&op_count);
+    const mx_variant_traits *variants = mx_variants(&variant_count);
+    printf(
+        "\nOps (sweep `ops`) and their MXFP4 variants; what N, K, m and batch mean per op is in\n"
+        "harness/sweeps/standard.sweep:\n");
+    for (int o = 0; o < op_count; o++) {
+        printf("  %-14s", ops[o]->name);
+        for (const char *const *v = ops[o]->variants; *v; v++) printf(" %s", *v);
+        printf("\n");
+    }
+    printf("Variants (* keeps an FP16 copy of the weights: never the best MXFP4, VRAM not judged;\n"
+           "c times cuBLAS alone: the nightly gate's control, never gated):\n");
+    for (int v = 0; v < variant_count; v++)
+        printf("  %-16s %s%s %s\n", variants[v].name, variants[v].fp16_copy ? "*" : " ",
+               variants[v].cublas_only ? "c" : " ", variants[v].summary);
+}
+
 const mx_command mx_run_command = {
     "run",
     "Run a sweep: speed vs cuBLAS FP16, errors, VRAM per (op, variant, shape, dtype, dist) row.",
@@ -942,14 +962,6 @@ const mx_command mx_run_command = {
     "are rewritten atomically after every row; Ctrl-C stops after the current row and leaves\n"
     "valid files (exit 130). A row that cannot run (out of memory, unsupported shape) is written\n"
     "as skipped with the reason, and the sweep goes on.\n"
-    "Ops (sweep `ops`) and their MXFP4 variants; what N, K, m and batch mean per op is in\n"
-    "harness/sweeps/standard.sweep:\n"
-    "  gemm                             auto fused skinny dequant_cublas persistent\n"
-    "  embedding                        onthefly cached\n"
-    "  attention                        fused_qkv separate_qkv\n"
-    "  ffn_gelu ffn_swiglu ffn_gptoss   epilogue separate fused_epilogue skinny_epilogue\n"
-    "  moe                              auto fused skinny dequant_cublas\n"
-    "  lm_head                          auto fused skinny dequant_cublas\n"
     "Exit: 0 done, 1 bad input or failure, 2 no usable GPU, 130 interrupted.",
     run_options,
     (int)(sizeof run_options / sizeof run_options[0]),
@@ -957,4 +969,5 @@ const mx_command mx_run_command = {
     0,
     0,
     NULL,
+    run_help_tail,
 };

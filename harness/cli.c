@@ -57,6 +57,7 @@ void mx_print_command_help(const mx_command *command) {
     }
     printf("  %-24s %s\n", "--help", "print this help and exit");
     if (command->details) printf("\n%s\n", command->details);
+    if (command->help_tail) command->help_tail();
 }
 
 static int mx_find_option(const mx_command *command, const char *name, size_t length) {

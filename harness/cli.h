@@ -41,6 +41,8 @@ typedef struct {
      * 0/0 (the default) means none are accepted. */
     int min_arguments, max_arguments;
     const char *arguments_usage;
+    /* Prints what --help shows after details that is derived from tables (NULL: nothing). */
+    void (*help_tail)(void);
 } mx_command;
 
 /* Keeps the command line (quoted where needed) for run.json; main() calls it first. */

@@ -231,6 +231,7 @@ const mx_command mx_quantize_command = {
     0,
     0,
     NULL,
+    NULL,
 };
 
 const mx_command mx_dequantize_command = {
@@ -244,5 +245,6 @@ const mx_command mx_dequantize_command = {
     run_dequantize,
     0,
     0,
+    NULL,
     NULL,
 };

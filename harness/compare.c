@@ -16,6 +16,7 @@
 #include "report.h"
 #include "stats.h"
 #include "table.h"
+#include "variants.h"
 
 #ifndef MX_SOURCE_DIR
 #define MX_SOURCE_DIR "."
@@ -593,12 +594,12 @@ static void judge_row(const run_data *base, const run_data *cur, const mx_compar
         row->verdict = row->timing.verdict;
         append(row->reason, sizeof row->reason, "%s", row->timing.reason);
     }
-    /* fp16 and persistent time cuBLAS alone (on FP16 weights): no mxbench kernel runs in them.
+    /* Variants that time cuBLAS alone (variants.h: fp16, persistent) run no mxbench kernel.
      * They are the control: a change there is the environment (board, driver, cuBLAS), which the
      * report shows but the gate must not blame on the code. */
     const char *variant = cell(cur->results, (size_t)c, "variant");
     if ((row->verdict == MX_VERDICT_SLOWER || row->verdict == MX_VERDICT_FASTER) &&
-        (!strcmp(variant, "fp16") || !strcmp(variant, "persistent"))) {
+        mx_variant_traits_of(variant)->cublas_only) {
         append(row->reason, sizeof row->reason,
                "%s not gated (p %.2g): this row times cuBLAS alone, a change is the environment",
                mx_verdict_string(row->verdict), row->timing.p_value);
@@ -1224,6 +1225,7 @@ const mx_command mx_compare_command = {
     2,
     2,
     "BASE CUR",
+    NULL,
 };
 
 static const mx_option baseline_options[] = {
@@ -1248,4 +1250,5 @@ const mx_command mx_baseline_command = {
     0,
     1,
     "[RUN_DIR]",
+    NULL,
 };

@@ -183,4 +183,5 @@ const mx_command mx_model_command = {
     0,
     2,
     "[MODEL...]",
+    NULL,
 };

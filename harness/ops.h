@@ -11,9 +11,7 @@
 #include <stdint.h>
 
 #include "sweep.h"
-
-/* The pseudo-variant every problem runs first: the FP16 reference path, timed the same way. */
-#define MX_BENCH_FP16 "fp16"
+#include "variants.h"
 
 /* Memory a variant holds for the op's weights (DESIGN.md §4), in bytes. */
 typedef struct {
@@ -36,7 +34,9 @@ typedef struct {
 
 typedef struct {
     const char *name;
-    const char *const *variants; /* NULL-terminated, MXFP4 variants selectable in sweeps */
+    /* NULL-terminated names of the MXFP4 variants selectable in sweeps, each declared with its
+     * traits in variants.c */
+    const char *const *variants;
     /* Bytes the row must move (weights in the variant's storage, activations in, outputs out)
      * and its FLOPs; fp16 = the FP16 reference's bytes. */
     double (*bytes)(const mx_sweep_row *row, bool fp16);

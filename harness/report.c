@@ -21,6 +21,7 @@
 
 #include "model.h"
 #include "table.h"
+#include "variants.h"
 
 #ifndef MX_SOURCE_DIR
 #define MX_SOURCE_DIR "."
@@ -41,17 +42,8 @@ extern char **environ;
 #define TARGET_VRAM_SAVED_PCT   73.0
 #define THROUGHPUT_LARGE_M      1024 /* rows drawn in the TFLOP/s panel */
 #define MAX_PANELS              16   /* shapes drawn in the per-shape plots */
-#define MAX_VARIANTS            16
 #define WORST_SHOWN             5
 #define MIB                     (1024.0 * 1024.0)
-
-static const char reference_variant[] = "fp16";
-/* Keeps a dequantized FP16 copy of the weights: measured and drawn, never the "best" MXFP4. */
-static const char fp16_copy_variant[] = "persistent";
-static const char fused_variant[] = "fused";
-/* Variant order of every table and plot (others follow in order of appearance). */
-static const char *const known_variants[] = {"fp16",   "auto",           "fused",
-                                             "skinny", "dequant_cublas", "persistent"};
 
 // ---- text buffers
 
@@ -735,7 +727,7 @@ enum { RESULT_COLUMN_COUNT = sizeof result_columns / sizeof result_columns[0] };
 typedef struct {
     int first;     /* its first row; rows follow through result_row.next */
     int reference; /* the FP16 (cuBLAS) row, -1 if none */
-    int best;      /* the fastest correct MXFP4 row other than persistent, -1 if none */
+    int best;      /* the fastest correct MXFP4 row that keeps no FP16 copy, -1 if none */
     int series;    /* index in report_data.series */
     int mxfp4_rows;
     double reference_us; /* the FP16 time the overheads are against (NaN: none) */
@@ -758,7 +750,7 @@ typedef struct {
     int series_count, panel_count;
     int *weights; /* a row of each distinct weight, in order of appearance */
     int weight_count;
-    const char *variants[MAX_VARIANTS]; /* the reference first, then known_variants' order */
+    const char **variants; /* the order of variants.h's table, then unknown ones as they come */
     int variant_count;
     mx_run_meta meta;
     bool meta_read;
@@ -839,7 +831,7 @@ static bool parse_rows(report_data *d, char *error, size_t error_size) {
                      row->op[0] ? "variant" : "op");
             return false;
         }
-        row->reference = strcmp(row->variant, reference_variant) == 0;
+        row->reference = mx_variant_traits_of(row->variant)->reference;
         row->measured = isfinite(row->time_us) && row->time_us > 0;
     }
     return true;
@@ -865,32 +857,40 @@ static bool is_mxfp4(const result_row *row) {
     return !row->reference;
 }
 
+/* An MXFP4 variant that saves memory: it keeps no FP16 copy of the weights (variants.h). */
+static bool saves_vram(const result_row *row) {
+    return is_mxfp4(row) && !mx_variant_traits_of(row->variant)->fp16_copy;
+}
+
 /* A row whose time may stand for MXFP4 in the overhead target: correct output, and a variant
  * that does not keep an FP16 copy of the weights. */
 static bool can_be_best(const result_row *row) {
-    return is_mxfp4(row) && row->measured && strcmp(row->status, "ok") == 0 &&
-           !(row->nonfinite > 0) && strcmp(row->variant, fp16_copy_variant) != 0;
+    return saves_vram(row) && row->measured && strcmp(row->status, "ok") == 0 &&
+           !(row->nonfinite > 0);
 }
 
 static void add_variant(report_data *d, const char *variant) {
     for (int v = 0; v < d->variant_count; v++)
         if (strcmp(d->variants[v], variant) == 0) return;
-    if (d->variant_count < MAX_VARIANTS) d->variants[d->variant_count++] = variant;
+    d->variants[d->variant_count++] = variant;
 }
 
 static bool organise(report_data *d) {
     d->problems = calloc((size_t)d->row_count, sizeof *d->problems);
     d->series = calloc((size_t)d->row_count, sizeof *d->series);
     d->weights = calloc((size_t)d->row_count, sizeof *d->weights);
+    d->variants = calloc((size_t)d->row_count + 1, sizeof *d->variants);
     int *last_row = calloc((size_t)d->row_count, sizeof *last_row);
-    if (!d->problems || !d->series || !d->weights || !last_row) {
+    if (!d->problems || !d->series || !d->weights || !d->variants || !last_row) {
         free(last_row);
         return false;
     }
-    for (size_t k = 0; k < sizeof known_variants / sizeof known_variants[0]; k++)
+    int known_count;
+    const mx_variant_traits *known = mx_variants(&known_count);
+    for (int k = 0; k < known_count; k++)
         for (int r = 0; r < d->row_count; r++)
-            if (strcmp(d->rows[r].variant, known_variants[k]) == 0) {
-                add_variant(d, known_variants[k]);
+            if (strcmp(d->rows[r].variant, known[k].name) == 0) {
+                add_variant(d, known[k].name);
                 break;
             }
     for (int r = 0; r < d->row_count; r++) {
@@ -1040,7 +1040,7 @@ static target_item *best_item(const report_data *d, int p, target_result *t, dou
         if (item) {
             snprintf(item->figure, sizeof item->figure, "no result");
             snprintf(item->detail, sizeof item->detail,
-                     "no MXFP4 variant other than persistent gave a correct timed result");
+                     "no MXFP4 variant that keeps no FP16 copy gave a correct timed result");
         }
         return NULL;
     }
@@ -1191,40 +1191,46 @@ static void collect_error_vs_exact(const report_data *d, target_result *t) {
     collect_error(d, t, offsetof(result_row, rel_vs_exact), TARGET_REL_VS_EXACT, "%.2e", 1.0);
 }
 
-/* Per weight: the lowest saving any fused row of it reports. */
+static void vram_item(const report_data *d, target_result *t, int worst) {
+    const result_row *row = &d->rows[worst];
+    target_item *item =
+        add_item(t, worst, row->vram_savings_pct >= TARGET_VRAM_SAVED_PCT, -row->vram_savings_pct);
+    if (!item) return;
+    snprintf(item->figure, sizeof item->figure, "%.2f %%", row->vram_savings_pct);
+    snprintf(item->detail, sizeof item->detail,
+             "%s: MXFP4 %.2f MiB + workspace %.2f MiB vs FP16 %.2f MiB", row->variant,
+             row->weight_bytes_mxfp4 / MIB, row->workspace_bytes / MIB,
+             row->weight_bytes_fp16 / MIB);
+}
+
+/* Per weight and VRAM-saving variant (one that keeps no FP16 copy): the lowest saving its rows
+ * report (the workspace grows with M). */
 static void collect_vram(const report_data *d, target_result *t) {
-    for (int w = 0; w < d->weight_count; w++) {
-        int worst = -1;
-        for (int r = 0; r < d->row_count; r++) {
-            const result_row *row = &d->rows[r];
-            if (strcmp(row->variant, fused_variant) != 0 || !isfinite(row->vram_savings_pct) ||
-                !same_weight(row, &d->rows[d->weights[w]]))
-                continue;
-            if (worst < 0 || row->vram_savings_pct < d->rows[worst].vram_savings_pct) worst = r;
+    for (int w = 0; w < d->weight_count; w++)
+        for (int v = 0; v < d->variant_count; v++) {
+            int worst = -1, seen = 0;
+            for (int r = 0; r < d->row_count; r++) {
+                const result_row *row = &d->rows[r];
+                if (strcmp(row->variant, d->variants[v]) != 0 || !saves_vram(row) ||
+                    !same_weight(row, &d->rows[d->weights[w]]))
+                    continue;
+                seen++;
+                if (isfinite(row->vram_savings_pct) &&
+                    (worst < 0 || row->vram_savings_pct < d->rows[worst].vram_savings_pct))
+                    worst = r;
+            }
+            if (seen && worst < 0) not_judged(t, "no VRAM figure (skipped or failed rows)");
+            if (worst >= 0) vram_item(d, t, worst);
         }
-        if (worst < 0) {
-            not_judged(t, "no fused row with a VRAM figure");
-            continue;
-        }
-        const result_row *row = &d->rows[worst];
-        target_item *item = add_item(t, worst, row->vram_savings_pct >= TARGET_VRAM_SAVED_PCT,
-                                     -row->vram_savings_pct);
-        if (!item) return;
-        snprintf(item->figure, sizeof item->figure, "%.2f %%", row->vram_savings_pct);
-        snprintf(item->detail, sizeof item->detail,
-                 "MXFP4 %.2f MiB + workspace %.2f MiB vs FP16 %.2f MiB",
-                 row->weight_bytes_mxfp4 / MIB, row->workspace_bytes / MIB,
-                 row->weight_bytes_fp16 / MIB);
-    }
 }
 
 static const target_def targets[] = {
     {"overhead vs FP16 < +10 %", "best MXFP4 variant per problem", "overhead",
      "Per problem (shape, M, dtype, distribution) the fastest MXFP4 variant with a correct result "
      "against cuBLAS FP16 timed on the same shape in the same run: overhead = t / t_FP16 - 1, "
-     "negative when MXFP4 is faster. `persistent` is left out of \"best\": it keeps a dequantized "
-     "FP16 copy of the weights, so it saves no memory and is an FP16 GEMM in disguise (it is "
-     "measured and drawn all the same).",
+     "negative when MXFP4 is faster. Variants that keep a dequantized FP16 copy of the weights "
+     "(persistent, embedding cached: harness/variants.c) are left out of \"best\": they save no "
+     "memory and are FP16 paths in disguise (they are measured and drawn all the same).",
      collect_overhead, false},
     {"error vs FP16 reference <= 1 %", "every measured MXFP4 row", "rel. error",
      "Normwise relative error ||y - r|| / ||r|| of each MXFP4 row against cuBLAS FP16 on the same "
@@ -1250,10 +1256,10 @@ static const target_def targets[] = {
      "At prefill token counts the GEMM is compute bound; the best MXFP4 variant may take at most "
      "1.10x the cuBLAS FP16 time.",
      collect_prefill, false},
-    {"VRAM >= 73 % saved (fused)", "each weight shape, fused variant", "saved",
-     "savings = 1 - (MXFP4 blocks + scales + workspace) / FP16 bytes for the fused path; the "
-     "format "
-     "itself allows at most 73.4 % (0.53125 of 2 bytes per weight).",
+    {"VRAM >= 73 % saved", "each weight shape and variant that keeps no FP16 copy", "saved",
+     "savings = 1 - (MXFP4 blocks + scales + workspace) / FP16 bytes, the lowest over the rows of "
+     "a weight and variant (a workspace may grow with M: dequant_cublas holds a full FP16 copy "
+     "while it runs); the format itself allows at most 73.4 % (0.53125 of 2 bytes per weight).",
      collect_vram, true},
 };
 enum { TARGET_COUNT = sizeof targets / sizeof targets[0] };
@@ -1333,19 +1339,29 @@ static void put_value(text *file, double value) {
         text_printf(file, "\tNaN");
 }
 
-/* The variants a plot draws, space separated: every one, or the MXFP4 ones only. */
+/* The variants a plot draws, space separated: every one, or the MXFP4 ones only; their colours
+ * and point types (variants.h) in the same order, for common.gp's vcolor and vpoint. */
 static void job_variants(const report_data *d, plot_job *job, bool with_reference) {
-    text names = {0};
-    for (int v = 0; v < d->variant_count; v++)
-        if (with_reference || strcmp(d->variants[v], reference_variant) != 0)
-            text_printf(&names, "%s%s", names.length ? " " : "", d->variants[v]);
+    text names = {0}, colors = {0}, points = {0};
+    for (int v = 0; v < d->variant_count; v++) {
+        const mx_variant_traits *traits = mx_variant_traits_of(d->variants[v]);
+        if (!with_reference && traits->reference) continue;
+        const char *space = names.length ? " " : "";
+        text_printf(&names, "%s%s", space, d->variants[v]);
+        text_printf(&colors, "%s%s", space, traits->color);
+        text_printf(&points, "%s%d", space, traits->point);
+    }
     job_set(job, "variants", "%s", text_get(&names));
+    job_set(job, "vcolors", "%s", text_get(&colors));
+    job_set(job, "vpoints", "%s", text_get(&points));
     text_free(&names);
+    text_free(&colors);
+    text_free(&points);
 }
 
 static bool has_mxfp4_variant(const report_data *d) {
     for (int v = 0; v < d->variant_count; v++)
-        if (strcmp(d->variants[v], reference_variant) != 0) return true;
+        if (!mx_variant_traits_of(d->variants[v])->reference) return true;
     return false;
 }
 
@@ -1399,7 +1415,7 @@ static bool prepare_overhead(const report_data *d, plot_job *job) {
         if (d->series[s].panel < 0) continue;
         text_printf(file, "# t / t_FP16 per variant (NaN: no result)\n# M");
         for (int v = 0; v < d->variant_count; v++)
-            if (strcmp(d->variants[v], reference_variant) != 0)
+            if (!mx_variant_traits_of(d->variants[v])->reference)
                 text_printf(file, "\t%s", d->variants[v]);
         text_printf(file, "\tbest\n");
         int count = series_problems(d, s, order);
@@ -1415,7 +1431,7 @@ static bool prepare_overhead(const report_data *d, plot_job *job) {
             }
             text_printf(file, "%lld", (long long)m);
             for (int v = 0; v < d->variant_count; v++) {
-                if (strcmp(d->variants[v], reference_variant) == 0) continue;
+                if (mx_variant_traits_of(d->variants[v])->reference) continue;
                 const result_row *row = variant_row(d, order[i], d->variants[v]);
                 double ratio = row && row->measured ? row->time_us / pr->reference_us : NAN;
                 put_value(file, ratio);
@@ -1582,7 +1598,7 @@ static bool prepare_vram(const report_data *d, plot_job *job) {
         if (w % label_step == 0) describe_weight(&d->rows[d->weights[w]], label, sizeof label);
         text_printf(file, "%d\t%s", w, label);
         for (int v = 0; v < d->variant_count; v++) {
-            if (strcmp(d->variants[v], reference_variant) == 0) continue;
+            if (mx_variant_traits_of(d->variants[v])->reference) continue;
             double saved = NAN;
             for (int r = 0; r < d->row_count; r++) {
                 const result_row *row = &d->rows[r];
@@ -1983,7 +1999,7 @@ static void write_variant_table(doc *out, const report_data *d) {
             snprintf(worst, sizeof worst, "%+.1f %%", overheads[count - 1]);
         }
         if (isfinite(lowest_saved)) snprintf(saved, sizeof saved, "%.2f %%", lowest_saved);
-        bool reference = strcmp(d->variants[v], reference_variant) == 0;
+        bool reference = mx_variant_traits_of(d->variants[v])->reference;
         snprintf(fast_text, sizeof fast_text, "%d", fast);
         char exact_text[48];
         snprintf(exact_text, sizeof exact_text,
@@ -2305,8 +2321,8 @@ static void write_report(doc *out, const report_data *d, const target_result res
     text variants = {0};
     for (int v = 0; v < d->variant_count; v++)
         text_printf(&variants, "%s`%s`%s", v ? ", " : "", d->variants[v],
-                    strcmp(d->variants[v], reference_variant) == 0 ? " (cuBLAS FP16 reference)"
-                                                                   : "");
+                    mx_variant_traits_of(d->variants[v])->reference ? " (cuBLAS FP16 reference)"
+                                                                    : "");
     doc_paragraph(out, "Variants: %s.", text_get(&variants));
     text_free(&variants);
     doc_heading(out, 2, "Summary");
@@ -2348,6 +2364,7 @@ static void free_report(report_data *d, target_result results[TARGET_COUNT]) {
     free(d->problems);
     free(d->series);
     free(d->weights);
+    free(d->variants);
     mx_table_free(d->table);
 }
 
@@ -2464,4 +2481,5 @@ const mx_command mx_report_command = {
     1,
     1,
     "RUN_DIR",
+    NULL,
 };

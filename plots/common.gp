@@ -1,24 +1,17 @@
 # Shared by every plot script (loaded as plotdir.'/common.gp'): the data format the report writes
 # (tab-separated, NaN for no value), one colour and point type per variant in every plot, and the
 # terminal of each output format. Scripts are run by `mxbench report` with -e variables:
-# out (path without extension), formats ("png svg"), title, plotdir, and their own data files.
+# out (path without extension), formats ("png svg"), title, plotdir, variants with vcolors and
+# vpoints, and their own data files.
 set encoding utf8
 set datafile separator "\t"
 set datafile missing "NaN"
 
-# Okabe-Ito colours (colour-blind safe); fp16 is the cuBLAS reference, best the best MXFP4 path.
-vcolor(v) = v eq 'fp16' ? '#000000' : v eq 'auto' ? '#E69F00' : v eq 'fused' ? '#56B4E9' : \
-    v eq 'skinny' ? '#009E73' : v eq 'dequant_cublas' ? '#CC79A7' : \
-    v eq 'persistent' ? '#D55E00' : v eq 'best' ? '#0072B2' : \
-    v eq 'onthefly' ? '#B8860B' : v eq 'cached' ? '#8C564B' : \
-    v eq 'fused_qkv' ? '#1F77B4' : v eq 'separate_qkv' ? '#9467BD' : \
-    v eq 'epilogue' ? '#2CA02C' : v eq 'separate' ? '#D62728' : \
-    v eq 'fused_epilogue' ? '#17BECF' : v eq 'skinny_epilogue' ? '#BCBD22' : '#999999'
-vpoint(v) = v eq 'fp16' ? 6 : v eq 'auto' ? 2 : v eq 'fused' ? 5 : v eq 'skinny' ? 7 : \
-    v eq 'dequant_cublas' ? 9 : v eq 'persistent' ? 11 : v eq 'onthefly' ? 13 : \
-    v eq 'cached' ? 3 : v eq 'fused_qkv' ? 15 : v eq 'separate_qkv' ? 4 : \
-    v eq 'epilogue' ? 8 : v eq 'separate' ? 10 : v eq 'fused_epilogue' ? 12 : \
-    v eq 'skinny_epilogue' ? 14 : 1
+# One colour and point type per variant, from harness/variants.c: the report passes them as
+# words parallel to `variants` (vcolors, vpoints); an unlisted name is grey.
+vindex(v, i) = i > words(variants) ? 0 : word(variants, i) eq v ? i : vindex(v, i + 1)
+vcolor(v) = vindex(v, 1) > 0 ? word(vcolors, vindex(v, 1)) : '#999999'
+vpoint(v) = vindex(v, 1) > 0 ? int(word(vpoints, vindex(v, 1))) : 1
 vtitle(v) = v eq 'fp16' ? 'fp16 (cuBLAS reference)' : v
 target_color = '#C00000'
 # Width of a plot with one x position per row: 20 pixels each, within [1300, 4000].

@@ -39,7 +39,7 @@ do for [fmt in formats] {
     eval legend_strip
     plot 2 with lines dt 2 lw 2 lc rgb target_color title '+10 % target', \
          2 with lines lw 1.5 lc rgb '#000000' title '0 % (cuBLAS FP16)', \
-         2 with linespoints lw 7 pt 7 ps 2 lc rgb '#800072B2' title 'best MXFP4 (not persistent)', \
+         2 with linespoints lw 7 pt 7 ps 2 lc rgb '#800072B2' title 'best MXFP4 (no FP16 copy)', \
          for [i = 1:nv] 2 with linespoints lw 1.5 ps 0.9 pt vpoint(word(variants, i)) \
              lc rgb vcolor(word(variants, i)) title vtitle(word(variants, i))
     unset multiplot

@@ -48,8 +48,13 @@ Test(cpu_harness, every_op_in_the_table_is_complete) {
                       op->check && op->release,
                   "op %s misses an entry point", op->name);
         cr_expect_eq(mx_bench_find_op(op->name), op);
-        for (int v = 0; op->variants[v]; v++)
+        for (int v = 0; op->variants[v]; v++) {
             cr_expect_str_neq(op->variants[v], MX_BENCH_FP16, "fp16 is the automatic reference");
+            cr_expect(mx_variant_known(op->variants[v]),
+                      "%s's variant %s has no traits in "
+                      "harness/variants.c",
+                      op->name, op->variants[v]);
+        }
         for (int j = 0; j < i; j++) cr_expect_str_neq(ops[j]->name, op->name);
     }
     cr_expect_null(mx_bench_find_op("conv2d"));
