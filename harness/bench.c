@@ -29,6 +29,7 @@
 #include "stats.h"
 #include "sweep.h"
 #include "table.h"
+#include "targets.h"
 
 #ifndef MX_SOURCE_DIR
 #define MX_SOURCE_DIR "."
@@ -56,12 +57,6 @@ const char *const *mx_results_columns(int *count) {
     *count = (int)(sizeof results_columns / sizeof results_columns[0]);
     return results_columns;
 }
-
-/* Targets of DESIGN.md §7 that a single row can be judged on. */
-#define MX_TARGET_OVERHEAD_PCT 10.0
-#define MX_TARGET_REL_VS_FP16  0.01
-#define MX_TARGET_REL_VS_EXACT 2e-3
-#define MX_THROTTLE_FRACTION   0.9 /* SM clock below 90 % of the start-up clock: throttled */
 
 // ---- interruption
 
@@ -385,13 +380,11 @@ static void write_measured(run_files *files, int r, const mx_bench_op *op, const
                              : (double)(m->memory.weight_bytes_mxfp4 + m->memory.workspace_bytes);
     CELL(t, r, "vram_savings_pct", "%.2f",
          100.0 * (1.0 - held / (double)m->memory.weight_bytes_fp16));
-    if (!m->is_fp16) CELL(t, r, "pass_overhead", "%s", yes_no(overhead < MX_TARGET_OVERHEAD_PCT));
-    bool error_ok =
-        m->errors.rel_vs_fp16 <= MX_TARGET_REL_VS_FP16 &&
-        (isnan(m->errors.rel_vs_exact) || m->errors.rel_vs_exact <= MX_TARGET_REL_VS_EXACT) &&
-        m->errors.nonfinite == 0;
-    CELL(t, r, "pass_error", "%s", yes_no(error_ok));
-    bool throttled = m->sm_clock_mhz < MX_THROTTLE_FRACTION * info->sm_clock_start_mhz;
+    if (!m->is_fp16) CELL(t, r, "pass_overhead", "%s", yes_no(mx_target_overhead_passes(overhead)));
+    CELL(t, r, "pass_error", "%s",
+         yes_no(mx_target_errors_pass(m->errors.rel_vs_fp16, m->errors.rel_vs_exact,
+                                      m->errors.nonfinite)));
+    bool throttled = mx_target_throttled(m->sm_clock_mhz, info->sm_clock_start_mhz);
     CELL(t, r, "sm_clock_mhz", "%.0f", m->sm_clock_mhz);
     CELL(t, r, "throttled", "%s", yes_no(throttled));
     CELL(t, r, "stop_reason", "%s", mx_stop_reason_string(m->reason));
@@ -499,7 +492,7 @@ static void measure_variant(run_files *files, const timer *base_timer, const pro
     if (m.reason == MX_STOP_BUDGET)
         snprintf(note + strlen(note), sizeof note - strlen(note),
                  "time budget spent at noise %.2f %%; ", m.stats.noise_pct);
-    if (m.sm_clock_mhz < MX_THROTTLE_FRACTION * files->info->sm_clock_start_mhz)
+    if (mx_target_throttled(m.sm_clock_mhz, files->info->sm_clock_start_mhz))
         snprintf(note + strlen(note), sizeof note - strlen(note),
                  "throttled: SM clock %.0f MHz vs %.0f at start; ", m.sm_clock_mhz,
                  files->info->sm_clock_start_mhz);

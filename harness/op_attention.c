@@ -68,7 +68,7 @@ static double attention_bytes(const mx_sweep_row *row, bool fp16) {
     double q_width = (double)s.q_heads * s.head_dim;
     double weights = qkv_rows * s.hidden + s.hidden * q_width;
     double activations = tokens * s.hidden * 2.0 * 2.0 + tokens * (qkv_rows + q_width) * 2.0 * 2.0;
-    return weights * (fp16 ? 2.0 : 0.5 + 1.0 / 32.0) + activations;
+    return weights * (fp16 ? 2.0 : MX_BYTES_PER_WEIGHT) + activations;
 }
 
 static double attention_flops(const mx_sweep_row *row) {

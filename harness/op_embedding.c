@@ -33,7 +33,7 @@ static const char *const embedding_variants[] = {"onthefly", "cached", NULL};
  * the position table once, the ids and the output written. */
 static double embedding_bytes(const mx_sweep_row *row, bool fp16) {
     double tokens = (double)row->m * row->batch;
-    double row_bytes = row->k * (fp16 ? 2.0 : 0.5 + 1.0 / 32.0);
+    double row_bytes = row->k * (fp16 ? 2.0 : MX_BYTES_PER_WEIGHT);
     return tokens * (row_bytes + 4.0 + row->k * 2.0) + (double)row->m * row->k * 2.0;
 }
 

@@ -50,7 +50,7 @@ static int64_t ffn_weight_count(const mx_sweep_row *row, mx_activation activatio
 static double ffn_bytes(const mx_sweep_row *row, bool fp16, mx_activation activation) {
     double weights = (double)ffn_weight_count(row, activation);
     double activations = 3.0 * row->m * row->k * 2.0; /* x, y, residual */
-    return weights * (fp16 ? 2.0 : 0.5 + 1.0 / 32.0) + activations;
+    return weights * (fp16 ? 2.0 : MX_BYTES_PER_WEIGHT) + activations;
 }
 
 static double ffn_flops(const mx_sweep_row *row, mx_activation activation) {

@@ -29,7 +29,7 @@ static const char *const gemm_variants[] = {"auto",           "fused",      "ski
 static double gemm_bytes(const mx_sweep_row *row, bool fp16) {
     double weights = (double)row->batch * row->n * row->k;
     double activations = (double)row->batch * row->m * (row->k + row->n) * 2.0;
-    return weights * (fp16 ? 2.0 : 0.5 + 1.0 / 32.0) + activations;
+    return weights * (fp16 ? 2.0 : MX_BYTES_PER_WEIGHT) + activations;
 }
 
 static double gemm_flops(const mx_sweep_row *row) {

@@ -35,7 +35,7 @@ static const char *const lm_head_variants[] = {"auto", "fused", "skinny", "dequa
 
 /* Weights in the variant's storage, x read, logits written by the GEMM and read by sampling. */
 static double lm_head_bytes(const mx_sweep_row *row, bool fp16) {
-    double weights = (double)row->n * row->k * (fp16 ? 2.0 : 0.5 + 1.0 / 32.0);
+    double weights = (double)row->n * row->k * (fp16 ? 2.0 : MX_BYTES_PER_WEIGHT);
     return weights + row->m * row->k * 2.0 + row->m * row->n * 2.0 * 2.0;
 }
 

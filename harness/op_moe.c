@@ -48,7 +48,7 @@ static double moe_experts_hit(const mx_sweep_row *row) {
 /* The weights of the experts expected to be hit, the dense router (read in full by both paths),
  * tokens in and out. */
 static double moe_bytes(const mx_sweep_row *row, bool fp16) {
-    double expert_bytes = moe_expert_weights(row) * (fp16 ? 2.0 : 0.5 + 1.0 / 32.0);
+    double expert_bytes = moe_expert_weights(row) * (fp16 ? 2.0 : MX_BYTES_PER_WEIGHT);
     double router_bytes = (double)row->experts * row->k * 2.0;
     double activations = (double)row->m * row->k * 2.0 * 2.0;
     return moe_experts_hit(row) * expert_bytes + router_bytes + activations;

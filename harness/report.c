@@ -19,8 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../kernels/format.h"
 #include "model.h"
 #include "table.h"
+#include "targets.h"
 #include "variants.h"
 
 #ifndef MX_SOURCE_DIR
@@ -29,21 +31,10 @@
 
 extern char **environ;
 
-/* DESIGN.md §7. */
-#define TARGET_OVERHEAD_PCT     10.0
-#define TARGET_REL_VS_FP16      0.01
-#define TARGET_REL_VS_EXACT     2e-3
-#define TARGET_DECODE_MAX_M     16
-#define TARGET_DECODE_MIN_BYTES (64.0 * 1024.0 * 1024.0) /* FP16 weights */
-#define TARGET_DECODE_SPEEDUP   3.0
-#define TARGET_BANDWIDTH_PCT    80.0
-#define TARGET_PREFILL_MIN_M    2048
-#define TARGET_PREFILL_RATIO    1.10
-#define TARGET_VRAM_SAVED_PCT   73.0
-#define THROUGHPUT_LARGE_M      1024 /* rows drawn in the TFLOP/s panel */
-#define MAX_PANELS              16   /* shapes drawn in the per-shape plots */
-#define WORST_SHOWN             5
-#define MIB                     (1024.0 * 1024.0)
+#define THROUGHPUT_LARGE_M 1024 /* rows drawn in the TFLOP/s panel */
+#define MAX_PANELS         16   /* shapes drawn in the per-shape plots */
+#define WORST_SHOWN        5
+#define MIB                (1024.0 * 1024.0)
 
 // ---- text buffers
 
@@ -728,6 +719,7 @@ typedef struct {
     int first;     /* its first row; rows follow through result_row.next */
     int reference; /* the FP16 (cuBLAS) row, -1 if none */
     int best;      /* the fastest correct MXFP4 row that keeps no FP16 copy, -1 if none */
+    int best_lean; /* the same among rows with no workspace at all, -1 if none */
     int series;    /* index in report_data.series */
     int mxfp4_rows;
     double reference_us; /* the FP16 time the overheads are against (NaN: none) */
@@ -901,7 +893,8 @@ static bool organise(report_data *d) {
         while (p >= 0 && !same_problem(&d->rows[d->problems[p].first], row)) p--;
         if (p < 0) {
             p = d->problem_count++;
-            d->problems[p] = (problem){.first = r, .reference = -1, .best = -1, .series = -1};
+            d->problems[p] =
+                (problem){.first = r, .reference = -1, .best = -1, .best_lean = -1, .series = -1};
             int s = 0;
             while (s < d->series_count &&
                    !same_series(&d->rows[d->problems[d->series[s].first_problem].first], row))
@@ -925,6 +918,9 @@ static bool organise(report_data *d) {
         pr->mxfp4_rows += is_mxfp4(row);
         if (can_be_best(row) && (pr->best < 0 || row->time_us < d->rows[pr->best].time_us))
             pr->best = r;
+        if (can_be_best(row) && row->workspace_bytes == 0 &&
+            (pr->best_lean < 0 || row->time_us < d->rows[pr->best_lean].time_us))
+            pr->best_lean = r;
     }
     free(last_row);
     for (int p = 0; p < d->problem_count; p++) {
@@ -987,11 +983,12 @@ typedef struct {
     int count, capacity, passed;
     int not_judged;
     const char *not_judged_why;
+    char name[128];      /* "overhead vs FP16 < +10 %", with targets.h's value */
+    char judged_on[160]; /* what one item is */
 } target_result;
 
 typedef struct {
-    const char *name;      /* "overhead vs FP16 < +10 %" */
-    const char *judged_on; /* what one item is */
+    void (*title)(target_result *t); /* name and judged_on from targets.h's values */
     const char *figure_name;
     const char *explanation; /* a paragraph; `code` and **bold** are kept */
     void (*collect)(const report_data *d, target_result *out);
@@ -1028,58 +1025,67 @@ static int first_mxfp4_row(const report_data *d, int p) {
  * recording why) when the problem cannot be judged. pass_of gets the figure. */
 typedef bool (*figure_test)(double figure);
 
-static target_item *best_item(const report_data *d, int p, target_result *t, double figure,
-                              figure_test pass_of, double badness) {
+/* best: the problem's best row (problem.best, or best_lean where workspace is not allowed). */
+static target_item *best_item(const report_data *d, int p, int best, target_result *t,
+                              double figure, figure_test pass_of, double badness) {
     const problem *pr = &d->problems[p];
     if (!isfinite(pr->reference_us)) {
         not_judged(t, "the FP16 reference did not run");
         return NULL;
     }
-    if (pr->best < 0) {
+    if (best < 0) {
         target_item *item = add_item(t, first_mxfp4_row(d, p), false, INFINITY);
         if (item) {
             snprintf(item->figure, sizeof item->figure, "no result");
             snprintf(item->detail, sizeof item->detail,
-                     "no MXFP4 variant that keeps no FP16 copy gave a correct timed result");
+                     "no MXFP4 variant that keeps no FP16 copy%s gave a correct timed result",
+                     best == pr->best ? "" : " and needs no workspace");
         }
         return NULL;
     }
-    target_item *item = add_item(t, pr->best, pass_of(figure), badness);
-    if (item) {
-        const result_row *best = &d->rows[pr->best];
+    target_item *item = add_item(t, best, pass_of(figure), badness);
+    if (item)
         snprintf(item->detail, sizeof item->detail, "best: %s %.2f us vs FP16 %.2f us",
-                 best->variant, best->time_us, pr->reference_us);
-    }
+                 d->rows[best].variant, d->rows[best].time_us, pr->reference_us);
     return item;
 }
 
-static double best_us(const report_data *d, int p) {
-    int best = d->problems[p].best;
-    return best >= 0 ? d->rows[best].time_us : NAN;
+static double row_us(const report_data *d, int r) {
+    return r >= 0 ? d->rows[r].time_us : NAN;
 }
 
-static bool overhead_passes(double overhead_pct) {
-    return overhead_pct < TARGET_OVERHEAD_PCT;
+static int64_t problem_m(const report_data *d, int p) {
+    return d->rows[d->problems[p].first].m;
 }
 
 static void collect_overhead(const report_data *d, target_result *t) {
     for (int p = 0; p < d->problem_count; p++) {
-        if (d->problems[p].mxfp4_rows == 0) continue;
-        double overhead = (best_us(d, p) / d->problems[p].reference_us - 1.0) * 100.0;
-        target_item *item = best_item(d, p, t, overhead, overhead_passes, overhead);
+        const problem *pr = &d->problems[p];
+        if (pr->mxfp4_rows == 0) continue;
+        double overhead = (row_us(d, pr->best) / pr->reference_us - 1.0) * 100.0;
+        target_item *item =
+            best_item(d, p, pr->best, t, overhead, mx_target_overhead_passes, overhead);
         if (item) snprintf(item->figure, sizeof item->figure, "%+.1f %%", overhead);
     }
 }
 
 static bool decode_passes(double speedup) {
-    return speedup >= TARGET_DECODE_SPEEDUP;
+    return speedup >= mx_targets.decode_speedup;
+}
+
+/* A weight-size column of problem p's rows (the first positive one), or fallback. */
+static double weight_bytes(const report_data *d, int p, size_t field, double fallback) {
+    for (int r = d->problems[p].first; r >= 0; r = d->rows[r].next) {
+        double bytes = *(const double *)((const char *)&d->rows[r] + field);
+        if (bytes > 0) return bytes;
+    }
+    return fallback;
 }
 
 static double fp16_weight_bytes(const report_data *d, int p) {
-    for (int r = d->problems[p].first; r >= 0; r = d->rows[r].next)
-        if (d->rows[r].weight_bytes_fp16 > 0) return d->rows[r].weight_bytes_fp16;
     const result_row *row = &d->rows[d->problems[p].first];
-    return 2.0 * (double)row->n * (double)row->k * (double)row->batch; /* not measured */
+    return weight_bytes(d, p, offsetof(result_row, weight_bytes_fp16),
+                        2.0 * (double)row->n * (double)row->k * (double)row->batch);
 }
 
 /* Bytes the FP16 path reads and writes per call (its GB/s x its time): the weights for a GEMM,
@@ -1091,53 +1097,114 @@ static double fp16_bytes_moved(const report_data *d, int p) {
     return fp16_weight_bytes(d, p);
 }
 
+static void title_decode(target_result *t) {
+    snprintf(t->name, sizeof t->name, "decode: MXFP4 >= %gx faster than FP16",
+             mx_targets.decode_speedup);
+    snprintf(t->judged_on, sizeof t->judged_on, "M <= %lld, FP16 weights >= %g MiB",
+             (long long)mx_targets.decode_max_m, mx_targets.decode_min_fp16_bytes / MIB);
+}
+
 static void collect_decode(const report_data *d, target_result *t) {
+    double min_bytes = mx_targets.decode_min_fp16_bytes;
     for (int p = 0; p < d->problem_count; p++) {
-        const result_row *row = &d->rows[d->problems[p].first];
-        if (d->problems[p].mxfp4_rows == 0 || row->m > TARGET_DECODE_MAX_M) continue;
-        if (fp16_weight_bytes(d, p) >= TARGET_DECODE_MIN_BYTES &&
-            fp16_bytes_moved(d, p) < TARGET_DECODE_MIN_BYTES) {
+        const problem *pr = &d->problems[p];
+        if (pr->mxfp4_rows == 0 || problem_m(d, p) > mx_targets.decode_max_m) continue;
+        if (fp16_weight_bytes(d, p) >= min_bytes && fp16_bytes_moved(d, p) < min_bytes) {
             not_judged(t, "the op reads only part of its weights per call (an embedding lookup)");
             continue;
         }
-        if (fp16_weight_bytes(d, p) < TARGET_DECODE_MIN_BYTES) continue;
-        double speedup = d->problems[p].reference_us / best_us(d, p);
-        target_item *item = best_item(d, p, t, speedup, decode_passes, -speedup);
+        if (fp16_weight_bytes(d, p) < min_bytes) continue;
+        double speedup = pr->reference_us / row_us(d, pr->best);
+        target_item *item = best_item(d, p, pr->best, t, speedup, decode_passes, -speedup);
         if (item) snprintf(item->figure, sizeof item->figure, "%.2fx", speedup);
     }
 }
 
 static bool bandwidth_passes(double pct) {
-    return pct >= TARGET_BANDWIDTH_PCT;
+    return pct >= mx_targets.bandwidth_pct;
+}
+
+static void title_bandwidth(target_result *t) {
+    snprintf(t->name, sizeof t->name, "bandwidth >= %g %% of copy (M <= %lld)",
+             mx_targets.bandwidth_pct, (long long)mx_targets.decode_max_m);
+    snprintf(t->judged_on, sizeof t->judged_on,
+             "best MXFP4 variant per problem, M <= %lld, MXFP4 weights >= %g MB",
+             (long long)mx_targets.decode_max_m, mx_targets.bandwidth_min_mxfp4_bytes / 1e6);
 }
 
 static void collect_bandwidth(const report_data *d, target_result *t) {
     for (int p = 0; p < d->problem_count; p++) {
-        if (d->problems[p].mxfp4_rows == 0 || d->rows[d->problems[p].first].m > TARGET_DECODE_MAX_M)
+        const problem *pr = &d->problems[p];
+        double mxfp4_bytes = weight_bytes(d, p, offsetof(result_row, weight_bytes_mxfp4),
+                                          fp16_weight_bytes(d, p) / 2.0 * MX_BYTES_PER_WEIGHT);
+        if (pr->mxfp4_rows == 0 || problem_m(d, p) > mx_targets.decode_max_m ||
+            mxfp4_bytes < mx_targets.bandwidth_min_mxfp4_bytes)
             continue;
-        int best = d->problems[p].best;
-        double pct = best >= 0 ? d->rows[best].pct_peak_bw : NAN;
-        target_item *item = best_item(d, p, t, pct, bandwidth_passes, -pct);
+        double pct = pr->best >= 0 ? d->rows[pr->best].pct_peak_bw : NAN;
+        target_item *item = best_item(d, p, pr->best, t, pct, bandwidth_passes, -pct);
         if (item) {
             snprintf(item->figure, sizeof item->figure, "%.1f %%", pct);
             size_t used = strlen(item->detail);
             snprintf(item->detail + used, sizeof item->detail - used, ", %.0f GB/s",
-                     d->rows[best].gbps);
+                     d->rows[pr->best].gbps);
         }
     }
 }
 
+/* The speed-up the medium-M target asks at M (0: M is not one of its token counts). */
+static double medium_speedup(int64_t m) {
+    for (int i = 0; i < 2; i++)
+        if (m == mx_targets.medium_m[i]) return mx_targets.medium_speedup[i];
+    return 0.0;
+}
+
+static void title_medium(target_result *t) {
+    snprintf(t->name, sizeof t->name,
+             "medium M: >= %gx faster than FP16 at M = %lld, >= %gx at M = %lld",
+             mx_targets.medium_speedup[0], (long long)mx_targets.medium_m[0],
+             mx_targets.medium_speedup[1], (long long)mx_targets.medium_m[1]);
+    snprintf(t->judged_on, sizeof t->judged_on, "best MXFP4 variant per problem, M = %lld or %lld",
+             (long long)mx_targets.medium_m[0], (long long)mx_targets.medium_m[1]);
+}
+
+/* The medium-M figure is the speed-up over the one its M needs: at least 1 passes. */
+static bool margin_passes(double margin) {
+    return margin >= 1.0;
+}
+
+static void collect_medium(const report_data *d, target_result *t) {
+    for (int p = 0; p < d->problem_count; p++) {
+        const problem *pr = &d->problems[p];
+        double wanted = medium_speedup(problem_m(d, p));
+        if (pr->mxfp4_rows == 0 || wanted <= 0.0) continue;
+        double speedup = pr->reference_us / row_us(d, pr->best);
+        /* the rule differs per M: judge the margin over the M's own speed-up */
+        target_item *item =
+            best_item(d, p, pr->best, t, speedup / wanted, margin_passes, -speedup / wanted);
+        if (item)
+            snprintf(item->figure, sizeof item->figure, "%.2fx (M = %lld needs %gx)", speedup,
+                     (long long)problem_m(d, p), wanted);
+    }
+}
+
 static bool prefill_passes(double ratio) {
-    return ratio <= TARGET_PREFILL_RATIO;
+    return ratio <= mx_targets.prefill_ratio;
+}
+
+static void title_prefill(target_result *t) {
+    snprintf(t->name, sizeof t->name, "prefill <= %gx FP16 time (M >= %lld), no workspace",
+             mx_targets.prefill_ratio, (long long)mx_targets.prefill_min_m);
+    snprintf(t->judged_on, sizeof t->judged_on,
+             "best MXFP4 variant without workspace per problem, M >= %lld",
+             (long long)mx_targets.prefill_min_m);
 }
 
 static void collect_prefill(const report_data *d, target_result *t) {
     for (int p = 0; p < d->problem_count; p++) {
-        if (d->problems[p].mxfp4_rows == 0 ||
-            d->rows[d->problems[p].first].m < TARGET_PREFILL_MIN_M)
-            continue;
-        double ratio = best_us(d, p) / d->problems[p].reference_us;
-        target_item *item = best_item(d, p, t, ratio, prefill_passes, ratio);
+        const problem *pr = &d->problems[p];
+        if (pr->mxfp4_rows == 0 || problem_m(d, p) < mx_targets.prefill_min_m) continue;
+        double ratio = row_us(d, pr->best_lean) / pr->reference_us;
+        target_item *item = best_item(d, p, pr->best_lean, t, ratio, prefill_passes, ratio);
         if (item) snprintf(item->figure, sizeof item->figure, "%.2fx", ratio);
     }
 }
@@ -1184,17 +1251,18 @@ static void collect_error(const report_data *d, target_result *t, size_t field, 
 }
 
 static void collect_error_vs_fp16(const report_data *d, target_result *t) {
-    collect_error(d, t, offsetof(result_row, rel_vs_fp16), TARGET_REL_VS_FP16, "%.3g %%", 100.0);
+    collect_error(d, t, offsetof(result_row, rel_vs_fp16), mx_targets.rel_vs_fp16, "%.3g %%",
+                  100.0);
 }
 
 static void collect_error_vs_exact(const report_data *d, target_result *t) {
-    collect_error(d, t, offsetof(result_row, rel_vs_exact), TARGET_REL_VS_EXACT, "%.2e", 1.0);
+    collect_error(d, t, offsetof(result_row, rel_vs_exact), mx_targets.rel_vs_exact, "%.2e", 1.0);
 }
 
 static void vram_item(const report_data *d, target_result *t, int worst) {
     const result_row *row = &d->rows[worst];
-    target_item *item =
-        add_item(t, worst, row->vram_savings_pct >= TARGET_VRAM_SAVED_PCT, -row->vram_savings_pct);
+    target_item *item = add_item(t, worst, row->vram_savings_pct >= mx_targets.vram_saved_pct,
+                                 -row->vram_savings_pct);
     if (!item) return;
     snprintf(item->figure, sizeof item->figure, "%.2f %%", row->vram_savings_pct);
     snprintf(item->detail, sizeof item->detail,
@@ -1224,39 +1292,78 @@ static void collect_vram(const report_data *d, target_result *t) {
         }
 }
 
+static void title_overhead(target_result *t) {
+    snprintf(t->name, sizeof t->name, "overhead vs FP16 < %+g %%", mx_targets.overhead_pct);
+    snprintf(t->judged_on, sizeof t->judged_on, "best MXFP4 variant per problem");
+}
+
+static void title_error_vs_fp16(target_result *t) {
+    snprintf(t->name, sizeof t->name, "error vs FP16 reference <= %g %%",
+             mx_targets.rel_vs_fp16 * 100.0);
+    snprintf(t->judged_on, sizeof t->judged_on, "every measured MXFP4 row");
+}
+
+/* A small limit as people write it: 2e-3, not 0.002 or 2e-03. */
+static void format_limit(char out[32], size_t size, double value) {
+    char mantissa[12];
+    int exponent = (int)floor(log10(value));
+    snprintf(mantissa, sizeof mantissa, "%.4g", value / pow(10.0, exponent));
+    snprintf(out, size, "%se%d", mantissa, exponent);
+}
+
+static void title_error_vs_exact(target_result *t) {
+    char limit[32];
+    format_limit(limit, sizeof limit, mx_targets.rel_vs_exact);
+    snprintf(t->name, sizeof t->name, "kernel error vs exact <= %s", limit);
+    snprintf(t->judged_on, sizeof t->judged_on, "every measured MXFP4 row");
+}
+
+static void title_vram(target_result *t) {
+    snprintf(t->name, sizeof t->name, "VRAM >= %g %% saved", mx_targets.vram_saved_pct);
+    snprintf(t->judged_on, sizeof t->judged_on,
+             "each weight shape and variant that keeps no FP16 copy");
+}
+
+/* The values in names and judged_on come from targets.c; the explanations say what is judged. */
 static const target_def targets[] = {
-    {"overhead vs FP16 < +10 %", "best MXFP4 variant per problem", "overhead",
+    {title_overhead, "overhead",
      "Per problem (shape, M, dtype, distribution) the fastest MXFP4 variant with a correct result "
      "against cuBLAS FP16 timed on the same shape in the same run: overhead = t / t_FP16 - 1, "
      "negative when MXFP4 is faster. Variants that keep a dequantized FP16 copy of the weights "
      "(persistent, embedding cached: harness/variants.c) are left out of \"best\": they save no "
      "memory and are FP16 paths in disguise (they are measured and drawn all the same).",
      collect_overhead, false},
-    {"error vs FP16 reference <= 1 %", "every measured MXFP4 row", "rel. error",
+    {title_error_vs_fp16, "rel. error",
      "Normwise relative error ||y - r|| / ||r|| of each MXFP4 row against cuBLAS FP16 on the same "
      "dequantized weights (the Sprint 6 quantity). Rows with non-finite outputs where the exact "
      "result is finite fail whatever their norm.",
      collect_error_vs_fp16, false},
-    {"kernel error vs exact <= 2e-3", "every measured MXFP4 row", "rel. error",
+    {title_error_vs_exact, "rel. error",
      "The kernel's own error: against an FP64 product on the exactly dequantized weights. FP16 "
      "output rounding alone is about 3e-4.",
      collect_error_vs_exact, false},
-    {"decode: MXFP4 >= 3x faster than FP16", "M <= 16, FP16 weights >= 64 MiB", "speed-up",
+    {title_decode, "speed-up",
      "At decode token counts a GEMM streams its weights, so MXFP4 (3.76x fewer bytes) can be up to "
-     "3.76x faster than cuBLAS FP16; the target asks for 3x, from the best MXFP4 variant. An op "
-     "whose FP16 path moves less than 64 MiB per call although its weights are larger (an "
+     "3.76x faster than cuBLAS FP16; the target asks this much of the best MXFP4 variant. An op "
+     "whose FP16 path moves less than the size limit per call although its weights are larger (an "
      "embedding lookup reads only its rows) is not judged.",
      collect_decode, false},
-    {"bandwidth >= 80 % of copy (M <= 16)", "best MXFP4 variant per problem, M <= 16", "% of copy",
+    {title_bandwidth, "% of copy",
      "Bytes the MXFP4 op must move (weights, scales, activations, output) per second, as a share "
-     "of the device-to-device copy bandwidth measured at start-up (run.json).",
+     "of the device-to-device copy bandwidth measured at start-up (run.json); judged where the "
+     "MXFP4 weights are large enough for launch latency not to dominate.",
      collect_bandwidth, false},
-    {"prefill <= 1.10x FP16 time (M >= 2048)", "best MXFP4 variant per problem, M >= 2048",
-     "time / FP16",
-     "At prefill token counts the GEMM is compute bound; the best MXFP4 variant may take at most "
-     "1.10x the cuBLAS FP16 time.",
+    {title_medium, "speed-up",
+     "Between decode and prefill the weights are still read once per call while the FP16 GEMM "
+     "starts to be compute bound: the best MXFP4 variant must be clearly faster at the lower "
+     "token count and no slower at the higher one.",
+     collect_medium, false},
+    {title_prefill, "time / FP16",
+     "At prefill token counts the GEMM is compute bound; the best MXFP4 variant that needs no "
+     "workspace (so no temporary FP16 copy: dequant_cublas does not count) may take at most this "
+     "multiple of the cuBLAS FP16 time.",
      collect_prefill, false},
-    {"VRAM >= 73 % saved", "each weight shape and variant that keeps no FP16 copy", "saved",
+    {title_vram, "saved",
      "savings = 1 - (MXFP4 blocks + scales + workspace) / FP16 bytes, the lowest over the rows of "
      "a weight and variant (a workspace may grow with M: dequant_cublas holds a full FP16 copy "
      "while it runs); the format itself allows at most 73.4 % (0.53125 of 2 bytes per weight).",
@@ -1273,6 +1380,7 @@ static int compare_items(const void *a, const void *b) {
 static void judge(const report_data *d, target_result results[TARGET_COUNT]) {
     for (int i = 0; i < TARGET_COUNT; i++) {
         results[i] = (target_result){0};
+        targets[i].title(&results[i]);
         targets[i].collect(d, &results[i]);
         if (results[i].count > 1)
             qsort(results[i].items, (size_t)results[i].count, sizeof *results[i].items,
@@ -1282,7 +1390,7 @@ static void judge(const report_data *d, target_result results[TARGET_COUNT]) {
 
 // ---- plot data and plots
 
-enum { MAX_PLOT_FILES = 2, MAX_PLOT_VARIABLES = 16 };
+enum { MAX_PLOT_FILES = 2, MAX_PLOT_VARIABLES = 24 };
 
 typedef struct {
     int file_count, variable_count;
@@ -1319,6 +1427,7 @@ static void job_set(plot_job *job, const char *name, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void job_set(plot_job *job, const char *name, const char *format, ...) {
+    if (job->variable_count == MAX_PLOT_VARIABLES) return; /* a script lacking it fails loudly */
     int i = job->variable_count++;
     snprintf(job->variable_names[i], sizeof job->variable_names[i], "%s", name);
     va_list args;
@@ -1340,7 +1449,8 @@ static void put_value(text *file, double value) {
 }
 
 /* The variants a plot draws, space separated: every one, or the MXFP4 ones only; their colours
- * and point types (variants.h) in the same order, for common.gp's vcolor and vpoint. */
+ * and point types (variants.h) in the same order, for common.gp's vcolor and vpoint; and the
+ * targets' values for the target lines. */
 static void job_variants(const report_data *d, plot_job *job, bool with_reference) {
     text names = {0}, colors = {0}, points = {0};
     for (int v = 0; v < d->variant_count; v++) {
@@ -1354,6 +1464,12 @@ static void job_variants(const report_data *d, plot_job *job, bool with_referenc
     job_set(job, "variants", "%s", text_get(&names));
     job_set(job, "vcolors", "%s", text_get(&colors));
     job_set(job, "vpoints", "%s", text_get(&points));
+    /* the target lines (targets.h) */
+    job_set(job, "target_overhead_pct", "%g", mx_targets.overhead_pct);
+    job_set(job, "target_rel_fp16", "%g", mx_targets.rel_vs_fp16);
+    job_set(job, "target_rel_exact", "%g", mx_targets.rel_vs_exact);
+    job_set(job, "target_bw_pct", "%g", mx_targets.bandwidth_pct);
+    job_set(job, "target_vram_pct", "%g", mx_targets.vram_saved_pct);
     text_free(&names);
     text_free(&colors);
     text_free(&points);
@@ -1409,7 +1525,7 @@ static bool prepare_overhead(const report_data *d, plot_job *job) {
         return false;
     }
     int m_count = 0;
-    double low = 1.0, high = 1.0 + TARGET_OVERHEAD_PCT / 100.0;
+    double low = 1.0, high = 1.0 + mx_targets.overhead_pct / 100.0;
     bool any = false;
     for (int s = 0; s < d->series_count; s++) {
         if (d->series[s].panel < 0) continue;
@@ -1655,9 +1771,9 @@ static bool prepare_throughput(const report_data *d, plot_job *job) {
     int count = problems_in_plot_order(d, order);
     double bw_largest = 100.0, flops_largest = 100.0;
     bool any = false;
-    int bw_lines =
-        throughput_file(d, job_file(job, "bw_data", "throughput_bw.dat"), order, count, 1,
-                        TARGET_DECODE_MAX_M, offsetof(result_row, pct_peak_bw), &bw_largest, &any);
+    int bw_lines = throughput_file(d, job_file(job, "bw_data", "throughput_bw.dat"), order, count,
+                                   1, mx_targets.decode_max_m, offsetof(result_row, pct_peak_bw),
+                                   &bw_largest, &any);
     int flops_lines = throughput_file(d, job_file(job, "flops_data", "throughput_flops.dat"), order,
                                       count, THROUGHPUT_LARGE_M, INT64_MAX,
                                       offsetof(result_row, pct_peak_flops), &flops_largest, &any);
@@ -1678,14 +1794,14 @@ static bool prepare_throughput(const report_data *d, plot_job *job) {
 static const plot_def plots[] = {
     {"overhead", "overhead.gp", "Overhead vs cuBLAS FP16",
      "Per weight shape (with dtype and distribution): t / t_FP16 of each MXFP4 variant against M "
-     "on log axes, labelled as overhead; the thick line is the best MXFP4 variant (persistent "
-     "excluded), the dashed red line the +10 % target, below 0 % MXFP4 is faster.",
+     "on log axes, labelled as overhead; the thick line is the best MXFP4 variant (none that keeps "
+     "an FP16 copy), the dashed red line the overhead target, below 0 % MXFP4 is faster.",
      prepare_overhead},
     {"error", "error.gp", "Error vs FP16 reference, kernel error and quantization error",
      "Top: relative error of each variant against cuBLAS FP16 on the same dequantized weights "
-     "(target 1 %), and, as black squares, the quantization error against the original "
-     "unquantized weights: a different quantity that the 1 % target does not apply to. Bottom: "
-     "each path's error against the exact FP64 product (target 2e-3). Exact zeros sit on the "
+     "(target 2), and, as black squares, the quantization error against the original "
+     "unquantized weights: a different quantity that target 2 does not apply to. Bottom: "
+     "each path's error against the exact FP64 product (target 3). Exact zeros sit on the "
      "axis floor labelled 0; problems with non-finite outputs are marked with a red x.",
      prepare_error},
     {"vram", "vram.gp", "VRAM saved per variant",
@@ -1956,8 +2072,7 @@ static void write_summary_table(doc *out, const report_data *d,
         if (t->not_judged)
             snprintf(counts + used, sizeof counts - (size_t)used, " (+%d not judged)",
                      t->not_judged);
-        doc_row(out, "%d\t%s\t%s\t%s\t%s", i + 1, targets[i].name, targets[i].judged_on, counts,
-                worst);
+        doc_row(out, "%d\t%s\t%s\t%s\t%s", i + 1, t->name, t->judged_on, counts, worst);
     }
 }
 
@@ -1970,8 +2085,12 @@ static int compare_doubles(const void *a, const void *b) {
 static void write_variant_table(doc *out, const report_data *d) {
     double *overheads = malloc(sizeof *overheads * (size_t)d->row_count);
     if (!overheads) return;
-    doc_table(out, "variant\trows measured\toverhead < +10 %%\terror vs FP16 <= 1 %%\terror vs "
-                   "exact <= 2e-3\tmedian overhead\tworst overhead\tlowest VRAM saved");
+    char limit[32];
+    format_limit(limit, sizeof limit, mx_targets.rel_vs_exact);
+    doc_table(out,
+              "variant\trows measured\toverhead < %+g %%\terror vs FP16 <= %g %%\terror vs exact "
+              "<= %s\tmedian overhead\tworst overhead\tlowest VRAM saved",
+              mx_targets.overhead_pct, mx_targets.rel_vs_fp16 * 100.0, limit);
     for (int v = 0; v < d->variant_count; v++) {
         int rows = 0, measured = 0, count = 0, fast = 0, close_to_fp16 = 0, close_to_exact = 0,
             no_exact = 0;
@@ -1986,10 +2105,10 @@ static void write_variant_table(doc *out, const report_data *d) {
             measured++;
             double overhead = (row->time_us / d->problems[row->problem].reference_us - 1.0) * 100;
             if (isfinite(overhead)) overheads[count++] = overhead;
-            fast += overhead < TARGET_OVERHEAD_PCT;
+            fast += mx_target_overhead_passes(overhead);
             bool finite = !(row->nonfinite > 0);
-            close_to_fp16 += finite && row->rel_vs_fp16 <= TARGET_REL_VS_FP16;
-            close_to_exact += finite && row->rel_vs_exact <= TARGET_REL_VS_EXACT;
+            close_to_fp16 += finite && row->rel_vs_fp16 <= mx_targets.rel_vs_fp16;
+            close_to_exact += finite && row->rel_vs_exact <= mx_targets.rel_vs_exact;
             no_exact += finite && isnan(row->rel_vs_exact);
         }
         qsort(overheads, (size_t)count, sizeof *overheads, compare_doubles);
@@ -2077,8 +2196,8 @@ static void write_targets(doc *out, const report_data *d,
     for (int i = 0; i < TARGET_COUNT; i++) {
         const target_def *target = &targets[i];
         const target_result *t = &results[i];
-        doc_heading(out, 3, "%d. %s", i + 1, target->name);
-        doc_paragraph(out, "Judged on: %s. %s", target->judged_on, target->explanation);
+        doc_heading(out, 3, "%d. %s", i + 1, t->name);
+        doc_paragraph(out, "Judged on: %s. %s", t->judged_on, target->explanation);
         char extra[256] = "";
         if (t->not_judged)
             snprintf(extra, sizeof extra, "; %d not judged (%s)", t->not_judged, t->not_judged_why);

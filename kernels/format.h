@@ -29,6 +29,9 @@ enum {
     MX_SCALE_MAX_EXP = 127,
 };
 
+/* Bytes of one MXFP4 weight in storage: 16 code bytes and 1 scale byte per block of 32. */
+#define MX_BYTES_PER_WEIGHT ((MX_BLOCK_BYTES + 1.0) / MX_BLOCK_SIZE)
+
 /* How the shared exponent is chosen (DESIGN.md §2, step 3). */
 typedef enum {
     MX_SCALE_FLOOR = 0, /* OCP spec: floor(log2(amax)) - 2 */

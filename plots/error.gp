@@ -1,7 +1,7 @@
 # Plot 2: errors per problem on log axes. Top: each MXFP4 variant against cuBLAS FP16 on the same
-# dequantized weights (target 1 %), and the quantization error against the unquantized weights,
+# dequantized weights (target_rel_fp16), and the quantization error against the unquantized weights,
 # a different quantity drawn in black. Bottom: every path against the exact FP64 product
-# (target 2e-3). Exact zeros are written as zero_at and labelled 0.
+# (target_rel_exact). Exact zeros are written as zero_at and labelled 0.
 # Variables: data (index, label, quant error, error vs FP16 per variant, error vs exact per
 # variant, nonfinite flag), count, variants, zero_at, ymax.
 load plotdir.'/common.gp'
@@ -30,11 +30,11 @@ do for [fmt in formats] {
     set xtics format '' scale 0.5
     set xtics 1
     set ylabel 'relative error (log)'
-    set label 1 "Black squares: the quantization error,\nMXFP4 rounding itself, against the\noriginal unquantized weights. A\ndifferent quantity: the 1 % target\n(vs FP16 on the same dequantized\nweights) does not apply to it." \
+    set label 1 "Black squares: the quantization error,\nMXFP4 rounding itself, against the\noriginal unquantized weights. A\ndifferent quantity: the target\n(vs FP16 on the same dequantized\nweights) does not apply to it." \
         at screen 1 - 285.0 / W, 0.70 left front font ',10'
     set title 'error vs cuBLAS FP16 on the same dequantized weights, and quantization error' \
         font ',11'
-    plot 0.01 with lines dt 2 lw 2 lc rgb target_color title 'target 1 % (vs FP16)', \
+    plot target_rel_fp16 + 0 with lines dt 2 lw 2 lc rgb target_color title sprintf('target %g %% (vs FP16)', 100 * target_rel_fp16), \
          data using 1:3 with points pt 4 ps 1.3 lw 1.5 lc rgb '#000000' \
              title 'quantization error', \
          for [i = 1:nv] data using ($1 + shift(i)):(word(variants, i) eq 'fp16' ? NaN : column(3 + i)) \
@@ -50,7 +50,7 @@ do for [fmt in formats] {
     set key at screen 1 - 290.0 / W, 0.5
     set xtics format '%g' rotate by 60 right font ',8'
     set title 'kernel error vs the exact FP64 product (FP16 output rounding ~3e-4)' font ',11'
-    plot 2e-3 with lines dt 2 lw 2 lc rgb target_color title 'target 2e-3 (vs exact)', \
+    plot target_rel_exact + 0 with lines dt 2 lw 2 lc rgb target_color title sprintf('target %g (vs exact)', target_rel_exact + 0), \
          data using 1:(NaN):xtic(2) notitle, \
          for [i = 1:nv] data using ($1 + shift(i)):(column(3 + nv + i)) with points \
              pt vpoint(word(variants, i)) ps 1 lc rgb vcolor(word(variants, i)) \

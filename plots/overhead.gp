@@ -31,7 +31,7 @@ do for [fmt in formats] {
         set ylabel 'overhead vs cuBLAS FP16 (below 0: faster)'
         set title word(panel_titles, p) font ',11'
         unset key
-        plot 1.1 with lines dt 2 lw 2 lc rgb target_color, 1 with lines lw 1.5 lc rgb '#000000', \
+        plot 1 + target_overhead_pct / 100.0 with lines dt 2 lw 2 lc rgb target_color, 1 with lines lw 1.5 lc rgb '#000000', \
              data index (p - 1) using 1:(column(nv + 2)) with linespoints lw 7 pt 7 ps 2 lc rgb '#800072B2', \
              for [i = 1:nv] data index (p - 1) using 1:(column(i + 1)) with linespoints \
                  lw 1.5 ps 0.9 pt vpoint(word(variants, i)) lc rgb vcolor(word(variants, i))

@@ -1,5 +1,5 @@
 # Plot 4: achieved throughput against the ceilings measured at start-up. Top: M <= 16, bytes moved
-# per second as % of the copy bandwidth (target 80 %). Bottom: large M, TFLOP/s as % of cuBLAS
+# per second as % of the copy bandwidth (target_bw_pct). Bottom: large M, TFLOP/s as % of cuBLAS
 # FP16 at 8192^3. A panel without rows is left out.
 # Variables: bw_data, flops_data (index, problem, % per variant), bw_count, flops_count,
 # variants, bw_ymax, flops_ymax, copy_gbps, fp16_tflops.
@@ -28,7 +28,7 @@ do for [fmt in formats] {
         set ylabel '% of copy bandwidth'
         set yrange [0:bw_ymax]
         set xrange [-1:bw_count]
-        plot 80 with lines dt 2 lw 2 lc rgb target_color title 'target 80 % (MXFP4)', \
+        plot target_bw_pct + 0 with lines dt 2 lw 2 lc rgb target_color title sprintf('target %g %% (MXFP4)', target_bw_pct + 0), \
              100 with lines lw 1 lc rgb '#000000' title 'copy ceiling', \
              bw_data using 1:(NaN):xtic(2) notitle, \
              for [i = 1:nv] bw_data using ($1 + shift(i)):(column(2 + i)) with points \

@@ -15,7 +15,7 @@ do for [fmt in formats] {
     set title title font ',13'
     set rmargin at screen 1 - 230.0 / W
     set key at screen 1 - 220.0 / W, 0.85 left top vertical font ',10' box lc rgb '#bbbbbb'
-    set label 1 "target: >= 73 % saved\nfor the fused path;\nbelow 0: the variant\nholds an FP16 copy\n(workspace or cache)" \
+    set label 1 sprintf("target: >= %g %% saved\nfor every variant that\nkeeps no FP16 copy;\nbelow 0: the variant\nholds an FP16 copy\n(workspace or cache)", target_vram_pct + 0) \
         at screen 1 - 215.0 / W, 0.45 left font ',10'
     set yrange [(ymin < 0 ? ymin * 1.2 : 0) - 10:100]
     set xrange [-0.6:count - 0.4]

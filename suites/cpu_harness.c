@@ -2,6 +2,7 @@
  * schema against DESIGN.md §5, run.json's content, and `mxbench run`'s refusals of bad input
  * (all before any GPU is touched, so they hold on CI) and its no-GPU exit. */
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "../harness/bench.h"
 #include "../harness/ops.h"
 #include "../harness/run_info.h"
+#include "../harness/targets.h"
 #include "common.h"
 
 static mx_sweep_row gemm_row(int64_t m, int64_t n, int64_t k, int64_t batch) {
@@ -153,6 +155,21 @@ Test(cpu_harness, run_json_holds_environment_ceilings_and_progress,
     mx_test_read_text(path, text, sizeof text);
     cr_expect(strstr(text, "\"dirty\": true") && strstr(text, "\"end_time\": \"2026-11-26"), "%s",
               text);
+}
+
+/* The single-row rules (results.csv's pass columns) at and around targets.c's limits. */
+Test(cpu_harness, row_rules_follow_the_target_values) {
+    const mx_target_values *t = &mx_targets;
+    cr_expect(mx_target_overhead_passes(t->overhead_pct * 0.999));
+    cr_expect_not(mx_target_overhead_passes(t->overhead_pct));
+    cr_expect(mx_target_errors_pass(t->rel_vs_fp16, t->rel_vs_exact, 0));
+    cr_expect(mx_target_errors_pass(0.0, NAN, 0), "no exact reference is not held against a row");
+    cr_expect_not(mx_target_errors_pass(t->rel_vs_fp16 * 1.001, 0.0, 0));
+    cr_expect_not(mx_target_errors_pass(0.0, t->rel_vs_exact * 1.001, 0));
+    cr_expect_not(mx_target_errors_pass(0.0, 0.0, 1), "a non-finite output fails");
+    cr_expect_not(mx_target_errors_pass(NAN, 0.0, 0), "a missing error figure fails");
+    cr_expect(mx_target_throttled(t->throttle_fraction * 1000.0 - 1.0, 1000.0));
+    cr_expect_not(mx_target_throttled(t->throttle_fraction * 1000.0, 1000.0));
 }
 
 /* The environment variable is read before any CUDA call: a wrong value is refused, named, on

@@ -103,8 +103,10 @@ static void expect_no_temporaries(const char *dir) {
  *     224 us, 3.0e-3 vs exact, 70.00 % VRAM saved (a workspace); dequant_cublas skipped.
  * overhead: A -20 % pass, B -60 % pass, C +12 % fail -> 2/3. error vs FP16: 6 measured MXFP4
  * rows, A fused fails, C dequant_cublas not judged -> 5/6 (+1). vs exact: C fused fails -> 5/6
- * (+1). decode (M <= 16, >= 64 MiB): only B, 2.50x -> 0/1. bandwidth (M <= 16): A 13.9 % fail,
- * B 85 % pass -> 1/2. prefill (M >= 2048): C 1.12x -> 0/1. VRAM (per weight and variant that
+ * (+1). decode (M <= 16, >= 64 MiB): only B, 2.50x < 3.5x -> 0/1. bandwidth (M <= 16, MXFP4
+ * weights >= 16 MB): A's 8.9 MB are too few, B 85 % pass -> 1/1. medium M (64, 256): none.
+ * prefill (M >= 1024, no workspace): C's only correct MXFP4 row, fused, has a workspace -> no
+ * result, 0/1. VRAM (per weight and variant that
  * keeps no FP16 copy, its lowest): 4096x4096 skinny 73.44 % pass, fused 70.00 % fail,
  * dequant_cublas no figure (not judged); 14336x4096 skinny and fused 73.44 % pass -> 3/4 (+1);
  * persistent keeps a copy: not judged, never best. */
@@ -115,13 +117,16 @@ static const char *const small_summary[] = {
     "%: gemm 4096x4096 M=1 f16 gaussian (fused) |",
     "| 3 | kernel error vs exact <= 2e-3 | every measured MXFP4 row | 5/6 (+1 not judged) | "
     "3.00e-03: gemm 4096x4096 M=4096 f16 range (fused) |",
-    "| 4 | decode: MXFP4 >= 3x faster than FP16 | M <= 16, FP16 weights >= 64 MiB | 0/1 | "
+    "| 4 | decode: MXFP4 >= 3.5x faster than FP16 | M <= 16, FP16 weights >= 64 MiB | 0/1 | "
     "2.50x: gemm 14336x4096 M=4 f16 gaussian (skinny) |",
-    "| 5 | bandwidth >= 80 % of copy (M <= 16) | best MXFP4 variant per problem, M <= 16 | 1/2 | "
-    "13.9 %: gemm 4096x4096 M=1 f16 gaussian (skinny) |",
-    "| 6 | prefill <= 1.10x FP16 time (M >= 2048) | best MXFP4 variant per problem, M >= 2048 | "
-    "0/1 | 1.12x: gemm 4096x4096 M=4096 f16 range (fused) |",
-    "| 7 | VRAM >= 73 % saved | each weight shape and variant that keeps no FP16 copy | 3/4 (+1 "
+    "| 5 | bandwidth >= 85 % of copy (M <= 16) | best MXFP4 variant per problem, M <= 16, MXFP4 "
+    "weights >= 16 MB | 1/1 | 85.0 %: gemm 14336x4096 M=4 f16 gaussian (skinny) |",
+    "| 6 | medium M: >= 1.5x faster than FP16 at M = 64, >= 1x at M = 256 | best MXFP4 variant "
+    "per problem, M = 64 or 256 | 0/0 | no rows to judge |",
+    "| 7 | prefill <= 1.05x FP16 time (M >= 1024), no workspace | best MXFP4 variant without "
+    "workspace per problem, M >= 1024 | 0/1 | no result: gemm 4096x4096 M=4096 f16 range (fused) "
+    "|",
+    "| 8 | VRAM >= 73 % saved | each weight shape and variant that keeps no FP16 copy | 3/4 (+1 "
     "not judged) | 70.00 %: gemm 4096x4096 (fused) |",
 };
 
@@ -175,8 +180,9 @@ Test(cpu_report, standard_h200_run_pass_counts, .init = mx_test_work_dir_create)
         "| error vs FP16 reference <= 1 % | every measured MXFP4 row | 255/260 |",
         "| kernel error vs exact <= 2e-3 | every measured MXFP4 row | 255/260 |",
         "| M <= 16, FP16 weights >= 64 MiB | 0/9 |",
-        "| best MXFP4 variant per problem, M <= 16 | 0/23 |",
-        "| best MXFP4 variant per problem, M >= 2048 | 5/6 |",
+        "| best MXFP4 variant per problem, M <= 16, MXFP4 weights >= 16 MB | 0/9 |",
+        "| best MXFP4 variant per problem, M = 64 or 256 | 0/17 |",
+        "| best MXFP4 variant without workspace per problem, M >= 1024 | 0/12 |",
         /* auto and dequant_cublas hold a full FP16 copy while they run: -26.56 % on 12 */
         "| each weight shape and variant that keeps no FP16 copy | 12/24 |",
         "80384 non-finite: gemm 4096x4096 M=256 f16 range (auto)",

@@ -1,0 +1,34 @@
+/* The targets' values and single-row rules (targets.h). */
+#include "targets.h"
+
+#include <math.h>
+
+const mx_target_values mx_targets = {
+    .overhead_pct = 10.0,
+    .rel_vs_fp16 = 0.01,
+    .rel_vs_exact = 2e-3,
+    .decode_max_m = 16,
+    .decode_min_fp16_bytes = 64.0 * 1024.0 * 1024.0,
+    .decode_speedup = 3.5,
+    .bandwidth_min_mxfp4_bytes = 16e6,
+    .bandwidth_pct = 85.0,
+    .medium_m = {64, 256},
+    .medium_speedup = {1.5, 1.0},
+    .prefill_min_m = 1024,
+    .prefill_ratio = 1.05,
+    .vram_saved_pct = 73.0,
+    .throttle_fraction = 0.9,
+};
+
+bool mx_target_overhead_passes(double overhead_pct) {
+    return overhead_pct < mx_targets.overhead_pct;
+}
+
+bool mx_target_errors_pass(double rel_vs_fp16, double rel_vs_exact, int64_t nonfinite) {
+    return nonfinite == 0 && rel_vs_fp16 <= mx_targets.rel_vs_fp16 &&
+           (isnan(rel_vs_exact) || rel_vs_exact <= mx_targets.rel_vs_exact);
+}
+
+bool mx_target_throttled(double sm_clock_mhz, double start_clock_mhz) {
+    return sm_clock_mhz < mx_targets.throttle_fraction * start_clock_mhz;
+}

@@ -1,0 +1,36 @@
+/* The targets of docs/design.md §7 (raised 2026-12-04), declared once: the runner's pass
+ * columns, the report's target table and the plots' target lines all read these values and
+ * rules. */
+#ifndef MX_TARGETS_H
+#define MX_TARGETS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    double overhead_pct;              /* best MXFP4 time / FP16 time - 1, below this (in %) */
+    double rel_vs_fp16;               /* norm-wise error against the FP16 reference, at most */
+    double rel_vs_exact;              /* norm-wise kernel error against FP64, at most */
+    int64_t decode_max_m;             /* decode and bandwidth targets: M up to this */
+    double decode_min_fp16_bytes;     /* decode: FP16 weights of at least this many bytes */
+    double decode_speedup;            /* decode: FP16 time / MXFP4 time, at least */
+    double bandwidth_min_mxfp4_bytes; /* bandwidth: MXFP4 weights of at least this many bytes */
+    double bandwidth_pct;             /* bandwidth: % of the measured copy bandwidth, at least */
+    int64_t medium_m[2];              /* medium M: these token counts... */
+    double medium_speedup[2];         /* ...need FP16 time / MXFP4 time at least this */
+    int64_t prefill_min_m;            /* prefill: M from this */
+    double prefill_ratio;             /* prefill: MXFP4 time / FP16 time at most (no workspace) */
+    double vram_saved_pct;            /* VRAM: savings in %, at least */
+    double throttle_fraction; /* a row whose SM clock fell below this share of the start-up clock
+                                 is throttled: reported, not judged */
+} mx_target_values;
+
+extern const mx_target_values mx_targets;
+
+/* The rules a single row is judged by (results.csv's pass_overhead and pass_error). */
+bool mx_target_overhead_passes(double overhead_pct);
+/* NaN rel_vs_exact: no exact reference at this size, not held against the row. */
+bool mx_target_errors_pass(double rel_vs_fp16, double rel_vs_exact, int64_t nonfinite);
+bool mx_target_throttled(double sm_clock_mhz, double start_clock_mhz);
+
+#endif
