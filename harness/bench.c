@@ -28,6 +28,7 @@
 #include "run_info.h"
 #include "stats.h"
 #include "sweep.h"
+#include "schema.h"
 #include "table.h"
 #include "targets.h"
 
@@ -36,27 +37,6 @@
 #endif
 
 enum { MX_EXIT_INTERRUPTED = 130 };
-
-static const char *const results_columns[] = {
-    /* DESIGN.md §5, in this order */
-    "run_id", "suite", "op", "variant", "dtype", "dist", "M", "N", "K", "experts", "topk",
-    "samples", "time_us", "time_us_min", "time_us_max", "noise_pct", "fp16_time_us", "overhead_pct",
-    "gbps", "tflops", "pct_peak_bw", "pct_peak_flops", "rel_err_vs_fp16", "max_rel_err_vs_fp16",
-    "rel_err_vs_exact", "quant_rel_err", "sqnr_db", "nonfinite", "weight_bytes_fp16",
-    "weight_bytes_mxfp4", "workspace_bytes", "vram_savings_pct", "pass_overhead", "pass_error",
-    "status", "note",
-    /* extras */
-    "batch", "shape_name", "group", "seed", "sm_clock_mhz", "throttled", "vram_measured_bytes",
-    "stop_reason", "gpu", "kv_heads", "prepare_us"};
-
-static const char *const sample_columns[] = {"run_id", "op",   "variant",  "dtype",   "dist",
-                                             "M",      "N",    "K",        "experts", "topk",
-                                             "batch",  "seed", "kv_heads", "sample",  "time_us"};
-
-const char *const *mx_results_columns(int *count) {
-    *count = (int)(sizeof results_columns / sizeof results_columns[0]);
-    return results_columns;
-}
 
 // ---- interruption
 
@@ -850,10 +830,10 @@ static int run_run(const mx_parsed_options *parsed) {
                 info.copy_gbps, info.fp16_tflops, info.sm_clock_start_mhz, files.dir);
 
     int column_count;
-    const char *const *columns = mx_results_columns(&column_count);
+    const char *const *columns = mx_column_names(MX_IN_RESULTS, &column_count);
     files.results = mx_table_create(columns, column_count);
-    files.samples =
-        mx_table_create(sample_columns, (int)(sizeof sample_columns / sizeof sample_columns[0]));
+    columns = mx_column_names(MX_IN_SAMPLES, &column_count);
+    files.samples = mx_table_create(columns, column_count);
     if (!files.results || !files.samples || !make_run_dir(files.dir)) {
         mx_cli_error("cannot create %s: %s", files.dir,
                      files.results && files.samples ? strerror(errno) : "out of host memory");

@@ -6,7 +6,4 @@
 
 extern const mx_command mx_run_command;
 
-/* results.csv columns, in order: DESIGN.md §5's required ones, then the harness's extras. */
-const char *const *mx_results_columns(int *count);
-
 #endif

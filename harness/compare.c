@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "schema.h"
 #include "stats.h"
 #include "table.h"
 #include "variants.h"
@@ -219,16 +220,26 @@ static bool remove_folder(const char *path) {
 
 // ---- run folders
 
-/* The key of a row; batch, seed and kv_heads take part where both runs have them (in their
- * results and samples). */
-static const char *const key_columns[] = {"op", "variant", "dtype", "dist",  "M",    "N",
-                                          "K",  "experts", "topk",  "batch", "seed", "kv_heads"};
-enum { KEY_COLUMNS = 12, REQUIRED_KEY_COLUMNS = 9 };
+/* The key of a row: schema.c's key columns; the required ones always, the others (batch, seed,
+ * kv_heads) where both runs have them (in their results and samples). */
+enum { MAX_KEY_COLUMNS = 16 };
 
 typedef struct {
-    const char *columns[KEY_COLUMNS];
-    int count;
+    const char *columns[MAX_KEY_COLUMNS];
+    int count, required; /* the first `required` are DESIGN.md §5 columns */
 } key_set;
+
+static key_set schema_keys(void) {
+    key_set keys = {.count = 0};
+    int count;
+    const mx_column *columns = mx_columns(&count);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < count && keys.count < MAX_KEY_COLUMNS; i++)
+            if (columns[i].key && columns[i].required == (pass == 0))
+                keys.columns[keys.count++] = columns[i].name;
+    for (int i = 0; i < keys.count; i++) keys.required += mx_column_find(keys.columns[i])->required;
+    return keys;
+}
 
 typedef struct {
     char *key;
@@ -325,11 +336,13 @@ static bool check_row(const run_data *run, size_t row, char *error, size_t error
 
 /* Reads the files of a run folder, checking the columns and cells compare relies on. */
 static bool read_run(run_data *run, char *error, size_t error_size) {
-    static const char *const result_columns[] = {"op",   "variant", "dtype",  "dist",
-                                                 "M",    "N",       "K",      "experts",
-                                                 "topk", "time_us", "status", "pass_error"};
-    static const char *const sample_columns[] = {"op", "variant", "dtype",   "dist", "M",
-                                                 "N",  "K",       "experts", "topk", "time_us"};
+    /* the required keys, then what compare reads of each file */
+    key_set keys = schema_keys(), result_columns = keys, sample_columns = keys;
+    result_columns.count = sample_columns.count = keys.required;
+    result_columns.columns[result_columns.count++] = "time_us";
+    result_columns.columns[result_columns.count++] = "status";
+    result_columns.columns[result_columns.count++] = "pass_error";
+    sample_columns.columns[sample_columns.count++] = "time_us";
     char *paths[RUN_FILE_COUNT] = {run->results_path, run->samples_path, run->json_path};
     for (int i = 0; i < RUN_FILE_COUNT; i++) {
         format_text(paths[i], sizeof run->results_path, "%s/%s", run->dir, run_files[i]);
@@ -339,13 +352,11 @@ static bool read_run(run_data *run, char *error, size_t error_size) {
                         run_files[1], run_files[2]);
     }
     if (!mx_csv_read(run->results_path, &run->results, error, error_size) ||
-        !require_columns(run->results, run->results_path, result_columns,
-                         (int)(sizeof result_columns / sizeof result_columns[0]), error,
-                         error_size) ||
+        !require_columns(run->results, run->results_path, result_columns.columns,
+                         result_columns.count, error, error_size) ||
         !mx_csv_read(run->samples_path, &run->samples, error, error_size) ||
-        !require_columns(run->samples, run->samples_path, sample_columns,
-                         (int)(sizeof sample_columns / sizeof sample_columns[0]), error,
-                         error_size))
+        !require_columns(run->samples, run->samples_path, sample_columns.columns,
+                         sample_columns.count, error, error_size))
         return false;
     run->row_count = mx_table_row_count(run->results);
     run->time_us = calloc(run->row_count + 1, sizeof *run->time_us);
@@ -378,13 +389,15 @@ static run_data *load_run(const char *dir, char *error, size_t error_size) {
 
 /* Key columns both runs have (b may be a itself). */
 static key_set shared_keys(const run_data *a, const run_data *b) {
-    key_set keys = {.count = 0};
-    for (int i = 0; i < KEY_COLUMNS; i++)
-        if (i < REQUIRED_KEY_COLUMNS || (mx_table_column_index(a->results, key_columns[i]) >= 0 &&
-                                         mx_table_column_index(b->results, key_columns[i]) >= 0 &&
-                                         mx_table_column_index(a->samples, key_columns[i]) >= 0 &&
-                                         mx_table_column_index(b->samples, key_columns[i]) >= 0))
-            keys.columns[keys.count++] = key_columns[i];
+    key_set all = schema_keys(), keys = {.count = 0, .required = all.required};
+    for (int i = 0; i < all.count; i++) {
+        const char *name = all.columns[i];
+        if (i < all.required || (mx_table_column_index(a->results, name) >= 0 &&
+                                 mx_table_column_index(b->results, name) >= 0 &&
+                                 mx_table_column_index(a->samples, name) >= 0 &&
+                                 mx_table_column_index(b->samples, name) >= 0))
+            keys.columns[keys.count++] = name;
+    }
     return keys;
 }
 
@@ -445,7 +458,7 @@ static bool index_run(run_data *run, const key_set *keys, char *error, size_t er
                     "shape%s must tell rows apart)",
                     run->results_path, row_line(run->results, second),
                     row_line(run->results, first),
-                    keys->count > REQUIRED_KEY_COLUMNS ? ", batch, seed, kv_heads" : "");
+                    keys->count > keys->required ? ", batch, seed, kv_heads" : "");
         goto failed;
     }
     run->keys_sorted = order;
@@ -725,8 +738,9 @@ static bool save_compare_csv(const comparison *cmp, const char *path, char *erro
             if (rows[side] < 0) continue;
             const mx_table *from = runs[side]->results;
             size_t at = (size_t)rows[side];
-            for (int k = 0; ok && k < KEY_COLUMNS; k++)
-                ok = mx_table_set(t, r, key_columns[k], "%s", cell(from, at, key_columns[k]));
+            key_set keys = schema_keys();
+            for (int k = 0; ok && k < keys.count; k++)
+                ok = mx_table_set(t, r, keys.columns[k], "%s", cell(from, at, keys.columns[k]));
             ok = ok &&
                  mx_table_set(t, r, side ? "cur_status" : "base_status", "%s",
                               cell(from, at, "status")) &&

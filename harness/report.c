@@ -21,6 +21,7 @@
 
 #include "../kernels/format.h"
 #include "model.h"
+#include "schema.h"
 #include "table.h"
 #include "targets.h"
 #include "variants.h"
@@ -658,60 +659,51 @@ typedef struct {
     bool measured, reference;
 } result_row;
 
-/* The columns the report reads; required ones are DESIGN.md §5 columns, the others extras of
- * `mxbench run` that older or hand-made files may lack. */
-typedef enum { COLUMN_TEXT, COLUMN_INTEGER, COLUMN_NUMBER } column_kind;
-
+/* Where each column the report reads goes in result_row; its type, whether a file must have it,
+ * its least value and the value of an empty cell come from schema.c. */
 typedef struct {
     const char *name;
-    column_kind kind;
     size_t offset;
-    bool required;
-    int64_t fallback, minimum; /* integers: value of an absent column or empty cell, least value */
 } result_column;
 
-#define TEXT(name, field, required)                                                                \
-    { name, COLUMN_TEXT, offsetof(result_row, field), required, 0, 0 }
-#define INTEGER(name, field, required, fallback, minimum)                                          \
-    { name, COLUMN_INTEGER, offsetof(result_row, field), required, fallback, minimum }
-#define NUMBER(name, field, required)                                                              \
-    { name, COLUMN_NUMBER, offsetof(result_row, field), required, 0, 0 }
+#define FIELD(name, field)                                                                         \
+    { name, offsetof(result_row, field) }
 
 static const result_column result_columns[] = {
-    TEXT("op", op, true),
-    TEXT("variant", variant, true),
-    TEXT("dtype", dtype, true),
-    TEXT("dist", dist, true),
-    INTEGER("M", m, true, 0, 1),
-    INTEGER("N", n, true, 0, 1),
-    INTEGER("K", k, true, 0, 1),
-    INTEGER("experts", experts, true, 0, 0),
-    INTEGER("topk", topk, true, 0, 0),
-    NUMBER("time_us", time_us, true),
-    NUMBER("noise_pct", noise_pct, true),
-    NUMBER("fp16_time_us", fp16_time_us, true),
-    NUMBER("gbps", gbps, true),
-    NUMBER("tflops", tflops, true),
-    NUMBER("pct_peak_bw", pct_peak_bw, true),
-    NUMBER("pct_peak_flops", pct_peak_flops, true),
-    NUMBER("rel_err_vs_fp16", rel_vs_fp16, true),
-    NUMBER("max_rel_err_vs_fp16", max_rel_vs_fp16, true),
-    NUMBER("rel_err_vs_exact", rel_vs_exact, true),
-    NUMBER("quant_rel_err", quant_rel, true),
-    NUMBER("sqnr_db", sqnr_db, true),
-    NUMBER("nonfinite", nonfinite, true),
-    NUMBER("weight_bytes_fp16", weight_bytes_fp16, true),
-    NUMBER("weight_bytes_mxfp4", weight_bytes_mxfp4, true),
-    NUMBER("workspace_bytes", workspace_bytes, true),
-    NUMBER("vram_savings_pct", vram_savings_pct, true),
-    TEXT("status", status, true),
-    TEXT("note", note, true),
-    INTEGER("batch", batch, false, 1, 1),
-    INTEGER("seed", seed, false, 0, 0),
-    INTEGER("kv_heads", kv_heads, false, 0, 0),
-    TEXT("shape_name", shape_name, false),
-    TEXT("throttled", throttled, false),
-    NUMBER("sm_clock_mhz", sm_clock_mhz, false),
+    FIELD("op", op),
+    FIELD("variant", variant),
+    FIELD("dtype", dtype),
+    FIELD("dist", dist),
+    FIELD("M", m),
+    FIELD("N", n),
+    FIELD("K", k),
+    FIELD("experts", experts),
+    FIELD("topk", topk),
+    FIELD("time_us", time_us),
+    FIELD("noise_pct", noise_pct),
+    FIELD("fp16_time_us", fp16_time_us),
+    FIELD("gbps", gbps),
+    FIELD("tflops", tflops),
+    FIELD("pct_peak_bw", pct_peak_bw),
+    FIELD("pct_peak_flops", pct_peak_flops),
+    FIELD("rel_err_vs_fp16", rel_vs_fp16),
+    FIELD("max_rel_err_vs_fp16", max_rel_vs_fp16),
+    FIELD("rel_err_vs_exact", rel_vs_exact),
+    FIELD("quant_rel_err", quant_rel),
+    FIELD("sqnr_db", sqnr_db),
+    FIELD("nonfinite", nonfinite),
+    FIELD("weight_bytes_fp16", weight_bytes_fp16),
+    FIELD("weight_bytes_mxfp4", weight_bytes_mxfp4),
+    FIELD("workspace_bytes", workspace_bytes),
+    FIELD("vram_savings_pct", vram_savings_pct),
+    FIELD("status", status),
+    FIELD("note", note),
+    FIELD("batch", batch),
+    FIELD("seed", seed),
+    FIELD("kv_heads", kv_heads),
+    FIELD("shape_name", shape_name),
+    FIELD("throttled", throttled),
+    FIELD("sm_clock_mhz", sm_clock_mhz),
 };
 enum { RESULT_COLUMN_COUNT = sizeof result_columns / sizeof result_columns[0] };
 
@@ -766,7 +758,8 @@ static bool parse_rows(report_data *d, char *error, size_t error_size) {
     const mx_table *t = d->table;
     text missing = {0};
     for (int c = 0; c < RESULT_COLUMN_COUNT; c++)
-        if (result_columns[c].required && mx_table_column_index(t, result_columns[c].name) < 0)
+        if (mx_column_find(result_columns[c].name)->required &&
+            mx_table_column_index(t, result_columns[c].name) < 0)
             text_printf(&missing, "%s%s", missing.length ? ", " : "", result_columns[c].name);
     if (missing.length) {
         snprintf(error, error_size,
@@ -791,12 +784,12 @@ static bool parse_rows(report_data *d, char *error, size_t error_size) {
         for (int c = 0; c < mx_table_column_count(t); c++)
             line += count_newlines(mx_table_cell(t, r, c));
         for (int c = 0; c < RESULT_COLUMN_COUNT; c++) {
-            const result_column *column = &result_columns[c];
+            const mx_column *column = mx_column_find(result_columns[c].name);
             const char *cell = mx_table_get(t, r, column->name);
-            char *field = (char *)row + column->offset;
+            char *field = (char *)row + result_columns[c].offset;
             double value = NAN;
             bool empty = !cell || !cell[0];
-            if (column->kind == COLUMN_TEXT) {
+            if (column->type == MX_COLUMN_TEXT || column->type == MX_COLUMN_FLAG) {
                 *(const char **)field = cell ? cell : "";
                 continue;
             }
@@ -805,7 +798,7 @@ static bool parse_rows(report_data *d, char *error, size_t error_size) {
                          d->results_path, row->line, column->name, cell);
                 return false;
             }
-            if (column->kind == COLUMN_NUMBER) {
+            if (column->type == MX_COLUMN_NUMBER) {
                 *(double *)field = value;
                 continue;
             }

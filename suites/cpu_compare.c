@@ -14,6 +14,7 @@
 #include "../harness/compare.h"
 #include "../harness/run_info.h"
 #include "../harness/table.h"
+#include "../harness/schema.h"
 #include "common.h"
 
 #define H200 "NVIDIA H200"
@@ -167,7 +168,7 @@ static void write_run(const char *name, const char *gpu, const fake_row *rows, i
     snprintf(dir, sizeof dir, "%s", mx_test_path(name));
     cr_assert(mkdir(dir, 0777) == 0, "mkdir %s", dir);
     int column_count;
-    const char *const *columns = mx_results_columns(&column_count);
+    const char *const *columns = mx_column_names(MX_IN_RESULTS, &column_count);
     static const char *const sample_columns[] = {"run_id", "op",   "variant", "dtype",   "dist",
                                                  "M",      "N",    "K",       "experts", "topk",
                                                  "batch",  "seed", "sample",  "time_us"};

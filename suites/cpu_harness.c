@@ -14,6 +14,7 @@
 #include "../harness/ops.h"
 #include "../harness/run_info.h"
 #include "../harness/targets.h"
+#include "../harness/schema.h"
 #include "common.h"
 
 static mx_sweep_row gemm_row(int64_t m, int64_t n, int64_t k, int64_t batch) {
@@ -101,13 +102,41 @@ Test(cpu_harness, results_columns_start_with_design_schema_in_order) {
                                            "status",
                                            "note"};
     int count = 0;
-    const char *const *columns = mx_results_columns(&count);
+    const char *const *columns = mx_column_names(MX_IN_RESULTS, &count);
     int required_count = (int)(sizeof required / sizeof required[0]);
     cr_assert_geq(count, required_count);
     for (int i = 0; i < required_count; i++)
         cr_expect_str_eq(columns[i], required[i], "column %d", i);
     for (int i = 0; i < count; i++)
         for (int j = 0; j < i; j++) cr_expect_str_neq(columns[i], columns[j]);
+}
+
+/* docs/results.md documents every column of schema.c with its unit, and the §5 columns are the
+ * schema's required ones. */
+Test(cpu_harness, every_column_is_documented_in_docs_results_md) {
+    const char *slash = strrchr(__FILE__, '/');
+    char path[1024], doc[32768];
+    snprintf(path, sizeof path, "%.*s/../docs/results.md", slash ? (int)(slash - __FILE__) : 1,
+             slash ? __FILE__ : ".");
+    mx_test_read_text(path, doc, sizeof doc);
+    int count;
+    const mx_column *columns = mx_columns(&count);
+    for (int i = 0; i < count; i++) {
+        char row[128];
+        snprintf(row, sizeof row, "| `%s` | ", columns[i].name);
+        const char *at = strstr(doc, row);
+        cr_expect(at, "docs/results.md has no row for column %s", columns[i].name);
+        if (!at) continue;
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)strcspn(at, "\n"), at);
+        char unit[64];
+        snprintf(unit, sizeof unit, "| %s |", columns[i].unit[0] ? columns[i].unit : "-");
+        cr_expect(strstr(line, unit), "docs/results.md: column %s lacks its unit %s: %s",
+                  columns[i].name, unit, line);
+        cr_expect_eq(strstr(line, "§5") != NULL, columns[i].required,
+                     "docs/results.md: column %s is%s a §5 column: %s", columns[i].name,
+                     columns[i].required ? "" : " not", line);
+    }
 }
 
 Test(cpu_harness, run_json_holds_environment_ceilings_and_progress,

@@ -15,6 +15,7 @@
 #include "../harness/bench_gpu.h"
 #include "../harness/ops.h"
 #include "../harness/table.h"
+#include "../harness/schema.h"
 #include "common.h"
 
 static mx_table *read_results(const char *dir, const char *file) {
@@ -95,7 +96,7 @@ Test(gpu_harness, tiny_sweep_runs_end_to_end_and_agrees_with_direct_timing,
 
     mx_table *results = read_results(out, "results.csv");
     int column_count;
-    const char *const *columns = mx_results_columns(&column_count);
+    const char *const *columns = mx_column_names(MX_IN_RESULTS, &column_count);
     cr_assert_eq(mx_table_column_count(results), column_count);
     for (int c = 0; c < column_count; c++)
         cr_expect_str_eq(mx_table_column_name(results, c), columns[c]);

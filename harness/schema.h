@@ -1,0 +1,36 @@
+/* Every column of results.csv and samples.csv, declared once: name, type, unit, meaning, which
+ * file holds it, whether it keys a row, whether DESIGN.md §5 requires it. The runner writes the
+ * files in this order, the report and compare read and check them through it, and
+ * docs/results.md documents every entry (cpu_harness checks that it does). */
+#ifndef MX_SCHEMA_H
+#define MX_SCHEMA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { MX_COLUMN_TEXT, MX_COLUMN_INTEGER, MX_COLUMN_NUMBER, MX_COLUMN_FLAG } mx_column_type;
+
+enum { MX_IN_RESULTS = 1, MX_IN_SAMPLES = 2 };
+
+typedef struct {
+    const char *name;
+    mx_column_type type;
+    const char *unit;    /* "" where there is none */
+    const char *meaning; /* one line */
+    unsigned files;      /* MX_IN_RESULTS and/or MX_IN_SAMPLES */
+    bool key;            /* with the other key columns: which problem and variant a row is */
+    bool required;       /* DESIGN.md §5 requires it: readers refuse a results.csv without it */
+    int64_t minimum;     /* integers: the least valid value */
+    int64_t fallback;    /* integers: the value of an absent column or an empty cell */
+} mx_column;
+
+/* Every column, in the order results.csv has them (samples.csv: the same order, its subset). */
+const mx_column *mx_columns(int *count);
+
+/* The column named name, or NULL. */
+const mx_column *mx_column_find(const char *name);
+
+/* The names of the columns a file holds (MX_IN_RESULTS or MX_IN_SAMPLES), in order. */
+const char *const *mx_column_names(unsigned file, int *count);
+
+#endif
