@@ -26,9 +26,9 @@
 #include "device.h"
 #include "ops.h"
 #include "run_info.h"
+#include "schema.h"
 #include "stats.h"
 #include "sweep.h"
-#include "schema.h"
 #include "table.h"
 #include "targets.h"
 

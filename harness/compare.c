@@ -233,11 +233,12 @@ static key_set schema_keys(void) {
     key_set keys = {.count = 0};
     int count;
     const mx_column *columns = mx_columns(&count);
-    for (int pass = 0; pass < 2; pass++)
+    for (int pass = 0; pass < 2; pass++) { /* the required keys first */
         for (int i = 0; i < count && keys.count < MAX_KEY_COLUMNS; i++)
             if (columns[i].key && columns[i].required == (pass == 0))
                 keys.columns[keys.count++] = columns[i].name;
-    for (int i = 0; i < keys.count; i++) keys.required += mx_column_find(keys.columns[i])->required;
+        if (pass == 0) keys.required = keys.count;
+    }
     return keys;
 }
 
@@ -726,6 +727,7 @@ static bool save_compare_csv(const comparison *cmp, const char *path, char *erro
     mx_table *t =
         mx_table_create(compare_columns, (int)(sizeof compare_columns / sizeof compare_columns[0]));
     bool ok = t != NULL;
+    key_set keys = schema_keys();
     for (size_t i = 0; ok && i < cmp->count; i++) {
         const compared_row *row = &cmp->rows[i];
         const mx_timing_verdict *tv = &row->timing;
@@ -738,7 +740,6 @@ static bool save_compare_csv(const comparison *cmp, const char *path, char *erro
             if (rows[side] < 0) continue;
             const mx_table *from = runs[side]->results;
             size_t at = (size_t)rows[side];
-            key_set keys = schema_keys();
             for (int k = 0; ok && k < keys.count; k++)
                 ok = mx_table_set(t, r, keys.columns[k], "%s", cell(from, at, keys.columns[k]));
             ok = ok &&

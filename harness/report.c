@@ -756,11 +756,13 @@ static int count_newlines(const char *cell) {
 /* Fills the rows from the table; false with "FILE:LINE: ..." for a cell the report cannot use. */
 static bool parse_rows(report_data *d, char *error, size_t error_size) {
     const mx_table *t = d->table;
+    const mx_column *schema[RESULT_COLUMN_COUNT];
     text missing = {0};
-    for (int c = 0; c < RESULT_COLUMN_COUNT; c++)
-        if (mx_column_find(result_columns[c].name)->required &&
-            mx_table_column_index(t, result_columns[c].name) < 0)
-            text_printf(&missing, "%s%s", missing.length ? ", " : "", result_columns[c].name);
+    for (int c = 0; c < RESULT_COLUMN_COUNT; c++) {
+        schema[c] = mx_column_find(result_columns[c].name);
+        if (schema[c]->required && mx_table_column_index(t, schema[c]->name) < 0)
+            text_printf(&missing, "%s%s", missing.length ? ", " : "", schema[c]->name);
+    }
     if (missing.length) {
         snprintf(error, error_size,
                  "%s: lacks the column%s %s, which the report needs (DESIGN.md §5 lists them)",
@@ -784,7 +786,7 @@ static bool parse_rows(report_data *d, char *error, size_t error_size) {
         for (int c = 0; c < mx_table_column_count(t); c++)
             line += count_newlines(mx_table_cell(t, r, c));
         for (int c = 0; c < RESULT_COLUMN_COUNT; c++) {
-            const mx_column *column = mx_column_find(result_columns[c].name);
+            const mx_column *column = schema[c];
             const char *cell = mx_table_get(t, r, column->name);
             char *field = (char *)row + result_columns[c].offset;
             double value = NAN;
