@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "table.h"
+#include "text.h"
 
 enum { MAX_DEPTH = 64 };
 
@@ -19,8 +20,7 @@ typedef struct {
 } open_container;
 
 struct mx_json {
-    char *text;
-    size_t length, capacity; /* text[length] is always '\0' */
+    mx_text text;
     open_container stack[MAX_DEPTH];
     int depth;
     bool key_pending; /* a key was written and its value is due */
@@ -40,20 +40,8 @@ static void misuse(mx_json *json, const char *format, ...) {
 
 static void append_bytes(mx_json *json, const char *bytes, size_t count) {
     if (json->error[0]) return;
-    if (json->length + count + 1 > json->capacity) {
-        size_t capacity = json->capacity;
-        while (json->length + count + 1 > capacity) capacity *= 2;
-        char *text = realloc(json->text, capacity);
-        if (!text) {
-            misuse(json, "out of memory");
-            return;
-        }
-        json->text = text;
-        json->capacity = capacity;
-    }
-    memcpy(json->text + json->length, bytes, count);
-    json->length += count;
-    json->text[json->length] = '\0';
+    mx_text_append(&json->text, bytes, count);
+    if (json->text.failed) misuse(json, "out of memory");
 }
 
 static void append(mx_json *json, const char *text) {
@@ -66,21 +54,12 @@ static void new_line(mx_json *json) {
 }
 
 mx_json *mx_json_create(void) {
-    mx_json *json = calloc(1, sizeof *json);
-    if (!json) return NULL;
-    json->capacity = 1024;
-    json->text = malloc(json->capacity);
-    if (!json->text) {
-        free(json);
-        return NULL;
-    }
-    json->text[0] = '\0';
-    return json;
+    return calloc(1, sizeof(mx_json));
 }
 
 void mx_json_free(mx_json *json) {
     if (!json) return;
-    free(json->text);
+    mx_text_free(&json->text);
     free(json);
 }
 
@@ -292,12 +271,12 @@ bool mx_json_complete(const mx_json *json) {
 }
 
 const char *mx_json_text(const mx_json *json) {
-    return json->text;
+    return mx_text_get(&json->text);
 }
 
 bool mx_json_save(const mx_json *json, const char *path, char *error, size_t error_size) {
     if (mx_json_complete(json))
-        return mx_write_file_atomic(path, json->text, json->length, error, error_size);
+        return mx_write_file_atomic(path, json->text.data, json->text.length, error, error_size);
     if (!error || error_size == 0) return false;
     if (!mx_json_ok(json))
         snprintf(error, error_size, "cannot write '%s': the JSON writer failed: %s", path,

@@ -1,0 +1,88 @@
+/* The growing string (text.h). */
+#include "text.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mx_text_append(mx_text *t, const char *bytes, size_t count) {
+    if (t->failed) return;
+    if (t->length + count + 1 > t->capacity) {
+        size_t capacity = t->capacity ? t->capacity : 4096;
+        while (t->length + count + 1 > capacity) capacity *= 2;
+        char *data = realloc(t->data, capacity);
+        if (!data) {
+            t->failed = true;
+            return;
+        }
+        t->data = data;
+        t->capacity = capacity;
+    }
+    memcpy(t->data + t->length, bytes, count);
+    t->length += count;
+    t->data[t->length] = '\0';
+}
+
+void mx_text_vprintf(mx_text *t, const char *format, va_list args) {
+    va_list copy;
+    va_copy(copy, args);
+    char small[512];
+    int length = vsnprintf(small, sizeof small, format, args);
+    if (length < 0) {
+        t->failed = true;
+    } else if ((size_t)length < sizeof small) {
+        mx_text_append(t, small, (size_t)length);
+    } else {
+        char *large = malloc((size_t)length + 1);
+        if (large) {
+            vsnprintf(large, (size_t)length + 1, format, copy);
+            mx_text_append(t, large, (size_t)length);
+        }
+        t->failed |= large == NULL;
+        free(large);
+    }
+    va_end(copy);
+}
+
+void mx_text_printf(mx_text *t, const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    mx_text_vprintf(t, format, args);
+    va_end(args);
+}
+
+const char *mx_text_get(const mx_text *t) {
+    return t->data ? t->data : "";
+}
+
+void mx_text_free(mx_text *t) {
+    free(t->data);
+    *t = (mx_text){0};
+}
+
+void mx_format_known(char *out, size_t size, double value, const char *format) {
+    if (isfinite(value))
+        snprintf(out, size, format, value);
+    else
+        snprintf(out, size, "?");
+}
+
+char *mx_read_whole_file(const char *path, size_t *size) {
+    FILE *file = fopen(path, "rb");
+    if (!file) return NULL;
+    mx_text content = {0};
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, file)) > 0) mx_text_append(&content, chunk, got);
+    bool failed = ferror(file) || content.failed;
+    fclose(file);
+    if (failed) {
+        mx_text_free(&content);
+        errno = EIO;
+        return NULL;
+    }
+    if (size) *size = content.length;
+    return content.data ? content.data : calloc(1, 1);
+}

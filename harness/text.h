@@ -1,0 +1,32 @@
+/* The harness's growing string: appended to and printed into without a size limit, with a sticky
+ * out-of-memory flag instead of a failure per call. Used for the report's documents, plot data,
+ * command lines and file contents. */
+#ifndef MX_TEXT_H
+#define MX_TEXT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    char *data;
+    size_t length, capacity;
+    bool failed; /* out of memory: the text is incomplete */
+} mx_text;
+
+/* {0} is the empty text; mx_text_free makes it empty again. */
+void mx_text_append(mx_text *t, const char *bytes, size_t count);
+void mx_text_vprintf(mx_text *t, const char *format, va_list args);
+void mx_text_printf(mx_text *t, const char *format, ...) __attribute__((format(printf, 2, 3)));
+/* The text so far ("" when empty); valid until the next change. */
+const char *mx_text_get(const mx_text *t);
+void mx_text_free(mx_text *t);
+
+/* value in format, or "?" when it is unknown (NaN). */
+void mx_format_known(char *out, size_t size, double value, const char *format);
+
+/* The whole file in a new buffer (NUL-terminated, the caller frees it); NULL with errno set on
+ * failure. size (may be NULL) gets its length. */
+char *mx_read_whole_file(const char *path, size_t *size);
+
+#endif
