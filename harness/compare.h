@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "cli.h"
+#include "run_folder.h"
 
 extern const mx_command mx_compare_command;
 extern const mx_command mx_baseline_command;
@@ -65,11 +66,5 @@ typedef struct {
  * where p is mx_stats_mann_whitney_p(base, cur) and change compares the medians. */
 void mx_compare_timing(const double *base, int base_count, const double *cur, int cur_count,
                        const mx_compare_rule *rule, mx_timing_verdict *out);
-
-/* The file-safe name of a GPU model, for results/baselines/<model>/: ASCII letters and digits
- * lower-cased, every other run of characters one '-', none at either end ("NVIDIA H200" ->
- * "nvidia-h200", "NVIDIA H100 80GB HBM3" -> "nvidia-h100-80gb-hbm3"). False when nothing is
- * left or it does not fit. */
-bool mx_gpu_model_name(const char *gpu_name, char *model, size_t size);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "text.h"
 
 #ifndef MX_SOURCE_DIR
@@ -82,9 +83,7 @@ static void bundle_library_path(const char *bundle, mx_text *path) {
                 if (entry->d_name[0] == '.') continue;
                 mx_text sub = {0};
                 mx_text_printf(&sub, "%s/%s", mx_text_get(&folder), entry->d_name);
-                struct stat info;
-                if (stat(mx_text_get(&sub), &info) == 0 && S_ISDIR(info.st_mode))
-                    mx_text_printf(path, ":%s", mx_text_get(&sub));
+                if (mx_is_folder(mx_text_get(&sub))) mx_text_printf(path, ":%s", mx_text_get(&sub));
                 mx_text_free(&sub);
             }
             closedir(dir);

@@ -16,6 +16,7 @@
 
 #include "../kernels/format.h"
 #include "doc.h"
+#include "files.h"
 #include "model.h"
 #include "schema.h"
 #include "table.h"
@@ -1204,16 +1205,12 @@ static const plot_def plots[] = {
 };
 enum { PLOT_COUNT = sizeof plots / sizeof plots[0] };
 
-static bool make_folder(const char *path) {
-    return mkdir(path, 0777) == 0 || errno == EEXIST;
-}
-
 /* Writes every plot's data into RUN_DIR/plot_data/ and, with gnuplot, draws it. */
 static void draw_plots(const report_data *d, const mx_gnuplot *gnuplot, const char *skip_reason,
                        plot_outcome outcomes[PLOT_COUNT]) {
     mx_text folder = {0};
     mx_text_printf(&folder, "%s/plot_data", d->run_dir);
-    bool folder_ok = make_folder(mx_text_get(&folder));
+    bool folder_ok = mx_ensure_folder(mx_text_get(&folder));
     for (int i = 0; i < PLOT_COUNT; i++) {
         plot_outcome *outcome = &outcomes[i];
         plot_job job = {0};

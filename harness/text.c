@@ -86,3 +86,27 @@ char *mx_read_whole_file(const char *path, size_t *size) {
     if (size) *size = content.length;
     return content.data ? content.data : calloc(1, 1);
 }
+
+void mx_format_text(char *text, size_t size, const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    vsnprintf(text, size, format, args);
+    va_end(args);
+}
+
+bool mx_format_fail(char *error, size_t size, const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    vsnprintf(error, size, format, args);
+    va_end(args);
+    return false;
+}
+
+void mx_format_append(char *text, size_t size, const char *format, ...) {
+    size_t used = strlen(text);
+    if (used + 1 >= size) return;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(text + used, size - used, format, args);
+    va_end(args);
+}

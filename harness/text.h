@@ -29,4 +29,15 @@ void mx_format_known(char *out, size_t size, double value, const char *format);
  * failure. size (may be NULL) gets its length. */
 char *mx_read_whole_file(const char *path, size_t *size);
 
+/* snprintf for messages, labels and paths into fixed buffers, which may be cut (through
+ * vsnprintf, so that GCC's truncation warnings do not ask for buffers sized for any path). */
+void mx_format_text(char *text, size_t size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+/* mx_format_text into error, returning false: `return mx_format_fail(error, size, "...", ...);`. */
+bool mx_format_fail(char *error, size_t size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Appends to the text already in the buffer (nothing when it is full). */
+void mx_format_append(char *text, size_t size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

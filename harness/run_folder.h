@@ -1,0 +1,78 @@
+/* A run folder (results.csv, samples.csv, run.json) read for compare and baseline: the files
+ * checked as compare relies on them, every results row keyed by schema.c's key columns, the
+ * samples sorted by key. */
+#ifndef MX_RUN_FOLDER_H
+#define MX_RUN_FOLDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "run_meta.h"
+#include "table.h"
+
+#define MX_RUN_FILE_COUNT 3
+extern const char *const mx_run_files[MX_RUN_FILE_COUNT]; /* results.csv, samples.csv, run.json */
+
+typedef struct {
+    char *key;
+    double time_us;
+} mx_keyed_sample;
+
+/* The key of a row: schema.c's key columns; the required ones always, the others (batch, seed,
+ * kv_heads) where both runs have them (in their results and samples). */
+enum { MX_MAX_KEY_COLUMNS = 16 };
+
+typedef struct {
+    const char *columns[MX_MAX_KEY_COLUMNS];
+    int count, required; /* the first `required` are DESIGN.md §5 columns */
+} mx_key_set;
+
+typedef struct {
+    char dir[1024], results_path[1100], samples_path[1100], json_path[1100];
+    mx_table *results, *samples;
+    mx_run_meta meta; /* run.json */
+    char model[128];  /* file-safe name of meta.gpu_name */
+    /* per results row: its key and time (NAN when not measured) */
+    char **keys;
+    double *time_us;
+    size_t row_count;
+    char ***keys_sorted;             /* pointers into keys, sorted: mx_run_find_row searches them */
+    mx_keyed_sample *samples_by_key; /* sorted by key */
+    size_t sample_count;
+} mx_run_folder;
+
+/* Every key column of schema.c, the required ones first. */
+mx_key_set mx_schema_keys(void);
+
+/* Reads and checks a run folder (mx_run_folder_free it), or NULL with error saying why. */
+mx_run_folder *mx_run_folder_load(const char *dir, char *error, size_t error_size);
+/* The same, then keyed on its own key columns (what compare will need of it). */
+mx_run_folder *mx_run_folder_load_checked(const char *dir, char *error, size_t error_size);
+void mx_run_folder_free(mx_run_folder *run);
+
+/* Key columns both runs have (b may be a itself). */
+mx_key_set mx_run_shared_keys(const mx_run_folder *a, const mx_run_folder *b);
+/* Keys every results row and sorts the samples by key; a key twice in results.csv, a key column
+ * samples.csv lacks or a bad sample time is an error. */
+bool mx_run_folder_index(mx_run_folder *run, const mx_key_set *keys, char *error,
+                         size_t error_size);
+
+/* The samples of a key, into a new array (*values; NULL when none); returns their count. */
+int mx_run_samples(const mx_run_folder *run, const char *key, double **values);
+/* Index of the results row with this key, or -1. */
+long mx_run_find_row(const mx_run_folder *run, const char *key);
+/* Rows with a time. */
+size_t mx_run_measured_rows(const mx_run_folder *run);
+/* "run ID, suite S, commit C, started T, N rows (M measured)". */
+void mx_run_describe(const mx_run_folder *run, char *text, size_t size);
+
+/* The cell's text; "" for a column the table lacks. */
+const char *mx_run_cell(const mx_table *table, size_t row, const char *column);
+
+/* The file-safe name of a GPU model, for results/baselines/<model>/: ASCII letters and digits
+ * lower-cased, every other run of characters one '-', none at either end ("NVIDIA H200" ->
+ * "nvidia-h200", "NVIDIA H100 80GB HBM3" -> "nvidia-h100-80gb-hbm3"). False when nothing is
+ * left or it does not fit. */
+bool mx_gpu_model_name(const char *gpu_name, char *model, size_t size);
+
+#endif
