@@ -17,13 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <nvtx3/nvToolsExt.h>
 
 #include "../kernels/mx.h"
 #include "bench_gpu.h"
 #include "device.h"
+#include "environment.h"
 #include "ops.h"
 #include "run_info.h"
 #include "schema.h"
@@ -31,6 +31,7 @@
 #include "sweep.h"
 #include "table.h"
 #include "targets.h"
+#include "timing.h"
 
 #ifndef MX_SOURCE_DIR
 #define MX_SOURCE_DIR "."
@@ -53,186 +54,6 @@ static void on_interrupt(int signal_number) {
                                   "(Ctrl-C again to abort now)\n";
     ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
     (void)ignored;
-}
-
-// ---- timing
-
-typedef struct {
-    cudaStream_t stream;
-    cudaEvent_t start, stop;
-    void *flush;
-    size_t flush_bytes; /* 0: --warm-l2 */
-    mx_stop_rule rule;
-} timer;
-
-typedef bool (*timed_call)(void *context, cudaStream_t stream, char *why, size_t why_size);
-
-static double now_ms(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
-}
-
-static bool cuda_step(cudaError_t error, char *why, size_t why_size, const char *what) {
-    if (error == cudaSuccess) return true;
-    cudaGetLastError();
-    snprintf(why, why_size, "%s: %s", what, cudaGetErrorString(error));
-    return false;
-}
-
-/* Warm-up, then samples until the stopping rule says so. samples must hold rule.max_samples. */
-static bool time_call(const timer *t, timed_call call, void *context, double *samples, int *count,
-                      mx_stop_reason *reason, char *why, size_t why_size) {
-    for (int i = 0; i < 2; i++)
-        if (!call(context, t->stream, why, why_size)) return false;
-    *count = 0;
-    double begin = now_ms();
-    for (;;) {
-        /* Keep the GPU busy until the call is enqueued: the flush does, and without it a short
-         * spin, so that the start event never waits for the host's launch work. */
-        mx_status busy = t->flush_bytes ? mx_bench_flush_l2(t->flush, t->flush_bytes, t->stream)
-                                        : mx_bench_spin(t->stream, 50);
-        if (busy != MX_OK) {
-            snprintf(why, why_size, "before the sample: %s", mx_last_error());
-            return false;
-        }
-        if (!cuda_step(cudaEventRecord(t->start, t->stream), why, why_size, "cudaEventRecord") ||
-            !call(context, t->stream, why, why_size) ||
-            !cuda_step(cudaEventRecord(t->stop, t->stream), why, why_size, "cudaEventRecord") ||
-            !cuda_step(cudaEventSynchronize(t->stop), why, why_size, "the timed call"))
-            return false;
-        float ms = 0.0f;
-        if (!cuda_step(cudaEventElapsedTime(&ms, t->start, t->stop), why, why_size,
-                       "cudaEventElapsedTime"))
-            return false;
-        samples[(*count)++] = ms * 1e3;
-        *reason = mx_stats_stop_reason(&t->rule, samples, *count, now_ms() - begin);
-        if (*reason != MX_STOP_CONTINUE) return true;
-    }
-}
-
-// ---- ceilings
-
-typedef struct {
-    void *source, *target;
-    size_t bytes;
-} copy_job;
-
-static bool run_copy(void *context, cudaStream_t stream, char *why, size_t why_size) {
-    copy_job *job = context;
-    return cuda_step(
-        cudaMemcpyAsync(job->target, job->source, job->bytes, cudaMemcpyDeviceToDevice, stream),
-        why, why_size, "device-to-device copy");
-}
-
-typedef struct {
-    cublasHandle_t cublas;
-    void *a, *c;
-    int64_t size;
-} square_gemm;
-
-static bool run_square(void *context, cudaStream_t stream, char *why, size_t why_size) {
-    square_gemm *g = context;
-    if (mx_dense_gemm(g->cublas, g->size, g->size, g->size, 1, MX_F16, g->a, g->a, NULL, g->c,
-                      stream) == MX_OK)
-        return true;
-    snprintf(why, why_size, "cuBLAS FP16 %lld^3: %s", (long long)g->size, mx_last_error());
-    return false;
-}
-
-/* Median of a timed call, for the ceilings (same method as the rows). */
-static bool median_us(const timer *t, timed_call call, void *context, double *median, char *why,
-                      size_t why_size) {
-    double *samples = malloc(sizeof *samples * (size_t)t->rule.max_samples);
-    int count = 0;
-    mx_stop_reason reason;
-    bool ok = samples && time_call(t, call, context, samples, &count, &reason, why, why_size);
-    if (ok) *median = mx_stats_median_of(samples, count);
-    free(samples);
-    return ok;
-}
-
-/* Device-to-device copy of 1 GiB (GB/s counts bytes read + written) and cuBLAS FP16 8192^3. */
-static bool measure_ceilings(const timer *t, mx_run_info *info, char *why, size_t why_size) {
-    copy_job copy = {.bytes = (size_t)1 << 30};
-    double copy_us = 0.0, gemm_us = 0.0;
-    bool ok = cuda_step(cudaMalloc(&copy.source, copy.bytes), why, why_size, "ceiling buffers") &&
-              cuda_step(cudaMalloc(&copy.target, copy.bytes), why, why_size, "ceiling buffers") &&
-              cuda_step(cudaMemset(copy.source, 0x3C, copy.bytes), why, why_size, "memset") &&
-              median_us(t, run_copy, &copy, &copy_us, why, why_size);
-    square_gemm gemm = {.size = 8192, .a = copy.source, .c = copy.target}; /* 128 MiB each */
-    ok = ok && (cublasCreate(&gemm.cublas) == CUBLAS_STATUS_SUCCESS ||
-                (snprintf(why, why_size, "cublasCreate failed"), false));
-    ok = ok && median_us(t, run_square, &gemm, &gemm_us, why, why_size) &&
-         mx_bench_sm_clock_mhz(t->stream, &info->sm_clock_start_mhz) == MX_OK;
-    if (gemm.cublas) cublasDestroy(gemm.cublas);
-    cudaFree(copy.source);
-    cudaFree(copy.target);
-    if (!ok) return false;
-    info->copy_gbps = 2.0 * (double)copy.bytes / (copy_us * 1e3);
-    info->fp16_tflops = 2.0 * 8192.0 * 8192.0 * 8192.0 / (gemm_us * 1e6);
-    return true;
-}
-
-// ---- environment
-
-static void command_output(const char *command, char *text, size_t size) {
-    text[0] = '\0';
-    FILE *pipe = popen(command, "r");
-    if (!pipe) return;
-    size_t got = fread(text, 1, size - 1, pipe);
-    text[got] = '\0';
-    pclose(pipe);
-    text[strcspn(text, "\n")] = '\0';
-}
-
-static bool collect_environment(int device, mx_run_info *info, char *why, size_t why_size) {
-    struct cudaDeviceProp props;
-    if (!cuda_step(cudaGetDeviceProperties(&props, device), why, why_size,
-                   "cudaGetDeviceProperties"))
-        return false;
-    snprintf(info->gpu_name, sizeof info->gpu_name, "%s", props.name);
-    char *uuid = info->gpu_uuid;
-    uuid += sprintf(uuid, "GPU-");
-    for (int i = 0; i < 16; i++)
-        uuid += sprintf(uuid, "%02x%s", (unsigned char)props.uuid.bytes[i],
-                        i == 3 || i == 5 || i == 7 || i == 9 ? "-" : "");
-    info->device_ordinal = device;
-    info->compute_major = props.major;
-    info->compute_minor = props.minor;
-    info->sm_count = props.multiProcessorCount;
-    info->l2_bytes = props.l2CacheSize;
-    info->memory_bytes = (int64_t)props.totalGlobalMem;
-    int clock_khz = 0, memory_khz = 0;
-    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, device);
-    cudaDeviceGetAttribute(&memory_khz, cudaDevAttrMemoryClockRate, device);
-    info->sm_clock_max_mhz = clock_khz / 1000;
-    info->memory_clock_max_mhz = memory_khz / 1000;
-    mx_device_info gpu;
-    if (mx_device_query(device, &gpu) != MX_OK) {
-        snprintf(why, why_size, "%s", mx_last_error());
-        return false;
-    }
-    snprintf(info->code_path, sizeof info->code_path, "%s", mx_code_path_name(gpu.path));
-    snprintf(info->code_path_why, sizeof info->code_path_why, "%s", gpu.why);
-    snprintf(info->built_archs, sizeof info->built_archs, "%s", mx_built_archs());
-    cudaDriverGetVersion(&info->driver_version);
-    cudaRuntimeGetVersion(&info->runtime_version);
-    cublasHandle_t cublas;
-    if (cublasCreate(&cublas) == CUBLAS_STATUS_SUCCESS) {
-        cublasGetVersion(cublas, &info->cublas_version);
-        cublasDestroy(cublas);
-    }
-    gethostname(info->hostname, sizeof info->hostname - 1);
-    command_output("git -C '" MX_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", info->git_commit,
-                   sizeof info->git_commit);
-    char status[64];
-    command_output("git -C '" MX_SOURCE_DIR
-                   "' status --porcelain --untracked-files=no 2>/dev/null | head -1",
-                   status, sizeof status);
-    info->git_dirty = info->git_commit[0] ? status[0] != '\0' : -1;
-    if (!info->git_commit[0]) snprintf(info->git_commit, sizeof info->git_commit, "unknown");
-    return true;
 }
 
 // ---- output
@@ -396,7 +217,7 @@ static void format_duration(double seconds, char *text, size_t size) {
 static void report_progress(const progress *p, const mx_run_info *info, const mx_sweep_row *row,
                             const char *variant, const char *what) {
     if (p->quiet) return;
-    double elapsed = (now_ms() - p->begin_ms) / 1e3;
+    double elapsed = (mx_now_ms() - p->begin_ms) / 1e3;
     double eta = info->rows_done > 0
                      ? elapsed / (double)info->rows_done * (double)(p->total - info->rows_done)
                      : 0.0;
@@ -424,13 +245,13 @@ static bool same_problem(const mx_sweep_row *a, const mx_sweep_row *b) {
 }
 
 /* Measures one variant (or the FP16 reference) of a set-up problem and writes its row. */
-static void measure_variant(run_files *files, const timer *base_timer, const progress *prog,
+static void measure_variant(run_files *files, const mx_timer *base_timer, const progress *prog,
                             const mx_bench_op *op, void *problem, const mx_sweep_row *row,
                             const char *variant, double *fp16_us, double *samples) {
     row_result m = {.is_fp16 = strcmp(variant, MX_BENCH_FP16) == 0};
     char why[512] = "", note[640] = "";
     int r = start_row(files, row, variant);
-    timer t = *base_timer;
+    mx_timer t = *base_timer;
     if (row->budget_ms > 0) t.rule.budget_ms = row->budget_ms;
     if (!m.is_fp16 && !(*fp16_us > 0)) {
         finish_row(files, r, "skipped", "the FP16 reference of this shape did not run");
@@ -445,7 +266,7 @@ static void measure_variant(run_files *files, const timer *base_timer, const pro
     bool prepared = op->prepare(problem, variant, &m.memory, why, sizeof why);
     bool ok =
         prepared && op->check(problem, t.stream, &m.errors, why, sizeof why) &&
-        time_call(&t, op->run, problem, samples, &m.stats.count, &m.reason, why, sizeof why) &&
+        mx_time_call(&t, op->run, problem, samples, &m.stats.count, &m.reason, why, sizeof why) &&
         mx_bench_sm_clock_mhz(t.stream, &m.sm_clock_mhz) == MX_OK;
     nvtxRangePop();
     op->release(problem); /* also after a failed prepare: it may have allocated */
@@ -497,7 +318,7 @@ static void skip_problem(run_files *files, const progress *prog, problem_rows ro
     }
 }
 
-static int run_problems(run_files *files, const timer *t, const progress *prog,
+static int run_problems(run_files *files, const mx_timer *t, const progress *prog,
                         const mx_sweep *sweep) {
     double *samples = malloc(sizeof *samples * (size_t)t->rule.max_samples);
     if (!samples) {
@@ -789,15 +610,15 @@ static int run_run(const mx_parsed_options *parsed) {
         info.rows_planned += i == 0 || !same_problem(&sweep.rows[i - 1], &sweep.rows[i]);
 
     char why[512] = "";
-    timer t = {.rule = {.min_samples = (int)min_samples,
-                        .max_samples = (int)max_samples,
-                        .max_noise_pct = max_noise,
-                        .budget_ms = (double)budget_ms}};
-    if (!collect_environment((int)device, &info, why, sizeof why) ||
-        !cuda_step(cudaStreamCreateWithFlags(&t.stream, cudaStreamNonBlocking), why, sizeof why,
-                   "cudaStreamCreate") ||
-        !cuda_step(cudaEventCreate(&t.start), why, sizeof why, "cudaEventCreate") ||
-        !cuda_step(cudaEventCreate(&t.stop), why, sizeof why, "cudaEventCreate")) {
+    mx_timer t = {.rule = {.min_samples = (int)min_samples,
+                           .max_samples = (int)max_samples,
+                           .max_noise_pct = max_noise,
+                           .budget_ms = (double)budget_ms}};
+    if (!mx_collect_environment((int)device, &info, why, sizeof why) ||
+        !mx_cuda_step(cudaStreamCreateWithFlags(&t.stream, cudaStreamNonBlocking), why, sizeof why,
+                      "cudaStreamCreate") ||
+        !mx_cuda_step(cudaEventCreate(&t.start), why, sizeof why, "cudaEventCreate") ||
+        !mx_cuda_step(cudaEventCreate(&t.stop), why, sizeof why, "cudaEventCreate")) {
         mx_cli_error("%s", why);
         mx_sweep_free(&sweep);
         return MX_EXIT_ERROR;
@@ -807,9 +628,9 @@ static int run_run(const mx_parsed_options *parsed) {
     info.l2_flush_bytes = info.l2_flushed ? 4 * info.l2_bytes : 0;
     t.flush_bytes = (size_t)info.l2_flush_bytes;
     if (t.flush_bytes &&
-        (!cuda_step(cudaMalloc(&t.flush, t.flush_bytes), why, sizeof why, "L2 flush buffer") ||
-         !cuda_step(cudaMemset(t.flush, 0x5A, t.flush_bytes), why, sizeof why,
-                    "L2 flush buffer"))) {
+        (!mx_cuda_step(cudaMalloc(&t.flush, t.flush_bytes), why, sizeof why, "L2 flush buffer") ||
+         !mx_cuda_step(cudaMemset(t.flush, 0x5A, t.flush_bytes), why, sizeof why,
+                       "L2 flush buffer"))) {
         mx_cli_error("%s", why);
         mx_sweep_free(&sweep);
         return MX_EXIT_ERROR;
@@ -818,7 +639,7 @@ static int run_run(const mx_parsed_options *parsed) {
     if (!quiet)
         fprintf(stderr, "mxbench run: %s (%lld rows) on %s; measuring ceilings...\n", sweep_path,
                 (long long)info.rows_planned, info.gpu_name);
-    if (!measure_ceilings(&t, &info, why, sizeof why)) {
+    if (!mx_measure_ceilings(&t, &info, why, sizeof why)) {
         mx_cli_error("measuring the ceilings: %s", why);
         mx_sweep_free(&sweep);
         return MX_EXIT_ERROR;
@@ -845,7 +666,7 @@ static int run_run(const mx_parsed_options *parsed) {
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
 
-    progress prog = {.quiet = quiet, .begin_ms = now_ms(), .total = info.rows_planned};
+    progress prog = {.quiet = quiet, .begin_ms = mx_now_ms(), .total = info.rows_planned};
     int status = save_all(&files) ? run_problems(&files, &t, &prog, &sweep) : MX_EXIT_ERROR;
     mx_utc_now(info.end_time, sizeof info.end_time);
     snprintf(info.status, sizeof info.status, "%s",
@@ -858,7 +679,7 @@ static int run_run(const mx_parsed_options *parsed) {
            "(results.csv, samples.csv, run.json)\n",
            info.status, (long long)info.rows_done, (long long)info.rows_planned,
            (long long)info.rows_ok, (long long)info.rows_failed, (long long)info.rows_skipped,
-           (now_ms() - prog.begin_ms) / 1e3, files.dir);
+           (mx_now_ms() - prog.begin_ms) / 1e3, files.dir);
     mx_table_free(files.results);
     mx_table_free(files.samples);
     mx_sweep_free(&sweep);

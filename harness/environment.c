@@ -1,0 +1,135 @@
+/* The run's environment and ceilings (environment.h). */
+#include "environment.h"
+
+#include <cublas_v2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../kernels/mx.h"
+#include "bench_gpu.h"
+
+#ifndef MX_SOURCE_DIR
+#define MX_SOURCE_DIR "."
+#endif
+
+typedef struct {
+    void *source, *target;
+    size_t bytes;
+} copy_job;
+
+static bool run_copy(void *context, cudaStream_t stream, char *why, size_t why_size) {
+    copy_job *job = context;
+    return mx_cuda_step(
+        cudaMemcpyAsync(job->target, job->source, job->bytes, cudaMemcpyDeviceToDevice, stream),
+        why, why_size, "device-to-device copy");
+}
+
+typedef struct {
+    cublasHandle_t cublas;
+    void *a, *c;
+    int64_t size;
+} square_gemm;
+
+static bool run_square(void *context, cudaStream_t stream, char *why, size_t why_size) {
+    square_gemm *g = context;
+    if (mx_dense_gemm(g->cublas, g->size, g->size, g->size, 1, MX_F16, g->a, g->a, NULL, g->c,
+                      stream) == MX_OK)
+        return true;
+    snprintf(why, why_size, "cuBLAS FP16 %lld^3: %s", (long long)g->size, mx_last_error());
+    return false;
+}
+
+/* Median of a timed call, for the ceilings (same method as the rows). */
+static bool median_us(const mx_timer *t, mx_timed_call call, void *context, double *median,
+                      char *why, size_t why_size) {
+    double *samples = malloc(sizeof *samples * (size_t)t->rule.max_samples);
+    int count = 0;
+    mx_stop_reason reason;
+    bool ok = samples && mx_time_call(t, call, context, samples, &count, &reason, why, why_size);
+    if (ok) *median = mx_stats_median_of(samples, count);
+    free(samples);
+    return ok;
+}
+
+bool mx_measure_ceilings(const mx_timer *t, mx_run_info *info, char *why, size_t why_size) {
+    copy_job copy = {.bytes = (size_t)1 << 30};
+    double copy_us = 0.0, gemm_us = 0.0;
+    bool ok =
+        mx_cuda_step(cudaMalloc(&copy.source, copy.bytes), why, why_size, "ceiling buffers") &&
+        mx_cuda_step(cudaMalloc(&copy.target, copy.bytes), why, why_size, "ceiling buffers") &&
+        mx_cuda_step(cudaMemset(copy.source, 0x3C, copy.bytes), why, why_size, "memset") &&
+        median_us(t, run_copy, &copy, &copy_us, why, why_size);
+    square_gemm gemm = {.size = 8192, .a = copy.source, .c = copy.target}; /* 128 MiB each */
+    ok = ok && (cublasCreate(&gemm.cublas) == CUBLAS_STATUS_SUCCESS ||
+                (snprintf(why, why_size, "cublasCreate failed"), false));
+    ok = ok && median_us(t, run_square, &gemm, &gemm_us, why, why_size) &&
+         mx_bench_sm_clock_mhz(t->stream, &info->sm_clock_start_mhz) == MX_OK;
+    if (gemm.cublas) cublasDestroy(gemm.cublas);
+    cudaFree(copy.source);
+    cudaFree(copy.target);
+    if (!ok) return false;
+    info->copy_gbps = 2.0 * (double)copy.bytes / (copy_us * 1e3);
+    info->fp16_tflops = 2.0 * 8192.0 * 8192.0 * 8192.0 / (gemm_us * 1e6);
+    return true;
+}
+
+static void command_output(const char *command, char *text, size_t size) {
+    text[0] = '\0';
+    FILE *pipe = popen(command, "r");
+    if (!pipe) return;
+    size_t got = fread(text, 1, size - 1, pipe);
+    text[got] = '\0';
+    pclose(pipe);
+    text[strcspn(text, "\n")] = '\0';
+}
+
+bool mx_collect_environment(int device, mx_run_info *info, char *why, size_t why_size) {
+    struct cudaDeviceProp props;
+    if (!mx_cuda_step(cudaGetDeviceProperties(&props, device), why, why_size,
+                      "cudaGetDeviceProperties"))
+        return false;
+    snprintf(info->gpu_name, sizeof info->gpu_name, "%s", props.name);
+    char *uuid = info->gpu_uuid;
+    uuid += sprintf(uuid, "GPU-");
+    for (int i = 0; i < 16; i++)
+        uuid += sprintf(uuid, "%02x%s", (unsigned char)props.uuid.bytes[i],
+                        i == 3 || i == 5 || i == 7 || i == 9 ? "-" : "");
+    info->device_ordinal = device;
+    info->compute_major = props.major;
+    info->compute_minor = props.minor;
+    info->sm_count = props.multiProcessorCount;
+    info->l2_bytes = props.l2CacheSize;
+    info->memory_bytes = (int64_t)props.totalGlobalMem;
+    int clock_khz = 0, memory_khz = 0;
+    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, device);
+    cudaDeviceGetAttribute(&memory_khz, cudaDevAttrMemoryClockRate, device);
+    info->sm_clock_max_mhz = clock_khz / 1000;
+    info->memory_clock_max_mhz = memory_khz / 1000;
+    mx_device_info gpu;
+    if (mx_device_query(device, &gpu) != MX_OK) {
+        snprintf(why, why_size, "%s", mx_last_error());
+        return false;
+    }
+    snprintf(info->code_path, sizeof info->code_path, "%s", mx_code_path_name(gpu.path));
+    snprintf(info->code_path_why, sizeof info->code_path_why, "%s", gpu.why);
+    snprintf(info->built_archs, sizeof info->built_archs, "%s", mx_built_archs());
+    cudaDriverGetVersion(&info->driver_version);
+    cudaRuntimeGetVersion(&info->runtime_version);
+    cublasHandle_t cublas;
+    if (cublasCreate(&cublas) == CUBLAS_STATUS_SUCCESS) {
+        cublasGetVersion(cublas, &info->cublas_version);
+        cublasDestroy(cublas);
+    }
+    gethostname(info->hostname, sizeof info->hostname - 1);
+    command_output("git -C '" MX_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", info->git_commit,
+                   sizeof info->git_commit);
+    char status[64];
+    command_output("git -C '" MX_SOURCE_DIR
+                   "' status --porcelain --untracked-files=no 2>/dev/null | head -1",
+                   status, sizeof status);
+    info->git_dirty = info->git_commit[0] ? status[0] != '\0' : -1;
+    if (!info->git_commit[0]) snprintf(info->git_commit, sizeof info->git_commit, "unknown");
+    return true;
+}
