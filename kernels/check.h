@@ -1,12 +1,13 @@
-/* The single check-macro family of the library: a failing CUDA or cuBLAS call becomes an
+/* Internal to the library. The single check-macro family: a failing CUDA or cuBLAS call becomes an
  * mx_status with a message naming the call, the file and the line. Used inside functions that
  * return mx_status. */
 #ifndef MX_CHECK_H
 #define MX_CHECK_H
 
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
-#include "status.h"
+#include "fail.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,6 +21,9 @@ mx_status mx_cuda_fail(cudaError_t error, const char *call, const char *file, in
  * message names the argument (what) and its value. */
 mx_status mx_check_pointer(const void *pointer, unsigned alignment, const char *what);
 
+/* Records a cuBLAS failure ("<call> failed at file:line: <cuBLAS's message>"). */
+mx_status mx_cublas_fail(cublasStatus_t status, const char *call, const char *file, int line);
+
 /* A dense dtype argument must be MX_F32, MX_F16 or MX_BF16. */
 mx_status mx_check_dtype(int dtype, const char *what);
 
@@ -32,6 +36,13 @@ mx_status mx_check_dtype(int dtype, const char *what);
         cudaError_t mx_check_error_ = (call);                                                      \
         if (mx_check_error_ != cudaSuccess)                                                        \
             return mx_cuda_fail(mx_check_error_, #call, __FILE__, __LINE__);                       \
+    } while (0)
+
+#define MX_CUBLAS_CHECK(call)                                                                      \
+    do {                                                                                           \
+        cublasStatus_t mx_cublas_status_ = (call);                                                 \
+        if (mx_cublas_status_ != CUBLAS_STATUS_SUCCESS)                                            \
+            return mx_cublas_fail(mx_cublas_status_, #call, __FILE__, __LINE__);                   \
     } while (0)
 
 /* After every kernel launch: a launch error (bad configuration, no device) surfaces here, named

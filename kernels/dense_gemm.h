@@ -21,18 +21,8 @@ mx_status mx_dense_gemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t k, 
                         mx_dtype dtype, const void *x, const void *w, const void *bias, void *y,
                         cudaStream_t stream);
 
-/* Records a cuBLAS failure ("<call> failed at file:line: <cuBLAS's message>"). */
-mx_status mx_cublas_fail(cublasStatus_t status, const char *call, const char *file, int line);
-
 #ifdef __cplusplus
 }
 #endif
-
-#define MX_CUBLAS_CHECK(call)                                                                      \
-    do {                                                                                           \
-        cublasStatus_t mx_cublas_status_ = (call);                                                 \
-        if (mx_cublas_status_ != CUBLAS_STATUS_SUCCESS)                                            \
-            return mx_cublas_fail(mx_cublas_status_, #call, __FILE__, __LINE__);                   \
-    } while (0)
 
 #endif

@@ -1,6 +1,8 @@
 /* Host-side checks of the MXFP4 format shared by the GPU library and the CPU codec. */
 #include "format.h"
 
+#include "fail.h"
+
 mx_status mx_check_shape(int64_t rows, int64_t cols) {
     if (rows <= 0)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "rows = %lld: expected > 0", (long long)rows);

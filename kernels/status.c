@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "fail.h"
+
 static _Thread_local char last_error[512];
 
 const char *mx_status_string(mx_status status) {

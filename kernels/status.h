@@ -27,23 +27,8 @@ const char *mx_status_string(mx_status status);
  * after a call returned something other than MX_OK). */
 const char *mx_last_error(void);
 
-/* Records a failure message for this thread and returns status, so that a caller can write
- * `return mx_fail(MX_ERR_INVALID_ARGUMENT, "K = %lld ...", k);`. */
-mx_status mx_fail(mx_status status, const char *format, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
 #ifdef __cplusplus
 }
 #endif
-
-/* Returns from the enclosing mx_status function when expression fails. */
-#define MX_TRY(expression)                                                                         \
-    do {                                                                                           \
-        mx_status mx_try_status_ = (expression);                                                   \
-        if (mx_try_status_ != MX_OK) return mx_try_status_;                                        \
-    } while (0)
 
 #endif

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "fail.h"
 #include "gemm_ref.h"
 
 mx_status mx_ref_attention_core_f64(const mx_attention_shape *shape, const double *q,

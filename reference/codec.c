@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include "fail.h"
+
 void mx_ref_quantize_block(const float values[MX_BLOCK_SIZE], mx_scale_mode mode,
                            uint8_t packed[MX_BLOCK_BYTES], uint8_t *scale_byte) {
     float amax = 0.0f;

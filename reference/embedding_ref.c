@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "codec.h"
+#include "fail.h"
 
 mx_status mx_ref_embedding_f64(const int32_t *ids, int64_t tokens, int64_t seq_len,
                                const uint8_t *blocks, const uint8_t *scales, int64_t vocab,
