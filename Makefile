@@ -10,7 +10,7 @@ DEPS_PREFIX := $(CURDIR)/.deps/root/usr
 CMAKE_ARGS = -DMX_WERROR=$(WERROR) $(if $(wildcard $(DEPS_PREFIX)),-DCMAKE_PREFIX_PATH=$(DEPS_PREFIX)) \
 	$(if $(MX_CUDA_ARCHS),-DMX_CUDA_ARCHS="$(MX_CUDA_ARCHS)")
 
-.PHONY: all build test bench report nightly clean help deps-test deps-bench bundle
+.PHONY: all build test bench report nightly install clean help deps-test deps-bench bundle
 
 all: build
 
@@ -24,6 +24,9 @@ help:
 	@echo "make nightly    nightly sweep, report, compare with results/baselines/; fails on a regression"
 	@echo "make bundle     download the Debian packages (Criterion, gnuplot) into .deps/debs/ for"
 	@echo "                an offline GPU box (copy .deps/ there)"
+	@echo "make install    build, then install into PREFIX=$(PREFIX): the library (lib/), <mxbench/mx.h>,"
+	@echo "                the CMake package (find_package(mxbench)), mxbench.pc, bin/mxbench and"
+	@echo "                its data (share/mxbench/)"
 	@echo "make clean      remove $(BUILD_DIR)/"
 	@echo "variables: BUILD_DIR=$(BUILD_DIR) WERROR=$(WERROR) (warnings as errors) JOBS=$(JOBS)"
 	@echo "           MX_CUDA_ARCHS=native (only the GPUs in this box: a faster build; default:"
@@ -69,6 +72,11 @@ nightly: deps-bench build
 # package access needs (copy .deps/ there).
 bundle:
 	bash .ci/deps.sh bundle bench
+
+# The library for engines (find_package(mxbench) / pkg-config mxbench) and the CLI with its data.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD_DIR)

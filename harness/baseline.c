@@ -9,14 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data_dir.h"
 #include "files.h"
 #include "report.h"
 #include "run_folder.h"
 #include "text.h"
-
-#ifndef MX_SOURCE_DIR
-#define MX_SOURCE_DIR "."
-#endif
 
 static int compare_names(const void *a, const void *b) {
     return strcmp(a, b);
@@ -164,7 +161,10 @@ done:
 }
 
 static int run_baseline(const mx_parsed_options *parsed) {
+    char default_dir[4096];
+    mx_data_path("baselines", default_dir, sizeof default_dir);
     const char *dir = mx_option_value(parsed, "baselines");
+    if (!dir) dir = default_dir;
     bool update = mx_option_value(parsed, "update") != NULL;
     if (update && parsed->argument_count != 1) {
         mx_cli_error("baseline --update: which run? usage: mxbench baseline --update RUN_DIR");
@@ -181,7 +181,10 @@ static int run_baseline(const mx_parsed_options *parsed) {
 
 static const mx_option baseline_options[] = {
     {"update", NULL, "make RUN_DIR the baseline of its GPU model", NULL, false},
-    {"baselines", "DIR", "the baselines folder", MX_SOURCE_DIR "/results/baselines", false},
+    {"baselines", "DIR",
+     "the baselines folder (default: baselines/ of the data folder: results/baselines of the "
+     "checkout in a build tree)",
+     NULL, true},
 };
 
 const mx_command mx_baseline_command = {

@@ -22,6 +22,7 @@
 
 #include "../kernels/mx.h"
 #include "bench_gpu.h"
+#include "data_dir.h"
 #include "device.h"
 #include "environment.h"
 #include "ops.h"
@@ -32,10 +33,6 @@
 #include "table.h"
 #include "targets.h"
 #include "timing.h"
-
-#ifndef MX_SOURCE_DIR
-#define MX_SOURCE_DIR "."
-#endif
 
 enum { MX_EXIT_INTERRUPTED = 130 };
 
@@ -408,6 +405,40 @@ static bool check_filter(const mx_parsed_options *parsed, const char *option) {
     return true;
 }
 
+/* After a suite that is not there: the suites that are (the .sweep files of sweeps/). */
+static int compare_names(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void print_suites_hint(void) {
+    if (!mx_data_dir()) {
+        fprintf(stderr,
+                "  no data folder (sweeps/, plots/) found: looked in %s; set MXBENCH_DATA_DIR to "
+                "the folder that holds them (share/mxbench of an installed tree)\n",
+                mx_data_dir_searched());
+        return;
+    }
+    char dir[4096];
+    mx_data_path("sweeps", dir, sizeof dir);
+    DIR *folder = opendir(dir);
+    if (!folder) return;
+    char *names[64];
+    int count = 0;
+    for (struct dirent *entry; count < 64 && (entry = readdir(folder));) {
+        size_t length = strlen(entry->d_name);
+        if (length > 6 && strcmp(entry->d_name + length - 6, ".sweep") == 0)
+            names[count++] = strndup(entry->d_name, length - 6);
+    }
+    closedir(folder);
+    qsort(names, (size_t)count, sizeof names[0], compare_names);
+    fprintf(stderr, "  suites are the .sweep files in %s:", dir);
+    for (int i = 0; i < count; i++) {
+        fprintf(stderr, "%s %s", i ? "," : "", names[i] ? names[i] : "?");
+        free(names[i]);
+    }
+    fprintf(stderr, "\n");
+}
+
 static bool load_sweep(const mx_parsed_options *parsed, mx_sweep *sweep, char *path,
                        size_t path_size) {
     const char *suite = mx_option_value(parsed, "suite"), *file = mx_option_value(parsed, "sweep");
@@ -420,7 +451,9 @@ static bool load_sweep(const mx_parsed_options *parsed, mx_sweep *sweep, char *p
             mx_cli_error("--suite '%s': a suite is a name (use --sweep for a file)", suite);
             return false;
         }
-        snprintf(path, path_size, "%s/harness/sweeps/%s.sweep", MX_SOURCE_DIR, suite);
+        char name[256];
+        snprintf(name, sizeof name, "sweeps/%s.sweep", suite);
+        mx_data_path(name, path, path_size);
     } else {
         snprintf(path, path_size, "%s", file);
     }
@@ -438,11 +471,7 @@ static bool load_sweep(const mx_parsed_options *parsed, mx_sweep *sweep, char *p
     free(vocabulary);
     if (!ok) {
         mx_cli_error("%s", error);
-        if (suite && access(path, R_OK) != 0)
-            fprintf(stderr,
-                    "  suites are the files in %s/harness/sweeps/ (smoke, standard, "
-                    "decode, prefill, gpt-oss-20b, gpt-oss-120b, nightly)\n",
-                    MX_SOURCE_DIR);
+        if (suite && access(path, R_OK) != 0) print_suites_hint();
         return false;
     }
     return true;
@@ -690,11 +719,10 @@ static int run_run(const mx_parsed_options *parsed) {
 
 static const mx_option run_options[] = {
     {"suite", "NAME",
-     "a sweep of harness/sweeps/: smoke, standard, decode, prefill, gpt-oss-20b, "
-     "gpt-oss-120b, nightly",
+     "a sweep of the data folder's sweeps/ (below): smoke, standard, decode, prefill, "
+     "gpt-oss-20b, gpt-oss-120b, nightly",
      NULL, true},
-    {"sweep", "FILE", "a sweep file of your own (format: harness/sweeps/standard.sweep)", NULL,
-     true},
+    {"sweep", "FILE", "a sweep file of your own (format: sweeps/standard.sweep)", NULL, true},
     {"out", "DIR",
      "where results.csv, samples.csv and run.json go (default results/<UTC time>); "
      "must not hold results already",
@@ -724,7 +752,7 @@ static void run_help_tail(void) {
     const mx_variant_traits *variants = mx_variants(&variant_count);
     printf(
         "\nOps (sweep `ops`) and their MXFP4 variants; what N, K, m and batch mean per op is in\n"
-        "harness/sweeps/standard.sweep:\n");
+        "sweeps/standard.sweep:\n");
     for (int o = 0; o < op_count; o++) {
         printf("  %-14s", ops[o]->name);
         for (const char *const *v = ops[o]->variants; *v; v++) printf(" %s", *v);
@@ -735,6 +763,10 @@ static void run_help_tail(void) {
     for (int v = 0; v < variant_count; v++)
         printf("  %-16s %s%s %s\n", variants[v].name, variants[v].fp16_copy ? "*" : " ",
                variants[v].cublas_only ? "c" : " ", variants[v].summary);
+    const char *data = mx_data_dir();
+    printf("\nData folder (sweeps/, plots/, baselines/; MXBENCH_DATA_DIR overrides): %s\n",
+           data ? data : "none found");
+    if (!data) printf("  looked in %s\n", mx_data_dir_searched());
 }
 
 const mx_command mx_run_command = {

@@ -19,10 +19,6 @@
 #include "text.h"
 #include "variants.h"
 
-#ifndef MX_SOURCE_DIR
-#define MX_SOURCE_DIR "."
-#endif
-
 // ---- verdicts
 
 static const char *const verdict_names[MX_VERDICT_COUNT] = {

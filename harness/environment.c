@@ -4,15 +4,11 @@
 #include <cublas_v2.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "../kernels/mx.h"
 #include "bench_gpu.h"
-
-#ifndef MX_SOURCE_DIR
-#define MX_SOURCE_DIR "."
-#endif
+#include "mx_version.h"
 
 typedef struct {
     void *source, *target;
@@ -75,16 +71,6 @@ bool mx_measure_ceilings(const mx_timer *t, mx_run_info *info, char *why, size_t
     return true;
 }
 
-static void command_output(const char *command, char *text, size_t size) {
-    text[0] = '\0';
-    FILE *pipe = popen(command, "r");
-    if (!pipe) return;
-    size_t got = fread(text, 1, size - 1, pipe);
-    text[got] = '\0';
-    pclose(pipe);
-    text[strcspn(text, "\n")] = '\0';
-}
-
 bool mx_collect_environment(int device, mx_run_info *info, char *why, size_t why_size) {
     struct cudaDeviceProp props;
     if (!mx_cuda_step(cudaGetDeviceProperties(&props, device), why, why_size,
@@ -123,13 +109,8 @@ bool mx_collect_environment(int device, mx_run_info *info, char *why, size_t why
         cublasDestroy(cublas);
     }
     gethostname(info->hostname, sizeof info->hostname - 1);
-    command_output("git -C '" MX_SOURCE_DIR "' rev-parse HEAD 2>/dev/null", info->git_commit,
-                   sizeof info->git_commit);
-    char status[64];
-    command_output("git -C '" MX_SOURCE_DIR
-                   "' status --porcelain --untracked-files=no 2>/dev/null | head -1",
-                   status, sizeof status);
-    info->git_dirty = info->git_commit[0] ? status[0] != '\0' : -1;
-    if (!info->git_commit[0]) snprintf(info->git_commit, sizeof info->git_commit, "unknown");
+    /* The commit the binary was built from (cmake/version.cmake), not the one checked out now. */
+    snprintf(info->git_commit, sizeof info->git_commit, "%s", MX_GIT_COMMIT);
+    info->git_dirty = MX_GIT_DIRTY;
     return true;
 }

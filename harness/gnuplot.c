@@ -12,12 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "data_dir.h"
 #include "files.h"
 #include "text.h"
-
-#ifndef MX_SOURCE_DIR
-#define MX_SOURCE_DIR "."
-#endif
 
 extern char **environ;
 
@@ -50,11 +47,12 @@ bool mx_gnuplot_find(mx_gnuplot *gnuplot) {
             dir = end ? end + 1 : dir + length;
         }
     }
+    char bundle[sizeof gnuplot->bundle - 32];
+    mx_data_path("deps", bundle, sizeof bundle);
     for (int n = 0; n < 2; n++) {
-        snprintf(gnuplot->path, sizeof gnuplot->path, "%s/.deps/root/usr/bin/%s", MX_SOURCE_DIR,
-                 names[n]);
+        snprintf(gnuplot->path, sizeof gnuplot->path, "%s/usr/bin/%s", bundle, names[n]);
         if (is_executable_file(gnuplot->path)) {
-            snprintf(gnuplot->bundle, sizeof gnuplot->bundle, "%s/.deps/root", MX_SOURCE_DIR);
+            snprintf(gnuplot->bundle, sizeof gnuplot->bundle, "%s", bundle);
             return true;
         }
     }
@@ -185,12 +183,14 @@ bool mx_plot_render(const mx_gnuplot *gnuplot, const char *script,
     static const char *const formats[] = {"png", "svg"};
     mx_text script_path = {0}, temp_base = {0}, command = {0}, output = {0}, library_path = {0},
             fonts = {0};
+    char plots[4096];
+    mx_data_path("plots", plots, sizeof plots);
     if (strchr(script, '/'))
         mx_text_printf(&script_path, "%s", script);
     else
-        mx_text_printf(&script_path, "%s/plots/%s", MX_SOURCE_DIR, script);
+        mx_text_printf(&script_path, "%s/%s", plots, script);
     mx_text_printf(&temp_base, "%s.tmp-%ld", out_base, (long)getpid());
-    append_gnuplot_string(&command, "plotdir", MX_SOURCE_DIR "/plots");
+    append_gnuplot_string(&command, "plotdir", plots);
     append_gnuplot_string(&command, "out", mx_text_get(&temp_base));
     append_gnuplot_string(&command, "formats", "png svg");
     for (int i = 0; i < variable_count; i++)

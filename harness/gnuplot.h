@@ -7,12 +7,13 @@
 
 typedef struct {
     char path[1024];   /* the executable */
-    char bundle[1024]; /* the offline bundle's root (.deps/root) when path lies in it, else "" */
+    char bundle[1024]; /* the offline bundle's root (.deps/root of a checkout) when path lies in
+                        * it, else "" */
 } mx_gnuplot;
 
 /* Looks for gnuplot (then gnuplot-nox) in the directories of PATH, then in the offline bundle that
- * `.ci/deps.sh ensure bench` unpacks (MX_SOURCE_DIR/.deps/root/usr/bin). False when neither has
- * it; mx_gnuplot_advice says how to get it. */
+ * `.ci/deps.sh ensure bench` unpacks (the data folder's deps/usr/bin, data_dir.h). False when
+ * neither has it; mx_gnuplot_advice says how to get it. */
 bool mx_gnuplot_find(mx_gnuplot *gnuplot);
 extern const char mx_gnuplot_advice[];
 
@@ -24,7 +25,7 @@ typedef struct {
     const char *name, *value;
 } mx_plot_variable;
 
-/* Runs the plot script (a file name in MX_SOURCE_DIR/plots/, or a path with a '/') with gnuplot
+/* Runs the plot script (a file name in the data folder's plots/, or a path with a '/') with gnuplot
  * and the given variables, plus plotdir (the scripts' folder, for common.gp), out and formats
  * ("png svg"), and writes out_base.png and out_base.svg. gnuplot draws into temporary names
  * beside them, which are renamed only once both files are complete. False with gnuplot's exit

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data_dir.h"
 #include "doc.h"
 #include "model.h"
 #include "report_data.h"
@@ -20,10 +21,6 @@
 #include "targets.h"
 #include "text.h"
 #include "variants.h"
-
-#ifndef MX_SOURCE_DIR
-#define MX_SOURCE_DIR "."
-#endif
 
 #define WORST_SHOWN 5
 
@@ -514,13 +511,13 @@ static int run_report(const mx_parsed_options *parsed) {
     report_judge(&d, results);
 
     mx_gnuplot gnuplot;
-    char skip_reason[256] = "", skip_notice[2048] = "";
+    char skip_reason[4096 + 64] = "", skip_notice[8192] = "", bundle[4096];
+    mx_data_path("deps", bundle, sizeof bundle);
     if (mx_option_value(parsed, "no-plots"))
         snprintf(skip_reason, sizeof skip_reason, "--no-plots was given");
     else if (!mx_gnuplot_find(&gnuplot))
         snprintf(skip_reason, sizeof skip_reason,
-                 "gnuplot was not found (searched PATH, then %s/.deps/root/usr/bin)",
-                 MX_SOURCE_DIR);
+                 "gnuplot was not found (searched PATH, then %s/usr/bin)", bundle);
     if (skip_reason[0])
         snprintf(skip_notice, sizeof skip_notice, "**Plots skipped**: %s. To draw them, %s.",
                  skip_reason,
@@ -570,8 +567,9 @@ const mx_command mx_report_command = {
     "data it writes to RUN_DIR/plot_data/), report.md, and report.html (self-contained, the SVGs\n"
     "inlined). The report holds a summary table per target of DESIGN.md §7 (also printed here),\n"
     "the environment and ceilings, the five worst rows per target, the plots and the caveats.\n"
-    "gnuplot is looked up on PATH (gnuplot, gnuplot-nox), then in the offline bundle\n"
-    ".deps/root/usr/bin that `.ci/deps.sh ensure bench` unpacks; without it the report is\n"
+    "gnuplot is looked up on PATH (gnuplot, gnuplot-nox), then in the offline bundle that\n"
+    "`.ci/deps.sh ensure bench` unpacks (.deps/root/usr/bin of a checkout); without it the report "
+    "is\n"
     "written all the same and says how to get it. Files are replaced atomically.\n"
     "Exit: 0 written, 1 a plot or file could not be written, 2 unusable input (no such folder,\n"
     "a missing or malformed results.csv, required columns missing: the message names the file\n"
