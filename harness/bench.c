@@ -20,7 +20,7 @@
 #include <cuda_runtime_api.h>
 #include <nvtx3/nvToolsExt.h>
 
-#include "../kernels/mx.h"
+#include "mx.h"
 #include "bench_gpu.h"
 #include "data_dir.h"
 #include "device.h"

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../kernels/check.h"
+#include "check.h"
 #include "bench_gpu.h"
 
 static const char *const mx_dist_names[MX_DIST_COUNT] = {"gaussian", "uniform", "heavy", "outliers",

@@ -7,8 +7,8 @@
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 
-#include "../kernels/status.h"
-#include "../kernels/format.h"
+#include "status.h"
+#include "format.h"
 
 #ifdef __cplusplus
 extern "C" {

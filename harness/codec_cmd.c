@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../kernels/check.h"
-#include "../kernels/mx.h"
-#include "../reference/codec.h"
+#include "check.h"
+#include "mx.h"
+#include "codec.h"
 #include "cli.h"
 #include "codec_cmd.h"
 #include "device.h"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../kernels/mx.h"
+#include "mx.h"
 #include "bench_gpu.h"
 #include "mx_version.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../reference/attention_ref.h"
+#include "attention_ref.h"
 #include "op_util.h"
 
 enum { ATTENTION_HEAD_DIM = 64 };

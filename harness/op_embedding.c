@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../reference/embedding_ref.h"
+#include "embedding_ref.h"
 #include "op_util.h"
 
 /* The CPU reference runs when the output has at most this many elements (256 MB of doubles)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../reference/ffn_ref.h"
+#include "ffn_ref.h"
 #include "op_util.h"
 
 /* Above this many multiply-adds the CPU FP64 reference (about 1 s per 1e9) is skipped and

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../reference/moe_ref.h"
+#include "moe_ref.h"
 #include "op_util.h"
 
 /* The CPU FP64 reference runs when the row's expert products take at most this many

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../kernels/mx.h"
+#include "mx.h"
 #include "bench_gpu.h"
 #include "ops.h"
 

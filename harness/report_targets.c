@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/format.h"
+#include "format.h"
 #include "targets.h"
 
 // ---- targets (DESIGN.md §7)

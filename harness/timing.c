@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "../kernels/mx.h"
+#include "mx.h"
 #include "bench_gpu.h"
 
 double mx_now_ms(void) {

@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include "../kernels/format.h"
-#include "../kernels/status.h"
+#include "format.h"
+#include "status.h"
 
 #ifdef __cplusplus
 extern "C" {

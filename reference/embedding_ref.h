@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "../kernels/status.h"
+#include "status.h"
 
 #ifdef __cplusplus
 extern "C" {

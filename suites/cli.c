@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../reference/codec.h"
+#include "codec.h"
 #include "common.h"
 
 static int files_in_work_dir(void) {

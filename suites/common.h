@@ -12,7 +12,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include "../kernels/weights.h"
+#include "weights.h"
 
 /* xoshiro256** state; mx_rng_fresh seeds it from the OS (or MX_TEST_SEED) and logs the seed,
  * so that a failure can be replayed with MX_TEST_SEED=<seed>. */

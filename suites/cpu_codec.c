@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/mx.h"
-#include "../kernels/weights.cuh"
-#include "../reference/codec.h"
+#include "mx.h"
+#include "weights.cuh"
+#include "codec.h"
 #include "common.h"
 
 static const double e2m1_magnitudes[8] = {0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0};

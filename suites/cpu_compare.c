@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../harness/bench.h"
-#include "../harness/compare.h"
-#include "../harness/run_info.h"
-#include "../harness/table.h"
-#include "../harness/schema.h"
+#include "bench.h"
+#include "compare.h"
+#include "run_info.h"
+#include "table.h"
+#include "schema.h"
 #include "common.h"
 
 #define H200 "NVIDIA H200"

@@ -9,12 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../kernels/arch.h"
-#include "../harness/bench.h"
-#include "../harness/ops.h"
-#include "../harness/run_info.h"
-#include "../harness/targets.h"
-#include "../harness/schema.h"
+#include "arch.h"
+#include "bench.h"
+#include "ops.h"
+#include "run_info.h"
+#include "targets.h"
+#include "schema.h"
 #include "common.h"
 
 static mx_sweep_row gemm_row(int64_t m, int64_t n, int64_t k, int64_t batch) {

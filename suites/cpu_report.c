@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../harness/report.h"
+#include "report.h"
 #include "common.h"
 
 // ---- helpers

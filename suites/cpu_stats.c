@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../harness/stats.h"
+#include "stats.h"
 #include "common.h"
 
 static void assert_unchanged(const double *values, const double *original, int count) {

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/ops.h"
-#include "../harness/sweep.h"
-#include "../kernels/mx.h"
+#include "ops.h"
+#include "sweep.h"
+#include "mx.h"
 #include "common.h"
 
 /* Two ops with different variants, to test `all` and per-op validity. */

@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../harness/json.h"
-#include "../harness/table.h"
+#include "json.h"
+#include "table.h"
 #include "common.h"
 
 static char work_dir[64];

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/mx.h"
-#include "../reference/attention_ref.h"
-#include "../reference/codec.h"
-#include "../reference/gemm_ref.h"
+#include "mx.h"
+#include "attention_ref.h"
+#include "codec.h"
+#include "gemm_ref.h"
 #include "common.h"
 
 static const mx_gemm_variant block_variants[] = {MX_GEMM_AUTO, MX_GEMM_FUSED, MX_GEMM_SKINNY,

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/mx.h"
-#include "../reference/codec.h"
+#include "mx.h"
+#include "codec.h"
 #include "common.h"
 
 enum { COLS = 2048 };

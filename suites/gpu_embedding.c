@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/mx.h"
-#include "../reference/embedding_ref.h"
+#include "mx.h"
+#include "embedding_ref.h"
 #include "common.h"
 
 typedef struct {

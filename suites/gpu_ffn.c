@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/mx.h"
-#include "../reference/activation_ref.h"
-#include "../reference/codec.h"
-#include "../reference/ffn_ref.h"
-#include "../reference/gemm_ref.h"
+#include "mx.h"
+#include "activation_ref.h"
+#include "codec.h"
+#include "ffn_ref.h"
+#include "gemm_ref.h"
 #include "common.h"
 
 static const mx_dtype dtypes[2] = {MX_F16, MX_BF16};

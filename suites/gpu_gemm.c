@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/mx.h"
-#include "../harness/bench_gpu.h"
-#include "../reference/activation_ref.h"
-#include "../reference/codec.h"
-#include "../reference/gemm_ref.h"
+#include "mx.h"
+#include "bench_gpu.h"
+#include "activation_ref.h"
+#include "codec.h"
+#include "gemm_ref.h"
 #include "common.h"
 
 static const mx_gemm_variant all_variants[] = {

@@ -11,11 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../harness/bench.h"
-#include "../harness/bench_gpu.h"
-#include "../harness/ops.h"
-#include "../harness/table.h"
-#include "../harness/schema.h"
+#include "bench.h"
+#include "bench_gpu.h"
+#include "ops.h"
+#include "table.h"
+#include "schema.h"
 #include "common.h"
 
 static mx_table *read_results(const char *dir, const char *file) {

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/mx.h"
-#include "../reference/codec.h"
-#include "../reference/gemm_ref.h"
-#include "../reference/lm_head_ref.h"
+#include "mx.h"
+#include "codec.h"
+#include "gemm_ref.h"
+#include "lm_head_ref.h"
 #include "common.h"
 
 static const mx_dtype all_dtypes[] = {MX_F32, MX_F16, MX_BF16};

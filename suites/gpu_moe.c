@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/mx.h"
-#include "../reference/codec.h"
-#include "../reference/moe_ref.h"
+#include "mx.h"
+#include "codec.h"
+#include "moe_ref.h"
 #include "common.h"
 
 static const mx_gemm_variant layer_variants[] = {MX_GEMM_AUTO, MX_GEMM_FUSED, MX_GEMM_SKINNY,
