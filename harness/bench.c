@@ -652,7 +652,7 @@ static int run_run(const mx_parsed_options *parsed) {
         mx_sweep_free(&sweep);
         return MX_EXIT_ERROR;
     }
-    /* The flush reads 4x the L2 (DESIGN.md asks for at least 2x) before every sample. */
+    /* The flush reads 4x the L2 (docs/design.md asks for at least 2x) before every sample. */
     info.l2_flushed = !mx_option_value(parsed, "warm-l2");
     info.l2_flush_bytes = info.l2_flushed ? 4 * info.l2_bytes : 0;
     t.flush_bytes = (size_t)info.l2_flush_bytes;

@@ -1,4 +1,4 @@
-/* `mxbench run`: the sweep runner (DESIGN.md §4-§6). */
+/* `mxbench run`: the sweep runner (docs/design.md §4-§6). */
 #ifndef MX_BENCH_H
 #define MX_BENCH_H
 

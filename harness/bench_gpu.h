@@ -1,6 +1,6 @@
 /* Device-side helpers of the harness, shared by every op: weight distributions, conversions to
- * FP16/BF16/FP64, the error figures of DESIGN.md §4 reduced on the GPU (so that the largest shapes
- * stay fast), and an SM clock probe. C entry points; CUDA errors come back as mx_status. */
+ * FP16/BF16/FP64, the error figures of docs/design.md §4 reduced on the GPU (so that the largest
+ * shapes stay fast), and an SM clock probe. C entry points; CUDA errors come back as mx_status. */
 #ifndef MX_BENCH_GPU_H
 #define MX_BENCH_GPU_H
 
@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-/* Weight distributions of the sweeps (DESIGN.md §6). */
+/* Weight distributions of the sweeps (docs/design.md §6). */
 typedef enum {
     MX_DIST_GAUSSIAN = 0, /* normal(0, 0.02), nn.Linear-like */
     MX_DIST_UNIFORM,      /* uniform(-0.05, 0.05) */

@@ -1,4 +1,4 @@
-/* A small streaming JSON writer for run.json (DESIGN.md §5): values are appended in order to a
+/* A small streaming JSON writer for run.json (docs/design.md §5): values are appended in order to a
  * growable text, with commas and 2-space indentation placed automatically and misuse recorded
  * rather than written, and the result saved through the atomic file writer of table.h. */
 #ifndef MX_JSON_H

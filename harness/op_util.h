@@ -1,7 +1,7 @@
 /* What every op of the table (ops.h) needs to set up a problem: failures recorded as text for
  * the row's note, device allocations that say how much memory was missing, MXFP4 weights drawn
  * from a sweep distribution in all the forms the references need, and the three error figures
- * of DESIGN.md §4 from the references an op keeps. */
+ * of docs/design.md §4 from the references an op keeps. */
 #ifndef MX_OP_UTIL_H
 #define MX_OP_UTIL_H
 

@@ -13,7 +13,7 @@
 #include "sweep.h"
 #include "variants.h"
 
-/* Memory a variant holds for the op's weights (DESIGN.md §4), in bytes. */
+/* Memory a variant holds for the op's weights (docs/design.md §4), in bytes. */
 typedef struct {
     int64_t weight_bytes_fp16;  /* the FP16 weights the MXFP4 ones replace */
     int64_t weight_bytes_mxfp4; /* blocks + scales; 0 for the fp16 pseudo-variant */
@@ -24,7 +24,7 @@ typedef struct {
                                    (mx_weights_prepare) at setup, not part of time_us; 0: none */
 } mx_bench_memory;
 
-/* The three error figures of DESIGN.md §4 for the last output. */
+/* The three error figures of docs/design.md §4 for the last output. */
 typedef struct {
     double rel_vs_fp16, max_rel_vs_fp16; /* against the FP16 reference on the same weights */
     double rel_vs_exact;                 /* against FP64 on the dequantized weights */

@@ -40,7 +40,7 @@ static void describe_item(const report_data *d, const target_def *target, const 
 
 static void write_summary_table(mx_doc *out, const report_data *d,
                                 const target_result results[TARGET_COUNT]) {
-    mx_doc_table(out, "#\ttarget (DESIGN.md §7)\tjudged on\tpass / total\tworst");
+    mx_doc_table(out, "#\ttarget (docs/design.md §7)\tjudged on\tpass / total\tworst");
     for (int i = 0; i < TARGET_COUNT; i++) {
         const target_result *t = &results[i];
         char worst[640] = "no rows to judge", what[400], counts[64];
@@ -176,7 +176,7 @@ static void write_environment(mx_doc *out, const report_data *d) {
 
 static void write_targets(mx_doc *out, const report_data *d,
                           const target_result results[TARGET_COUNT]) {
-    mx_doc_heading(out, 2, "Targets (DESIGN.md §7)");
+    mx_doc_heading(out, 2, "Targets (docs/design.md §7)");
     for (int i = 0; i < TARGET_COUNT; i++) {
         const target_def *target = &report_targets[i];
         const target_result *t = &results[i];
@@ -323,7 +323,7 @@ static void write_caveats(mx_doc *out, const report_data *d) {
         out,
         "**Non-finite FP16 reference**: %d problem%s where cuBLAS FP16 itself gives "
         "non-finite outputs where the exact result is finite (dequantized weights or "
-        "partial sums beyond FP16's range, DESIGN.md §2: the range distribution provokes "
+        "partial sums beyond FP16's range, docs/design.md §2: the range distribution provokes "
         "it). Their error vs FP16 compares against a broken reference; the error vs exact "
         "is the meaningful figure there.",
         broken, broken == 1 ? "" : "s");
@@ -565,7 +565,8 @@ const mx_command mx_report_command = {
     "Reads RUN_DIR/results.csv (and run.json) and writes into RUN_DIR: the plots as PNG and SVG\n"
     "(overhead, error, vram, throughput, time; drawn by gnuplot with the scripts in plots/, from\n"
     "data it writes to RUN_DIR/plot_data/), report.md, and report.html (self-contained, the SVGs\n"
-    "inlined). The report holds a summary table per target of DESIGN.md §7 (also printed here),\n"
+    "inlined). The report holds a summary table per target of docs/design.md §7 (also printed "
+    "here),\n"
     "the environment and ceilings, the five worst rows per target, the plots and the caveats.\n"
     "gnuplot is looked up on PATH (gnuplot, gnuplot-nox), then in the offline bundle that\n"
     "`.ci/deps.sh ensure bench` unpacks (.deps/root/usr/bin of a checkout); without it the report "

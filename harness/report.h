@@ -1,7 +1,7 @@
 /* `mxbench report RUN_DIR`: judges a run folder (results.csv, run.json) against the targets of
- * DESIGN.md §7, draws its plots with gnuplot (plots/NAME.gp, PNG and SVG beside the CSV) and writes
- * report.md and a self-contained report.html there. It reads run.json through run_meta.h, draws
- * through gnuplot.h and writes through doc.h; compare shares the first two. */
+ * docs/design.md §7, draws its plots with gnuplot (plots/NAME.gp, PNG and SVG beside the CSV) and
+ * writes report.md and a self-contained report.html there. It reads run.json through run_meta.h,
+ * draws through gnuplot.h and writes through doc.h; compare shares the first two. */
 #ifndef MX_REPORT_H
 #define MX_REPORT_H
 

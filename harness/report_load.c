@@ -86,7 +86,7 @@ bool report_parse_rows(report_data *d, char *error, size_t error_size) {
     }
     if (missing.length) {
         snprintf(error, error_size,
-                 "%s: lacks the column%s %s, which the report needs (DESIGN.md §5 lists them)",
+                 "%s: lacks the column%s %s, which the report needs (docs/design.md §5 lists them)",
                  d->results_path, strchr(mx_text_get(&missing), ',') ? "s" : "",
                  mx_text_get(&missing));
         mx_text_free(&missing);

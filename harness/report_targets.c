@@ -11,7 +11,7 @@
 #include "format.h"
 #include "targets.h"
 
-// ---- targets (DESIGN.md §7)
+// ---- targets (docs/design.md §7)
 
 static target_item *add_item(target_result *t, int row, bool pass, double badness) {
     if (t->count == t->capacity) {

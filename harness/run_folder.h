@@ -24,7 +24,7 @@ enum { MX_MAX_KEY_COLUMNS = 16 };
 
 typedef struct {
     const char *columns[MX_MAX_KEY_COLUMNS];
-    int count, required; /* the first `required` are DESIGN.md §5 columns */
+    int count, required; /* the first `required` are docs/design.md §5 columns */
 } mx_key_set;
 
 typedef struct {

@@ -1,4 +1,4 @@
-/* The run's environment and ceilings (DESIGN.md §5, run.json): collected once at start-up,
+/* The run's environment and ceilings (docs/design.md §5, run.json): collected once at start-up,
  * finished at the end, written atomically whenever it changes. Plain data, so that the writer is
  * tested without a GPU. */
 #ifndef MX_RUN_INFO_H

@@ -1,6 +1,6 @@
 /* Every column of results.csv and samples.csv, declared once: name, type, unit, meaning, which
- * file holds it, whether it keys a row, whether DESIGN.md §5 requires it. The runner writes the
- * files in this order, the report and compare read and check them through it, and
+ * file holds it, whether it keys a row, whether docs/design.md §5 requires it. The runner writes
+ * the files in this order, the report and compare read and check them through it, and
  * docs/results.md documents every entry (cpu_harness checks that it does). */
 #ifndef MX_SCHEMA_H
 #define MX_SCHEMA_H
@@ -19,9 +19,9 @@ typedef struct {
     const char *meaning; /* one line */
     unsigned files;      /* MX_IN_RESULTS and/or MX_IN_SAMPLES */
     bool key;            /* with the other key columns: which problem and variant a row is */
-    bool required;       /* DESIGN.md §5 requires it: readers refuse a results.csv without it */
-    int64_t minimum;     /* integers: the least valid value */
-    int64_t fallback;    /* integers: the value of an absent column or an empty cell */
+    bool required;    /* docs/design.md §5 requires it: readers refuse a results.csv without it */
+    int64_t minimum;  /* integers: the least valid value */
+    int64_t fallback; /* integers: the value of an absent column or an empty cell */
 } mx_column;
 
 /* Every column, in the order results.csv has them (samples.csv: the same order, its subset). */

@@ -1,6 +1,6 @@
 /* Timing statistics of the harness: robust summaries of a row's samples, the noise-based stopping
- * rule of DESIGN.md §4, and the Mann-Whitney test the nightly regression gate compares runs with.
- * Plain C, no allocation visible to the caller, nothing printed. */
+ * rule of docs/design.md §4, and the Mann-Whitney test the nightly regression gate compares runs
+ * with. Plain C, no allocation visible to the caller, nothing printed. */
 #ifndef MX_STATS_H
 #define MX_STATS_H
 
@@ -18,12 +18,12 @@ typedef struct {
 /* Summarises samples[0..count) without reordering the caller's array (a copy is sorted).
  *
  * noise_pct = 1.2533 * (1.4826 * MAD) / sqrt(count) / |median| * 100, MAD = the median absolute
- * deviation from the median. DESIGN.md §4 stops on the relative standard deviation of the median
- * estimate: for normal data the median's standard error is sqrt(pi/2) = 1.2533 times the mean's,
- * sigma / sqrt(n); sigma is estimated as 1.4826 * MAD (consistent for normal data) rather than by
- * the sample standard deviation, so that a few preempted or clock-throttled samples, which timing
- * always has, neither inflate the estimate nor keep a row sampling until its budget ends. When
- * more than half the samples are identical (coarse timer resolution) MAD is 0 and so is the
+ * deviation from the median. docs/design.md §4 stops on the relative standard deviation of the
+ * median estimate: for normal data the median's standard error is sqrt(pi/2) = 1.2533 times the
+ * mean's, sigma / sqrt(n); sigma is estimated as 1.4826 * MAD (consistent for normal data) rather
+ * than by the sample standard deviation, so that a few preempted or clock-throttled samples, which
+ * timing always has, neither inflate the estimate nor keep a row sampling until its budget ends.
+ * When more than half the samples are identical (coarse timer resolution) MAD is 0 and so is the
  * noise: the median is then that value. count 0: every field NAN except noise_pct (INFINITY);
  * count 1: stdev 0, noise_pct INFINITY (one sample says nothing about its spread). A median of 0
  * gives noise 0 when MAD is 0, INFINITY otherwise. Out of memory: as count 0. */
@@ -37,7 +37,7 @@ double mx_stats_median_of(const double *values, int count);
 typedef struct {
     int min_samples;      /* never stop before this many (unless max_samples is smaller) */
     int max_samples;      /* always stop at this many */
-    double max_noise_pct; /* stop once noise_pct <= this (DESIGN.md §4: 0.5) */
+    double max_noise_pct; /* stop once noise_pct <= this (docs/design.md §4: 0.5) */
     double budget_ms;     /* or once this much time has gone on the row */
 } mx_stop_rule;
 

@@ -1,6 +1,7 @@
 /* Result tables: a fixed list of named columns, rows whose cells are set by column name, saved as
- * RFC 4180 CSV through an atomic replace (results.csv and samples.csv of DESIGN.md §5), and a CSV
- * reader for the commands that load runs back. Also the atomic file writer the JSON output shares.
+ * RFC 4180 CSV through an atomic replace (results.csv and samples.csv of docs/design.md §5), and a
+ * CSV reader for the commands that load runs back. Also the atomic file writer the JSON output
+ * shares.
  */
 #ifndef MX_TABLE_H
 #define MX_TABLE_H

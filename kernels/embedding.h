@@ -12,7 +12,7 @@
  *               VRAM than the MXFP4 table. mx_embedding_gather on any dense [vocab, hidden]
  *               table is also the FP16 reference path.
  *
- * Numerics. on-the-fly: FP32 dequant (exact, DESIGN.md §2) + FP32 position, rounded once.
+ * Numerics. on-the-fly: FP32 dequant (exact, docs/design.md §2) + FP32 position, rounded once.
  * cached: the table is first rounded to the dtype (FP16 overflows above 65504 and loses bits
  * below 2^-14, as mx_dequantize says), then + position in FP32, rounded again. Without
  * positions both give the dequantized value rounded once to the dtype (bit-identical).

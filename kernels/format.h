@@ -1,6 +1,6 @@
 /* The MXFP4 format (OCP Microscaling Formats v1.0), described once for host and device code:
  * block geometry, the E2M1 value table, the E8M0 scale, and the per-element encode/decode rules
- * of ../shared/DESIGN.md §2. The CPU codec (reference/codec.c) and the GPU kernels
+ * of docs/design.md §2. The CPU codec (reference/codec.c) and the GPU kernels
  * (kernels/quantize.cu and every fused kernel) use these helpers, so the rules live here only. */
 #ifndef MX_FORMAT_H
 #define MX_FORMAT_H
@@ -32,7 +32,7 @@ enum {
 /* Bytes of one MXFP4 weight in storage: 16 code bytes and 1 scale byte per block of 32. */
 #define MX_BYTES_PER_WEIGHT ((MX_BLOCK_BYTES + 1.0) / MX_BLOCK_SIZE)
 
-/* How the shared exponent is chosen (DESIGN.md §2, step 3). */
+/* How the shared exponent is chosen (docs/design.md §2, step 3). */
 typedef enum {
     MX_SCALE_FLOOR = 0, /* OCP spec: floor(log2(amax)) - 2 */
     MX_SCALE_RCEIL = 1, /* cuBLAS / triton_kernels: round amax/6 up to a power of two */

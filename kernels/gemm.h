@@ -1,8 +1,8 @@
 /* MXFP4 GEMM family: Y[m, n] = X[m, k] . W[n, k]^T (+ bias[n]), X/bias/Y FP16 or BF16, W MXFP4
- * prepared for the kernels (weights.h: the OCP blocks and scales of DESIGN.md §2 reordered once
- * by mx_weights_prepare, the same bytes), FP32 accumulation, row-major, device pointers. A batch
- * of independent problems is stored densely one after the other (X every m*k elements, W every
- * batch entry of the prepared weights, bias every n, Y every m*n).
+ * prepared for the kernels (weights.h: the OCP blocks and scales of docs/design.md §2 reordered
+ * once by mx_weights_prepare, the same bytes), FP32 accumulation, row-major, device pointers. A
+ * batch of independent problems is stored densely one after the other (X every m*k elements, W
+ * every batch entry of the prepared weights, bias every n, Y every m*n).
  *
  * Variants (mx_gemm_variant_name gives the CLI/CSV names):
  *   skinny         the decode kernel, 8 or 16 tokens per CTA: every warp streams its own 16-row

@@ -1,5 +1,5 @@
 /* GPU MXFP4 quantize and dequantize, bit-identical to the CPU codec in reference/codec.h.
- * Device pointers; layout of ../shared/DESIGN.md §2. Blocks must be 8-byte aligned and dense
+ * Device pointers; layout of docs/design.md §2. Blocks must be 8-byte aligned and dense
  * outputs 16-byte aligned (cudaMalloc gives 256). */
 #ifndef MX_QUANTIZE_H
 #define MX_QUANTIZE_H

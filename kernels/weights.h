@@ -1,5 +1,5 @@
-/* Prepared MXFP4 weights: the OCP bytes (blocks + scales, DESIGN.md §2) of a weight matrix, or a
- * batch of them, reordered once on the GPU into the order the GEMM kernels consume, so that each
+/* Prepared MXFP4 weights: the OCP bytes (blocks + scales, docs/design.md §2) of a weight matrix, or
+ * a batch of them, reordered once on the GPU into the order the GEMM kernels consume, so that each
  * warp streams one contiguous range with 16-byte loads. OCP stays the interchange format (files,
  * the codec, the CLI); the kernels read prepared weights only. The prepared buffer replaces the
  * OCP one: the same bytes when n is a multiple of 16 (every model shape), otherwise the last

@@ -1,4 +1,4 @@
-/* The CPU MXFP4 codec (DESIGN.md §2), built on the shared rules of kernels/format.h. */
+/* The CPU MXFP4 codec (docs/design.md §2), built on the shared rules of kernels/format.h. */
 #include "codec.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /* The CPU MXFP4 codec: the ground truth every GPU path is checked against (plain C, no CUDA).
- * Layout as in ../shared/DESIGN.md §2: W [rows, cols] row-major, blocks [rows, cols/2] with element
+ * Layout as in docs/design.md §2: W [rows, cols] row-major, blocks [rows, cols/2] with element
  * 2j in the low nibble of byte j, scales [rows, cols/32]. */
 #ifndef MX_REFERENCE_CODEC_H
 #define MX_REFERENCE_CODEC_H

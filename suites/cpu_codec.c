@@ -1,7 +1,7 @@
-/* CPU codec suite: the reference codec against an independent derivation of DESIGN.md §2 written
- * here in double arithmetic (nearest-value search, frexp for exponents), on every FP16 and BF16
- * bit pattern, every midpoint, every power of two, the special blocks, the gpt-oss nibble order,
- * and the round trip of every valid encoding. */
+/* CPU codec suite: the reference codec against an independent derivation of docs/design.md §2
+ * written here in double arithmetic (nearest-value search, frexp for exponents), on every FP16 and
+ * BF16 bit pattern, every midpoint, every power of two, the special blocks, the gpt-oss nibble
+ * order, and the round trip of every valid encoding. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,7 @@
 static const double e2m1_magnitudes[8] = {0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0};
 
 /* The shared exponent by its definition: floor(log2 amax) - 2, or the smallest power of two (at
- * least the smallest normal one, 2^-126, by the bit rule DESIGN.md pins) >= fp32(amax / 6). */
+ * least the smallest normal one, 2^-126, by the bit rule docs/design.md pins) >= fp32(amax / 6). */
 static int independent_exponent(double amax, mx_scale_mode mode) {
     int exponent, binary_exponent;
     if (mode == MX_SCALE_FLOOR) {

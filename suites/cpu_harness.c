@@ -1,5 +1,5 @@
 /* Harness suite (CPU): the op table's bytes and FLOPs against hand-computed values, the results
- * schema against DESIGN.md §5, run.json's content, and `mxbench run`'s refusals of bad input
+ * schema against docs/design.md §5, run.json's content, and `mxbench run`'s refusals of bad input
  * (all before any GPU is touched, so they hold on CI) and its no-GPU exit. */
 #include <dirent.h>
 #include <math.h>
@@ -64,7 +64,7 @@ Test(cpu_harness, every_op_in_the_table_is_complete) {
 }
 
 Test(cpu_harness, results_columns_start_with_design_schema_in_order) {
-    /* DESIGN.md §5, copied by hand. */
+    /* docs/design.md §5, copied by hand. */
     static const char *const required[] = {"run_id",
                                            "suite",
                                            "op",

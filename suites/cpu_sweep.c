@@ -286,7 +286,7 @@ Test(cpu_sweep, named_shapes_resolve_and_are_listed) {
         cr_assert_eq(sweep.rows[i].n, named[i].n, "%s", named[i].name);
         cr_assert_eq(sweep.rows[i].k, named[i].k, "%s", named[i].name);
     }
-    /* The values DESIGN.md §6 gives. */
+    /* The values docs/design.md §6 gives. */
     const struct {
         const char *name;
         int64_t n, k;

@@ -436,7 +436,7 @@ Test(gpu_gemm, vram_report_counts_every_buffer) {
     cr_expect_eq(staged.workspace_bytes, 2 * weights, "the FP16 copy must be counted");
     cr_expect_lt(staged.savings, 0.0, "dequant_cublas holds more than FP16: %.3f", staged.savings);
     /* Split-K reduces on chip: the register-dequantizing paths hold nothing but the MXFP4
-     * weights, so they keep the whole 73.4 % of the format (DESIGN.md §7). */
+     * weights, so they keep the whole 73.4 % of the format (docs/design.md §7). */
     mx_gemm_variant on_chip[] = {MX_GEMM_SKINNY, MX_GEMM_FUSED};
     for (int v = 0; v < 2; v++) {
         mx_vram_report report = mx_gemm_vram(context, &problem, on_chip[v]);
