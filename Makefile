@@ -10,7 +10,7 @@ DEPS_PREFIX := $(CURDIR)/.deps/root/usr
 CMAKE_ARGS = -DMX_WERROR=$(WERROR) $(if $(wildcard $(DEPS_PREFIX)),-DCMAKE_PREFIX_PATH=$(DEPS_PREFIX)) \
 	$(if $(MX_CUDA_ARCHS),-DMX_CUDA_ARCHS="$(MX_CUDA_ARCHS)")
 
-.PHONY: all build test bench report nightly install clean help deps-test deps-bench bundle
+.PHONY: all build configured-build deps-build test bench report nightly install clean help deps-test deps-bench bundle
 
 all: build
 
@@ -22,7 +22,7 @@ help:
 	@echo "                (SUITE=smoke|decode|prefill|gpt-oss-20b|gpt-oss-120b|nightly)"
 	@echo "make report     plots + report.md/.html of a run (RUN=results/<id>, default newest)"
 	@echo "make nightly    nightly sweep, report, compare with results/baselines/; fails on a regression"
-	@echo "make bundle     download the Debian packages (Criterion, gnuplot) into .deps/debs/ for"
+	@echo "make bundle     download the Debian packages (cJSON, Criterion, gnuplot) into .deps/debs/ for"
 	@echo "                an offline GPU box (copy .deps/ there)"
 	@echo "make install    build, then install into PREFIX=$(PREFIX): the library (lib/), <mxbench/mx.h>,"
 	@echo "                the CMake package (find_package(mxbench)), mxbench.pc, bin/mxbench and"
@@ -32,7 +32,14 @@ help:
 	@echo "           MX_CUDA_ARCHS=native (only the GPUs in this box: a faster build; default:"
 	@echo "           every GPU from sm_80 to sm_120, see README)"
 
-build:
+deps-build:
+	@bash .ci/deps.sh ensure build
+
+# Recursive make: a bundle unpacked by deps-build must be seen by CMAKE_ARGS.
+build: deps-build
+	@$(MAKE) --no-print-directory configured-build
+
+configured-build:
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_ARGS) -DMX_BUILD_TESTS=$(or $(TESTS),AUTO)
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
@@ -41,7 +48,7 @@ deps-test:
 
 # Recursive make: the bundle may have been unpacked just now, and CMAKE_ARGS must see it.
 test: deps-test
-	@$(MAKE) --no-print-directory build TESTS=ON
+	@$(MAKE) --no-print-directory configured-build TESTS=ON
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -V
 
 # gnuplot draws the plots; without it the report is still written (and says so).
@@ -68,8 +75,8 @@ nightly: deps-bench build
 	$(BUILD_DIR)/mxbench report results/$(RUN_ID)-nightly
 	$(BUILD_DIR)/mxbench compare results/baselines results/$(RUN_ID)-nightly
 
-# Criterion and pkg-config for make test, gnuplot-nox for the plots: everything a GPU box without
-# package access needs (copy .deps/ there).
+# cJSON for every build, Criterion and pkg-config for make test, gnuplot-nox for the plots:
+# everything a GPU box without package access needs (copy .deps/ there).
 bundle:
 	bash .ci/deps.sh bundle bench
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the build needs beyond the CUDA toolkit, installed or unpacked by the project itself.
 #
-#   .ci/deps.sh ensure test|bench   make sure the tools for `make test` / `make bench` are here:
+#   .ci/deps.sh ensure build|test|bench  make sure what `make`, `make test` / `make bench` need is here:
 #                                   use them if present, else unpack an offline bundle from
 #                                   .deps/debs/ into .deps/root/ (never into /), else apt-get
 #                                   install them, else say exactly what to run.
@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 DEPS=.deps
 PREFIX=$DEPS/root
+BUILD_PACKAGES="libcjson-dev"
 TEST_PACKAGES="pkg-config libcriterion-dev"
 BENCH_PACKAGES="gnuplot-nox"
 # Never bundled: the C library and compiler runtime belong to the target system.
@@ -25,6 +26,10 @@ have_criterion() {
   [ -f /usr/include/criterion/criterion.h ] || [ -f /usr/local/include/criterion/criterion.h ] ||
     [ -f "$PREFIX/usr/include/criterion/criterion.h" ] ||
     { command -v pkg-config >/dev/null && pkg-config --exists criterion; }
+}
+have_cjson() {
+  [ -f /usr/include/cjson/cJSON.h ] || [ -f /usr/local/include/cjson/cJSON.h ] ||
+    [ -f "$PREFIX/usr/include/cjson/cJSON.h" ]
 }
 have_gnuplot() { command -v gnuplot >/dev/null || command -v gnuplot-nox >/dev/null || bundled_gnuplot >/dev/null; }
 # gnuplot-nox installs /usr/bin/gnuplot-nox; the `gnuplot` name is an alternative that only its
@@ -42,6 +47,7 @@ missing_for() {
   local missing=""
   command -v cmake >/dev/null || missing="$missing cmake"
   command -v make >/dev/null || missing="$missing make"
+  have_cjson || missing="$missing $BUILD_PACKAGES"
   case "$1" in
     test) have_criterion || missing="$missing $TEST_PACKAGES" ;;
     bench) have_gnuplot || missing="$missing $BENCH_PACKAGES" ;;
@@ -134,8 +140,9 @@ closure() {
 bundle() {
   command -v apt-get >/dev/null || { say "bundle needs apt-get (Debian/Ubuntu)"; exit 1; }
   apt-get update -qq || say "apt-get update failed; using the package lists already here"
-  # Criterion's headers and library with every shared library it loads; gnuplot only for bench.
-  local packages="libcriterion-dev $(closure libcriterion3)"
+  # cJSON (the harness reads and writes run.json with it), Criterion's headers and library with
+  # every shared library they load, pkg-config; gnuplot only for bench.
+  local packages="libcjson-dev $(closure libcjson1) libcriterion-dev $(closure libcriterion3) $(closure pkg-config)"
   [ "${1:-test}" = bench ] && packages="$packages $(closure $BENCH_PACKAGES)"
   mkdir -p "$DEPS/debs"
   (cd "$DEPS/debs" && apt-get download $packages)

@@ -590,6 +590,7 @@ static int run_run(const mx_parsed_options *parsed) {
         return MX_EXIT_OK;
     }
     static mx_run_info info;
+    mx_run_info_clear(&info);
     char start_stamp[32];
     mx_utc_now(info.start_time, sizeof info.start_time);
     time_t now = time(NULL);
@@ -629,8 +630,8 @@ static int run_run(const mx_parsed_options *parsed) {
     snprintf(info.sweep_path, sizeof info.sweep_path, "%s", sweep_path);
     snprintf(info.status, sizeof info.status, "running");
     snprintf(info.command_line, sizeof info.command_line, "%s", mx_cli_command_line());
-    info.min_samples = (int)min_samples;
-    info.max_samples = (int)max_samples;
+    info.min_samples = min_samples;
+    info.max_samples = max_samples;
     info.max_noise_pct = max_noise;
     info.time_budget_ms = (double)budget_ms;
     info.seed = (uint64_t)seed;

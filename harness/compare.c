@@ -359,7 +359,7 @@ static bool save_compare_csv(const comparison *cmp, const char *path, char *erro
  * sweep's order (the rows are still in that order when it is written). */
 static bool write_compare_dat(FILE *file, void *context) {
     comparison *cmp = context;
-    const mx_run_meta *base = &cmp->base->meta, *cur = &cmp->cur->meta;
+    const mx_run_info *base = &cmp->base->meta, *cur = &cmp->cur->meta;
     fprintf(file,
             "# mxbench compare on %s: change of the median time vs BASE in %% (positive: slower),\n"
             "# the change the noise alone could give (%g %% band) and the verdict on the time\n"
@@ -400,7 +400,7 @@ static void draw_plot(const comparison *cmp, const char *dat_path, const char *o
         return;
     }
     char caption[512], title[1024], count[32], threshold[32], error[2048];
-    mx_run_meta_caption(&cmp->cur->meta, caption, sizeof caption);
+    mx_run_info_caption(&cmp->cur->meta, caption, sizeof caption);
     mx_format_text(title, sizeof title, "run %s vs %s: change of the median time (%s)",
                    cmp->cur->meta.run_id, cmp->base->meta.run_id, caption);
     mx_format_text(count, sizeof count, "%zu", cmp->plotted);
@@ -488,7 +488,7 @@ static void print_header(const comparison *cmp, bool from_baselines) {
         if (strcmp(runs[i]->meta.status, "complete"))
             printf("  note: %s is a run with status '%s': rows it lacks show as %s\n",
                    i ? "CUR" : "BASE", runs[i]->meta.status, i ? "MISSING" : "NEW");
-    const mx_run_meta *base = &cmp->base->meta, *cur = &cmp->cur->meta;
+    const mx_run_info *base = &cmp->base->meta, *cur = &cmp->cur->meta;
     if (strcmp(base->suite, cur->suite))
         printf("  note: the suites differ (BASE %s, CUR %s): rows of one only show as MISSING or "
                "NEW\n",

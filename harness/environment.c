@@ -83,8 +83,8 @@ bool mx_collect_environment(int device, mx_run_info *info, char *why, size_t why
         uuid += sprintf(uuid, "%02x%s", (unsigned char)props.uuid.bytes[i],
                         i == 3 || i == 5 || i == 7 || i == 9 ? "-" : "");
     info->device_ordinal = device;
-    info->compute_major = props.major;
-    info->compute_minor = props.minor;
+    snprintf(info->compute_capability, sizeof info->compute_capability, "%d.%d", props.major,
+             props.minor);
     info->sm_count = props.multiProcessorCount;
     info->l2_bytes = props.l2CacheSize;
     info->memory_bytes = (int64_t)props.totalGlobalMem;
@@ -101,13 +101,17 @@ bool mx_collect_environment(int device, mx_run_info *info, char *why, size_t why
     snprintf(info->code_path, sizeof info->code_path, "%s", mx_code_path_name(gpu.path));
     snprintf(info->code_path_why, sizeof info->code_path_why, "%s", gpu.why);
     snprintf(info->built_archs, sizeof info->built_archs, "%s", mx_built_archs());
-    cudaDriverGetVersion(&info->driver_version);
-    cudaRuntimeGetVersion(&info->runtime_version);
+    int driver = -1, runtime = -1, cublas_version = -1;
+    cudaDriverGetVersion(&driver);
+    cudaRuntimeGetVersion(&runtime);
     cublasHandle_t cublas;
     if (cublasCreate(&cublas) == CUBLAS_STATUS_SUCCESS) {
-        cublasGetVersion(cublas, &info->cublas_version);
+        cublasGetVersion(cublas, &cublas_version);
         cublasDestroy(cublas);
     }
+    info->driver_version = driver;
+    info->runtime_version = runtime;
+    info->cublas_version = cublas_version;
     gethostname(info->hostname, sizeof info->hostname - 1);
     /* The commit the binary was built from (cmake/version.cmake), not the one checked out now. */
     snprintf(info->git_commit, sizeof info->git_commit, "%s", MX_GIT_COMMIT);

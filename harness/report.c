@@ -113,8 +113,13 @@ static void write_variant_table(mx_doc *out, const report_data *d) {
     free(overheads);
 }
 
+/* An integer of run.json as a number for mx_format_known: NaN when unknown (-1). */
+static double known(int64_t value) {
+    return value < 0 ? NAN : (double)value;
+}
+
 static void write_environment(mx_doc *out, const report_data *d) {
-    const mx_run_meta *m = &d->meta;
+    const mx_run_info *m = &d->meta;
     mx_doc_heading(out, 2, "Environment");
     if (!d->meta_read) {
         mx_doc_paragraph(out,
@@ -124,20 +129,24 @@ static void write_environment(mx_doc *out, const report_data *d) {
         return;
     }
     char memory[32], l2[32], sms[32], start_clock[32], max_clock[32], memory_clock[32];
-    mx_format_known(memory, sizeof memory, m->memory_bytes / (MIB * 1024.0), "%.1f GiB");
-    mx_format_known(l2, sizeof l2, m->l2_bytes / MIB, "%.0f MiB");
-    mx_format_known(sms, sizeof sms, m->sm_count, "%.0f");
+    mx_format_known(memory, sizeof memory, known(m->memory_bytes) / (MIB * 1024.0), "%.1f GiB");
+    mx_format_known(l2, sizeof l2, known(m->l2_bytes) / MIB, "%.0f MiB");
+    mx_format_known(sms, sizeof sms, known(m->sm_count), "%.0f");
     mx_format_known(start_clock, sizeof start_clock, m->sm_clock_start_mhz, "%.0f MHz");
-    mx_format_known(max_clock, sizeof max_clock, m->sm_clock_max_mhz, "%.0f MHz");
-    mx_format_known(memory_clock, sizeof memory_clock, m->memory_clock_max_mhz, "%.0f MHz");
+    mx_format_known(max_clock, sizeof max_clock, known(m->sm_clock_max_mhz), "%.0f MHz");
+    mx_format_known(memory_clock, sizeof memory_clock, known(m->memory_clock_max_mhz), "%.0f MHz");
     mx_doc_table(out, "item\tvalue");
     mx_doc_row(out, "GPU\t%s (compute capability %s, %s SMs, %s, L2 %s), %s",
                m->gpu_name[0] ? m->gpu_name : "?", m->compute_capability, sms, memory, l2,
                m->gpu_uuid);
+    /* unknown versions (-1) read 0.0 */
+    int64_t driver = m->driver_version > 0 ? m->driver_version : 0,
+            runtime = m->runtime_version > 0 ? m->runtime_version : 0,
+            cublas = m->cublas_version > 0 ? m->cublas_version : 0;
     mx_doc_row(out, "driver / CUDA runtime / cuBLAS\t%d.%d / %d.%d / %d.%d.%d",
-               m->driver_version / 1000, m->driver_version % 1000 / 10, m->runtime_version / 1000,
-               m->runtime_version % 1000 / 10, m->cublas_version / 10000,
-               m->cublas_version / 100 % 100, m->cublas_version % 100);
+               (int)(driver / 1000), (int)(driver % 1000 / 10), (int)(runtime / 1000),
+               (int)(runtime % 1000 / 10), (int)(cublas / 10000), (int)(cublas / 100 % 100),
+               (int)(cublas % 100));
     mx_doc_row(out,
                "code path\t%s (%s) for skinny and fused: hopper splits K over thread-block "
                "clusters, portable (Ampere, Ada, Blackwell) does not; the cuBLAS variants take "
@@ -157,12 +166,13 @@ static void write_environment(mx_doc *out, const report_data *d) {
                m->start_time, m->end_time[0] ? m->end_time : "?", m->status, m->hostname);
     mx_doc_row(out, "command\t`%s`", m->command_line);
     char flush[48];
-    mx_format_known(flush, sizeof flush, m->l2_flush_bytes / MIB, "%.0f MiB written");
+    mx_format_known(flush, sizeof flush, known(m->l2_flush_bytes) / MIB, "%.0f MiB written");
     mx_doc_row(out,
                "method\t%s; %.0f to %.0f samples per row until the median's noise is below %.2g %% "
-               "or %.0f ms are spent; seed %.0f",
+               "or %.0f ms are spent; seed %llu",
                m->l2_flushed == 1 ? "L2 flushed before every sample" : "L2 not flushed (warm)",
-               m->min_samples, m->max_samples, m->max_noise_pct, m->time_budget_ms, m->seed);
+               known(m->min_samples), known(m->max_samples), m->max_noise_pct, m->time_budget_ms,
+               (unsigned long long)m->seed);
     if (m->l2_flushed == 1) mx_doc_row(out, "L2 flush\t%s before each sample", flush);
     mx_doc_heading(out, 2, "Ceilings");
     char copy[32], tflops[32];
@@ -402,7 +412,7 @@ static void write_caveats(mx_doc *out, const report_data *d) {
 static void write_report(mx_doc *out, const report_data *d,
                          const target_result results[TARGET_COUNT],
                          const plot_outcome outcomes[PLOT_COUNT], const char *skip_notice) {
-    const mx_run_meta *m = &d->meta;
+    const mx_run_info *m = &d->meta;
     const char *slash = strrchr(d->run_dir, '/');
     const char *name = m->run_id[0] ? m->run_id : slash && slash[1] ? slash + 1 : d->run_dir;
     char title[256];
@@ -497,11 +507,11 @@ static int run_report(const mx_parsed_options *parsed) {
         free_report(&d, NULL);
         return MX_EXIT_UNUSABLE_INPUT;
     }
-    d.meta_read = mx_run_meta_read(d.run_json_path, &d.meta, d.meta_error, sizeof d.meta_error);
+    d.meta_read = mx_run_info_read(d.run_json_path, &d.meta, d.meta_error, sizeof d.meta_error);
     if (!d.meta_read)
         fprintf(stderr, "mxbench: warning: report: %s; the environment will read unknown\n",
                 d.meta_error);
-    mx_run_meta_caption(&d.meta, d.caption, sizeof d.caption);
+    mx_run_info_caption(&d.meta, d.caption, sizeof d.caption);
     if (!report_organise(&d)) {
         mx_cli_error("report: out of memory");
         free_report(&d, NULL);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "gnuplot.h"
-#include "run_meta.h"
+#include "run_info.h"
 #include "table.h"
 
 #define MAX_PANELS 16 /* shapes drawn in the per-shape plots */
@@ -56,7 +56,7 @@ typedef struct {
     int weight_count;
     const char **variants; /* the order of variants.h's table, then unknown ones as they come */
     int variant_count;
-    mx_run_meta meta;
+    mx_run_info meta;
     bool meta_read;
     char meta_error[1400], caption[512];
 } report_data;

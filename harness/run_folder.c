@@ -155,7 +155,7 @@ static bool read_run(mx_run_folder *run, char *error, size_t error_size) {
         return mx_format_fail(error, error_size, "out of memory reading %s", run->dir);
     for (size_t r = 0; r < run->row_count; r++)
         if (!check_row(run, r, error, error_size)) return false;
-    if (!mx_run_meta_read(run->json_path, &run->meta, error, error_size)) return false;
+    if (!mx_run_info_read(run->json_path, &run->meta, error, error_size)) return false;
     if (!mx_gpu_model_name(run->meta.gpu_name, run->model, sizeof run->model))
         return mx_format_fail(error, error_size, "%s: gpu.name '%s' names no GPU model",
                               run->json_path, run->meta.gpu_name);
@@ -303,7 +303,7 @@ size_t mx_run_measured_rows(const mx_run_folder *run) {
 }
 
 void mx_run_describe(const mx_run_folder *run, char *text, size_t size) {
-    const mx_run_meta *meta = &run->meta;
+    const mx_run_info *meta = &run->meta;
     mx_format_text(
         text, size, "run %s, suite %s, commit %.12s%s, started %s, %zu rows (%zu measured)",
         meta->run_id[0] ? meta->run_id : "?", meta->suite[0] ? meta->suite : "?",

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "run_meta.h"
+#include "run_info.h"
 #include "table.h"
 
 #define MX_RUN_FILE_COUNT 3
@@ -30,7 +30,7 @@ typedef struct {
 typedef struct {
     char dir[1024], results_path[1100], samples_path[1100], json_path[1100];
     mx_table *results, *samples;
-    mx_run_meta meta; /* run.json */
+    mx_run_info meta; /* run.json */
     char model[128];  /* file-safe name of meta.gpu_name */
     /* per results row: its key and time (NAN when not measured) */
     char **keys;

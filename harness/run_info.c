@@ -1,10 +1,16 @@
-/* run.json writer (see run_info.h). */
+/* run.json written and read through one table of fields (run_info.h), with cJSON. */
 #include "run_info.h"
 
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-#include "json.h"
+#include "table.h"
+#include "text.h"
 
 void mx_utc_now(char *text, size_t size) {
     time_t now = time(NULL);
@@ -13,97 +19,196 @@ void mx_utc_now(char *text, size_t size) {
     strftime(text, size, "%Y-%m-%dT%H:%M:%SZ", &utc);
 }
 
-static void key_string(mx_json *json, const char *key, const char *value) {
-    mx_json_key(json, key);
-    mx_json_string(json, value);
+/* Where each field is in run.json: "gpu.name" is key "name" of the object "gpu". The file's key
+ * order is this table's. */
+typedef enum { FIELD_TEXT, FIELD_INTEGER, FIELD_REAL, FIELD_FLAG, FIELD_SEED } field_kind;
+
+typedef struct {
+    const char *path;
+    field_kind kind;
+    size_t offset, size;
+} run_field;
+
+#define FIELD(path, kind, member)                                                                  \
+    { path, kind, offsetof(mx_run_info, member), sizeof(((mx_run_info *)0)->member) }
+
+static const run_field fields[] = {
+    FIELD("run_id", FIELD_TEXT, run_id),
+    FIELD("status", FIELD_TEXT, status),
+    FIELD("suite", FIELD_TEXT, suite),
+    FIELD("sweep_file", FIELD_TEXT, sweep_path),
+    FIELD("command_line", FIELD_TEXT, command_line),
+    FIELD("start_time", FIELD_TEXT, start_time),
+    FIELD("end_time", FIELD_TEXT, end_time),
+    FIELD("hostname", FIELD_TEXT, hostname),
+    FIELD("git.commit", FIELD_TEXT, git_commit),
+    FIELD("git.dirty", FIELD_FLAG, git_dirty),
+    FIELD("gpu.name", FIELD_TEXT, gpu_name),
+    FIELD("gpu.uuid", FIELD_TEXT, gpu_uuid),
+    FIELD("gpu.device", FIELD_INTEGER, device_ordinal),
+    FIELD("gpu.compute_capability", FIELD_TEXT, compute_capability),
+    FIELD("gpu.sm_count", FIELD_INTEGER, sm_count),
+    FIELD("gpu.l2_bytes", FIELD_INTEGER, l2_bytes),
+    FIELD("gpu.memory_bytes", FIELD_INTEGER, memory_bytes),
+    FIELD("gpu.sm_clock_max_mhz", FIELD_INTEGER, sm_clock_max_mhz),
+    FIELD("gpu.sm_clock_start_mhz", FIELD_REAL, sm_clock_start_mhz),
+    FIELD("gpu.memory_clock_max_mhz", FIELD_INTEGER, memory_clock_max_mhz),
+    FIELD("gpu.driver_version", FIELD_INTEGER, driver_version),
+    FIELD("gpu.cuda_runtime_version", FIELD_INTEGER, runtime_version),
+    FIELD("gpu.cublas_version", FIELD_INTEGER, cublas_version),
+    FIELD("gpu.code_path", FIELD_TEXT, code_path),
+    FIELD("gpu.code_path_why", FIELD_TEXT, code_path_why),
+    FIELD("gpu.built_archs", FIELD_TEXT, built_archs),
+    FIELD("ceilings.copy_gbps", FIELD_REAL, copy_gbps),
+    FIELD("ceilings.fp16_gemm_8192_tflops", FIELD_REAL, fp16_tflops),
+    FIELD("method.min_samples", FIELD_INTEGER, min_samples),
+    FIELD("method.max_samples", FIELD_INTEGER, max_samples),
+    FIELD("method.max_noise_pct", FIELD_REAL, max_noise_pct),
+    FIELD("method.time_budget_ms", FIELD_REAL, time_budget_ms),
+    FIELD("method.l2_flushed", FIELD_FLAG, l2_flushed),
+    FIELD("method.l2_flush_bytes", FIELD_INTEGER, l2_flush_bytes),
+    FIELD("method.seed", FIELD_SEED, seed),
+    FIELD("rows.planned", FIELD_INTEGER, rows_planned),
+    FIELD("rows.done", FIELD_INTEGER, rows_done),
+    FIELD("rows.ok", FIELD_INTEGER, rows_ok),
+    FIELD("rows.fail", FIELD_INTEGER, rows_failed),
+    FIELD("rows.skipped", FIELD_INTEGER, rows_skipped),
+};
+enum { FIELD_COUNT = sizeof fields / sizeof fields[0] };
+
+void mx_run_info_clear(mx_run_info *info) {
+    memset(info, 0, sizeof *info);
+    for (int f = 0; f < FIELD_COUNT; f++) {
+        char *member = (char *)info + fields[f].offset;
+        if (fields[f].kind == FIELD_INTEGER) *(int64_t *)member = -1;
+        if (fields[f].kind == FIELD_REAL) *(double *)member = NAN;
+        if (fields[f].kind == FIELD_FLAG) *(int *)member = -1;
+    }
 }
 
-static void key_int(mx_json *json, const char *key, int64_t value) {
-    mx_json_key(json, key);
-    mx_json_int(json, value);
+/* The object that holds path's last key (created on the way when create), and that key. */
+static cJSON *parent_of(cJSON *root, const char *path, bool create, const char **key) {
+    const char *dot = strchr(path, '.');
+    *key = dot ? dot + 1 : path;
+    if (!dot) return root;
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(dot - path), path);
+    cJSON *parent = cJSON_GetObjectItemCaseSensitive(root, name);
+    if (!parent && create) parent = cJSON_AddObjectToObject(root, name);
+    return cJSON_IsObject(parent) ? parent : NULL;
 }
 
-static void key_number(mx_json *json, const char *key, double value) {
-    mx_json_key(json, key);
-    mx_json_number(json, value);
+/* The field's value as cJSON, null when unknown; text as valid UTF-8 (invalid bytes become
+ * U+FFFD, so that the file is always valid JSON). */
+static cJSON *field_value(const run_field *field, const mx_run_info *info) {
+    const char *member = (const char *)info + field->offset;
+    switch (field->kind) {
+    case FIELD_TEXT: {
+        if (!member[0]) return cJSON_CreateNull();
+        mx_text text = {0};
+        mx_text_append_utf8(&text, member);
+        cJSON *value = text.failed ? NULL : cJSON_CreateString(mx_text_get(&text));
+        mx_text_free(&text);
+        return value;
+    }
+    case FIELD_INTEGER: {
+        int64_t number = *(const int64_t *)member;
+        return number < 0 ? cJSON_CreateNull() : cJSON_CreateNumber((double)number);
+    }
+    case FIELD_REAL: /* cJSON writes NaN and infinities as null */
+        return cJSON_CreateNumber(*(const double *)member);
+    case FIELD_FLAG: {
+        int flag = *(const int *)member;
+        return flag < 0 ? cJSON_CreateNull() : cJSON_CreateBool(flag);
+    }
+    case FIELD_SEED: { /* every digit of a 64-bit seed, which a double would round */
+        char digits[32];
+        snprintf(digits, sizeof digits, "%llu", (unsigned long long)*(const uint64_t *)member);
+        return cJSON_CreateRaw(digits);
+    }
+    }
+    return NULL;
 }
 
 bool mx_run_info_save(const mx_run_info *info, const char *path, char *error, size_t error_size) {
-    mx_json *json = mx_json_create();
-    if (!json) {
+    cJSON *root = cJSON_CreateObject();
+    bool built = root != NULL;
+    for (int f = 0; built && f < FIELD_COUNT; f++) {
+        const char *key;
+        cJSON *parent = parent_of(root, fields[f].path, true, &key);
+        cJSON *value = parent ? field_value(&fields[f], info) : NULL;
+        built = value && cJSON_AddItemToObject(parent, key, value);
+        if (!built) cJSON_Delete(value);
+    }
+    char *text = built ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) {
         snprintf(error, error_size, "out of memory writing %s", path);
         return false;
     }
-    mx_json_begin_object(json);
-    key_string(json, "run_id", info->run_id);
-    key_string(json, "status", info->status);
-    key_string(json, "suite", info->suite);
-    key_string(json, "sweep_file", info->sweep_path);
-    key_string(json, "command_line", info->command_line);
-    key_string(json, "start_time", info->start_time);
-    key_string(json, "end_time", info->end_time[0] ? info->end_time : NULL);
-    key_string(json, "hostname", info->hostname);
-    mx_json_key(json, "git");
-    mx_json_begin_object(json);
-    key_string(json, "commit", info->git_commit);
-    mx_json_key(json, "dirty");
-    if (info->git_dirty < 0)
-        mx_json_null(json);
-    else
-        mx_json_bool(json, info->git_dirty != 0);
-    mx_json_end_object(json);
-
-    mx_json_key(json, "gpu");
-    mx_json_begin_object(json);
-    key_string(json, "name", info->gpu_name);
-    key_string(json, "uuid", info->gpu_uuid);
-    key_int(json, "device", info->device_ordinal);
-    char capability[16];
-    snprintf(capability, sizeof capability, "%d.%d", info->compute_major, info->compute_minor);
-    key_string(json, "compute_capability", capability);
-    key_int(json, "sm_count", info->sm_count);
-    key_int(json, "l2_bytes", info->l2_bytes);
-    key_int(json, "memory_bytes", info->memory_bytes);
-    key_int(json, "sm_clock_max_mhz", info->sm_clock_max_mhz);
-    key_number(json, "sm_clock_start_mhz", info->sm_clock_start_mhz);
-    key_int(json, "memory_clock_max_mhz", info->memory_clock_max_mhz);
-    key_int(json, "driver_version", info->driver_version);
-    key_int(json, "cuda_runtime_version", info->runtime_version);
-    key_int(json, "cublas_version", info->cublas_version);
-    key_string(json, "code_path", info->code_path);
-    key_string(json, "code_path_why", info->code_path_why);
-    key_string(json, "built_archs", info->built_archs);
-    mx_json_end_object(json);
-
-    mx_json_key(json, "ceilings");
-    mx_json_begin_object(json);
-    key_number(json, "copy_gbps", info->copy_gbps);
-    key_number(json, "fp16_gemm_8192_tflops", info->fp16_tflops);
-    mx_json_end_object(json);
-
-    mx_json_key(json, "method");
-    mx_json_begin_object(json);
-    key_int(json, "min_samples", info->min_samples);
-    key_int(json, "max_samples", info->max_samples);
-    key_number(json, "max_noise_pct", info->max_noise_pct);
-    key_number(json, "time_budget_ms", info->time_budget_ms);
-    mx_json_key(json, "l2_flushed");
-    mx_json_bool(json, info->l2_flushed);
-    key_int(json, "l2_flush_bytes", info->l2_flush_bytes);
-    key_int(json, "seed", (int64_t)info->seed);
-    mx_json_end_object(json);
-
-    mx_json_key(json, "rows");
-    mx_json_begin_object(json);
-    key_int(json, "planned", info->rows_planned);
-    key_int(json, "done", info->rows_done);
-    key_int(json, "ok", info->rows_ok);
-    key_int(json, "fail", info->rows_failed);
-    key_int(json, "skipped", info->rows_skipped);
-    mx_json_end_object(json);
-    mx_json_end_object(json);
-
-    bool saved = mx_json_save(json, path, error, error_size);
-    mx_json_free(json);
+    mx_text file = {0};
+    mx_text_printf(&file, "%s\n", text);
+    cJSON_free(text);
+    bool saved = !file.failed &&
+                 mx_write_file_atomic(path, mx_text_get(&file), file.length, error, error_size);
+    if (file.failed) snprintf(error, error_size, "out of memory writing %s", path);
+    mx_text_free(&file);
     return saved;
+}
+
+/* One field from the document; what is absent, null or of another type stays unknown. */
+static void read_field(const run_field *field, cJSON *root, mx_run_info *info) {
+    const char *key;
+    const cJSON *parent = parent_of(root, field->path, false, &key);
+    const cJSON *value = parent ? cJSON_GetObjectItemCaseSensitive(parent, key) : NULL;
+    char *member = (char *)info + field->offset;
+    double number = cJSON_IsNumber(value) ? value->valuedouble : NAN;
+    switch (field->kind) {
+    case FIELD_TEXT:
+        if (cJSON_IsString(value)) snprintf(member, field->size, "%s", value->valuestring);
+        break;
+    case FIELD_INTEGER:
+        if (number >= 0 && number < 9.2e18 && number == floor(number))
+            *(int64_t *)member = (int64_t)number;
+        break;
+    case FIELD_REAL:
+        *(double *)member = number;
+        break;
+    case FIELD_FLAG:
+        if (cJSON_IsBool(value)) *(int *)member = cJSON_IsTrue(value);
+        break;
+    case FIELD_SEED:
+        if (number >= 0 && number < 1.8e19) *(uint64_t *)member = (uint64_t)number;
+        break;
+    }
+}
+
+bool mx_run_info_read(const char *path, mx_run_info *info, char *error, size_t error_size) {
+    mx_run_info_clear(info);
+    size_t size;
+    char *content = mx_read_whole_file(path, &size);
+    if (!content) {
+        snprintf(error, error_size, "%s: %s", path, strerror(errno));
+        return false;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(content, size + 1, &end, true); /* with its NUL */
+    bool ok = cJSON_IsObject(root);
+    if (!ok) {
+        const char *at = root || !end ? content : end;
+        int line = 1;
+        for (const char *c = content; c < at; c++) line += *c == '\n';
+        snprintf(error, error_size, "%s:%d: %s", path, line,
+                 root ? "expected a JSON object" : "malformed JSON");
+    }
+    for (int f = 0; ok && f < FIELD_COUNT; f++) read_field(&fields[f], root, info);
+    cJSON_Delete(root);
+    free(content);
+    return ok;
+}
+
+void mx_run_info_caption(const mx_run_info *info, char *text, size_t size) {
+    snprintf(text, size, "%s, %.10s, commit %.7s%s", info->gpu_name[0] ? info->gpu_name : "GPU ?",
+             info->start_time[0] ? info->start_time : "date ?",
+             info->git_commit[0] ? info->git_commit : "?", info->git_dirty == 1 ? " (dirty)" : "");
 }

@@ -1,6 +1,11 @@
-/* The run's environment and ceilings (docs/design.md §5, run.json): collected once at start-up,
- * finished at the end, written atomically whenever it changes. Plain data, so that the writer is
- * tested without a GPU. */
+/* run.json, the run's environment and ceilings (docs/design.md §5): one model for the runner,
+ * which collects it at start-up, finishes it at the end and writes it atomically whenever it
+ * changes, and for report and compare, which read it back. Every field is declared once, with
+ * its place in the file, in run_info.c; the file is JSON through cJSON. Plain data, so that both
+ * directions are tested without a GPU.
+ *
+ * Unknown values (a field the file lacks, or null): text "", integers -1, reals NaN, flags -1,
+ * seed 0. The writer writes unknown values as null. */
 #ifndef MX_RUN_INFO_H
 #define MX_RUN_INFO_H
 
@@ -13,29 +18,39 @@ typedef struct {
     char status[32];                   /* "running", "complete", "interrupted", "failed" */
     char start_time[32], end_time[32]; /* ISO 8601 UTC */
     char hostname[256], git_commit[48];
-    int git_dirty; /* 1 dirty, 0 clean, -1 unknown (no git or not a checkout) */
+    int git_dirty; /* 1 the build had uncommitted changes, 0 clean, -1 unknown */
     /* GPU */
-    char gpu_name[256], gpu_uuid[48];
-    int device_ordinal, compute_major, compute_minor, sm_count;
-    int64_t l2_bytes, memory_bytes;
-    int sm_clock_max_mhz, memory_clock_max_mhz;
+    char gpu_name[256], gpu_uuid[64], compute_capability[16]; /* "9.0" */
+    int64_t device_ordinal, sm_count, l2_bytes, memory_bytes;
+    int64_t sm_clock_max_mhz, memory_clock_max_mhz;
     double sm_clock_start_mhz; /* measured under load at start-up */
-    int driver_version, runtime_version, cublas_version;
+    /* CUDA's integer encodings (12080 = 12.8; cuBLAS 130000 = 13.0.0) */
+    int64_t driver_version, runtime_version, cublas_version;
     /* the kernels' code path on this GPU (kernels/arch.h) and the architectures built for */
     char code_path[16], code_path_why[96], built_archs[256];
     /* ceilings measured at start-up */
     double copy_gbps, fp16_tflops;
     /* method */
-    int min_samples, max_samples;
+    int64_t min_samples, max_samples;
     double max_noise_pct, time_budget_ms;
-    bool l2_flushed;
+    int l2_flushed; /* 1, 0, -1 unknown */
     int64_t l2_flush_bytes;
     uint64_t seed;
     /* progress */
     int64_t rows_planned, rows_done, rows_ok, rows_failed, rows_skipped;
 } mx_run_info;
 
+/* Every field unknown. */
+void mx_run_info_clear(mx_run_info *info);
+
 bool mx_run_info_save(const mx_run_info *info, const char *path, char *error, size_t error_size);
+
+/* Reads path into *info (cleared first, so a failure leaves every field unknown). False with
+ * "FILE:LINE: what" in error for an unreadable or malformed file; fields it lacks stay unknown. */
+bool mx_run_info_read(const char *path, mx_run_info *info, char *error, size_t error_size);
+
+/* The line plot titles carry: "NVIDIA H200, 2026-11-26, commit ce68653 (dirty)". */
+void mx_run_info_caption(const mx_run_info *info, char *text, size_t size);
 
 /* "YYYY-MM-DDTHH:MM:SSZ" for now. */
 void mx_utc_now(char *text, size_t size);

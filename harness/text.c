@@ -110,3 +110,41 @@ void mx_format_append(char *text, size_t size, const char *format, ...) {
     vsnprintf(text + used, size - used, format, args);
     va_end(args);
 }
+
+/* Length of the valid UTF-8 sequence at text, 0 when it is not one. */
+static int utf8_sequence_length(const unsigned char *text) {
+    unsigned lead = text[0], code_point, smallest;
+    int length;
+    if (lead < 0x80) return 1;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2, code_point = lead & 0x1F, smallest = 0x80;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3, code_point = lead & 0x0F, smallest = 0x800;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4, code_point = lead & 0x07, smallest = 0x10000;
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < length; i++) {
+        if ((text[i] & 0xC0) != 0x80) return 0; /* also stops at the terminating NUL */
+        code_point = code_point << 6 | (text[i] & 0x3F);
+    }
+    if (code_point < smallest || code_point > 0x10FFFF ||
+        (code_point >= 0xD800 && code_point <= 0xDFFF))
+        return 0;
+    return length;
+}
+
+void mx_text_append_utf8(mx_text *t, const char *value) {
+    const unsigned char *text = (const unsigned char *)value;
+    for (size_t i = 0; text[i];) {
+        int length = utf8_sequence_length(text + i);
+        if (length > 0) {
+            mx_text_append(t, (const char *)text + i, (size_t)length);
+            i += (size_t)length;
+        } else {
+            mx_text_append(t, "\xEF\xBF\xBD", 3); /* U+FFFD */
+            i++;
+        }
+    }
+}

@@ -18,6 +18,9 @@ typedef struct {
 void mx_text_append(mx_text *t, const char *bytes, size_t count);
 void mx_text_vprintf(mx_text *t, const char *format, va_list args);
 void mx_text_printf(mx_text *t, const char *format, ...) __attribute__((format(printf, 2, 3)));
+/* Appends value with every byte of an invalid UTF-8 sequence (overlong forms, surrogates, code
+ * points above U+10FFFF, truncated sequences) replaced by U+FFFD, so that it may go into JSON. */
+void mx_text_append_utf8(mx_text *t, const char *value);
 /* The text so far ("" when empty); valid until the next change. */
 const char *mx_text_get(const mx_text *t);
 void mx_text_free(mx_text *t);

@@ -139,51 +139,72 @@ Test(cpu_harness, every_column_is_documented_in_docs_results_md) {
     }
 }
 
-Test(cpu_harness, run_json_holds_environment_ceilings_and_progress,
-     .init = mx_test_work_dir_create) {
-    mx_run_info info = {.git_dirty = -1,
-                        .sm_count = 132,
-                        .copy_gbps = 4228.5,
-                        .fp16_tflops = 891.25,
-                        .rows_planned = 312,
-                        .rows_done = 17,
-                        .l2_flushed = true,
-                        .l2_flush_bytes = 251658240,
-                        .seed = 7};
+/* run.json through cJSON: every field written is read back, unknown values are null and read back
+ * unknown, text is escaped and kept valid UTF-8, a 64-bit seed keeps every digit. */
+Test(cpu_harness, run_json_round_trips_every_field, .init = mx_test_work_dir_create) {
+    mx_run_info info;
+    mx_run_info_clear(&info);
     strcpy(info.run_id, "20261126T120000Z");
     strcpy(info.status, "interrupted");
-    strcpy(info.gpu_name, "NVIDIA \"Test\" GPU");
-    strcpy(info.command_line, "mxbench run --suite smoke");
+    strcpy(info.gpu_name, "NVIDIA \"Test\"\tGPU \\ \xc3\xa9");
+    strcpy(info.command_line, "mxbench run --suite \xff smoke"); /* not UTF-8 */
+    strcpy(info.compute_capability, "9.0");
     strcpy(info.code_path, "portable");
     strcpy(info.code_path_why, "MX_CODE_PATH=portable");
+    info.sm_count = 132;
+    info.memory_bytes = 150754820096;
+    info.cublas_version = 130100;
+    info.copy_gbps = 4228.5;
+    info.fp16_tflops = 891.25;
+    info.rows_planned = 312;
+    info.rows_done = 17;
+    info.l2_flushed = 1;
+    info.l2_flush_bytes = 251658240;
+    info.seed = UINT64_MAX;
     char error[256];
     const char *path = mx_test_path("run.json");
     cr_assert(mx_run_info_save(&info, path, error, sizeof error), "%s", error);
     char text[8192];
     mx_test_read_text(path, text, sizeof text);
-    const char *expected[] = {"\"run_id\": \"20261126T120000Z\"",
-                              "\"status\": \"interrupted\"",
-                              "\"name\": \"NVIDIA \\\"Test\\\" GPU\"",
-                              "\"sm_count\": 132",
-                              "\"copy_gbps\": 4228.5",
-                              "\"fp16_gemm_8192_tflops\": 891.25",
-                              "\"dirty\": null",
-                              "\"end_time\": null",
-                              "\"planned\": 312",
-                              "\"done\": 17",
-                              "\"l2_flushed\": true",
-                              "\"seed\": 7",
-                              "\"code_path\": \"portable\"",
-                              "\"code_path_why\": \"MX_CODE_PATH=portable\"",
-                              "\"command_line\": \"mxbench run --suite smoke\""};
+    const char *expected[] = {"\"dirty\":\tnull",
+                              "\"end_time\":\tnull",
+                              "\"sm_clock_start_mhz\":\tnull",
+                              "\"device\":\tnull",
+                              "\"seed\":\t18446744073709551615",
+                              "\"command_line\":\t\"mxbench run --suite \xef\xbf\xbd smoke\""};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         cr_expect(strstr(text, expected[i]), "run.json lacks %s:\n%s", expected[i], text);
+
+    mx_run_info back;
+    cr_assert(mx_run_info_read(path, &back, error, sizeof error), "%s", error);
+    cr_expect_str_eq(back.run_id, info.run_id);
+    cr_expect_str_eq(back.status, info.status);
+    cr_expect_str_eq(back.gpu_name, info.gpu_name);
+    cr_expect_str_eq(back.command_line, "mxbench run --suite \xef\xbf\xbd smoke");
+    cr_expect_str_eq(back.compute_capability, "9.0");
+    cr_expect_str_eq(back.code_path_why, info.code_path_why);
+    cr_expect_str_eq(back.end_time, "");
+    cr_expect_eq(back.sm_count, 132);
+    cr_expect_eq(back.memory_bytes, 150754820096);
+    cr_expect_eq(back.cublas_version, 130100);
+    cr_expect_eq(back.device_ordinal, -1);
+    cr_expect_eq(back.rows_planned, 312);
+    cr_expect_eq(back.rows_done, 17);
+    cr_expect_eq(back.l2_flush_bytes, 251658240);
+    cr_expect_eq(back.git_dirty, -1);
+    cr_expect_eq(back.l2_flushed, 1);
+    cr_expect_float_eq(back.copy_gbps, 4228.5, 0);
+    cr_expect_float_eq(back.fp16_tflops, 891.25, 0);
+    cr_expect(isnan(back.sm_clock_start_mhz));
+
     info.git_dirty = 1;
     strcpy(info.end_time, "2026-11-26T12:05:00Z");
     cr_assert(mx_run_info_save(&info, path, error, sizeof error), "%s", error);
-    mx_test_read_text(path, text, sizeof text);
-    cr_expect(strstr(text, "\"dirty\": true") && strstr(text, "\"end_time\": \"2026-11-26"), "%s",
-              text);
+    cr_assert(mx_run_info_read(path, &back, error, sizeof error), "%s", error);
+    cr_expect_eq(back.git_dirty, 1);
+    cr_expect_str_eq(back.end_time, "2026-11-26T12:05:00Z");
+    cr_expect_not(mx_run_info_save(&info, "no/such/folder/run.json", error, sizeof error));
+    cr_expect(strstr(error, "no/such/folder/run.json"), "%s", error);
 }
 
 /* The single-row rules (results.csv's pass columns) at and around targets.c's limits. */

@@ -331,8 +331,8 @@ Test(cpu_report, compare_plot_renders_through_the_shared_helper, .init = mx_test
 Test(cpu_report, run_json_reader_gives_the_environment, .init = mx_test_work_dir_create) {
     char path[512], error[512];
     fixture_path("h200_standard", "run.json", path, sizeof path);
-    mx_run_meta meta;
-    cr_assert(mx_run_meta_read(path, &meta, error, sizeof error), "%s", error);
+    mx_run_info meta;
+    cr_assert(mx_run_info_read(path, &meta, error, sizeof error), "%s", error);
     cr_expect_str_eq(meta.gpu_name, "NVIDIA H200");
     cr_expect_str_eq(meta.git_commit, "ce68653f9c26afb4d46969f4a58139d4cc07a2e0");
     cr_expect_eq(meta.git_dirty, 1);
@@ -342,19 +342,19 @@ Test(cpu_report, run_json_reader_gives_the_environment, .init = mx_test_work_dir
     cr_expect_float_eq(meta.max_noise_pct, 0.5, 0);
     cr_expect_eq(meta.l2_flushed, 1);
     char caption[256];
-    mx_run_meta_caption(&meta, caption, sizeof caption);
+    mx_run_info_caption(&meta, caption, sizeof caption);
     cr_expect_str_eq(caption, "NVIDIA H200, 2026-11-26, commit ce68653 (dirty)");
 
     static const char broken[] = "{\n  \"gpu\": {\"name\": \"x\",\n  \"sm_count\": 1 2\n}\n";
     mx_test_write_file(mx_test_path("run.json"), broken, sizeof broken - 1);
-    cr_expect_not(mx_run_meta_read(mx_test_path("run.json"), &meta, error, sizeof error));
-    cr_expect(strstr(error, "run.json:3: expected ',' or '}'"), "%s", error);
+    cr_expect_not(mx_run_info_read(mx_test_path("run.json"), &meta, error, sizeof error));
+    cr_expect(strstr(error, "run.json:3: malformed JSON"), "%s", error);
     cr_expect_str_eq(meta.gpu_name, "");
     cr_expect(meta.copy_gbps != meta.copy_gbps, "unknown numbers are NaN");
     static const char escaped[] = "{\"gpu\": {\"name\": \"A\\u00e9\\\"B\\\\\"}, \"git\": "
                                   "{\"dirty\": null}, \"ceilings\": [1, 2]}";
     mx_test_write_file(mx_test_path("run.json"), escaped, sizeof escaped - 1);
-    cr_assert(mx_run_meta_read(mx_test_path("run.json"), &meta, error, sizeof error), "%s", error);
+    cr_assert(mx_run_info_read(mx_test_path("run.json"), &meta, error, sizeof error), "%s", error);
     cr_expect_str_eq(meta.gpu_name, "A\xc3\xa9\"B\\");
     cr_expect_eq(meta.git_dirty, -1);
 }

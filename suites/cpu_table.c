@@ -1,8 +1,8 @@
-/* Table, CSV and JSON suite: column order, RFC 4180 quoting and its exact bytes, unknown columns,
- * the save/read round trip, atomic replacement (failures leave the old file and no temporary
- * files, a concurrent reader only ever sees whole files), every reader error with its exact
- * "file:line:" message, and the JSON writer's escaping, layout, numbers and misuse flag. Each
- * test works in its own fresh temporary directory. */
+/* Table and CSV suite: column order, RFC 4180 quoting and its exact bytes, unknown columns, the
+ * save/read round trip, atomic replacement (failures leave the old file and no temporary files, a
+ * concurrent reader only ever sees whole files) and every reader error with its exact "file:line:"
+ * message. (run.json, JSON through cJSON, is tested in cpu_harness.) Each test works in its own
+ * fresh temporary directory. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "json.h"
 #include "table.h"
 #include "common.h"
 
@@ -52,7 +51,6 @@ static void remove_work_dir(void) {
 
 TestSuite(table, .init = make_work_dir, .fini = remove_work_dir);
 TestSuite(csv_read, .init = make_work_dir, .fini = remove_work_dir);
-TestSuite(json, .init = make_work_dir, .fini = remove_work_dir);
 
 /* The whole file as a malloc'd string (NULL if unreadable). */
 static char *read_text(const char *path) {
@@ -439,198 +437,4 @@ Test(csv_read, accepts_crlf_bom_blank_lines_and_missing_final_newline) {
     cr_assert_str_eq(mx_table_cell(table, 2, 0), "z");
     cr_assert_str_eq(mx_table_cell(table, 2, 1), "");
     mx_table_free(table);
-}
-
-// ---- JSON
-
-static mx_json *create_json(void) {
-    mx_json *json = mx_json_create();
-    cr_assert(json);
-    return json;
-}
-
-Test(json, string_escaping) {
-    mx_json *json = create_json();
-    mx_json_begin_array(json);
-    mx_json_string(json, "quote \" backslash \\ newline \n tab \t control \x01 del \x7f");
-    mx_json_string(json, "UTF-8 h\xC3\xA9llo \xE2\x82\xAC kept, invalid \xFF\xC3 replaced");
-    mx_json_string(json, NULL);
-    mx_json_end_array(json);
-    cr_assert(mx_json_complete(json), "%s", mx_json_error(json));
-    cr_assert_str_eq(
-        mx_json_text(json),
-        "[\n"
-        "  \"quote \\\" backslash \\\\ newline \\n tab \\t control \\u0001 del \x7f\",\n"
-        "  \"UTF-8 h\xC3\xA9llo \xE2\x82\xAC kept, invalid \\ufffd\\ufffd replaced\",\n"
-        "  null\n"
-        "]\n");
-    mx_json_free(json);
-}
-
-Test(json, nesting_and_commas) {
-    mx_json *json = create_json();
-    mx_json_begin_object(json);
-    mx_json_key(json, "gpu");
-    mx_json_string(json, "NVIDIA H100");
-    mx_json_key(json, "sm_count");
-    mx_json_int(json, 132);
-    mx_json_key(json, "dirty");
-    mx_json_bool(json, false);
-    mx_json_key(json, "clocks_mhz");
-    mx_json_begin_array(json);
-    mx_json_int(json, 1980);
-    mx_json_number(json, 1755.5);
-    mx_json_null(json);
-    mx_json_end_array(json);
-    mx_json_key(json, "empty_object");
-    mx_json_begin_object(json);
-    mx_json_end_object(json);
-    mx_json_key(json, "empty_array");
-    mx_json_begin_array(json);
-    mx_json_end_array(json);
-    mx_json_key(json, "ceilings");
-    mx_json_begin_object(json);
-    mx_json_key(json, "copy_gbps");
-    mx_json_number(json, 3000.25);
-    mx_json_key(json, "nested");
-    mx_json_begin_array(json);
-    mx_json_begin_object(json);
-    mx_json_key(json, "ok");
-    mx_json_bool(json, true);
-    mx_json_end_object(json);
-    mx_json_end_array(json);
-    mx_json_end_object(json);
-    mx_json_end_object(json);
-    cr_assert(mx_json_complete(json), "%s", mx_json_error(json));
-    cr_assert_str_eq(mx_json_text(json), "{\n"
-                                         "  \"gpu\": \"NVIDIA H100\",\n"
-                                         "  \"sm_count\": 132,\n"
-                                         "  \"dirty\": false,\n"
-                                         "  \"clocks_mhz\": [\n"
-                                         "    1980,\n"
-                                         "    1755.5,\n"
-                                         "    null\n"
-                                         "  ],\n"
-                                         "  \"empty_object\": {},\n"
-                                         "  \"empty_array\": [],\n"
-                                         "  \"ceilings\": {\n"
-                                         "    \"copy_gbps\": 3000.25,\n"
-                                         "    \"nested\": [\n"
-                                         "      {\n"
-                                         "        \"ok\": true\n"
-                                         "      }\n"
-                                         "    ]\n"
-                                         "  }\n"
-                                         "}\n");
-    mx_json_free(json);
-}
-
-Test(json, numbers_round_trip_and_non_finite_is_null) {
-    mx_json *json = create_json();
-    mx_json_begin_array(json);
-    mx_json_number(json, NAN);
-    mx_json_number(json, INFINITY);
-    mx_json_number(json, -INFINITY);
-    mx_json_number(json, 0.1);
-    mx_json_number(json, 1.0 / 3.0);
-    mx_json_number(json, -0.0);
-    mx_json_number(json, 1e300);
-    mx_json_number(json, 5e-324);
-    mx_json_int(json, INT64_MIN);
-    mx_json_int(json, INT64_MAX);
-    mx_json_end_array(json);
-    cr_assert(mx_json_complete(json), "%s", mx_json_error(json));
-    cr_assert_str_eq(mx_json_text(json), "[\n  null,\n  null,\n  null,\n  0.1,\n"
-                                         "  0.3333333333333333,\n  -0,\n  1e+300,\n"
-                                         "  4.94065645841247e-324,\n"
-                                         "  -9223372036854775808,\n  9223372036854775807\n]\n");
-    mx_json_free(json);
-}
-
-typedef void (*json_misuse)(mx_json *json);
-
-static void key_at_top(mx_json *json) {
-    mx_json_key(json, "x");
-}
-static void key_in_array(mx_json *json) {
-    mx_json_begin_array(json);
-    mx_json_key(json, "x");
-}
-static void value_without_key(mx_json *json) {
-    mx_json_begin_object(json);
-    mx_json_int(json, 1);
-}
-static void two_keys(mx_json *json) {
-    mx_json_begin_object(json);
-    mx_json_key(json, "a");
-    mx_json_key(json, "b");
-}
-static void end_without_begin(mx_json *json) {
-    mx_json_end_object(json);
-}
-static void mismatched_end(mx_json *json) {
-    mx_json_begin_object(json);
-    mx_json_end_array(json);
-}
-static void end_after_key(mx_json *json) {
-    mx_json_begin_object(json);
-    mx_json_key(json, "a");
-    mx_json_end_object(json);
-}
-static void second_root(mx_json *json) {
-    mx_json_int(json, 1);
-    mx_json_int(json, 2);
-}
-static void too_deep(mx_json *json) {
-    for (int i = 0; i < 65; i++) mx_json_begin_array(json);
-}
-
-Test(json, misuse_is_flagged) {
-    const json_misuse cases[] = {key_at_top,    key_in_array,      value_without_key,
-                                 two_keys,      end_without_begin, mismatched_end,
-                                 end_after_key, second_root,       too_deep};
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        mx_json *json = create_json();
-        cr_assert(mx_json_ok(json));
-        cases[i](json);
-        cr_assert_not(mx_json_ok(json), "case %zu not flagged", i);
-        cr_assert_not(mx_json_complete(json));
-        cr_assert(mx_json_error(json)[0], "case %zu has no error text", i);
-        /* Nothing more is written once misused. */
-        size_t length = strlen(mx_json_text(json));
-        mx_json_null(json);
-        cr_assert_eq(strlen(mx_json_text(json)), length);
-        char error[512] = "";
-        cr_assert_not(mx_json_save(json, "run.json", error, sizeof error));
-        cr_assert(strstr(error, mx_json_error(json)), "error: %s", error);
-        mx_json_free(json);
-    }
-    cr_assert_eq(access("run.json", F_OK), -1, "a misused JSON was saved");
-}
-
-Test(json, save_is_atomic_and_refuses_unfinished_json) {
-    const char *expected[] = {"run.json"};
-    mx_json *json = create_json();
-    mx_json_begin_object(json);
-    mx_json_key(json, "run_id");
-    mx_json_string(json, "20250101T000000Z");
-    char error[512] = "";
-    cr_assert(mx_json_ok(json));
-    cr_assert_not(mx_json_complete(json));
-    cr_assert_not(mx_json_save(json, "run.json", error, sizeof error));
-    cr_assert(strstr(error, "unfinished"), "error: %s", error);
-    cr_assert_eq(unexpected_entries(NULL, 0), 0);
-    mx_json_end_object(json);
-    cr_assert(mx_json_save(json, "run.json", error, sizeof error), "%s", error);
-    assert_file_is("run.json", "{\n  \"run_id\": \"20250101T000000Z\"\n}\n");
-    cr_assert_eq(unexpected_entries(expected, 1), 0);
-
-    mx_json *empty = create_json();
-    cr_assert_not(mx_json_save(empty, "run.json", error, sizeof error));
-    cr_assert(strstr(error, "empty"), "error: %s", error);
-    assert_file_is("run.json", "{\n  \"run_id\": \"20250101T000000Z\"\n}\n");
-    cr_assert_not(mx_json_save(json, "none/run.json", error, sizeof error));
-    cr_assert(strstr(error, "none/run.json"), "error: %s", error);
-    mx_json_free(empty);
-    mx_json_free(json);
 }

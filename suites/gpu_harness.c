@@ -14,6 +14,7 @@
 #include "bench.h"
 #include "bench_gpu.h"
 #include "ops.h"
+#include "run_info.h"
 #include "table.h"
 #include "schema.h"
 #include "common.h"
@@ -126,12 +127,14 @@ Test(gpu_harness, tiny_sweep_runs_end_to_end_and_agrees_with_direct_timing,
     mx_table *samples = read_results(out, "samples.csv");
     cr_expect_eq((double)mx_table_row_count(samples), total_samples);
     mx_table_free(samples);
-    char run_json[8192], path[256];
+    char path[256], error[512];
     snprintf(path, sizeof path, "%s/run.json", out);
-    mx_test_read_text(path, run_json, sizeof run_json);
-    cr_expect(strstr(run_json, "\"status\": \"complete\"") && strstr(run_json, "\"copy_gbps\"") &&
-                  strstr(run_json, "\"done\": 3"),
-              "%s", run_json);
+    mx_run_info info;
+    cr_assert(mx_run_info_read(path, &info, error, sizeof error), "%s", error);
+    cr_expect_str_eq(info.status, "complete");
+    cr_expect(info.copy_gbps > 0.0, "copy ceiling %g", info.copy_gbps);
+    cr_expect_eq(info.rows_done, 3);
+    cr_expect(info.compute_capability[0] != '\0', "run.json names the compute capability");
 
     double harness_us = cell(results, 0, "fp16_time_us"),
            direct_us = direct_fp16_us(16, 2048, 4096);
@@ -266,7 +269,9 @@ Test(gpu_harness, ctrl_c_stops_after_the_current_row_with_valid_files,
         cr_expect_str_eq(mx_table_get(results, (int)row, "status"), "ok");
     mx_table_free(results);
     snprintf(path, sizeof path, "%s/run.json", out);
-    mx_test_read_text(path, text, sizeof text);
-    cr_expect(strstr(text, "\"status\": \"interrupted\""), "%s", text);
+    mx_run_info info;
+    char error[512];
+    cr_assert(mx_run_info_read(path, &info, error, sizeof error), "%s", error);
+    cr_expect_str_eq(info.status, "interrupted");
     mx_table_free(read_results(out, "samples.csv"));
 }
