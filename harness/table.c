@@ -15,6 +15,7 @@ struct mx_table {
     char **cells; /* row-major, row * column_count + column; NULL is an empty cell */
     size_t row_count, row_capacity;
     char error[256];
+    bool incomplete; /* a row or cell could not be added or set: mx_table_save refuses */
 };
 
 static void format_error(char *error, size_t error_size, const char *format, ...)
@@ -167,12 +168,18 @@ int mx_table_column_index(const mx_table *table, const char *name) {
 }
 
 int mx_table_add_row(mx_table *table) {
-    if (table->row_count >= (size_t)(1u << 30)) return -1; /* row indices are ints */
-    if (table->row_count == table->row_capacity) {
+    if (table->row_count >= (size_t)(1u << 30) || table->row_count == table->row_capacity) {
         size_t capacity = table->row_capacity ? 2 * table->row_capacity : 64;
         char **cells =
-            realloc(table->cells, capacity * (size_t)table->column_count * sizeof *cells);
-        if (!cells) return -1;
+            table->row_count >= (size_t)(1u << 30) /* row indices are ints */
+                ? NULL
+                : realloc(table->cells, capacity * (size_t)table->column_count * sizeof *cells);
+        if (!cells) {
+            table->incomplete = true;
+            format_error(table->error, sizeof table->error,
+                         "mx_table_add_row: no room for row %zu (out of memory)", table->row_count);
+            return -1;
+        }
         table->cells = cells;
         table->row_capacity = capacity;
     }
@@ -196,6 +203,7 @@ bool mx_table_set(mx_table *table, int row, const char *column, const char *form
     if (index < 0) {
         format_error(table->error, sizeof table->error, "mx_table_set: no column named '%s'",
                      column);
+        table->incomplete = true;
         return false;
     }
     char **slot = cell_slot(table, row, index);
@@ -203,6 +211,7 @@ bool mx_table_set(mx_table *table, int row, const char *column, const char *form
         format_error(table->error, sizeof table->error,
                      "mx_table_set: row %d does not exist (the table has %zu rows)", row,
                      table->row_count);
+        table->incomplete = true;
         return false;
     }
     va_list args;
@@ -214,6 +223,7 @@ bool mx_table_set(mx_table *table, int row, const char *column, const char *form
         format_error(table->error, sizeof table->error,
                      "mx_table_set: cannot format column '%s' of row %d (out of memory)", column,
                      row);
+        table->incomplete = true;
         return false;
     }
     va_start(args, format);
@@ -272,6 +282,11 @@ static bool write_table(FILE *file, void *context) {
 }
 
 bool mx_table_save(const mx_table *table, const char *path, char *error, size_t error_size) {
+    if (table->incomplete) {
+        format_error(error, error_size, "%s not written: the table lost a row or cell (%s)", path,
+                     table->error);
+        return false;
+    }
     return mx_write_stream_atomic(path, write_table, (void *)table, error, error_size);
 }
 

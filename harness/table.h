@@ -41,7 +41,9 @@ const char *mx_table_column_name(const mx_table *table, int column);
 /* Index of the column called name, -1 if there is none. */
 int mx_table_column_index(const mx_table *table, const char *name);
 
-/* Appends a row of empty cells; returns its index, or -1 when out of memory. */
+/* Appends a row of empty cells; returns its index, or -1 when out of memory. A failed add or set
+ * marks the table incomplete: mx_table_save then refuses it, so that a file already written is
+ * never replaced by one that silently lacks what the caller meant to put in it. */
 int mx_table_add_row(mx_table *table);
 size_t mx_table_row_count(const mx_table *table);
 
@@ -53,12 +55,13 @@ bool mx_table_set(mx_table *table, int row, const char *column, const char *form
 /* The text of a cell ("" for a cell never set), or NULL for an unknown row or column. */
 const char *mx_table_get(const mx_table *table, int row, const char *column);
 const char *mx_table_cell(const mx_table *table, int row, int column);
-/* Why the last failed mx_table_set failed ("" when none has). */
+/* Why the last failed mx_table_add_row or mx_table_set failed ("" when none has). */
 const char *mx_table_error(const mx_table *table);
 
 /* Writes the header and every row as CSV (fields quoted only where RFC 4180 needs it: a comma,
  * double quote, CR or LF inside; inner quotes doubled; each row ends with "\n") through
- * mx_write_stream_atomic, in one buffered stream. */
+ * mx_write_stream_atomic, in one buffered stream. False, writing nothing, for an incomplete
+ * table (above). */
 bool mx_table_save(const mx_table *table, const char *path, char *error, size_t error_size);
 
 /* ---- CSV input */

@@ -185,6 +185,12 @@ Test(table, unknown_column_or_row_rejected) {
     cr_assert_str_eq(mx_table_get(table, row, "note"), "");
     cr_assert_null(mx_table_get(table, row, "time_ms"));
     cr_assert_null(mx_table_get(table, 1, "note"));
+    /* A table that lost a cell is not saved: an earlier complete file stays. */
+    char error[512];
+    write_text("results.csv", "time_us,note\n1,old\n", 19);
+    cr_assert_not(mx_table_save(table, "results.csv", error, sizeof error));
+    cr_assert(strstr(error, "results.csv not written") && strstr(error, "row -1"), "%s", error);
+    assert_file_is("results.csv", "time_us,note\n1,old\n");
     mx_table_free(table);
 
     const char *twice[] = {"a", "b", "a"}, *empty_name[] = {"a", ""}, *null_name[] = {"a", NULL};
