@@ -81,7 +81,10 @@ static bool save_all(run_files *files) {
 static int add_keyed_row(mx_table *t, const run_files *files, const mx_sweep_row *row,
                          const char *variant) {
     int r = mx_table_add_row(t);
+    char problem[256];
+    mx_sweep_problem(row, problem, sizeof problem);
     CELL(t, r, "run_id", "%s", files->info->run_id);
+    CELL(t, r, "problem", "%s", problem);
     CELL(t, r, "op", "%s", row->op);
     CELL(t, r, "variant", "%s", variant);
     CELL(t, r, "dtype", "%s", row->dtype);
@@ -131,10 +134,6 @@ typedef struct {
     bool is_fp16;
 } row_result;
 
-static const char *yes_no(bool value) {
-    return value ? "yes" : "no";
-}
-
 static void write_measured(run_files *files, int r, const mx_bench_op *op, const mx_sweep_row *row,
                            const row_result *m) {
     mx_table *t = files->results;
@@ -170,13 +169,14 @@ static void write_measured(run_files *files, int r, const mx_bench_op *op, const
                              : (double)(m->memory.weight_bytes_mxfp4 + m->memory.workspace_bytes);
     CELL(t, r, "vram_savings_pct", "%.2f",
          100.0 * (1.0 - held / (double)m->memory.weight_bytes_fp16));
-    if (!m->is_fp16) CELL(t, r, "pass_overhead", "%s", yes_no(mx_target_overhead_passes(overhead)));
+    if (!m->is_fp16)
+        CELL(t, r, "pass_overhead", "%s", mx_flag_text(mx_target_overhead_passes(overhead)));
     CELL(t, r, "pass_error", "%s",
-         yes_no(mx_target_errors_pass(m->errors.rel_vs_fp16, m->errors.rel_vs_exact,
-                                      m->errors.nonfinite)));
+         mx_flag_text(mx_target_errors_pass(m->errors.rel_vs_fp16, m->errors.rel_vs_exact,
+                                            m->errors.nonfinite)));
     bool throttled = mx_target_throttled(m->sm_clock_mhz, info->sm_clock_start_mhz);
     CELL(t, r, "sm_clock_mhz", "%.0f", m->sm_clock_mhz);
-    CELL(t, r, "throttled", "%s", yes_no(throttled));
+    CELL(t, r, "throttled", "%s", mx_flag_text(throttled));
     CELL(t, r, "stop_reason", "%s", mx_stop_reason_string(m->reason));
 }
 
@@ -227,10 +227,10 @@ typedef struct {
 } problem_rows;
 
 static bool same_problem(const mx_sweep_row *a, const mx_sweep_row *b) {
-    return strcmp(a->op, b->op) == 0 && strcmp(a->dtype, b->dtype) == 0 &&
-           strcmp(a->dist, b->dist) == 0 && a->m == b->m && a->n == b->n && a->k == b->k &&
-           a->batch == b->batch && a->experts == b->experts && a->topk == b->topk &&
-           a->kv_heads == b->kv_heads && a->seed == b->seed;
+    char problem_a[256], problem_b[256];
+    mx_sweep_problem(a, problem_a, sizeof problem_a);
+    mx_sweep_problem(b, problem_b, sizeof problem_b);
+    return strcmp(problem_a, problem_b) == 0;
 }
 
 /* Measures one variant (or the FP16 reference) of a set-up problem and writes its row. */
@@ -516,8 +516,8 @@ static void print_summary(const run_files *files) {
         summary_group *group = &groups[g];
         if (!mx_table_get(t, (int)i, "time_us")[0]) continue;
         group->ok += !strcmp(mx_table_get(t, (int)i, "status"), "ok");
-        group->overhead_pass += !strcmp(mx_table_get(t, (int)i, "pass_overhead"), "yes");
-        group->error_pass += !strcmp(mx_table_get(t, (int)i, "pass_error"), "yes");
+        group->overhead_pass += mx_flag_is_true(mx_table_get(t, (int)i, "pass_overhead"));
+        group->error_pass += mx_flag_is_true(mx_table_get(t, (int)i, "pass_error"));
         group->worst_overhead =
             fmax(group->worst_overhead, atof(mx_table_get(t, (int)i, "overhead_pct")));
         group->worst_error =

@@ -14,6 +14,7 @@
 #include "files.h"
 #include "report.h"
 #include "run_folder.h"
+#include "schema.h"
 #include "stats.h"
 #include "table.h"
 #include "text.h"
@@ -160,12 +161,12 @@ static void judge_row(const mx_run_folder *base, const mx_run_folder *cur,
     const char *cur_pass = mx_run_cell(cur->results, (size_t)c, "pass_error");
     const char *base_status = mx_run_cell(base->results, (size_t)b, "status");
     const char *cur_status = mx_run_cell(cur->results, (size_t)c, "status");
-    bool error_lost = !strcmp(base_pass, "yes") && !strcmp(cur_pass, "no");
+    bool error_lost = mx_flag_value(base_pass) == 1 && mx_flag_value(cur_pass) == 0;
     bool status_lost = !strcmp(base_status, "ok") && !strcmp(cur_status, "fail");
     if (error_lost || status_lost) {
         row->verdict = MX_VERDICT_ACCURACY;
         if (error_lost) {
-            mx_format_append(row->reason, sizeof row->reason, "pass_error yes -> no");
+            mx_format_append(row->reason, sizeof row->reason, "pass_error true -> false");
             static const char *const errors[] = {"rel_err_vs_fp16", "rel_err_vs_exact",
                                                  "nonfinite"};
             for (int i = 0; i < 3; i++)
@@ -210,7 +211,7 @@ static void judge_row(const mx_run_folder *base, const mx_run_folder *cur,
     long rows[2] = {b, c};
     bool throttled = false;
     for (int i = 0; i < 2 && row->timed; i++) {
-        if (strcmp(mx_run_cell(runs[i]->results, (size_t)rows[i], "throttled"), "yes")) continue;
+        if (!mx_flag_is_true(mx_run_cell(runs[i]->results, (size_t)rows[i], "throttled"))) continue;
         /* A row timed at a lowered SM clock (run flags it) says nothing about the code. */
         if (!throttled &&
             (row->verdict == MX_VERDICT_SLOWER || row->verdict == MX_VERDICT_FASTER)) {
@@ -297,14 +298,11 @@ static void print_table(const comparison *cmp, bool all) {
                cmp->count - listed);
 }
 
-static const char *const compare_columns[] = {
-    /* the row's key */
-    "verdict", "op", "variant", "dtype", "dist", "M", "N", "K", "experts", "topk", "batch", "seed",
-    "kv_heads",
-    /* what was compared */
-    "base_samples", "cur_samples", "base_median_us", "cur_median_us", "change_pct", "band_low_pct",
-    "band_high_pct", "p_value", "base_noise_pct", "cur_noise_pct", "base_status", "cur_status",
-    "base_pass_error", "cur_pass_error", "reason"};
+/* compare.csv: the verdict, the row's key columns (schema.c), then what was compared. */
+static const char *const compared_columns[] = {
+    "base_samples", "cur_samples",   "base_median_us",  "cur_median_us",  "change_pct",
+    "band_low_pct", "band_high_pct", "p_value",         "base_noise_pct", "cur_noise_pct",
+    "base_status",  "cur_status",    "base_pass_error", "cur_pass_error", "reason"};
 
 static bool set_number(mx_table *t, int r, const char *column, const char *format, double value) {
     return !isfinite(value) || mx_table_set(t, r, column, format, value);
@@ -312,10 +310,13 @@ static bool set_number(mx_table *t, int r, const char *column, const char *forma
 
 static bool save_compare_csv(const comparison *cmp, const char *path, char *error,
                              size_t error_size) {
-    mx_table *t =
-        mx_table_create(compare_columns, (int)(sizeof compare_columns / sizeof compare_columns[0]));
-    bool ok = t != NULL;
     mx_key_set keys = mx_schema_keys();
+    enum { COMPARED = sizeof compared_columns / sizeof compared_columns[0] };
+    const char *columns[1 + MX_MAX_KEY_COLUMNS + COMPARED] = {"verdict"};
+    memcpy(columns + 1, keys.columns, sizeof keys.columns[0] * (size_t)keys.count);
+    memcpy(columns + 1 + keys.count, compared_columns, sizeof compared_columns);
+    mx_table *t = mx_table_create(columns, 1 + keys.count + COMPARED);
+    bool ok = t != NULL;
     for (size_t i = 0; ok && i < cmp->count; i++) {
         const compared_row *row = &cmp->rows[i];
         const mx_timing_verdict *tv = &row->timing;
@@ -635,7 +636,7 @@ const mx_command mx_compare_command = {
     "CUR's run.json (\"NVIDIA H200\" -> nvidia-h200). Rows match by op, variant, dtype, dist, M,\n"
     "N, K, experts, topk (and batch, seed, kv_heads where both runs have them). Per row, from\n"
     "the samples:\n"
-    "  ACCURACY  pass_error yes -> no, or status ok -> fail (whatever the times)\n"
+    "  ACCURACY  pass_error true -> false, or status ok -> fail (whatever the times)\n"
     "  MISSING   measured in BASE, but absent from CUR or not measured there (skipped, failed):\n"
     "            the row may hide a regression, so it counts as one; the reason is shown\n"
     "  SLOWER    Mann-Whitney p < alpha and the median time up by >= --min-change-pct\n"

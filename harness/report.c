@@ -17,6 +17,7 @@
 #include "doc.h"
 #include "model.h"
 #include "report_data.h"
+#include "schema.h"
 #include "table.h"
 #include "targets.h"
 #include "text.h"
@@ -357,7 +358,7 @@ static void write_caveats(mx_doc *out, const report_data *d) {
 
     bool has_throttled = mx_table_column_index(d->table, "throttled") >= 0;
     int throttled = 0;
-    for (int r = 0; r < d->row_count; r++) throttled += strcmp(d->rows[r].throttled, "yes") == 0;
+    for (int r = 0; r < d->row_count; r++) throttled += mx_flag_is_true(d->rows[r].throttled);
     if (!has_throttled)
         mx_doc_bullet(out, "**Throttled rows**: unknown (results.csv has no `throttled` column).");
     else
@@ -368,7 +369,7 @@ static void write_caveats(mx_doc *out, const report_data *d) {
     if (throttled) {
         mx_doc_table(out, "problem\tvariant\tSM clock\tnote");
         for (int r = 0; r < d->row_count; r++) {
-            if (strcmp(d->rows[r].throttled, "yes") != 0) continue;
+            if (!mx_flag_is_true(d->rows[r].throttled)) continue;
             char what[400], clock[32];
             report_describe_problem(&d->rows[r], what, sizeof what);
             mx_format_known(clock, sizeof clock, d->rows[r].sm_clock_mhz, "%.0f MHz");

@@ -118,8 +118,9 @@ static bool check_row(const mx_run_folder *run, size_t row, char *error, size_t 
     if (strcmp(status, "ok") && strcmp(status, "fail") && strcmp(status, "skipped"))
         return mx_format_fail(error, error_size, "%s:%ld: status '%s' is not ok, fail or skipped",
                               run->results_path, row_line(run->results, row), status);
-    if (pass[0] && strcmp(pass, "yes") && strcmp(pass, "no"))
-        return mx_format_fail(error, error_size, "%s:%ld: pass_error '%s' is not yes, no or empty",
+    if (mx_flag_value(pass) == -2)
+        return mx_format_fail(error, error_size,
+                              "%s:%ld: pass_error '%s' is not true, false (yes, no) or empty",
                               run->results_path, row_line(run->results, row), pass);
     return parse_time(run->results, run->results_path, row, &run->time_us[row], error, error_size);
 }

@@ -71,6 +71,8 @@ static const mx_column columns[] = {
     TEXT("gpu", "", "the GPU's name", R, false, false),
     INTEGER("kv_heads", "", "attention KV heads (0: not an attention row)", RS, true, false, 0, 0),
     NUMBER("prepare_us", "us", "one-off reordering of the MXFP4 weights at setup", R, false),
+    TEXT("problem", "", "the problem the row measures: its fp16 row and variants share it", RS,
+         true, false),
     INTEGER("sample", "", "the sample's index within its row", S, false, false, 0, 0),
 };
 
@@ -97,4 +99,19 @@ const char *const *mx_column_names(unsigned file, int *count) {
         }
     *count = file == MX_IN_SAMPLES ? sample_count : result_count;
     return file == MX_IN_SAMPLES ? samples : results;
+}
+
+const char *mx_flag_text(bool value) {
+    return value ? "true" : "false";
+}
+
+int mx_flag_value(const char *text) {
+    if (!text || !text[0]) return -1;
+    if (!strcmp(text, "true") || !strcmp(text, "yes")) return 1;
+    if (!strcmp(text, "false") || !strcmp(text, "no")) return 0;
+    return -2;
+}
+
+bool mx_flag_is_true(const char *text) {
+    return mx_flag_value(text) == 1;
 }

@@ -30,6 +30,14 @@ const mx_column *mx_columns(int *count);
 /* The column named name, or NULL. */
 const mx_column *mx_column_find(const char *name);
 
+/* Flag columns: the runner writes "true" or "false"; readers also take the "yes" / "no" of runs
+ * written before, and an empty cell (not applicable). */
+const char *mx_flag_text(bool value);
+/* 1 true/yes, 0 false/no, -1 empty, -2 anything else. */
+int mx_flag_value(const char *text);
+/* True only for a cell that says true (or yes). */
+bool mx_flag_is_true(const char *text);
+
 /* The names of the columns a file holds (MX_IN_RESULTS or MX_IN_SAMPLES), in order. */
 const char *const *mx_column_names(unsigned file, int *count);
 

@@ -801,3 +801,16 @@ void mx_sweep_free(mx_sweep *sweep) {
     free(sweep->rows);
     memset(sweep, 0, sizeof *sweep);
 }
+
+void mx_sweep_problem(const mx_sweep_row *row, char *text, size_t size) {
+    int used =
+        snprintf(text, size, "%s %lldx%lld m=%lld %s %s seed=%lld", row->op, (long long)row->n,
+                 (long long)row->k, (long long)row->m, row->dtype, row->dist, (long long)row->seed);
+    if (row->experts > 0 && used >= 0 && (size_t)used < size)
+        used += snprintf(text + used, size - (size_t)used, " experts=%lld topk=%lld",
+                         (long long)row->experts, (long long)row->topk);
+    if (row->batch > 1 && used >= 0 && (size_t)used < size)
+        used += snprintf(text + used, size - (size_t)used, " batch=%lld", (long long)row->batch);
+    if (row->kv_heads > 0 && used >= 0 && (size_t)used < size)
+        snprintf(text + used, size - (size_t)used, " kv_heads=%lld", (long long)row->kv_heads);
+}

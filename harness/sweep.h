@@ -66,6 +66,12 @@ typedef struct {
     size_t count;
 } mx_sweep;
 
+/* The row's problem: what its FP16 reference and every variant of it share, as results.csv's
+ * `problem` column writes it: "gemm 4096x14336 m=1 f16 gaussian seed=1", with " experts=E
+ * topk=T" (MoE), " batch=B" (more than 1) and " kv_heads=H" (attention) where they apply. Two
+ * rows are the same problem exactly when these texts are equal. */
+void mx_sweep_problem(const mx_sweep_row *row, char *text, size_t size);
+
 /* Parses text as the contents of file_name (used in messages and for the sweep's name). On
  * success fills *sweep (free it with mx_sweep_free); on failure writes `FILE:LINE:COL: message`
  * into error (when error_size > 0), leaves *sweep empty and returns false. */

@@ -139,7 +139,7 @@ typedef struct {
     int m;
     double median_us, noise_pct;
     int samples;            /* 0: a skipped row */
-    const char *pass_error; /* NULL: "yes" */
+    const char *pass_error; /* NULL: "true" */
     const char *status;     /* NULL: "ok", or "skipped" (out of memory) without samples */
 } fake_row;
 
@@ -201,10 +201,10 @@ static void write_run(const char *name, const char *gpu, const fake_row *rows, i
         normal_samples(row->median_us, row->noise_pct, row->samples, values);
         mx_table_set(results, r, "samples", "%d", row->samples);
         mx_table_set(results, r, "time_us", "%.3f", row->median_us);
-        mx_table_set(results, r, "pass_error", "%s", row->pass_error ? row->pass_error : "yes");
+        mx_table_set(results, r, "pass_error", "%s", row->pass_error ? row->pass_error : "true");
         mx_table_set(results, r, "rel_err_vs_fp16", "%s",
-                     row->pass_error && !strcmp(row->pass_error, "no") ? "3.1e-02" : "1.5e-06");
-        mx_table_set(results, r, "throttled", "no");
+                     row->pass_error && !strcmp(row->pass_error, "false") ? "3.1e-02" : "1.5e-06");
+        mx_table_set(results, r, "throttled", "false");
         for (int s = 0; s < row->samples; s++) {
             int k = mx_table_add_row(samples);
             const char *const copied[] = {"run_id", "op", "variant", "dtype", "dist",  "M",
@@ -359,9 +359,9 @@ Test(cpu_compare, missing_and_new_rows_are_reported, IN_A_FRESH_DIR) {
 Test(cpu_compare, a_change_timed_throttled_is_unsure, IN_A_FRESH_DIR) {
     write_scaled_run("base", H200, 1.0);
     write_scaled_run("cur", H200, 1.2);
-    set_result("cur", 1, "throttled", "yes"); /* fused M=1 */
+    set_result("cur", 1, "throttled", "true"); /* fused M=1 */
     set_result("cur", 1, "sm_clock_mhz", "1530");
-    set_result("base", 2, "throttled", "yes"); /* skinny M=1 */
+    set_result("base", 2, "throttled", "true"); /* skinny M=1 */
     mx_cli_result r = compare("base", "cur");
     cr_expect_eq(r.exit_code, 0, "a lowered clock is not a regression: %s%s", r.out, r.err);
     mx_table *t = read_csv(mx_test_path("cur/compare.csv"));
@@ -415,11 +415,11 @@ Test(cpu_compare, new_rows_alone_pass, IN_A_FRESH_DIR) {
 }
 
 typedef struct {
-    char pass_error[4], status[8];
+    char pass_error[8], status[8];
 } accuracy_case;
 
 ParameterizedTestParameters(cpu_compare, losing_accuracy_fails_whatever_the_times) {
-    static accuracy_case cases[] = {{"no", "ok"}, {"no", "fail"}, {"yes", "fail"}};
+    static accuracy_case cases[] = {{"false", "ok"}, {"false", "fail"}, {"true", "fail"}};
     return cr_make_param_array(accuracy_case, cases, sizeof cases / sizeof cases[0]);
 }
 
@@ -434,9 +434,9 @@ ParameterizedTest(accuracy_case *c, cpu_compare, losing_accuracy_fails_whatever_
     mx_table *t = read_csv(mx_test_path("cur/compare.csv"));
     expect_verdict(t, "fused", 16, "ACCURACY");
     const char *reason = mx_table_get(t, 0, "reason");
-    if (!strcmp(c->pass_error, "no"))
-        cr_expect(strstr(reason, "pass_error yes -> no: rel_err_vs_fp16 1.5e-06 -> 3.1e-02"), "%s",
-                  reason);
+    if (!strcmp(c->pass_error, "false"))
+        cr_expect(strstr(reason, "pass_error true -> false: rel_err_vs_fp16 1.5e-06 -> 3.1e-02"),
+                  "%s", reason);
     if (!strcmp(c->status, "fail")) cr_expect(strstr(reason, "status ok -> fail"), "%s", reason);
     cr_expect_str_eq(mx_table_get(t, 0, "change_pct"), "-25.00", "the times are still reported");
     mx_table_free(t);
@@ -558,7 +558,7 @@ Test(cpu_compare, compare_csv_and_dat_hold_the_numbers, IN_A_FRESH_DIR) {
     mx_table *t = read_csv(mx_test_path("elsewhere/compare.csv"));
     char text[4096];
     mx_test_read_text(mx_test_path("elsewhere/compare.csv"), text, sizeof text);
-    const char *header = "verdict,op,variant,dtype,dist,M,N,K,experts,topk,batch,seed,kv_heads,"
+    const char *header = "verdict,op,variant,dtype,dist,M,N,K,experts,topk,batch,seed,kv_heads,problem,"
                          "base_samples,cur_samples,base_median_us,cur_median_us,change_pct,"
                          "band_low_pct,band_high_pct,p_value,base_noise_pct,cur_noise_pct,"
                          "base_status,cur_status,base_pass_error,cur_pass_error,reason\n";
@@ -585,7 +585,7 @@ Test(cpu_compare, compare_csv_and_dat_hold_the_numbers, IN_A_FRESH_DIR) {
                                        {"cur_median_us", "110.000"},
                                        {"change_pct", "10.00"},
                                        {"base_status", "ok"},
-                                       {"cur_pass_error", "yes"},
+                                       {"cur_pass_error", "true"},
                                        {"reason", ""}};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         cr_expect_str_eq(mx_table_get(t, 0, expected[i][0]), expected[i][1], "%s", expected[i][0]);
