@@ -6,17 +6,6 @@
 #include "activation.cuh"
 #include "check.h"
 
-static const char *const activation_names[MX_ACT_COUNT] = {"none", "gelu", "swiglu",
-                                                           "swiglu_gptoss"};
-
-extern "C" const char *mx_activation_name(mx_activation activation) {
-    return (unsigned)activation < MX_ACT_COUNT ? activation_names[activation] : "unknown";
-}
-
-extern "C" int64_t mx_activation_out_width(mx_activation activation, int64_t n) {
-    return mx_act_gated(activation) ? n / 2 : n;
-}
-
 // ---- kernels
 
 template <typename T>

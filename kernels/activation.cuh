@@ -29,7 +29,7 @@ __device__ __forceinline__ float mx_act(mx_activation activation, float x) {
 }
 
 __host__ __device__ __forceinline__ bool mx_act_gated(mx_activation activation) {
-    return activation == MX_ACT_SWIGLU || activation == MX_ACT_SWIGLU_GPTOSS;
+    return MX_ACTIVATION_GATED(activation);
 }
 
 #endif

@@ -17,28 +17,13 @@
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 
+#include "activation_types.h"
 #include "format.h"
 #include "status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum {
-    MX_ACT_NONE = 0,
-    MX_ACT_GELU,
-    MX_ACT_SWIGLU,
-    MX_ACT_SWIGLU_GPTOSS,
-    MX_ACT_COUNT
-} mx_activation;
-
-#define MX_SWIGLU_GPTOSS_LIMIT 7.0f
-#define MX_SWIGLU_GPTOSS_ALPHA 1.702f
-
-/* "none", "gelu", "swiglu", "swiglu_gptoss". */
-const char *mx_activation_name(mx_activation activation);
-/* Width of the output for an input of width n: n, or n / 2 for the gated units. */
-int64_t mx_activation_out_width(mx_activation activation, int64_t n);
 
 /* x [m, n] -> y [m, out_width] as above, dtype MX_F16 or MX_BF16 for x, bias [n], residual
  * [m, out_width] and y. bias and residual may be NULL; residual may be y itself (in place), x

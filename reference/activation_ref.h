@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "activation.h"
+#include "activation_types.h"
 
 #ifdef __cplusplus
 extern "C" {

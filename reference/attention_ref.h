@@ -6,7 +6,8 @@
 
 #include <stdint.h>
 
-#include "attention.h"
+#include "attention_types.h"
+#include "status.h"
 
 #ifdef __cplusplus
 extern "C" {
