@@ -8,6 +8,7 @@
 
 #include "mx.h"
 #include "bench_gpu.h"
+#include "fp16.h"
 #include "mx_version.h"
 
 typedef struct {
@@ -23,15 +24,15 @@ static bool run_copy(void *context, cudaStream_t stream, char *why, size_t why_s
 }
 
 typedef struct {
-    cublasHandle_t cublas;
+    mx_gemm_context *context;
     void *a, *c;
     int64_t size;
 } square_gemm;
 
 static bool run_square(void *context, cudaStream_t stream, char *why, size_t why_size) {
     square_gemm *g = context;
-    if (mx_dense_gemm(g->cublas, g->size, g->size, g->size, 1, MX_F16, g->a, g->a, NULL, g->c,
-                      stream) == MX_OK)
+    if (mx_gemm_fp16(g->context, g->size, g->size, g->size, 1, MX_F16, g->a, g->a, NULL, g->c,
+                     stream) == MX_OK)
         return true;
     snprintf(why, why_size, "cuBLAS FP16 %lld^3: %s", (long long)g->size, mx_last_error());
     return false;
@@ -58,11 +59,11 @@ bool mx_measure_ceilings(const mx_timer *t, mx_run_info *info, char *why, size_t
         mx_cuda_step(cudaMemset(copy.source, 0x3C, copy.bytes), why, why_size, "memset") &&
         median_us(t, run_copy, &copy, &copy_us, why, why_size);
     square_gemm gemm = {.size = 8192, .a = copy.source, .c = copy.target}; /* 128 MiB each */
-    ok = ok && (cublasCreate(&gemm.cublas) == CUBLAS_STATUS_SUCCESS ||
-                (snprintf(why, why_size, "cublasCreate failed"), false));
+    ok = ok && (mx_gemm_context_create(&gemm.context) == MX_OK ||
+                (snprintf(why, why_size, "%s", mx_last_error()), false));
     ok = ok && median_us(t, run_square, &gemm, &gemm_us, why, why_size) &&
          mx_bench_sm_clock_mhz(t->stream, &info->sm_clock_start_mhz) == MX_OK;
-    if (gemm.cublas) cublasDestroy(gemm.cublas);
+    mx_gemm_context_destroy(gemm.context);
     cudaFree(copy.source);
     cudaFree(copy.target);
     if (!ok) return false;

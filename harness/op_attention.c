@@ -1,6 +1,6 @@
 /* The attention op for the harness: the whole block of kernels/attention.h (Q/K/V projections,
  * causal core, output projection) with MXFP4 weights, fused or separate Q/K/V, against the same
- * block with the weights dequantized to FP16/BF16 (mx_attention_dense, same core). Row: N =
+ * block with the weights dequantized to FP16/BF16 (mx_attention_fp16, same core). Row: N =
  * q_heads * 64 (head_dim 64), K = hidden, m = seq_len, batch = sequences, kv_heads (0: MHA). */
 #include <cublas_v2.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "attention_ref.h"
+#include "fp16.h"
 #include "op_util.h"
 
 enum { ATTENTION_HEAD_DIM = 64 };
@@ -103,7 +104,7 @@ static mx_attention_problem attention_view(const attention_problem *p, const voi
 static bool attention_dense(attention_problem *p, const void *qkv_weight, const void *o_weight,
                             void *y, cudaStream_t stream, char *why, size_t why_size) {
     mx_attention_problem problem = attention_view(p, qkv_weight, o_weight, y);
-    return mx_op_mx_ok(mx_attention_dense(p->context, &problem, p->dense_workspace,
+    return mx_op_mx_ok(mx_attention_fp16(p->context, &problem, p->dense_workspace,
                                           p->dense_workspace_bytes, stream),
                        why, why_size, "FP16 reference attention");
 }
@@ -202,7 +203,7 @@ static bool attention_setup(const mx_sweep_row *row, void **out, char *why, size
         mx_op_allocate(&p->y, y_count * 2.0, why, why_size, "output") &&
         mx_op_allocate(&p->y_fp16, y_count * 2.0, why, why_size, "FP16 reference output") &&
         mx_op_allocate(&p->y_original, y_count * 2.0, why, why_size, "unquantized output") &&
-        mx_op_mx_ok(mx_attention_dense_workspace_bytes(&sizing, &p->dense_workspace_bytes), why,
+        mx_op_mx_ok(mx_attention_fp16_workspace_bytes(&sizing, &p->dense_workspace_bytes), why,
                     why_size, "FP16 reference workspace") &&
         mx_op_allocate(&p->dense_workspace, (double)p->dense_workspace_bytes, why, why_size,
                        "FP16 reference workspace") &&

@@ -1,13 +1,13 @@
 /* The FFN ops for the harness (ffn_gelu, ffn_swiglu, ffn_gptoss): kernels/ffn.h's block with the
  * activation fused into the GEMM epilogues or run separately, against the same block on dense
- * FP16/BF16 weights (mx_ffn_dense). A row's M is the tokens, N the intermediate size, K the
+ * FP16/BF16 weights (mx_ffn_fp16). A row's M is the tokens, N the intermediate size, K the
  * hidden size; biases on both GEMMs, residual = x. */
-#include <cublas_v2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ffn_ref.h"
+#include "fp16.h"
 #include "op_util.h"
 
 /* Above this many multiply-adds the CPU FP64 reference (about 1 s per 1e9) is skipped and
@@ -21,7 +21,6 @@ typedef struct {
     size_t dense_workspace_bytes;
     double *y_exact;
     mx_gemm_context *context;
-    cublasHandle_t cublas;
     bool fp16_selected;
     mx_gemm_variant variant;
     mx_ffn_epilogue mode;
@@ -65,7 +64,6 @@ static void ffn_teardown(void *opaque) {
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     mx_op_weight_free(&p->up);
     mx_op_weight_free(&p->down);
-    if (p->cublas) cublasDestroy(p->cublas);
     mx_gemm_context_destroy(p->context);
     free(p);
 }
@@ -74,8 +72,8 @@ static bool ffn_dense(ffn_state *p, const void *up, const void *down, void *y, c
                       char *why, size_t why_size) {
     mx_ffn_problem problem = p->problem;
     problem.y = y;
-    return mx_op_mx_ok(mx_ffn_dense(p->cublas, &problem, up, down, p->dense_workspace,
-                                    p->dense_workspace_bytes, stream),
+    return mx_op_mx_ok(mx_ffn_fp16(p->context, &problem, up, down, p->dense_workspace,
+                                   p->dense_workspace_bytes, stream),
                        why, why_size, "FP16 reference FFN");
 }
 
@@ -123,8 +121,6 @@ static bool ffn_setup(const mx_sweep_row *row, mx_activation activation, void **
     const bool exact = (double)m * hidden * (double)(up_n + intermediate) <= FFN_EXACT_MAX_MACS;
     bool ok =
         mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
-        (cublasCreate(&p->cublas) == CUBLAS_STATUS_SUCCESS ||
-         mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
         mx_op_weight_make(&p->up, 1, up_n, hidden, dtype, dist, mx_op_seed(row, 0xFF01), exact,
                           true, why, why_size) &&
         mx_op_weight_make(&p->down, 1, hidden, intermediate, dtype, dist, mx_op_seed(row, 0xFF02),
@@ -151,7 +147,7 @@ static bool ffn_setup(const mx_sweep_row *row, mx_activation activation, void **
                                       .down_bias = p->down_bias,
                                       .residual = p->x,
                                       .y = p->y};
-        p->dense_workspace_bytes = mx_ffn_dense_workspace_bytes(&p->problem);
+        p->dense_workspace_bytes = mx_ffn_fp16_workspace_bytes(&p->problem);
         ok = mx_op_allocate(&p->dense_workspace, (double)p->dense_workspace_bytes, why, why_size,
                             "FP16 reference workspace") &&
              ffn_dense(p, p->up.dequantized, p->down.dequantized, p->y_fp16, 0, why, why_size) &&

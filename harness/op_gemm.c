@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fp16.h"
 #include "op_util.h"
 
 typedef struct {
@@ -50,7 +51,7 @@ static void gemm_teardown(void *opaque) {
 static bool dense(gemm_problem *p, const void *w, void *y, cudaStream_t stream, char *why,
                   size_t why_size) {
     return mx_op_mx_ok(
-        mx_dense_gemm(p->cublas, p->m, p->n, p->k, p->batch, p->dtype, p->x, w, NULL, y, stream),
+        mx_gemm_fp16(p->context, p->m, p->n, p->k, p->batch, p->dtype, p->x, w, NULL, y, stream),
         why, why_size, "cuBLAS FP16 reference");
 }
 

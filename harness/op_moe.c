@@ -1,5 +1,5 @@
 /* The MoE op for the harness: the gpt-oss expert layer of kernels/moe.h (router, top-k, per
- * expert MXFP4 MLP1 + SwiGLU and MLP2, weighted combine) against mx_moe_reference on the same
+ * expert MXFP4 MLP1 + SwiGLU and MLP2, weighted combine) against mx_moe_fp16 on the same
  * experts dequantized to FP16/BF16. A row's N is the expert intermediate size I, K the hidden
  * size, M the tokens; experts and topk come from the row. */
 #include <math.h>
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fp16.h"
 #include "moe_ref.h"
 #include "op_util.h"
 
@@ -93,7 +94,7 @@ static bool reference(moe_problem *p, const void *w1, const void *w2, void *y, c
                       char *why, size_t why_size) {
     mx_moe_problem problem = moe_view(p);
     problem.y = y;
-    return mx_op_mx_ok(mx_moe_reference(p->context, &problem, w1, w2, p->reference_workspace,
+    return mx_op_mx_ok(mx_moe_fp16(p->context, &problem, w1, w2, p->reference_workspace,
                                         p->reference_workspace_bytes, stream),
                        why, why_size, "FP16 reference");
 }
@@ -239,7 +240,7 @@ static bool moe_setup(const mx_sweep_row *row, void **out, char *why, size_t why
                             .experts = E,
                             .topk = p->topk,
                             .dtype = p->dtype};
-    p->reference_workspace_bytes = mx_moe_reference_workspace_bytes(&shape);
+    p->reference_workspace_bytes = mx_moe_fp16_workspace_bytes(&shape);
     bool ok =
         mx_op_mx_ok(mx_moe_context_create(&p->context), why, why_size, "MoE context") &&
         mx_op_weight_make(&p->w1, E, E * 2 * I, hidden, p->dtype, dist, mx_op_seed(row, 0x3E1),

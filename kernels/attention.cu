@@ -13,6 +13,7 @@
 #include "attention.h"
 #include "check.h"
 #include "dense_gemm.h"
+#include "fp16.h"
 
 struct mx_attention_context {
     mx_gemm_context *gemm;
@@ -548,7 +549,7 @@ extern "C" mx_status mx_attention_workspace_bytes(mx_attention_context *context,
     return MX_OK;
 }
 
-extern "C" mx_status mx_attention_dense_workspace_bytes(const mx_attention_problem *problem,
+extern "C" mx_status mx_attention_fp16_workspace_bytes(const mx_attention_problem *problem,
                                                         size_t *bytes) {
     MX_TRY(mx_check_bytes_out(bytes));
     MX_TRY(mx_check_problem(problem, 0));
@@ -692,7 +693,7 @@ extern "C" mx_status mx_attention(mx_attention_context *context,
     return mx_gemm(context->gemm, &output, variant, rest, rest_bytes, stream);
 }
 
-extern "C" mx_status mx_attention_dense(mx_attention_context *context,
+extern "C" mx_status mx_attention_fp16(mx_attention_context *context,
                                         const mx_attention_problem *problem, void *workspace,
                                         size_t workspace_bytes, cudaStream_t stream) {
     MX_TRY(mx_check_context(context));

@@ -4,7 +4,7 @@
  * query head h reads kv head h / (q_heads / kv_heads) y   = ctx . W_o^T (+ b_o) (+ residual) The
  * projections are mx_gemm calls (gemm.h); the attention core (cuBLAS batched products and a
  * masked-softmax kernel, FP32 math, FP16/BF16 storage) is shared with the FP16 reference path,
- * mx_attention_dense, so that the two differ only in the weights. docs/attention.md has details. */
+ * mx_attention_fp16, so that the two differ only in the weights. docs/attention.md has details. */
 #ifndef MX_ATTENTION_H
 #define MX_ATTENTION_H
 
@@ -29,7 +29,7 @@ typedef struct {
      * q_heads * head_dim and kv_heads * head_dim multiples of 16. */
     mx_weights qkv; /* [(q_heads + 2 kv_heads) * head_dim, hidden] */
     mx_weights o;   /* [hidden, q_heads * head_dim] */
-    /* The same weights dense in dtype (mx_attention_dense only; NULL otherwise). */
+    /* The same weights dense in dtype (mx_attention_fp16 only; NULL otherwise). */
     const void *qkv_weight, *o_weight;
     const void *qkv_bias; /* [(q_heads + 2 kv_heads) * head_dim] or NULL */
     const void *o_bias;   /* [hidden] or NULL */
@@ -63,7 +63,7 @@ mx_status mx_attention_check_shape(const mx_attention_shape *shape);
  * projection: the largest mx_gemm workspace of any projection entry point with this variant
  *             (the residual epilogue's temporary counted when problem->residual is set).
  * block:      Q/K/V and context buffers, then the larger of the core's and the projections'.
- * dense:      the same for mx_attention_dense (its residual temporary instead of the GEMMs'). */
+ * (mx_attention_fp16's: reference/fp16.h.) */
 mx_status mx_attention_core_workspace_bytes(const mx_attention_shape *shape, size_t *bytes);
 mx_status mx_attention_projection_workspace_bytes(mx_attention_context *context,
                                                   const mx_attention_problem *problem,
@@ -72,7 +72,6 @@ mx_status mx_attention_workspace_bytes(mx_attention_context *context,
                                        const mx_attention_problem *problem,
                                        mx_attention_qkv_mode mode, mx_gemm_variant variant,
                                        size_t *bytes);
-mx_status mx_attention_dense_workspace_bytes(const mx_attention_problem *problem, size_t *bytes);
 
 /* The view of a fused projection's output qkv [tokens, (q_heads + 2 kv_heads) * head_dim]. */
 mx_attention_qkv_view mx_attention_fused_view(const mx_attention_shape *shape, const void *qkv);
@@ -107,10 +106,6 @@ mx_status mx_attention(mx_attention_context *context, const mx_attention_problem
                        mx_attention_qkv_mode mode, mx_gemm_variant variant, void *workspace,
                        size_t workspace_bytes, cudaStream_t stream);
 
-/* The FP16 reference: the same block with the dense weights (qkv_weight, o_weight) through
- * mx_dense_gemm (cublasGemmEx), fused QKV, and the same core. */
-mx_status mx_attention_dense(mx_attention_context *context, const mx_attention_problem *problem,
-                             void *workspace, size_t workspace_bytes, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

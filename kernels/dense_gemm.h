@@ -1,5 +1,6 @@
-/* The dense FP16/BF16 GEMM through cuBLAS: the FP16 reference path, and the GEMM half of the
- * dequant_cublas and persistent variants. Y[m, n] = X[m, k] . W[n, k]^T (+ bias[n]), batched
+/* Internal to the library. The dense FP16/BF16 GEMM through cuBLAS: behind the FP16 reference
+ * paths (reference/fp16.h), the GEMM half of the dequant_cublas and persistent variants, and the
+ * MoE router. Y[m, n] = X[m, k] . W[n, k]^T (+ bias[n]), batched
  * densely, cublasGemmEx / cublasGemmStridedBatchedEx with FP16 (BF16) inputs and output and
  * CUBLAS_COMPUTE_32F, tensor cores on (cuBLAS's default math mode since CUDA 11). */
 #ifndef MX_DENSE_GEMM_H
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include "format.h"
+#include "gemm.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -20,6 +22,9 @@ extern "C" {
 mx_status mx_dense_gemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t k, int64_t batch,
                         mx_dtype dtype, const void *x, const void *w, const void *bias, void *y,
                         cudaStream_t stream);
+
+/* The cuBLAS handle a GEMM context owns. */
+cublasHandle_t mx_gemm_context_cublas(const mx_gemm_context *context);
 
 #ifdef __cplusplus
 }

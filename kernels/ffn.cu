@@ -3,6 +3,7 @@
  * its own: the work is the two GEMMs (docs/ffn.md). */
 #include "check.h"
 #include "dense_gemm.h"
+#include "fp16.h"
 #include "ffn.h"
 
 static const char *const mx_ffn_epilogue_names[MX_FFN_EPILOGUE_COUNT] = {"fused", "separate"};
@@ -88,7 +89,7 @@ extern "C" size_t mx_ffn_workspace_bytes(const mx_gemm_context *context,
     return mx_ffn_plan(problem, !fused, mx_ffn_gemm_bytes(context, problem, variant, fused)).total;
 }
 
-extern "C" size_t mx_ffn_dense_workspace_bytes(const mx_ffn_problem *problem) {
+extern "C" size_t mx_ffn_fp16_workspace_bytes(const mx_ffn_problem *problem) {
     if (!mx_ffn_sized(problem)) return 0;
     return mx_ffn_plan(problem, true, 0).total;
 }
@@ -221,15 +222,16 @@ static mx_status mx_ffn_dense_product(const void *opaque, bool down, const void 
                          s->down_weights, NULL, out, stream);
 }
 
-extern "C" mx_status mx_ffn_dense(cublasHandle_t cublas, const mx_ffn_problem *problem,
-                                  const void *up_weights, const void *down_weights, void *workspace,
-                                  size_t workspace_bytes, cudaStream_t stream) {
-    if (!cublas) return mx_fail(MX_ERR_INVALID_ARGUMENT, "cublas handle is NULL");
+extern "C" mx_status mx_ffn_fp16(mx_gemm_context *context, const mx_ffn_problem *problem,
+                                 const void *up_weights, const void *down_weights, void *workspace,
+                                 size_t workspace_bytes, cudaStream_t stream) {
+    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
+    cublasHandle_t cublas = mx_gemm_context_cublas(context);
     MX_TRY(mx_ffn_check(problem));
     MX_TRY(mx_check_pointer(up_weights, 16, "up_weights"));
     MX_TRY(mx_check_pointer(down_weights, 16, "down_weights"));
     const mx_ffn_layout layout = mx_ffn_plan(problem, true, 0);
-    MX_TRY(mx_ffn_check_workspace("mx_ffn_dense", layout.total, workspace, workspace_bytes));
+    MX_TRY(mx_ffn_check_workspace("mx_ffn_fp16", layout.total, workspace, workspace_bytes));
     char *base = (char *)workspace;
     mx_ffn_dense_state state = {cublas, problem, up_weights, down_weights};
     return mx_ffn_sequence(problem, base + layout.u_offset, base + layout.h_offset,

@@ -6,7 +6,6 @@
 #ifndef MX_FFN_H
 #define MX_FFN_H
 
-#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,13 +58,6 @@ mx_status mx_ffn(mx_gemm_context *context, const mx_ffn_problem *problem, mx_gem
                  mx_ffn_epilogue mode, void *workspace, size_t workspace_bytes,
                  cudaStream_t stream);
 
-/* The FP16 reference: the same block with dense weights of the dtype, up [up_n, hidden] and
- * down [hidden, intermediate] (the MXFP4 pointers of problem are ignored): mx_dense_gemm,
- * mx_activation_apply, mx_dense_gemm (+ mx_activation_apply for the residual). */
-size_t mx_ffn_dense_workspace_bytes(const mx_ffn_problem *problem);
-mx_status mx_ffn_dense(cublasHandle_t cublas, const mx_ffn_problem *problem, const void *up_weights,
-                       const void *down_weights, void *workspace, size_t workspace_bytes,
-                       cudaStream_t stream);
 
 #ifdef __cplusplus
 }

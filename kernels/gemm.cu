@@ -9,6 +9,7 @@
 #include "arch.h"
 #include "check.h"
 #include "dense_gemm.h"
+#include "fp16.h"
 #include "gemm.h"
 #include "gemm_kernel.cuh"
 
@@ -254,6 +255,17 @@ extern "C" mx_status mx_gemm_variant_from_name(const char *name, mx_gemm_variant
                    "unknown GEMM variant '%s': expected auto, fused, skinny, dequant_cublas or "
                    "persistent",
                    name ? name : "(null)");
+}
+
+extern "C" cublasHandle_t mx_gemm_context_cublas(const mx_gemm_context *context) {
+    return context ? context->cublas : NULL;
+}
+
+extern "C" mx_status mx_gemm_fp16(mx_gemm_context *context, int64_t m, int64_t n, int64_t k,
+                                  int64_t batch, mx_dtype dtype, const void *x, const void *w,
+                                  const void *bias, void *y, cudaStream_t stream) {
+    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
+    return mx_dense_gemm(context->cublas, m, n, k, batch, dtype, x, w, bias, y, stream);
 }
 
 extern "C" mx_status mx_gemm_context_create(mx_gemm_context **context) {

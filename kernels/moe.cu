@@ -17,6 +17,7 @@
 #include "activation.cuh"
 #include "check.h"
 #include "dense_gemm.h"
+#include "fp16.h"
 #include "moe.h"
 
 struct mx_moe_context {
@@ -861,21 +862,21 @@ extern "C" int mx_moe_uses_device_counts(const mx_moe_context *context,
     return layout.device_counts ? 1 : 0;
 }
 
-static size_t mx_moe_reference_bytes(const mx_moe_problem *problem, bool host_counts) {
+static size_t mx_moe_fp16_bytes(const mx_moe_problem *problem, bool host_counts) {
     mx_moe_layout layout = {};
     if (mx_moe_plan(NULL, problem, MX_GEMM_AUTO, true, host_counts, &layout) != MX_OK) return 0;
     return layout.total;
 }
 
-extern "C" size_t mx_moe_reference_workspace_bytes(const mx_moe_problem *problem) {
-    return mx_moe_reference_bytes(problem, false);
+extern "C" size_t mx_moe_fp16_workspace_bytes(const mx_moe_problem *problem) {
+    return mx_moe_fp16_bytes(problem, false);
 }
 
-extern "C" size_t mx_moe_reference_host_counts_workspace_bytes(const mx_moe_problem *problem) {
-    return mx_moe_reference_bytes(problem, true);
+extern "C" size_t mx_moe_fp16_host_counts_workspace_bytes(const mx_moe_problem *problem) {
+    return mx_moe_fp16_bytes(problem, true);
 }
 
-extern "C" int mx_moe_reference_uses_device_counts(const mx_moe_problem *problem) {
+extern "C" int mx_moe_fp16_uses_device_counts(const mx_moe_problem *problem) {
     mx_moe_layout layout = {};
     if (mx_moe_plan(NULL, problem, MX_GEMM_AUTO, true, false, &layout) != MX_OK) return -1;
     return layout.device_counts ? 1 : 0;
@@ -895,7 +896,7 @@ extern "C" mx_status mx_moe(mx_moe_context *context, const mx_moe_problem *probl
     return mx_moe_run(context, problem, variant, NULL, NULL, &layout, (char *)workspace, stream);
 }
 
-static mx_status mx_moe_reference_on(mx_moe_context *context, const mx_moe_problem *problem,
+static mx_status mx_moe_fp16_on(mx_moe_context *context, const mx_moe_problem *problem,
                                      const void *w1, const void *w2, bool host_counts,
                                      void *workspace, size_t workspace_bytes, cudaStream_t stream) {
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
@@ -903,20 +904,20 @@ static mx_status mx_moe_reference_on(mx_moe_context *context, const mx_moe_probl
     MX_TRY(mx_moe_plan(context, problem, MX_GEMM_AUTO, true, host_counts, &layout));
     MX_TRY(mx_moe_check_layer_pointers(problem, w1, w2, true));
     MX_TRY(mx_moe_check_workspace(&layout, problem,
-                                  host_counts ? "mx_moe_reference_host_counts" : "mx_moe_reference",
+                                  host_counts ? "mx_moe_fp16_host_counts" : "mx_moe_fp16",
                                   workspace, workspace_bytes));
     return mx_moe_run(context, problem, MX_GEMM_AUTO, w1, w2, &layout, (char *)workspace, stream);
 }
 
-extern "C" mx_status mx_moe_reference(mx_moe_context *context, const mx_moe_problem *problem,
+extern "C" mx_status mx_moe_fp16(mx_moe_context *context, const mx_moe_problem *problem,
                                       const void *w1, const void *w2, void *workspace,
                                       size_t workspace_bytes, cudaStream_t stream) {
-    return mx_moe_reference_on(context, problem, w1, w2, false, workspace, workspace_bytes, stream);
+    return mx_moe_fp16_on(context, problem, w1, w2, false, workspace, workspace_bytes, stream);
 }
 
-extern "C" mx_status mx_moe_reference_host_counts(mx_moe_context *context,
+extern "C" mx_status mx_moe_fp16_host_counts(mx_moe_context *context,
                                                   const mx_moe_problem *problem, const void *w1,
                                                   const void *w2, void *workspace,
                                                   size_t workspace_bytes, cudaStream_t stream) {
-    return mx_moe_reference_on(context, problem, w1, w2, true, workspace, workspace_bytes, stream);
+    return mx_moe_fp16_on(context, problem, w1, w2, true, workspace, workspace_bytes, stream);
 }

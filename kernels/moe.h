@@ -25,7 +25,7 @@
  *     waits for that copy (cudaEventSynchronize), so it blocks the calling thread until routing
  *     has finished on the GPU and cannot be captured in a CUDA graph. cuBLAS (dequant_cublas,
  *     the reference's per-expert GEMMs) takes host sizes only.
- * The FP16 reference (mx_moe_reference) has the same two paths, chosen by the bounds alone. */
+ * The FP16 reference (mx_moe_fp16) has the same two paths, chosen by the bounds alone. */
 #ifndef MX_MOE_H
 #define MX_MOE_H
 
@@ -102,34 +102,6 @@ int mx_moe_uses_device_counts(const mx_moe_context *context, const mx_moe_proble
 mx_status mx_moe(mx_moe_context *context, const mx_moe_problem *problem, mx_gemm_variant variant,
                  void *workspace, size_t workspace_bytes, cudaStream_t stream);
 
-/* Workspace of mx_moe_reference, in bytes (exactly what the call uses). */
-size_t mx_moe_reference_workspace_bytes(const mx_moe_problem *problem);
-
-/* 1 when mx_moe_reference takes its device-count path for this problem (within the bounds
- * above: where mx_moe with auto takes its own), 0 for the host-count path, -1 when it would
- * refuse the shapes. */
-int mx_moe_reference_uses_device_counts(const mx_moe_problem *problem);
-
-/* The FP16 reference: the same routing and combine, with dense expert weights w1
- * [experts, 2I, hidden] and w2 [experts, hidden, I] in dtype (16-byte aligned), cuBLAS only for
- * the weight products. The problem's MXFP4 pointers are not read.
- *   device-count path (the bounds above): the same device grouping into `tokens` padded rows
- *     per expert, then per projection ONE cublasGemmBatchedEx over min(experts, tokens x topk)
- *     experts (the experts with tokens first; pointer arrays written on the GPU), m = tokens
- *     each; b1 + gpt-oss SwiGLU in one kernel on the routed rows, b2 in the combine. No host
- *     round trip.
- *   host-count path (otherwise): per expert with tokens a cublasGemmEx pair (mx_dense_gemm, its
- *     bias by beta = 1) with mx_activation_apply between; the counts go to the host first. */
-mx_status mx_moe_reference(mx_moe_context *context, const mx_moe_problem *problem, const void *w1,
-                           const void *w2, void *workspace, size_t workspace_bytes,
-                           cudaStream_t stream);
-
-/* The FP16 reference on its host-count path at any size (to compare the two paths), and its
- * workspace in bytes. */
-size_t mx_moe_reference_host_counts_workspace_bytes(const mx_moe_problem *problem);
-mx_status mx_moe_reference_host_counts(mx_moe_context *context, const mx_moe_problem *problem,
-                                       const void *w1, const void *w2, void *workspace,
-                                       size_t workspace_bytes, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,6 @@
 #include "format.h"
 #include "quantize.h"
 #include "weights.h"
-#include "dense_gemm.h"
 #include "activation.h"
 #include "gemm.h"
 #include "ffn.h"

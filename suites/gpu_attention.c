@@ -11,6 +11,7 @@
 #include "mx.h"
 #include "attention_ref.h"
 #include "codec.h"
+#include "fp16.h"
 #include "gemm_ref.h"
 #include "common.h"
 
@@ -225,12 +226,12 @@ static uint16_t *run_block(const host_block *b, const device_block *g, int d, bo
     }
     size_t bytes = 0;
     if (dense)
-        MX_CR_OK(mx_attention_dense_workspace_bytes(&p, &bytes));
+        MX_CR_OK(mx_attention_fp16_workspace_bytes(&p, &bytes));
     else
         MX_CR_OK(mx_attention_workspace_bytes(g->context, &p, mode, variant, &bytes));
     void *workspace = device_workspace(bytes);
     if (dense)
-        MX_CR_OK(mx_attention_dense(g->context, &p, workspace, bytes, 0));
+        MX_CR_OK(mx_attention_fp16(g->context, &p, workspace, bytes, 0));
     else
         MX_CR_OK(mx_attention(g->context, &p, mode, variant, workspace, bytes, 0));
     uint16_t *host = mx_test_download16(y, count);
@@ -668,8 +669,8 @@ Test(gpu_attention, bad_arguments_are_refused_before_launch) {
                  MX_ERR_INVALID_ARGUMENT);
     bad = good, bad.o_weight = NULL;
     size_t dense_bytes = 0;
-    MX_CR_OK(mx_attention_dense_workspace_bytes(&good, &dense_bytes));
-    cr_expect_eq(mx_attention_dense(g.context, &bad, workspace, bytes, 0), MX_ERR_INVALID_ARGUMENT);
+    MX_CR_OK(mx_attention_fp16_workspace_bytes(&good, &dense_bytes));
+    cr_expect_eq(mx_attention_fp16(g.context, &bad, workspace, bytes, 0), MX_ERR_INVALID_ARGUMENT);
     cr_expect(strstr(mx_last_error(), "o_weight"), "message: %s", mx_last_error());
     /* The core: a stride narrower than the heads, and a misaligned view. */
     mx_attention_qkv_view view = mx_attention_fused_view(&good.shape, workspace);

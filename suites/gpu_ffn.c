@@ -11,6 +11,7 @@
 #include "activation_ref.h"
 #include "codec.h"
 #include "ffn_ref.h"
+#include "fp16.h"
 #include "gemm_ref.h"
 #include "common.h"
 
@@ -440,8 +441,6 @@ ParameterizedTest(ffn_shape *s, gpu_ffn, block_matches_fp64_and_fp16_reference) 
                                         MX_GEMM_DEQUANT_CUBLAS};
     mx_gemm_context *context;
     MX_CR_OK(mx_gemm_context_create(&context));
-    cublasHandle_t cublas;
-    cr_assert_eq(cublasCreate(&cublas), CUBLAS_STATUS_SUCCESS);
     double *x = random_values(&rng, m * hidden), *down_bias = random_values(&rng, hidden);
     double *ref = malloc((size_t)(m * hidden) * sizeof(double));
     cr_assert(ref);
@@ -472,12 +471,12 @@ ParameterizedTest(ffn_shape *s, gpu_ffn, block_matches_fp64_and_fp16_reference) 
                                       .down_bias = down_bias_d,
                                       .residual = x_d,
                                       .y = y_fp16};
-            size_t dense_bytes = mx_ffn_dense_workspace_bytes(&problem);
+            size_t dense_bytes = mx_ffn_fp16_workspace_bytes(&problem);
             void *dense_workspace;
             MX_CR_CUDA(cudaMalloc(&dense_workspace, dense_bytes));
             poison(y_fp16, m * hidden);
-            MX_CR_OK(mx_ffn_dense(cublas, &problem, up_dense, down_dense, dense_workspace,
-                                  dense_bytes, 0));
+            MX_CR_OK(mx_ffn_fp16(context, &problem, up_dense, down_dense, dense_workspace,
+                                 dense_bytes, 0));
             double floor =
                 block_reference(s, acts[a], d, true, x, &up, up_bias, &down, down_bias, ref);
             figures dense = measure(y_fp16, d, ref, m * hidden);
@@ -531,7 +530,6 @@ ParameterizedTest(ffn_shape *s, gpu_ffn, block_matches_fp64_and_fp16_reference) 
     }
     cudaFree(y);
     cudaFree(y_fp16);
-    cublasDestroy(cublas);
     mx_gemm_context_destroy(context);
     free(x);
     free(down_bias);

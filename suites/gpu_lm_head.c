@@ -10,6 +10,7 @@
 
 #include "mx.h"
 #include "codec.h"
+#include "fp16.h"
 #include "gemm_ref.h"
 #include "lm_head_ref.h"
 #include "common.h"
@@ -467,9 +468,7 @@ ParameterizedTest(head_shape *shape, gpu_lm_head, logits_match_fp64_and_fp16_ref
     mx_ref_gemm_f64(m, n, k, x, w, NULL, ref);
 
     mx_gemm_context *context;
-    cublasHandle_t cublas;
     MX_CR_OK(mx_gemm_context_create(&context));
-    cr_assert_eq(cublasCreate(&cublas), CUBLAS_STATUS_SUCCESS);
     void *d_prepared, *d_x, *d_w16, *d_logits, *d_logits_fp16;
     int32_t *d_tokens;
     const mx_weights w_prepared = mx_test_prepare_weights(blocks, scales, n, k, 1, &d_prepared);
@@ -488,7 +487,7 @@ ParameterizedTest(head_shape *shape, gpu_lm_head, logits_match_fp64_and_fp16_ref
         for (int64_t i = 0; i < m * k; i++) store(x16, dtype, i, x[i]);
         MX_CR_CUDA(cudaMemcpy(d_x, x16, (size_t)(m * k) * 2, cudaMemcpyHostToDevice));
         MX_CR_OK(mx_weights_dequantize(&w_prepared, dtype, d_w16, 0));
-        MX_CR_OK(mx_dense_gemm(cublas, m, n, k, 1, dtype, d_x, d_w16, NULL, d_logits_fp16, 0));
+        MX_CR_OK(mx_gemm_fp16(context, m, n, k, 1, dtype, d_x, d_w16, NULL, d_logits_fp16, 0));
         MX_CR_CUDA(cudaMemcpy(y_fp16, d_logits_fp16, (size_t)(m * n) * 2, cudaMemcpyDeviceToHost));
         for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
             mx_gemm_problem problem = {.m = m,
@@ -546,7 +545,6 @@ ParameterizedTest(head_shape *shape, gpu_lm_head, logits_match_fp64_and_fp16_ref
     }
     void *buffers[] = {d_prepared, d_x, d_w16, d_logits, d_logits_fp16, d_tokens};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
-    cublasDestroy(cublas);
     mx_gemm_context_destroy(context);
     void *host[] = {w32, decoded, x, w, ref, blocks, scales, x16, y, y_fp16, tokens, stored};
     for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);

@@ -13,6 +13,7 @@
 
 #include "mx.h"
 #include "codec.h"
+#include "fp16.h"
 #include "moe_ref.h"
 #include "common.h"
 
@@ -209,12 +210,12 @@ static size_t y_bytes(const device_moe *d) {
 /* Runs a variant (or the FP16 reference when reference is set) with y poisoned to NaN first;
  * leaves y in d->y_host. */
 static void run_layer(device_moe *d, mx_gemm_variant variant, bool reference) {
-    workspace_exactly(d, reference ? mx_moe_reference_workspace_bytes(&d->problem)
+    workspace_exactly(d, reference ? mx_moe_fp16_workspace_bytes(&d->problem)
                                    : mx_moe_workspace_bytes(d->context, &d->problem, variant));
     cr_assert_gt(d->workspace_bytes, 0, "workspace query refused the problem: %s", mx_last_error());
     MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, y_bytes(d))); /* NaN in FP16 and BF16 */
     if (reference)
-        MX_CR_OK(mx_moe_reference(d->context, &d->problem, d->w1_dense, d->w2_dense, d->workspace,
+        MX_CR_OK(mx_moe_fp16(d->context, &d->problem, d->w1_dense, d->w2_dense, d->workspace,
                                   d->workspace_bytes, 0));
     else
         MX_CR_OK(mx_moe(d->context, &d->problem, variant, d->workspace, d->workspace_bytes, 0));
@@ -225,10 +226,10 @@ static void run_layer(device_moe *d, mx_gemm_variant variant, bool reference) {
 /* The FP16 reference forced onto its host-count path (counts copied to the host, per-expert
  * cublasGemmEx), y poisoned to NaN first; leaves y in d->y_host. */
 static void run_reference_host_counts(device_moe *d) {
-    workspace_exactly(d, mx_moe_reference_host_counts_workspace_bytes(&d->problem));
+    workspace_exactly(d, mx_moe_fp16_host_counts_workspace_bytes(&d->problem));
     cr_assert_gt(d->workspace_bytes, 0, "workspace query refused the problem: %s", mx_last_error());
     MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, y_bytes(d)));
-    MX_CR_OK(mx_moe_reference_host_counts(d->context, &d->problem, d->w1_dense, d->w2_dense,
+    MX_CR_OK(mx_moe_fp16_host_counts(d->context, &d->problem, d->w1_dense, d->w2_dense,
                                           d->workspace, d->workspace_bytes, 0));
     MX_CR_CUDA(cudaDeviceSynchronize());
     MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, y_bytes(d), cudaMemcpyDeviceToHost));
@@ -470,7 +471,7 @@ Test(gpu_moe, device_and_host_count_paths_match_fp64) {
                          s.experts, s.topk, mx_gemm_variant_name(variant),
                          expected ? "device" : "host");
         }
-        cr_expect_eq(mx_moe_reference_uses_device_counts(&d.problem), cases[c].device,
+        cr_expect_eq(mx_moe_fp16_uses_device_counts(&d.problem), cases[c].device,
                      "tokens=%d experts=%d top-%d FP16 reference: expected the %s-count path",
                      s.tokens, s.experts, s.topk, cases[c].device ? "device" : "host");
         if (cases[c].device)
@@ -499,12 +500,12 @@ static void expect_graph_gives_the_call(device_moe *d, bool reference) {
     MX_CR_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     MX_CR_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
     mx_status status = reference
-                           ? mx_moe_reference(d->context, &d->problem, d->w1_dense, d->w2_dense,
+                           ? mx_moe_fp16(d->context, &d->problem, d->w1_dense, d->w2_dense,
                                               d->workspace, d->workspace_bytes, stream)
                            : mx_moe(d->context, &d->problem, MX_GEMM_AUTO, d->workspace,
                                     d->workspace_bytes, stream);
     MX_CR_CUDA(cudaStreamEndCapture(stream, &graph));
-    cr_assert_eq(status, MX_OK, "%s under capture: %s", reference ? "mx_moe_reference" : "mx_moe",
+    cr_assert_eq(status, MX_OK, "%s under capture: %s", reference ? "mx_moe_fp16" : "mx_moe",
                  mx_last_error());
     MX_CR_CUDA(cudaGraphInstantiate(&exec, graph, 0));
     MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, bytes));
@@ -557,7 +558,7 @@ Test(gpu_moe, reference_device_path_matches_fp64_and_host_path) {
                      s.topk, s.residual ? " +residual" : "", favourites ? " favourites" : "",
                      t ? "bf16" : "f16");
             device_moe d = upload(&h, t);
-            cr_expect_eq(mx_moe_reference_uses_device_counts(&d.problem), 1,
+            cr_expect_eq(mx_moe_fp16_uses_device_counts(&d.problem), 1,
                          "%s: expected the reference's device-count path", label);
             int32_t *ids = malloc((size_t)pairs * sizeof *ids);
             double *weights = malloc((size_t)pairs * sizeof *weights);
@@ -601,7 +602,7 @@ Test(gpu_moe, reference_device_path_is_graph_capturable) {
     mx_rng rng = mx_rng_fresh();
     host_moe h = make_moe((moe_shape){3, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
     device_moe d = upload(&h, 1);
-    cr_assert_eq(mx_moe_reference_uses_device_counts(&d.problem), 1);
+    cr_assert_eq(mx_moe_fp16_uses_device_counts(&d.problem), 1);
     expect_graph_gives_the_call(&d, true);
     release(&d);
     free_host(&h);
@@ -797,25 +798,25 @@ Test(gpu_moe, bad_arguments_are_refused_before_launch) {
                    "context", "no context");
     expect_refused(mx_moe(d.context, NULL, MX_GEMM_AUTO, ws, needed, 0), MX_ERR_INVALID_ARGUMENT,
                    "problem", "no problem");
-    expect_refused(mx_moe_reference(d.context, &good, NULL, d.w2_dense, ws, needed, 0),
+    expect_refused(mx_moe_fp16(d.context, &good, NULL, d.w2_dense, ws, needed, 0),
                    MX_ERR_INVALID_ARGUMENT, "w1 is NULL", "reference without w1");
     /* Refused before anything is launched, so ws may be smaller than the sizes passed. */
-    const size_t reference_needed = mx_moe_reference_workspace_bytes(&good);
+    const size_t reference_needed = mx_moe_fp16_workspace_bytes(&good);
     cr_assert_gt(reference_needed, 0);
     expect_refused(
-        mx_moe_reference(d.context, &good, d.w1_dense, d.w2_dense, ws, reference_needed - 1, 0),
-        MX_ERR_WORKSPACE, "mx_moe_reference", "reference workspace one byte short");
-    const size_t host_needed = mx_moe_reference_host_counts_workspace_bytes(&good);
+        mx_moe_fp16(d.context, &good, d.w1_dense, d.w2_dense, ws, reference_needed - 1, 0),
+        MX_ERR_WORKSPACE, "mx_moe_fp16", "reference workspace one byte short");
+    const size_t host_needed = mx_moe_fp16_host_counts_workspace_bytes(&good);
     cr_assert_gt(host_needed, 0);
-    expect_refused(mx_moe_reference_host_counts(d.context, &good, d.w1_dense, d.w2_dense, ws,
+    expect_refused(mx_moe_fp16_host_counts(d.context, &good, d.w1_dense, d.w2_dense, ws,
                                                 host_needed - 1, 0),
-                   MX_ERR_WORKSPACE, "mx_moe_reference_host_counts",
+                   MX_ERR_WORKSPACE, "mx_moe_fp16_host_counts",
                    "host-count reference workspace one byte short");
     bad = good, bad.topk = 7;
     cr_expect_eq(mx_moe_workspace_bytes(d.context, &bad, MX_GEMM_AUTO), 0);
-    cr_expect_eq(mx_moe_reference_workspace_bytes(&bad), 0);
-    cr_expect_eq(mx_moe_reference_host_counts_workspace_bytes(&bad), 0);
-    cr_expect_eq(mx_moe_reference_uses_device_counts(&bad), -1);
+    cr_expect_eq(mx_moe_fp16_workspace_bytes(&bad), 0);
+    cr_expect_eq(mx_moe_fp16_host_counts_workspace_bytes(&bad), 0);
+    cr_expect_eq(mx_moe_fp16_uses_device_counts(&bad), -1);
 
     /* Routing alone: the same checks on its fields, and its outputs. */
     void *logits;
