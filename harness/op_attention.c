@@ -105,7 +105,7 @@ static bool attention_dense(attention_problem *p, const void *qkv_weight, const 
                             void *y, cudaStream_t stream, char *why, size_t why_size) {
     mx_attention_problem problem = attention_view(p, qkv_weight, o_weight, y);
     return mx_op_mx_ok(mx_attention_fp16(p->context, &problem, p->dense_workspace,
-                                          p->dense_workspace_bytes, stream),
+                                         p->dense_workspace_bytes, stream),
                        why, why_size, "FP16 reference attention");
 }
 

@@ -60,7 +60,7 @@ static void lm_head_teardown(void *opaque) {
 static bool logits_fp16_path(lm_head_problem *p, const void *w, void *logits, cudaStream_t stream,
                              char *why, size_t why_size) {
     return mx_op_mx_ok(mx_gemm_fp16(p->context, p->m, p->vocab, p->hidden, 1, p->dtype, p->x, w,
-                                     NULL, logits, stream),
+                                    NULL, logits, stream),
                        why, why_size, "cuBLAS FP16 logits");
 }
 

@@ -95,7 +95,7 @@ static bool reference(moe_problem *p, const void *w1, const void *w2, void *y, c
     mx_moe_problem problem = moe_view(p);
     problem.y = y;
     return mx_op_mx_ok(mx_moe_fp16(p->context, &problem, w1, w2, p->reference_workspace,
-                                        p->reference_workspace_bytes, stream),
+                                   p->reference_workspace_bytes, stream),
                        why, why_size, "FP16 reference");
 }
 

@@ -550,7 +550,7 @@ extern "C" mx_status mx_attention_workspace_bytes(mx_attention_context *context,
 }
 
 extern "C" mx_status mx_attention_fp16_workspace_bytes(const mx_attention_problem *problem,
-                                                        size_t *bytes) {
+                                                       size_t *bytes) {
     MX_TRY(mx_check_bytes_out(bytes));
     MX_TRY(mx_check_problem(problem, 0));
     *bytes = mx_block(&problem->shape, mx_dense_rest_bytes(problem)).total;
@@ -694,8 +694,8 @@ extern "C" mx_status mx_attention(mx_attention_context *context,
 }
 
 extern "C" mx_status mx_attention_fp16(mx_attention_context *context,
-                                        const mx_attention_problem *problem, void *workspace,
-                                        size_t workspace_bytes, cudaStream_t stream) {
+                                       const mx_attention_problem *problem, void *workspace,
+                                       size_t workspace_bytes, cudaStream_t stream) {
     MX_TRY(mx_check_context(context));
     MX_TRY(mx_check_problem(problem, MX_USES_DENSE));
     const mx_attention_shape *shape = &problem->shape;

@@ -106,7 +106,6 @@ mx_status mx_attention(mx_attention_context *context, const mx_attention_problem
                        mx_attention_qkv_mode mode, mx_gemm_variant variant, void *workspace,
                        size_t workspace_bytes, cudaStream_t stream);
 
-
 #ifdef __cplusplus
 }
 #endif

@@ -58,7 +58,6 @@ mx_status mx_ffn(mx_gemm_context *context, const mx_ffn_problem *problem, mx_gem
                  mx_ffn_epilogue mode, void *workspace, size_t workspace_bytes,
                  cudaStream_t stream);
 
-
 #ifdef __cplusplus
 }
 #endif

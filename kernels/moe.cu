@@ -897,8 +897,8 @@ extern "C" mx_status mx_moe(mx_moe_context *context, const mx_moe_problem *probl
 }
 
 static mx_status mx_moe_fp16_on(mx_moe_context *context, const mx_moe_problem *problem,
-                                     const void *w1, const void *w2, bool host_counts,
-                                     void *workspace, size_t workspace_bytes, cudaStream_t stream) {
+                                const void *w1, const void *w2, bool host_counts, void *workspace,
+                                size_t workspace_bytes, cudaStream_t stream) {
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
     mx_moe_layout layout = {};
     MX_TRY(mx_moe_plan(context, problem, MX_GEMM_AUTO, true, host_counts, &layout));
@@ -910,14 +910,13 @@ static mx_status mx_moe_fp16_on(mx_moe_context *context, const mx_moe_problem *p
 }
 
 extern "C" mx_status mx_moe_fp16(mx_moe_context *context, const mx_moe_problem *problem,
-                                      const void *w1, const void *w2, void *workspace,
-                                      size_t workspace_bytes, cudaStream_t stream) {
+                                 const void *w1, const void *w2, void *workspace,
+                                 size_t workspace_bytes, cudaStream_t stream) {
     return mx_moe_fp16_on(context, problem, w1, w2, false, workspace, workspace_bytes, stream);
 }
 
-extern "C" mx_status mx_moe_fp16_host_counts(mx_moe_context *context,
-                                                  const mx_moe_problem *problem, const void *w1,
-                                                  const void *w2, void *workspace,
-                                                  size_t workspace_bytes, cudaStream_t stream) {
+extern "C" mx_status mx_moe_fp16_host_counts(mx_moe_context *context, const mx_moe_problem *problem,
+                                             const void *w1, const void *w2, void *workspace,
+                                             size_t workspace_bytes, cudaStream_t stream) {
     return mx_moe_fp16_on(context, problem, w1, w2, true, workspace, workspace_bytes, stream);
 }

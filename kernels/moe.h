@@ -102,7 +102,6 @@ int mx_moe_uses_device_counts(const mx_moe_context *context, const mx_moe_proble
 mx_status mx_moe(mx_moe_context *context, const mx_moe_problem *problem, mx_gemm_variant variant,
                  void *workspace, size_t workspace_bytes, cudaStream_t stream);
 
-
 #ifdef __cplusplus
 }
 #endif

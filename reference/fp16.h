@@ -36,7 +36,7 @@ mx_status mx_ffn_fp16(mx_gemm_context *context, const mx_ffn_problem *problem,
 /* The FP16 reference: the same block with the dense weights (qkv_weight, o_weight) through
  * mx_gemm_fp16 (cublasGemmEx), fused QKV, and the same core. */
 mx_status mx_attention_fp16(mx_attention_context *context, const mx_attention_problem *problem,
-                             void *workspace, size_t workspace_bytes, cudaStream_t stream);
+                            void *workspace, size_t workspace_bytes, cudaStream_t stream);
 
 /* The workspace of mx_attention_fp16: Q/K/V and context buffers, the core's, and a residual
  * temporary (MX_OK, or a status naming the bad argument). */
@@ -61,15 +61,14 @@ int mx_moe_fp16_uses_device_counts(const mx_moe_problem *problem);
  *   host-count path (otherwise): per expert with tokens a cublasGemmEx pair (mx_gemm_fp16, its
  *     bias by beta = 1) with mx_activation_apply between; the counts go to the host first. */
 mx_status mx_moe_fp16(mx_moe_context *context, const mx_moe_problem *problem, const void *w1,
-                           const void *w2, void *workspace, size_t workspace_bytes,
-                           cudaStream_t stream);
+                      const void *w2, void *workspace, size_t workspace_bytes, cudaStream_t stream);
 
 /* The FP16 reference on its host-count path at any size (to compare the two paths), and its
  * workspace in bytes. */
 size_t mx_moe_fp16_host_counts_workspace_bytes(const mx_moe_problem *problem);
 mx_status mx_moe_fp16_host_counts(mx_moe_context *context, const mx_moe_problem *problem,
-                                       const void *w1, const void *w2, void *workspace,
-                                       size_t workspace_bytes, cudaStream_t stream);
+                                  const void *w1, const void *w2, void *workspace,
+                                  size_t workspace_bytes, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -558,10 +558,11 @@ Test(cpu_compare, compare_csv_and_dat_hold_the_numbers, IN_A_FRESH_DIR) {
     mx_table *t = read_csv(mx_test_path("elsewhere/compare.csv"));
     char text[4096];
     mx_test_read_text(mx_test_path("elsewhere/compare.csv"), text, sizeof text);
-    const char *header = "verdict,op,variant,dtype,dist,M,N,K,experts,topk,batch,seed,kv_heads,problem,"
-                         "base_samples,cur_samples,base_median_us,cur_median_us,change_pct,"
-                         "band_low_pct,band_high_pct,p_value,base_noise_pct,cur_noise_pct,"
-                         "base_status,cur_status,base_pass_error,cur_pass_error,reason\n";
+    const char *header =
+        "verdict,op,variant,dtype,dist,M,N,K,experts,topk,batch,seed,kv_heads,problem,"
+        "base_samples,cur_samples,base_median_us,cur_median_us,change_pct,"
+        "band_low_pct,band_high_pct,p_value,base_noise_pct,cur_noise_pct,"
+        "base_status,cur_status,base_pass_error,cur_pass_error,reason\n";
     cr_expect(strncmp(text, header, strlen(header)) == 0, "%s", text);
     cr_assert_eq(mx_table_row_count(t), 3);
     /* worst first: SLOWER, UNSURE, SAME */

@@ -216,7 +216,7 @@ static void run_layer(device_moe *d, mx_gemm_variant variant, bool reference) {
     MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, y_bytes(d))); /* NaN in FP16 and BF16 */
     if (reference)
         MX_CR_OK(mx_moe_fp16(d->context, &d->problem, d->w1_dense, d->w2_dense, d->workspace,
-                                  d->workspace_bytes, 0));
+                             d->workspace_bytes, 0));
     else
         MX_CR_OK(mx_moe(d->context, &d->problem, variant, d->workspace, d->workspace_bytes, 0));
     MX_CR_CUDA(cudaDeviceSynchronize());
@@ -230,7 +230,7 @@ static void run_reference_host_counts(device_moe *d) {
     cr_assert_gt(d->workspace_bytes, 0, "workspace query refused the problem: %s", mx_last_error());
     MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, y_bytes(d)));
     MX_CR_OK(mx_moe_fp16_host_counts(d->context, &d->problem, d->w1_dense, d->w2_dense,
-                                          d->workspace, d->workspace_bytes, 0));
+                                     d->workspace, d->workspace_bytes, 0));
     MX_CR_CUDA(cudaDeviceSynchronize());
     MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, y_bytes(d), cudaMemcpyDeviceToHost));
 }
@@ -499,11 +499,10 @@ static void expect_graph_gives_the_call(device_moe *d, bool reference) {
     cudaGraphExec_t exec;
     MX_CR_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     MX_CR_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
-    mx_status status = reference
-                           ? mx_moe_fp16(d->context, &d->problem, d->w1_dense, d->w2_dense,
-                                              d->workspace, d->workspace_bytes, stream)
-                           : mx_moe(d->context, &d->problem, MX_GEMM_AUTO, d->workspace,
-                                    d->workspace_bytes, stream);
+    mx_status status = reference ? mx_moe_fp16(d->context, &d->problem, d->w1_dense, d->w2_dense,
+                                               d->workspace, d->workspace_bytes, stream)
+                                 : mx_moe(d->context, &d->problem, MX_GEMM_AUTO, d->workspace,
+                                          d->workspace_bytes, stream);
     MX_CR_CUDA(cudaStreamEndCapture(stream, &graph));
     cr_assert_eq(status, MX_OK, "%s under capture: %s", reference ? "mx_moe_fp16" : "mx_moe",
                  mx_last_error());
@@ -808,10 +807,10 @@ Test(gpu_moe, bad_arguments_are_refused_before_launch) {
         MX_ERR_WORKSPACE, "mx_moe_fp16", "reference workspace one byte short");
     const size_t host_needed = mx_moe_fp16_host_counts_workspace_bytes(&good);
     cr_assert_gt(host_needed, 0);
-    expect_refused(mx_moe_fp16_host_counts(d.context, &good, d.w1_dense, d.w2_dense, ws,
-                                                host_needed - 1, 0),
-                   MX_ERR_WORKSPACE, "mx_moe_fp16_host_counts",
-                   "host-count reference workspace one byte short");
+    expect_refused(
+        mx_moe_fp16_host_counts(d.context, &good, d.w1_dense, d.w2_dense, ws, host_needed - 1, 0),
+        MX_ERR_WORKSPACE, "mx_moe_fp16_host_counts",
+        "host-count reference workspace one byte short");
     bad = good, bad.topk = 7;
     cr_expect_eq(mx_moe_workspace_bytes(d.context, &bad, MX_GEMM_AUTO), 0);
     cr_expect_eq(mx_moe_fp16_workspace_bytes(&bad), 0);
