@@ -21,7 +21,8 @@ help:
 	@echo "make bench      build, run the standard sweep on the GPU into results/<UTC time>/"
 	@echo "                (SUITE=smoke|decode|prefill|gpt-oss-20b|gpt-oss-120b|nightly)"
 	@echo "make report     plots + report.md/.html of a run (RUN=results/<id>, default newest)"
-	@echo "make nightly    nightly sweep, report, compare with results/baselines/; fails on a regression"
+	@echo "make nightly    the nightly sweep NIGHTLY_RUNS=3 times, report, compare with"
+	@echo "                results/baselines/; fails on a regression"
 	@echo "make bundle     download the Debian packages (cJSON, Criterion, gnuplot) into .deps/debs/ for"
 	@echo "                an offline GPU box (copy .deps/ there)"
 	@echo "make install    build, then install into PREFIX=$(PREFIX): the library (lib/), <mxbench/mx.h>,"
@@ -70,10 +71,16 @@ report: deps-bench build
 
 # The regression gate: the nightly sweep, its report, and a comparison with the committed
 # baseline of this GPU model (results/baselines/); exits non-zero on a regression.
+# NIGHTLY_RUNS separate runs: the gate compares runs, not one run's samples (results/baselines/).
+NIGHTLY_RUNS ?= 3
+NIGHTLY_DIR = results/$(RUN_ID)-nightly
 nightly: deps-bench build
-	$(BUILD_DIR)/mxbench run --suite nightly --out results/$(RUN_ID)-nightly
-	$(BUILD_DIR)/mxbench report results/$(RUN_ID)-nightly
-	$(BUILD_DIR)/mxbench compare results/baselines results/$(RUN_ID)-nightly
+	mkdir -p $(NIGHTLY_DIR)
+	for i in $$(seq 1 $(NIGHTLY_RUNS)); do \
+	  $(BUILD_DIR)/mxbench run --suite nightly --out $(NIGHTLY_DIR)/$(RUN_ID)-nightly-$$i || exit $$?; \
+	done
+	$(BUILD_DIR)/mxbench report $(NIGHTLY_DIR)/$(RUN_ID)-nightly-1
+	$(BUILD_DIR)/mxbench compare results/baselines $(NIGHTLY_DIR)
 
 # cJSON for every build, Criterion and pkg-config for make test, gnuplot-nox for the plots:
 # everything a GPU box without package access needs (copy .deps/ there).

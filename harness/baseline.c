@@ -19,6 +19,9 @@ static int compare_names(const void *a, const void *b) {
     return strcmp(a, b);
 }
 
+/* Keeps the newest runs of a GPU model's history; documented in --help. */
+enum { MX_BASELINE_KEEP = 9 };
+
 static int list_baselines(const char *dir) {
     DIR *folder = opendir(dir);
     if (!folder) {
@@ -46,31 +49,42 @@ static int list_baselines(const char *dir) {
     for (int i = 0; i < count; i++) {
         char path[2400], error[2048], text[512];
         mx_format_text(path, sizeof path, "%s/%s", dir, names[i]);
-        mx_run_folder *run = mx_run_folder_load_checked(path, error, sizeof error);
-        if (run) {
-            mx_run_describe(run, text, sizeof text);
-            printf("  %-24s %s: %s\n", names[i], run->meta.gpu_name, text);
-            if (strcmp(run->model, names[i]))
-                printf("  %-24s warning: its run.json names model %s: compare looks in %s/%s/\n",
-                       "", run->model, dir, run->model);
-        } else {
+        mx_run_folder **runs;
+        int runs_count = mx_run_history_load(path, &runs, error, sizeof error);
+        if (!runs_count) {
             printf("  %-24s unusable: %s\n", names[i], error);
             status = MX_EXIT_UNUSABLE_INPUT;
+            continue;
         }
-        mx_run_folder_free(run);
+        printf("  %-24s %s: %d run%s\n", names[i], runs[0]->meta.gpu_name, runs_count,
+               runs_count == 1 ? "" : "s");
+        for (int r = 0; r < runs_count; r++) {
+            mx_key_set keys = mx_run_shared_keys(&runs[r], 1);
+            if (mx_run_folder_index(runs[r], &keys, error, sizeof error)) {
+                mx_run_describe(runs[r], text, sizeof text);
+                printf("    %s\n", text);
+            } else {
+                printf("    unusable: %s\n", error);
+                status = MX_EXIT_UNUSABLE_INPUT;
+            }
+            if (strcmp(runs[r]->model, names[i]))
+                printf("    warning: its run.json names model %s: compare looks in %s/%s/\n",
+                       runs[r]->model, dir, runs[r]->model);
+            mx_run_folder_free(runs[r]);
+        }
+        free(runs);
     }
     if (count == 0)
         printf("  none yet (mxbench baseline --update RUN_DIR --baselines %s makes one)\n", dir);
     return status;
 }
 
-/* Writes the run's files into a fresh folder beside target, then swaps it in: a reader sees the
- * old baseline or the new one (or, for an instant, none: compare then exits 2), never a mix. */
-static bool replace_baseline(const char *dir, const mx_run_folder *run, char *error,
-                             size_t error_size) {
-    const char *model = run->model;
-    const char *sources[MX_RUN_FILE_COUNT] = {run->results_path, run->samples_path, run->json_path};
-    char target[2048], fresh[2100], old[2100], path[2200];
+/* Writes the runs' files into a fresh folder beside target (one subfolder per run, named by its
+ * run id), then swaps it in: a reader sees the old baseline or the new one (or, for an instant,
+ * none: compare then exits 2), never a mix. */
+static bool write_baseline(const char *dir, const char *model, mx_run_folder *const *runs,
+                           int count, char *error, size_t error_size) {
+    char target[2048], fresh[2100], old[2100], path[2400];
     mx_format_text(target, sizeof target, "%s/%s", dir, model);
     mx_format_text(fresh, sizeof fresh, "%s/.%s.new.XXXXXX", dir, model);
     mx_format_text(old, sizeof old, "%s/.%s.old.XXXXXX", dir, model);
@@ -81,41 +95,43 @@ static bool replace_baseline(const char *dir, const mx_run_folder *run, char *er
     mode_t mask = umask(0);
     umask(mask);
     chmod(fresh, 0777 & ~mask); /* mkdtemp makes it private */
-    for (int i = 0; i < MX_RUN_FILE_COUNT; i++) {
-        mx_format_text(path, sizeof path, "%s/%s", fresh, mx_run_files[i]);
-        if (!mx_copy_file(sources[i], path, error, error_size)) {
-            mx_remove_folder(fresh);
-            return false;
+    bool ok = true;
+    for (int r = 0; ok && r < count; r++) {
+        const mx_run_folder *run = runs[r];
+        const char *sources[MX_RUN_FILE_COUNT] = {run->results_path, run->samples_path,
+                                                  run->json_path};
+        mx_format_text(path, sizeof path, "%s/%s", fresh, run->meta.run_id);
+        ok = mx_ensure_folder(path) ||
+             mx_format_fail(error, error_size, "cannot create %s: %s", path, strerror(errno));
+        for (int i = 0; ok && i < MX_RUN_FILE_COUNT; i++) {
+            mx_format_text(path, sizeof path, "%s/%s/%s", fresh, run->meta.run_id, mx_run_files[i]);
+            ok = mx_copy_file(sources[i], path, error, error_size);
         }
     }
-    bool had_old = mx_is_folder(target);
+    bool had_old = ok && mx_is_folder(target);
     if (had_old && (!mkdtemp(old) || rename(target, old) != 0)) {
         mx_format_text(error, error_size, "cannot move the old baseline %s aside: %s", target,
                        strerror(errno));
         rmdir(old);
-        mx_remove_folder(fresh);
-        return false;
-    }
-    if (rename(fresh, target) != 0) {
+        ok = false;
+    } else if (ok && rename(fresh, target) != 0) {
         mx_format_text(error, error_size, "cannot rename %s to %s: %s", fresh, target,
                        strerror(errno));
         if (had_old) rename(old, target);
-        mx_remove_folder(fresh);
+        ok = false;
+    }
+    if (!ok) {
+        mx_remove_tree(fresh);
         return false;
     }
-    if (had_old && !mx_remove_folder(old))
+    if (had_old && !mx_remove_tree(old))
         fprintf(stderr, "mxbench: warning: could not remove the old baseline moved to %s\n", old);
     return true;
 }
 
-static int update_baseline(const char *dir, const char *run_dir) {
-    char error[4096];
-    mx_run_folder *run = mx_run_folder_load_checked(run_dir, error, sizeof error), *previous = NULL;
-    int status = MX_EXIT_UNUSABLE_INPUT;
-    if (!run) {
-        mx_cli_error("%s", error);
-        goto done;
-    }
+/* What a run must be to become part of a baseline; with a history, also like its newest run
+ * (unless forced): the same sweep and nearly as many measured rows. */
+static bool acceptable(const mx_run_folder *run, const mx_run_folder *newest, bool force) {
     size_t measured = mx_run_measured_rows(run);
     if (strcmp(run->meta.status, "complete") || measured == 0) {
         mx_cli_error("%s: %s: a baseline must be a complete run with measured rows (rows it lacked "
@@ -123,40 +139,103 @@ static int update_baseline(const char *dir, const char *run_dir) {
                      run->json_path,
                      measured ? "the run's status is not 'complete'" : "no row was measured");
         if (measured) fprintf(stderr, "  status: '%s'\n", run->meta.status);
+        return false;
+    }
+    if (!newest || force) return true;
+    size_t before = mx_run_measured_rows(newest);
+    if (strcmp(run->meta.suite, newest->meta.suite)) {
+        mx_cli_error("%s: a '%s' run, but the baseline holds '%s' runs (%s): its rows would not "
+                     "match (--force replaces the history with runs of the new sweep)",
+                     run->dir, run->meta.suite, newest->meta.suite, newest->dir);
+        return false;
+    }
+    if (10 * measured < 9 * before) {
+        mx_cli_error("%s: %zu measured rows, the baseline's newest run %zu (%s): a baseline that "
+                     "lost rows stops checking them (--force accepts it)",
+                     run->dir, measured, before, newest->dir);
+        return false;
+    }
+    return true;
+}
+
+static int update_baseline(const char *dir, const char *const *run_dirs, int run_count,
+                           bool force) {
+    char error[4096], target[2048];
+    int status = MX_EXIT_UNUSABLE_INPUT, history_count = 0, count = 0;
+    mx_run_folder **fresh = calloc((size_t)run_count, sizeof *fresh), **history = NULL;
+    mx_run_folder **keep = calloc((size_t)run_count + MX_BASELINE_KEEP + 1, sizeof *keep);
+    if (!fresh || !keep) {
+        mx_cli_error("out of memory");
         goto done;
     }
-    char target[2048], before[512] = "", after[512];
-    mx_format_text(target, sizeof target, "%s/%s", dir, run->model);
-    if (mx_is_folder(target)) {
-        previous = mx_run_folder_load(target, error, sizeof error);
-        if (previous)
-            mx_run_describe(previous, before, sizeof before);
-        else
-            mx_format_text(before, sizeof before, "an unusable baseline (%s)", error);
+    for (int i = 0; i < run_count; i++) {
+        if (!(fresh[i] = mx_run_folder_load_checked(run_dirs[i], error, sizeof error))) {
+            mx_cli_error("%s", error);
+            goto done;
+        }
+        if (strcmp(fresh[i]->model, fresh[0]->model)) {
+            mx_cli_error("%s ran on '%s', %s on '%s': a baseline holds runs of one GPU model",
+                         fresh[i]->dir, fresh[i]->meta.gpu_name, fresh[0]->dir,
+                         fresh[0]->meta.gpu_name);
+            goto done;
+        }
     }
-    if (!replace_baseline(dir, run, error, sizeof error)) {
+    mx_format_text(target, sizeof target, "%s/%s", dir, fresh[0]->model);
+    if (mx_is_folder(target) && !force) {
+        history_count = mx_run_history_load(target, &history, error, sizeof error);
+        if (!history_count) {
+            mx_cli_error("the baseline %s is unusable (%s): fix or remove it, or --force replaces "
+                         "it",
+                         target, error);
+            goto done;
+        }
+    }
+    for (int i = 0; i < run_count; i++)
+        if (!acceptable(fresh[i], history_count ? history[0] : NULL, force)) goto done;
+    /* The new runs first, then the history; a run id already kept is not kept twice. */
+    for (int i = 0; i < run_count + history_count && count < MX_BASELINE_KEEP; i++) {
+        mx_run_folder *run = i < run_count ? fresh[i] : history[i - run_count];
+        bool seen = false;
+        for (int k = 0; k < count && !seen; k++)
+            seen = !strcmp(keep[k]->meta.run_id, run->meta.run_id);
+        if (!seen) keep[count++] = run;
+    }
+    if (!write_baseline(dir, fresh[0]->model, keep, count, error, sizeof error)) {
         mx_cli_error("%s", error);
         status = MX_EXIT_ERROR;
         goto done;
     }
-    mx_run_describe(run, after, sizeof after);
-    printf("baseline %s ('%s') in %s/:\n", run->model, run->meta.gpu_name, target);
-    if (before[0]) printf("  replaced %s\n", before);
-    printf("  %s %s\n  from %s (results.csv, samples.csv, run.json)\n",
-           before[0] ? "with    " : "created:", after, run->dir);
-    if (strcmp(run->meta.suite, "nightly"))
-        printf(
-            "note: this is a '%s' run; make nightly compares nightly runs with it, and every row "
-            "it has that the nightly suite lacks will show as MISSING\n",
-            run->meta.suite);
-    if (run->meta.git_dirty == 1)
-        printf("note: the run was made from a checkout with uncommitted changes (commit %.12s)\n",
-               run->meta.git_commit);
+    printf("baseline %s ('%s') in %s/: %d run%s (the newest %d are kept)\n", fresh[0]->model,
+           fresh[0]->meta.gpu_name, target, count, count == 1 ? "" : "s", MX_BASELINE_KEEP);
+    for (int k = 0; k < count; k++) {
+        char text[512];
+        mx_run_describe(keep[k], text, sizeof text);
+        printf("  %s %s\n", k < run_count ? "added" : "kept ", text);
+    }
+    for (int i = 0; i < history_count; i++) {
+        bool kept = false;
+        for (int k = 0; k < count && !kept; k++) kept = keep[k] == history[i];
+        if (!kept)
+            printf("  dropped %s (older than the %d kept)\n", history[i]->meta.run_id,
+                   MX_BASELINE_KEEP);
+    }
+    for (int i = 0; i < run_count; i++) {
+        if (strcmp(fresh[i]->meta.suite, "nightly"))
+            printf("note: %s is a '%s' run; make nightly compares nightly runs with it, and "
+                   "every row it has that the nightly suite lacks will show as MISSING\n",
+                   fresh[i]->meta.run_id, fresh[i]->meta.suite);
+        if (fresh[i]->meta.git_dirty == 1)
+            printf("note: %s was made from a checkout with uncommitted changes (commit %.12s)\n",
+                   fresh[i]->meta.run_id, fresh[i]->meta.git_commit);
+    }
     printf("commit it to make it the gate of make nightly: git add %s\n", target);
     status = MX_EXIT_OK;
 done:
-    mx_run_folder_free(run);
-    mx_run_folder_free(previous);
+    for (int i = 0; fresh && i < run_count; i++) mx_run_folder_free(fresh[i]);
+    for (int i = 0; i < history_count; i++) mx_run_folder_free(history[i]);
+    free(fresh);
+    free(history);
+    free(keep);
     return status;
 }
 
@@ -166,21 +245,27 @@ static int run_baseline(const mx_parsed_options *parsed) {
     const char *dir = mx_option_value(parsed, "baselines");
     if (!dir) dir = default_dir;
     bool update = mx_option_value(parsed, "update") != NULL;
-    if (update && parsed->argument_count != 1) {
-        mx_cli_error("baseline --update: which run? usage: mxbench baseline --update RUN_DIR");
+    bool force = mx_option_value(parsed, "force") != NULL;
+    if (update && parsed->argument_count < 1) {
+        mx_cli_error("baseline --update: which runs? usage: mxbench baseline --update RUN_DIR...");
         return MX_EXIT_ERROR;
     }
-    if (!update && parsed->argument_count) {
-        mx_cli_error("baseline: '%s' given without --update (mxbench baseline --update %s "
-                     "promotes it; without arguments the baselines are listed)",
-                     parsed->arguments[0], parsed->arguments[0]);
+    if (!update && (parsed->argument_count || force)) {
+        mx_cli_error("baseline: %s%s given without --update (mxbench baseline --update RUN_DIR... "
+                     "adds runs; without arguments the baselines are listed)",
+                     parsed->argument_count ? parsed->arguments[0] : "--force",
+                     parsed->argument_count ? "" : "");
         return MX_EXIT_ERROR;
     }
-    return update ? update_baseline(dir, parsed->arguments[0]) : list_baselines(dir);
+    return update ? update_baseline(dir, parsed->arguments, parsed->argument_count, force)
+                  : list_baselines(dir);
 }
 
 static const mx_option baseline_options[] = {
-    {"update", NULL, "make RUN_DIR the baseline of its GPU model", NULL, false},
+    {"update", NULL, "add RUN_DIR... to the baseline of their GPU model", NULL, false},
+    {"force", NULL,
+     "with --update: accept runs of another sweep or with far fewer rows, replacing the history",
+     NULL, false},
     {"baselines", "DIR",
      "the baselines folder (default: baselines/ of the data folder: results/baselines of the "
      "checkout in a build tree)",
@@ -189,20 +274,25 @@ static const mx_option baseline_options[] = {
 
 const mx_command mx_baseline_command = {
     "baseline",
-    "List the baselines, or promote a run to its GPU model's baseline (--update RUN_DIR).",
-    "A baseline is a complete run folder kept as DIR/<gpu-model>/ (results.csv, samples.csv,\n"
-    "run.json; the model is run.json's gpu.name in lower case with dashes: NVIDIA H200 ->\n"
-    "nvidia-h200); `mxbench compare DIR CUR` (make nightly) compares CUR with the baseline of\n"
-    "CUR's GPU model. --update checks the run as compare will read it, copies its three files\n"
-    "into a new folder and swaps it for the old one, and prints what it replaced; commit the\n"
-    "folder to make it the nightly gate. Without --update: the baselines there, with their run,\n"
-    "date, commit and rows. Exit: 0 done, 1 bad usage or a failed write, 2 an unusable run or\n"
-    "baseline.",
+    "List the baselines, or add runs to their GPU model's baseline (--update RUN_DIR...).",
+    "A baseline is a history of complete runs of one GPU model, DIR/<gpu-model>/<run-id>/ (each\n"
+    "with results.csv, samples.csv, run.json; the model is run.json's gpu.name in lower case\n"
+    "with dashes: NVIDIA H200 -> nvidia-h200); `mxbench compare DIR CUR...` (make nightly)\n"
+    "compares CUR with the history of CUR's GPU model, from which it learns each row's\n"
+    "run-to-run spread. A baseline from before histories (the three files directly in\n"
+    "DIR/<gpu-model>/) is read as a history of one run. --update checks each run as compare\n"
+    "will read it (complete, every measured row with its samples; like the newest run kept:\n"
+    "the same sweep and at least 90 % of its measured rows, unless --force), writes the new\n"
+    "runs and the newest of the history, 9 runs at most, into a new folder, swaps it for the old\n"
+    "one and prints what it added, kept and dropped; commit the folder to make it the nightly\n"
+    "gate. Runs from more than one machine make the spread honest. Without --update: the\n"
+    "baselines there, with their runs. Exit: 0 done, 1 bad usage or a failed write, 2 an\n"
+    "unusable run or baseline.",
     baseline_options,
     (int)(sizeof baseline_options / sizeof baseline_options[0]),
     run_baseline,
     0,
-    1,
-    "[RUN_DIR]",
+    8,
+    "[RUN_DIR...]",
     NULL,
 };

@@ -1,6 +1,6 @@
-/* `mxbench compare BASE CUR` (the nightly gate): run folders loaded and keyed (run_folder.h), each
- * row judged from its samples, the verdicts printed, saved and plotted. `mxbench baseline` is in
- * baseline.c. */
+/* `mxbench compare BASE CUR...` (the nightly gate): the runs of each side loaded and keyed
+ * (run_folder.h), each row judged from its runs (gate.h), the verdicts printed, saved and plotted.
+ * `mxbench baseline` is in baseline.c. */
 #include "compare.h"
 
 #include <dirent.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "gate.h"
 #include "report.h"
 #include "run_folder.h"
 #include "schema.h"
@@ -20,98 +21,70 @@
 #include "text.h"
 #include "variants.h"
 
-// ---- verdicts
+// ---- the runs of a side
 
-static const char *const verdict_names[MX_VERDICT_COUNT] = {
-    "ACCURACY", "MISSING", "SLOWER", "UNSURE", "SAME", "FASTER", "NEW", "SKIPPED"};
+/* BASE's runs (a baseline's history, newest first) or CUR's (the repetitions of one job). runs[0]
+ * lists the side's rows and stands for it in messages. */
+typedef struct {
+    mx_run_folder **runs;
+    int count;
+    char dir[1024]; /* BASE: the folder given or found; CUR: the first run's */
+} run_side;
 
-const char *mx_verdict_string(mx_verdict verdict) {
-    return (unsigned)verdict < MX_VERDICT_COUNT ? verdict_names[verdict] : "?";
+static void side_free(run_side *side) {
+    for (int i = 0; i < side->count; i++) mx_run_folder_free(side->runs[i]);
+    free(side->runs);
+    side->runs = NULL;
+    side->count = 0;
 }
 
-bool mx_verdict_is_regression(mx_verdict verdict) {
-    return verdict == MX_VERDICT_ACCURACY || verdict == MX_VERDICT_MISSING ||
-           verdict == MX_VERDICT_SLOWER;
-}
-
-/* z with P(Z > z) = tail for a standard normal variable (tail in (0, 0.5]), by bisection. */
-static double normal_upper_quantile(double tail) {
-    double low = 0.0, high = 40.0;
-    for (int i = 0; i < 100; i++) {
-        double middle = 0.5 * (low + high);
-        *(0.5 * erfc(middle / sqrt(2.0)) > tail ? &low : &high) = middle;
+/* Appends the runs of dir: a run folder, or a folder of them (a baseline's history, a job's
+ * repetitions), newest first. */
+static bool side_add(run_side *side, const char *dir, char *error, size_t error_size) {
+    mx_run_folder **found;
+    int count = mx_run_history_load(dir, &found, error, error_size);
+    mx_run_folder **runs =
+        count ? realloc(side->runs, sizeof *runs * (size_t)(side->count + count)) : NULL;
+    if (count && !runs) mx_format_fail(error, error_size, "out of memory");
+    for (int i = 0; i < count; i++) {
+        if (runs)
+            runs[side->count++] = found[i];
+        else
+            mx_run_folder_free(found[i]);
     }
-    return 0.5 * (low + high);
-}
-
-void mx_compare_timing(const double *base, int base_count, const double *cur, int cur_count,
-                       const mx_compare_rule *rule, mx_timing_verdict *out) {
-    mx_sample_stats b, c;
-    mx_stats_compute(base, base_count, &b);
-    mx_stats_compute(cur, cur_count, &c);
-    *out = (mx_timing_verdict){.verdict = MX_VERDICT_UNSURE,
-                               .base_count = base_count,
-                               .cur_count = cur_count,
-                               .base_median_us = b.median,
-                               .cur_median_us = c.median,
-                               .change_pct = (c.median / b.median - 1.0) * 100.0,
-                               .band_low_pct = NAN,
-                               .band_high_pct = NAN,
-                               .base_noise_pct = b.noise_pct,
-                               .cur_noise_pct = c.noise_pct,
-                               .p_value = NAN};
-    /* The relative standard errors of the medians add in quadrature on the log of their ratio. */
-    double spread = hypot(b.noise_pct, c.noise_pct) / 100.0;
-    double z = normal_upper_quantile(rule->alpha / 2.0);
-    if (isfinite(spread)) {
-        out->band_low_pct = (exp(-z * spread) - 1.0) * 100.0;
-        out->band_high_pct = (exp(z * spread) - 1.0) * 100.0;
-    }
-    if (base_count < MX_COMPARE_MIN_SAMPLES || cur_count < MX_COMPARE_MIN_SAMPLES) {
-        bool base_short = base_count < MX_COMPARE_MIN_SAMPLES;
-        mx_format_text(out->reason, sizeof out->reason,
-                       "only %d samples in %s (the U test needs %d a side)",
-                       base_short ? base_count : cur_count, base_short ? "BASE" : "CUR",
-                       MX_COMPARE_MIN_SAMPLES);
-        return;
-    }
-    if (!(b.median > 0.0) || !isfinite(out->change_pct)) {
-        mx_format_text(out->reason, sizeof out->reason, "the BASE median is not a positive time");
-        return;
-    }
-    out->p_value = mx_stats_mann_whitney_p(base, base_count, cur, cur_count);
-    if (isnan(out->p_value)) {
-        mx_format_text(out->reason, sizeof out->reason, "the U test failed (out of memory)");
-        return;
-    }
-    bool significant = out->p_value < rule->alpha;
-    bool large = fabs(out->change_pct) >= rule->min_change_pct;
-    /* Below the minimum change a row is the SAME, detectable or not: two runs on one board
-     * differ by 1-3 % with p far below alpha, and that is not what the gate is for. */
-    if (significant && large)
-        out->verdict = out->change_pct > 0.0 ? MX_VERDICT_SLOWER : MX_VERDICT_FASTER;
-    else if (!large) {
-        out->verdict = MX_VERDICT_SAME;
-        if (significant)
-            mx_format_text(out->reason, sizeof out->reason,
-                           "a real change (p %.2g < %g) but smaller than the %g %% that counts",
-                           out->p_value, rule->alpha, rule->min_change_pct);
-    } else
-        mx_format_text(out->reason, sizeof out->reason,
-                       "%+.1f %% but not significant (p %.2g >= %g): within the noise",
-                       out->change_pct, out->p_value, rule->alpha);
+    free(found);
+    if (runs) side->runs = runs;
+    if (!side->dir[0] && runs) mx_format_text(side->dir, sizeof side->dir, "%s", dir);
+    return runs != NULL;
 }
 
 // ---- compare
 
 typedef struct {
-    long base_row, cur_row; /* -1: absent from that run */
+    long base_row, cur_row; /* in each side's runs[0]; -1: absent there */
     size_t order;           /* BASE's row order, then rows only in CUR */
     mx_verdict verdict;
-    bool timed; /* both measured: timing holds the medians and the change */
-    mx_timing_verdict timing;
+    bool timed; /* measured on both sides: gate holds the runs' verdict */
+    mx_gate_verdict gate;
+    double base_us, cur_us; /* geometric means of the runs' median times */
     char reason[512];
 } compared_row;
+
+typedef struct {
+    run_side base, cur;
+    compared_row *rows;
+    size_t count;
+    size_t plotted; /* rows in compare.dat */
+    mx_gate_rule rule;
+    /* The control: rows that time cuBLAS alone (variants.h). When they moved as a whole by
+     * MX_CONTROL_DRIFT_PCT or more (another board, clocks, a driver), every other row is judged
+     * by its time relative to its problem's FP16 row in the same run. */
+    double control_drift_pct;
+    int control_rows;
+    bool relative;
+} comparison;
+
+enum { MX_CONTROL_DRIFT_PCT = 2 };
 
 static void describe_unmeasured(const mx_run_folder *run, long row, const char *side, char *text,
                                 size_t size) {
@@ -120,30 +93,96 @@ static void describe_unmeasured(const mx_run_folder *run, long row, const char *
                      mx_run_cell(run->results, (size_t)row, "status"), note[0] ? ": " : "", note);
 }
 
-static void judge_row(const mx_run_folder *base, const mx_run_folder *cur,
-                      const mx_compare_rule *rule, compared_row *row) {
+/* The row's value in every run of the side that measured it at full clock: its median time, or
+ * that over its FP16 row's when relative. Also the plain times' geometric mean (*mean_us). */
+static int side_values(const run_side *side, const char *key, bool relative, double *values,
+                       double *mean_us, int *throttled) {
+    int count = 0, timed = 0;
+    double log_sum = 0.0;
+    for (int i = 0; i < side->count; i++) {
+        const mx_run_folder *run = side->runs[i];
+        long row = mx_run_find_row(run, key);
+        if (row < 0 || isnan(run->time_us[row])) continue;
+        double us = mx_run_row_median(run, (size_t)row);
+        log_sum += log(us);
+        timed++;
+        if (mx_flag_is_true(mx_run_cell(run->results, (size_t)row, "throttled"))) {
+            (*throttled)++;
+            continue;
+        }
+        long reference = relative ? mx_run_reference_row(run, (size_t)row) : -1;
+        if (relative && (reference < 0 || isnan(run->time_us[reference]))) continue;
+        values[count++] = relative ? us / mx_run_row_median(run, (size_t)reference) : us;
+    }
+    *mean_us = timed ? exp(log_sum / timed) : NAN;
+    return count;
+}
+
+static void judge_timing(const comparison *cmp, const char *key, bool control, compared_row *row) {
+    int throttled = 0;
+    bool relative = cmp->relative && !control;
+    double *base = malloc(sizeof *base * (size_t)cmp->base.count);
+    double *cur = malloc(sizeof *cur * (size_t)cmp->cur.count);
+    int nb = base ? side_values(&cmp->base, key, relative, base, &row->base_us, &throttled) : 0;
+    int nc = cur ? side_values(&cmp->cur, key, relative, cur, &row->cur_us, &throttled) : 0;
+    mx_gate_judge(base, nb, cur, nc, &cmp->rule, &row->gate);
+    free(base);
+    free(cur);
+    row->timed = true;
+    if (throttled)
+        mx_format_append(row->gate.reason, sizeof row->gate.reason,
+                         "%s%d run%s timed it throttled (left out)",
+                         row->gate.reason[0] ? "; " : "", throttled, throttled == 1 ? "" : "s");
+}
+
+/* pass_error true -> false or status ok -> fail in any run of CUR. */
+static bool judge_accuracy(const comparison *cmp, const char *key, long b, compared_row *row) {
+    const mx_run_folder *base = cmp->base.runs[0];
+    for (int i = 0; i < cmp->cur.count; i++) {
+        const mx_run_folder *cur = cmp->cur.runs[i];
+        long c = mx_run_find_row(cur, key);
+        if (c < 0) continue;
+        bool error_lost = mx_flag_value(mx_run_cell(base->results, (size_t)b, "pass_error")) == 1 &&
+                          mx_flag_value(mx_run_cell(cur->results, (size_t)c, "pass_error")) == 0;
+        bool status_lost = !strcmp(mx_run_cell(base->results, (size_t)b, "status"), "ok") &&
+                           !strcmp(mx_run_cell(cur->results, (size_t)c, "status"), "fail");
+        if (!error_lost && !status_lost) continue;
+        row->verdict = MX_VERDICT_ACCURACY;
+        if (cmp->cur.count > 1)
+            mx_format_append(row->reason, sizeof row->reason, "run %s: ", cur->meta.run_id);
+        if (error_lost) {
+            mx_format_append(row->reason, sizeof row->reason, "pass_error true -> false");
+            static const char *const errors[] = {"rel_err_vs_fp16", "rel_err_vs_exact",
+                                                 "nonfinite"};
+            for (int e = 0; e < 3; e++)
+                if (mx_run_cell(base->results, (size_t)b, errors[e])[0] ||
+                    mx_run_cell(cur->results, (size_t)c, errors[e])[0])
+                    mx_format_append(row->reason, sizeof row->reason, "%s %s %s -> %s",
+                                     e ? "," : ":", errors[e],
+                                     mx_run_cell(base->results, (size_t)b, errors[e]),
+                                     mx_run_cell(cur->results, (size_t)c, errors[e]));
+        }
+        if (status_lost) {
+            const char *note = mx_run_cell(cur->results, (size_t)c, "note");
+            mx_format_append(row->reason, sizeof row->reason, "%sstatus ok -> fail%s%s",
+                             error_lost ? "; " : "", note[0] ? ": " : "", note);
+        }
+        return true;
+    }
+    return false;
+}
+
+static void judge_row(const comparison *cmp, compared_row *row) {
+    const mx_run_folder *base = cmp->base.runs[0], *cur = cmp->cur.runs[0];
     long b = row->base_row, c = row->cur_row;
     bool base_measured = b >= 0 && !isnan(base->time_us[b]);
     bool cur_measured = c >= 0 && !isnan(cur->time_us[c]);
+    const char *key = b >= 0 ? base->keys[b] : cur->keys[c];
+    const char *variant =
+        mx_run_cell(b >= 0 ? base->results : cur->results, (size_t)(b >= 0 ? b : c), "variant");
+    bool control = mx_variant_traits_of(variant)->cublas_only;
     row->reason[0] = '\0';
-    if (base_measured && cur_measured) {
-        double *base_samples = NULL, *cur_samples = NULL;
-        int nb = mx_run_samples(base, base->keys[b], &base_samples);
-        int nc = mx_run_samples(cur, cur->keys[c], &cur_samples);
-        mx_compare_timing(base_samples, nb, cur_samples, nc, rule, &row->timing);
-        free(base_samples);
-        free(cur_samples);
-        if (nb == 0 || nc == 0) { /* judged UNSURE; the medians come from results.csv */
-            if (nb == 0) row->timing.base_median_us = base->time_us[b];
-            if (nc == 0) row->timing.cur_median_us = cur->time_us[c];
-            row->timing.change_pct =
-                (row->timing.cur_median_us / row->timing.base_median_us - 1.0) * 100.0;
-            mx_format_text(row->timing.reason, sizeof row->timing.reason,
-                           "no samples of this row in %s",
-                           nb == 0 ? base->samples_path : cur->samples_path);
-        }
-        row->timed = true;
-    }
+    if (base_measured && cur_measured) judge_timing(cmp, key, control, row);
     if (c < 0) {
         row->verdict = base_measured ? MX_VERDICT_MISSING : MX_VERDICT_SKIPPED;
         mx_format_append(row->reason, sizeof row->reason, "absent from CUR%s",
@@ -157,97 +196,70 @@ static void judge_row(const mx_run_folder *base, const mx_run_folder *cur,
         if (!cur_measured) describe_unmeasured(cur, c, "CUR", row->reason, sizeof row->reason);
         return;
     }
-    const char *base_pass = mx_run_cell(base->results, (size_t)b, "pass_error");
-    const char *cur_pass = mx_run_cell(cur->results, (size_t)c, "pass_error");
-    const char *base_status = mx_run_cell(base->results, (size_t)b, "status");
-    const char *cur_status = mx_run_cell(cur->results, (size_t)c, "status");
-    bool error_lost = mx_flag_value(base_pass) == 1 && mx_flag_value(cur_pass) == 0;
-    bool status_lost = !strcmp(base_status, "ok") && !strcmp(cur_status, "fail");
-    if (error_lost || status_lost) {
-        row->verdict = MX_VERDICT_ACCURACY;
-        if (error_lost) {
-            mx_format_append(row->reason, sizeof row->reason, "pass_error true -> false");
-            static const char *const errors[] = {"rel_err_vs_fp16", "rel_err_vs_exact",
-                                                 "nonfinite"};
-            for (int i = 0; i < 3; i++)
-                if (mx_run_cell(base->results, (size_t)b, errors[i])[0] ||
-                    mx_run_cell(cur->results, (size_t)c, errors[i])[0])
-                    mx_format_append(row->reason, sizeof row->reason, "%s %s %s -> %s",
-                                     i ? "," : ":", errors[i],
-                                     mx_run_cell(base->results, (size_t)b, errors[i]),
-                                     mx_run_cell(cur->results, (size_t)c, errors[i]));
-        }
-        if (status_lost) {
-            const char *note = mx_run_cell(cur->results, (size_t)c, "note");
-            mx_format_append(row->reason, sizeof row->reason, "%sstatus ok -> fail%s%s",
-                             error_lost ? "; " : "", note[0] ? ": " : "", note);
-        }
-    } else if (base_measured != cur_measured) {
+    if (judge_accuracy(cmp, key, b, row)) return;
+    if (base_measured != cur_measured) {
         row->verdict = base_measured ? MX_VERDICT_MISSING : MX_VERDICT_NEW;
         if (base_measured)
             describe_unmeasured(cur, c, "CUR", row->reason, sizeof row->reason);
         else
             describe_unmeasured(base, b, "BASE", row->reason, sizeof row->reason);
-    } else if (!base_measured) {
+        return;
+    }
+    if (!base_measured) {
         row->verdict = MX_VERDICT_SKIPPED;
         describe_unmeasured(cur, c, "either run", row->reason, sizeof row->reason);
-    } else {
-        row->verdict = row->timing.verdict;
-        mx_format_append(row->reason, sizeof row->reason, "%s", row->timing.reason);
+        return;
     }
+    row->verdict = row->gate.verdict;
+    if (cmp->relative && !control)
+        mx_format_append(row->reason, sizeof row->reason, "relative to its FP16 row%s",
+                         row->gate.reason[0] ? "; " : "");
+    mx_format_append(row->reason, sizeof row->reason, "%s", row->gate.reason);
     /* Variants that time cuBLAS alone (variants.h: fp16, persistent) run no mxbench kernel.
      * They are the control: a change there is the environment (board, driver, cuBLAS), which the
      * report shows but the gate must not blame on the code. */
-    const char *variant = mx_run_cell(cur->results, (size_t)c, "variant");
-    if ((row->verdict == MX_VERDICT_SLOWER || row->verdict == MX_VERDICT_FASTER) &&
-        mx_variant_traits_of(variant)->cublas_only) {
+    if ((row->verdict == MX_VERDICT_SLOWER || row->verdict == MX_VERDICT_FASTER) && control) {
         mx_format_append(
             row->reason, sizeof row->reason,
-            "%s not gated (p %.2g): this row times cuBLAS alone, a change is the environment",
-            mx_verdict_string(row->verdict), row->timing.p_value);
+            "%s%s not gated (p %.2g): this row times cuBLAS alone, a change is the environment",
+            row->reason[0] ? "; " : "", mx_verdict_string(row->verdict), row->gate.p_value);
         row->verdict = MX_VERDICT_UNSURE;
     }
-    const mx_run_folder *runs[2] = {base, cur};
-    long rows[2] = {b, c};
-    bool throttled = false;
-    for (int i = 0; i < 2 && row->timed; i++) {
-        if (!mx_flag_is_true(mx_run_cell(runs[i]->results, (size_t)rows[i], "throttled"))) continue;
-        /* A row timed at a lowered SM clock (run flags it) says nothing about the code. */
-        if (!throttled &&
-            (row->verdict == MX_VERDICT_SLOWER || row->verdict == MX_VERDICT_FASTER)) {
-            mx_format_append(row->reason, sizeof row->reason,
-                             "%s discounted (p %.2g): not timed at the same SM clock",
-                             mx_verdict_string(row->verdict), row->timing.p_value);
-            row->verdict = MX_VERDICT_UNSURE;
-        }
-        throttled = true;
-        mx_format_append(row->reason, sizeof row->reason, "%s%s row throttled (SM clock %s MHz)",
-                         row->reason[0] ? "; " : "", i ? "CUR" : "BASE",
-                         mx_run_cell(runs[i]->results, (size_t)rows[i], "sm_clock_mhz"));
+}
+
+/* The control rows' median change (cmp->control_drift_pct), and whether it makes the gate judge
+ * the other rows relative to their FP16 row. */
+static void measure_control(comparison *cmp) {
+    const mx_run_folder *base = cmp->base.runs[0];
+    double *changes = malloc(sizeof *changes * (base->row_count + 1));
+    int count = 0;
+    for (size_t b = 0; changes && b < base->row_count; b++) {
+        if (!mx_variant_traits_of(mx_run_cell(base->results, b, "variant"))->cublas_only) continue;
+        compared_row row = {.base_row = (long)b};
+        long c = mx_run_find_row(cmp->cur.runs[0], base->keys[b]);
+        if (c < 0 || isnan(base->time_us[b]) || isnan(cmp->cur.runs[0]->time_us[c])) continue;
+        judge_timing(cmp, base->keys[b], true, &row);
+        if (isfinite(row.gate.change_pct)) changes[count++] = row.gate.change_pct;
     }
+    cmp->control_rows = count;
+    cmp->control_drift_pct = count ? mx_stats_median_of(changes, count) : NAN;
+    cmp->relative = count && fabs(cmp->control_drift_pct) >= MX_CONTROL_DRIFT_PCT;
+    free(changes);
 }
 
 /* Worst first: by verdict, then the largest slowdown, then the sweep's order. */
 static int compare_rows(const void *a, const void *b) {
     const compared_row *x = a, *y = b;
     if (x->verdict != y->verdict) return x->verdict < y->verdict ? -1 : 1;
-    double cx = x->timed ? x->timing.change_pct : NAN, cy = y->timed ? y->timing.change_pct : NAN;
+    double cx = x->timed ? x->gate.change_pct : NAN, cy = y->timed ? y->gate.change_pct : NAN;
     if (!isnan(cx) && !isnan(cy) && cx != cy) return cx > cy ? -1 : 1;
     if (isnan(cx) != isnan(cy)) return isnan(cx) ? 1 : -1;
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-typedef struct {
-    const mx_run_folder *base, *cur;
-    compared_row *rows;
-    size_t count;
-    size_t plotted; /* rows in compare.dat */
-    mx_compare_rule rule;
-} comparison;
-
 /* "gemm fused f16 gaussian M=1 N=4096 K=4096" (+ experts, batch where they matter). */
 static void row_label(const comparison *cmp, const compared_row *row, char *label, size_t size) {
-    const mx_table *t = row->base_row >= 0 ? cmp->base->results : cmp->cur->results;
+    const mx_table *t = row->base_row >= 0 ? cmp->base.runs[0]->results : cmp->cur.runs[0]->results;
     size_t r = (size_t)(row->base_row >= 0 ? row->base_row : row->cur_row);
     mx_format_text(label, size, "%s %s %s %s M=%s N=%s K=%s", mx_run_cell(t, r, "op"),
                    mx_run_cell(t, r, "variant"), mx_run_cell(t, r, "dtype"),
@@ -271,25 +283,26 @@ static void format_number(char *text, size_t size, const char *format, double va
 static void print_table(const comparison *cmp, bool all) {
     size_t listed = 0;
     char band_title[32];
-    mx_format_text(band_title, sizeof band_title, "noise %g%%", 100.0 * (1.0 - cmp->rule.alpha));
-    printf("\n%-8s %9s %10s %8s %10s %10s  %s\n", "verdict", "change", band_title, "p", "base us",
-           "cur us", "row");
+    mx_format_text(band_title, sizeof band_title, "spread %g%%", 100.0 * (1.0 - cmp->rule.alpha));
+    printf("\n%-8s %9s %12s %7s %8s %10s %10s  %s\n", "verdict", "change", band_title, "counts",
+           "p", "base us", "cur us", "row");
     for (size_t i = 0; i < cmp->count; i++) {
         const compared_row *row = &cmp->rows[i];
         if (row->verdict == MX_VERDICT_SAME && !all) continue;
-        const mx_timing_verdict *t = &row->timing;
-        char change[32] = "-", band[48] = "-", p[32] = "-", base_us[32] = "-", cur_us[32] = "-";
-        char label[256];
+        const mx_gate_verdict *g = &row->gate;
+        char change[32] = "-", band[48] = "-", counts[32] = "-", p[32] = "-", base_us[32] = "-",
+             cur_us[32] = "-", label[256];
         if (row->timed) {
-            format_number(change, sizeof change, "%+.1f %%", t->change_pct);
-            format_number(band, sizeof band, "+-%.1f %%", fmax(-t->band_low_pct, t->band_high_pct));
-            format_number(p, sizeof p, "%.1e", t->p_value);
-            format_number(base_us, sizeof base_us, "%.2f", t->base_median_us);
-            format_number(cur_us, sizeof cur_us, "%.2f", t->cur_median_us);
+            format_number(change, sizeof change, "%+.1f %%", g->change_pct);
+            format_number(band, sizeof band, "+-%.1f %%", fmax(-g->band_low_pct, g->band_high_pct));
+            format_number(counts, sizeof counts, "%.0f %%", g->threshold_pct);
+            format_number(p, sizeof p, "%.1e", g->p_value);
+            format_number(base_us, sizeof base_us, "%.2f", row->base_us);
+            format_number(cur_us, sizeof cur_us, "%.2f", row->cur_us);
         }
         row_label(cmp, row, label, sizeof label);
-        printf("%-8s %9s %10s %8s %10s %10s  %s%s%s\n", mx_verdict_string(row->verdict), change,
-               band, p, base_us, cur_us, label, row->reason[0] ? ": " : "", row->reason);
+        printf("%-8s %9s %12s %7s %8s %10s %10s  %s%s%s\n", mx_verdict_string(row->verdict), change,
+               band, counts, p, base_us, cur_us, label, row->reason[0] ? ": " : "", row->reason);
         listed++;
     }
     if (listed == 0) printf("(no row changed)\n");
@@ -300,8 +313,8 @@ static void print_table(const comparison *cmp, bool all) {
 
 /* compare.csv: the verdict, the row's key columns (schema.c), then what was compared. */
 static const char *const compared_columns[] = {
-    "base_samples", "cur_samples",   "base_median_us",  "cur_median_us",  "change_pct",
-    "band_low_pct", "band_high_pct", "p_value",         "base_noise_pct", "cur_noise_pct",
+    "base_runs",    "cur_runs",      "base_median_us",  "cur_median_us",  "change_pct",
+    "band_low_pct", "band_high_pct", "p_value",         "spread_pct",     "threshold_pct",
     "base_status",  "cur_status",    "base_pass_error", "cur_pass_error", "reason"};
 
 static bool set_number(mx_table *t, int r, const char *column, const char *format, double value) {
@@ -319,11 +332,11 @@ static bool save_compare_csv(const comparison *cmp, const char *path, char *erro
     bool ok = t != NULL;
     for (size_t i = 0; ok && i < cmp->count; i++) {
         const compared_row *row = &cmp->rows[i];
-        const mx_timing_verdict *tv = &row->timing;
+        const mx_gate_verdict *g = &row->gate;
         int r = mx_table_add_row(t);
         ok = r >= 0 && mx_table_set(t, r, "verdict", "%s", mx_verdict_string(row->verdict)) &&
              mx_table_set(t, r, "reason", "%s", row->reason);
-        const mx_run_folder *runs[2] = {cmp->base, cmp->cur};
+        const mx_run_folder *runs[2] = {cmp->base.runs[0], cmp->cur.runs[0]};
         long rows[2] = {row->base_row, row->cur_row};
         for (int side = 1; side >= 0; side--) { /* keys from BASE where it has the row */
             if (rows[side] < 0) continue;
@@ -339,16 +352,16 @@ static bool save_compare_csv(const comparison *cmp, const char *path, char *erro
                               mx_run_cell(from, at, "pass_error"));
         }
         if (ok && row->timed)
-            ok = mx_table_set(t, r, "base_samples", "%d", tv->base_count) &&
-                 mx_table_set(t, r, "cur_samples", "%d", tv->cur_count) &&
-                 set_number(t, r, "base_median_us", "%.3f", tv->base_median_us) &&
-                 set_number(t, r, "cur_median_us", "%.3f", tv->cur_median_us) &&
-                 set_number(t, r, "change_pct", "%.2f", tv->change_pct) &&
-                 set_number(t, r, "band_low_pct", "%.2f", tv->band_low_pct) &&
-                 set_number(t, r, "band_high_pct", "%.2f", tv->band_high_pct) &&
-                 set_number(t, r, "p_value", "%.3g", tv->p_value) &&
-                 set_number(t, r, "base_noise_pct", "%.3f", tv->base_noise_pct) &&
-                 set_number(t, r, "cur_noise_pct", "%.3f", tv->cur_noise_pct);
+            ok = mx_table_set(t, r, "base_runs", "%d", g->base_runs) &&
+                 mx_table_set(t, r, "cur_runs", "%d", g->cur_runs) &&
+                 set_number(t, r, "base_median_us", "%.3f", row->base_us) &&
+                 set_number(t, r, "cur_median_us", "%.3f", row->cur_us) &&
+                 set_number(t, r, "change_pct", "%.2f", g->change_pct) &&
+                 set_number(t, r, "band_low_pct", "%.2f", g->band_low_pct) &&
+                 set_number(t, r, "band_high_pct", "%.2f", g->band_high_pct) &&
+                 set_number(t, r, "p_value", "%.3g", g->p_value) &&
+                 set_number(t, r, "spread_pct", "%.3f", g->spread_pct) &&
+                 set_number(t, r, "threshold_pct", "%.2f", g->threshold_pct);
     }
     if (!ok) mx_format_text(error, error_size, "%s: out of memory", path);
     ok = ok && mx_table_save(t, path, error, error_size);
@@ -356,30 +369,31 @@ static bool save_compare_csv(const comparison *cmp, const char *path, char *erro
     return ok;
 }
 
-/* compare.dat, the data of plots/compare.gp (report.h): the rows timed in both runs, in the
+/* compare.dat, the data of plots/compare.gp (report.h): the rows timed on both sides, in the
  * sweep's order (the rows are still in that order when it is written). */
 static bool write_compare_dat(FILE *file, void *context) {
     comparison *cmp = context;
-    const mx_run_info *base = &cmp->base->meta, *cur = &cmp->cur->meta;
+    const mx_run_info *base = &cmp->base.runs[0]->meta, *cur = &cmp->cur.runs[0]->meta;
     fprintf(file,
-            "# mxbench compare on %s: change of the median time vs BASE in %% (positive: slower),\n"
-            "# the change the noise alone could give (%g %% band) and the verdict on the time\n"
-            "# base: run %s, commit %s\n# cur: run %s, commit %s\n"
+            "# mxbench compare on %s: change of the time vs BASE in %% (positive: slower), the\n"
+            "# change the run-to-run spread alone could give (%g %% band) and the verdict\n"
+            "# base: %d run%s, newest %s, commit %s\n# cur: %d run%s, first %s, commit %s\n"
             "# index\tchange_pct\tband_low_pct\tband_high_pct\tverdict\tlabel\n",
-            cur->gpu_name, 100.0 * (1.0 - cmp->rule.alpha), base->run_id, base->git_commit,
-            cur->run_id, cur->git_commit);
+            cur->gpu_name, 100.0 * (1.0 - cmp->rule.alpha), cmp->base.count,
+            cmp->base.count == 1 ? "" : "s", base->run_id, base->git_commit, cmp->cur.count,
+            cmp->cur.count == 1 ? "" : "s", cur->run_id, cur->git_commit);
     cmp->plotted = 0;
     for (size_t i = 0; i < cmp->count; i++) {
         const compared_row *row = &cmp->rows[i];
-        const mx_timing_verdict *t = &row->timing;
-        if (!row->timed || !isfinite(t->change_pct)) continue;
+        const mx_gate_verdict *g = &row->gate;
+        if (!row->timed || !isfinite(g->change_pct)) continue;
         char label[256], band[64] = "NaN\tNaN";
         row_label(cmp, row, label, sizeof label);
-        if (isfinite(t->band_low_pct) && isfinite(t->band_high_pct))
-            mx_format_text(band, sizeof band, "%.3f\t%.3f", t->band_low_pct, t->band_high_pct);
+        if (isfinite(g->band_low_pct) && isfinite(g->band_high_pct))
+            mx_format_text(band, sizeof band, "%.3f\t%.3f", g->band_low_pct, g->band_high_pct);
         /* the row's verdict; the timing one where accuracy decided (the plot shows time only) */
-        mx_verdict verdict = row->verdict == MX_VERDICT_ACCURACY ? t->verdict : row->verdict;
-        fprintf(file, "%zu\t%.3f\t%s\t%s\t%s\n", cmp->plotted++, t->change_pct, band,
+        mx_verdict verdict = row->verdict == MX_VERDICT_ACCURACY ? g->verdict : row->verdict;
+        fprintf(file, "%zu\t%.3f\t%s\t%s\t%s\n", cmp->plotted++, g->change_pct, band,
                 mx_verdict_string(verdict), label);
     }
     return !ferror(file);
@@ -401,9 +415,10 @@ static void draw_plot(const comparison *cmp, const char *dat_path, const char *o
         return;
     }
     char caption[512], title[1024], count[32], threshold[32], error[2048];
-    mx_run_info_caption(&cmp->cur->meta, caption, sizeof caption);
-    mx_format_text(title, sizeof title, "run %s vs %s: change of the median time (%s)",
-                   cmp->cur->meta.run_id, cmp->base->meta.run_id, caption);
+    mx_run_info_caption(&cmp->cur.runs[0]->meta, caption, sizeof caption);
+    mx_format_text(title, sizeof title, "%d run%s from %s vs %d from %s: change of the time (%s)",
+                   cmp->cur.count, cmp->cur.count == 1 ? "" : "s", cmp->cur.runs[0]->meta.run_id,
+                   cmp->base.count, cmp->base.runs[0]->meta.run_id, caption);
     mx_format_text(count, sizeof count, "%zu", cmp->plotted);
     mx_format_text(threshold, sizeof threshold, "%g", cmp->rule.min_change_pct);
     const mx_plot_variable variables[] = {
@@ -432,15 +447,41 @@ static void list_models(const char *dir, char *text, size_t size) {
     DIR *folder = opendir(dir);
     for (struct dirent *entry; folder && (entry = readdir(folder));) {
         char path[2400];
-        mx_format_text(path, sizeof path, "%s/%s/run.json", dir, entry->d_name);
-        if (entry->d_name[0] != '.' && mx_is_file(path))
+        mx_format_text(path, sizeof path, "%s/%s", dir, entry->d_name);
+        if (entry->d_name[0] != '.' && mx_is_folder(path))
             mx_format_append(text, size, "%s%s", text[0] ? ", " : "", entry->d_name);
     }
     if (folder) closedir(folder);
     if (!text[0]) mx_format_text(text, size, "none");
 }
 
-/* BASE is a run folder, or a baselines folder holding a run folder per GPU model: then CUR's. */
+static bool is_run(const char *dir) {
+    char path[2400];
+    mx_format_text(path, sizeof path, "%s/results.csv", dir);
+    return mx_is_file(path);
+}
+
+/* A folder of run folders named by run (a baseline's history), not by GPU model (a baselines
+ * folder whose baselines are single runs, as `baseline` kept them before histories). */
+static bool is_history(const char *dir) {
+    DIR *folder = opendir(dir);
+    bool history = false;
+    for (struct dirent *entry; folder && !history && (entry = readdir(folder));) {
+        char path[2400], error[256], model[128];
+        mx_format_text(path, sizeof path, "%s/%s", dir, entry->d_name);
+        if (entry->d_name[0] == '.' || !is_run(path)) continue;
+        mx_format_text(path, sizeof path, "%s/%s/run.json", dir, entry->d_name);
+        mx_run_info info;
+        history = !mx_run_info_read(path, &info, error, sizeof error) ||
+                  !mx_gpu_model_name(info.gpu_name, model, sizeof model) ||
+                  strcmp(model, entry->d_name) != 0;
+    }
+    if (folder) closedir(folder);
+    return history;
+}
+
+/* BASE is a run folder, a baseline (a history of run folders), or a baselines folder holding a
+ * baseline per GPU model: then CUR's. */
 static bool resolve_base(const char *base_arg, const mx_run_folder *cur, char *dir, size_t size,
                          bool *from_baselines, char *error, size_t error_size) {
     char base[1024];
@@ -453,43 +494,54 @@ static bool resolve_base(const char *base_arg, const mx_run_folder *cur, char *d
                        base, access(base, F_OK) ? strerror(errno) : "not a folder");
         return false;
     }
-    for (int i = 0; i < MX_RUN_FILE_COUNT; i++) {
-        mx_format_text(dir, size, "%s/%s", base, mx_run_files[i]);
-        if (access(dir, F_OK) == 0) {
-            mx_format_text(dir, size, "%s", base);
-            return true;
-        }
-    }
     mx_format_text(dir, size, "%s/%s", base, cur->model);
-    *from_baselines = true;
-    if (mx_is_folder(dir)) return true;
+    if (mx_is_folder(dir)) {
+        *from_baselines = true;
+        return true;
+    }
+    mx_format_text(dir, size, "%s", base);
+    if (is_run(base) || is_history(base)) return true;
     char models[512];
     list_models(base, models, sizeof models);
     mx_format_text(
         error, error_size,
         "no baseline for GPU model %s ('%s', from %s) in %s (baselines there: %s).\n"
-        "  Make one from a run you trust: mxbench baseline --update RUN_DIR --baselines %s\n"
+        "  Make one from runs you trust: mxbench baseline --update RUN_DIR... --baselines %s\n"
         "  then commit %s/%s/ (nothing was compared: a missing baseline never passes)",
         cur->model, cur->meta.gpu_name, cur->json_path, base, models, base, base, cur->model);
     return false;
 }
 
 static void print_header(const comparison *cmp, bool from_baselines) {
-    char base_text[512], cur_text[512];
-    mx_run_describe(cmp->base, base_text, sizeof base_text);
-    mx_run_describe(cmp->cur, cur_text, sizeof cur_text);
-    printf("mxbench compare on %s\n  BASE %s%s: %s\n  CUR  %s: %s\n", cmp->cur->meta.gpu_name,
-           cmp->base->dir, from_baselines ? " (the baseline of this GPU model)" : "", base_text,
-           cmp->cur->dir, cur_text);
-    printf("  per row: Mann-Whitney U on the samples at alpha %g and a change of the medians of at "
-           "least %g %% (%d samples a side at least)\n",
-           cmp->rule.alpha, cmp->rule.min_change_pct, MX_COMPARE_MIN_SAMPLES);
-    const mx_run_folder *runs[2] = {cmp->base, cmp->cur};
-    for (int i = 0; i < 2; i++)
-        if (strcmp(runs[i]->meta.status, "complete"))
-            printf("  note: %s is a run with status '%s': rows it lacks show as %s\n",
-                   i ? "CUR" : "BASE", runs[i]->meta.status, i ? "MISSING" : "NEW");
-    const mx_run_info *base = &cmp->base->meta, *cur = &cmp->cur->meta;
+    const run_side *sides[2] = {&cmp->base, &cmp->cur};
+    printf("mxbench compare on %s\n", cmp->cur.runs[0]->meta.gpu_name);
+    for (int s = 0; s < 2; s++) {
+        printf("  %s %s%s: %d run%s\n", s ? "CUR " : "BASE", sides[s]->dir,
+               !s && from_baselines ? " (the baseline of this GPU model)" : "", sides[s]->count,
+               sides[s]->count == 1 ? "" : "s");
+        for (int i = 0; i < sides[s]->count; i++) {
+            char text[512];
+            mx_run_describe(sides[s]->runs[i], text, sizeof text);
+            printf("    %s\n", text);
+            if (strcmp(sides[s]->runs[i]->meta.status, "complete"))
+                printf("    note: status '%s': rows it lacks show as %s\n",
+                       sides[s]->runs[i]->meta.status, s ? "MISSING" : "NEW");
+        }
+    }
+    printf("  per row: each run's median time; the runs compared by a t test on their logs at "
+           "alpha %g; a change counts from %g %% or %g x the row's run-to-run spread, whichever "
+           "is larger\n",
+           cmp->rule.alpha, cmp->rule.min_change_pct, cmp->rule.spread_factor);
+    if (cmp->base.count < 2)
+        printf("  note: a baseline of one run: how far a row moves between runs and machines is "
+               "unknown, so no row can be SLOWER (mxbench baseline --update adds runs)\n");
+    if (cmp->control_rows)
+        printf("  control: the %d cuBLAS-only rows moved by a median %+.1f %%: %s\n",
+               cmp->control_rows, cmp->control_drift_pct,
+               cmp->relative
+                   ? "the other rows are judged relative to their FP16 row in the same run"
+                   : "times are judged as measured");
+    const mx_run_info *base = &cmp->base.runs[0]->meta, *cur = &cmp->cur.runs[0]->meta;
     if (strcmp(base->suite, cur->suite))
         printf("  note: the suites differ (BASE %s, CUR %s): rows of one only show as MISSING or "
                "NEW\n",
@@ -501,14 +553,15 @@ static void print_header(const comparison *cmp, bool from_baselines) {
 }
 
 static int compare_runs(comparison *cmp, const char *out_dir, bool all) {
-    const mx_run_folder *base = cmp->base, *cur = cmp->cur;
+    const mx_run_folder *base = cmp->base.runs[0], *cur = cmp->cur.runs[0];
     cmp->rows = calloc(base->row_count + cur->row_count + 1, sizeof *cmp->rows);
-    if (!cmp->rows) {
+    bool *matched = calloc(cur->row_count + 1, sizeof *matched);
+    if (!cmp->rows || !matched) {
+        free(matched);
         mx_cli_error("out of memory");
         return MX_EXIT_UNUSABLE_INPUT;
     }
-    bool *matched = calloc(cur->row_count + 1, sizeof *matched);
-    for (size_t b = 0; matched && b < base->row_count; b++) {
+    for (size_t b = 0; b < base->row_count; b++) {
         compared_row *row = &cmp->rows[cmp->count];
         *row = (compared_row){.base_row = (long)b,
                               .cur_row = mx_run_find_row(cur, base->keys[b]),
@@ -516,20 +569,16 @@ static int compare_runs(comparison *cmp, const char *out_dir, bool all) {
         if (row->cur_row >= 0) matched[row->cur_row] = true;
         cmp->count++;
     }
-    for (size_t c = 0; matched && c < cur->row_count; c++) {
+    for (size_t c = 0; c < cur->row_count; c++) {
         if (matched[c]) continue;
         cmp->rows[cmp->count] =
             (compared_row){.base_row = -1, .cur_row = (long)c, .order = cmp->count};
         cmp->count++;
     }
-    if (!matched) {
-        mx_cli_error("out of memory");
-        return MX_EXIT_UNUSABLE_INPUT;
-    }
     free(matched);
     int counts[MX_VERDICT_COUNT] = {0};
     for (size_t i = 0; i < cmp->count; i++) {
-        judge_row(base, cur, &cmp->rule, &cmp->rows[i]);
+        judge_row(cmp, &cmp->rows[i]);
         counts[cmp->rows[i].verdict]++;
     }
     char csv_path[2200], dat_path[2200], error[2600];
@@ -560,102 +609,125 @@ static int compare_runs(comparison *cmp, const char *out_dir, bool all) {
     if (regressions) {
         printf("REGRESSION: %d rows (%d ACCURACY, %d MISSING, %d SLOWER) vs %s (exit 1)\n",
                regressions, counts[MX_VERDICT_ACCURACY], counts[MX_VERDICT_MISSING],
-               counts[MX_VERDICT_SLOWER], base->dir);
+               counts[MX_VERDICT_SLOWER], cmp->base.dir);
         return MX_COMPARE_EXIT_REGRESSION;
     }
-    printf("no regression vs %s (exit 0)\n", base->dir);
+    printf("no regression vs %s (exit 0)\n", cmp->base.dir);
     return MX_EXIT_OK;
 }
 
+/* Every run of both sides from one GPU model, keyed on the key columns they all have. */
+static bool check_sides(comparison *cmp, char *error, size_t error_size) {
+    const run_side *sides[2] = {&cmp->base, &cmp->cur};
+    const mx_run_folder *first = cmp->cur.runs[0];
+    int total = cmp->base.count + cmp->cur.count;
+    mx_run_folder **all = malloc(sizeof *all * (size_t)total);
+    if (!all) return mx_format_fail(error, error_size, "out of memory");
+    int n = 0;
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < sides[s]->count; i++) all[n++] = sides[s]->runs[i];
+    bool ok = true;
+    for (int i = 0; ok && i < n; i++)
+        if (strcmp(all[i]->model, first->model))
+            ok = mx_format_fail(
+                error, error_size,
+                "the runs are from different GPU models: %s ran on '%s' (%s), %s on '%s' (%s); "
+                "times from different GPUs are not comparable (compare against a baselines "
+                "folder to pick CUR's model)",
+                all[i]->dir, all[i]->meta.gpu_name, all[i]->model, first->dir, first->meta.gpu_name,
+                first->model);
+    mx_key_set keys = mx_run_shared_keys(all, n);
+    for (int i = 0; ok && i < n; i++) ok = mx_run_folder_index(all[i], &keys, error, error_size);
+    free(all);
+    if (ok && mx_run_measured_rows(cmp->base.runs[0]) == 0)
+        ok = mx_format_fail(error, error_size,
+                            "%s has no measured row: there is nothing to compare against",
+                            cmp->base.runs[0]->results_path);
+    return ok;
+}
+
 static int run_compare(const mx_parsed_options *parsed) {
-    comparison cmp = {.rows = NULL};
+    comparison cmp = {.rule = {.spread_factor = MX_GATE_SPREAD_FACTOR}};
     bool all = mx_option_value(parsed, "all") != NULL;
     if (!number_option(parsed, "alpha", 0.0, 0.5, true, &cmp.rule.alpha) ||
         !number_option(parsed, "min-change-pct", 0.0, 1000.0, false, &cmp.rule.min_change_pct))
         return MX_EXIT_UNUSABLE_INPUT;
-    const char *base_arg = parsed->arguments[0], *cur_arg = parsed->arguments[1];
     char error[4096], base_dir[1024];
     bool from_baselines = false;
     int status = MX_EXIT_UNUSABLE_INPUT;
-    mx_run_folder *base = NULL, *cur = mx_run_folder_load(cur_arg, error, sizeof error);
-    if (!cur ||
-        !resolve_base(base_arg, cur, base_dir, sizeof base_dir, &from_baselines, error,
-                      sizeof error) ||
-        !(base = mx_run_folder_load(base_dir, error, sizeof error))) {
+    bool ok = true;
+    for (int i = 1; ok && i < parsed->argument_count; i++)
+        ok = side_add(&cmp.cur, parsed->arguments[i], error, sizeof error);
+    ok = ok &&
+         resolve_base(parsed->arguments[0], cmp.cur.runs[0], base_dir, sizeof base_dir,
+                      &from_baselines, error, sizeof error) &&
+         side_add(&cmp.base, base_dir, error, sizeof error) &&
+         check_sides(&cmp, error, sizeof error);
+    if (!ok) {
         mx_cli_error("%s", error);
-        goto done;
+    } else {
+        measure_control(&cmp);
+        print_header(&cmp, from_baselines);
+        const char *out = mx_option_value(parsed, "out");
+        status = compare_runs(&cmp, out ? out : cmp.cur.dir, all);
     }
-    if (strcmp(base->model, cur->model)) {
-        mx_cli_error("the runs are from different GPU models: BASE %s ran on '%s' (%s), CUR %s on "
-                     "'%s' (%s); times from different GPUs are not comparable (compare against a "
-                     "baselines folder to pick CUR's model)",
-                     base->dir, base->meta.gpu_name, base->model, cur->dir, cur->meta.gpu_name,
-                     cur->model);
-        goto done;
-    }
-    mx_key_set keys = mx_run_shared_keys(base, cur);
-    if (!mx_run_folder_index(base, &keys, error, sizeof error) ||
-        !mx_run_folder_index(cur, &keys, error, sizeof error)) {
-        mx_cli_error("%s", error);
-        goto done;
-    }
-    if (mx_run_measured_rows(base) == 0) {
-        mx_cli_error("%s has no measured row: there is nothing to compare against",
-                     base->results_path);
-        goto done;
-    }
-    cmp.base = base;
-    cmp.cur = cur;
-    print_header(&cmp, from_baselines);
-    const char *out = mx_option_value(parsed, "out");
-    status = compare_runs(&cmp, out ? out : cur->dir, all);
-done:
     free(cmp.rows);
-    mx_run_folder_free(base);
-    mx_run_folder_free(cur);
+    side_free(&cmp.base);
+    side_free(&cmp.cur);
     return status;
 }
 
 // ---- commands
 
 static const mx_option compare_options[] = {
-    {"out", "DIR", "where compare.csv and compare.dat go (default: CUR)", NULL, true},
-    {"alpha", "P", "level of the two-sided Mann-Whitney U test of each row, in (0, 0.5]", "0.01",
+    {"out", "DIR", "where compare.csv and compare.dat go (default: the first CUR)", NULL, true},
+    {"alpha", "P", "level of the two-sided run-level t test of each row, in (0, 0.5]", "0.01",
      false},
-    {"min-change-pct", "X", "smallest change of the median time that is FASTER or SLOWER", "5",
-     false},
+    {"min-change-pct", "X", "smallest change of the time that can be FASTER or SLOWER", "5", false},
     {"all", NULL, "list SAME rows in the table too (compare.csv always has every row)", NULL,
      false},
 };
 
 const mx_command mx_compare_command = {
     "compare",
-    "Compare two runs row by row: FASTER, SLOWER, SAME, UNSURE; exit 1 on a regression.",
-    "BASE and CUR are run folders (results.csv, samples.csv, run.json). BASE may instead be a\n"
-    "baselines folder (results/baselines): then BASE/<gpu-model>/ is used, the model taken from\n"
-    "CUR's run.json (\"NVIDIA H200\" -> nvidia-h200). Rows match by op, variant, dtype, dist, M,\n"
-    "N, K, experts, topk (and batch, seed, kv_heads where both runs have them). Per row, from\n"
-    "the samples:\n"
-    "  ACCURACY  pass_error true -> false, or status ok -> fail (whatever the times)\n"
+    "Compare runs row by row: FASTER, SLOWER, SAME, UNSURE; exit 1 on a regression.",
+    "CUR is one or more run folders (results.csv, samples.csv, run.json) of one job, or a folder\n"
+    "of them: make nightly runs the sweep 3 times. BASE is a run folder, a baseline (a folder of "
+    "run folders:\n"
+    "its history, see mxbench baseline), or a baselines folder (results/baselines): then\n"
+    "BASE/<gpu-model>/, the model taken from CUR's run.json (\"NVIDIA H200\" -> nvidia-h200).\n"
+    "Rows match by op, variant, dtype, dist, M, N, K, experts, topk (and batch, seed, kv_heads,\n"
+    "problem where every run has them).\n"
+    "Each run gives a row one value, the median of its samples; rows a run timed throttled are\n"
+    "left out. BASE's and CUR's values are compared on their logs: the change of their\n"
+    "geometric means, the run-to-run spread s (pooled standard deviation within each side) and a\n"
+    "two-sided t test with n_BASE + n_CUR - 2 degrees of freedom. A change counts from\n"
+    "max(--min-change-pct, exp(3 s) - 1): a row that moves 8 % between runs of one binary cannot\n"
+    "be called slower for 8 %. When the rows that time cuBLAS alone (fp16, persistent: the\n"
+    "control) moved by a median 2 % or more, the others are judged by their time over their\n"
+    "problem's FP16 row in the same run. Verdicts:\n"
+    "  ACCURACY  pass_error true -> false, or status ok -> fail in a CUR run (whatever the times)\n"
     "  MISSING   measured in BASE, but absent from CUR or not measured there (skipped, failed):\n"
     "            the row may hide a regression, so it counts as one; the reason is shown\n"
-    "  SLOWER    Mann-Whitney p < alpha and the median time up by >= --min-change-pct\n"
-    "  FASTER    p < alpha and the median down by >= --min-change-pct\n"
-    "  SAME      p >= alpha and the change below --min-change-pct\n"
-    "  UNSURE    the rest: a significant change below the minimum, a large one within the noise,\n"
-    "            fewer than 8 samples on a side (the U test's approximation needs 8), or a\n"
-    "            SLOWER/FASTER row that either run timed throttled (at a lowered SM clock)\n"
+    "  SLOWER    p < alpha and the time up by a change that counts\n"
+    "  FASTER    p < alpha and the time down by a change that counts\n"
+    "  SAME      the change does not count\n"
+    "  UNSURE    a change that counts but p >= alpha; one run a side (the spread is unknown);\n"
+    "            a BASE of one run (CUR's runs are one job on one machine: only a history of\n"
+    "            baseline runs says how far a row moves between machines and days); a control\n"
+    "            row that moved (it is the environment, never gated)\n"
     "  NEW       measured in CUR only;  SKIPPED  measured in neither\n"
-    "The table lists the rows worst first, then counts. DIR/compare.csv (every row: key, medians,\n"
-    "change %, its (1 - alpha) interval from both medians' noise, p-value, noise, verdict) and\n"
-    "DIR/compare.dat (tab-separated, for plots/compare.gp) are written atomically.\n"
+    "The table lists the rows worst first, then counts. DIR/compare.csv (every row: key, runs,\n"
+    "medians, change %, the band the spread alone could give, p, spread, the change that counts,\n"
+    "verdict) and DIR/compare.dat (tab-separated, for plots/compare.gp) are written atomically.\n"
     "Exit: 0 no regression, 1 a regression (ACCURACY, MISSING or SLOWER rows), 2 unusable input\n"
-    "(a missing or malformed file, different GPU models, no baseline for CUR's GPU model).",
+    "(a missing or malformed file, samples that do not match results.csv, different GPU models,\n"
+    "no baseline for CUR's GPU model).",
     compare_options,
     (int)(sizeof compare_options / sizeof compare_options[0]),
     run_compare,
     2,
-    2,
-    "BASE CUR",
+    8,
+    "BASE CUR [CUR...]",
     NULL,
 };

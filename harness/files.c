@@ -43,15 +43,20 @@ bool mx_ensure_folder(const char *path) {
     return mkdir(path, 0777) == 0 || (errno == EEXIST && mx_is_folder(path));
 }
 
-/* Removes a folder of plain files (one level, which is all a baseline folder holds). */
-bool mx_remove_folder(const char *path) {
+/* Removes a folder of plain files and folders of them (a baseline: runs of three files). Links
+ * are removed, never followed. */
+bool mx_remove_tree(const char *path) {
     DIR *folder = opendir(path);
     if (!folder) return false;
     for (struct dirent *entry; (entry = readdir(folder));) {
         if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, "..")) continue;
         char file[2400];
+        struct stat info;
         mx_format_text(file, sizeof file, "%s/%s", path, entry->d_name);
-        unlink(file);
+        if (lstat(file, &info) == 0 && S_ISDIR(info.st_mode))
+            mx_remove_tree(file);
+        else
+            unlink(file);
     }
     closedir(folder);
     return rmdir(path) == 0;

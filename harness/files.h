@@ -10,8 +10,8 @@ bool mx_is_file(const char *path);
 bool mx_is_folder(const char *path);
 /* The folder itself, not its parents: a typo in a path should not grow a tree. */
 bool mx_ensure_folder(const char *path);
-/* Removes a folder of plain files (one level). */
-bool mx_remove_folder(const char *path);
+/* Removes a folder, its files and its subfolders (links are removed, not followed). */
+bool mx_remove_tree(const char *path);
 /* Copies from to a new file to through the atomic writer of table.h. */
 bool mx_copy_file(const char *from, const char *to, char *error, size_t error_size);
 

@@ -1,6 +1,8 @@
 /* Run folders read and keyed (run_folder.h). */
 #include "run_folder.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +10,9 @@
 
 #include "files.h"
 #include "schema.h"
+#include "stats.h"
 #include "text.h"
+#include "variants.h"
 
 const char *const mx_run_files[MX_RUN_FILE_COUNT] = {"results.csv", "samples.csv", "run.json"};
 
@@ -181,28 +185,38 @@ mx_run_folder *mx_run_folder_load(const char *dir, char *error, size_t error_siz
 }
 
 /* Key columns both runs have (b may be a itself). */
-mx_key_set mx_run_shared_keys(const mx_run_folder *a, const mx_run_folder *b) {
+mx_key_set mx_run_shared_keys(mx_run_folder *const *runs, int count) {
     mx_key_set all = mx_schema_keys(), keys = {.count = 0, .required = all.required};
     for (int i = 0; i < all.count; i++) {
-        const char *name = all.columns[i];
-        if (i < all.required || (mx_table_column_index(a->results, name) >= 0 &&
-                                 mx_table_column_index(b->results, name) >= 0 &&
-                                 mx_table_column_index(a->samples, name) >= 0 &&
-                                 mx_table_column_index(b->samples, name) >= 0))
-            keys.columns[keys.count++] = name;
+        bool everywhere = true;
+        for (int r = 0; r < count && i >= all.required; r++)
+            everywhere = everywhere &&
+                         mx_table_column_index(runs[r]->results, all.columns[i]) >= 0 &&
+                         mx_table_column_index(runs[r]->samples, all.columns[i]) >= 0;
+        if (everywhere) keys.columns[keys.count++] = all.columns[i];
     }
     return keys;
 }
 
-/* The row's key cells joined by US (0x1F), which no cell of ours holds; NULL out of memory. */
-static char *row_key(const mx_table *table, size_t row, const mx_key_set *keys) {
-    size_t length = 1;
+/* The row's key cells joined by US (0x1F), which no cell of ours holds, with the variant cell
+ * replaced by variant when that is not NULL; NULL out of memory. */
+static char *row_key_as(const mx_table *table, size_t row, const mx_key_set *keys,
+                        const char *variant) {
+    size_t length = 1 + (variant ? strlen(variant) : 0);
     for (int i = 0; i < keys->count; i++)
         length += strlen(mx_run_cell(table, row, keys->columns[i])) + 1;
     char *key = malloc(length), *at = key;
-    for (int i = 0; key && i < keys->count; i++)
-        at += sprintf(at, "%s%s", i ? "\x1f" : "", mx_run_cell(table, row, keys->columns[i]));
+    for (int i = 0; key && i < keys->count; i++) {
+        const char *cell = variant && !strcmp(keys->columns[i], "variant")
+                               ? variant
+                               : mx_run_cell(table, row, keys->columns[i]);
+        at += sprintf(at, "%s%s", i ? "\x1f" : "", cell);
+    }
     return key;
+}
+
+static char *row_key(const mx_table *table, size_t row, const mx_key_set *keys) {
+    return row_key_as(table, row, keys, NULL);
 }
 
 static int compare_samples(const void *a, const void *b) {
@@ -211,6 +225,27 @@ static int compare_samples(const void *a, const void *b) {
 
 static int compare_key_pointers(const void *a, const void *b) {
     return strcmp(**(char *const *const *)a, **(char *const *const *)b);
+}
+
+/* Every measured row has its samples, as many as its `samples` cell says (where there is one):
+ * a gate fed a header-only samples.csv must refuse, not judge every row UNSURE. */
+static bool check_sample_counts(const mx_run_folder *run, char *error, size_t error_size) {
+    bool has_count = mx_table_column_index(run->results, "samples") >= 0;
+    for (size_t r = 0; r < run->row_count; r++) {
+        if (isnan(run->time_us[r])) continue;
+        double *values;
+        int count = mx_run_samples(run, run->keys[r], &values);
+        free(values);
+        const char *stated = has_count ? mx_run_cell(run->results, r, "samples") : "";
+        if (count == 0 || (stated[0] && atoi(stated) != count))
+            return mx_format_fail(error, error_size,
+                                  "%s:%ld: the row has %d samples in %s%s%s: the files do not "
+                                  "belong together (or samples.csv was cut short)",
+                                  run->results_path, row_line(run->results, r), count,
+                                  run->samples_path, stated[0] ? ", results.csv says " : "",
+                                  stated);
+    }
+    return true;
 }
 
 /* Keys every results row and sorts the samples by key; a key twice in results.csv, a key column
@@ -258,7 +293,8 @@ bool mx_run_folder_index(mx_run_folder *run, const mx_key_set *keys, char *error
         goto failed;
     }
     run->keys_sorted = order;
-    return true;
+    run->key_set = *keys;
+    return check_sample_counts(run, error, error_size);
 failed:
     free(order);
     return false;
@@ -316,11 +352,74 @@ void mx_run_describe(const mx_run_folder *run, char *text, size_t size) {
 mx_run_folder *mx_run_folder_load_checked(const char *dir, char *error, size_t error_size) {
     mx_run_folder *run = mx_run_folder_load(dir, error, error_size);
     if (run) {
-        mx_key_set keys = mx_run_shared_keys(run, run);
+        mx_key_set keys = mx_run_shared_keys(&run, 1);
         if (!mx_run_folder_index(run, &keys, error, error_size)) {
             mx_run_folder_free(run);
             run = NULL;
         }
     }
     return run;
+}
+
+long mx_run_reference_row(const mx_run_folder *run, size_t row) {
+    char *key = row_key_as(run->results, row, &run->key_set, MX_BENCH_FP16);
+    long found = key ? mx_run_find_row(run, key) : -1;
+    free(key);
+    return found;
+}
+
+double mx_run_row_median(const mx_run_folder *run, size_t row) {
+    double *values;
+    int count = mx_run_samples(run, run->keys[row], &values);
+    double median = count ? mx_stats_median_of(values, count) : NAN;
+    free(values);
+    return median;
+}
+
+static int newest_first(const void *a, const void *b) {
+    const mx_run_folder *x = *(mx_run_folder *const *)a, *y = *(mx_run_folder *const *)b;
+    int order = strcmp(y->meta.start_time, x->meta.start_time);
+    return order ? order : strcmp(y->dir, x->dir);
+}
+
+static bool history_add(const char *dir, mx_run_folder ***runs, int *count, char *error,
+                        size_t error_size) {
+    mx_run_folder **grown = realloc(*runs, sizeof *grown * (size_t)(*count + 1));
+    if (!grown) return mx_format_fail(error, error_size, "out of memory");
+    *runs = grown;
+    return ((*runs)[*count] = mx_run_folder_load(dir, error, error_size)) && ++*count;
+}
+
+int mx_run_history_load(const char *dir, mx_run_folder ***runs, char *error, size_t error_size) {
+    *runs = NULL;
+    int count = 0;
+    char path[2400];
+    mx_format_text(path, sizeof path, "%s/results.csv", dir);
+    bool ok = true;
+    if (mx_is_file(path)) {
+        ok = history_add(dir, runs, &count, error, error_size);
+    } else {
+        DIR *folder = opendir(dir);
+        if (!folder) ok = mx_format_fail(error, error_size, "%s: %s", dir, strerror(errno));
+        for (struct dirent *entry; ok && folder && (entry = readdir(folder));) {
+            mx_format_text(path, sizeof path, "%s/%s/results.csv", dir, entry->d_name);
+            if (entry->d_name[0] == '.' || !mx_is_file(path)) continue;
+            mx_format_text(path, sizeof path, "%s/%s", dir, entry->d_name);
+            ok = history_add(path, runs, &count, error, error_size);
+        }
+        if (folder) closedir(folder);
+        if (ok && count == 0)
+            ok = mx_format_fail(error, error_size,
+                                "%s: no run folder there (results.csv, samples.csv, run.json), "
+                                "nor in its subfolders",
+                                dir);
+    }
+    if (!ok) {
+        for (int i = 0; i < count; i++) mx_run_folder_free((*runs)[i]);
+        free(*runs);
+        *runs = NULL;
+        return 0;
+    }
+    qsort(*runs, (size_t)count, sizeof **runs, newest_first);
+    return count;
 }

@@ -30,8 +30,9 @@ typedef struct {
 typedef struct {
     char dir[1024], results_path[1100], samples_path[1100], json_path[1100];
     mx_table *results, *samples;
-    mx_run_info meta; /* run.json */
-    char model[128];  /* file-safe name of meta.gpu_name */
+    mx_run_info meta;   /* run.json */
+    mx_key_set key_set; /* the key columns it was indexed on */
+    char model[128];    /* file-safe name of meta.gpu_name */
     /* per results row: its key and time (NAN when not measured) */
     char **keys;
     double *time_us;
@@ -50,10 +51,16 @@ mx_run_folder *mx_run_folder_load(const char *dir, char *error, size_t error_siz
 mx_run_folder *mx_run_folder_load_checked(const char *dir, char *error, size_t error_size);
 void mx_run_folder_free(mx_run_folder *run);
 
-/* Key columns both runs have (b may be a itself). */
-mx_key_set mx_run_shared_keys(const mx_run_folder *a, const mx_run_folder *b);
+/* The runs of dir, newest first (by run.json's start time): dir itself when it is a run folder,
+ * else every subfolder of it that is one (a baseline's history). Returns their count, or 0 with
+ * error saying why (also when there is none); free each and the array. */
+int mx_run_history_load(const char *dir, mx_run_folder ***runs, char *error, size_t error_size);
+
+/* Key columns every one of the runs has. */
+mx_key_set mx_run_shared_keys(mx_run_folder *const *runs, int count);
 /* Keys every results row and sorts the samples by key; a key twice in results.csv, a key column
- * samples.csv lacks or a bad sample time is an error. */
+ * samples.csv lacks, a bad sample time, or a measured row whose samples are missing or fewer or
+ * more than its `samples` cell says is an error. */
 bool mx_run_folder_index(mx_run_folder *run, const mx_key_set *keys, char *error,
                          size_t error_size);
 
@@ -61,6 +68,10 @@ bool mx_run_folder_index(mx_run_folder *run, const mx_key_set *keys, char *error
 int mx_run_samples(const mx_run_folder *run, const char *key, double **values);
 /* Index of the results row with this key, or -1. */
 long mx_run_find_row(const mx_run_folder *run, const char *key);
+/* Index of the row of the same problem with the FP16 reference variant (its control), or -1. */
+long mx_run_reference_row(const mx_run_folder *run, size_t row);
+/* The median of the row's samples (its time in this run); NAN when it has none. */
+double mx_run_row_median(const mx_run_folder *run, size_t row);
 /* Rows with a time. */
 size_t mx_run_measured_rows(const mx_run_folder *run);
 /* "run ID, suite S, commit C, started T, N rows (M measured)". */

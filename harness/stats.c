@@ -1,4 +1,4 @@
-/* Sample summaries, the noise-based stopping rule and the Mann-Whitney U test (see stats.h for
+/* Sample summaries, the noise-based stopping rule and Student's t distribution (see stats.h for
  * the formulas and why they were chosen). Inputs are never reordered: every sort is on a copy. */
 #include "stats.h"
 
@@ -104,42 +104,46 @@ const char *mx_stop_reason_string(mx_stop_reason reason) {
     return "unknown stop reason";
 }
 
-typedef struct {
-    double value;
-    int from_a;
-} ranked_value;
-
-static int compare_ranked(const void *left, const void *right) {
-    return compare_doubles(&((const ranked_value *)left)->value,
-                           &((const ranked_value *)right)->value);
+/* The regularized incomplete beta function I_x(a, b), by Lentz's method on its continued fraction
+ * (Numerical Recipes 6.4), on the side of x where the fraction converges fast. */
+static double incomplete_beta(double x, double a, double b) {
+    if (x <= 0.0) return 0.0;
+    if (x >= 1.0) return 1.0;
+    if (x > (a + 1.0) / (a + b + 2.0)) return 1.0 - incomplete_beta(1.0 - x, b, a);
+    const double tiny = 1e-300;
+    double front = exp(a * log(x) + b * log1p(-x) - (lgamma(a) + lgamma(b) - lgamma(a + b))) / a;
+    double f = 1.0, c = 1.0, d = 0.0;
+    for (int i = 0; i <= 400; i++) {
+        double m = i / 2, numerator;
+        if (i == 0)
+            numerator = 1.0;
+        else if (i % 2 == 0)
+            numerator = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
+        else
+            numerator = -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
+        d = 1.0 + numerator * d;
+        d = 1.0 / (fabs(d) < tiny ? tiny : d);
+        c = 1.0 + numerator / c;
+        if (fabs(c) < tiny) c = tiny;
+        f *= c * d;
+        if (fabs(1.0 - c * d) < 1e-14) return front * (f - 1.0);
+    }
+    return NAN;
 }
 
-double mx_stats_mann_whitney_p(const double *a, int na, const double *b, int nb) {
-    if (na <= 0 || nb <= 0) return NAN;
-    int n = na + nb;
-    ranked_value *all = malloc((size_t)n * sizeof *all);
-    if (!all) return NAN;
-    for (int i = 0; i < na; i++) all[i] = (ranked_value){a[i], 1};
-    for (int i = 0; i < nb; i++) all[na + i] = (ranked_value){b[i], 0};
-    qsort(all, (size_t)n, sizeof *all, compare_ranked);
+double mx_stats_student_t_p(double t, double df) {
+    if (isnan(t) || !(df > 0.0)) return NAN;
+    if (isinf(t)) return 0.0;
+    return incomplete_beta(df / (df + t * t), 0.5 * df, 0.5);
+}
 
-    /* Ranks are 1-based; a run of t tied values all get the average rank of the run. */
-    double rank_sum_a = 0.0, tie_term = 0.0;
-    for (int start = 0, end; start < n; start = end) {
-        end = start + 1;
-        while (end < n && compare_doubles(&all[end].value, &all[start].value) == 0) end++;
-        double tied = end - start, average_rank = 0.5 * (start + 1 + end);
-        for (int i = start; i < end; i++)
-            if (all[i].from_a) rank_sum_a += average_rank;
-        tie_term += tied * tied * tied - tied;
+double mx_stats_student_t_quantile(double alpha, double df) {
+    if (!(alpha > 0.0 && alpha < 1.0) || !(df > 0.0)) return NAN;
+    double low = 0.0, high = 1.0;
+    while (mx_stats_student_t_p(high, df) > alpha && high < 1e12) high *= 2.0;
+    for (int i = 0; i < 200; i++) {
+        double middle = 0.5 * (low + high);
+        *(mx_stats_student_t_p(middle, df) > alpha ? &low : &high) = middle;
     }
-    free(all);
-
-    double u_a = rank_sum_a - 0.5 * na * (na + 1.0);
-    double mean_u = 0.5 * na * nb;
-    double variance_u = na * (double)nb / 12.0 * ((n + 1.0) - tie_term / ((double)n * (n - 1.0)));
-    if (!(variance_u > 0.0)) return 1.0;
-    double z = (fabs(u_a - mean_u) - 0.5) / sqrt(variance_u);
-    if (z < 0.0) z = 0.0;
-    return erfc(z / sqrt(2.0));
+    return 0.5 * (low + high);
 }

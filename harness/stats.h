@@ -1,6 +1,6 @@
 /* Timing statistics of the harness: robust summaries of a row's samples, the noise-based stopping
- * rule of docs/design.md §4, and the Mann-Whitney test the nightly regression gate compares runs
- * with. Plain C, no allocation visible to the caller, nothing printed. */
+ * rule of docs/design.md §4, and Student's t distribution the nightly gate tests run-level
+ * changes with. Plain C, no allocation visible to the caller, nothing printed. */
 #ifndef MX_STATS_H
 #define MX_STATS_H
 
@@ -59,11 +59,10 @@ bool mx_stats_should_stop(const mx_stop_rule *rule, const double *samples, int c
 /* "continue", "noise target reached", "time budget spent", "max samples reached". */
 const char *mx_stop_reason_string(mx_stop_reason reason);
 
-/* Two-sided p-value of the Mann-Whitney U test that a and b come from the same distribution
- * (against one being shifted). Normal approximation of U with the tie correction of the variance
- * and a continuity correction of 0.5; sound for n >= 8 in each sample (below that the exact
- * distribution differs noticeably, and the gate should not rely on it). 1.0 when every value is
- * tied; NAN when either sample is empty or out of memory. Inputs are not reordered. */
-double mx_stats_mann_whitney_p(const double *a, int na, const double *b, int nb);
+/* Student's t distribution with df degrees of freedom (the nightly gate's run-level test):
+ * P(|T| >= |t|), the two-sided p-value of t (0 for an infinite t, NAN for NaN or df <= 0), and
+ * the t with that two-sided p-value alpha, e.g. 4.604 for alpha 0.01 and df 4. */
+double mx_stats_student_t_p(double t, double df);
+double mx_stats_student_t_quantile(double alpha, double df);
 
 #endif

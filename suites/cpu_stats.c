@@ -155,83 +155,58 @@ Test(stats, max_samples_wins_over_a_larger_min) {
     cr_assert_eq(mx_stats_stop_reason(&odd, samples, 5, 0.0), MX_STOP_MAX_SAMPLES);
 }
 
-Test(stats, mann_whitney_identical_samples_with_ties) {
-    double a[20], b[20];
-    for (int i = 0; i < 20; i++) a[i] = b[19 - i] = 10.0 + i % 4; /* many ties */
-    double p = mx_stats_mann_whitney_p(a, 20, b, 20);
-    cr_assert(p > 0.5, "p = %g", p);
-    double all_equal[8] = {3, 3, 3, 3, 3, 3, 3, 3};
-    cr_assert_eq(mx_stats_mann_whitney_p(all_equal, 8, all_equal, 8), 1.0);
-}
-
-Test(stats, mann_whitney_clear_shift) {
-    enum { n = 30 };
-    double a[n], b[n];
-    mx_rng rng = mx_rng_fresh();
-    for (int i = 0; i < n; i++) {
-        a[i] = 100.0 * (1.0 + 0.01 * mx_rng_gaussian(&rng));
-        b[i] = 110.0 * (1.0 + 0.01 * mx_rng_gaussian(&rng));
+/* Critical values of Student's t from printed tables (two-sided): t(0.05, 4) = 2.776445,
+ * t(0.01, 4) = 4.604095, t(0.01, 1) = 63.65674, t(0.05, 10) = 2.228139, and the normal limit
+ * 1.959964 for a very large df. */
+Test(stats, student_t_matches_the_tables) {
+    const struct {
+        double t, df, p;
+    } table[] = {{2.776445, 4, 0.05},  {4.604095, 4, 0.01},  {63.65674, 1, 0.01},
+                 {2.228139, 10, 0.05}, {1.959964, 1e7, 0.05}, {0.0, 3, 1.0}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        double p = mx_stats_student_t_p(table[i].t, table[i].df);
+        cr_expect_float_eq(p, table[i].p, 2e-6 * (1.0 + table[i].p), "t %g df %g: p %.8g",
+                           table[i].t, table[i].df, p);
+        cr_expect_float_eq(mx_stats_student_t_p(-table[i].t, table[i].df), p, 1e-15,
+                           "two-sided: symmetric in t");
+        if (table[i].p < 1.0)
+            cr_expect_float_eq(mx_stats_student_t_quantile(table[i].p, table[i].df), table[i].t,
+                               1e-5 * table[i].t, "quantile of %g at df %g", table[i].p,
+                               table[i].df);
     }
-    double p = mx_stats_mann_whitney_p(a, n, b, n);
-    cr_assert(p < 1e-6, "p = %g", p);
-    cr_assert_float_eq(mx_stats_mann_whitney_p(b, n, a, n), p, 1e-15, "not symmetric");
+    cr_expect_eq(mx_stats_student_t_p(INFINITY, 4), 0.0);
+    cr_expect(isnan(mx_stats_student_t_p(NAN, 4)));
+    cr_expect(isnan(mx_stats_student_t_p(1.0, 0)));
+    cr_expect(isnan(mx_stats_student_t_quantile(0.0, 4)));
 }
 
-/* Inverse of the standard normal CDF by bisection: deterministic "ideal" noisy samples. */
-static double normal_quantile(double probability) {
-    double low = -10.0, high = 10.0;
-    for (int i = 0; i < 200; i++) {
-        double middle = 0.5 * (low + high);
-        if (0.5 * erfc(-middle / sqrt(2.0)) < probability)
-            low = middle;
-        else
-            high = middle;
+/* df = 2 has a closed form: p = 1 - t / sqrt(2 + t^2), an independent check over a range of t. */
+Test(stats, student_t_closed_form_at_two_degrees_of_freedom) {
+    for (double t = 0.05; t < 200.0; t *= 1.7) {
+        double expected = 1.0 - t / sqrt(2.0 + t * t);
+        cr_expect_float_eq(mx_stats_student_t_p(t, 2.0), expected, 1e-10 + 1e-8 * expected,
+                           "t %g", t);
     }
-    return 0.5 * (low + high);
 }
 
-/* 10 samples each at the normal quantiles (i + 0.5) / 10 with a 20 % spread, one set 10 % slower:
- * U = 38 of 100, p = 0.385. Random draws would reach p < 0.01 in a few % of runs (the power of
- * n = 10 against a 0.5-sigma shift), so the samples are the distribution's own quantiles. */
-Test(stats, mann_whitney_shift_buried_in_noise) {
-    enum { n = 10 };
-    double a[n], b[n];
-    for (int i = 0; i < n; i++) {
-        double z = normal_quantile((i + 0.5) / n);
-        a[i] = 100.0 * (1.0 + 0.2 * z);
-        b[i] = 110.0 * (1.0 + 0.2 * z);
-    }
-    double p = mx_stats_mann_whitney_p(a, n, b, n);
-    cr_assert(p > 0.01, "p = %g", p);
-    cr_assert_float_eq(p, 0.38467, 1e-4, "p = %g", p);
-}
-
-/* Hand computation. a = {1.1, 2.0, 3.5, 4.0}, b = {3.5, 5.0, 6.2, 7.0, 8.1}, n = 9.
- * Ranks: 1.1->1, 2.0->2, 3.5 (a and b) -> 3.5 each, 4.0->5, then b's 6..9.
- * R_a = 1 + 2 + 3.5 + 5 = 11.5; U_a = R_a - 4*5/2 = 1.5; mean U = 4*5/2 = 10.
- * One tie of 2: sum(t^3 - t) = 6. var U = 4*5/12 * (10 - 6/(9*8)) = 16.52778, sd = 4.065437.
- * z = (|1.5 - 10| - 0.5) / 4.065437 = 1.967808; p = erfc(z / sqrt 2) = 0.049090. */
-Test(stats, mann_whitney_hand_computed) {
-    const double a[] = {1.1, 2.0, 3.5, 4.0};
-    const double b[] = {3.5, 5.0, 6.2, 7.0, 8.1};
-    cr_assert_float_eq(mx_stats_mann_whitney_p(a, 4, b, 5), 0.049090, 1e-3);
-    cr_assert_float_eq(mx_stats_mann_whitney_p(b, 5, a, 4), 0.049090, 1e-3);
-    cr_assert(isnan(mx_stats_mann_whitney_p(a, 0, b, 5)));
-}
-
-/* With no shift at all, p < 0.05 should happen in about 5 % of comparisons (the continuity
- * correction makes it a little rarer); 400 trials put 9 % beyond 3.5 standard deviations. */
-Test(stats, mann_whitney_false_alarm_rate) {
-    enum { n = 10, trials = 400 };
+/* With no change at all, p < 0.05 happens in 5 % of t tests of 3 against 3 normal values; 2000
+ * trials put 7.5 % more than 4 standard deviations away. */
+Test(stats, student_t_false_alarm_rate) {
+    enum { n = 3, trials = 2000 };
     mx_rng rng = mx_rng_fresh();
     int alarms = 0;
     for (int trial = 0; trial < trials; trial++) {
-        double a[n], b[n];
+        double a[n], b[n], mean_a = 0.0, mean_b = 0.0, squares = 0.0;
         for (int i = 0; i < n; i++) {
-            a[i] = 100.0 + mx_rng_gaussian(&rng);
-            b[i] = 100.0 + mx_rng_gaussian(&rng);
+            a[i] = mx_rng_gaussian(&rng);
+            b[i] = mx_rng_gaussian(&rng);
+            mean_a += a[i] / n;
+            mean_b += b[i] / n;
         }
-        alarms += mx_stats_mann_whitney_p(a, n, b, n) < 0.05;
+        for (int i = 0; i < n; i++) squares += pow(a[i] - mean_a, 2) + pow(b[i] - mean_b, 2);
+        double t = (mean_b - mean_a) / sqrt(squares / (2 * n - 2) * 2.0 / n);
+        alarms += mx_stats_student_t_p(t, 2 * n - 2) < 0.05;
     }
-    cr_assert(alarms <= trials * 9 / 100, "%d of %d comparisons below p = 0.05", alarms, trials);
+    cr_assert(alarms >= trials * 25 / 1000 && alarms <= trials * 75 / 1000,
+              "%d of %d comparisons below p = 0.05", alarms, trials);
 }
