@@ -2,9 +2,13 @@
 #include "op_util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "codec.h"
 
 bool mx_op_failed(char *why, size_t why_size, const char *what, const char *detail) {
     snprintf(why, why_size, "%s: %s", what, detail);
@@ -127,6 +131,70 @@ static bool weight_prepare(mx_op_weight *w, char *why, size_t why_size) {
     return true;
 }
 
+/* The CPU reference codec over row ranges, one thread per range. */
+typedef struct {
+    const uint8_t *blocks, *scales;
+    int64_t rows, cols;
+    float *out;
+    mx_status status;
+    char message[256]; /* mx_last_error() of the thread that ran it */
+} dequantize_job;
+
+static void *dequantize_rows(void *opaque) {
+    dequantize_job *job = opaque;
+    job->status = mx_ref_dequantize(job->blocks, job->scales, job->rows, job->cols, job->out);
+    if (job->status != MX_OK) snprintf(job->message, sizeof job->message, "%s", mx_last_error());
+    return NULL;
+}
+
+/* Dequantizes the weights with the CPU reference codec (reference/codec.c), not the library's
+ * GPU kernel: the exact reference every error column is measured against must not share the
+ * code under test (the gpu_codec suite proves the two equal). */
+static bool reference_dequantize(mx_op_weight *w, char *why, size_t why_size) {
+    const int64_t count = w->rows * w->cols;
+    uint8_t *blocks = malloc((size_t)(count / 2)), *scales = malloc((size_t)(count / 32));
+    float *exact = malloc(sizeof *exact * (size_t)count);
+    bool ok = (blocks && scales && exact) ||
+              mx_op_failed(why, why_size, "exact reference", "out of host memory");
+    ok = ok &&
+         mx_op_cuda_ok(cudaMemcpy(blocks, w->blocks, (size_t)(count / 2), cudaMemcpyDeviceToHost),
+                       why, why_size, "weights to the host") &&
+         mx_op_cuda_ok(cudaMemcpy(scales, w->scales, (size_t)(count / 32), cudaMemcpyDeviceToHost),
+                       why, why_size, "scales to the host");
+    enum { MAX_THREADS = 32 };
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (int)cores;
+    if (w->rows < threads) threads = (int)w->rows;
+    dequantize_job jobs[MAX_THREADS];
+    pthread_t ids[MAX_THREADS];
+    int started = 0;
+    for (int t = 0; ok && t < threads; t++) {
+        int64_t first = w->rows * t / threads, last = w->rows * (t + 1) / threads;
+        jobs[t] = (dequantize_job){blocks + first * w->cols / 2,
+                                   scales + first * w->cols / 32,
+                                   last - first,
+                                   w->cols,
+                                   exact + first * w->cols,
+                                   MX_OK,
+                                   ""};
+        if (pthread_create(&ids[t], NULL, dequantize_rows, &jobs[t]) == 0)
+            started++;
+        else
+            dequantize_rows(&jobs[t]);
+    }
+    for (int t = 0; t < started; t++) pthread_join(ids[t], NULL);
+    for (int t = 0; ok && t < threads; t++)
+        if (jobs[t].status != MX_OK)
+            ok = mx_op_failed(why, why_size, "CPU reference dequantization", jobs[t].message);
+    ok = ok && mx_op_cuda_ok(cudaMemcpy(w->exact, exact, sizeof *exact * (size_t)count,
+                                        cudaMemcpyHostToDevice),
+                             why, why_size, "exact weights to the GPU");
+    free(blocks);
+    free(scales);
+    free(exact);
+    return ok;
+}
+
 bool mx_op_weight_make(mx_op_weight *w, int64_t batch, int64_t rows, int64_t cols, mx_dtype dtype,
                        mx_dist dist, uint64_t seed, bool keep_exact, bool prepare, char *why,
                        size_t why_size) {
@@ -143,8 +211,8 @@ bool mx_op_weight_make(mx_op_weight *w, int64_t batch, int64_t rows, int64_t col
         mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo");
     w->mxfp4_measured_bytes = (int64_t)free_before - (int64_t)free_after;
     w->mxfp4_bytes = mx_op_weight_bytes_mxfp4(rows, cols);
-    /* The distribution in FP32 -> original in the dtype, MXFP4, dequantized (exact in FP32) ->
-     * the dtype for the FP16 path. */
+    /* The distribution in FP32 -> original in the dtype, MXFP4, dequantized by the CPU reference
+     * codec (exact in FP32) -> the dtype for the FP16 path. */
     ok =
         ok && mx_op_allocate(&w->dequantized, count * 2.0, why, why_size, "FP16 weights") &&
         mx_op_allocate(&w->original, count * 2.0, why, why_size, "original weights") &&
@@ -155,8 +223,8 @@ bool mx_op_weight_make(mx_op_weight *w, int64_t batch, int64_t rows, int64_t col
         mx_op_mx_ok(
             mx_quantize(w->exact, MX_F32, rows, cols, MX_SCALE_FLOOR, w->blocks, w->scales, 0), why,
             why_size, "quantize") &&
-        mx_op_mx_ok(mx_dequantize(w->blocks, w->scales, rows, cols, MX_F32, w->exact, 0), why,
-                    why_size, "dequantize") &&
+        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "quantize") &&
+        reference_dequantize(w, why, why_size) &&
         mx_op_mx_ok(mx_bench_narrow(w->exact, count, dtype, w->dequantized, 0), why, why_size,
                     "dequantize") &&
         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "weights") &&

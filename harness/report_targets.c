@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "schema.h"
 #include "targets.h"
 
 // ---- targets (docs/design.md §7)
@@ -49,6 +50,12 @@ static target_item *best_item(const report_data *d, int p, int best, target_resu
     const problem *pr = &d->problems[p];
     if (!isfinite(pr->reference_us)) {
         report_not_judged(t, "the FP16 reference did not run");
+        return NULL;
+    }
+    /* A time taken at a lowered SM clock judges nothing, in either direction. */
+    if ((pr->reference >= 0 && mx_flag_is_true(d->rows[pr->reference].throttled)) ||
+        (best >= 0 && mx_flag_is_true(d->rows[best].throttled))) {
+        report_not_judged(t, "timed at a lowered SM clock (throttled)");
         return NULL;
     }
     if (best < 0) {

@@ -176,7 +176,8 @@ Test(cpu_report, standard_h200_run_pass_counts, .init = mx_test_work_dir_create)
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     /* Counted independently from results.csv (52 problems, 260 MXFP4 rows, 7 non-finite). */
     static const char *const expected[] = {
-        "| best MXFP4 variant per problem | 28/52 |",
+        /* one of its problems was timed throttled: not judged */
+        "| best MXFP4 variant per problem | 28/51 (+1 not judged) |",
         "| error vs FP16 reference <= 1 % | every measured MXFP4 row | 255/260 |",
         "| kernel error vs exact <= 2e-3 | every measured MXFP4 row | 255/260 |",
         "| M <= 16, FP16 weights >= 64 MiB | 0/9 |",
