@@ -27,7 +27,7 @@ static int list_baselines(const char *dir) {
     if (!folder) {
         if (errno != ENOENT) {
             mx_cli_error("%s: %s", dir, strerror(errno));
-            return MX_EXIT_UNUSABLE_INPUT;
+            return MX_EXIT_INPUT;
         }
         printf("no baselines: %s does not exist (mxbench baseline --update RUN_DIR makes one)\n",
                dir);
@@ -53,7 +53,7 @@ static int list_baselines(const char *dir) {
         int runs_count = mx_run_history_load(path, &runs, error, sizeof error);
         if (!runs_count) {
             printf("  %-24s unusable: %s\n", names[i], error);
-            status = MX_EXIT_UNUSABLE_INPUT;
+            status = MX_EXIT_INPUT;
             continue;
         }
         printf("  %-24s %s: %d run%s\n", names[i], runs[0]->meta.gpu_name, runs_count,
@@ -65,7 +65,7 @@ static int list_baselines(const char *dir) {
                 printf("    %s\n", text);
             } else {
                 printf("    unusable: %s\n", error);
-                status = MX_EXIT_UNUSABLE_INPUT;
+                status = MX_EXIT_INPUT;
             }
             if (strcmp(runs[r]->model, names[i]))
                 printf("    warning: its run.json names model %s: compare looks in %s/%s/\n",
@@ -161,7 +161,7 @@ static bool acceptable(const mx_run_folder *run, const mx_run_folder *newest, bo
 static int update_baseline(const char *dir, const char *const *run_dirs, int run_count,
                            bool force) {
     char error[4096], target[2048];
-    int status = MX_EXIT_UNUSABLE_INPUT, history_count = 0, count = 0;
+    int status = MX_EXIT_INPUT, history_count = 0, count = 0;
     mx_run_folder **fresh = calloc((size_t)run_count, sizeof *fresh), **history = NULL;
     mx_run_folder **keep = calloc((size_t)run_count + MX_BASELINE_KEEP + 1, sizeof *keep);
     if (!fresh || !keep) {
@@ -202,7 +202,7 @@ static int update_baseline(const char *dir, const char *const *run_dirs, int run
     }
     if (!write_baseline(dir, fresh[0]->model, keep, count, error, sizeof error)) {
         mx_cli_error("%s", error);
-        status = MX_EXIT_ERROR;
+        status = MX_EXIT_FAILED;
         goto done;
     }
     printf("baseline %s ('%s') in %s/: %d run%s (the newest %d are kept)\n", fresh[0]->model,
@@ -248,14 +248,14 @@ static int run_baseline(const mx_parsed_options *parsed) {
     bool force = mx_option_value(parsed, "force") != NULL;
     if (update && parsed->argument_count < 1) {
         mx_cli_error("baseline --update: which runs? usage: mxbench baseline --update RUN_DIR...");
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     }
     if (!update && (parsed->argument_count || force)) {
         mx_cli_error("baseline: %s%s given without --update (mxbench baseline --update RUN_DIR... "
                      "adds runs; without arguments the baselines are listed)",
                      parsed->argument_count ? parsed->arguments[0] : "--force",
                      parsed->argument_count ? "" : "");
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     }
     return update ? update_baseline(dir, parsed->arguments, parsed->argument_count, force)
                   : list_baselines(dir);
@@ -286,8 +286,7 @@ const mx_command mx_baseline_command = {
     "runs and the newest of the history, 9 runs at most, into a new folder, swaps it for the old\n"
     "one and prints what it added, kept and dropped; commit the folder to make it the nightly\n"
     "gate. Runs from more than one machine make the spread honest. Without --update: the\n"
-    "baselines there, with their runs. Exit: 0 done, 1 bad usage or a failed write, 2 an\n"
-    "unusable run or baseline.",
+    "baselines there, with their runs. A run or baseline it cannot use exits 2, naming it.",
     baseline_options,
     (int)(sizeof baseline_options / sizeof baseline_options[0]),
     run_baseline,

@@ -34,8 +34,6 @@
 #include "targets.h"
 #include "timing.h"
 
-enum { MX_EXIT_INTERRUPTED = 130 };
-
 // ---- interruption
 
 static volatile sig_atomic_t interrupted;
@@ -330,7 +328,7 @@ static int run_problems(run_files *files, const mx_timer *t, const progress *pro
     double *samples = malloc(sizeof *samples * (size_t)t->rule.max_samples);
     if (!samples) {
         mx_cli_error("out of host memory");
-        return MX_EXIT_ERROR;
+        return MX_EXIT_FAILED;
     }
     for (size_t i = 0; i < sweep->count && !interrupted;) {
         problem_rows rows = {&sweep->rows[i], 1};
@@ -359,7 +357,7 @@ static int run_problems(run_files *files, const mx_timer *t, const progress *pro
     }
     bool all_saved = save_all(files);
     free(samples);
-    return all_saved ? MX_EXIT_OK : MX_EXIT_ERROR;
+    return all_saved ? MX_EXIT_OK : MX_EXIT_FAILED;
 }
 
 // ---- the command
@@ -558,35 +556,35 @@ static int run_run(const mx_parsed_options *parsed) {
     char sweep_path[512];
     int64_t device, seed, min_samples, max_samples, budget_ms;
     double max_noise = 0.0;
-    if (!mx_option_int64(parsed, "device", 0, 63, &device) ||
+    if (!mx_option_int64(parsed, "gpu", 0, 63, &device) ||
         !mx_option_int64(parsed, "seed", 0, INT64_MAX, &seed) ||
         !mx_option_int64(parsed, "min-samples", 3, 100000, &min_samples) ||
         !mx_option_int64(parsed, "max-samples", 3, 100000, &max_samples) ||
         !mx_option_int64(parsed, "time-budget-ms", 1, 3600000, &budget_ms))
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     const char *noise_text = mx_option_value(parsed, "max-noise-pct");
     char *end;
     max_noise = strtod(noise_text, &end);
     if (end == noise_text || *end || !(max_noise > 0.0 && max_noise <= 100.0)) {
         mx_cli_error("--max-noise-pct '%s': expected a number in (0, 100]", noise_text);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     }
     if (max_samples < min_samples) {
         mx_cli_error("--max-samples %lld is below --min-samples %lld", (long long)max_samples,
                      (long long)min_samples);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     }
     if (!check_filter(parsed, "ops") || !check_filter(parsed, "variants") ||
         !check_filter(parsed, "dtype") ||
         !load_sweep(parsed, &sweep, sweep_path, sizeof sweep_path))
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     filter_rows(&sweep, parsed);
     for (size_t i = 0; i < sweep.count; i++)
         if (sweep.rows[i].seed == 0) sweep.rows[i].seed = seed;
     if (sweep.count == 0) {
         mx_cli_error("no rows left in %s after the filters", sweep_path);
         mx_sweep_free(&sweep);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     }
     if (mx_option_value(parsed, "list")) {
         printf("%s: %zu rows (+1 FP16 reference row per shape)\n", sweep_path, sweep.count);
@@ -619,7 +617,7 @@ static int run_run(const mx_parsed_options *parsed) {
         mx_cli_error("--out '%s': the folder name (the run id) must be under %zu characters",
                      files.dir, sizeof info.run_id);
         mx_sweep_free(&sweep);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     }
     memcpy(info.run_id, name, strlen(name) + 1);
     snprintf(files.results_path, sizeof files.results_path, "%s/results.csv", files.dir);
@@ -629,9 +627,9 @@ static int run_run(const mx_parsed_options *parsed) {
         mx_cli_error("%s already holds results: choose another --out (nothing is overwritten)",
                      files.dir);
         mx_sweep_free(&sweep);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     }
-    if (!mx_cli_open_device((int)device)) {
+    if (!mx_cli_open_device((int)device, NULL)) {
         mx_sweep_free(&sweep);
         return MX_EXIT_NO_DEVICE;
     }
@@ -661,7 +659,7 @@ static int run_run(const mx_parsed_options *parsed) {
         !mx_cuda_step(cudaEventCreate(&t.stop), why, sizeof why, "cudaEventCreate")) {
         mx_cli_error("%s", why);
         mx_sweep_free(&sweep);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_FAILED;
     }
     /* The flush reads 4x the L2 (docs/design.md asks for at least 2x) before every sample. */
     info.l2_flushed = !mx_option_value(parsed, "warm-l2");
@@ -673,7 +671,7 @@ static int run_run(const mx_parsed_options *parsed) {
                        "L2 flush buffer"))) {
         mx_cli_error("%s", why);
         mx_sweep_free(&sweep);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_FAILED;
     }
     bool quiet = mx_option_value(parsed, "quiet") != NULL;
     if (!quiet)
@@ -682,7 +680,7 @@ static int run_run(const mx_parsed_options *parsed) {
     if (!mx_measure_ceilings(&t, &info, why, sizeof why)) {
         mx_cli_error("measuring the ceilings: %s", why);
         mx_sweep_free(&sweep);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_FAILED;
     }
     if (!quiet)
         fprintf(stderr,
@@ -699,7 +697,7 @@ static int run_run(const mx_parsed_options *parsed) {
         mx_cli_error("cannot create %s: %s", files.dir,
                      files.results && files.samples ? strerror(errno) : "out of host memory");
         mx_sweep_free(&sweep);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     }
     struct sigaction action = {.sa_handler = on_interrupt};
     sigemptyset(&action.sa_mask);
@@ -707,13 +705,13 @@ static int run_run(const mx_parsed_options *parsed) {
     sigaction(SIGTERM, &action, NULL);
 
     progress prog = {.quiet = quiet, .begin_ms = mx_now_ms(), .total = info.rows_planned};
-    int status = save_all(&files) ? run_problems(&files, &t, &prog, &sweep) : MX_EXIT_ERROR;
+    int status = save_all(&files) ? run_problems(&files, &t, &prog, &sweep) : MX_EXIT_FAILED;
     mx_utc_now(info.end_time, sizeof info.end_time);
     snprintf(info.status, sizeof info.status, "%s",
              status != MX_EXIT_OK ? "failed"
              : interrupted        ? "interrupted"
                                   : "complete");
-    if (!save_all(&files)) status = MX_EXIT_ERROR;
+    if (!save_all(&files)) status = MX_EXIT_FAILED;
     if (!quiet) print_summary(&files);
     printf("\n%s: %lld of %lld rows (%lld ok, %lld fail, %lld skipped) in %.0f s\nresults: %s/ "
            "(results.csv, samples.csv, run.json)\n",
@@ -750,7 +748,7 @@ static const mx_option run_options[] = {
      "0.5", false},
     {"warm-l2", NULL, "do not flush the L2 before each sample (weights may stay cached)", NULL,
      false},
-    {"device", "N", "CUDA device ordinal", "0", false},
+    {"gpu", "N", "CUDA device ordinal of the GPU to measure (nvidia-smi lists them)", "0", false},
     {"seed", "N", "data seed for rows whose sweep sets none", "1", false},
     {"list", NULL, "print the rows the sweep expands to and exit (no GPU needed)", NULL, false},
     {"quiet", NULL, "no progress lines on stderr", NULL, false},
@@ -799,8 +797,7 @@ const mx_command mx_run_command = {
     "90 % of the start-up clock are flagged throttled). results.csv, samples.csv and run.json\n"
     "are rewritten atomically after every row; Ctrl-C stops after the current row and leaves\n"
     "valid files (exit 130). A row that cannot run (out of memory, unsupported shape) is written\n"
-    "as skipped with the reason, and the sweep goes on.\n"
-    "Exit: 0 done, 1 bad input or failure, 2 no usable GPU, 130 interrupted.",
+    "as skipped with the reason, and the sweep goes on.",
     run_options,
     (int)(sizeof run_options / sizeof run_options[0]),
     run_run,

@@ -32,6 +32,11 @@ void mx_cli_error(const char *format, ...) {
     va_end(args);
 }
 
+const char mx_exit_help[] =
+    "exit status: 0 done; 1 the work failed (a write, a kernel, memory) or compare found a\n"
+    "regression; 2 bad usage or unusable input (the message names the flag or file); 3 no usable\n"
+    "CUDA GPU for a command that needs one; 130 interrupted (Ctrl-C).";
+
 void mx_print_command_help(const mx_command *command) {
     printf("usage: mxbench %s", command->name);
     for (int i = 0; i < command->option_count; i++) {
@@ -58,6 +63,7 @@ void mx_print_command_help(const mx_command *command) {
     printf("  %-24s %s\n", "--help", "print this help and exit");
     if (command->details) printf("\n%s\n", command->details);
     if (command->help_tail) command->help_tail();
+    printf("\n%s\n", mx_exit_help);
 }
 
 static int mx_find_option(const mx_command *command, const char *name, size_t length) {
@@ -91,7 +97,7 @@ int mx_parse_options(const mx_command *command, int argc, char **argv, mx_parsed
                          arg,
                          command->max_arguments ? "too many arguments" : "options start with --",
                          command->name);
-            return MX_EXIT_ERROR;
+            return MX_EXIT_INPUT;
         }
         const char *name = arg + 2;
         const char *equals = strchr(name, '=');
@@ -100,18 +106,18 @@ int mx_parse_options(const mx_command *command, int argc, char **argv, mx_parsed
         if (index < 0) {
             mx_cli_error("%s: unknown option '--%.*s' (see mxbench %s --help)", command->name,
                          (int)length, name, command->name);
-            return MX_EXIT_ERROR;
+            return MX_EXIT_INPUT;
         }
         const mx_option *option = &command->options[index];
         if (seen[index]++) {
             mx_cli_error("%s: option --%s given twice", command->name, option->name);
-            return MX_EXIT_ERROR;
+            return MX_EXIT_INPUT;
         }
         if (!option->value_name) {
             if (equals) {
                 mx_cli_error("%s: option --%s takes no value (got '%s')", command->name,
                              option->name, equals + 1);
-                return MX_EXIT_ERROR;
+                return MX_EXIT_INPUT;
             }
             parsed->values[index] = "1";
         } else if (equals) {
@@ -121,13 +127,13 @@ int mx_parse_options(const mx_command *command, int argc, char **argv, mx_parsed
         } else {
             mx_cli_error("%s: option --%s needs a value %s", command->name, option->name,
                          option->value_name);
-            return MX_EXIT_ERROR;
+            return MX_EXIT_INPUT;
         }
     }
     if (parsed->argument_count < command->min_arguments) {
         mx_cli_error("%s: missing argument: usage mxbench %s %s", command->name, command->name,
                      command->arguments_usage ? command->arguments_usage : "");
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     }
     for (int i = 0; i < command->option_count; i++) {
         if (command->options[i].value_name && !command->options[i].optional &&
@@ -135,7 +141,7 @@ int mx_parse_options(const mx_command *command, int argc, char **argv, mx_parsed
             mx_cli_error("%s: missing required option --%s %s (see mxbench %s --help)",
                          command->name, command->options[i].name, command->options[i].value_name,
                          command->name);
-            return MX_EXIT_ERROR;
+            return MX_EXIT_INPUT;
         }
     }
     return MX_EXIT_OK;

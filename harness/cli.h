@@ -6,11 +6,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The exit status of every command (mxbench --help says the same): */
 enum {
     MX_EXIT_OK = 0,
-    MX_EXIT_ERROR = 1,     /* bad input, bad usage, or a failed operation */
-    MX_EXIT_NO_DEVICE = 2, /* the command needs a CUDA device and none is usable */
+    MX_EXIT_FAILED = 1,    /* the work failed (a write, a kernel, memory); compare: a regression */
+    MX_EXIT_INPUT = 2,     /* bad usage or unusable input: the message names the flag or file */
+    MX_EXIT_NO_DEVICE = 3, /* the command needs a usable CUDA GPU and there is none */
+    MX_EXIT_INTERRUPTED = 130, /* Ctrl-C (run stops after the current row, files valid) */
 };
+
+/* The exit codes in words, for --help. */
+extern const char mx_exit_help[];
 
 /* One option of a command: "--name VALUE" or "--name=VALUE"; flags (value_name NULL) take none. */
 typedef struct {
@@ -53,7 +59,7 @@ const char *mx_cli_command_line(void);
 void mx_cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parses argv (after the command name). Returns -1 after printing help, MX_EXIT_OK on success,
- * MX_EXIT_ERROR after printing an error naming the flag. */
+ * MX_EXIT_INPUT after printing an error naming the flag. */
 int mx_parse_options(const mx_command *command, int argc, char **argv, mx_parsed_options *parsed);
 
 void mx_print_command_help(const mx_command *command);

@@ -34,7 +34,8 @@ static bool parse_shape(const mx_parsed_options *parsed, int64_t *rows, int64_t 
 
 static int parse_device(const mx_parsed_options *parsed) {
     int device = mx_option_choice(parsed, "device", device_names);
-    if (device == DEVICE_GPU && !mx_cli_open_device(0)) return -2;
+    if (device == DEVICE_GPU && !mx_cli_open_device(0, "--device cpu runs the reference codec"))
+        return -2;
     return device;
 }
 
@@ -104,12 +105,12 @@ static bool write_outputs(int count, const char *const paths[], const void *cons
 
 static int run_quantize(const mx_parsed_options *parsed) {
     int64_t rows, cols;
-    if (!parse_shape(parsed, &rows, &cols)) return MX_EXIT_ERROR;
+    if (!parse_shape(parsed, &rows, &cols)) return MX_EXIT_INPUT;
     int dtype = mx_option_choice(parsed, "dtype", dtype_names);
     int mode = mx_option_choice(parsed, "scale-mode", scale_mode_names);
-    if (dtype < 0 || mode < 0) return MX_EXIT_ERROR;
+    if (dtype < 0 || mode < 0) return MX_EXIT_INPUT;
     int device = parse_device(parsed);
-    if (device < 0) return device == -2 ? MX_EXIT_NO_DEVICE : MX_EXIT_ERROR;
+    if (device < 0) return device == -2 ? MX_EXIT_NO_DEVICE : MX_EXIT_INPUT;
 
     char what[160];
     snprintf(what, sizeof what, "--rows %lld x --cols %lld of %s", (long long)rows, (long long)cols,
@@ -117,10 +118,10 @@ static int run_quantize(const mx_parsed_options *parsed) {
     void *src = NULL;
     if (!mx_read_file_exact(mx_option_value(parsed, "in"), rows * cols * mx_dtype_bytes(dtype),
                             what, &src))
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     size_t bytes[2] = {(size_t)(rows * cols / 2), (size_t)(rows * cols / 32)};
     uint8_t *blocks = malloc(bytes[0]), *scales = malloc(bytes[1]);
-    int exit_code = MX_EXIT_ERROR;
+    int exit_code = MX_EXIT_FAILED;
     gpu_buffers gpu = {0};
     if (!blocks || !scales) {
         mx_cli_error("out of host memory for %zu output bytes", bytes[0] + bytes[1]);
@@ -148,9 +149,9 @@ static int run_quantize(const mx_parsed_options *parsed) {
 
 static int run_dequantize(const mx_parsed_options *parsed) {
     int64_t rows, cols;
-    if (!parse_shape(parsed, &rows, &cols)) return MX_EXIT_ERROR;
+    if (!parse_shape(parsed, &rows, &cols)) return MX_EXIT_INPUT;
     int device = parse_device(parsed);
-    if (device < 0) return device == -2 ? MX_EXIT_NO_DEVICE : MX_EXIT_ERROR;
+    if (device < 0) return device == -2 ? MX_EXIT_NO_DEVICE : MX_EXIT_INPUT;
 
     char what[160];
     snprintf(what, sizeof what, "--rows %lld x --cols %lld", (long long)rows, (long long)cols);
@@ -158,11 +159,11 @@ static int run_dequantize(const mx_parsed_options *parsed) {
     if (!mx_read_file_exact(mx_option_value(parsed, "blocks"), rows * cols / 2, what, &blocks) ||
         !mx_read_file_exact(mx_option_value(parsed, "scales"), rows * cols / 32, what, &scales)) {
         free(blocks);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     }
     size_t bytes = (size_t)(rows * cols) * sizeof(float);
     float *dst = malloc(bytes);
-    int exit_code = MX_EXIT_ERROR;
+    int exit_code = MX_EXIT_FAILED;
     gpu_buffers gpu = {0};
     if (!dst) {
         mx_cli_error("out of host memory for %zu output bytes", bytes);
@@ -222,7 +223,6 @@ const mx_command mx_quantize_command = {
     "Each run of 32 values along a row shares one E8M0 scale; a block holding NaN or Inf gets\n"
     "scale 0xFF (NaN) and codes 0. Elements round to nearest, ties to even, saturating at 6.\n"
     "Outputs are written to temporary files and renamed only when complete.\n"
-    "exit status: 0 ok, 1 bad input or failure, 2 --device gpu without a usable GPU.\n"
     "example: mxbench quantize --in w.f16 --dtype f16 --rows 4096 --cols 14336 \\\n"
     "           --out-blocks w.blocks --out-scales w.scales --device gpu",
     quantize_options,
@@ -238,8 +238,7 @@ const mx_command mx_dequantize_command = {
     "dequantize",
     "Decode MXFP4 blocks and scales to a dense FP32 matrix.",
     "value = E2M1[code] * 2^(scale - 127) in FP32: exact, Inf where it overflows FP32, NaN for\n"
-    "scale 0xFF. The output appears only when complete.\n"
-    "exit status: 0 ok, 1 bad input or failure, 2 --device gpu without a usable GPU.",
+    "scale 0xFF. The output appears only when complete.",
     dequantize_options,
     (int)(sizeof dequantize_options / sizeof dequantize_options[0]),
     run_dequantize,

@@ -559,7 +559,7 @@ static int compare_runs(comparison *cmp, const char *out_dir, bool all) {
     if (!cmp->rows || !matched) {
         free(matched);
         mx_cli_error("out of memory");
-        return MX_EXIT_UNUSABLE_INPUT;
+        return MX_EXIT_INPUT;
     }
     for (size_t b = 0; b < base->row_count; b++) {
         compared_row *row = &cmp->rows[cmp->count];
@@ -586,17 +586,17 @@ static int compare_runs(comparison *cmp, const char *out_dir, bool all) {
     mx_format_text(dat_path, sizeof dat_path, "%s/compare.dat", out_dir);
     if (!mx_ensure_folder(out_dir)) {
         mx_cli_error("cannot create %s: %s", out_dir, strerror(errno));
-        return MX_EXIT_UNUSABLE_INPUT;
+        return MX_EXIT_INPUT;
     }
     if (!mx_write_stream_atomic(dat_path, write_compare_dat, cmp, error, sizeof error)) {
         mx_cli_error("%s", error);
-        return MX_EXIT_UNUSABLE_INPUT;
+        return MX_EXIT_INPUT;
     }
     qsort(cmp->rows, cmp->count, sizeof *cmp->rows, compare_rows);
     print_table(cmp, all);
     if (!save_compare_csv(cmp, csv_path, error, sizeof error)) {
         mx_cli_error("%s", error);
-        return MX_EXIT_UNUSABLE_INPUT;
+        return MX_EXIT_INPUT;
     }
     int regressions = 0;
     printf("\nsummary: %zu rows:", cmp->count);
@@ -651,10 +651,10 @@ static int run_compare(const mx_parsed_options *parsed) {
     bool all = mx_option_value(parsed, "all") != NULL;
     if (!number_option(parsed, "alpha", 0.0, 0.5, true, &cmp.rule.alpha) ||
         !number_option(parsed, "min-change-pct", 0.0, 1000.0, false, &cmp.rule.min_change_pct))
-        return MX_EXIT_UNUSABLE_INPUT;
+        return MX_EXIT_INPUT;
     char error[4096], base_dir[1024];
     bool from_baselines = false;
-    int status = MX_EXIT_UNUSABLE_INPUT;
+    int status = MX_EXIT_INPUT;
     bool ok = true;
     for (int i = 1; ok && i < parsed->argument_count; i++)
         ok = side_add(&cmp.cur, parsed->arguments[i], error, sizeof error);
@@ -720,9 +720,9 @@ const mx_command mx_compare_command = {
     "The table lists the rows worst first, then counts. DIR/compare.csv (every row: key, runs,\n"
     "medians, change %, the band the spread alone could give, p, spread, the change that counts,\n"
     "verdict) and DIR/compare.dat (tab-separated, for plots/compare.gp) are written atomically.\n"
-    "Exit: 0 no regression, 1 a regression (ACCURACY, MISSING or SLOWER rows), 2 unusable input\n"
-    "(a missing or malformed file, samples that do not match results.csv, different GPU models,\n"
-    "no baseline for CUR's GPU model).",
+    "Exit 1 means a regression (ACCURACY, MISSING or SLOWER rows); 2 unusable input (a missing\n"
+    "or malformed file, samples that do not match results.csv, different GPU models, no\n"
+    "baseline for CUR's GPU model): never a pass.",
     compare_options,
     (int)(sizeof compare_options / sizeof compare_options[0]),
     run_compare,

@@ -14,7 +14,7 @@
 extern const mx_command mx_compare_command;
 extern const mx_command mx_baseline_command;
 
-/* compare's exit status: 0 no regression, 1 a regression, 2 (MX_EXIT_UNUSABLE_INPUT of
+/* compare's exit status: 0 no regression, 1 a regression, 2 (MX_EXIT_INPUT of
  * report.h) the inputs cannot be compared. */
 enum { MX_COMPARE_EXIT_REGRESSION = 1 };
 

@@ -6,14 +6,15 @@
 #include "arch.h"
 #include "cli.h"
 
-bool mx_cli_open_device(int ordinal) {
+bool mx_cli_open_device(int ordinal, const char *alternative) {
     int count = 0;
     cudaError_t error = cudaGetDeviceCount(&count);
     if (error != cudaSuccess || count == 0) {
-        mx_cli_error("no usable CUDA device: cudaGetDeviceCount says %s (%s). This command needs "
-                     "an NVIDIA GPU with its driver; use --device cpu where the command has it",
+        mx_cli_error("no usable CUDA device: cudaGetDeviceCount says %s (%s). This needs an "
+                     "NVIDIA GPU with its driver%s%s",
                      error == cudaSuccess ? "0 devices" : cudaGetErrorString(error),
-                     cudaGetErrorName(error));
+                     cudaGetErrorName(error), alternative ? "; " : "",
+                     alternative ? alternative : "");
         return false;
     }
     if (ordinal < 0 || ordinal >= count) {

@@ -5,7 +5,8 @@
 #include <stdbool.h>
 
 /* Selects CUDA device ordinal; prints why not (no device, no driver, bad ordinal) and returns
- * false when it cannot be used. Commands then exit with MX_EXIT_NO_DEVICE. */
-bool mx_cli_open_device(int ordinal);
+ * false when it cannot be used. Commands then exit with MX_EXIT_NO_DEVICE. alternative (NULL
+ * for none) is what the user can do instead, for the message ("--device cpu runs ..."). */
+bool mx_cli_open_device(int ordinal, const char *alternative);
 
 #endif

@@ -136,13 +136,13 @@ static int run_model(const mx_parsed_options *parsed) {
     const char *csv = mx_option_value(parsed, "csv");
     if (csv && parsed->argument_count != 1) {
         mx_cli_error("model --csv %s: name one model (the CSV holds one table)", csv);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_INPUT;
     }
     for (int a = 0; a < parsed->argument_count; a++)
         if (!mx_model_find(parsed->arguments[a])) {
             mx_cli_error("unknown model '%s': expected gpt-oss-20b or gpt-oss-120b",
                          parsed->arguments[a]);
-            return MX_EXIT_ERROR;
+            return MX_EXIT_INPUT;
         }
     int shown = parsed->argument_count ? parsed->argument_count : count;
     for (int i = 0; i < shown; i++) {
@@ -150,7 +150,7 @@ static int run_model(const mx_parsed_options *parsed) {
         mx_table *t = mx_model_vram_table(m);
         if (!t) {
             mx_cli_error("out of memory building the table of %s", m->name);
-            return MX_EXIT_ERROR;
+            return MX_EXIT_FAILED;
         }
         char error[512];
         bool ok = !csv || mx_table_save(t, csv, error, sizeof error);
@@ -159,7 +159,7 @@ static int run_model(const mx_parsed_options *parsed) {
         else
             mx_cli_error("%s", error);
         mx_table_free(t);
-        if (!ok) return MX_EXIT_ERROR;
+        if (!ok) return MX_EXIT_FAILED;
     }
     return MX_EXIT_OK;
 }

@@ -51,8 +51,8 @@ typedef struct {
     int64_t mxfp4_bytes;       /* bytes of the MXFP4 form kept: prepared, or blocks + scales */
     void *dequantized; /* the exactly dequantized weights rounded to the dtype (FP16 path) */
     void *original;    /* the unquantized weights in the dtype (quantization error) */
-    float *exact; /* the weights dequantized in FP32 by the CPU reference codec (exact; not the
-                   * library's kernel), when asked for */
+    float *exact;      /* the weights dequantized in FP32 by the CPU reference codec (exact; not the
+                        * library's kernel), when asked for */
     int64_t mxfp4_measured_bytes; /* cudaMemGetInfo delta around the MXFP4 form kept */
 } mx_op_weight;
 

@@ -482,12 +482,12 @@ static int run_report(const mx_parsed_options *parsed) {
     struct stat info;
     if (strlen(d.run_dir) > 1000) {
         mx_cli_error("report: the folder name is longer than 1000 characters");
-        return MX_EXIT_UNUSABLE_INPUT;
+        return MX_EXIT_INPUT;
     }
     if (stat(d.run_dir, &info) != 0 || !S_ISDIR(info.st_mode)) {
         mx_cli_error("report: %s: %s (give the folder `mxbench run` wrote, e.g. results/<run id>)",
                      d.run_dir, stat(d.run_dir, &info) != 0 ? strerror(errno) : "not a folder");
-        return MX_EXIT_UNUSABLE_INPUT;
+        return MX_EXIT_INPUT;
     }
     snprintf(d.results_path, sizeof d.results_path, "%s/results.csv", d.run_dir);
     snprintf(d.run_json_path, sizeof d.run_json_path, "%s/run.json", d.run_dir);
@@ -495,18 +495,18 @@ static int run_report(const mx_parsed_options *parsed) {
     if (access(d.results_path, F_OK) != 0) {
         mx_cli_error("report: %s: %s (not a run folder? `mxbench run` writes results.csv there)",
                      d.results_path, strerror(errno));
-        return MX_EXIT_UNUSABLE_INPUT;
+        return MX_EXIT_INPUT;
     }
     if (!mx_csv_read(d.results_path, &d.table, error, sizeof error) ||
         !report_parse_rows(&d, error, sizeof error)) {
         mx_cli_error("report: %s", error);
         free_report(&d, NULL);
-        return MX_EXIT_UNUSABLE_INPUT;
+        return MX_EXIT_INPUT;
     }
     if (d.row_count == 0) {
         mx_cli_error("report: %s: no rows (the run wrote none)", d.results_path);
         free_report(&d, NULL);
-        return MX_EXIT_UNUSABLE_INPUT;
+        return MX_EXIT_INPUT;
     }
     d.meta_read = mx_run_info_read(d.run_json_path, &d.meta, d.meta_error, sizeof d.meta_error);
     if (!d.meta_read)
@@ -516,7 +516,7 @@ static int run_report(const mx_parsed_options *parsed) {
     if (!report_organise(&d)) {
         mx_cli_error("report: out of memory");
         free_report(&d, NULL);
-        return MX_EXIT_ERROR;
+        return MX_EXIT_FAILED;
     }
     target_result results[TARGET_COUNT];
     report_judge(&d, results);
@@ -548,14 +548,14 @@ static int run_report(const mx_parsed_options *parsed) {
     mx_doc_close(&summary);
     printf("%s", mx_text_get(&summary.md));
     mx_doc_free(&summary);
-    int exit_code = saved ? MX_EXIT_OK : MX_EXIT_ERROR;
+    int exit_code = saved ? MX_EXIT_OK : MX_EXIT_FAILED;
     for (int i = 0; i < PLOT_COUNT; i++) {
         if (outcomes[i].state == PLOT_DRAWN)
             printf("plot: %s/%s.png, %s.svg\n", d.run_dir, outcomes[i].base, outcomes[i].base);
         else if (outcomes[i].state == PLOT_FAILED)
             fprintf(stderr, "mxbench: error: report: plot %s: %s\n", outcomes[i].base,
                     outcomes[i].message),
-                exit_code = MX_EXIT_ERROR;
+                exit_code = MX_EXIT_FAILED;
     }
     if (skip_reason[0])
         printf("plots skipped: %s; to draw them, %s\n", skip_reason,
@@ -582,10 +582,9 @@ const mx_command mx_report_command = {
     "gnuplot is looked up on PATH (gnuplot, gnuplot-nox), then in the offline bundle that\n"
     "`.ci/deps.sh ensure bench` unpacks (.deps/root/usr/bin of a checkout); without it the report "
     "is\n"
-    "written all the same and says how to get it. Files are replaced atomically.\n"
-    "Exit: 0 written, 1 a plot or file could not be written, 2 unusable input (no such folder,\n"
-    "a missing or malformed results.csv, required columns missing: the message names the file\n"
-    "and line or the columns).",
+    "written all the same and says how to get it. Files are replaced atomically. A plot or file\n"
+    "that cannot be written exits 1; unusable input 2 (no such folder, a missing or malformed\n"
+    "results.csv, required columns missing: the message names the file and line or columns).",
     report_options,
     (int)(sizeof report_options / sizeof report_options[0]),
     run_report,

@@ -14,8 +14,4 @@
 
 extern const mx_command mx_report_command;
 
-/* Exit status of report and compare for an input they cannot use: a missing folder, a missing or
- * malformed results.csv, a results.csv without the columns they need. */
-enum { MX_EXIT_UNUSABLE_INPUT = 2 };
-
 #endif

@@ -95,19 +95,19 @@ Test(cli, quantize_and_dequantize_reproduce_the_library, .init = mx_test_work_di
 
 Test(cli, shape_errors_name_the_value, .init = mx_test_work_dir_create) {
     free(write_random_input(2, 64));
-    expect_refusal(QUANTIZE("4", "33", ), 1, "33", "multiple of");
-    expect_refusal(QUANTIZE("0", "32", ), 1, "--rows '0'", NULL);
-    expect_refusal(QUANTIZE("-5", "64", ), 1, "--rows '-5'", NULL);
-    expect_refusal(QUANTIZE("2", "0", ), 1, "--cols '0'", NULL);
-    expect_refusal(QUANTIZE("2", "sixty-four", ), 1, "sixty-four", "integer");
-    expect_refusal(QUANTIZE("99999999999999999999", "64", ), 1, "99999999999999999999", NULL);
-    expect_refusal(QUANTIZE("4611686018427387904", "64", ), 1, "4611686018427387904", "overflows");
+    expect_refusal(QUANTIZE("4", "33", ), 2, "33", "multiple of");
+    expect_refusal(QUANTIZE("0", "32", ), 2, "--rows '0'", NULL);
+    expect_refusal(QUANTIZE("-5", "64", ), 2, "--rows '-5'", NULL);
+    expect_refusal(QUANTIZE("2", "0", ), 2, "--cols '0'", NULL);
+    expect_refusal(QUANTIZE("2", "sixty-four", ), 2, "sixty-four", "integer");
+    expect_refusal(QUANTIZE("99999999999999999999", "64", ), 2, "99999999999999999999", NULL);
+    expect_refusal(QUANTIZE("4611686018427387904", "64", ), 2, "4611686018427387904", "overflows");
 }
 
 Test(cli, input_size_must_match_the_shape, .init = mx_test_work_dir_create) {
     free(write_random_input(2, 64)); /* 512 bytes */
-    expect_refusal(QUANTIZE("4", "64", ), 1, "512 bytes", "too short");
-    expect_refusal(QUANTIZE("1", "64", ), 1, "needs exactly 256", "too long");
+    expect_refusal(QUANTIZE("4", "64", ), 2, "512 bytes", "too short");
+    expect_refusal(QUANTIZE("1", "64", ), 2, "needs exactly 256", "too long");
     const char *const bf16_args[] = {"quantize",
                                      "--in",
                                      mx_test_path("in.f32"),
@@ -122,7 +122,7 @@ Test(cli, input_size_must_match_the_shape, .init = mx_test_work_dir_create) {
                                      "--out-scales",
                                      mx_test_path("w.scales"),
                                      NULL};
-    expect_refusal(bf16_args, 1, "needs exactly 256", "bf16");
+    expect_refusal(bf16_args, 2, "needs exactly 256", "bf16");
 }
 
 Test(cli, unknown_dtype_mode_option_and_missing_flags, .init = mx_test_work_dir_create) {
@@ -141,11 +141,11 @@ Test(cli, unknown_dtype_mode_option_and_missing_flags, .init = mx_test_work_dir_
                                      "--out-scales",
                                      mx_test_path("w.scales"),
                                      NULL};
-    expect_refusal(bad_dtype, 1, "'f8'", "f32, f16, bf16");
-    expect_refusal(QUANTIZE("2", "64", "--scale-mode", "ceil", ), 1, "'ceil'", "floor, rceil");
-    expect_refusal(QUANTIZE("2", "64", "--device", "tpu", ), 1, "'tpu'", "cpu, gpu");
-    expect_refusal(QUANTIZE("2", "64", "--colour", "red", ), 1, "--colour", "unknown option");
-    expect_refusal(QUANTIZE("2", "64", "--rows", "2", ), 1, "--rows", "twice");
+    expect_refusal(bad_dtype, 2, "'f8'", "f32, f16, bf16");
+    expect_refusal(QUANTIZE("2", "64", "--scale-mode", "ceil", ), 2, "'ceil'", "floor, rceil");
+    expect_refusal(QUANTIZE("2", "64", "--device", "tpu", ), 2, "'tpu'", "cpu, gpu");
+    expect_refusal(QUANTIZE("2", "64", "--colour", "red", ), 2, "--colour", "unknown option");
+    expect_refusal(QUANTIZE("2", "64", "--rows", "2", ), 2, "--rows", "twice");
     const char *const missing[] = {"quantize",
                                    "--in",
                                    mx_test_path("in.f32"),
@@ -158,8 +158,8 @@ Test(cli, unknown_dtype_mode_option_and_missing_flags, .init = mx_test_work_dir_
                                    "--out-scales",
                                    mx_test_path("w.scales"),
                                    NULL};
-    expect_refusal(missing, 1, "--out-blocks", "missing");
-    expect_refusal((const char *const[]){"quantise", NULL}, 1, "quantise", "unknown command");
+    expect_refusal(missing, 2, "--out-blocks", "missing");
+    expect_refusal((const char *const[]){"quantise", NULL}, 2, "quantise", "unknown command");
 }
 
 Test(cli, unreadable_inputs_and_unwritable_outputs, .init = mx_test_work_dir_create) {
@@ -178,12 +178,12 @@ Test(cli, unreadable_inputs_and_unwritable_outputs, .init = mx_test_work_dir_cre
                                     "--out-scales",
                                     mx_test_path("w.scales"),
                                     NULL};
-    expect_refusal(no_input, 1, "absent.f32", "No such file");
+    expect_refusal(no_input, 2, "absent.f32", "No such file");
     const char *const dir_input[] = {"dequantize", "--blocks",        mx_test_work_dir,
                                      "--scales",   mx_test_work_dir,  "--rows",
                                      "2",          "--cols",          "64",
                                      "--out",      mx_test_path("o"), NULL};
-    expect_refusal(dir_input, 1, mx_test_work_dir, "not a regular file");
+    expect_refusal(dir_input, 2, mx_test_work_dir, "not a regular file");
     const char *const bad_dir[] = {"quantize",
                                    "--in",
                                    mx_test_path("in.f32"),
@@ -225,7 +225,7 @@ Test(cli, gpu_device_runs_the_kernels_or_says_there_is_no_gpu, .init = mx_test_w
     float *values = write_random_input(rows, cols);
     char reason[256];
     if (!mx_test_gpu_available(reason, sizeof reason)) {
-        expect_refusal(QUANTIZE("16", "256", "--device", "gpu", ), 2, "no usable CUDA device",
+        expect_refusal(QUANTIZE("16", "256", "--device", "gpu", ), 3, "no usable CUDA device",
                        "--device cpu");
     } else {
         mx_cli_result result = mx_test_run_cli(QUANTIZE("16", "256", "--device", "gpu", ));

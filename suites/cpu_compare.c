@@ -990,6 +990,6 @@ Test(cpu_compare, baseline_refuses_what_would_weaken_it_and_keeps_the_old, IN_A_
     cr_expect_eq(access(mx_test_path("baselines/nvidia-h200/smoke/run.json"), F_OK), 0);
 
     r = mx_test_run_cli((const char *[]){"baseline", mx_test_path("first"), NULL});
-    cr_expect_eq(r.exit_code, 1, "a run without --update is a usage error: %s", r.err);
+    cr_expect_eq(r.exit_code, 2, "a run without --update is a usage error: %s", r.err);
     cr_expect(strstr(r.err, "without --update"), "%s", r.err);
 }

@@ -279,7 +279,7 @@ ParameterizedTest(bad_run *c, cpu_harness, bad_run_input_is_refused_before_the_g
     args[n++] = "--out";
     args[n++] = mx_test_path("out");
     mx_cli_result r = mx_test_run_cli(args);
-    cr_expect_eq(r.exit_code, 1, "exit %d, stderr: %s", r.exit_code, r.err);
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "exit %d, stderr: %s", r.exit_code, r.err);
     cr_expect(strstr(r.err, c->needle), "stderr lacks '%s': %s", c->needle, r.err);
     cr_expect_neq(access(mx_test_path("out"), F_OK), 0, "nothing may be created");
 }
@@ -291,7 +291,7 @@ Test(cpu_harness, malformed_sweep_file_names_file_line_and_column,
     mx_test_write_file(mx_test_path("bad.sweep"), text, sizeof text - 1);
     mx_cli_result r =
         mx_test_run_cli((const char *[]){"run", "--sweep", mx_test_path("bad.sweep"), NULL});
-    cr_expect_eq(r.exit_code, 1);
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT);
     cr_expect(strstr(r.err, "bad.sweep:3:12") && strstr(r.err, "fp8"), "%s", r.err);
 }
 
@@ -300,21 +300,22 @@ Test(cpu_harness, results_already_in_out_are_never_overwritten, .init = mx_test_
     mx_test_write_file(mx_test_path("old/results.csv"), "keep\n", 5);
     mx_cli_result r = mx_test_run_cli(
         (const char *[]){"run", "--suite", "smoke", "--out", mx_test_path("old"), NULL});
-    cr_expect_eq(r.exit_code, 1);
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT);
     cr_expect(strstr(r.err, "already holds results"), "%s", r.err);
     char kept[16];
     mx_test_read_text(mx_test_path("old/results.csv"), kept, sizeof kept);
     cr_expect_str_eq(kept, "keep\n");
 }
 
-Test(cpu_harness, without_a_gpu_run_exits_2_and_writes_nothing, .init = mx_test_work_dir_create) {
+Test(cpu_harness, without_a_gpu_run_exits_3_and_writes_nothing, .init = mx_test_work_dir_create) {
     char reason[256];
     if (mx_test_gpu_available(reason, sizeof reason))
         cr_skip_test("a GPU is present: the runs of gpu_harness cover this machine");
     mx_cli_result r = mx_test_run_cli(
         (const char *[]){"run", "--suite", "smoke", "--out", mx_test_path("run"), NULL});
-    cr_expect_eq(r.exit_code, 2, "%s", r.err);
+    cr_expect_eq(r.exit_code, MX_EXIT_NO_DEVICE, "%s", r.err);
     cr_expect(strstr(r.err, "no usable CUDA device"), "%s", r.err);
+    cr_expect_not(strstr(r.err, "--device cpu"), "no hint that leads nowhere: %s", r.err);
     cr_expect_neq(access(mx_test_path("run"), F_OK), 0, "no results folder without a GPU");
 }
 
@@ -347,4 +348,40 @@ Test(cpu_harness, run_help_lists_every_op_and_variant, .init = mx_test_work_dir_
                       *v, line);
         }
     }
+}
+
+/* One exit-code scheme for every command (cli.h), said by mxbench --help. */
+Test(cpu_harness, every_command_uses_one_exit_code_scheme, .init = mx_test_work_dir_create) {
+    const char *const *usage_errors[] = {
+        (const char *const[]){NULL},
+        (const char *const[]){"quantise", NULL},
+        (const char *const[]){"report", NULL},
+        (const char *const[]){"compare", NULL},
+        (const char *const[]){"compare", "only-one", NULL},
+        (const char *const[]){"baseline", "--update", NULL},
+        (const char *const[]){"run", "--suite", "smoke", "--gpu", "x", NULL},
+        (const char *const[]){"run", "--suite", "smoke", "--device", "0", NULL},
+        (const char *const[]){"model", "llama", NULL},
+    };
+    for (size_t i = 0; i < sizeof usage_errors / sizeof usage_errors[0]; i++) {
+        mx_cli_result r = mx_test_run_cli(usage_errors[i]);
+        cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "mxbench %s %s: exit %d: %s",
+                     usage_errors[i][0] ? usage_errors[i][0] : "",
+                     usage_errors[i][0] && usage_errors[i][1] ? usage_errors[i][1] : "",
+                     r.exit_code, r.err);
+    }
+    mx_cli_result r = mx_test_run_cli((const char *[]){"report", mx_test_path("absent"), NULL});
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "%s", r.err);
+    r = mx_test_run_cli((const char *[]){"--help", NULL});
+    cr_expect_eq(r.exit_code, MX_EXIT_OK);
+    cr_expect(strstr(r.out, "2 bad usage or unusable input") && strstr(r.out, "3 no usable") &&
+                  strstr(r.out, "130 interrupted"),
+              "%s", r.out);
+    r = mx_test_run_cli((const char *[]){"compare", "--help", NULL});
+    cr_expect(strstr(r.out, "exit status: 0 done; 1 the work failed"), "every --help: %s", r.out);
+    r = mx_test_run_cli((const char *[]){"--version", NULL});
+    cr_expect_eq(r.exit_code, MX_EXIT_OK, "%s", r.err);
+    cr_expect(strstr(r.out, "mxbench ") && strstr(r.out, "commit ") &&
+                  strstr(r.out, "built with CUDA") && strstr(r.out, "cuBLAS"),
+              "%s", r.out);
 }

@@ -84,10 +84,10 @@ Test(cpu_model, command_prints_writes_and_refuses, .init = mx_test_work_dir_crea
     cr_expect(strncmp(text, "component,params,fp16_bytes,mxfp4_bytes,gptoss_mix_bytes,", 57) == 0,
               "%s", text);
     r = mx_test_run_cli((const char *const[]){"model", "llama-70b", NULL});
-    cr_expect_eq(r.exit_code, 1);
+    cr_expect_eq(r.exit_code, 2);
     cr_expect(strstr(r.err, "unknown model 'llama-70b'"), "%s", r.err);
     r = mx_test_run_cli(
         (const char *const[]){"model", "gpt-oss-20b", "gpt-oss-120b", "--csv", csv, NULL});
-    cr_expect_eq(r.exit_code, 1);
+    cr_expect_eq(r.exit_code, 2);
     cr_expect(strstr(r.err, "name one model"), "%s", r.err);
 }

@@ -388,10 +388,10 @@ static mx_cli_result report_on(const char *csv) {
 
 Test(cpu_report, malformed_csv_exits_2_with_file_and_line, .init = mx_test_work_dir_create) {
     mx_cli_result r = report_on("op,variant,M\ngemm,fp16,1\ngemm,fused,1\ngemm,skinny\n");
-    cr_expect_eq(r.exit_code, MX_EXIT_UNUSABLE_INPUT);
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT);
     cr_expect(strstr(r.err, "results.csv:4:"), "%s", r.err);
     r = report_on("op,variant,M\ngemm,\"fused,1\n");
-    cr_expect_eq(r.exit_code, MX_EXIT_UNUSABLE_INPUT);
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT);
     cr_expect(strstr(r.err, "results.csv:2:"), "%s", r.err);
 }
 
@@ -407,14 +407,14 @@ Test(cpu_report, a_cell_that_is_not_a_number_names_line_and_column,
     memcpy(time, ",fast!!,", 8);
     mx_cli_result r = report_on(csv);
     free(csv);
-    cr_expect_eq(r.exit_code, MX_EXIT_UNUSABLE_INPUT);
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT);
     cr_expect(strstr(r.err, "results.csv:4: column time_us: 'fast!!' is not a number"), "%s",
               r.err);
 }
 
 Test(cpu_report, missing_columns_are_named, .init = mx_test_work_dir_create) {
     mx_cli_result r = report_on("op,variant,dtype,dist,M,N,K\ngemm,fp16,f16,gaussian,1,64,64\n");
-    cr_expect_eq(r.exit_code, MX_EXIT_UNUSABLE_INPUT);
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT);
     cr_expect(strstr(r.err, "lacks the columns") && strstr(r.err, "time_us") &&
                   strstr(r.err, "rel_err_vs_fp16") && strstr(r.err, "status"),
               "%s", r.err);
@@ -424,11 +424,11 @@ Test(cpu_report, missing_columns_are_named, .init = mx_test_work_dir_create) {
 Test(cpu_report, a_missing_folder_or_csv_or_an_empty_run_exits_2, .init = mx_test_work_dir_create) {
     mx_cli_result r =
         mx_test_run_cli((const char *[]){"report", mx_test_path("no-such-run"), NULL});
-    cr_expect_eq(r.exit_code, MX_EXIT_UNUSABLE_INPUT);
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT);
     cr_expect(strstr(r.err, "no-such-run") && strstr(r.err, "No such file"), "%s", r.err);
     mkdir(mx_test_path("empty"), 0777);
     r = mx_test_run_cli((const char *[]){"report", mx_test_path("empty"), NULL});
-    cr_expect_eq(r.exit_code, MX_EXIT_UNUSABLE_INPUT);
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT);
     cr_expect(strstr(r.err, "empty/results.csv"), "%s", r.err);
     char path[512];
     fixture_path("report_small", "results.csv", path, sizeof path);
@@ -437,8 +437,8 @@ Test(cpu_report, a_missing_folder_or_csv_or_an_empty_run_exits_2, .init = mx_tes
     *strchr(csv, '\n') = '\0'; /* the header alone */
     r = report_on(csv);
     free(csv);
-    cr_expect_eq(r.exit_code, MX_EXIT_UNUSABLE_INPUT);
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT);
     cr_expect(strstr(r.err, "no rows"), "%s", r.err);
     r = mx_test_run_cli((const char *[]){"report", NULL});
-    cr_expect_eq(r.exit_code, 1, "a usage error is 1");
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "a usage error is 2, as unusable input");
 }

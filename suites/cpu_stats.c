@@ -161,7 +161,7 @@ Test(stats, max_samples_wins_over_a_larger_min) {
 Test(stats, student_t_matches_the_tables) {
     const struct {
         double t, df, p;
-    } table[] = {{2.776445, 4, 0.05},  {4.604095, 4, 0.01},  {63.65674, 1, 0.01},
+    } table[] = {{2.776445, 4, 0.05},  {4.604095, 4, 0.01},   {63.65674, 1, 0.01},
                  {2.228139, 10, 0.05}, {1.959964, 1e7, 0.05}, {0.0, 3, 1.0}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         double p = mx_stats_student_t_p(table[i].t, table[i].df);
@@ -184,8 +184,8 @@ Test(stats, student_t_matches_the_tables) {
 Test(stats, student_t_closed_form_at_two_degrees_of_freedom) {
     for (double t = 0.05; t < 200.0; t *= 1.7) {
         double expected = 1.0 - t / sqrt(2.0 + t * t);
-        cr_expect_float_eq(mx_stats_student_t_p(t, 2.0), expected, 1e-10 + 1e-8 * expected,
-                           "t %g", t);
+        cr_expect_float_eq(mx_stats_student_t_p(t, 2.0), expected, 1e-10 + 1e-8 * expected, "t %g",
+                           t);
     }
 }
 
