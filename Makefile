@@ -48,9 +48,14 @@ deps-test:
 	@bash .ci/deps.sh ensure test
 
 # Recursive make: the bundle may have been unpacked just now, and CMAKE_ARGS must see it.
+# CTest marks a GPU suite skipped when it ran nothing for want of a GPU; the last line says so.
 test: deps-test
 	@$(MAKE) --no-print-directory configured-build TESTS=ON
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -V
+	@ctest --test-dir $(BUILD_DIR) --output-on-failure -V --output-log $(BUILD_DIR)/ctest.log; \
+	status=$$?; skipped=$$(grep -c '(Skipped)$$' $(BUILD_DIR)/ctest.log); \
+	if [ "$$skipped" -gt 0 ]; then \
+	  echo "$$skipped suites skipped: no usable CUDA device (they ran nothing; make test on a GPU box runs them)"; \
+	fi; exit $$status
 
 # gnuplot draws the plots; without it the report is still written (and says so).
 deps-bench:
@@ -60,21 +65,29 @@ deps-bench:
 # then its plots and report.
 SUITE ?= standard
 RUN_ID := $(shell date -u +%Y%m%dT%H%M%SZ)
-bench: deps-bench build
+bench:
+	@bash .ci/gpu.sh bench
+	@$(MAKE) --no-print-directory deps-bench build
 	$(BUILD_DIR)/mxbench run --suite $(SUITE) --out results/$(RUN_ID)
 	$(BUILD_DIR)/mxbench report results/$(RUN_ID)
 
 # Plots and report of a run folder: RUN=results/<id> (default: the newest one).
 LATEST_RUN = $(patsubst %/results.csv,%,$(lastword $(sort $(wildcard results/2*/results.csv))))
-report: deps-bench build
-	$(BUILD_DIR)/mxbench report $(or $(RUN),$(LATEST_RUN),results/NONE)
+report:
+	@if [ -z "$(or $(RUN),$(LATEST_RUN))" ]; then \
+	  echo "make report: no run in results/ yet. make bench makes one on a GPU box; or name a run" \
+	    "folder copied from one: make report RUN=path/to/run" >&2; exit 2; fi
+	@$(MAKE) --no-print-directory deps-bench build
+	$(BUILD_DIR)/mxbench report $(or $(RUN),$(LATEST_RUN))
 
 # The regression gate: the nightly sweep, its report, and a comparison with the committed
 # baseline of this GPU model (results/baselines/); exits non-zero on a regression.
 # NIGHTLY_RUNS separate runs: the gate compares runs, not one run's samples (results/baselines/).
 NIGHTLY_RUNS ?= 3
 NIGHTLY_DIR = results/$(RUN_ID)-nightly
-nightly: deps-bench build
+nightly:
+	@bash .ci/gpu.sh nightly
+	@$(MAKE) --no-print-directory deps-bench build
 	mkdir -p $(NIGHTLY_DIR)
 	for i in $$(seq 1 $(NIGHTLY_RUNS)); do \
 	  $(BUILD_DIR)/mxbench run --suite nightly --out $(NIGHTLY_DIR)/$(RUN_ID)-nightly-$$i || exit $$?; \
@@ -85,7 +98,7 @@ nightly: deps-bench build
 # cJSON for every build, Criterion and pkg-config for make test, gnuplot-nox for the plots:
 # everything a GPU box without package access needs (copy .deps/ there).
 bundle:
-	bash .ci/deps.sh bundle bench
+	bash .ci/deps.sh bundle
 
 # The library for engines (find_package(mxbench) / pkg-config mxbench) and the CLI with its data.
 PREFIX ?= /usr/local

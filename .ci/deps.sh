@@ -5,7 +5,7 @@
 #                                   use them if present, else unpack an offline bundle from
 #                                   .deps/debs/ into .deps/root/ (never into /), else apt-get
 #                                   install them, else say exactly what to run.
-#   .ci/deps.sh bundle [test|bench] on a Debian/Ubuntu machine with package access: download the
+#   .ci/deps.sh bundle              on a Debian/Ubuntu machine with package access: download the
 #                                   packages (and the libraries they load) into .deps/debs/ for a
 #                                   GPU box that has no package access (copy .deps/ there). Make it
 #                                   on the same or an older release than the GPU box runs.
@@ -15,7 +15,9 @@ cd "$(dirname "$0")/.."
 DEPS=.deps
 PREFIX=$DEPS/root
 BUILD_PACKAGES="libcjson-dev"
-TEST_PACKAGES="pkg-config libcriterion-dev"
+# The report's and compare's plot tests draw with gnuplot too: make test installs it, so that
+# they run rather than skip.
+TEST_PACKAGES="pkg-config libcriterion-dev gnuplot-nox"
 BENCH_PACKAGES="gnuplot-nox"
 # Never bundled: the C library and compiler runtime belong to the target system.
 SYSTEM_PACKAGES='^(libc6|libc6-dev|libc-dev-bin|libgcc-s1|libstdc\+\+6|gcc-[0-9]+-base|libcrypt1|linux-libc-dev)$'
@@ -49,7 +51,7 @@ missing_for() {
   command -v make >/dev/null || missing="$missing make"
   have_cjson || missing="$missing $BUILD_PACKAGES"
   case "$1" in
-    test) have_criterion || missing="$missing $TEST_PACKAGES" ;;
+    test) { have_criterion && have_gnuplot; } || missing="$missing $TEST_PACKAGES" ;;
     bench) have_gnuplot || missing="$missing $BENCH_PACKAGES" ;;
   esac
   printf '%s' "${missing# }"
@@ -140,10 +142,10 @@ closure() {
 bundle() {
   command -v apt-get >/dev/null || { say "bundle needs apt-get (Debian/Ubuntu)"; exit 1; }
   apt-get update -qq || say "apt-get update failed; using the package lists already here"
-  # cJSON (the harness reads and writes run.json with it), Criterion's headers and library with
-  # every shared library they load, pkg-config; gnuplot only for bench.
-  local packages="libcjson-dev $(closure libcjson1) libcriterion-dev $(closure libcriterion3) $(closure pkg-config)"
-  [ "${1:-test}" = bench ] && packages="$packages $(closure $BENCH_PACKAGES)"
+  # cJSON (the harness reads and writes run.json with it), Criterion's headers and library and
+  # gnuplot (make test draws plots too), with every shared library they load, and pkg-config:
+  # one bundle serves make test and make bench.
+  local packages="libcjson-dev $(closure libcjson1) libcriterion-dev $(closure libcriterion3) $(closure pkg-config) $(closure $BENCH_PACKAGES)"
   mkdir -p "$DEPS/debs"
   (cd "$DEPS/debs" && apt-get download $packages)
   say "$(ls "$DEPS"/debs/*.deb | wc -l) packages, $(du -sh "$DEPS/debs" | cut -f1), in $DEPS/debs"
@@ -151,6 +153,6 @@ bundle() {
 
 case "${1:-}" in
   ensure) ensure "${2:-test}" ;;
-  bundle) bundle "${2:-test}" ;;
+  bundle) bundle ;;
   *) sed -n '2,13p' "$0"; exit 2 ;;
 esac
