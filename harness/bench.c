@@ -90,11 +90,14 @@ static int add_keyed_row(mx_table *t, const run_files *files, const mx_sweep_row
     CELL(t, r, "M", "%lld", (long long)row->m);
     CELL(t, r, "N", "%lld", (long long)row->n);
     CELL(t, r, "K", "%lld", (long long)row->k);
-    CELL(t, r, "experts", "%lld", (long long)row->experts);
-    CELL(t, r, "topk", "%lld", (long long)row->topk);
+    /* empty where they do not apply (not a MoE row, not an attention row) */
+    if (row->experts > 0) {
+        CELL(t, r, "experts", "%lld", (long long)row->experts);
+        CELL(t, r, "topk", "%lld", (long long)row->topk);
+    }
     CELL(t, r, "batch", "%lld", (long long)row->batch);
     CELL(t, r, "seed", "%lld", (long long)row->seed);
-    CELL(t, r, "kv_heads", "%lld", (long long)row->kv_heads);
+    if (row->kv_heads > 0) CELL(t, r, "kv_heads", "%lld", (long long)row->kv_heads);
     return r;
 }
 
@@ -551,6 +554,39 @@ static void print_summary(const run_files *files) {
     free(groups);
 }
 
+/* Problems of the sweep: each runs its FP16 reference row before its variants. */
+static size_t count_problems(const mx_sweep *sweep) {
+    size_t problems = 0;
+    for (size_t i = 0; i < sweep->count; i++)
+        problems += i == 0 || !same_problem(&sweep->rows[i - 1], &sweep->rows[i]);
+    return problems;
+}
+
+/* run --list: the rows to measure, in order, under a header, with what tells them apart. */
+static void print_list(const mx_sweep *sweep, const char *path) {
+    size_t problems = count_problems(sweep);
+    printf("%s: %zu rows to measure: %zu variant rows and %zu FP16 reference rows (one per "
+           "problem, run first)\n",
+           path, sweep->count + problems, sweep->count, problems);
+    int widths[3] = {(int)strlen("group"), (int)strlen("variant"), (int)strlen("problem")};
+    char problem[256];
+    for (size_t i = 0; i < sweep->count; i++) {
+        const mx_sweep_row *r = &sweep->rows[i];
+        mx_sweep_problem(r, problem, sizeof problem);
+        int lengths[3] = {(int)strlen(r->group), (int)strlen(r->variant), (int)strlen(problem)};
+        for (int c = 0; c < 3; c++)
+            if (lengths[c] > widths[c]) widths[c] = lengths[c];
+    }
+    printf("%-*s  %-*s  %-*s  %s\n", widths[0], "group", widths[1], "variant", widths[2], "problem",
+           "shape");
+    for (size_t i = 0; i < sweep->count; i++) {
+        const mx_sweep_row *r = &sweep->rows[i];
+        mx_sweep_problem(r, problem, sizeof problem);
+        printf("%-*s  %-*s  %-*s  %s\n", widths[0], r->group, widths[1], r->variant, widths[2],
+               problem, r->shape_name);
+    }
+}
+
 static int run_run(const mx_parsed_options *parsed) {
     mx_sweep sweep = {0};
     char sweep_path[512];
@@ -587,13 +623,7 @@ static int run_run(const mx_parsed_options *parsed) {
         return MX_EXIT_INPUT;
     }
     if (mx_option_value(parsed, "list")) {
-        printf("%s: %zu rows (+1 FP16 reference row per shape)\n", sweep_path, sweep.count);
-        for (size_t i = 0; i < sweep.count; i++) {
-            const mx_sweep_row *r = &sweep.rows[i];
-            printf("%-10s %-5s %-15s %-5s %-9s M=%-6lld N=%-7lld K=%-6lld %s\n", r->group, r->op,
-                   r->variant, r->dtype, r->dist, (long long)r->m, (long long)r->n, (long long)r->k,
-                   r->shape_name);
-        }
+        print_list(&sweep, sweep_path);
         mx_sweep_free(&sweep);
         return MX_EXIT_OK;
     }
@@ -643,9 +673,7 @@ static int run_run(const mx_parsed_options *parsed) {
     info.max_noise_pct = max_noise;
     info.time_budget_ms = (double)budget_ms;
     info.seed = (uint64_t)seed;
-    info.rows_planned = (int64_t)sweep.count;
-    for (size_t i = 0; i < sweep.count; i++) /* plus one FP16 reference row per problem */
-        info.rows_planned += i == 0 || !same_problem(&sweep.rows[i - 1], &sweep.rows[i]);
+    info.rows_planned = (int64_t)(sweep.count + count_problems(&sweep));
 
     char why[512] = "";
     mx_timer t = {.rule = {.min_samples = (int)min_samples,

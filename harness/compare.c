@@ -512,9 +512,11 @@ static bool resolve_base(const char *base_arg, const mx_run_folder *cur, char *d
     return false;
 }
 
-static void print_header(const comparison *cmp, bool from_baselines) {
+static void print_header(const comparison *cmp, bool from_baselines, const char *out_dir) {
     const run_side *sides[2] = {&cmp->base, &cmp->cur};
-    printf("mxbench compare on %s\n", cmp->cur.runs[0]->meta.gpu_name);
+    printf("mxbench compare on %s (compare.csv, compare.dat and the plot go to %s%s)\n",
+           cmp->cur.runs[0]->meta.gpu_name, out_dir,
+           out_dir == cmp->cur.dir ? ", the first CUR: --out moves them" : "");
     for (int s = 0; s < 2; s++) {
         printf("  %s %s%s: %d run%s\n", s ? "CUR " : "BASE", sides[s]->dir,
                !s && from_baselines ? " (the baseline of this GPU model)" : "", sides[s]->count,
@@ -542,10 +544,12 @@ static void print_header(const comparison *cmp, bool from_baselines) {
                    ? "the other rows are judged relative to their FP16 row in the same run"
                    : "times are judged as measured");
     const mx_run_info *base = &cmp->base.runs[0]->meta, *cur = &cmp->cur.runs[0]->meta;
-    if (strcmp(base->suite, cur->suite))
-        printf("  note: the suites differ (BASE %s, CUR %s): rows of one only show as MISSING or "
-               "NEW\n",
-               base->suite, cur->suite);
+    size_t base_rows = cmp->base.runs[0]->row_count, cur_rows = cmp->cur.runs[0]->row_count;
+    if (strcmp(base->suite, cur->suite) || base_rows != cur_rows)
+        printf("  note: the sweeps differ (BASE %s, %zu rows; CUR %s, %zu rows): rows of one only "
+               "show as MISSING or NEW%s\n",
+               base->suite, base_rows, cur->suite, cur_rows,
+               from_baselines ? " (update the baseline together with the sweep)" : "");
     if (base->l2_flushed >= 0 && cur->l2_flushed >= 0 && base->l2_flushed != cur->l2_flushed)
         printf("  note: %s flushed the L2 before each sample and %s did not: times are not like "
                "for like\n",
@@ -667,8 +671,8 @@ static int run_compare(const mx_parsed_options *parsed) {
         mx_cli_error("%s", error);
     } else {
         measure_control(&cmp);
-        print_header(&cmp, from_baselines);
         const char *out = mx_option_value(parsed, "out");
+        print_header(&cmp, from_baselines, out ? out : cmp.cur.dir);
         status = compare_runs(&cmp, out ? out : cmp.cur.dir, all);
     }
     free(cmp.rows);

@@ -202,7 +202,7 @@ mx_key_set mx_run_shared_keys(mx_run_folder *const *runs, int count) {
  * replaced by variant when that is not NULL; NULL out of memory. */
 static char *row_key_as(const mx_table *table, size_t row, const mx_key_set *keys,
                         const char *variant) {
-    size_t length = 1 + (variant ? strlen(variant) : 0);
+    size_t length = 1 + (variant ? strlen(variant) : 0) + 24 * (size_t)keys->count;
     for (int i = 0; i < keys->count; i++)
         length += strlen(mx_run_cell(table, row, keys->columns[i])) + 1;
     char *key = malloc(length), *at = key;
@@ -210,7 +210,12 @@ static char *row_key_as(const mx_table *table, size_t row, const mx_key_set *key
         const char *cell = variant && !strcmp(keys->columns[i], "variant")
                                ? variant
                                : mx_run_cell(table, row, keys->columns[i]);
-        at += sprintf(at, "%s%s", i ? "\x1f" : "", cell);
+        /* an empty integer cell is its fallback: "" and "0" experts are the same row */
+        const mx_column *column = cell[0] ? NULL : mx_column_find(keys->columns[i]);
+        if (column && column->type == MX_COLUMN_INTEGER)
+            at += sprintf(at, "%s%lld", i ? "\x1f" : "", (long long)column->fallback);
+        else
+            at += sprintf(at, "%s%s", i ? "\x1f" : "", cell);
     }
     return key;
 }

@@ -513,6 +513,34 @@ Test(cpu_compare, cublas_only_rows_are_the_control_not_the_gate, IN_A_FRESH_DIR)
     mx_table_free(t);
 }
 
+/* Empties a column of a run's results.csv and samples.csv (what newer runs write where it does
+ * not apply). */
+static void blank_column(const char *name, const char *column) {
+    const char *const files[] = {"results.csv", "samples.csv"};
+    for (int f = 0; f < 2; f++) {
+        char path[256], error[512];
+        snprintf(path, sizeof path, "%s/%s/%s", mx_test_work_dir, name, files[f]);
+        mx_table *t = read_csv(path);
+        for (size_t r = 0; r < mx_table_row_count(t); r++)
+            mx_table_set(t, (int)r, column, "%s", "");
+        cr_assert(mx_table_save(t, path, error, sizeof error), "%s", error);
+        mx_table_free(t);
+    }
+}
+
+/* Runs before the problem column wrote 0 for experts and topk outside MoE rows, newer ones leave
+ * them empty: the same rows. */
+Test(cpu_compare, empty_and_zero_not_applicable_cells_match, IN_A_FRESH_DIR) {
+    write_scaled_run("base", H200, 1.0);
+    write_scaled_run("cur", H200, 1.0);
+    blank_column("cur", "experts");
+    blank_column("cur", "topk");
+    mx_cli_result r = compare("base", "cur");
+    cr_expect_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "5 SAME") && strstr(r.out, "0 MISSING") && strstr(r.out, "0 NEW"), "%s",
+              r.out);
+}
+
 Test(cpu_compare, new_rows_alone_pass, IN_A_FRESH_DIR) {
     write_run("base", H200, &(fake_row){"fp16", 1, 50.0, 1.0, 30, NULL, NULL}, 1);
     write_scaled_run("cur", H200, 1.0);

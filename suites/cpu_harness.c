@@ -235,13 +235,17 @@ Test(cpu_harness, a_wrong_MX_CODE_PATH_is_refused_naming_it) {
 Test(cpu_harness, run_list_expands_a_suite_without_a_gpu, .init = mx_test_work_dir_create) {
     mx_cli_result r = mx_test_run_cli((const char *[]){"run", "--suite", "smoke", "--list", NULL});
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    cr_expect(strstr(r.out, "78 rows"), "%s", r.out);
+    cr_expect(strstr(r.out, "98 rows to measure: 78 variant rows and 20 FP16 reference rows"),
+              "%s", r.out);
     int lines = 0;
     for (const char *p = r.out; (p = strchr(p, '\n')); p++) lines++;
-    cr_expect_eq(lines, 79, "header + 78 rows:\n%s", r.out);
+    cr_expect_eq(lines, 80, "title + header + 78 rows:\n%s", r.out);
+    cr_expect(strstr(r.out, "\ngroup ") && strstr(r.out, " variant ") && strstr(r.out, " problem "),
+              "a header: %s", r.out);
+    cr_expect(strstr(r.out, "experts=8 topk=2"), "MoE rows show experts and topk: %s", r.out);
     r = mx_test_run_cli(
         (const char *[]){"run", "--suite", "smoke", "--list", "--variants", "skinny", NULL});
-    cr_expect(strstr(r.out, "10 rows") && !strstr(r.out, "fused"), "%s", r.out);
+    cr_expect(strstr(r.out, "10 variant rows") && !strstr(r.out, "fused"), "%s", r.out);
 }
 
 /* Strings inline: Criterion copies parameters into the test's process, where pointers into
