@@ -3,7 +3,10 @@
 #include "model.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "text.h"
 
 static const mx_model models[] = {
     {"gpt-oss-20b", 24, 2880, 64, 8, 64, 32, 4, 2880, 201088},
@@ -107,27 +110,43 @@ mx_table *mx_model_vram_table(const mx_model *m) {
     return t;
 }
 
+// ---- the table, as `mxbench model` and the report show it
+
+#define GIB (1024.0 * 1024.0 * 1024.0)
+
+void mx_model_document(const mx_model *m, const mx_table *t, mx_doc *out) {
+    mx_doc_paragraph(out,
+                     "%s: %lld layers, hidden %lld, %lld query / %lld KV heads of %lld, %lld "
+                     "experts (top-%lld, intermediate %lld), vocabulary %lld. FP16: 2 bytes per "
+                     "weight; MXFP4: 4-bit codes plus a scale byte per 32 for every weight matrix "
+                     "(biases, sinks, norms and the router stay 16-bit); the gpt-oss mix holds "
+                     "only the MoE experts in MXFP4. GiB = 2^30 bytes.",
+                     m->name, (long long)m->layers, (long long)m->hidden, (long long)m->q_heads,
+                     (long long)m->kv_heads, (long long)m->head_dim, (long long)m->experts,
+                     (long long)m->topk, (long long)m->intermediate, (long long)m->vocab);
+    mx_doc_table(out, "component\tparams\tFP16 GiB\tMXFP4 GiB\tMXFP4 saved\tgpt-oss mix "
+                      "GiB\tmix saved\twhat");
+    for (size_t r = 0; r < mx_table_row_count(t); r++) {
+        const int i = (int)r;
+        char params[32];
+        mx_format_grouped(params, sizeof params, atoll(mx_table_get(t, i, "params")));
+        mx_doc_row(
+            out, "%s\t%s\t%.3f\t%.3f\t%s %%\t%.3f\t%s %%\t%s", mx_table_get(t, i, "component"),
+            params, atof(mx_table_get(t, i, "fp16_bytes")) / GIB,
+            atof(mx_table_get(t, i, "mxfp4_bytes")) / GIB, mx_table_get(t, i, "mxfp4_savings_pct"),
+            atof(mx_table_get(t, i, "gptoss_mix_bytes")) / GIB,
+            mx_table_get(t, i, "gptoss_mix_savings_pct"), mx_table_get(t, i, "what"));
+    }
+    mx_doc_close(out);
+}
+
 // ---- `mxbench model`
 
 static void print_model(const mx_model *m, const mx_table *t) {
-    printf("%s: %lld layers, hidden %lld, %lld query / %lld KV heads of %lld, %lld experts "
-           "(top-%lld, intermediate %lld), vocabulary %lld\n\n",
-           m->name, (long long)m->layers, (long long)m->hidden, (long long)m->q_heads,
-           (long long)m->kv_heads, (long long)m->head_dim, (long long)m->experts,
-           (long long)m->topk, (long long)m->intermediate, (long long)m->vocab);
-    printf("| component | params | FP16 GB | MXFP4 GB | saved | gpt-oss mix GB | saved | what |\n"
-           "|---|---|---|---|---|---|---|---|\n");
-    for (size_t r = 0; r < mx_table_row_count(t); r++) {
-        double fp16 = 0, mxfp4 = 0, mix = 0;
-        sscanf(mx_table_get(t, (int)r, "fp16_bytes"), "%lf", &fp16);
-        sscanf(mx_table_get(t, (int)r, "mxfp4_bytes"), "%lf", &mxfp4);
-        sscanf(mx_table_get(t, (int)r, "gptoss_mix_bytes"), "%lf", &mix);
-        printf("| %s | %s | %.3f | %.3f | %s %% | %.3f | %s %% | %s |\n",
-               mx_table_get(t, (int)r, "component"), mx_table_get(t, (int)r, "params"), fp16 / 1e9,
-               mxfp4 / 1e9, mx_table_get(t, (int)r, "mxfp4_savings_pct"), mix / 1e9,
-               mx_table_get(t, (int)r, "gptoss_mix_savings_pct"), mx_table_get(t, (int)r, "what"));
-    }
-    printf("\n");
+    mx_doc doc = {0};
+    mx_model_document(m, t, &doc);
+    printf("%s\n", mx_text_get(&doc.md));
+    mx_doc_free(&doc);
 }
 
 static int run_model(const mx_parsed_options *parsed) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "doc.h"
 #include "table.h"
 
 typedef struct {
@@ -23,6 +24,9 @@ const mx_model *mx_model_find(const char *name);
  * total: component, params, fp16_bytes, mxfp4_bytes, gptoss_mix_bytes, mxfp4_savings_pct,
  * gptoss_mix_savings_pct, what. NULL when out of memory. */
 mx_table *mx_model_vram_table(const mx_model *model);
+
+/* The model's line and the table (t: mx_model_vram_table) in GiB, with grouped digits. */
+void mx_model_document(const mx_model *model, const mx_table *t, mx_doc *out);
 
 extern const mx_command mx_model_command;
 

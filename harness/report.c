@@ -220,26 +220,11 @@ static void write_model_memory(mx_doc *out, const report_data *d) {
     mx_table *t = mx_model_vram_table(model);
     if (!t) return;
     mx_doc_heading(out, 2, "Whole-model weight memory (%s)", model->name);
-    mx_doc_paragraph(
-        out,
-        "Computed from the model's shapes with the byte counts the ops allocate "
-        "(`mxbench model %s`): FP16 2 bytes per weight; MXFP4 4-bit codes plus a scale "
-        "byte per 32 for every weight matrix (biases, sinks, norms and the router stay "
-        "16-bit); the gpt-oss mix holds only the MoE experts in MXFP4.",
-        model->name);
-    mx_doc_table(out,
-                 "component	params	FP16 GB	MXFP4 GB	saved %%	gpt-oss mix GB	"
-                 "saved %%	what");
-    for (size_t r = 0; r < mx_table_row_count(t); r++) {
-        int i = (int)r;
-        mx_doc_row(out, "%s	%s	%.3f	%.3f	%s	%.3f	%s	%s",
-                   mx_table_get(t, i, "component"), mx_table_get(t, i, "params"),
-                   atof(mx_table_get(t, i, "fp16_bytes")) / 1e9,
-                   atof(mx_table_get(t, i, "mxfp4_bytes")) / 1e9,
-                   mx_table_get(t, i, "mxfp4_savings_pct"),
-                   atof(mx_table_get(t, i, "gptoss_mix_bytes")) / 1e9,
-                   mx_table_get(t, i, "gptoss_mix_savings_pct"), mx_table_get(t, i, "what"));
-    }
+    mx_doc_paragraph(out,
+                     "Computed from the model's shapes with the byte counts the ops "
+                     "allocate (`mxbench model %s`).",
+                     model->name);
+    mx_model_document(model, t, out);
     mx_table_free(t);
 }
 

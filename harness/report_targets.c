@@ -129,17 +129,23 @@ static void title_decode(target_result *t) {
              (long long)mx_targets.decode_max_m, mx_targets.decode_min_fp16_bytes / MIB);
 }
 
+/* The decode targets (speed and bandwidth) are about streaming large weights: an op whose weights
+ * are large but that reads less than the decode size per call (an embedding lookup) is not
+ * judged by either. (MoE reads its routed experts: judged on those bytes.) */
+static bool reads_part_of_weights(const report_data *d, int p, target_result *t) {
+    double min_bytes = mx_targets.decode_min_fp16_bytes;
+    if (fp16_weight_bytes(d, p) < min_bytes || fp16_bytes_moved(d, p) >= min_bytes) return false;
+    report_not_judged(t, "the op reads only part of its weights per call (an embedding lookup)");
+    return true;
+}
+
 static void collect_decode(const report_data *d, target_result *t) {
     double min_bytes = mx_targets.decode_min_fp16_bytes;
     for (int p = 0; p < d->problem_count; p++) {
         const problem *pr = &d->problems[p];
-        if (pr->mxfp4_rows == 0 || problem_m(d, p) > mx_targets.decode_max_m) continue;
-        if (fp16_weight_bytes(d, p) >= min_bytes && fp16_bytes_moved(d, p) < min_bytes) {
-            report_not_judged(
-                t, "the op reads only part of its weights per call (an embedding lookup)");
+        if (pr->mxfp4_rows == 0 || problem_m(d, p) > mx_targets.decode_max_m ||
+            fp16_weight_bytes(d, p) < min_bytes || reads_part_of_weights(d, p, t))
             continue;
-        }
-        if (fp16_weight_bytes(d, p) < min_bytes) continue;
         double speedup = pr->reference_us / row_us(d, pr->best);
         target_item *item = best_item(d, p, pr->best, t, speedup, decode_passes, -speedup);
         if (item) snprintf(item->figure, sizeof item->figure, "%.2fx", speedup);
@@ -164,7 +170,7 @@ static void collect_bandwidth(const report_data *d, target_result *t) {
         double mxfp4_bytes = weight_bytes(d, p, offsetof(result_row, weight_bytes_mxfp4),
                                           fp16_weight_bytes(d, p) / 2.0 * MX_BYTES_PER_WEIGHT);
         if (pr->mxfp4_rows == 0 || problem_m(d, p) > mx_targets.decode_max_m ||
-            mxfp4_bytes < mx_targets.bandwidth_min_mxfp4_bytes)
+            mxfp4_bytes < mx_targets.bandwidth_min_mxfp4_bytes || reads_part_of_weights(d, p, t))
             continue;
         double pct = pr->best >= 0 ? d->rows[pr->best].pct_peak_bw : NAN;
         target_item *item = best_item(d, p, pr->best, t, pct, bandwidth_passes, -pct);

@@ -148,3 +148,15 @@ void mx_text_append_utf8(mx_text *t, const char *value) {
         }
     }
 }
+
+void mx_format_grouped(char *out, size_t size, long long value) {
+    char digits[32];
+    int length = snprintf(digits, sizeof digits, "%lld", value < 0 ? -value : value);
+    size_t at = 0;
+    if (value < 0 && at + 1 < size) out[at++] = '-';
+    for (int i = 0; i < length && at + 1 < size; i++) {
+        if (i > 0 && (length - i) % 3 == 0 && at + 2 < size) out[at++] = ',';
+        out[at++] = digits[i];
+    }
+    if (size) out[at < size ? at : size - 1] = '\0';
+}

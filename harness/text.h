@@ -25,6 +25,9 @@ void mx_text_append_utf8(mx_text *t, const char *value);
 const char *mx_text_get(const mx_text *t);
 void mx_text_free(mx_text *t);
 
+/* value with a comma between every three digits ("20,914,757,184"). */
+void mx_format_grouped(char *out, size_t size, long long value);
+
 /* value in format, or "?" when it is unknown (NaN). */
 void mx_format_known(char *out, size_t size, double value, const char *format);
 

@@ -71,7 +71,8 @@ Test(cpu_model, components_add_up_and_only_experts_differ_in_the_mix) {
 Test(cpu_model, command_prints_writes_and_refuses, .init = mx_test_work_dir_create) {
     mx_cli_result r = mx_test_run_cli((const char *const[]){"model", "gpt-oss-20b", NULL});
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    cr_expect(strstr(r.out, "| total | 20914757184 |"), "%s", r.out);
+    cr_expect(strstr(r.out, "| total | 20,914,757,184 | 38.95") && strstr(r.out, "FP16 GiB"), "%s",
+              r.out);
     cr_expect_null(strstr(r.out, "gpt-oss-120b"), "only the model named");
     r = mx_test_run_cli((const char *const[]){"model", NULL});
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
