@@ -397,9 +397,13 @@ static bool check_filter(const mx_parsed_options *parsed, const char *option) {
     if (!list) return true;
     int op_count;
     const mx_bench_op *const *ops = mx_bench_ops(&op_count);
-    char copy[512];
-    snprintf(copy, sizeof copy, "%s", list);
-    for (char *save = NULL, *name = strtok_r(copy, ",", &save); name;
+    char *copy = strdup(list); /* any length */
+    if (!copy) {
+        mx_cli_error("--%s: out of host memory", option);
+        return false;
+    }
+    bool ok = true;
+    for (char *save = NULL, *name = strtok_r(copy, ",", &save); name && ok;
          name = strtok_r(NULL, ",", &save)) {
         bool known =
             strcmp(option, "dtype") == 0 && (!strcmp(name, "f16") || !strcmp(name, "bf16"));
@@ -410,10 +414,11 @@ static bool check_filter(const mx_parsed_options *parsed, const char *option) {
         }
         if (!known) {
             mx_cli_error("--%s: unknown name '%s' (mxbench run --help lists them)", option, name);
-            return false;
+            ok = false;
         }
     }
-    return true;
+    free(copy);
+    return ok;
 }
 
 /* After a suite that is not there: the suites that are (the .sweep files of sweeps/). */

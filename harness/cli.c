@@ -1,6 +1,7 @@
 /* Option parsing and help output shared by every mxbench command. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -158,8 +159,12 @@ bool mx_option_int64(const mx_parsed_options *parsed, const char *name, int64_t 
     const char *text = mx_option_value(parsed, name);
     char *end = NULL;
     errno = 0;
-    long long value = text ? strtoll(text, &end, 10) : 0;
-    if (!text || end == text || *end != '\0' || errno == ERANGE || value < min || value > max) {
+    /* strict: digits with an optional '-', nothing strtoll would skip or accept besides ("+4",
+     * " 4") */
+    bool digits = text && (isdigit((unsigned char)text[0]) ||
+                           (text[0] == '-' && isdigit((unsigned char)text[1])));
+    long long value = digits ? strtoll(text, &end, 10) : 0;
+    if (!digits || end == text || *end != '\0' || errno == ERANGE || value < min || value > max) {
         mx_cli_error("--%s '%s': expected an integer in [%lld, %lld]", name, text ? text : "",
                      (long long)min, (long long)max);
         return false;

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "codec_cmd.h"
 #include "device.h"
+#include "files.h"
 #include "io.h"
 
 static const char *const dtype_names[] = {"f32", "f16", "bf16", NULL};
@@ -86,21 +87,34 @@ static mx_status gpu_dequantize(const uint8_t *blocks, const uint8_t *scales, in
 }
 
 /* Writes each (path, data, bytes) output through a temporary file; renames them all only once
- * every one is fully written. */
+ * every one is fully written, all or nothing (io.h). */
 static bool write_outputs(int count, const char *const paths[], const void *const data[],
                           const size_t bytes[]) {
     mx_output_file outputs[2];
-    int opened = 0, committed = 0;
+    int opened = 0;
     bool ok = true;
     for (; opened < count && ok; opened++) ok = mx_output_open(&outputs[opened], paths[opened]);
     if (!ok) opened--; /* the one that failed cleaned up after itself */
     for (int i = 0; i < opened && ok; i++) ok = mx_output_write(&outputs[i], data[i], bytes[i]);
-    for (; committed < opened && ok; committed++) ok = mx_output_commit(&outputs[committed]);
-    if (!ok) committed--;
+    ok = ok && mx_outputs_commit(outputs, opened);
     for (int i = 0; i < opened; i++) mx_output_discard(&outputs[i]);
-    /* An earlier rename may have landed: leave nothing from a failed command behind. */
-    for (int i = 0; !ok && i < committed; i++) unlink(paths[i]);
     return ok;
+}
+
+/* No output may be another output or an input: writing it would lose data (the blocks under the
+ * scales, the input under an output). names[i] is the flag of paths[i]; the outputs come first. */
+static bool distinct_paths(const char *const *names, const char *const *paths, int outputs,
+                           int count) {
+    for (int i = 0; i < outputs; i++)
+        for (int j = i + 1; j < count; j++)
+            if (mx_same_file(paths[i], paths[j])) {
+                mx_cli_error("--%s and --%s name the same file '%s': %s", names[i], names[j],
+                             paths[i],
+                             j < outputs ? "one output would overwrite the other"
+                                         : "the output would overwrite the input it reads");
+                return false;
+            }
+    return true;
 }
 
 static int run_quantize(const mx_parsed_options *parsed) {
@@ -111,6 +125,11 @@ static int run_quantize(const mx_parsed_options *parsed) {
     if (dtype < 0 || mode < 0) return MX_EXIT_INPUT;
     int device = parse_device(parsed);
     if (device < 0) return device == -2 ? MX_EXIT_NO_DEVICE : MX_EXIT_INPUT;
+    const char *const names[] = {"out-blocks", "out-scales", "in"};
+    const char *const files[] = {mx_option_value(parsed, "out-blocks"),
+                                 mx_option_value(parsed, "out-scales"),
+                                 mx_option_value(parsed, "in")};
+    if (!distinct_paths(names, files, 2, 3)) return MX_EXIT_INPUT;
 
     char what[160];
     snprintf(what, sizeof what, "--rows %lld x --cols %lld of %s", (long long)rows, (long long)cols,
@@ -152,6 +171,10 @@ static int run_dequantize(const mx_parsed_options *parsed) {
     if (!parse_shape(parsed, &rows, &cols)) return MX_EXIT_INPUT;
     int device = parse_device(parsed);
     if (device < 0) return device == -2 ? MX_EXIT_NO_DEVICE : MX_EXIT_INPUT;
+    const char *const names[] = {"out", "blocks", "scales"};
+    const char *const files[] = {mx_option_value(parsed, "out"), mx_option_value(parsed, "blocks"),
+                                 mx_option_value(parsed, "scales")};
+    if (!distinct_paths(names, files, 1, 3)) return MX_EXIT_INPUT;
 
     char what[160];
     snprintf(what, sizeof what, "--rows %lld x --cols %lld", (long long)rows, (long long)cols);

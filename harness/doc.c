@@ -136,7 +136,8 @@ void mx_doc_figure(mx_doc *d, const char *run_dir, const char *base, const char 
     mx_text_printf(&d->md, "![%s](%s.png)\n\n[SVG](%s.svg)\n\n", title, base, base);
     mx_text path = {0};
     mx_text_printf(&path, "%s/%s.svg", run_dir, base);
-    char *svg = mx_read_whole_file(mx_text_get(&path), NULL);
+    char why[256];
+    char *svg = mx_read_whole_file(mx_text_get(&path), NULL, why, sizeof why);
     const char *root = svg ? strstr(svg, "<svg") : NULL;
     mx_text_printf(&d->html, "<figure>\n");
     if (root)

@@ -5,6 +5,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+
+/* Opens path for reading, only when it is a regular file: a FIFO would block and a device
+ * (/dev/zero) never end, so neither is ever read. NULL with why ("No such file or directory",
+ * "not a regular file (a FIFO, device, socket or folder)"). */
+FILE *mx_open_input(const char *path, char *why, size_t why_size);
+
+/* Whether two paths name the same file: the same inode where both exist, else the same folder
+ * (resolved) and name. */
+bool mx_same_file(const char *a, const char *b);
 
 bool mx_is_file(const char *path);
 bool mx_is_folder(const char *path);

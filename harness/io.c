@@ -8,16 +8,18 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "files.h"
 
 bool mx_read_file_exact(const char *path, int64_t expected_bytes, const char *what, void **data) {
-    FILE *file = fopen(path, "rb");
+    char why[256];
+    FILE *file = mx_open_input(path, why, sizeof why);
     if (!file) {
-        mx_cli_error("cannot open input '%s': %s", path, strerror(errno));
+        mx_cli_error("cannot open input '%s': %s", path, why);
         return false;
     }
     struct stat info;
-    if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode)) {
-        mx_cli_error("input '%s' is not a regular file", path);
+    if (fstat(fileno(file), &info) != 0) {
+        mx_cli_error("cannot read input '%s': %s", path, strerror(errno));
         fclose(file);
         return false;
     }
@@ -78,21 +80,67 @@ bool mx_output_write(mx_output_file *output, const void *data, size_t bytes) {
     return false;
 }
 
-bool mx_output_commit(mx_output_file *output) {
+/* Flushes, syncs and closes the temporary file and gives it the usual permissions. */
+static bool output_finish(mx_output_file *output) {
     FILE *file = output->file;
     output->file = NULL;
     bool ok = fflush(file) == 0 && fsync(fileno(file)) == 0;
     ok = (fclose(file) == 0) && ok;
-    /* mkstemp creates 0600; give the result the usual permissions. */
-    mode_t mask = umask(0);
+    mode_t mask = umask(0); /* mkstemp creates 0600 */
     umask(mask);
     ok = ok && chmod(output->temp_path, 0666 & ~mask) == 0;
-    if (!ok || rename(output->temp_path, output->final_path) != 0) {
-        mx_cli_error("cannot write output '%s': %s", output->final_path, strerror(errno));
+    if (!ok) mx_cli_error("cannot write output '%s': %s", output->final_path, strerror(errno));
+    return ok;
+}
+
+/* A hard link to the file an output replaces (backup gets its name, "" when there is none). */
+static bool keep_old(const mx_output_file *output, char *backup, size_t size) {
+    backup[0] = '\0';
+    struct stat info;
+    if (lstat(output->final_path, &info) != 0) return errno == ENOENT;
+    if (S_ISDIR(info.st_mode)) {
+        errno = EISDIR;
         return false;
     }
-    output->temp_path[0] = '\0';
-    return true;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(backup, size, "%s.old.%ld.%d", output->final_path, (long)getpid(), attempt);
+        if (link(output->final_path, backup) == 0) return true;
+        if (errno != EEXIST) break;
+    }
+    backup[0] = '\0';
+    return false;
+}
+
+bool mx_outputs_commit(mx_output_file *outputs, int count) {
+    enum { MAX_OUTPUTS = 8 };
+    char backups[MAX_OUTPUTS][4096 + 32];
+    int renamed = 0;
+    bool ok = count <= MAX_OUTPUTS;
+    for (int i = 0; ok && i < count; i++) ok = output_finish(&outputs[i]);
+    for (int i = 0; ok && i < count; i++) backups[i][0] = '\0';
+    for (; ok && renamed < count; renamed++) {
+        mx_output_file *output = &outputs[renamed];
+        ok = keep_old(output, backups[renamed], sizeof backups[renamed]) &&
+             rename(output->temp_path, output->final_path) == 0;
+        if (!ok) {
+            mx_cli_error("cannot write output '%s': %s", output->final_path, strerror(errno));
+            if (backups[renamed][0]) unlink(backups[renamed]);
+        } else {
+            output->temp_path[0] = '\0';
+        }
+    }
+    if (!ok) renamed--; /* the one that failed did not land */
+    /* Every output landed, or every one that did is put back as it was. */
+    for (int i = 0; i < renamed; i++) {
+        if (ok) {
+            if (backups[i][0]) unlink(backups[i]);
+        } else if (backups[i][0]) {
+            rename(backups[i], outputs[i].final_path);
+        } else {
+            unlink(outputs[i].final_path);
+        }
+    }
+    return ok;
 }
 
 void mx_output_discard(mx_output_file *output) {

@@ -23,8 +23,11 @@ typedef struct {
 /* Creates the temporary file beside path (fails early on an unwritable location). */
 bool mx_output_open(mx_output_file *output, const char *path);
 bool mx_output_write(mx_output_file *output, const void *data, size_t bytes);
-/* Flushes, syncs, closes and renames the temporary file onto the final path. */
-bool mx_output_commit(mx_output_file *output);
+/* Flushes, syncs and closes the temporary files, then renames each onto its final path, all or
+ * nothing: when one cannot land (its path is a folder, a rename fails), the outputs already
+ * renamed are put back as they were (the files they replaced restored from hard links), so a
+ * failed command leaves every earlier file unchanged. At most 8 outputs. */
+bool mx_outputs_commit(mx_output_file *outputs, int count);
 /* Closes and removes the temporary file (safe to call after a failed or done commit). */
 void mx_output_discard(mx_output_file *output);
 

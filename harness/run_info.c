@@ -21,7 +21,16 @@ void mx_utc_now(char *text, size_t size) {
 
 /* Where each field is in run.json: "gpu.name" is key "name" of the object "gpu". The file's key
  * order is this table's. */
-typedef enum { FIELD_TEXT, FIELD_INTEGER, FIELD_REAL, FIELD_FLAG, FIELD_SEED } field_kind;
+/* FIELD_VERSION: an integer of CUDA's version encodings, read only in [0, 10^7) (12080 is 12.8):
+ * anything larger is garbage and reads unknown. */
+typedef enum {
+    FIELD_TEXT,
+    FIELD_INTEGER,
+    FIELD_VERSION,
+    FIELD_REAL,
+    FIELD_FLAG,
+    FIELD_SEED
+} field_kind;
 
 typedef struct {
     const char *path;
@@ -53,9 +62,9 @@ static const run_field fields[] = {
     FIELD("gpu.sm_clock_max_mhz", FIELD_INTEGER, sm_clock_max_mhz),
     FIELD("gpu.sm_clock_start_mhz", FIELD_REAL, sm_clock_start_mhz),
     FIELD("gpu.memory_clock_max_mhz", FIELD_INTEGER, memory_clock_max_mhz),
-    FIELD("gpu.driver_version", FIELD_INTEGER, driver_version),
-    FIELD("gpu.cuda_runtime_version", FIELD_INTEGER, runtime_version),
-    FIELD("gpu.cublas_version", FIELD_INTEGER, cublas_version),
+    FIELD("gpu.driver_version", FIELD_VERSION, driver_version),
+    FIELD("gpu.cuda_runtime_version", FIELD_VERSION, runtime_version),
+    FIELD("gpu.cublas_version", FIELD_VERSION, cublas_version),
     FIELD("gpu.code_path", FIELD_TEXT, code_path),
     FIELD("gpu.code_path_why", FIELD_TEXT, code_path_why),
     FIELD("gpu.built_archs", FIELD_TEXT, built_archs),
@@ -80,7 +89,8 @@ void mx_run_info_clear(mx_run_info *info) {
     memset(info, 0, sizeof *info);
     for (int f = 0; f < FIELD_COUNT; f++) {
         char *member = (char *)info + fields[f].offset;
-        if (fields[f].kind == FIELD_INTEGER) *(int64_t *)member = -1;
+        if (fields[f].kind == FIELD_INTEGER || fields[f].kind == FIELD_VERSION)
+            *(int64_t *)member = -1;
         if (fields[f].kind == FIELD_REAL) *(double *)member = NAN;
         if (fields[f].kind == FIELD_FLAG) *(int *)member = -1;
     }
@@ -111,7 +121,8 @@ static cJSON *field_value(const run_field *field, const mx_run_info *info) {
         mx_text_free(&text);
         return value;
     }
-    case FIELD_INTEGER: {
+    case FIELD_INTEGER:
+    case FIELD_VERSION: {
         int64_t number = *(const int64_t *)member;
         return number < 0 ? cJSON_CreateNull() : cJSON_CreateNumber((double)number);
     }
@@ -167,8 +178,10 @@ static void read_field(const run_field *field, cJSON *root, mx_run_info *info) {
     case FIELD_TEXT:
         if (cJSON_IsString(value)) snprintf(member, field->size, "%s", value->valuestring);
         break;
-    case FIELD_INTEGER:
-        if (number >= 0 && number < 9.2e18 && number == floor(number))
+    case FIELD_INTEGER: /* exact in a double: below 2^53 */
+    case FIELD_VERSION:
+        if (number >= 0 && number < (field->kind == FIELD_VERSION ? 1e7 : 9007199254740992.0) &&
+            number == floor(number))
             *(int64_t *)member = (int64_t)number;
         break;
     case FIELD_REAL:
@@ -186,9 +199,10 @@ static void read_field(const run_field *field, cJSON *root, mx_run_info *info) {
 bool mx_run_info_read(const char *path, mx_run_info *info, char *error, size_t error_size) {
     mx_run_info_clear(info);
     size_t size;
-    char *content = mx_read_whole_file(path, &size);
+    char why[256];
+    char *content = mx_read_whole_file(path, &size, why, sizeof why);
     if (!content) {
-        snprintf(error, error_size, "%s: %s", path, strerror(errno));
+        snprintf(error, error_size, "%s: %s", path, why);
         return false;
     }
     const char *end = NULL;

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "files.h"
+
 #define MAX_TEXT_BYTES (16 << 20)
 #define MAX_M          1048576
 #define MAX_DIMENSION  INT64_C(2147483647) /* N and K: [1, 2^31) */
@@ -267,10 +269,15 @@ static bool same_value(key_id key, const value *a, const value *b) {
     return a->integer == b->integer;
 }
 
-/* Appends v (read from token t) to s; a value listed twice would repeat rows, so it is an error. */
+/* Appends v (read from token t) to s; a value listed twice would repeat rows, so it is an error.
+ * At most MX_SWEEP_MAX_VALUES per key: the duplicate check stays fast, and a longer list is a
+ * mistake long before the row limit would say so. */
 static bool add_value(parser *p, key_id key, setting *s, const token *t, value v) {
     v.line = p->line;
     v.column = t->column;
+    if (s->count >= MX_SWEEP_MAX_VALUES)
+        return fail_at(p, p->line, t->column, "more than %d %s values on one line",
+                       MX_SWEEP_MAX_VALUES, keys[key].name);
     for (int i = 0; i < s->count; i++) {
         const value *earlier = &s->values[i];
         if (same_value(key, earlier, &v)) {
@@ -594,6 +601,9 @@ static bool parse_group_header(parser *p, const char *line, int length, int open
     if (after < end)
         return fail_at(p, p->line, after + 1, "unexpected '%.*s' after group header '[%.*s]'",
                        end - after, line + after, name_length, name);
+    if (p->group_count >= MX_SWEEP_MAX_GROUPS)
+        return fail_at(p, p->line, open + 1, "more than %d groups in one file",
+                       MX_SWEEP_MAX_GROUPS);
     for (int g = 0; g < p->group_count; g++)
         if (strlen(p->groups[g].name) == (size_t)name_length &&
             memcmp(p->groups[g].name, name, (size_t)name_length) == 0)
@@ -763,15 +773,14 @@ bool mx_sweep_parse_text(const char *text, const char *file_name, const mx_sweep
 bool mx_sweep_parse_file(const char *path, const mx_sweep_op_vocabulary *ops, int op_count,
                          mx_sweep *sweep, char *error, size_t error_size) {
     memset(sweep, 0, sizeof *sweep);
-    FILE *file = fopen(path, "rb");
+    char why[256];
+    FILE *file = mx_open_input(path, why, sizeof why);
     struct stat info;
     const char *problem = NULL;
     if (!file)
-        problem = strerror(errno);
+        problem = why;
     else if (fstat(fileno(file), &info) != 0)
         problem = strerror(errno);
-    else if (!S_ISREG(info.st_mode))
-        problem = "not a regular file";
     else if (info.st_size > MAX_TEXT_BYTES)
         problem = "larger than 16 MiB";
     char *text = problem ? NULL : malloc((size_t)info.st_size + 1);

@@ -41,6 +41,8 @@
 #include <stdint.h>
 
 #define MX_SWEEP_MAX_ROWS 100000
+#define MX_SWEEP_MAX_VALUES 4096 /* values of one key on one line */
+#define MX_SWEEP_MAX_GROUPS 4096 /* [groups] in one file */
 
 /* One op the caller can run and its variants (a NULL-terminated list). Names fit the row's
  * fields: op at most 31 characters, variants at most 31. */

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
+
 struct mx_table {
     char **columns;
     int column_count;
@@ -425,9 +427,10 @@ static int read_record(csv_parser *parser, int *record_line) {
 
 static bool read_whole_file(const char *path, char **text, size_t *length, char *error,
                             size_t error_size) {
-    FILE *file = fopen(path, "rb");
+    char why[256];
+    FILE *file = mx_open_input(path, why, sizeof why);
     if (!file) {
-        format_error(error, error_size, "%s: cannot open: %s", path, strerror(errno));
+        format_error(error, error_size, "%s: cannot open: %s", path, why);
         return false;
     }
     size_t capacity = 1 << 16, used = 0;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "files.h"
+
 void mx_text_append(mx_text *t, const char *bytes, size_t count) {
     if (t->failed) return;
     if (t->length + count + 1 > t->capacity) {
@@ -69,8 +71,8 @@ void mx_format_known(char *out, size_t size, double value, const char *format) {
         snprintf(out, size, "?");
 }
 
-char *mx_read_whole_file(const char *path, size_t *size) {
-    FILE *file = fopen(path, "rb");
+char *mx_read_whole_file(const char *path, size_t *size, char *why, size_t why_size) {
+    FILE *file = mx_open_input(path, why, why_size);
     if (!file) return NULL;
     mx_text content = {0};
     char chunk[65536];
@@ -79,8 +81,8 @@ char *mx_read_whole_file(const char *path, size_t *size) {
     bool failed = ferror(file) || content.failed;
     fclose(file);
     if (failed) {
+        snprintf(why, why_size, "%s", content.failed ? "out of host memory" : strerror(EIO));
         mx_text_free(&content);
-        errno = EIO;
         return NULL;
     }
     if (size) *size = content.length;

@@ -31,9 +31,9 @@ void mx_format_grouped(char *out, size_t size, long long value);
 /* value in format, or "?" when it is unknown (NaN). */
 void mx_format_known(char *out, size_t size, double value, const char *format);
 
-/* The whole file in a new buffer (NUL-terminated, the caller frees it); NULL with errno set on
- * failure. size (may be NULL) gets its length. */
-char *mx_read_whole_file(const char *path, size_t *size);
+/* The whole regular file in a new buffer (NUL-terminated, the caller frees it); NULL with why on
+ * failure (a FIFO or device is refused unread: files.h). size (may be NULL) gets its length. */
+char *mx_read_whole_file(const char *path, size_t *size, char *why, size_t why_size);
 
 /* snprintf for messages, labels and paths into fixed buffers, which may be cut (through
  * vsnprintf, so that GCC's truncation warnings do not ask for buffers sized for any path). */

@@ -61,6 +61,13 @@ static void expect_refusal(const char *const *args, int exit_code, const char *n
             mx_test_path("w.scales"), __VA_ARGS__ NULL                                             \
     }
 
+/* quantize of a 2 x 64 f32 input from and into these files of the work directory. */
+#define QUANTIZE_FILES(in, blocks, scales)                                                         \
+    (const char *const[]) {                                                                        \
+        "quantize", "--in", mx_test_path(in), "--dtype", "f32", "--rows", "2", "--cols", "64",     \
+            "--out-blocks", mx_test_path(blocks), "--out-scales", mx_test_path(scales), NULL       \
+    }
+
 Test(cli, quantize_and_dequantize_reproduce_the_library, .init = mx_test_work_dir_create) {
     const int rows = 8, cols = 96;
     float *values = write_random_input(rows, cols);
@@ -102,6 +109,9 @@ Test(cli, shape_errors_name_the_value, .init = mx_test_work_dir_create) {
     expect_refusal(QUANTIZE("2", "sixty-four", ), 2, "sixty-four", "integer");
     expect_refusal(QUANTIZE("99999999999999999999", "64", ), 2, "99999999999999999999", NULL);
     expect_refusal(QUANTIZE("4611686018427387904", "64", ), 2, "4611686018427387904", "overflows");
+    expect_refusal(QUANTIZE(" 4", "64", ), 2, "--rows ' 4'", "integer");
+    expect_refusal(QUANTIZE("+4", "64", ), 2, "--rows '+4'", "integer");
+    expect_refusal(QUANTIZE("4 ", "64", ), 2, "--rows '4 '", "integer");
 }
 
 Test(cli, input_size_must_match_the_shape, .init = mx_test_work_dir_create) {
@@ -164,60 +174,43 @@ Test(cli, unknown_dtype_mode_option_and_missing_flags, .init = mx_test_work_dir_
 
 Test(cli, unreadable_inputs_and_unwritable_outputs, .init = mx_test_work_dir_create) {
     free(write_random_input(2, 64));
-    const char *const no_input[] = {"quantize",
-                                    "--in",
-                                    mx_test_path("absent.f32"),
-                                    "--dtype",
-                                    "f32",
-                                    "--rows",
-                                    "2",
-                                    "--cols",
-                                    "64",
-                                    "--out-blocks",
-                                    mx_test_path("w.blocks"),
-                                    "--out-scales",
-                                    mx_test_path("w.scales"),
-                                    NULL};
-    expect_refusal(no_input, 2, "absent.f32", "No such file");
+    expect_refusal(QUANTIZE_FILES("absent.f32", "w.blocks", "w.scales"), 2, "absent.f32",
+                   "No such file");
     const char *const dir_input[] = {"dequantize", "--blocks",        mx_test_work_dir,
                                      "--scales",   mx_test_work_dir,  "--rows",
                                      "2",          "--cols",          "64",
                                      "--out",      mx_test_path("o"), NULL};
     expect_refusal(dir_input, 2, mx_test_work_dir, "not a regular file");
-    const char *const bad_dir[] = {"quantize",
-                                   "--in",
-                                   mx_test_path("in.f32"),
-                                   "--dtype",
-                                   "f32",
-                                   "--rows",
-                                   "2",
-                                   "--cols",
-                                   "64",
-                                   "--out-blocks",
-                                   mx_test_path("nowhere/w.blocks"),
-                                   "--out-scales",
-                                   mx_test_path("w.scales"),
-                                   NULL};
-    expect_refusal(bad_dir, 1, "nowhere/w.blocks", "cannot create");
+    /* a FIFO as the input: refused at once, not read (it would block until a writer came) */
+    cr_assert_eq(mkfifo(mx_test_path("pipe.f32"), 0600), 0);
+    expect_refusal(QUANTIZE_FILES("pipe.f32", "w.blocks", "w.scales"), 2, "pipe.f32",
+                   "not a regular file");
+    expect_refusal(QUANTIZE_FILES("in.f32", "nowhere/w.blocks", "w.scales"), 1, "nowhere/w.blocks",
+                   "cannot create");
     /* The second output cannot be renamed into place (a directory has its name): the first,
      * already written, must be removed again. */
     cr_assert_eq(mkdir(mx_test_path("scales-dir"), 0700), 0);
-    const char *const second_fails[] = {"quantize",
-                                        "--in",
-                                        mx_test_path("in.f32"),
-                                        "--dtype",
-                                        "f32",
-                                        "--rows",
-                                        "2",
-                                        "--cols",
-                                        "64",
-                                        "--out-blocks",
-                                        mx_test_path("w.blocks"),
-                                        "--out-scales",
-                                        mx_test_path("scales-dir"),
-                                        NULL};
-    expect_refusal(second_fails, 1, "scales-dir", "cannot write");
+    expect_refusal(QUANTIZE_FILES("in.f32", "w.blocks", "scales-dir"), 1, "scales-dir",
+                   "cannot write");
     cr_assert_eq(access(mx_test_path("w.blocks"), F_OK), -1, "the first output was left behind");
+    /* ... and where the first output replaced a file, that file is put back as it was. */
+    mx_test_write_file(mx_test_path("w.blocks"), "keep", 4);
+    expect_refusal(QUANTIZE_FILES("in.f32", "w.blocks", "scales-dir"), 1, "scales-dir",
+                   "cannot write");
+    char kept[16] = "";
+    mx_test_read_text(mx_test_path("w.blocks"), kept, sizeof kept);
+    cr_expect_str_eq(kept, "keep", "the old w.blocks is restored");
+}
+
+/* Two outputs, or an output and an input, that are one file: refused before anything is read or
+ * written (the blocks would be lost under the scales, the input under an output). */
+Test(cli, outputs_that_are_one_file_are_refused, .init = mx_test_work_dir_create) {
+    write_random_input(2, 64);
+    expect_refusal(QUANTIZE_FILES("in.f32", "w.out", "./w.out"), 2,
+                   "--out-blocks and --out-scales name the same file", "overwrite the other");
+    expect_refusal(QUANTIZE_FILES("in.f32", "in.f32", "w.scales"), 2,
+                   "--out-blocks and --in name the same file", "overwrite the input");
+    cr_expect_eq(access(mx_test_path("in.f32"), R_OK), 0, "the input is still there");
 }
 
 Test(cli, gpu_device_runs_the_kernels_or_says_there_is_no_gpu, .init = mx_test_work_dir_create) {

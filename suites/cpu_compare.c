@@ -610,7 +610,7 @@ Test(cpu_compare, missing_baseline_is_refused_with_how_to_make_one, IN_A_FRESH_D
 typedef struct {
     char file[16];
     int line;
-    char from[16], to[80];
+    char from[16], to[160];
     char needle[64];
 } damage_case;
 
@@ -627,6 +627,11 @@ ParameterizedTestParameters(cpu_compare, unusable_input_exits_2_naming_file_and_
         {"run.json", 3, "\"complete\"", "complete", "run.json:3: malformed JSON"},
         {"run.json", 15, "NVIDIA H200", " ", "names no GPU model"},
         {"samples.csv", 0, "", "", "samples.csv: no such file"},
+        /* a sample row twice: 31 samples where results.csv says 30 */
+        {"samples.csv", 2, "",
+         "cur,gemm,fp16,f16,gaussian,1,4096,4096,0,0,1,1,0,50.0\n"
+         "cur,gemm,fp16,f16,gaussian,1,4096,4096,0,0,1,1,0,50.0",
+         "the row has 31 samples"},
     };
     return cr_make_param_array(damage_case, cases, sizeof cases / sizeof cases[0]);
 }

@@ -235,8 +235,8 @@ Test(cpu_harness, a_wrong_MX_CODE_PATH_is_refused_naming_it) {
 Test(cpu_harness, run_list_expands_a_suite_without_a_gpu, .init = mx_test_work_dir_create) {
     mx_cli_result r = mx_test_run_cli((const char *[]){"run", "--suite", "smoke", "--list", NULL});
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    cr_expect(strstr(r.out, "98 rows to measure: 78 variant rows and 20 FP16 reference rows"),
-              "%s", r.out);
+    cr_expect(strstr(r.out, "98 rows to measure: 78 variant rows and 20 FP16 reference rows"), "%s",
+              r.out);
     int lines = 0;
     for (const char *p = r.out; (p = strchr(p, '\n')); p++) lines++;
     cr_expect_eq(lines, 80, "title + header + 78 rows:\n%s", r.out);
@@ -388,4 +388,60 @@ Test(cpu_harness, every_command_uses_one_exit_code_scheme, .init = mx_test_work_
     cr_expect(strstr(r.out, "mxbench ") && strstr(r.out, "commit ") &&
                   strstr(r.out, "built with CUDA") && strstr(r.out, "cuBLAS"),
               "%s", r.out);
+}
+
+/* A FIFO as a sweep file or as a run's results.csv, or /dev/zero behind a link: refused at once
+ * (exit 2), never read (a FIFO would hang the command, /dev/zero fill the memory). */
+Test(cpu_harness, fifos_and_devices_are_refused_unread, .init = mx_test_work_dir_create,
+     .timeout = 20.0) {
+    cr_assert_eq(mkfifo(mx_test_path("pipe.sweep"), 0600), 0);
+    mx_cli_result r = mx_test_run_cli(
+        (const char *[]){"run", "--sweep", mx_test_path("pipe.sweep"), "--list", NULL});
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "%s", r.err);
+    cr_expect(strstr(r.err, "not a regular file"), "%s", r.err);
+    cr_assert_eq(mkdir(mx_test_path("run"), 0700), 0);
+    cr_assert_eq(mkfifo(mx_test_path("run/results.csv"), 0600), 0);
+    r = mx_test_run_cli((const char *[]){"report", mx_test_path("run"), "--no-plots", NULL});
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "%s", r.err);
+    cr_expect(strstr(r.err, "not a regular file"), "%s", r.err);
+    cr_assert_eq(unlink(mx_test_path("run/results.csv")), 0);
+    cr_assert_eq(symlink("/dev/zero", mx_test_path("run/results.csv")), 0);
+    r = mx_test_run_cli((const char *[]){"report", mx_test_path("run"), "--no-plots", NULL});
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "%s", r.err);
+    cr_expect(strstr(r.err, "not a regular file"), "%s", r.err);
+}
+
+/* A filter list of any length is read whole: a long list of known names is accepted, and an
+ * unknown name at its end is named in full. */
+Test(cpu_harness, filter_lists_of_any_length, .init = mx_test_work_dir_create) {
+    char list[4096] = "";
+    for (int i = 0; i < 150; i++) strcat(list, i ? ",gemm" : "gemm");
+    mx_cli_result r =
+        mx_test_run_cli((const char *[]){"run", "--suite", "smoke", "--list", "--ops", list, NULL});
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    strcat(list, ",convolution_transpose_3d");
+    r = mx_test_run_cli((const char *[]){"run", "--suite", "smoke", "--list", "--ops", list, NULL});
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "%s", r.err);
+    cr_expect(strstr(r.err, "unknown name 'convolution_transpose_3d'"), "%s", r.err);
+}
+
+/* Numbers of run.json out of their range read unknown, never as garbage (a version of 1e300 was
+ * converted to int before). */
+Test(cpu_harness, run_json_numbers_out_of_range_read_unknown, .init = mx_test_work_dir_create) {
+    static const char text[] =
+        "{\"gpu\": {\"driver_version\": 1e300, \"cublas_version\": 123456789012, "
+        "\"cuda_runtime_version\": -4, \"sm_count\": 1e300, \"l2_bytes\": 2.5, "
+        "\"memory_bytes\": \"many\"}, \"method\": {\"seed\": -1, \"l2_flushed\": 1}}";
+    mx_test_write_file(mx_test_path("run.json"), text, sizeof text - 1);
+    mx_run_info info;
+    char error[512];
+    cr_assert(mx_run_info_read(mx_test_path("run.json"), &info, error, sizeof error), "%s", error);
+    cr_expect_eq(info.driver_version, -1);
+    cr_expect_eq(info.cublas_version, -1);
+    cr_expect_eq(info.runtime_version, -1);
+    cr_expect_eq(info.sm_count, -1);
+    cr_expect_eq(info.l2_bytes, -1, "not a whole number");
+    cr_expect_eq(info.memory_bytes, -1, "not a number");
+    cr_expect_eq(info.seed, 0u);
+    cr_expect_eq(info.l2_flushed, -1, "a number is not a flag");
 }

@@ -546,3 +546,32 @@ Test(cpu_sweep, a_small_error_buffer_is_cut_short_not_overrun) {
     cr_assert_eq(error[12], 'x');
     cr_assert_not(mx_sweep_parse_text("bogus\n", "bad.sweep", fake_ops, 2, &sweep, NULL, 0));
 }
+
+/* A line of 200000 values, or 100000 groups, is refused at once (the limit, not the row count
+ * after a quadratic duplicate check, stops it). */
+Test(cpu_sweep, huge_lines_and_group_counts_are_refused_early, .timeout = 10.0) {
+    size_t size = 2000000;
+    char *text = malloc(size), error[512];
+    cr_assert_not_null(text);
+    size_t used = (size_t)snprintf(text, size,
+                                   "ops gemm\nvariants auto\ndtypes f16\n"
+                                   "dists gaussian\nshapes 64x64\nm");
+    for (int i = 1; i <= 200000 && used + 16 < size; i++)
+        used += (size_t)snprintf(text + used, size - used, " %d", i);
+    snprintf(text + used, size - used, "\n");
+    mx_sweep sweep;
+    cr_assert_not(
+        mx_sweep_parse_text(text, "wide.sweep", fake_ops, 2, &sweep, error, sizeof error));
+    cr_expect(strstr(error, "wide.sweep:6:") && strstr(error, "more than 4096 m values"), "%s",
+              error);
+    used = 0;
+    for (int g = 0; g < 100000 && used + 200 < size; g++)
+        used += (size_t)snprintf(text + used, size - used,
+                                 "[g%d]\nops gemm\nvariants auto\ndtypes f16\ndists gaussian\n"
+                                 "shapes 64x64\nm 1\n",
+                                 g);
+    cr_assert_not(
+        mx_sweep_parse_text(text, "tall.sweep", fake_ops, 2, &sweep, error, sizeof error));
+    cr_expect(strstr(error, "more than 4096 groups"), "%s", error);
+    free(text);
+}

@@ -420,8 +420,21 @@ Test(csv_read, unreadable_file) {
     snprintf(expected, sizeof expected, "absent.csv: cannot open: %s", strerror(ENOENT));
     cr_assert_str_eq(error, expected);
     cr_assert_not(mx_csv_read(".", &table, error, sizeof error));
-    snprintf(expected, sizeof expected, ".: cannot read: %s", strerror(EISDIR));
-    cr_assert_str_eq(error, expected);
+    cr_assert_str_eq(error,
+                     ".: cannot open: not a regular file (a FIFO, device, socket or folder)");
+}
+
+/* A FIFO would block a reader forever and /dev/zero never end: neither is opened for reading. */
+Test(csv_read, fifo_and_device_are_refused_unread, .timeout = 10.0) {
+    char error[512] = "";
+    mx_table *table = NULL;
+    cr_assert_eq(mkfifo("pipe.csv", 0600), 0);
+    cr_assert_not(mx_csv_read("pipe.csv", &table, error, sizeof error));
+    cr_expect(strstr(error, "pipe.csv: cannot open: not a regular file"), "%s", error);
+    cr_assert_eq(symlink("/dev/zero", "zero.csv"), 0);
+    cr_assert_not(mx_csv_read("zero.csv", &table, error, sizeof error));
+    cr_expect(strstr(error, "zero.csv: cannot open: not a regular file"), "%s", error);
+    cr_assert_null(table);
 }
 
 Test(csv_read, accepts_crlf_bom_blank_lines_and_missing_final_newline) {
