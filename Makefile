@@ -1,6 +1,10 @@
 # mxbench front door. `make test` and `make bench` set up what they need (.ci/deps.sh), configure
 # and build into build/, then run. `make help` lists the targets.
-BUILD_DIR ?= build
+# SANITIZE=address,undefined: the host C code built with those sanitizers into build-sanitize/
+# (one GPU architecture: the sanitized run is of the CPU suites); make test then runs the CPU
+# suites only.
+SANITIZE ?=
+BUILD_DIR ?= $(if $(SANITIZE),build-sanitize,build)
 WERROR ?= ON
 JOBS ?= $(shell nproc 2>/dev/null || echo 4)
 export PATH := $(PATH):/usr/local/cuda/bin
@@ -8,7 +12,8 @@ export PATH := $(PATH):/usr/local/cuda/bin
 # An offline bundle unpacked by .ci/deps.sh is searched like a system prefix.
 DEPS_PREFIX := $(CURDIR)/.deps/root/usr
 CMAKE_ARGS = -DMX_WERROR=$(WERROR) $(if $(wildcard $(DEPS_PREFIX)),-DCMAKE_PREFIX_PATH=$(DEPS_PREFIX)) \
-	$(if $(MX_CUDA_ARCHS),-DMX_CUDA_ARCHS="$(MX_CUDA_ARCHS)")
+	$(if $(MX_CUDA_ARCHS),-DMX_CUDA_ARCHS="$(MX_CUDA_ARCHS)",$(if $(SANITIZE),-DMX_CUDA_ARCHS=90a-real)) \
+	-DMX_SANITIZE="$(SANITIZE)"
 
 .PHONY: all build configured-build deps-build test bench report nightly install clean help deps-test deps-bench bundle
 
@@ -20,6 +25,7 @@ help:
 	@echo "                skip without a GPU); one suite: ctest --test-dir $(BUILD_DIR) -V -R NAME"
 	@echo "make bench      build, run the standard sweep on the GPU into results/<UTC time>/"
 	@echo "                (SUITE=smoke|decode|prefill|gpt-oss-20b|gpt-oss-120b|nightly)"
+	@echo "                SANITIZE=address,undefined: host code sanitized, CPU suites (build-sanitize/)"
 	@echo "make report     plots + report.md/.html of a run (RUN=results/<id>, default newest)"
 	@echo "make nightly    the nightly sweep NIGHTLY_RUNS=3 times, report, compare with"
 	@echo "                results/baselines/; fails on a regression"
@@ -51,7 +57,8 @@ deps-test:
 # CTest marks a GPU suite skipped when it ran nothing for want of a GPU; the last line says so.
 test: deps-test
 	@$(MAKE) --no-print-directory configured-build TESTS=ON
-	@ctest --test-dir $(BUILD_DIR) --output-on-failure -V --output-log $(BUILD_DIR)/ctest.log; \
+	@ctest --test-dir $(BUILD_DIR) --output-on-failure -V --output-log $(BUILD_DIR)/ctest.log \
+	  $(if $(SANITIZE),-R '^(cpu_|cli$$)'); \
 	status=$$?; skipped=$$(grep -c '(Skipped)$$' $(BUILD_DIR)/ctest.log); \
 	if [ "$$skipped" -gt 0 ]; then \
 	  echo "$$skipped suites skipped: no usable CUDA device (they ran nothing; make test on a GPU box runs them)"; \

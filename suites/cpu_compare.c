@@ -826,7 +826,7 @@ static void copy_scaled(const char *from, const char *to, const char *variant, c
     cr_assert_eq(mkdir(mx_test_path(to), 0777), 0);
     const char *const files[] = {"results.csv", "samples.csv"};
     for (int f = 0; f < 2; f++) {
-        char path[512];
+        char path[1100];
         snprintf(path, sizeof path, "%s/%s", from, files[f]);
         mx_table *t = read_csv(path);
         for (size_t r = 0; r < mx_table_row_count(t); r++) {
@@ -840,7 +840,7 @@ static void copy_scaled(const char *from, const char *to, const char *variant, c
         save_table(t, path);
         mx_table_free(t);
     }
-    char json[4096], path[512];
+    char json[4096], path[1100];
     snprintf(path, sizeof path, "%s/run.json", from);
     mx_test_read_text(path, json, sizeof json);
     snprintf(path, sizeof path, "%s/run.json", mx_test_path(to));
