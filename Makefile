@@ -15,7 +15,7 @@ CMAKE_ARGS = -DMX_WERROR=$(WERROR) $(if $(wildcard $(DEPS_PREFIX)),-DCMAKE_PREFI
 	$(if $(MX_CUDA_ARCHS),-DMX_CUDA_ARCHS="$(MX_CUDA_ARCHS)",$(if $(SANITIZE),-DMX_CUDA_ARCHS=90a-real)) \
 	-DMX_SANITIZE="$(SANITIZE)"
 
-.PHONY: all build configured-build deps-build test bench report nightly install clean help deps-test deps-bench bundle
+.PHONY: all build configured-build deps-build test bench report nightly install fuzz clean help deps-test deps-bench bundle
 
 all: build
 
@@ -34,6 +34,7 @@ help:
 	@echo "make install    build, then install into PREFIX=$(PREFIX): the library (lib/), <mxbench/mx.h>,"
 	@echo "                the CMake package (find_package(mxbench)), mxbench.pc, bin/mxbench and"
 	@echo "                its data (share/mxbench/)"
+	@echo "make fuzz       the libFuzzer targets of fuzz/ for FUZZ_SECONDS=$(FUZZ_SECONDS) each (clang)"
 	@echo "make clean      remove $(BUILD_DIR)/"
 	@echo "variables: BUILD_DIR=$(BUILD_DIR) WERROR=$(WERROR) (warnings as errors) JOBS=$(JOBS)"
 	@echo "           MX_CUDA_ARCHS=native (only the GPUs in this box: a faster build; default:"
@@ -106,6 +107,17 @@ nightly:
 # everything a GPU box without package access needs (copy .deps/ there).
 bundle:
 	bash .ci/deps.sh bundle
+
+# libFuzzer targets of fuzz/ (clang, ASan + UBSan) into build-fuzz/, FUZZ_SECONDS each. Warnings
+# are not errors here: gcc's build (make test) is the warnings gate; clang's extra ones show.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = sweep csv run_json
+fuzz:
+	@bash .ci/deps.sh ensure fuzz
+	cmake -S . -B build-fuzz $(CMAKE_ARGS) -DCMAKE_C_COMPILER=clang -DMX_FUZZ=ON \
+	  -DMX_SANITIZE=address,undefined -DMX_CUDA_ARCHS=90a-real -DMX_BUILD_TESTS=OFF -DMX_WERROR=OFF
+	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	bash fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The library for engines (find_package(mxbench) / pkg-config mxbench) and the CLI with its data.
 PREFIX ?= /usr/local

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the build needs beyond the CUDA toolkit, installed or unpacked by the project itself.
 #
-#   .ci/deps.sh ensure build|test|bench  make sure what `make`, `make test` / `make bench` need is here:
+#   .ci/deps.sh ensure build|test|bench|fuzz  make sure what `make`, `make test`, `make bench`
+#                                   or `make fuzz` need is here:
 #                                   use them if present, else unpack an offline bundle from
 #                                   .deps/debs/ into .deps/root/ (never into /), else apt-get
 #                                   install them, else say exactly what to run.
@@ -19,6 +20,7 @@ BUILD_PACKAGES="libcjson-dev"
 # they run rather than skip.
 TEST_PACKAGES="pkg-config libcriterion-dev gnuplot-nox"
 BENCH_PACKAGES="gnuplot-nox"
+FUZZ_PACKAGES="clang"
 # Never bundled: the C library and compiler runtime belong to the target system.
 SYSTEM_PACKAGES='^(libc6|libc6-dev|libc-dev-bin|libgcc-s1|libstdc\+\+6|gcc-[0-9]+-base|libcrypt1|linux-libc-dev)$'
 
@@ -53,6 +55,7 @@ missing_for() {
   case "$1" in
     test) { have_criterion && have_gnuplot; } || missing="$missing $TEST_PACKAGES" ;;
     bench) have_gnuplot || missing="$missing $BENCH_PACKAGES" ;;
+    fuzz) command -v clang >/dev/null || missing="$missing $FUZZ_PACKAGES" ;;
   esac
   printf '%s' "${missing# }"
 }

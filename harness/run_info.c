@@ -196,27 +196,42 @@ static void read_field(const run_field *field, cJSON *root, mx_run_info *info) {
     }
 }
 
-bool mx_run_info_read(const char *path, mx_run_info *info, char *error, size_t error_size) {
+bool mx_run_info_parse(const char *name, const char *text, size_t size, mx_run_info *info,
+                       char *error, size_t error_size) {
     mx_run_info_clear(info);
-    size_t size;
-    char why[256];
-    char *content = mx_read_whole_file(path, &size, why, sizeof why);
-    if (!content) {
-        snprintf(error, error_size, "%s: %s", path, why);
-        return false;
-    }
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(content, size + 1, &end, true); /* with its NUL */
+    cJSON *root = cJSON_ParseWithLengthOpts(text, size, &end, false);
+    if (root && end) { /* only blanks may follow the value */
+        while (end < text + size && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+            end++;
+        if (end < text + size) {
+            cJSON_Delete(root);
+            root = NULL;
+        }
+    }
     bool ok = cJSON_IsObject(root);
     if (!ok) {
-        const char *at = root || !end ? content : end;
+        const char *at = root || !end ? text : end;
         int line = 1;
-        for (const char *c = content; c < at; c++) line += *c == '\n';
-        snprintf(error, error_size, "%s:%d: %s", path, line,
+        for (const char *c = text; c < at && c < text + size; c++) line += *c == '\n';
+        snprintf(error, error_size, "%s:%d: %s", name, line,
                  root ? "expected a JSON object" : "malformed JSON");
     }
     for (int f = 0; ok && f < FIELD_COUNT; f++) read_field(&fields[f], root, info);
     cJSON_Delete(root);
+    return ok;
+}
+
+bool mx_run_info_read(const char *path, mx_run_info *info, char *error, size_t error_size) {
+    size_t size;
+    char why[256];
+    char *content = mx_read_whole_file(path, &size, why, sizeof why);
+    if (!content) {
+        mx_run_info_clear(info);
+        snprintf(error, error_size, "%s: %s", path, why);
+        return false;
+    }
+    bool ok = mx_run_info_parse(path, content, size, info, error, error_size);
     free(content);
     return ok;
 }

@@ -49,6 +49,10 @@ bool mx_run_info_save(const mx_run_info *info, const char *path, char *error, si
  * "FILE:LINE: what" in error for an unreadable or malformed file; fields it lacks stay unknown. */
 bool mx_run_info_read(const char *path, mx_run_info *info, char *error, size_t error_size);
 
+/* The same on text already in memory (size bytes, no NUL needed), name standing for the file. */
+bool mx_run_info_parse(const char *name, const char *text, size_t size, mx_run_info *info,
+                       char *error, size_t error_size);
+
 /* The line plot titles carry: "NVIDIA H200, 2026-11-26, commit ce68653 (dirty)". */
 void mx_run_info_caption(const mx_run_info *info, char *text, size_t size);
 

@@ -515,12 +515,9 @@ static mx_table *parse_csv(csv_parser *parser) {
     return table;
 }
 
-bool mx_csv_read(const char *path, mx_table **table, char *error, size_t error_size) {
-    *table = NULL;
-    char *text;
-    size_t length;
-    if (!read_whole_file(path, &text, &length, error, error_size)) return false;
-    csv_parser parser = {.path = path,
+bool mx_csv_parse(const char *name, const char *text, size_t length, mx_table **table, char *error,
+                  size_t error_size) {
+    csv_parser parser = {.path = name,
                          .text = text,
                          .length = length,
                          .line = 1,
@@ -530,6 +527,15 @@ bool mx_csv_read(const char *path, mx_table **table, char *error, size_t error_s
     clear_fields(&parser);
     free(parser.fields);
     free(parser.field);
-    free(text);
     return *table != NULL;
+}
+
+bool mx_csv_read(const char *path, mx_table **table, char *error, size_t error_size) {
+    *table = NULL;
+    char *text;
+    size_t length;
+    if (!read_whole_file(path, &text, &length, error, error_size)) return false;
+    bool ok = mx_csv_parse(path, text, length, table, error, error_size);
+    free(text);
+    return ok;
 }
