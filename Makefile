@@ -15,7 +15,7 @@ CMAKE_ARGS = -DMX_WERROR=$(WERROR) $(if $(wildcard $(DEPS_PREFIX)),-DCMAKE_PREFI
 	$(if $(MX_CUDA_ARCHS),-DMX_CUDA_ARCHS="$(MX_CUDA_ARCHS)",$(if $(SANITIZE),-DMX_CUDA_ARCHS=90a-real)) \
 	-DMX_SANITIZE="$(SANITIZE)"
 
-.PHONY: all build configured-build deps-build test bench report nightly install fuzz clean help deps-test deps-bench bundle
+.PHONY: all build configured-build deps-build test bench report nightly install fuzz sanitize clean help deps-test deps-bench bundle
 
 all: build
 
@@ -34,6 +34,7 @@ help:
 	@echo "make install    build, then install into PREFIX=$(PREFIX): the library (lib/), <mxbench/mx.h>,"
 	@echo "                the CMake package (find_package(mxbench)), mxbench.pc, bin/mxbench and"
 	@echo "                its data (share/mxbench/)"
+	@echo "make sanitize   on a GPU box: GPU suites and a smoke sweep under compute-sanitizer"
 	@echo "make fuzz       the libFuzzer targets of fuzz/ for FUZZ_SECONDS=$(FUZZ_SECONDS) each (clang)"
 	@echo "make clean      remove $(BUILD_DIR)/"
 	@echo "variables: BUILD_DIR=$(BUILD_DIR) WERROR=$(WERROR) (warnings as errors) JOBS=$(JOBS)"
@@ -107,6 +108,13 @@ nightly:
 # everything a GPU box without package access needs (copy .deps/ there).
 bundle:
 	bash .ci/deps.sh bundle
+
+# On a GPU box: the GPU suites and a smoke sweep under compute-sanitizer (.ci/sanitize.sh).
+sanitize:
+	@bash .ci/gpu.sh sanitize
+	@$(MAKE) --no-print-directory deps-test
+	@$(MAKE) --no-print-directory configured-build TESTS=ON
+	bash .ci/sanitize.sh $(BUILD_DIR)
 
 # libFuzzer targets of fuzz/ (clang, ASan + UBSan) into build-fuzz/, FUZZ_SECONDS each. Warnings
 # are not errors here: gcc's build (make test) is the warnings gate; clang's extra ones show.

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make sanitize (on a GPU box): the GPU suites under compute-sanitizer, and a smoke sweep.
+#   memcheck   every GPU suite, and `mxbench run --suite smoke` (3 samples a row)
+#   synccheck  gpu_gemm (the kernels with block- and cluster-wide barriers)
+#   racecheck  gpu_gemm's batched_problems (every variant on small shapes), cuBLAS's kernels (nvjet*
+#              of libcublas) excluded: its hazards are not ours, and all of gpu_gemm does not
+#              finish under racecheck in 450 s
+# Each tool's summary line is printed at the end; exit 1 when any reports an error.
+# usage: .ci/sanitize.sh BUILD_DIR
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=$1
+tool=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+[ -x "$tool" ] || { echo "make sanitize: compute-sanitizer not found (CUDA toolkit)" >&2; exit 2; }
+logs=$build/sanitize
+mkdir -p "$logs"
+status=0
+summaries=()
+check() { # name, tool arguments..., -- command...
+  local name=$1
+  shift
+  echo "sanitize: $name"
+  if ! "$tool" --error-exitcode 1 --print-limit 20 "$@" >"$logs/$name.log" 2>&1; then status=1; fi
+  summaries+=("$name: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/$name.log" | tail -1)")
+}
+for suite in "$build"/suite_gpu_*; do
+  check "memcheck-$(basename "$suite")" --tool memcheck "$suite" --jobs=1
+done
+check synccheck-gpu_gemm --tool synccheck "$build/suite_gpu_gemm" --jobs=1
+check racecheck-gpu_gemm --tool racecheck --kernel-name-exclude kns=nvjet,kns=cublas \
+  "$build/suite_gpu_gemm" --jobs=1 --filter '*batched_problems*'
+rm -rf "$logs/smoke-run"
+check memcheck-smoke-sweep --tool memcheck "$build/mxbench" run --suite smoke --min-samples 3 \
+  --max-samples 3 --out "$logs/smoke-run" --quiet
+printf '%s\n' "${summaries[@]}"
+[ $status -eq 0 ] && echo "make sanitize: no error" || echo "make sanitize: errors (logs in $logs/)" >&2
+exit $status
