@@ -28,6 +28,7 @@
 #include "ops.h"
 #include "run_info.h"
 #include "schema.h"
+#include "shard.h"
 #include "stats.h"
 #include "sweep.h"
 #include "table.h"
@@ -227,13 +228,6 @@ typedef struct {
     size_t count;
 } problem_rows;
 
-static bool same_problem(const mx_sweep_row *a, const mx_sweep_row *b) {
-    char problem_a[256], problem_b[256];
-    mx_sweep_problem(a, problem_a, sizeof problem_a);
-    mx_sweep_problem(b, problem_b, sizeof problem_b);
-    return strcmp(problem_a, problem_b) == 0;
-}
-
 /* A row timed at a lowered SM clock is timed once more after this pause. */
 enum { MX_THROTTLE_PAUSE_S = 2 };
 
@@ -335,7 +329,8 @@ static int run_problems(run_files *files, const mx_timer *t, const progress *pro
     }
     for (size_t i = 0; i < sweep->count && !interrupted;) {
         problem_rows rows = {&sweep->rows[i], 1};
-        while (i + rows.count < sweep->count && same_problem(rows.first, rows.first + rows.count))
+        while (i + rows.count < sweep->count &&
+               mx_sweep_same_problem(rows.first, rows.first + rows.count))
             rows.count++;
         i += rows.count;
         const mx_bench_op *op = mx_bench_find_op(rows.first->op);
@@ -563,7 +558,7 @@ static void print_summary(const run_files *files) {
 static size_t count_problems(const mx_sweep *sweep) {
     size_t problems = 0;
     for (size_t i = 0; i < sweep->count; i++)
-        problems += i == 0 || !same_problem(&sweep->rows[i - 1], &sweep->rows[i]);
+        problems += i == 0 || !mx_sweep_same_problem(&sweep->rows[i - 1], &sweep->rows[i]);
     return problems;
 }
 
@@ -590,6 +585,30 @@ static void print_list(const mx_sweep *sweep, const char *path) {
         printf("%-*s  %-*s  %-*s  %s\n", widths[0], r->group, widths[1], r->variant, widths[2],
                problem, r->shape_name);
     }
+}
+
+/* --shard I/N: the sweep cut down to its I-th slice (shard.h), said on stderr. */
+static bool select_shard(mx_sweep *sweep, const char *text, double budget_ms) {
+    int index, count;
+    if (!mx_shard_parse(text, &index, &count)) {
+        mx_cli_error("--shard '%s': expected I/N with 1 <= I <= N <= 1024 (e.g. 2/4)", text);
+        return false;
+    }
+    double shard_cost, total_cost;
+    char error[256];
+    size_t before = sweep->count;
+    if (!mx_shard_select(sweep, index, count, budget_ms, &shard_cost, &total_cost, error,
+                         sizeof error)) {
+        mx_cli_error("%s", error);
+        return false;
+    }
+    fprintf(stderr, "shard %d/%d: %zu of %zu variant rows, %.0f %% of the sweep's expected cost\n",
+            index, count, sweep->count, before,
+            total_cost > 0 ? 100.0 * shard_cost / total_cost : 0.0);
+    if (sweep->count == 0)
+        fprintf(stderr, "shard %d/%d is empty: the sweep has fewer problems than shards\n", index,
+                count);
+    return true;
 }
 
 static int run_run(const mx_parsed_options *parsed) {
@@ -622,7 +641,12 @@ static int run_run(const mx_parsed_options *parsed) {
     filter_rows(&sweep, parsed);
     for (size_t i = 0; i < sweep.count; i++)
         if (sweep.rows[i].seed == 0) sweep.rows[i].seed = seed;
-    if (sweep.count == 0) {
+    const char *shard = mx_option_value(parsed, "shard");
+    if (shard && !select_shard(&sweep, shard, (double)budget_ms)) {
+        mx_sweep_free(&sweep);
+        return MX_EXIT_INPUT;
+    }
+    if (sweep.count == 0 && !shard) {
         mx_cli_error("no rows left in %s after the filters", sweep_path);
         mx_sweep_free(&sweep);
         return MX_EXIT_INPUT;
@@ -634,6 +658,7 @@ static int run_run(const mx_parsed_options *parsed) {
     }
     static mx_run_info info;
     mx_run_info_clear(&info);
+    if (shard) snprintf(info.shard, sizeof info.shard, "%s", shard);
     char start_stamp[32];
     mx_utc_now(info.start_time, sizeof info.start_time);
     time_t now = time(NULL);
@@ -783,6 +808,10 @@ static const mx_option run_options[] = {
      false},
     {"gpu", "N", "CUDA device ordinal of the GPU to measure (nvidia-smi lists them)", "0", false},
     {"seed", "N", "data seed for rows whose sweep sets none", "1", false},
+    {"shard", "I/N",
+     "run only the I-th of N slices of the sweep, balanced by expected cost, a problem's rows "
+     "together (mxbench merge joins the shards' folders)",
+     NULL, true},
     {"list", NULL, "print the rows the sweep expands to and exit (no GPU needed)", NULL, false},
     {"quiet", NULL, "no progress lines on stderr", NULL, false},
 };

@@ -46,6 +46,7 @@ static const run_field fields[] = {
     FIELD("status", FIELD_TEXT, status),
     FIELD("suite", FIELD_TEXT, suite),
     FIELD("sweep_file", FIELD_TEXT, sweep_path),
+    FIELD("shard", FIELD_TEXT, shard),
     FIELD("command_line", FIELD_TEXT, command_line),
     FIELD("start_time", FIELD_TEXT, start_time),
     FIELD("end_time", FIELD_TEXT, end_time),

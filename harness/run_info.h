@@ -15,6 +15,7 @@
 
 typedef struct {
     char run_id[64], suite[64], sweep_path[512], command_line[2048];
+    char shard[32]; /* "I/N" of run --shard; "" for a whole sweep; "merged N" after mxbench merge */
     char status[32];                   /* "running", "complete", "interrupted", "failed" */
     char start_time[32], end_time[32]; /* ISO 8601 UTC */
     char hostname[256], git_commit[48];

@@ -823,3 +823,10 @@ void mx_sweep_problem(const mx_sweep_row *row, char *text, size_t size) {
     if (row->kv_heads > 0 && used >= 0 && (size_t)used < size)
         snprintf(text + used, size - (size_t)used, " kv_heads=%lld", (long long)row->kv_heads);
 }
+
+bool mx_sweep_same_problem(const mx_sweep_row *a, const mx_sweep_row *b) {
+    char problem_a[256], problem_b[256];
+    mx_sweep_problem(a, problem_a, sizeof problem_a);
+    mx_sweep_problem(b, problem_b, sizeof problem_b);
+    return strcmp(problem_a, problem_b) == 0;
+}

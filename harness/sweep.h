@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MX_SWEEP_MAX_ROWS 100000
+#define MX_SWEEP_MAX_ROWS   100000
 #define MX_SWEEP_MAX_VALUES 4096 /* values of one key on one line */
 #define MX_SWEEP_MAX_GROUPS 4096 /* [groups] in one file */
 
@@ -73,6 +73,8 @@ typedef struct {
  * topk=T" (MoE), " batch=B" (more than 1) and " kv_heads=H" (attention) where they apply. Two
  * rows are the same problem exactly when these texts are equal. */
 void mx_sweep_problem(const mx_sweep_row *row, char *text, size_t size);
+/* Whether two rows are variants of one problem (their mx_sweep_problem texts are equal). */
+bool mx_sweep_same_problem(const mx_sweep_row *a, const mx_sweep_row *b);
 
 /* Parses text as the contents of file_name (used in messages and for the sweep's name). On
  * success fills *sweep (free it with mx_sweep_free); on failure writes `FILE:LINE:COL: message`

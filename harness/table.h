@@ -75,7 +75,7 @@ bool mx_table_save(const mx_table *table, const char *path, char *error, size_t 
  * byte, a missing header, an empty or duplicate column name. */
 bool mx_csv_read(const char *path, mx_table **table, char *error, size_t error_size);
 /* The same on text already in memory (length bytes, no NUL needed), name standing for the file. */
-bool mx_csv_parse(const char *name, const char *text, size_t length, mx_table **table,
-                  char *error, size_t error_size);
+bool mx_csv_parse(const char *name, const char *text, size_t length, mx_table **table, char *error,
+                  size_t error_size);
 
 #endif

@@ -13,6 +13,8 @@
 #include "bench.h"
 #include "ops.h"
 #include "run_info.h"
+#include "shard.h"
+#include "sweep.h"
 #include "targets.h"
 #include "schema.h"
 #include "common.h"
@@ -444,4 +446,87 @@ Test(cpu_harness, run_json_numbers_out_of_range_read_unknown, .init = mx_test_wo
     cr_expect_eq(info.memory_bytes, -1, "not a number");
     cr_expect_eq(info.seed, 0u);
     cr_expect_eq(info.l2_flushed, -1, "a number is not a flag");
+}
+
+/* Every shipped sweep cut into N = 1..16 shards: each row in exactly one shard, a problem's rows
+ * in one shard; the costliest shard within 10 % of the mean, or as close as whole problems allow
+ * (a sweep of 7 equal problems cannot be cut into 4 shards within 10 %). */
+Test(cpu_harness, shards_cover_every_row_once_and_balance_cost) {
+    const char *slash = strrchr(__FILE__, '/');
+    char dir[512];
+    snprintf(dir, sizeof dir, "%.*s/../harness/sweeps", slash ? (int)(slash - __FILE__) : 1,
+             slash ? __FILE__ : ".");
+    int op_count;
+    const mx_bench_op *const *ops = mx_bench_ops(&op_count);
+    mx_sweep_op_vocabulary vocabulary[32];
+    for (int o = 0; o < op_count; o++)
+        vocabulary[o] = (mx_sweep_op_vocabulary){ops[o]->name, ops[o]->variants};
+    DIR *folder = opendir(dir);
+    cr_assert_not_null(folder);
+    int sweeps = 0;
+    for (struct dirent *entry; (entry = readdir(folder));) {
+        size_t length = strlen(entry->d_name);
+        if (length < 7 || strcmp(entry->d_name + length - 6, ".sweep")) continue;
+        char path[1024], error[512];
+        snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+        mx_sweep sweep;
+        cr_assert(mx_sweep_parse_file(path, vocabulary, op_count, &sweep, error, sizeof error),
+                  "%s", error);
+        sweeps++;
+        int *shard_of_row = malloc(sizeof *shard_of_row * sweep.count);
+        double largest = 0.0;
+        for (size_t i = 0; i < sweep.count;) {
+            size_t n = 1;
+            while (i + n < sweep.count && mx_sweep_same_problem(&sweep.rows[i], &sweep.rows[i + n]))
+                n++;
+            double cost = mx_shard_problem_cost(&sweep.rows[i], n, 400.0);
+            cr_expect_gt(cost, 0.0);
+            if (cost > largest) largest = cost;
+            i += n;
+        }
+        for (int count = 1; count <= 16; count++) {
+            double costs[16], total = 0.0, heaviest = 0.0, lightest = INFINITY;
+            cr_assert(mx_shard_assign(&sweep, count, 400.0, shard_of_row, costs));
+            for (int s = 0; s < count; s++) {
+                total += costs[s];
+                if (costs[s] > heaviest) heaviest = costs[s];
+                if (costs[s] < lightest) lightest = costs[s];
+            }
+            for (size_t r = 0; r < sweep.count; r++) {
+                cr_expect(shard_of_row[r] >= 0 && shard_of_row[r] < count, "%s: row %zu", path, r);
+                if (r > 0 && mx_sweep_same_problem(&sweep.rows[r - 1], &sweep.rows[r]))
+                    cr_expect_eq(shard_of_row[r], shard_of_row[r - 1],
+                                 "%s N=%d: a problem split at row %zu", path, count, r);
+            }
+            /* within 10 % of the mean, or as close as whole problems allow: no shard more than
+             * one problem above the cheapest */
+            cr_expect(heaviest <= 1.10 * total / count || heaviest - lightest <= largest * 1.000001,
+                      "%s N=%d: heaviest shard %.0f ms, lightest %.0f, mean %.0f, largest problem "
+                      "%.0f",
+                      path, count, heaviest, lightest, total / count, largest);
+            /* select keeps exactly the rows assigned, in order */
+            size_t kept = 0;
+            for (int index = 1; index <= count; index++) {
+                mx_sweep copy = sweep;
+                copy.rows = malloc(sizeof *copy.rows * sweep.count);
+                memcpy(copy.rows, sweep.rows, sizeof *copy.rows * sweep.count);
+                double shard_cost, all_cost;
+                cr_assert(mx_shard_select(&copy, index, count, 400.0, &shard_cost, &all_cost, error,
+                                          sizeof error));
+                kept += copy.count;
+                cr_expect_float_eq(all_cost, total, 1e-6 * total);
+                free(copy.rows);
+            }
+            cr_expect_eq(kept, sweep.count, "%s N=%d: every row in exactly one shard", path, count);
+        }
+        free(shard_of_row);
+        mx_sweep_free(&sweep);
+    }
+    closedir(folder);
+    cr_expect_geq(sweeps, 7);
+    int index, count;
+    cr_expect(mx_shard_parse("2/4", &index, &count) && index == 2 && count == 4);
+    const char *bad[] = {"0/4", "5/4", "4", "1/0", "+1/2", "1/2x", "", "1/2000"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_not(mx_shard_parse(bad[i], &index, &count), "'%s'", bad[i]);
 }
