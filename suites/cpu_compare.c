@@ -625,7 +625,7 @@ ParameterizedTestParameters(cpu_compare, unusable_input_exits_2_naming_file_and_
          "samples.csv:5: "},
         {"samples.csv", 1, ",time_us", ",time", "samples.csv: no column 'time_us'"},
         {"run.json", 3, "\"complete\"", "complete", "run.json:3: malformed JSON"},
-        {"run.json", 15, "NVIDIA H200", " ", "names no GPU model"},
+        {"run.json", 16, "NVIDIA H200", " ", "names no GPU model"},
         {"samples.csv", 0, "", "", "samples.csv: no such file"},
         /* a sample row twice: 31 samples where results.csv says 30 */
         {"samples.csv", 2, "",
