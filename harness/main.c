@@ -9,6 +9,7 @@
 #include "codec_cmd.h"
 #include "bench.h"
 #include "compare.h"
+#include "merge.h"
 #include "mx.h"
 #include "mx_version.h"
 #include "model.h"
@@ -16,7 +17,7 @@
 
 static const mx_command *const commands[] = {
     &mx_quantize_command, &mx_dequantize_command, &mx_run_command,   &mx_report_command,
-    &mx_compare_command,  &mx_baseline_command,   &mx_model_command,
+    &mx_compare_command,  &mx_baseline_command,   &mx_merge_command, &mx_model_command,
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
 

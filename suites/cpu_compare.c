@@ -1026,3 +1026,94 @@ Test(cpu_compare, baseline_refuses_what_would_weaken_it_and_keeps_the_old, IN_A_
     cr_expect_eq(r.exit_code, 2, "a run without --update is a usage error: %s", r.err);
     cr_expect(strstr(r.err, "without --update"), "%s", r.err);
 }
+
+// ---- mxbench merge
+
+/* Marks run name as shard text ("1/2") of its sweep, as run --shard writes it. */
+static void set_shard(const char *name, const char *shard) {
+    char path[256], error[512];
+    snprintf(path, sizeof path, "%s/%s/run.json", mx_test_work_dir, name);
+    mx_run_info info;
+    cr_assert(mx_run_info_read(path, &info, error, sizeof error), "%s", error);
+    snprintf(info.shard, sizeof info.shard, "%s", shard);
+    cr_assert(mx_run_info_save(&info, path, error, sizeof error), "%s", error);
+}
+
+static mx_cli_result merge(const char *out, const char *const *runs, int count) {
+    static char paths[9][256];
+    const char *argv[12] = {"merge"};
+    snprintf(paths[0], sizeof paths[0], "%s", mx_test_path(out));
+    argv[1] = paths[0];
+    for (int i = 0; i < count; i++) {
+        snprintf(paths[i + 1], sizeof paths[i + 1], "%s", mx_test_path(runs[i]));
+        argv[2 + i] = paths[i + 1];
+    }
+    argv[2 + count] = NULL;
+    return mx_test_run_cli(argv);
+}
+
+/* Two shards of one sweep, in either order, merge into the rows of the whole: compare with an
+ * unsharded run finds every row, none MISSING or NEW. */
+Test(cpu_compare, merged_shards_are_the_whole_run, IN_A_FRESH_DIR) {
+    fake_row whole[] = {{"fp16", 1, 50.0, 1.0, 30, NULL, NULL},
+                        {"fused", 1, 40.0, 1.0, 30, NULL, NULL},
+                        {"fp16", 4096, 900.0, 0.5, 20, NULL, NULL},
+                        {"fused", 4096, 1000.0, 0.5, 20, NULL, NULL}};
+    write_run("whole", H200, whole, 4);
+    write_run("s1", H200, whole, 2);
+    write_run("s2", H200, whole + 2, 2);
+    set_shard("s1", "1/2");
+    set_shard("s2", "2/2");
+    mx_cli_result r = merge("merged", (const char *[]){"s2", "s1"}, 2);
+    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "merged 2 shards") && strstr(r.out, "4 rows, 100 samples"), "%s",
+              r.out);
+    mx_run_info info;
+    char error[512];
+    cr_assert(mx_run_info_read(mx_test_path("merged/run.json"), &info, error, sizeof error), "%s",
+              error);
+    cr_expect_str_eq(info.shard, "merged 2");
+    cr_expect_str_eq(info.run_id, "merged");
+    r = compare("whole", "merged");
+    cr_expect_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "4 SAME") && strstr(r.out, "0 MISSING") && strstr(r.out, "0 NEW"), "%s",
+              r.out);
+    r = merge("merged", (const char *[]){"s1", "s2"}, 2);
+    cr_expect_eq(r.exit_code, 2, "nothing is overwritten: %s", r.err);
+    cr_expect(strstr(r.err, "already holds results"), "%s", r.err);
+}
+
+Test(cpu_compare, merge_refuses_shards_that_do_not_belong_together, IN_A_FRESH_DIR) {
+    fake_row rows[] = {{"fp16", 1, 50.0, 1.0, 30, NULL, NULL},
+                       {"fused", 1, 40.0, 1.0, 30, NULL, NULL}};
+    write_run("a", H200, rows, 1);
+    write_run("b", H200, rows + 1, 1);
+    write_run("c", H100, rows + 1, 1);
+    write_run("d", H200, rows, 1);
+    write_run("plain", H200, rows, 2);
+    set_shard("a", "1/3");
+    set_shard("b", "2/3");
+    set_shard("c", "3/3");
+    set_shard("d", "2/3");
+    const struct {
+        const char *runs[3];
+        int count;
+        const char *needle;
+    } cases[] = {
+        {{"a", "b"}, 2, "shard 3/3 missing"},
+        {{"a", "b", "d"}, 3, "are both shard 2/3"},
+        {{"a", "b", "c"}, 3, "differ in their GPU model"},
+        {{"a", "plain"}, 2, "not a shard"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mx_cli_result r = merge("out", cases[i].runs, cases[i].count);
+        cr_expect_eq(r.exit_code, 2, "case %zu: %s", i, r.err);
+        cr_expect(strstr(r.err, cases[i].needle), "case %zu lacks '%s': %s", i, cases[i].needle,
+                  r.err);
+        cr_expect_neq(access(mx_test_path("out"), F_OK), 0, "nothing written");
+    }
+    set_shard("d", "3/3"); /* a third shard holding a row of the first */
+    mx_cli_result r = merge("out", (const char *[]){"a", "b", "d"}, 3);
+    cr_expect_eq(r.exit_code, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "both measured row gemm fp16"), "%s", r.err);
+}
