@@ -25,7 +25,8 @@ help:
 	@echo "                skip without a GPU); one suite: ctest --test-dir $(BUILD_DIR) -V -R NAME"
 	@echo "                SANITIZE=address,undefined: host code sanitized, CPU suites (build-sanitize/)"
 	@echo "make bench      build, run the standard sweep on the GPU into results/<UTC time>/"
-	@echo "                (SUITE=smoke|decode|prefill|gpt-oss-20b|gpt-oss-120b|nightly)"
+	@echo "                (SUITE=smoke|decode|prefill|gpt-oss-20b|gpt-oss-120b|nightly;"
+	@echo "                GPUS=all or 0,1,...: a shard per GPU, merged)"
 	@echo "make report     plots + report.md/.html of a run (RUN=results/<id>, default newest)"
 	@echo "make nightly    the nightly sweep NIGHTLY_RUNS=3 times, report, compare with"
 	@echo "                results/baselines/; fails on a regression"
@@ -74,11 +75,19 @@ deps-bench:
 # then its plots and report.
 SUITE ?= standard
 RUN_ID := $(shell date -u +%Y%m%dT%H%M%SZ)
+# GPUS=all (or 0,1,...): one worker per GPU, each a shard, merged (examples/multi-gpu/run.sh).
+GPUS ?=
 bench:
 	@bash .ci/gpu.sh bench
 	@$(MAKE) --no-print-directory deps-bench build
+ifeq ($(GPUS),)
 	$(BUILD_DIR)/mxbench run --suite $(SUITE) --out results/$(RUN_ID)
 	$(BUILD_DIR)/mxbench report results/$(RUN_ID)
+else
+	MXBENCH=$(BUILD_DIR)/mxbench bash examples/multi-gpu/run.sh $(GPUS) results/$(RUN_ID) \
+	  --suite $(SUITE)
+	$(BUILD_DIR)/mxbench report results/$(RUN_ID)/merged
+endif
 
 # Plots and report of a run folder: RUN=results/<id> (default: the newest one).
 LATEST_RUN = $(patsubst %/results.csv,%,$(lastword $(sort $(wildcard results/2*/results.csv))))
