@@ -440,7 +440,7 @@ static void write_report(mx_doc *out, const report_data *d,
 
 // ---- the command
 
-static bool save_text(const char *run_dir, const char *name, const mx_text *content) {
+bool report_save_text(const char *run_dir, const char *name, const mx_text *content) {
     mx_text path = {0};
     mx_text_printf(&path, "%s/%s", run_dir, name);
     char error[1024];
@@ -454,55 +454,23 @@ static bool save_text(const char *run_dir, const char *name, const mx_text *cont
 
 static void free_report(report_data *d, target_result results[TARGET_COUNT]) {
     for (int i = 0; results && i < TARGET_COUNT; i++) free(results[i].items);
-    free(d->rows);
-    free(d->problems);
-    free(d->series);
-    free(d->weights);
-    free(d->variants);
-    mx_table_free(d->table);
+    report_free(d);
 }
 
 static int run_report(const mx_parsed_options *parsed) {
-    report_data d = {.run_dir = parsed->arguments[0]};
-    struct stat info;
-    if (strlen(d.run_dir) > 1000) {
-        mx_cli_error("report: the folder name is longer than 1000 characters");
-        return MX_EXIT_INPUT;
+    const char *out = mx_option_value(parsed, "out");
+    if (parsed->argument_count > 1 || out) {
+        if (!out) {
+            mx_cli_error("report: %d runs: --out DIR names where their comparison goes",
+                         parsed->argument_count);
+            return MX_EXIT_INPUT;
+        }
+        return report_gpus(out, parsed->arguments, parsed->argument_count,
+                           mx_option_value(parsed, "no-plots") != NULL);
     }
-    if (stat(d.run_dir, &info) != 0 || !S_ISDIR(info.st_mode)) {
-        mx_cli_error("report: %s: %s (give the folder `mxbench run` wrote, e.g. results/<run id>)",
-                     d.run_dir, stat(d.run_dir, &info) != 0 ? strerror(errno) : "not a folder");
-        return MX_EXIT_INPUT;
-    }
-    snprintf(d.results_path, sizeof d.results_path, "%s/results.csv", d.run_dir);
-    snprintf(d.run_json_path, sizeof d.run_json_path, "%s/run.json", d.run_dir);
-    char error[2048];
-    if (access(d.results_path, F_OK) != 0) {
-        mx_cli_error("report: %s: %s (not a run folder? `mxbench run` writes results.csv there)",
-                     d.results_path, strerror(errno));
-        return MX_EXIT_INPUT;
-    }
-    if (!mx_csv_read(d.results_path, &d.table, error, sizeof error) ||
-        !report_parse_rows(&d, error, sizeof error)) {
-        mx_cli_error("report: %s", error);
-        free_report(&d, NULL);
-        return MX_EXIT_INPUT;
-    }
-    if (d.row_count == 0) {
-        mx_cli_error("report: %s: no rows (the run wrote none)", d.results_path);
-        free_report(&d, NULL);
-        return MX_EXIT_INPUT;
-    }
-    d.meta_read = mx_run_info_read(d.run_json_path, &d.meta, d.meta_error, sizeof d.meta_error);
-    if (!d.meta_read)
-        fprintf(stderr, "mxbench: warning: report: %s; the environment will read unknown\n",
-                d.meta_error);
-    mx_run_info_caption(&d.meta, d.caption, sizeof d.caption);
-    if (!report_organise(&d)) {
-        mx_cli_error("report: out of memory");
-        free_report(&d, NULL);
-        return MX_EXIT_FAILED;
-    }
+    report_data d;
+    int loaded = report_load_run(&d, parsed->arguments[0]);
+    if (loaded != MX_EXIT_OK) return loaded;
     target_result results[TARGET_COUNT];
     report_judge(&d, results);
 
@@ -524,8 +492,8 @@ static int run_report(const mx_parsed_options *parsed) {
 
     mx_doc report = {0};
     write_report(&report, &d, results, outcomes, skip_notice[0] ? skip_notice : NULL);
-    bool saved = save_text(d.run_dir, "report.md", &report.md) &&
-                 save_text(d.run_dir, "report.html", &report.html);
+    bool saved = report_save_text(d.run_dir, "report.md", &report.md) &&
+                 report_save_text(d.run_dir, "report.html", &report.html);
     mx_doc_free(&report);
 
     mx_doc summary = {0};
@@ -553,6 +521,10 @@ static int run_report(const mx_parsed_options *parsed) {
 static const mx_option report_options[] = {
     {"no-plots", NULL, "write the report without drawing the plots (their data is still written)",
      NULL, false},
+    {"out", "DIR",
+     "with runs of several GPU models: where their side-by-side report goes (report_gpus.md, "
+     ".html, gpus.png)",
+     NULL, true},
 };
 
 const mx_command mx_report_command = {
@@ -567,14 +539,17 @@ const mx_command mx_report_command = {
     "gnuplot is looked up on PATH (gnuplot, gnuplot-nox), then in the offline bundle that\n"
     "`.ci/deps.sh ensure bench` unpacks (.deps/root/usr/bin of a checkout); without it the report "
     "is\n"
-    "written all the same and says how to get it. Files are replaced atomically. A plot or file\n"
-    "that cannot be written exits 1; unusable input 2 (no such folder, a missing or malformed\n"
-    "results.csv, required columns missing: the message names the file and line or columns).",
+    "written all the same and says how to get it. Files are replaced atomically. With runs of\n"
+    "several GPU models and --out DIR: DIR/report_gpus.md and .html (each problem's best MXFP4\n"
+    "speed-up over FP16 per GPU model, the median per regime) and gpus.png / .svg instead.\n"
+    "A plot or file that cannot be written exits 1; unusable input 2 (no such folder, a missing\n"
+    "or malformed results.csv, required columns missing: the message names the file and line\n"
+    "or columns).",
     report_options,
     (int)(sizeof report_options / sizeof report_options[0]),
     run_report,
     1,
-    1,
-    "RUN_DIR",
+    8,
+    "RUN_DIR [RUN_DIR...]",
     NULL,
 };

@@ -11,6 +11,7 @@
 #include "gnuplot.h"
 #include "run_info.h"
 #include "table.h"
+#include "text.h"
 
 #define MAX_PANELS 16 /* shapes drawn in the per-shape plots */
 #define MIB        (1024.0 * 1024.0)
@@ -95,6 +96,14 @@ typedef struct {
 
 // ---- report_load.c
 
+/* Reads and organises the run folder dir into d (report_free it); MX_EXIT_OK, or the exit code
+ * after saying why. */
+int report_load_run(report_data *d, const char *dir);
+/* Writes content to run_dir/name atomically; false after saying why. */
+bool report_save_text(const char *run_dir, const char *name, const mx_text *content);
+/* report_gpus.c: runs of several GPU models side by side into out_dir (report --out). */
+int report_gpus(const char *out_dir, const char *const *dirs, int count, bool no_plots);
+void report_free(report_data *d);
 /* Fills d->rows from d->table; false with "FILE:LINE: ..." for a cell the report cannot use. */
 bool report_parse_rows(report_data *d, char *error, size_t error_size);
 /* Groups the rows into problems, series and weights and orders the variants; false out of

@@ -2,12 +2,16 @@
  * (report_data.h). */
 #include "report_data.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "cli.h"
 #include "schema.h"
 #include "text.h"
 #include "variants.h"
@@ -285,4 +289,60 @@ void report_describe_series(const result_row *row, char *out, size_t size) {
     char weight[192];
     report_describe_weight(row, weight, sizeof weight);
     snprintf(out, size, "%s %s %s %s", row->op, weight, row->dtype, row->dist);
+}
+
+void report_free(report_data *d) {
+    free(d->rows);
+    free(d->problems);
+    free(d->series);
+    free(d->weights);
+    free(d->variants);
+    mx_table_free(d->table);
+    memset(d, 0, sizeof *d);
+}
+
+int report_load_run(report_data *d, const char *dir) {
+    memset(d, 0, sizeof *d);
+    d->run_dir = dir;
+    struct stat info;
+    if (strlen(d->run_dir) > 1000) {
+        mx_cli_error("report: the folder name is longer than 1000 characters");
+        return MX_EXIT_INPUT;
+    }
+    if (stat(d->run_dir, &info) != 0 || !S_ISDIR(info.st_mode)) {
+        mx_cli_error("report: %s: %s (give the folder `mxbench run` wrote, e.g. results/<run id>)",
+                     d->run_dir, stat(d->run_dir, &info) != 0 ? strerror(errno) : "not a folder");
+        return MX_EXIT_INPUT;
+    }
+    snprintf(d->results_path, sizeof d->results_path, "%s/results.csv", d->run_dir);
+    snprintf(d->run_json_path, sizeof d->run_json_path, "%s/run.json", d->run_dir);
+    char error[2048];
+    if (access(d->results_path, F_OK) != 0) {
+        mx_cli_error("report: %s: %s (not a run folder? `mxbench run` writes results.csv there)",
+                     d->results_path, strerror(errno));
+        return MX_EXIT_INPUT;
+    }
+    if (!mx_csv_read(d->results_path, &d->table, error, sizeof error) ||
+        !report_parse_rows(d, error, sizeof error)) {
+        mx_cli_error("report: %s", error);
+        report_free(d);
+        return MX_EXIT_INPUT;
+    }
+    if (d->row_count == 0) {
+        mx_cli_error("report: %s: no rows (the run wrote none)", d->results_path);
+        report_free(d);
+        return MX_EXIT_INPUT;
+    }
+    d->meta_read =
+        mx_run_info_read(d->run_json_path, &d->meta, d->meta_error, sizeof d->meta_error);
+    if (!d->meta_read)
+        fprintf(stderr, "mxbench: warning: report: %s; the environment will read unknown\n",
+                d->meta_error);
+    mx_run_info_caption(&d->meta, d->caption, sizeof d->caption);
+    if (!report_organise(d)) {
+        mx_cli_error("report: out of memory");
+        report_free(d);
+        return MX_EXIT_FAILED;
+    }
+    return MX_EXIT_OK;
 }

@@ -470,3 +470,43 @@ Test(cpu_report, both_decode_targets_leave_an_embedding_lookup_unjudged,
               "%.400s", decode);
     free(md);
 }
+
+/* Runs of two GPU models side by side: a column per model, the regime medians, the plot data. */
+Test(cpu_report, runs_of_two_gpu_models_side_by_side, .init = mx_test_work_dir_create) {
+    const char *models[] = {"h200", "h100"};
+    for (int g = 0; g < 2; g++) {
+        char from[512], to[512];
+        mkdir(mx_test_path(models[g]), 0777);
+        const char *files[] = {"results.csv", "run.json"};
+        for (int f = 0; f < 2; f++) {
+            fixture_path("h200_standard", files[f], from, sizeof from);
+            char *text = slurp(from, NULL);
+            cr_assert_not_null(text);
+            char *name = g ? strstr(text, "NVIDIA H200") : NULL;
+            if (name) { /* "NVIDIA H200" -> "NVIDIA H100" in run.json */
+                name[8] = '1';
+            }
+            snprintf(to, sizeof to, "%s/%s", mx_test_path(models[g]), files[f]);
+            mx_test_write_file(to, text, strlen(text));
+            free(text);
+        }
+    }
+    mx_cli_result r = mx_test_run_cli(
+        (const char *[]){"report", mx_test_path("h200"), mx_test_path("h100"), NULL});
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "two runs need --out: %s", r.err);
+    r = mx_test_run_cli((const char *[]){"report", "--out", mx_test_path("side"), "--no-plots",
+                                         mx_test_path("h200"), mx_test_path("h100"), NULL});
+    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    char path[512];
+    snprintf(path, sizeof path, "%s/side/report_gpus.md", mx_test_work_dir);
+    char *md = slurp(path, NULL);
+    cr_assert_not_null(md);
+    cr_expect(strstr(md, "| problem | nvidia-h200 | nvidia-h100 |"), "%s", md);
+    cr_expect(strstr(md, "| nvidia-h100 | 1.16x (23 problems) | 0.67x (17 problems) |"), "%s", md);
+    free(md);
+    snprintf(path, sizeof path, "%s/side/plot_data/gpus.dat", mx_test_work_dir);
+    char *dat = slurp(path, NULL);
+    cr_assert_not_null(dat);
+    cr_expect(strstr(dat, "# index\tlabel\tspeedup_1\tspeedup_2\n"), "%s", dat);
+    free(dat);
+}
