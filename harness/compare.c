@@ -74,7 +74,8 @@ typedef struct {
     run_side base, cur;
     compared_row *rows;
     size_t count;
-    size_t plotted; /* rows in compare.dat */
+    size_t plotted;                 /* rows in compare.dat */
+    double change_low, change_high; /* the changes it holds, and +- the minimum change */
     mx_gate_rule rule;
     /* The control: rows that time cuBLAS alone (variants.h). When they moved as a whole by
      * MX_CONTROL_DRIFT_PCT or more (another board, clocks, a driver), every other row is judged
@@ -369,8 +370,8 @@ static bool save_compare_csv(const comparison *cmp, const char *path, char *erro
     return ok;
 }
 
-/* compare.dat, the data of plots/compare.gp (report.h): the rows timed on both sides, in the
- * sweep's order (the rows are still in that order when it is written). */
+/* compare.dat, the data of plots/compare.gp: the rows timed on both sides and the MISSING ones
+ * (change NaN: the plot marks them at the top), worst first as in the table. */
 static bool write_compare_dat(FILE *file, void *context) {
     comparison *cmp = context;
     const mx_run_info *base = &cmp->base.runs[0]->meta, *cur = &cmp->cur.runs[0]->meta;
@@ -383,17 +384,25 @@ static bool write_compare_dat(FILE *file, void *context) {
             cmp->base.count == 1 ? "" : "s", base->run_id, base->git_commit, cmp->cur.count,
             cmp->cur.count == 1 ? "" : "s", cur->run_id, cur->git_commit);
     cmp->plotted = 0;
+    cmp->change_low = -cmp->rule.min_change_pct;
+    cmp->change_high = cmp->rule.min_change_pct;
     for (size_t i = 0; i < cmp->count; i++) {
         const compared_row *row = &cmp->rows[i];
         const mx_gate_verdict *g = &row->gate;
-        if (!row->timed || !isfinite(g->change_pct)) continue;
-        char label[256], band[64] = "NaN\tNaN";
+        bool missing = row->verdict == MX_VERDICT_MISSING;
+        if (!missing && (!row->timed || !isfinite(g->change_pct))) continue;
+        char label[256], band[64] = "NaN\tNaN", change[32] = "NaN";
         row_label(cmp, row, label, sizeof label);
-        if (isfinite(g->band_low_pct) && isfinite(g->band_high_pct))
+        if (!missing && isfinite(g->band_low_pct) && isfinite(g->band_high_pct))
             mx_format_text(band, sizeof band, "%.3f\t%.3f", g->band_low_pct, g->band_high_pct);
+        if (!missing) {
+            mx_format_text(change, sizeof change, "%.3f", g->change_pct);
+            cmp->change_low = fmin(cmp->change_low, g->change_pct);
+            cmp->change_high = fmax(cmp->change_high, g->change_pct);
+        }
         /* the row's verdict; the timing one where accuracy decided (the plot shows time only) */
         mx_verdict verdict = row->verdict == MX_VERDICT_ACCURACY ? g->verdict : row->verdict;
-        fprintf(file, "%zu\t%.3f\t%s\t%s\t%s\n", cmp->plotted++, g->change_pct, band,
+        fprintf(file, "%zu\t%s\t%s\t%s\t%s\n", cmp->plotted++, change, band,
                 mx_verdict_string(verdict), label);
     }
     return !ferror(file);
@@ -414,16 +423,21 @@ static void draw_plot(const comparison *cmp, const char *dat_path, const char *o
                 mx_gnuplot_advice);
         return;
     }
-    char caption[512], title[1024], count[32], threshold[32], error[2048];
+    char caption[512], title[1024], count[32], threshold[32], error[2048], ymin[32], ymax[32];
     mx_run_info_caption(&cmp->cur.runs[0]->meta, caption, sizeof caption);
     mx_format_text(title, sizeof title, "%d run%s from %s vs %d from %s: change of the time (%s)",
                    cmp->cur.count, cmp->cur.count == 1 ? "" : "s", cmp->cur.runs[0]->meta.run_id,
                    cmp->base.count, cmp->base.runs[0]->meta.run_id, caption);
     mx_format_text(count, sizeof count, "%zu", cmp->plotted);
     mx_format_text(threshold, sizeof threshold, "%g", cmp->rule.min_change_pct);
-    const mx_plot_variable variables[] = {
-        {"data", dat_path}, {"count", count}, {"threshold", threshold}, {"title", title}};
-    if (mx_plot_render(&gnuplot, "compare.gp", variables, 4, out_base, error, sizeof error))
+    /* the changes set the y range, with room for the MISSING marks; a wide band is cut there */
+    double span = cmp->change_high - cmp->change_low;
+    mx_format_text(ymin, sizeof ymin, "%.6e", cmp->change_low - 0.1 * span);
+    mx_format_text(ymax, sizeof ymax, "%.6e", cmp->change_high + 0.25 * span);
+    const mx_plot_variable variables[] = {{"data", dat_path},   {"count", count},
+                                          {"threshold", threshold}, {"title", title},
+                                          {"ymin", ymin},       {"ymax", ymax}};
+    if (mx_plot_render(&gnuplot, "compare.gp", variables, 6, out_base, error, sizeof error))
         printf("plot: %s.png, %s.svg\n", out_base, out_base);
     else
         fprintf(stderr, "mxbench: warning: compare.png not drawn: %s\n", error);
@@ -592,11 +606,11 @@ static int compare_runs(comparison *cmp, const char *out_dir, bool all) {
         mx_cli_error("cannot create %s: %s", out_dir, strerror(errno));
         return MX_EXIT_INPUT;
     }
+    qsort(cmp->rows, cmp->count, sizeof *cmp->rows, compare_rows);
     if (!mx_write_stream_atomic(dat_path, write_compare_dat, cmp, error, sizeof error)) {
         mx_cli_error("%s", error);
         return MX_EXIT_INPUT;
     }
-    qsort(cmp->rows, cmp->count, sizeof *cmp->rows, compare_rows);
     print_table(cmp, all);
     if (!save_compare_csv(cmp, csv_path, error, sizeof error)) {
         mx_cli_error("%s", error);

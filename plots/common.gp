@@ -41,4 +41,4 @@ legend_strip = "unset title; unset xlabel; unset ylabel; unset tics; unset borde
     "unset grid; unset logscale; set xrange [0:1]; set yrange [0:1]; " . \
     "set lmargin at screen 0.01; set rmargin at screen 0.99; " . \
     "set tmargin at screen 1 - 45.0 / H; set bmargin at screen 1 - 130.0 / H; " . \
-    "set key center center horizontal maxrows 2 width 2 samplen 3 font ',11'"
+    "set key center center horizontal maxrows 2 width 2 samplen 3 font ',11' box lc rgb '#bbbbbb'"

@@ -28,7 +28,7 @@ do for [fmt in formats] {
                    "+1500 %%" 16, "+3100 %%" 32, "+6300 %%" 64)
         set grid xtics ytics lc rgb '#dddddd'
         set xlabel 'M (tokens, log2)' offset 0, 0.5
-        set ylabel 'overhead vs cuBLAS FP16 (below 0: faster)'
+        set ylabel 'overhead vs FP16, log scale (below 0: faster)'
         set title word(panel_titles, p) font ',11'
         unset key
         plot 1 + target_overhead_pct / 100.0 with lines dt 2 lw 2 lc rgb target_color, 1 with lines lw 1.5 lc rgb '#000000', \
@@ -37,7 +37,7 @@ do for [fmt in formats] {
                  lw 1.5 ps 0.9 pt vpoint(word(variants, i)) lc rgb vcolor(word(variants, i))
     }
     eval legend_strip
-    plot 2 with lines dt 2 lw 2 lc rgb target_color title '+10 % target', \
+    plot 2 with lines dt 2 lw 2 lc rgb target_color title sprintf('+%g %% target', target_overhead_pct + 0), \
          2 with lines lw 1.5 lc rgb '#000000' title '0 % (cuBLAS FP16)', \
          2 with linespoints lw 7 pt 7 ps 2 lc rgb '#800072B2' title 'best MXFP4 (no FP16 copy)', \
          for [i = 1:nv] 2 with linespoints lw 1.5 ps 0.9 pt vpoint(word(variants, i)) \

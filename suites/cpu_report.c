@@ -298,14 +298,17 @@ Test(cpu_report, compare_plot_renders_through_the_shared_helper, .init = mx_test
                                "0\t0.4\t-1.5\t1.5\tSAME\tgemm 4096x4096 M=1 fused\n"
                                "1\t10.2\t-0.8\t0.8\tSLOWER\tgemm 4096x4096 M=16 skinny\n"
                                "2\t-7.5\t-1.0\t1.0\tFASTER\tgemm 4096x4096 M=256 auto\n"
-                               "3\t9.0\t-18.0\t18.0\tUNSURE\tgemm 2880x2880 M=1 it's noisy\n";
+                               "3\t9.0\t-18.0\t18.0\tUNSURE\tgemm 2880x2880 M=1 it's noisy\n"
+                               "4\tNaN\tNaN\tNaN\tMISSING\tgemm 2880x2880 M=4 skinny\n";
     mx_test_write_file(mx_test_path("compare.dat"), data, sizeof data - 1);
     const mx_plot_variable variables[] = {{"data", mx_test_path("compare.dat")},
-                                          {"count", "4"},
+                                          {"count", "5"},
                                           {"threshold", "5"},
-                                          {"title", "Change vs baseline — it's a test"}};
+                                          {"title", "Change vs baseline — it's a test"},
+                                          {"ymin", "-1.000000e+01"},
+                                          {"ymax", "1.500000e+01"}};
     char error[1024] = "";
-    cr_assert(mx_plot_render(&gnuplot, "compare.gp", variables, 4, mx_test_path("compare"), error,
+    cr_assert(mx_plot_render(&gnuplot, "compare.gp", variables, 6, mx_test_path("compare"), error,
                              sizeof error),
               "%s", error);
     size_t size;
@@ -313,7 +316,8 @@ Test(cpu_report, compare_plot_renders_through_the_shared_helper, .init = mx_test
     cr_expect(size > 10000 && memcmp(png, "\x89PNG", 4) == 0);
     free(png);
     char *svg = read_output(mx_test_work_dir, "compare.svg", NULL);
-    cr_expect(strstr(svg, "<svg") && strstr(svg, "SLOWER") && strstr(svg, "noise band"));
+    cr_expect(strstr(svg, "<svg") && strstr(svg, "SLOWER") && strstr(svg, "run-to-run band") &&
+              strstr(svg, "MISSING"));
     free(svg);
 
     /* A script that fails: false, gnuplot's message, and nothing left behind. */
