@@ -30,7 +30,7 @@ do for [fmt in formats] {
     set xtics format '' scale 0.5
     set xtics 1
     set ylabel 'relative error (log)'
-    set label 1 "Black squares: the quantization error,\nMXFP4 rounding itself, against the\noriginal unquantized weights. A\ndifferent quantity: the target\n(vs FP16 on the same dequantized\nweights) does not apply to it." \
+    set label 1 "Black squares: the quantization error,\nMXFP4 rounding itself, against the\noriginal unquantized weights. A\ndifferent quantity: the target\n(vs FP16 on the same dequantized\nweights) does not apply to it.\n\nAn error of exactly 0 (bit-identical\nto the reference) is drawn on the\nbottom line, labelled 0: a log axis\nhas no 0." \
         at screen 1 - 285.0 / W, 0.70 left front font ',10'
     set title 'error vs cuBLAS FP16 on the same dequantized weights, and quantization error' \
         font ',11'
