@@ -1,15 +1,32 @@
 /* Markdown and HTML from one set of calls (doc.h). */
 #include "doc.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* HTML text with & < > " escaped, `code` spans and **bold** turned into elements. */
+/* A Markdown link [text](target) starting at s: the lengths of text and target, or false. */
+static bool link_at(const char *s, size_t *text_length, size_t *target_length) {
+    const char *close = s[0] == '[' ? strchr(s, ']') : NULL;
+    const char *end = close && close[1] == '(' ? strchr(close + 2, ')') : NULL;
+    if (!end || memchr(close + 2, ' ', (size_t)(end - close - 2))) return false;
+    *text_length = (size_t)(close - s - 1);
+    *target_length = (size_t)(end - close - 2);
+    return true;
+}
+
 static void html_inline(mx_text *html, const char *s) {
     bool code = false, bold = false;
     for (; *s; s++) {
-        if (*s == '`') {
+        size_t text_length, target_length;
+        if (!code && link_at(s, &text_length, &target_length)) {
+            mx_text_printf(html, "<a href=\"%.*s\">", (int)target_length, s + text_length + 3);
+            mx_text_append(html, s + 1, text_length);
+            mx_text_printf(html, "</a>");
+            s += text_length + target_length + 3;
+        } else if (*s == '`') {
             mx_text_printf(html, code ? "</code>" : "<code>");
             code = !code;
         } else if (!code && s[0] == '*' && s[1] == '*') {
@@ -51,11 +68,24 @@ static void doc_vformat(mx_text *out, const char *format, va_list args) {
         va_end(args);                                                                              \
     } while (0)
 
+void mx_doc_anchor(const char *heading, char *out, size_t size) {
+    size_t at = 0;
+    for (const unsigned char *c = (const unsigned char *)heading; *c && at + 1 < size; c++) {
+        if (isalnum(*c) || *c == '-' || *c == '_')
+            out[at++] = (char)tolower(*c);
+        else if (*c == ' ')
+            out[at++] = '-';
+    }
+    out[at] = '\0';
+}
+
 void mx_doc_heading(mx_doc *d, int level, const char *format, ...) {
     DOC_FORMAT(line, format);
     mx_doc_close(d);
     mx_text_printf(&d->md, "%.*s %s\n\n", level, "######", mx_text_get(&line));
-    mx_text_printf(&d->html, "<h%d>", level);
+    char anchor[256];
+    mx_doc_anchor(mx_text_get(&line), anchor, sizeof anchor);
+    mx_text_printf(&d->html, "<h%d id=\"%s\">", level, anchor);
     html_inline(&d->html, mx_text_get(&line));
     mx_text_printf(&d->html, "</h%d>\n", level);
     mx_text_free(&line);
@@ -140,8 +170,8 @@ void mx_doc_figure(mx_doc *d, const char *run_dir, const char *base, const char 
     char *svg = mx_read_whole_file(mx_text_get(&path), NULL, why, sizeof why);
     const char *root = svg ? strstr(svg, "<svg") : NULL;
     mx_text_printf(&d->html, "<figure>\n");
-    if (root)
-        mx_text_printf(&d->html, "%s", root);
+    if (root) /* a click opens the SVG on its own, at full size */
+        mx_text_printf(&d->html, "<a href=\"%s.svg\" title=\"open full size\">%s</a>", base, root);
     else
         mx_text_printf(&d->html, "<p>%s.svg could not be read</p>", base);
     mx_text_printf(&d->html, "\n<figcaption>");

@@ -1,6 +1,7 @@
 /* A document written once as Markdown and as self-contained HTML: headings, paragraphs, bullets,
- * tables and figures (the SVG inlined in the HTML). `code` and **bold** in the text become
- * elements in the HTML. The report writes report.md and report.html with it. */
+ * tables and figures (the SVG inlined in the HTML, a click opening it full size). `code`,
+ * **bold** and [links](#anchor) in the text become elements in the HTML. The report writes
+ * report.md and report.html with it. */
 #ifndef MX_DOC_H
 #define MX_DOC_H
 
@@ -19,6 +20,9 @@ void mx_doc_begin(mx_doc *d, const char *title);
 void mx_doc_end(mx_doc *d, const char *footer);
 /* Ends an open list or table. */
 void mx_doc_close(mx_doc *d);
+/* The anchor a heading gets (GitHub's rule: lower case, letters, digits, '-' and '_' kept,
+ * spaces to '-', the rest dropped), as the HTML id and for [text](#anchor) links. */
+void mx_doc_anchor(const char *heading, char *out, size_t size);
 void mx_doc_heading(mx_doc *d, int level, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 void mx_doc_paragraph(mx_doc *d, const char *format, ...) __attribute__((format(printf, 2, 3)));

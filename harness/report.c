@@ -114,6 +114,13 @@ static void write_variant_table(mx_doc *out, const report_data *d) {
     free(overheads);
 }
 
+/* The report's sections, in order: their headings and the contents list come from here. */
+static const char SECTION_SUMMARY[] = "Summary", SECTION_ENVIRONMENT[] = "Environment",
+                  SECTION_CEILINGS[] = "Ceilings",
+                  SECTION_TARGETS[] = "Targets (docs/design.md §7)",
+                  SECTION_MODEL[] = "Whole-model weight memory", SECTION_PLOTS[] = "Plots",
+                  SECTION_CAVEATS[] = "Caveats";
+
 /* An integer of run.json as a number for mx_format_known: NaN when unknown (-1). */
 static double known(int64_t value) {
     return value < 0 ? NAN : (double)value;
@@ -121,7 +128,7 @@ static double known(int64_t value) {
 
 static void write_environment(mx_doc *out, const report_data *d) {
     const mx_run_info *m = &d->meta;
-    mx_doc_heading(out, 2, "Environment");
+    mx_doc_heading(out, 2, "%s", SECTION_ENVIRONMENT);
     if (!d->meta_read) {
         mx_doc_paragraph(out,
                          "run.json could not be read (%s): the environment and the ceilings are "
@@ -175,7 +182,7 @@ static void write_environment(mx_doc *out, const report_data *d) {
                known(m->min_samples), known(m->max_samples), m->max_noise_pct, m->time_budget_ms,
                (unsigned long long)m->seed);
     if (m->l2_flushed == 1) mx_doc_row(out, "L2 flush\t%s before each sample", flush);
-    mx_doc_heading(out, 2, "Ceilings");
+    mx_doc_heading(out, 2, "%s", SECTION_CEILINGS);
     char copy[32], tflops[32];
     mx_format_known(copy, sizeof copy, m->copy_gbps, "%.0f GB/s");
     mx_format_known(tflops, sizeof tflops, m->fp16_tflops, "%.1f TFLOP/s");
@@ -187,7 +194,7 @@ static void write_environment(mx_doc *out, const report_data *d) {
 
 static void write_targets(mx_doc *out, const report_data *d,
                           const target_result results[TARGET_COUNT]) {
-    mx_doc_heading(out, 2, "Targets (docs/design.md §7)");
+    mx_doc_heading(out, 2, "%s", SECTION_TARGETS);
     for (int i = 0; i < TARGET_COUNT; i++) {
         const target_def *target = &report_targets[i];
         const target_result *t = &results[i];
@@ -219,7 +226,7 @@ static void write_model_memory(mx_doc *out, const report_data *d) {
     if (!model) return;
     mx_table *t = mx_model_vram_table(model);
     if (!t) return;
-    mx_doc_heading(out, 2, "Whole-model weight memory (%s)", model->name);
+    mx_doc_heading(out, 2, "%s (%s)", SECTION_MODEL, model->name);
     mx_doc_paragraph(out,
                      "Computed from the model's shapes with the byte counts the ops "
                      "allocate (`mxbench model %s`).",
@@ -230,7 +237,7 @@ static void write_model_memory(mx_doc *out, const report_data *d) {
 
 static void write_plots(mx_doc *out, const report_data *d, const plot_outcome outcomes[PLOT_COUNT],
                         const char *skip_notice) {
-    mx_doc_heading(out, 2, "Plots");
+    mx_doc_heading(out, 2, "%s", SECTION_PLOTS);
     if (skip_notice) mx_doc_paragraph(out, "%s", skip_notice);
     if (d->series_count > d->panel_count)
         mx_doc_paragraph(
@@ -307,7 +314,7 @@ static void write_quantization_caveat(mx_doc *out, const report_data *d) {
 }
 
 static void write_caveats(mx_doc *out, const report_data *d) {
-    mx_doc_heading(out, 2, "Caveats");
+    mx_doc_heading(out, 2, "%s", SECTION_CAVEATS);
     write_quantization_caveat(out, d);
 
     int broken = 0;
@@ -423,12 +430,28 @@ static void write_report(mx_doc *out, const report_data *d,
                                                                        : "");
     mx_doc_paragraph(out, "Variants: %s.", mx_text_get(&variants));
     mx_text_free(&variants);
-    mx_doc_heading(out, 2, "Summary");
+    mx_doc_heading(out, 2, "%s", SECTION_SUMMARY);
     write_summary_table(out, d, results);
     if (skip_notice) mx_doc_paragraph(out, "%s", skip_notice);
     mx_doc_paragraph(out, "Per variant (rows of that variant against the row-level targets; "
                           "overhead against cuBLAS FP16 on the same problem):");
     write_variant_table(out, d);
+    /* the headline plot right under the summary, then where everything else is */
+    if (outcomes[0].state == PLOT_DRAWN)
+        mx_doc_figure(out, d->run_dir, outcomes[0].base, outcomes[0].title);
+    const mx_model *model = d->meta_read ? mx_model_find(d->meta.suite) : NULL;
+    const char *sections[] = {SECTION_ENVIRONMENT,          SECTION_CEILINGS, SECTION_TARGETS,
+                              model ? SECTION_MODEL : NULL, SECTION_PLOTS,    SECTION_CAVEATS};
+    mx_doc_paragraph(out, "Contents:");
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        if (!sections[i]) continue;
+        char heading[256], anchor[256];
+        snprintf(heading, sizeof heading, "%s", sections[i]);
+        if (sections[i] == SECTION_MODEL)
+            snprintf(heading, sizeof heading, "%s (%s)", SECTION_MODEL, model->name);
+        mx_doc_anchor(heading, anchor, sizeof anchor);
+        mx_doc_bullet(out, "[%s](#%s)", heading, anchor);
+    }
     write_environment(out, d);
     write_targets(out, d, results);
     write_model_memory(out, d);

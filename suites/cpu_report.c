@@ -163,7 +163,8 @@ Test(cpu_report, small_run_pass_counts_match_the_hand_computed_ones,
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         cr_expect(strstr(md, expected[i]), "report.md lacks\n%s\n%s", expected[i], md);
     char *html = read_output(dir, "report.html", NULL);
-    cr_expect(strstr(html, "<td class=\"fail\">fail</td>") && strstr(html, "<h2>Caveats</h2>"),
+    cr_expect(strstr(html, "<td class=\"fail\">fail</td>") &&
+                  strstr(html, "<h2 id=\"caveats\">Caveats</h2>"),
               "%s", html);
     cr_expect(strstr(html, "</html>"));
     free(md);
@@ -237,8 +238,13 @@ ParameterizedTest(fixture_param *param, cpu_report, every_plot_renders_headless,
         snprintf(name, sizeof name, "plot_data/%s", data[i]);
         free(read_output(dir, name, NULL));
     }
-    /* Self-contained: every plot inlined as SVG, nothing loaded from elsewhere. */
-    cr_expect_eq(count_of(html, "<svg"), 5, "report.html inlines %d SVGs", count_of(html, "<svg"));
+    /* Self-contained: every plot inlined as SVG (the overhead plot also at the top), nothing
+     * loaded from elsewhere; a click opens each SVG full size. */
+    cr_expect_eq(count_of(html, "<svg"), 6, "report.html inlines %d SVGs", count_of(html, "<svg"));
+    cr_expect_eq(count_of(html, "title=\"open full size\""), 6);
+    cr_expect(strstr(html, "<a href=\"#targets-docsdesignmd-7\">Targets (docs/design.md §7)</a>") &&
+                  strstr(html, "<h2 id=\"targets-docsdesignmd-7\">"),
+              "a contents list whose links reach their sections");
     cr_expect_null(strstr(html, "<img"));
     cr_expect_null(strstr(html, "<?xml"));
     cr_expect_null(strstr(md, "Plots skipped"));
@@ -283,7 +289,7 @@ Test(cpu_report, without_gnuplot_the_report_is_written_and_says_how_to_get_it,
         free(read_output(dir, "plot_data/overhead.dat", NULL));
     }
     char *html = read_output(dir, "report.html", NULL);
-    cr_expect(strstr(html, "<h2>Summary</h2>"));
+    cr_expect(strstr(html, "<h2 id=\"summary\">Summary</h2>"));
     free(html);
     free(md);
 }
