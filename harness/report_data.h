@@ -19,7 +19,7 @@
 typedef struct {
     const char *op, *variant, *dtype, *dist, *shape_name, *status, *note, *throttled;
     int64_t m, n, k, batch, experts, topk, seed, kv_heads;
-    double time_us, fp16_time_us, gbps, tflops, pct_peak_bw, pct_peak_flops, rel_vs_fp16,
+    double time_us, time_min_us, time_max_us, fp16_time_us, gbps, tflops, pct_peak_bw, pct_peak_flops, rel_vs_fp16,
         max_rel_vs_fp16, rel_vs_exact, quant_rel, sqnr_db, nonfinite, weight_bytes_fp16,
         weight_bytes_mxfp4, workspace_bytes, vram_savings_pct, noise_pct, sm_clock_mhz;
     int line;    /* where the row starts in results.csv */

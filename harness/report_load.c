@@ -39,6 +39,8 @@ static const result_column result_columns[] = {
     FIELD("experts", experts),
     FIELD("topk", topk),
     FIELD("time_us", time_us),
+    FIELD("time_us_min", time_min_us),
+    FIELD("time_us_max", time_max_us),
     FIELD("noise_pct", noise_pct),
     FIELD("fp16_time_us", fp16_time_us),
     FIELD("gbps", gbps),

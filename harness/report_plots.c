@@ -221,12 +221,13 @@ static bool prepare_time(const report_data *d, plot_job *job) {
     for (int s = 0; s < d->series_count; s++) {
         if (d->series[s].panel < 0) continue;
         int count = series_problems(d, s, order);
-        mx_text_printf(file, "# median time in us per variant (NaN: no result)\n# index\tM");
+        mx_text_printf(file, "# median, fastest and slowest sample in us per variant (NaN: no "
+                             "result)\n# index\tM");
         mx_text_printf(&panel_variants, "%s", panel_variants.length ? " " : "");
         bool first = true;
         for (int v = 0; v < d->variant_count; v++) {
             if (!series_has_variant(d, order, count, v)) continue;
-            mx_text_printf(file, "\t%s", d->variants[v]);
+            mx_text_printf(file, "\t%s\tmin\tmax", d->variants[v]);
             mx_text_printf(&panel_variants, "%s%s", first ? "" : ",", d->variants[v]);
             first = false;
         }
@@ -237,8 +238,11 @@ static bool prepare_time(const report_data *d, plot_job *job) {
             for (int v = 0; v < d->variant_count; v++) {
                 if (!series_has_variant(d, order, count, v)) continue;
                 const result_row *row = report_variant_row(d, order[i], d->variants[v]);
-                put_value(file, row && row->measured ? row->time_us : NAN);
-                any |= row && row->measured;
+                bool measured = row && row->measured;
+                put_value(file, measured ? row->time_us : NAN);
+                put_value(file, measured ? row->time_min_us : NAN);
+                put_value(file, measured ? row->time_max_us : NAN);
+                any |= measured;
             }
             mx_text_printf(file, "\n");
         }

@@ -458,14 +458,17 @@ Test(cpu_report, a_missing_folder_or_csv_or_an_empty_run_exits_2, .init = mx_tes
 Test(cpu_report, both_decode_targets_leave_an_embedding_lookup_unjudged,
      .init = mx_test_work_dir_create) {
     const char *csv =
-        "run_id,suite,op,variant,dtype,dist,M,N,K,experts,topk,samples,time_us,noise_pct,"
+        "run_id,suite,op,variant,dtype,dist,M,N,K,experts,topk,samples,time_us,time_us_min,"
+        "time_us_max,noise_pct,"
         "fp16_time_us,overhead_pct,gbps,tflops,pct_peak_bw,pct_peak_flops,rel_err_vs_fp16,"
         "max_rel_err_vs_fp16,rel_err_vs_exact,quant_rel_err,sqnr_db,nonfinite,weight_bytes_fp16,"
         "weight_bytes_mxfp4,workspace_bytes,vram_savings_pct,pass_overhead,pass_error,status,"
         "note\n"
-        "e,hand,embedding,fp16,f16,gaussian,16,201088,2880,,,10,5.000,0.2,5.000,0.00,0.1,0,0.0,0,"
+        "e,hand,embedding,fp16,f16,gaussian,16,201088,2880,,,10,5.000,4.9,5.1,0.2,5.000,0.00,0.1,0,"
+        "0.0,0,"
         "0,0,0,0.1,20,0,1158266880,0,0,0.00,,true,ok,\n"
-        "e,hand,embedding,onthefly,f16,gaussian,16,201088,2880,,,10,6.000,0.2,5.000,20.00,0.1,0,"
+        "e,hand,embedding,onthefly,f16,gaussian,16,201088,2880,,,10,6.000,5.9,6.1,0.2,5.000,20.00,"
+        "0.1,0,"
         "0.0,0,1e-6,1e-5,1e-6,0.1,20,0,1158266880,307662848,0,73.44,false,true,ok,\n";
     mx_cli_result r = report_on(csv);
     cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
