@@ -611,6 +611,52 @@ static bool select_shard(mx_sweep *sweep, const char *text, double budget_ms) {
     return true;
 }
 
+/* An integer cell of compare.csv; empty is 0 (not applicable), as schema.c's fallbacks say. */
+static int64_t cell_integer(const mx_table *t, int row, const char *column) {
+    const char *text = mx_table_get(t, row, column);
+    return text && text[0] ? atoll(text) : 0;
+}
+
+/* --retry COMPARE_CSV: only the sweep rows compare called SLOWER there (make nightly measures
+ * them again before failing). */
+static bool keep_retried(mx_sweep *sweep, const char *path) {
+    mx_table *t = NULL;
+    char error[1024];
+    if (!mx_csv_read(path, &t, error, sizeof error)) {
+        mx_cli_error("--retry: %s", error);
+        return false;
+    }
+    if (mx_table_column_index(t, "verdict") < 0) {
+        mx_cli_error("--retry %s: no verdict column (give the compare.csv of mxbench compare)",
+                     path);
+        mx_table_free(t);
+        return false;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < sweep->count; i++) {
+        const mx_sweep_row *row = &sweep->rows[i];
+        bool slower = false;
+        for (int r = 0; r < (int)mx_table_row_count(t) && !slower; r++)
+            slower =
+                !strcmp(mx_table_get(t, r, "verdict"), "SLOWER") &&
+                !strcmp(mx_table_get(t, r, "op"), row->op) &&
+                !strcmp(mx_table_get(t, r, "variant"), row->variant) &&
+                !strcmp(mx_table_get(t, r, "dtype"), row->dtype) &&
+                !strcmp(mx_table_get(t, r, "dist"), row->dist) &&
+                cell_integer(t, r, "M") == row->m && cell_integer(t, r, "N") == row->n &&
+                cell_integer(t, r, "K") == row->k &&
+                cell_integer(t, r, "experts") == row->experts &&
+                cell_integer(t, r, "topk") == row->topk &&
+                (cell_integer(t, r, "batch") ? cell_integer(t, r, "batch") : 1) == row->batch &&
+                cell_integer(t, r, "seed") == row->seed &&
+                cell_integer(t, r, "kv_heads") == row->kv_heads;
+        if (slower) sweep->rows[kept++] = *row;
+    }
+    sweep->count = kept;
+    mx_table_free(t);
+    return true;
+}
+
 static int run_run(const mx_parsed_options *parsed) {
     mx_sweep sweep = {0};
     char sweep_path[512];
@@ -641,6 +687,11 @@ static int run_run(const mx_parsed_options *parsed) {
     filter_rows(&sweep, parsed);
     for (size_t i = 0; i < sweep.count; i++)
         if (sweep.rows[i].seed == 0) sweep.rows[i].seed = seed;
+    const char *retry = mx_option_value(parsed, "retry");
+    if (retry && !keep_retried(&sweep, retry)) {
+        mx_sweep_free(&sweep);
+        return MX_EXIT_INPUT;
+    }
     const char *shard = mx_option_value(parsed, "shard");
     if (shard && !select_shard(&sweep, shard, (double)budget_ms)) {
         mx_sweep_free(&sweep);
@@ -811,6 +862,10 @@ static const mx_option run_options[] = {
     {"shard", "I/N",
      "run only the I-th of N slices of the sweep, balanced by expected cost, a problem's rows "
      "together (mxbench merge joins the shards' folders)",
+     NULL, true},
+    {"retry", "COMPARE_CSV",
+     "only the rows that compare.csv calls SLOWER (make nightly measures them again before the "
+     "gate fails)",
      NULL, true},
     {"list", NULL, "print the rows the sweep expands to and exit (no GPU needed)", NULL, false},
     {"quiet", NULL, "no progress lines on stderr", NULL, false},

@@ -676,6 +676,13 @@ static int run_compare(const mx_parsed_options *parsed) {
     bool ok = true;
     for (int i = 1; ok && i < parsed->argument_count; i++)
         ok = side_add(&cmp.cur, parsed->arguments[i], error, sizeof error);
+    /* CUR's rows are those of its fullest run (a re-measurement holds only a few rows) */
+    for (int i = 1; ok && i < cmp.cur.count; i++)
+        if (cmp.cur.runs[i]->row_count > cmp.cur.runs[0]->row_count) {
+            mx_run_folder *fullest = cmp.cur.runs[i];
+            cmp.cur.runs[i] = cmp.cur.runs[0];
+            cmp.cur.runs[0] = fullest;
+        }
     ok = ok &&
          resolve_base(parsed->arguments[0], cmp.cur.runs[0], base_dir, sizeof base_dir,
                       &from_baselines, error, sizeof error) &&

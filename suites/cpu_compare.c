@@ -1121,3 +1121,21 @@ Test(cpu_compare, merge_refuses_shards_that_do_not_belong_together, IN_A_FRESH_D
     cr_expect_eq(r.exit_code, 2, "%s", r.err);
     cr_expect(strstr(r.err, "both measured row gemm fp16"), "%s", r.err);
 }
+
+/* A re-measurement of a few rows among CUR's runs (make nightly's confirmation): the rows come
+ * from CUR's fullest run, so the others are not MISSING, and the re-measured rows have more runs.
+ */
+Test(cpu_compare, a_partial_run_among_cur_adds_runs_without_hiding_rows, IN_A_FRESH_DIR) {
+    write_job("base", 3, H200, 1.0, 1.0);
+    write_job("cur", 3, H200, 1.0, 1.0);
+    fake_row again[] = {{"fp16", 1, 50.0, 1.0, 30, NULL, NULL},
+                        {"fused", 1, 40.0, 1.0, 30, NULL, NULL}};
+    write_run("cur/zz-confirm", H200, again, 2); /* written last: the newest */
+    mx_cli_result r = compare("base", "cur");
+    cr_expect_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "0 MISSING") && strstr(r.out, "5 SAME"), "%s", r.out);
+    mx_table *t = read_csv(mx_test_path("cur/compare.csv"));
+    cr_expect_str_eq(mx_table_get(t, find_compared(t, "fused", 1), "cur_runs"), "4");
+    cr_expect_str_eq(mx_table_get(t, find_compared(t, "skinny", 1), "cur_runs"), "3");
+    mx_table_free(t);
+}

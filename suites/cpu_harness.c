@@ -530,3 +530,22 @@ Test(cpu_harness, shards_cover_every_row_once_and_balance_cost) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_expect_not(mx_shard_parse(bad[i], &index, &count), "'%s'", bad[i]);
 }
+
+/* run --retry COMPARE_CSV keeps the rows compare called SLOWER there (make nightly re-measures
+ * them before failing), matching every key column (empty experts/topk are 0). */
+Test(cpu_harness, retry_keeps_the_rows_compare_called_slower, .init = mx_test_work_dir_create) {
+    static const char csv[] =
+        "verdict,op,variant,dtype,dist,M,N,K,experts,topk,batch,seed,kv_heads,reason\n"
+        "SLOWER,gemm,skinny,f16,gaussian,1,2880,2880,,,1,1,,\n"
+        "SAME,gemm,fused,f16,gaussian,1,2880,2880,,,1,1,,\n"
+        "SLOWER,gemm,skinny,f16,gaussian,1,2880,2880,,,1,7,,other seed\n";
+    mx_test_write_file(mx_test_path("compare.csv"), csv, sizeof csv - 1);
+    mx_cli_result r = mx_test_run_cli((const char *[]){
+        "run", "--suite", "smoke", "--list", "--retry", mx_test_path("compare.csv"), NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "1 variant rows and 1 FP16 reference rows"), "%s", r.out);
+    cr_expect(strstr(r.out, "skinny") && !strstr(r.out, "fused"), "%s", r.out);
+    r = mx_test_run_cli((const char *[]){"run", "--suite", "smoke", "--list", "--retry",
+                                         mx_test_path("absent.csv"), NULL});
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "%s", r.err);
+}
