@@ -1,9 +1,10 @@
 /* `mxbench run`: loads a sweep, measures this GPU's ceilings, then for every problem (a sweep row
- * without its variant) sets up inputs and references once, and for the FP16 reference and each
- * MXFP4 variant: checks the output's errors, times it (CUDA events around exactly the call, L2
- * flushed before each sample, noise-based stopping), probes the SM clock and writes a row. Files
- * are rewritten atomically after every row; Ctrl-C stops after the current row. No op-specific
- * code: everything about an op comes from its table entry (ops.h). */
+ * without its variant) sets up inputs and references once, prepares the FP16 reference and every
+ * MXFP4 variant together, checks each output's errors, times them all in interleaved rounds
+ * (timing.h: CUDA events around exactly the call, L2 flushed before each sample, the SM clock
+ * probed after each round, stopping on the ratios' intervals) and writes a row each. Files are
+ * rewritten atomically after every problem; Ctrl-C stops after the current problem. No
+ * op-specific code: everything about an op comes from its table entry (ops.h). */
 #include "bench.h"
 
 #include <dirent.h>
@@ -46,7 +47,7 @@ static void on_interrupt(int signal_number) {
         return;
     }
     interrupted = 1;
-    static const char message[] = "\nmxbench: interrupted: stopping after the current row "
+    static const char message[] = "\nmxbench: interrupted: stopping after the current problem "
                                   "(Ctrl-C again to abort now)\n";
     ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
     (void)ignored;
@@ -126,14 +127,16 @@ static void finish_row(run_files *files, int r, const char *status, const char *
         info->rows_skipped++;
 }
 
-/* One measured row: what the op and the timing gave, in the schema's units. */
+/* One measured row: what the op and the rounds gave, in the schema's units. */
 typedef struct {
     mx_sample_stats stats;
+    mx_interval time;  /* the median time and its 95 % interval */
+    mx_interval ratio; /* the median of the per-round ratios to the FP16 reference, its interval */
     mx_stop_reason reason;
     mx_bench_errors errors;
     mx_bench_memory memory;
     double fp16_us, sm_clock_mhz;
-    bool is_fp16;
+    bool is_fp16, unstable;
 } row_result;
 
 static void write_measured(run_files *files, int r, const mx_bench_op *op, const mx_sweep_row *row,
@@ -142,14 +145,22 @@ static void write_measured(run_files *files, int r, const mx_bench_op *op, const
     const mx_run_info *info = files->info;
     double us = m->stats.median;
     double gbps = op->bytes(row, m->is_fp16) / (us * 1e3), tflops = op->flops(row) / (us * 1e6);
-    double overhead = (us / m->fp16_us - 1.0) * 100.0;
+    double overhead = (m->ratio.median - 1.0) * 100.0;
     CELL(t, r, "samples", "%d", m->stats.count);
     CELL(t, r, "time_us", "%.3f", us);
     CELL(t, r, "time_us_min", "%.3f", m->stats.min);
     CELL(t, r, "time_us_max", "%.3f", m->stats.max);
+    if (isfinite(m->time.low)) { /* empty below 6 rounds: no 95 % interval exists */
+        CELL(t, r, "time_us_lo", "%.3f", m->time.low);
+        CELL(t, r, "time_us_hi", "%.3f", m->time.high);
+    }
     CELL(t, r, "noise_pct", "%.3f", m->stats.noise_pct);
     CELL(t, r, "fp16_time_us", "%.3f", m->fp16_us);
     CELL(t, r, "overhead_pct", "%.2f", overhead);
+    if (!m->is_fp16 && isfinite(m->ratio.low)) {
+        CELL(t, r, "overhead_pct_lo", "%.2f", (m->ratio.low - 1.0) * 100.0);
+        CELL(t, r, "overhead_pct_hi", "%.2f", (m->ratio.high - 1.0) * 100.0);
+    }
     CELL(t, r, "gbps", "%.1f", gbps);
     CELL(t, r, "tflops", "%.2f", tflops);
     CELL(t, r, "pct_peak_bw", "%.1f", 100.0 * gbps / info->copy_gbps);
@@ -172,13 +183,15 @@ static void write_measured(run_files *files, int r, const mx_bench_op *op, const
     CELL(t, r, "vram_savings_pct", "%.2f",
          100.0 * (1.0 - held / (double)m->memory.weight_bytes_fp16));
     bool throttled = mx_target_throttled(m->sm_clock_mhz, info->sm_clock_start_mhz);
-    if (!m->is_fp16 && !throttled) /* a time at a lowered clock judges nothing */
+    /* a time at a lowered clock, or in a problem whose identical calls disagree, judges nothing */
+    if (!m->is_fp16 && !throttled && !m->unstable)
         CELL(t, r, "pass_overhead", "%s", mx_flag_text(mx_target_overhead_passes(overhead)));
     CELL(t, r, "pass_error", "%s",
          mx_flag_text(mx_target_errors_pass(m->errors.rel_vs_fp16, m->errors.rel_vs_exact,
                                             m->errors.nonfinite)));
     CELL(t, r, "sm_clock_mhz", "%.0f", m->sm_clock_mhz);
     CELL(t, r, "throttled", "%s", mx_flag_text(throttled));
+    CELL(t, r, "unstable", "%s", mx_flag_text(m->unstable));
     CELL(t, r, "stop_reason", "%s", mx_stop_reason_string(m->reason));
 }
 
@@ -228,88 +241,6 @@ typedef struct {
     size_t count;
 } problem_rows;
 
-/* A row timed at a lowered SM clock is timed once more after this pause. */
-enum { MX_THROTTLE_PAUSE_S = 2 };
-
-/* Samples of the prepared variant, then the SM clock right after them. */
-static bool time_row(const mx_timer *t, const mx_bench_op *op, void *problem, double *samples,
-                     row_result *m, char *why, size_t why_size) {
-    return mx_time_call(t, op->run, problem, samples, &m->stats.count, &m->reason, why, why_size) &&
-           mx_bench_sm_clock_mhz(t->stream, &m->sm_clock_mhz) == MX_OK;
-}
-
-/* Measures one variant (or the FP16 reference) of a set-up problem and writes its row. */
-static void measure_variant(run_files *files, const mx_timer *base_timer, const progress *prog,
-                            const mx_bench_op *op, void *problem, const mx_sweep_row *row,
-                            const char *variant, double *fp16_us, double *samples) {
-    row_result m = {.is_fp16 = strcmp(variant, MX_BENCH_FP16) == 0};
-    char why[512] = "", note[640] = "";
-    int r = start_row(files, row, variant);
-    mx_timer t = *base_timer;
-    if (row->budget_ms > 0) t.rule.budget_ms = row->budget_ms;
-    if (!m.is_fp16 && !(*fp16_us > 0)) {
-        finish_row(files, r, "skipped", "the FP16 reference of this shape did not run");
-        report_progress(prog, files->info, row, variant, "skipped (no FP16 reference)");
-        return;
-    }
-    char range[256];
-    snprintf(range, sizeof range, "%s %s %s %s M=%lld N=%lld K=%lld batch=%lld", row->op, variant,
-             row->dtype, row->dist, (long long)row->m, (long long)row->n, (long long)row->k,
-             (long long)row->batch);
-    nvtxRangePushA(range);
-    bool prepared = op->prepare(problem, variant, &m.memory, why, sizeof why);
-    bool ok = prepared && op->check(problem, t.stream, &m.errors, why, sizeof why) &&
-              time_row(&t, op, problem, samples, &m, why, sizeof why);
-    double first_clock_mhz = m.sm_clock_mhz;
-    bool retimed = ok && mx_target_throttled(m.sm_clock_mhz, files->info->sm_clock_start_mhz);
-    if (retimed) { /* once more after a pause in which the clocks can recover */
-        sleep(MX_THROTTLE_PAUSE_S);
-        ok = time_row(&t, op, problem, samples, &m, why, sizeof why);
-    }
-    nvtxRangePop();
-    op->release(problem); /* also after a failed prepare: it may have allocated */
-    if (!ok) {
-        /* A shape the GPU cannot hold or the variant does not support is skipped; anything else
-         * (a kernel error, a failed check) is a failure. */
-        bool skipped = strstr(why, "out of memory") || strstr(why, "unsupported shape");
-        finish_row(files, r, skipped ? "skipped" : "fail", why);
-        report_progress(prog, files->info, row, variant, why);
-        return;
-    }
-    int count = m.stats.count;
-    mx_stats_compute(samples, count, &m.stats);
-    if (m.is_fp16) *fp16_us = m.stats.median;
-    m.fp16_us = *fp16_us;
-    write_measured(files, r, op, row, &m);
-    write_samples(files, row, variant, samples, count);
-    const char *status = "ok";
-    if (m.errors.nonfinite > 0) {
-        status = "fail";
-        snprintf(note, sizeof note, "%lld non-finite outputs where the exact result is finite; ",
-                 (long long)m.errors.nonfinite);
-    }
-    if (m.reason == MX_STOP_BUDGET)
-        snprintf(note + strlen(note), sizeof note - strlen(note),
-                 "time budget spent at noise %.2f %%; ", m.stats.noise_pct);
-    if (retimed)
-        snprintf(note + strlen(note), sizeof note - strlen(note),
-                 "timed again after a %d s pause: SM clock %.0f MHz the first time; ",
-                 MX_THROTTLE_PAUSE_S, first_clock_mhz);
-    if (mx_target_throttled(m.sm_clock_mhz, files->info->sm_clock_start_mhz))
-        snprintf(note + strlen(note), sizeof note - strlen(note),
-                 "throttled: SM clock %.0f MHz vs %.0f at start (not judged); ", m.sm_clock_mhz,
-                 files->info->sm_clock_start_mhz);
-    size_t length = strlen(note);
-    if (length >= 2) note[length - 2] = '\0';
-    finish_row(files, r, status, note);
-    char what[256];
-    snprintf(what, sizeof what, "%.2f us (%+.1f %% vs FP16 %.2f us), err %.2e vs FP16, %.0f GB/s%s",
-             m.stats.median, (m.stats.median / m.fp16_us - 1.0) * 100.0, m.fp16_us,
-             m.errors.rel_vs_fp16, op->bytes(row, m.is_fp16) / (m.stats.median * 1e3),
-             strcmp(status, "ok") == 0 ? "" : " FAIL");
-    report_progress(prog, files->info, row, variant, what);
-}
-
 static void skip_problem(run_files *files, const progress *prog, problem_rows rows,
                          const char *why) {
     for (size_t i = 0; i <= rows.count; i++) { /* the FP16 row, then every variant */
@@ -320,13 +251,219 @@ static void skip_problem(run_files *files, const progress *prog, problem_rows ro
     }
 }
 
+/* A problem timed at a lowered SM clock is timed once more after this pause. */
+enum { MX_THROTTLE_PAUSE_S = 2 };
+
+/* The FP16 reference (slot 0) or one variant of a problem, prepared, checked and timed in the
+ * problem's rounds. */
+typedef struct {
+    const mx_bench_op *op;
+    void *problem;
+    const mx_sweep_row *row;
+    const char *variant;
+    mx_op_prepared prepared;
+    row_result m;
+    bool ready;      /* prepared and checked: timed in the rounds */
+    bool skipped;    /* not measured because the reference was not (else why is a failure) */
+    double *samples; /* [rule.max_samples] */
+    char why[512];   /* why it failed or was skipped */
+} slot;
+
+static bool run_slot(void *context, cudaStream_t stream, char *why, size_t why_size) {
+    slot *s = context;
+    return s->op->run(s->problem, &s->prepared, stream, why, why_size);
+}
+
+/* Prepares and checks a slot (its errors measured on a poisoned output). */
+static void prepare_slot(slot *s, cudaStream_t stream) {
+    char range[256];
+    snprintf(range, sizeof range, "%s %s %s %s M=%lld N=%lld K=%lld batch=%lld prepare", s->row->op,
+             s->variant, s->row->dtype, s->row->dist, (long long)s->row->m, (long long)s->row->n,
+             (long long)s->row->k, (long long)s->row->batch);
+    nvtxRangePushA(range);
+    s->ready =
+        s->op->prepare(s->problem, s->variant, &s->prepared, &s->m.memory, s->why, sizeof s->why) &&
+        s->op->check(s->problem, &s->prepared, stream, &s->m.errors, s->why, sizeof s->why);
+    nvtxRangePop();
+}
+
+/* The rounds of a problem's ready slots (the reference first in calls), retimed once after a
+ * pause when the median SM clock over the rounds says throttled. Fills each slot's row_result. */
+static bool time_slots(const mx_timer *base, slot **ready, int count, double start_clock_mhz,
+                       double *clocks, double *first_clock_mhz, char *why, size_t why_size) {
+    mx_round_call *calls = calloc((size_t)count, sizeof *calls);
+    if (!calls) {
+        snprintf(why, why_size, "out of host memory");
+        return false;
+    }
+    for (int i = 0; i < count; i++)
+        calls[i] =
+            (mx_round_call){.call = run_slot, .context = ready[i], .samples = ready[i]->samples};
+    mx_timer t = *base;
+    const mx_sweep_row *row = ready[0]->row;
+    if (row->budget_ms > 0) t.rule.budget_ms = row->budget_ms;
+    t.rule.budget_ms *= count; /* the rows' budgets and minimum times, spent together */
+    t.rule.min_ms *= count;
+    int rounds = 0;
+    mx_stop_reason reason = MX_STOP_CONTINUE;
+    double clock_mhz = NAN;
+    *first_clock_mhz = NAN;
+    bool ok = true;
+    for (int attempt = 0; attempt < 2 && ok; attempt++) {
+        if (attempt == 1) sleep(MX_THROTTLE_PAUSE_S); /* the clocks can recover */
+        char range[256];
+        snprintf(range, sizeof range, "%s %s %s M=%lld N=%lld K=%lld batch=%lld rounds", row->op,
+                 row->dtype, row->dist, (long long)row->m, (long long)row->n, (long long)row->k,
+                 (long long)row->batch);
+        nvtxRangePushA(range);
+        ok = mx_time_rounds(&t, calls, count, clocks, &rounds, &reason, why, why_size);
+        nvtxRangePop();
+        clock_mhz = ok ? mx_stats_median_of(clocks, rounds) : NAN;
+        if (!ok || !mx_target_throttled(clock_mhz, start_clock_mhz)) break;
+        if (attempt == 0) *first_clock_mhz = clock_mhz;
+    }
+    for (int i = 0; i < count && ok; i++) {
+        row_result *m = &ready[i]->m;
+        if (!calls[i].active) { /* failed during the rounds */
+            ready[i]->ready = false;
+            snprintf(ready[i]->why, sizeof ready[i]->why, "%s", calls[i].why);
+            continue;
+        }
+        mx_stats_compute(ready[i]->samples, rounds, &m->stats);
+        m->time = mx_stats_median_interval(ready[i]->samples, rounds);
+        m->ratio = i == 0 ? (mx_interval){1.0, 1.0, 1.0}
+                          : mx_stats_ratio_interval(ready[i]->samples, ready[0]->samples, rounds);
+        m->reason = reason;
+        m->sm_clock_mhz = clock_mhz;
+        m->fp16_us = ready[0]->m.stats.median;
+    }
+    free(calls);
+    return ok;
+}
+
+/* The self-check: a cublas_only variant makes the reference's own call, so its ratio must come
+ * near 1 (mx_target_unstable). The first one that does not, or NULL. */
+static const slot *self_check(slot **ready, int count) {
+    for (int i = 1; i < count; i++) {
+        const mx_interval *r = &ready[i]->m.ratio;
+        if (ready[i]->ready && mx_variant_traits_of(ready[i]->variant)->cublas_only &&
+            mx_target_unstable(r->low, r->high))
+            return ready[i];
+    }
+    return NULL;
+}
+
+/* Writes one slot's row (measured, failed or skipped) and its samples. */
+static void write_slot(run_files *files, const progress *prog, const slot *s, int rounds,
+                       const slot *unstable_by, double first_clock_mhz) {
+    int r = start_row(files, s->row, s->variant);
+    if (!s->ready) {
+        /* A shape the GPU cannot hold or the variant does not support is skipped; anything else
+         * (a kernel error, a failed check) is a failure. */
+        bool skipped =
+            s->skipped || strstr(s->why, "out of memory") || strstr(s->why, "unsupported shape");
+        finish_row(files, r, skipped ? "skipped" : "fail", s->why);
+        report_progress(prog, files->info, s->row, s->variant, s->why);
+        return;
+    }
+    const row_result *m = &s->m;
+    write_measured(files, r, s->op, s->row, m);
+    write_samples(files, s->row, s->variant, s->samples, rounds);
+    char note[1024] = "";
+    const char *status = "ok";
+    if (m->errors.nonfinite > 0) {
+        status = "fail";
+        snprintf(note, sizeof note, "%lld non-finite outputs where the exact result is finite; ",
+                 (long long)m->errors.nonfinite);
+    }
+    if (m->reason == MX_STOP_BUDGET)
+        snprintf(note + strlen(note), sizeof note - strlen(note),
+                 "time budget spent at noise %.2f %% (ratio interval %.2f %%); ",
+                 mx_interval_noise_pct(m->time), mx_interval_noise_pct(m->ratio));
+    if (isfinite(first_clock_mhz))
+        snprintf(note + strlen(note), sizeof note - strlen(note),
+                 "timed again after a %d s pause: SM clock %.0f MHz the first time; ",
+                 MX_THROTTLE_PAUSE_S, first_clock_mhz);
+    if (mx_target_throttled(m->sm_clock_mhz, files->info->sm_clock_start_mhz))
+        snprintf(note + strlen(note), sizeof note - strlen(note),
+                 "throttled: SM clock %.0f MHz vs %.0f at start (not judged); ", m->sm_clock_mhz,
+                 files->info->sm_clock_start_mhz);
+    if (unstable_by)
+        snprintf(note + strlen(note), sizeof note - strlen(note),
+                 "unstable: %s, the same cuBLAS call as fp16, measured %+.1f %% [%+.1f, %+.1f] "
+                 "(not judged); ",
+                 unstable_by->variant, (unstable_by->m.ratio.median - 1.0) * 100.0,
+                 (unstable_by->m.ratio.low - 1.0) * 100.0,
+                 (unstable_by->m.ratio.high - 1.0) * 100.0);
+    size_t length = strlen(note);
+    if (length >= 2) note[length - 2] = '\0';
+    finish_row(files, r, status, note);
+    char what[256];
+    snprintf(what, sizeof what,
+             "%.2f us (%+.1f %% [%+.1f, %+.1f] vs FP16 %.2f us), err %.2e vs FP16, %.0f GB/s%s",
+             m->stats.median, (m->ratio.median - 1.0) * 100.0, (m->ratio.low - 1.0) * 100.0,
+             (m->ratio.high - 1.0) * 100.0, m->fp16_us, m->errors.rel_vs_fp16,
+             s->op->bytes(s->row, m->is_fp16) / (m->stats.median * 1e3),
+             strcmp(status, "ok") == 0 ? "" : " FAIL");
+    report_progress(prog, files->info, s->row, s->variant, what);
+}
+
+/* One set-up problem: its FP16 reference and every variant prepared and checked, then timed
+ * together in interleaved rounds (docs/design.md §4), then written, reference first. */
+static void measure_problem(run_files *files, const mx_timer *t, const progress *prog,
+                            const mx_bench_op *op, void *problem, problem_rows rows) {
+    int count = (int)rows.count + 1, ready_count = 0, rounds = 0;
+    slot *slots = calloc((size_t)count, sizeof *slots);
+    slot **ready = calloc((size_t)count, sizeof *ready);
+    double *samples = malloc(sizeof *samples * (size_t)t->rule.max_samples * (size_t)(count + 1));
+    if (!slots || !ready || !samples) {
+        free(slots);
+        free(ready);
+        free(samples);
+        skip_problem(files, prog, rows, "out of host memory");
+        return;
+    }
+    for (int i = 0; i < count; i++) {
+        slot *s = &slots[i];
+        s->op = op;
+        s->problem = problem;
+        s->row = i == 0 ? rows.first : &rows.first[i - 1];
+        s->variant = i == 0 ? MX_BENCH_FP16 : s->row->variant;
+        s->m.is_fp16 = i == 0;
+        s->samples = samples + (size_t)t->rule.max_samples * (size_t)i;
+        if (i > 0 && !slots[0].ready) {
+            s->skipped = true;
+            snprintf(s->why, sizeof s->why, "the FP16 reference of this shape did not run");
+            continue;
+        }
+        prepare_slot(s, t->stream);
+        if (s->ready) ready[ready_count++] = s;
+    }
+    double *clocks = samples + (size_t)t->rule.max_samples * (size_t)count;
+    double first_clock_mhz = NAN;
+    char why[512];
+    if (ready_count > 0 && !time_slots(t, ready, ready_count, files->info->sm_clock_start_mhz,
+                                       clocks, &first_clock_mhz, why, sizeof why))
+        for (int i = 0; i < ready_count; i++) { /* the reference or the timing failed */
+            ready[i]->ready = false;
+            ready[i]->skipped = i > 0;
+            snprintf(ready[i]->why, sizeof ready[i]->why, "%s",
+                     i == 0 ? why : "the FP16 reference of this shape did not run");
+        }
+    if (ready_count > 0) rounds = ready[0]->m.stats.count;
+    const slot *unstable_by = self_check(ready, ready_count);
+    for (int i = 0; i < count; i++) {
+        slots[i].m.unstable = unstable_by != NULL;
+        write_slot(files, prog, &slots[i], rounds, unstable_by, first_clock_mhz);
+        mx_op_prepared_free(&slots[i].prepared); /* also after a failed prepare */
+    }
+    free(slots);
+    free(ready);
+    free(samples);
+}
+
 static int run_problems(run_files *files, const mx_timer *t, const progress *prog,
                         const mx_sweep *sweep) {
-    double *samples = malloc(sizeof *samples * (size_t)t->rule.max_samples);
-    if (!samples) {
-        mx_cli_error("out of host memory");
-        return MX_EXIT_FAILED;
-    }
     for (size_t i = 0; i < sweep->count && !interrupted;) {
         problem_rows rows = {&sweep->rows[i], 1};
         while (i + rows.count < sweep->count &&
@@ -336,26 +473,15 @@ static int run_problems(run_files *files, const mx_timer *t, const progress *pro
         const mx_bench_op *op = mx_bench_find_op(rows.first->op);
         void *problem = NULL;
         char why[512] = "";
-        if (!op->setup(rows.first, &problem, why, sizeof why)) {
+        if (op->setup(rows.first, &problem, why, sizeof why)) {
+            measure_problem(files, t, prog, op, problem, rows);
+            op->teardown(problem);
+        } else {
             skip_problem(files, prog, rows, why);
-            if (!save_all(files)) break;
-            continue;
         }
-        /* The FP16 reference first (index -1): every variant's overhead is against it. */
-        double fp16_us = 0.0;
-        bool saved = true;
-        for (long v = -1; v < (long)rows.count && saved && !(interrupted && v >= 0); v++) {
-            const mx_sweep_row *row = v < 0 ? rows.first : &rows.first[v];
-            measure_variant(files, t, prog, op, problem, row, v < 0 ? MX_BENCH_FP16 : row->variant,
-                            &fp16_us, samples);
-            saved = save_all(files);
-        }
-        op->teardown(problem);
-        if (!saved) break;
+        if (!save_all(files)) return MX_EXIT_FAILED;
     }
-    bool all_saved = save_all(files);
-    free(samples);
-    return all_saved ? MX_EXIT_OK : MX_EXIT_FAILED;
+    return save_all(files) ? MX_EXIT_OK : MX_EXIT_FAILED;
 }
 
 // ---- the command
@@ -554,7 +680,7 @@ static void print_summary(const run_files *files) {
     free(groups);
 }
 
-/* Problems of the sweep: each runs its FP16 reference row before its variants. */
+/* Problems of the sweep: each has an FP16 reference row besides its variants. */
 static size_t count_problems(const mx_sweep *sweep) {
     size_t problems = 0;
     for (size_t i = 0; i < sweep->count; i++)
@@ -566,7 +692,7 @@ static size_t count_problems(const mx_sweep *sweep) {
 static void print_list(const mx_sweep *sweep, const char *path) {
     size_t problems = count_problems(sweep);
     printf("%s: %zu rows to measure: %zu variant rows and %zu FP16 reference rows (one per "
-           "problem, run first)\n",
+           "problem, timed in the same rounds as its variants)\n",
            path, sweep->count + problems, sweep->count, problems);
     int widths[3] = {(int)strlen("group"), (int)strlen("variant"), (int)strlen("problem")};
     char problem[256];
@@ -660,13 +786,14 @@ static bool keep_retried(mx_sweep *sweep, const char *path) {
 static int run_run(const mx_parsed_options *parsed) {
     mx_sweep sweep = {0};
     char sweep_path[512];
-    int64_t device, seed, min_samples, max_samples, budget_ms;
+    int64_t device, seed, min_samples, max_samples, budget_ms, min_time_ms;
     double max_noise = 0.0;
     if (!mx_option_int64(parsed, "gpu", 0, 63, &device) ||
         !mx_option_int64(parsed, "seed", 0, INT64_MAX, &seed) ||
         !mx_option_int64(parsed, "min-samples", 3, 100000, &min_samples) ||
         !mx_option_int64(parsed, "max-samples", 3, 100000, &max_samples) ||
-        !mx_option_int64(parsed, "time-budget-ms", 1, 3600000, &budget_ms))
+        !mx_option_int64(parsed, "time-budget-ms", 1, 3600000, &budget_ms) ||
+        !mx_option_int64(parsed, "min-time-ms", 0, 3600000, &min_time_ms))
         return MX_EXIT_INPUT;
     const char *noise_text = mx_option_value(parsed, "max-noise-pct");
     char *end;
@@ -753,6 +880,8 @@ static int run_run(const mx_parsed_options *parsed) {
     info.max_samples = max_samples;
     info.max_noise_pct = max_noise;
     info.time_budget_ms = (double)budget_ms;
+    info.min_time_ms = (double)min_time_ms;
+    snprintf(info.timing, sizeof info.timing, "%s", MX_TIMING_ROUNDS);
     info.seed = (uint64_t)seed;
     info.rows_planned = (int64_t)(sweep.count + count_problems(&sweep));
 
@@ -760,6 +889,7 @@ static int run_run(const mx_parsed_options *parsed) {
     mx_timer t = {.rule = {.min_samples = (int)min_samples,
                            .max_samples = (int)max_samples,
                            .max_noise_pct = max_noise,
+                           .min_ms = (double)min_time_ms,
                            .budget_ms = (double)budget_ms}};
     if (!mx_collect_environment((int)device, &info, why, sizeof why) ||
         !mx_cuda_step(cudaStreamCreateWithFlags(&t.stream, cudaStreamNonBlocking), why, sizeof why,
@@ -848,12 +978,16 @@ static const mx_option run_options[] = {
     {"ops", "A,B", "only these ops (below)", NULL, true},
     {"variants", "A,B", "only these variants (below); the FP16 reference always runs", NULL, true},
     {"dtype", "A,B", "only these activation dtypes (f16, bf16)", NULL, true},
-    {"time-budget-ms", "N", "sampling time per row, unless the sweep sets budget_ms", "400", false},
-    {"min-samples", "N", "timed samples per row at least", "10", false},
-    {"max-samples", "N", "timed samples per row at most", "1000", false},
+    {"time-budget-ms", "N",
+     "sampling time per row (a problem's rows share theirs), unless the sweep sets budget_ms",
+     "400", false},
+    {"min-time-ms", "N", "sampling time per row at least, even with the noise target reached", "10",
+     false},
+    {"min-samples", "N", "rounds (samples per row) at least", "10", false},
+    {"max-samples", "N", "rounds (samples per row) at most", "1000", false},
     {"max-noise-pct", "X",
-     "stop sampling a row once the median's relative standard error is "
-     "below X %",
+     "stop once the FP16 time and every variant's ratio to it have a relative standard error "
+     "(from their 95 % intervals) of at most X %",
      "0.5", false},
     {"warm-l2", NULL, "do not flush the L2 before each sample (weights may stay cached)", NULL,
      false},
@@ -906,15 +1040,23 @@ const mx_command mx_run_command = {
     "rest of the op, e.g. the attention core or the sampler, shared with the MXFP4 path), FP64 on\n"
     "the same exact weights (cuBLAS DGEMM or the CPU reference; composite ops only up to a size,\n"
     "above it rel_err_vs_exact is empty), and the FP16 path on the unquantized weights (the\n"
-    "quantization error). Per\n"
-    "variant: output poisoned with NaN, one checked call, 2 warm-up calls, then samples (CUDA\n"
-    "events around exactly the call; 4x L2 read before each: clean lines, no write-back charged\n"
-    "to the next call) until the median's relative standard error is below --max-noise-pct or\n"
-    "the time budget is spent, with --min-samples at least; then an SM clock probe (rows below\n"
-    "90 % of the start-up clock are flagged throttled). results.csv, samples.csv and run.json\n"
-    "are rewritten atomically after every row; Ctrl-C stops after the current row and leaves\n"
-    "valid files (exit 130). A row that cannot run (out of memory, unsupported shape) is written\n"
-    "as skipped with the reason, and the sweep goes on.",
+    "quantization error). Every\n"
+    "variant of the problem and the FP16 path are prepared together; each is checked once\n"
+    "(output poisoned with NaN), warmed up twice, then all are timed in interleaved rounds: a\n"
+    "round times each once, in an order rotated by one per round, so that drift, clocks and\n"
+    "position hit all alike (CUDA events around exactly the call; 4x L2 read before each: clean\n"
+    "lines, no write-back charged to the next call), then probes the SM clock. overhead_pct is\n"
+    "the median of the per-round ratios to FP16, with a distribution-free 95 % interval\n"
+    "(overhead_pct_lo/hi; time_us_lo/hi for the time). Rounds stop once the FP16 time and every\n"
+    "ratio are known to --max-noise-pct (relative standard error from the interval) after\n"
+    "--min-time-ms per row, or at the rows' --time-budget-ms, with --min-samples rounds at\n"
+    "least. A problem whose median SM clock is below 90 % of the start-up clock is timed again\n"
+    "after a pause, and if still low flagged throttled; one whose persistent variant (fp16's own\n"
+    "cuBLAS call on a copy) measures more than 2 % off beyond its interval is flagged unstable;\n"
+    "neither is judged by any speed target. results.csv, samples.csv and run.json are rewritten\n"
+    "atomically after every problem; Ctrl-C stops after the current problem and leaves valid\n"
+    "files (exit 130). A row that cannot run (out of memory, unsupported shape) is written as\n"
+    "skipped with the reason, and the sweep goes on.",
     run_options,
     (int)(sizeof run_options / sizeof run_options[0]),
     run_run,

@@ -434,9 +434,9 @@ static void draw_plot(const comparison *cmp, const char *dat_path, const char *o
     double span = cmp->change_high - cmp->change_low;
     mx_format_text(ymin, sizeof ymin, "%.6e", cmp->change_low - 0.1 * span);
     mx_format_text(ymax, sizeof ymax, "%.6e", cmp->change_high + 0.25 * span);
-    const mx_plot_variable variables[] = {{"data", dat_path},   {"count", count},
+    const mx_plot_variable variables[] = {{"data", dat_path},       {"count", count},
                                           {"threshold", threshold}, {"title", title},
-                                          {"ymin", ymin},       {"ymax", ymax}};
+                                          {"ymin", ymin},           {"ymax", ymax}};
     if (mx_plot_render(&gnuplot, "compare.gp", variables, 6, out_base, error, sizeof error))
         printf("plot: %s.png, %s.svg\n", out_base, out_base);
     else

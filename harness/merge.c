@@ -15,6 +15,11 @@
 #include "table.h"
 #include "text.h"
 
+/* Two method figures agree, unknown (NaN: a run written before the figure existed) included. */
+static bool same_real(double a, double b) {
+    return a == b || (isnan(a) && isnan(b));
+}
+
 /* The shards belong together: one sweep, binary, GPU model and method, every index of 1..N
  * once. shards[i] is run i's index (1-based). */
 static bool check_shards(mx_run_folder *const *runs, int count, int *shards, char *error,
@@ -39,10 +44,12 @@ static bool check_shards(mx_run_folder *const *runs, int count, int *shards, cha
             strcmp(a->suite, b->suite) || strcmp(a->sweep_path, b->sweep_path)     ? "sweep"
             : strcmp(a->git_commit, b->git_commit) || a->git_dirty != b->git_dirty ? "commit"
             : strcmp(runs[i]->model, runs[0]->model)                               ? "GPU model"
-            : a->min_samples != b->min_samples || a->max_samples != b->max_samples ||
-                    a->max_noise_pct != b->max_noise_pct ||
-                    a->time_budget_ms != b->time_budget_ms || a->l2_flushed != b->l2_flushed
-                ? "method (samples, noise, budget or L2 flushing)"
+            : strcmp(a->timing, b->timing) || a->min_samples != b->min_samples ||
+                    a->max_samples != b->max_samples ||
+                    !same_real(a->max_noise_pct, b->max_noise_pct) ||
+                    !same_real(a->time_budget_ms, b->time_budget_ms) ||
+                    !same_real(a->min_time_ms, b->min_time_ms) || a->l2_flushed != b->l2_flushed
+                ? "method (timing, samples, noise, times or L2 flushing)"
                 : NULL;
         if (differs)
             return mx_format_fail(error, error_size,

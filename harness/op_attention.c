@@ -26,10 +26,6 @@ typedef struct {
     mx_attention_context *context;
     void *dense_workspace; /* the FP16 reference's, kept from setup */
     size_t dense_workspace_bytes;
-    bool fp16_selected; /* the prepared variant: the FP16 reference, or mode */
-    mx_attention_qkv_mode mode;
-    void *workspace;
-    size_t workspace_bytes;
 } attention_problem;
 
 static const char *const attention_variants[] = {"fused_qkv", "separate_qkv", NULL};
@@ -218,30 +214,30 @@ static bool attention_setup(const mx_sweep_row *row, void **out, char *why, size
     return mx_op_setup_finish(ok, p, attention_teardown, out);
 }
 
-static bool attention_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,
-                              size_t why_size) {
+static bool attention_prepare(void *opaque, const char *variant, mx_op_prepared *v,
+                              mx_bench_memory *memory, char *why, size_t why_size) {
     attention_problem *p = opaque;
     memset(memory, 0, sizeof *memory);
     memory->weight_bytes_fp16 = mx_op_weight_bytes_fp16(p->w_qkv.rows, p->w_qkv.cols) +
                                 mx_op_weight_bytes_fp16(p->w_o.rows, p->w_o.cols);
-    p->fp16_selected = strcmp(variant, MX_BENCH_FP16) == 0;
-    p->workspace = NULL;
-    p->workspace_bytes = 0;
-    if (p->fp16_selected) {
+    v->fp16 = strcmp(variant, MX_BENCH_FP16) == 0;
+    if (v->fp16) {
         /* Q/K/V, context and scores: allocated in setup among other buffers. */
         memory->workspace_bytes = (int64_t)p->dense_workspace_bytes;
         memory->measured_bytes = -1;
         return true;
     }
+    mx_attention_qkv_mode mode;
     if (strcmp(variant, "fused_qkv") == 0)
-        p->mode = MX_ATTENTION_QKV_FUSED;
+        mode = MX_ATTENTION_QKV_FUSED;
     else if (strcmp(variant, "separate_qkv") == 0)
-        p->mode = MX_ATTENTION_QKV_SEPARATE;
+        mode = MX_ATTENTION_QKV_SEPARATE;
     else
         return mx_op_failed(why, why_size, "variant", variant);
+    v->mode = mode;
     mx_attention_problem problem = attention_view(p, NULL, NULL, p->y);
-    if (!mx_op_mx_ok(mx_attention_workspace_bytes(p->context, &problem, p->mode, MX_GEMM_AUTO,
-                                                  &p->workspace_bytes),
+    if (!mx_op_mx_ok(mx_attention_workspace_bytes(p->context, &problem, mode, MX_GEMM_AUTO,
+                                                  &v->workspace_bytes),
                      why, why_size, "workspace"))
         return false;
     memory->weight_bytes_mxfp4 = p->w_qkv.mxfp4_bytes + p->w_o.mxfp4_bytes;
@@ -249,11 +245,11 @@ static bool attention_prepare(void *opaque, const char *variant, mx_bench_memory
     /* The workspace holds Q/K/V, the context and the scores, which the FP16 block needs as well
      * (its workspace is on the fp16 row): counted here is only what MXFP4 needs beyond it (the
      * dequantized weights of dequant_cublas when they outgrow the scores). */
-    int64_t extra = (int64_t)p->workspace_bytes - (int64_t)p->dense_workspace_bytes;
+    int64_t extra = (int64_t)v->workspace_bytes - (int64_t)p->dense_workspace_bytes;
     memory->workspace_bytes = extra > 0 ? extra : 0;
     size_t free_before = 0, free_after = 0, total = 0;
     if (!mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") ||
-        !mx_op_allocate(&p->workspace, (double)p->workspace_bytes, why, why_size, "workspace") ||
+        !mx_op_allocate(&v->workspace, (double)v->workspace_bytes, why, why_size, "workspace") ||
         !mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo"))
         return false;
     int64_t measured_extra =
@@ -263,29 +259,26 @@ static bool attention_prepare(void *opaque, const char *variant, mx_bench_memory
     return true;
 }
 
-static bool attention_run(void *opaque, cudaStream_t stream, char *why, size_t why_size) {
+static bool attention_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, char *why,
+                          size_t why_size) {
     attention_problem *p = opaque;
-    if (p->fp16_selected)
+    if (v->fp16)
         return attention_dense(p, p->w_qkv.dequantized, p->w_o.dequantized, p->y, stream, why,
                                why_size);
     mx_attention_problem problem = attention_view(p, NULL, NULL, p->y);
-    return mx_op_mx_ok(mx_attention(p->context, &problem, p->mode, MX_GEMM_AUTO, p->workspace,
-                                    p->workspace_bytes, stream),
-                       why, why_size, mx_attention_qkv_mode_name(p->mode));
+    mx_attention_qkv_mode mode = (mx_attention_qkv_mode)v->mode;
+    return mx_op_mx_ok(mx_attention(p->context, &problem, mode, MX_GEMM_AUTO, v->workspace,
+                                    v->workspace_bytes, stream),
+                       why, why_size, mx_attention_qkv_mode_name(mode));
 }
 
-static bool attention_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
-                            size_t why_size) {
+static bool attention_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
+                            mx_bench_errors *errors, char *why, size_t why_size) {
     attention_problem *p = opaque;
     mx_op_output output = {
         p->y,      p->shape.dtype, p->shape.sequences * p->shape.seq_len * p->shape.hidden,
         p->y_fp16, p->y_original,  p->y_exact};
-    return mx_op_check_output(&output, attention_run, p, stream, errors, why, why_size);
-}
-
-static void attention_release(void *opaque) {
-    attention_problem *p = opaque;
-    mx_op_free_workspace(&p->workspace, &p->workspace_bytes);
+    return mx_op_check_output(&output, attention_run, p, v, stream, errors, why, why_size);
 }
 
 const mx_bench_op mx_op_attention = {
@@ -298,5 +291,4 @@ const mx_bench_op mx_op_attention = {
     .prepare = attention_prepare,
     .run = attention_run,
     .check = attention_check,
-    .release = attention_release,
 };

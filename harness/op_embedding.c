@@ -20,11 +20,13 @@ typedef struct {
     mx_dtype dtype;
     mx_op_weight w;
     int32_t *ids;
-    void *positions, *y, *y_fp16, *y_original, *cache;
+    void *positions, *y, *y_fp16, *y_original;
     double *y_exact;
     mx_embedding_context *context;
-    enum { EMBEDDING_FP16, EMBEDDING_ONTHEFLY, EMBEDDING_CACHED } selected;
 } embedding_problem;
+
+/* The variants' codes (mx_op_prepared.variant); cached keeps its cache as the workspace. */
+enum { EMBEDDING_ONTHEFLY, EMBEDDING_CACHED };
 
 static const char *const embedding_variants[] = {"onthefly", "cached", NULL};
 
@@ -45,7 +47,7 @@ static double embedding_flops(const mx_sweep_row *row) {
 static void embedding_teardown(void *opaque) {
     embedding_problem *p = opaque;
     if (!p) return;
-    void *buffers[] = {p->ids, p->positions, p->y, p->y_fp16, p->y_original, p->cache, p->y_exact};
+    void *buffers[] = {p->ids, p->positions, p->y, p->y_fp16, p->y_original, p->y_exact};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     mx_op_weight_free(&p->w);
     mx_embedding_context_destroy(p->context);
@@ -156,74 +158,70 @@ static bool embedding_setup(const mx_sweep_row *row, void **out, char *why, size
     return mx_op_setup_finish(ok, p, embedding_teardown, out);
 }
 
-static bool embedding_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,
-                              size_t why_size) {
+static bool embedding_prepare(void *opaque, const char *variant, mx_op_prepared *v,
+                              mx_bench_memory *memory, char *why, size_t why_size) {
     embedding_problem *p = opaque;
     memset(memory, 0, sizeof *memory);
     memory->weight_bytes_fp16 = mx_op_weight_bytes_fp16(p->vocab, p->hidden);
-    if (strcmp(variant, MX_BENCH_FP16) == 0) {
-        p->selected = EMBEDDING_FP16;
+    v->fp16 = strcmp(variant, MX_BENCH_FP16) == 0;
+    if (v->fp16) {
         memory->measured_bytes = -1; /* allocated in setup among other buffers: not measured */
         return true;
     }
     memory->weight_bytes_mxfp4 = mx_op_weight_bytes_mxfp4(p->vocab, p->hidden);
     memory->measured_bytes = p->w.mxfp4_measured_bytes;
     if (strcmp(variant, "onthefly") == 0) {
-        p->selected = EMBEDDING_ONTHEFLY;
+        v->variant = EMBEDDING_ONTHEFLY;
         return true;
     }
     if (strcmp(variant, "cached") != 0)
         return mx_op_failed(why, why_size, "variant", "expected onthefly or cached");
-    p->selected = EMBEDDING_CACHED;
+    v->variant = EMBEDDING_CACHED;
     /* The cache is the variant's workspace: its VRAM saving is negative, honestly. */
-    size_t cache_bytes = mx_embedding_cache_bytes(p->vocab, p->hidden, p->dtype);
-    memory->workspace_bytes = (int64_t)cache_bytes;
+    v->workspace_bytes = mx_embedding_cache_bytes(p->vocab, p->hidden, p->dtype);
+    memory->workspace_bytes = (int64_t)v->workspace_bytes;
     size_t free_before = 0, free_after = 0, total = 0;
     bool ok =
         mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") &&
-        mx_op_allocate(&p->cache, (double)cache_bytes, why, why_size, "embedding cache") &&
+        mx_op_allocate(&v->workspace, (double)v->workspace_bytes, why, why_size,
+                       "embedding cache") &&
         mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo") &&
         mx_op_mx_ok(mx_embedding_cache_prepare(p->w.blocks, p->w.scales, p->vocab, p->hidden,
-                                               p->dtype, p->cache, cache_bytes, 0),
+                                               p->dtype, v->workspace, v->workspace_bytes, 0),
                     why, why_size, "cache prepare") &&
         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "cache prepare");
     memory->measured_bytes += (int64_t)free_before - (int64_t)free_after;
     return ok;
 }
 
-static bool embedding_run(void *opaque, cudaStream_t stream, char *why, size_t why_size) {
+static bool embedding_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, char *why,
+                          size_t why_size) {
     embedding_problem *p = opaque;
     mx_embedding_problem problem = view(p);
     mx_status status;
-    if (p->selected == EMBEDDING_ONTHEFLY)
+    if (!v->fp16 && v->variant == EMBEDDING_ONTHEFLY)
         status = mx_embedding(p->context, &problem, p->w.blocks, p->w.scales, stream);
     else
         status = mx_embedding_gather(p->context, &problem,
-                                     p->selected == EMBEDDING_CACHED ? p->cache : p->w.dequantized,
-                                     stream);
+                                     v->fp16 ? p->w.dequantized : v->workspace, stream);
     return mx_op_mx_ok(status, why, why_size, "embedding");
 }
 
 /* A run followed by the device-side token id check (out-of-range ids are reported there). */
-static bool embedding_run_and_status(void *opaque, cudaStream_t stream, char *why,
-                                     size_t why_size) {
+static bool embedding_run_and_status(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
+                                     char *why, size_t why_size) {
     embedding_problem *p = opaque;
-    return embedding_run(p, stream, why, why_size) &&
+    return embedding_run(p, v, stream, why, why_size) &&
            mx_op_mx_ok(mx_embedding_status(p->context, stream), why, why_size, "token ids");
 }
 
-static bool embedding_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
-                            size_t why_size) {
+static bool embedding_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
+                            mx_bench_errors *errors, char *why, size_t why_size) {
     embedding_problem *p = opaque;
     mx_op_output output = {p->y,      p->dtype,      p->tokens * p->hidden,
                            p->y_fp16, p->y_original, p->y_exact};
-    return mx_op_check_output(&output, embedding_run_and_status, p, stream, errors, why, why_size);
-}
-
-static void embedding_release(void *opaque) {
-    embedding_problem *p = opaque;
-    cudaFree(p->cache);
-    p->cache = NULL;
+    return mx_op_check_output(&output, embedding_run_and_status, p, v, stream, errors, why,
+                              why_size);
 }
 
 const mx_bench_op mx_op_embedding = {
@@ -236,5 +234,4 @@ const mx_bench_op mx_op_embedding = {
     .prepare = embedding_prepare,
     .run = embedding_run,
     .check = embedding_check,
-    .release = embedding_release,
 };

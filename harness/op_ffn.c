@@ -21,11 +21,6 @@ typedef struct {
     size_t dense_workspace_bytes;
     double *y_exact;
     mx_gemm_context *context;
-    bool fp16_selected;
-    mx_gemm_variant variant;
-    mx_ffn_epilogue mode;
-    void *workspace;
-    size_t workspace_bytes;
 } ffn_state;
 
 /* The sweep's variants: the GEMM variant and where the activation runs. */
@@ -162,18 +157,16 @@ static bool ffn_setup(const mx_sweep_row *row, mx_activation activation, void **
     return mx_op_setup_finish(ok, p, ffn_teardown, out);
 }
 
-static bool ffn_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,
-                        size_t why_size) {
+static bool ffn_prepare(void *opaque, const char *variant, mx_op_prepared *prepared,
+                        mx_bench_memory *memory, char *why, size_t why_size) {
     ffn_state *p = opaque;
     const mx_ffn_problem *f = &p->problem;
     const int64_t up_n = mx_ffn_up_rows(f->activation, f->intermediate);
     memset(memory, 0, sizeof *memory);
     memory->weight_bytes_fp16 = mx_op_weight_bytes_fp16(up_n, f->hidden) +
                                 mx_op_weight_bytes_fp16(f->hidden, f->intermediate);
-    p->fp16_selected = strcmp(variant, MX_BENCH_FP16) == 0;
-    p->workspace = NULL;
-    p->workspace_bytes = 0;
-    if (p->fp16_selected) {
+    prepared->fp16 = strcmp(variant, MX_BENCH_FP16) == 0;
+    if (prepared->fp16) {
         memory->measured_bytes = -1; /* allocated in setup among other buffers: not measured */
         return true;
     }
@@ -185,37 +178,35 @@ static bool ffn_prepare(void *opaque, const char *variant, mx_bench_memory *memo
         return mx_op_failed(why, why_size, "variant",
                             "unknown FFN variant: expected epilogue, separate, fused_epilogue or "
                             "skinny_epilogue");
-    p->variant = ffn_variant_table[v].variant;
-    p->mode = ffn_variant_table[v].mode;
+    prepared->variant = ffn_variant_table[v].variant;
+    prepared->mode = ffn_variant_table[v].mode;
     memory->weight_bytes_mxfp4 = p->up.mxfp4_bytes + p->down.mxfp4_bytes;
     memory->prepare_us = p->up.prepare_us + p->down.prepare_us;
-    p->workspace_bytes = mx_ffn_workspace_bytes(p->context, f, p->variant, p->mode);
-    memory->workspace_bytes = (int64_t)p->workspace_bytes;
+    prepared->workspace_bytes = mx_ffn_workspace_bytes(p->context, f, ffn_variant_table[v].variant,
+                                                       ffn_variant_table[v].mode);
+    memory->workspace_bytes = (int64_t)prepared->workspace_bytes;
     memory->measured_bytes = p->up.mxfp4_measured_bytes + p->down.mxfp4_measured_bytes;
-    return mx_op_workspace_allocate(&p->workspace, p->workspace_bytes, &memory->measured_bytes, why,
-                                    why_size);
+    return mx_op_workspace_allocate(&prepared->workspace, prepared->workspace_bytes,
+                                    &memory->measured_bytes, why, why_size);
 }
 
-static bool ffn_run(void *opaque, cudaStream_t stream, char *why, size_t why_size) {
+static bool ffn_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, char *why,
+                    size_t why_size) {
     ffn_state *p = opaque;
-    if (p->fp16_selected)
+    if (v->fp16)
         return ffn_dense(p, p->up.dequantized, p->down.dequantized, p->y, stream, why, why_size);
-    return mx_op_mx_ok(mx_ffn(p->context, &p->problem, p->variant, p->mode, p->workspace,
-                              p->workspace_bytes, stream),
-                       why, why_size, mx_ffn_epilogue_name(p->mode));
+    mx_ffn_epilogue mode = (mx_ffn_epilogue)v->mode;
+    return mx_op_mx_ok(mx_ffn(p->context, &p->problem, (mx_gemm_variant)v->variant, mode,
+                              v->workspace, v->workspace_bytes, stream),
+                       why, why_size, mx_ffn_epilogue_name(mode));
 }
 
-static bool ffn_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
-                      size_t why_size) {
+static bool ffn_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
+                      mx_bench_errors *errors, char *why, size_t why_size) {
     ffn_state *p = opaque;
     mx_op_output output = {p->y,      p->problem.dtype, p->problem.m * p->problem.hidden,
                            p->y_fp16, p->y_original,    p->y_exact};
-    return mx_op_check_output(&output, ffn_run, p, stream, errors, why, why_size);
-}
-
-static void ffn_release(void *opaque) {
-    ffn_state *p = opaque;
-    mx_op_free_workspace(&p->workspace, &p->workspace_bytes);
+    return mx_op_check_output(&output, ffn_run, p, v, stream, errors, why, why_size);
 }
 
 /* One table entry per activation; only setup, bytes and flops know which. */
@@ -240,7 +231,6 @@ static void ffn_release(void *opaque) {
         .prepare = ffn_prepare,                                                                    \
         .run = ffn_run,                                                                            \
         .check = ffn_check,                                                                        \
-        .release = ffn_release,                                                                    \
     };
 
 FFN_OP(gelu, MX_ACT_GELU)

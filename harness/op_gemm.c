@@ -18,10 +18,6 @@ typedef struct {
     double *y_exact;
     mx_gemm_context *context;
     cublasHandle_t cublas;
-    bool fp16_selected; /* the prepared variant: the FP16 reference, or mxfp4_variant */
-    mx_gemm_variant mxfp4_variant;
-    void *workspace;
-    size_t workspace_bytes;
 } gemm_problem;
 
 static const char *const gemm_variants[] = {"auto",           "fused",      "skinny",
@@ -116,49 +112,49 @@ static bool gemm_setup(const mx_sweep_row *row, void **out, char *why, size_t wh
     return mx_op_setup_finish(ok, p, gemm_teardown, out);
 }
 
-static bool gemm_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,
-                         size_t why_size) {
+static bool gemm_prepare(void *opaque, const char *variant, mx_op_prepared *v,
+                         mx_bench_memory *memory, char *why, size_t why_size) {
     gemm_problem *p = opaque;
     int64_t weights = p->batch * p->n * p->k;
     memset(memory, 0, sizeof *memory);
     memory->weight_bytes_fp16 = 2 * weights;
-    p->fp16_selected = strcmp(variant, MX_BENCH_FP16) == 0;
-    p->workspace = NULL;
-    p->workspace_bytes = 0;
-    if (p->fp16_selected) {
+    v->fp16 = strcmp(variant, MX_BENCH_FP16) == 0;
+    if (v->fp16) {
         memory->measured_bytes = -1; /* allocated in setup among other buffers: not measured */
         return true;
     }
-    if (!mx_op_mx_ok(mx_gemm_variant_from_name(variant, &p->mxfp4_variant), why, why_size,
-                     "variant"))
+    mx_gemm_variant chosen;
+    if (!mx_op_mx_ok(mx_gemm_variant_from_name(variant, &chosen), why, why_size, "variant"))
         return false;
+    v->variant = chosen;
     mx_gemm_problem problem = {
         .m = p->m, .n = p->n, .k = p->k, .batch = p->batch, .dtype = p->dtype};
-    mx_vram_report vram = mx_gemm_vram(p->context, &problem, p->mxfp4_variant);
+    mx_vram_report vram = mx_gemm_vram(p->context, &problem, chosen);
     memory->weight_bytes_mxfp4 = vram.weight_bytes_mxfp4;
     memory->workspace_bytes = vram.workspace_bytes;
     memory->prepare_us = p->w.prepare_us;
-    p->workspace_bytes = (size_t)vram.workspace_bytes;
+    v->workspace_bytes = (size_t)vram.workspace_bytes;
     memory->measured_bytes = p->w.mxfp4_measured_bytes;
-    if (!mx_op_workspace_allocate(&p->workspace, p->workspace_bytes, &memory->measured_bytes, why,
+    if (!mx_op_workspace_allocate(&v->workspace, v->workspace_bytes, &memory->measured_bytes, why,
                                   why_size))
         return false;
-    if (p->mxfp4_variant == MX_GEMM_PERSISTENT) {
+    if (chosen == MX_GEMM_PERSISTENT) {
         mx_gemm_problem full = problem;
         full.x = p->x;
         full.w = p->w.prepared;
         full.y = p->y;
-        return mx_op_mx_ok(mx_gemm_persistent_prepare(p->context, &full, p->workspace,
-                                                      p->workspace_bytes, 0),
+        return mx_op_mx_ok(mx_gemm_persistent_prepare(p->context, &full, v->workspace,
+                                                      v->workspace_bytes, 0),
                            why, why_size, "persistent prepare") &&
                mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "persistent prepare");
     }
     return true;
 }
 
-static bool gemm_run(void *opaque, cudaStream_t stream, char *why, size_t why_size) {
+static bool gemm_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, char *why,
+                     size_t why_size) {
     gemm_problem *p = opaque;
-    if (p->fp16_selected) return dense(p, p->w.dequantized, p->y, stream, why, why_size);
+    if (v->fp16) return dense(p, p->w.dequantized, p->y, stream, why, why_size);
     mx_gemm_problem problem = {.m = p->m,
                                .n = p->n,
                                .k = p->k,
@@ -167,22 +163,17 @@ static bool gemm_run(void *opaque, cudaStream_t stream, char *why, size_t why_si
                                .x = p->x,
                                .w = p->w.prepared,
                                .y = p->y};
-    return mx_op_mx_ok(
-        mx_gemm(p->context, &problem, p->mxfp4_variant, p->workspace, p->workspace_bytes, stream),
-        why, why_size, mx_gemm_variant_name(p->mxfp4_variant));
+    return mx_op_mx_ok(mx_gemm(p->context, &problem, (mx_gemm_variant)v->variant, v->workspace,
+                               v->workspace_bytes, stream),
+                       why, why_size, mx_gemm_variant_name((mx_gemm_variant)v->variant));
 }
 
-static bool gemm_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
-                       size_t why_size) {
+static bool gemm_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
+                       mx_bench_errors *errors, char *why, size_t why_size) {
     gemm_problem *p = opaque;
     mx_op_output output = {p->y,      p->dtype,      p->batch * p->m * p->n,
                            p->y_fp16, p->y_original, p->y_exact};
-    return mx_op_check_output(&output, gemm_run, p, stream, errors, why, why_size);
-}
-
-static void gemm_release(void *opaque) {
-    gemm_problem *p = opaque;
-    mx_op_free_workspace(&p->workspace, &p->workspace_bytes);
+    return mx_op_check_output(&output, gemm_run, p, v, stream, errors, why, why_size);
 }
 
 const mx_bench_op mx_op_gemm = {
@@ -195,5 +186,4 @@ const mx_bench_op mx_op_gemm = {
     .prepare = gemm_prepare,
     .run = gemm_run,
     .check = gemm_check,
-    .release = gemm_release,
 };

@@ -26,10 +26,6 @@ typedef struct {
     mx_gemm_context *context;
     cublasHandle_t cublas;
     mx_sampling_params params;
-    bool fp16_selected;
-    mx_gemm_variant variant;
-    void *workspace;
-    size_t workspace_bytes;
 } lm_head_problem;
 
 static const char *const lm_head_variants[] = {"auto", "fused", "skinny", "dequant_cublas", NULL};
@@ -48,8 +44,8 @@ static double lm_head_flops(const mx_sweep_row *row) {
 static void lm_head_teardown(void *opaque) {
     lm_head_problem *p = opaque;
     if (!p) return;
-    void *buffers[] = {p->x,      p->logits,   p->logits_fp16, p->logits_original, p->logits_exact,
-                       p->tokens, p->workspace};
+    void *buffers[] = {p->x,     p->logits, p->logits_fp16, p->logits_original, p->logits_exact,
+                       p->tokens};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     mx_op_weight_free(&p->w);
     if (p->cublas) cublasDestroy(p->cublas);
@@ -141,59 +137,56 @@ static mx_gemm_problem logits_problem(const lm_head_problem *p) {
     return problem;
 }
 
-static bool lm_head_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,
-                            size_t why_size) {
+static bool lm_head_prepare(void *opaque, const char *variant, mx_op_prepared *v,
+                            mx_bench_memory *memory, char *why, size_t why_size) {
     lm_head_problem *p = opaque;
     memset(memory, 0, sizeof *memory);
     memory->weight_bytes_fp16 = mx_op_weight_bytes_fp16(p->vocab, p->hidden);
-    p->fp16_selected = strcmp(variant, MX_BENCH_FP16) == 0;
+    v->fp16 = strcmp(variant, MX_BENCH_FP16) == 0;
     mx_gemm_problem problem = logits_problem(p);
-    if (!p->fp16_selected) {
-        if (!mx_op_mx_ok(mx_gemm_variant_from_name(variant, &p->variant), why, why_size, "variant"))
+    mx_gemm_variant chosen = MX_GEMM_AUTO;
+    if (!v->fp16) {
+        if (!mx_op_mx_ok(mx_gemm_variant_from_name(variant, &chosen), why, why_size, "variant"))
             return false;
+        v->variant = chosen;
         memory->weight_bytes_mxfp4 = p->w.mxfp4_bytes;
         memory->prepare_us = p->w.prepare_us;
     }
     /* GEMM workspace (none for fp16) + the sampler's sort buffers, which every path needs. */
-    p->workspace_bytes = p->fp16_selected
-                             ? mx_sample_workspace_bytes(p->m, p->vocab)
-                             : mx_lm_head_workspace_bytes(p->context, &problem, p->variant);
-    memory->workspace_bytes = (int64_t)p->workspace_bytes;
+    v->workspace_bytes = v->fp16 ? mx_sample_workspace_bytes(p->m, p->vocab)
+                                 : mx_lm_head_workspace_bytes(p->context, &problem, chosen);
+    memory->workspace_bytes = (int64_t)v->workspace_bytes;
     size_t free_before = 0, free_after = 0, total = 0;
     bool ok =
         mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") &&
-        mx_op_allocate(&p->workspace, (double)p->workspace_bytes, why, why_size, "workspace") &&
+        mx_op_allocate(&v->workspace, (double)v->workspace_bytes, why, why_size, "workspace") &&
         mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo");
     memory->measured_bytes =
-        p->fp16_selected ? -1
-                         : p->w.mxfp4_measured_bytes + (int64_t)free_before - (int64_t)free_after;
+        v->fp16 ? -1 : p->w.mxfp4_measured_bytes + (int64_t)free_before - (int64_t)free_after;
     return ok;
 }
 
-static bool lm_head_run(void *opaque, cudaStream_t stream, char *why, size_t why_size) {
+static bool lm_head_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, char *why,
+                        size_t why_size) {
     lm_head_problem *p = opaque;
-    if (p->fp16_selected)
+    if (v->fp16)
         return logits_fp16_path(p, p->w.dequantized, p->logits, stream, why, why_size) &&
                mx_op_mx_ok(mx_sample(p->logits, p->dtype, p->m, p->vocab, &p->params, p->tokens,
-                                     NULL, p->workspace, p->workspace_bytes, stream),
+                                     NULL, v->workspace, v->workspace_bytes, stream),
                            why, why_size, "sampling");
     mx_gemm_problem problem = logits_problem(p);
-    return mx_op_mx_ok(mx_lm_head(p->context, &problem, p->variant, &p->params, p->tokens, NULL,
-                                  p->workspace, p->workspace_bytes, stream),
-                       why, why_size, mx_gemm_variant_name(p->variant));
+    mx_gemm_variant variant = (mx_gemm_variant)v->variant;
+    return mx_op_mx_ok(mx_lm_head(p->context, &problem, variant, &p->params, p->tokens, NULL,
+                                  v->workspace, v->workspace_bytes, stream),
+                       why, why_size, mx_gemm_variant_name(variant));
 }
 
-static bool lm_head_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
-                          size_t why_size) {
+static bool lm_head_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
+                          mx_bench_errors *errors, char *why, size_t why_size) {
     lm_head_problem *p = opaque;
     mx_op_output output = {p->logits,      p->dtype,           p->m * p->vocab,
                            p->logits_fp16, p->logits_original, p->logits_exact};
-    return mx_op_check_output(&output, lm_head_run, p, stream, errors, why, why_size);
-}
-
-static void lm_head_release(void *opaque) {
-    lm_head_problem *p = opaque;
-    mx_op_free_workspace(&p->workspace, &p->workspace_bytes);
+    return mx_op_check_output(&output, lm_head_run, p, v, stream, errors, why, why_size);
 }
 
 const mx_bench_op mx_op_lm_head = {
@@ -206,5 +199,4 @@ const mx_bench_op mx_op_lm_head = {
     .prepare = lm_head_prepare,
     .run = lm_head_run,
     .check = lm_head_check,
-    .release = lm_head_release,
 };

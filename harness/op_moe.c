@@ -27,10 +27,6 @@ typedef struct {
     mx_moe_context *context;
     void *reference_workspace;
     size_t reference_workspace_bytes;
-    bool fp16_selected; /* the prepared variant: the FP16 reference, or mxfp4_variant */
-    mx_gemm_variant mxfp4_variant;
-    void *workspace;
-    size_t workspace_bytes;
 } moe_problem;
 
 static const char *const moe_variants[] = {"auto", "fused", "skinny", "dequant_cublas", NULL};
@@ -269,33 +265,32 @@ static bool moe_setup(const mx_sweep_row *row, void **out, char *why, size_t why
     return mx_op_setup_finish(ok, p, moe_teardown, out);
 }
 
-static bool moe_prepare(void *opaque, const char *variant, mx_bench_memory *memory, char *why,
-                        size_t why_size) {
+static bool moe_prepare(void *opaque, const char *variant, mx_op_prepared *v,
+                        mx_bench_memory *memory, char *why, size_t why_size) {
     moe_problem *p = opaque;
     const int64_t E = p->experts, I = p->intermediate, hidden = p->hidden;
     memset(memory, 0, sizeof *memory);
     memory->weight_bytes_fp16 =
         mx_op_weight_bytes_fp16(E * 2 * I, hidden) + mx_op_weight_bytes_fp16(E * hidden, I);
-    p->fp16_selected = strcmp(variant, MX_BENCH_FP16) == 0;
-    p->workspace = NULL;
-    p->workspace_bytes = 0;
-    if (p->fp16_selected) {
+    v->fp16 = strcmp(variant, MX_BENCH_FP16) == 0;
+    if (v->fp16) {
         memory->measured_bytes = -1; /* allocated in setup among other buffers: not measured */
         return true;
     }
-    if (!mx_op_mx_ok(mx_gemm_variant_from_name(variant, &p->mxfp4_variant), why, why_size,
-                     "variant"))
+    mx_gemm_variant chosen;
+    if (!mx_op_mx_ok(mx_gemm_variant_from_name(variant, &chosen), why, why_size, "variant"))
         return false;
+    v->variant = chosen;
     mx_moe_problem problem = moe_view(p);
     memory->weight_bytes_mxfp4 = p->w1.mxfp4_bytes + p->w2.mxfp4_bytes;
     memory->prepare_us = p->w1.prepare_us + p->w2.prepare_us;
-    p->workspace_bytes = mx_moe_workspace_bytes(p->context, &problem, p->mxfp4_variant);
-    if (p->workspace_bytes == 0)
+    v->workspace_bytes = mx_moe_workspace_bytes(p->context, &problem, chosen);
+    if (v->workspace_bytes == 0)
         return mx_op_failed(why, why_size, "workspace", "the MoE problem was refused");
-    memory->workspace_bytes = (int64_t)p->workspace_bytes;
+    memory->workspace_bytes = (int64_t)v->workspace_bytes;
     size_t free_before = 0, free_after = 0, total = 0;
     if (!mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") ||
-        !mx_op_allocate(&p->workspace, (double)p->workspace_bytes, why, why_size, "workspace") ||
+        !mx_op_allocate(&v->workspace, (double)v->workspace_bytes, why, why_size, "workspace") ||
         !mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo"))
         return false;
     memory->measured_bytes = p->w1.mxfp4_measured_bytes + p->w2.mxfp4_measured_bytes +
@@ -303,27 +298,24 @@ static bool moe_prepare(void *opaque, const char *variant, mx_bench_memory *memo
     return true;
 }
 
-static bool moe_run(void *opaque, cudaStream_t stream, char *why, size_t why_size) {
+static bool moe_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, char *why,
+                    size_t why_size) {
     moe_problem *p = opaque;
-    if (p->fp16_selected)
+    if (v->fp16)
         return reference(p, p->w1.dequantized, p->w2.dequantized, p->y, stream, why, why_size);
     mx_moe_problem problem = moe_view(p);
+    mx_gemm_variant variant = (mx_gemm_variant)v->variant;
     return mx_op_mx_ok(
-        mx_moe(p->context, &problem, p->mxfp4_variant, p->workspace, p->workspace_bytes, stream),
-        why, why_size, mx_gemm_variant_name(p->mxfp4_variant));
+        mx_moe(p->context, &problem, variant, v->workspace, v->workspace_bytes, stream), why,
+        why_size, mx_gemm_variant_name(variant));
 }
 
-static bool moe_check(void *opaque, cudaStream_t stream, mx_bench_errors *errors, char *why,
-                      size_t why_size) {
+static bool moe_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
+                      mx_bench_errors *errors, char *why, size_t why_size) {
     moe_problem *p = opaque;
     mx_op_output output = {p->y,      p->dtype,      p->tokens * p->hidden,
                            p->y_fp16, p->y_original, p->y_exact};
-    return mx_op_check_output(&output, moe_run, p, stream, errors, why, why_size);
-}
-
-static void moe_release(void *opaque) {
-    moe_problem *p = opaque;
-    mx_op_free_workspace(&p->workspace, &p->workspace_bytes);
+    return mx_op_check_output(&output, moe_run, p, v, stream, errors, why, why_size);
 }
 
 const mx_bench_op mx_op_moe = {
@@ -336,5 +328,4 @@ const mx_bench_op mx_op_moe = {
     .prepare = moe_prepare,
     .run = moe_run,
     .check = moe_check,
-    .release = moe_release,
 };

@@ -274,18 +274,18 @@ bool mx_op_errors(const void *y, mx_dtype dtype, int64_t count, const void *y_fp
 }
 
 bool mx_op_check_output(const mx_op_output *output, mx_op_run_fn run, void *problem,
-                        cudaStream_t stream, mx_bench_errors *errors, char *why, size_t why_size) {
+                        const mx_op_prepared *prepared, cudaStream_t stream,
+                        mx_bench_errors *errors, char *why, size_t why_size) {
     return mx_op_mx_ok(mx_bench_poison(output->y, output->dtype, output->count, stream), why,
                        why_size, "poison") &&
-           run(problem, stream, why, why_size) &&
+           run(problem, prepared, stream, why, why_size) &&
            mx_op_errors(output->y, output->dtype, output->count, output->y_fp16, output->y_exact,
                         output->y_original, errors, stream, why, why_size);
 }
 
-void mx_op_free_workspace(void **workspace, size_t *workspace_bytes) {
-    cudaFree(*workspace);
-    *workspace = NULL;
-    *workspace_bytes = 0;
+void mx_op_prepared_free(mx_op_prepared *prepared) {
+    cudaFree(prepared->workspace);
+    *prepared = (mx_op_prepared){0};
 }
 
 bool mx_op_upload_f64(double **device, const double *host, int64_t count, char *why,

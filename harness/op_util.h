@@ -91,14 +91,14 @@ typedef struct {
     const double *y_exact; /* NULL: no exact reference at this size */
 } mx_op_output;
 
-typedef bool (*mx_op_run_fn)(void *problem, cudaStream_t stream, char *why, size_t why_size);
+typedef bool (*mx_op_run_fn)(void *problem, const mx_op_prepared *prepared, cudaStream_t stream,
+                             char *why, size_t why_size);
 
 /* The check of every op: poisons the output, runs the prepared variant once and measures the
  * errors of what it wrote (mx_op_errors). */
 bool mx_op_check_output(const mx_op_output *output, mx_op_run_fn run, void *problem,
-                        cudaStream_t stream, mx_bench_errors *errors, char *why, size_t why_size);
-/* Frees a prepared variant's workspace (the release() of the ops that hold only that). */
-void mx_op_free_workspace(void **workspace, size_t *workspace_bytes);
+                        const mx_op_prepared *prepared, cudaStream_t stream,
+                        mx_bench_errors *errors, char *why, size_t why_size);
 
 /* Copies count doubles from the host to a new device buffer (a CPU FP64 reference to compare
  * against on the GPU). */

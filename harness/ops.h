@@ -32,6 +32,18 @@ typedef struct {
     int64_t nonfinite;                   /* non-finite outputs where the exact result is finite */
 } mx_bench_errors;
 
+/* One variant of a problem as prepare() set it up. The runner keeps one per variant, so that a
+ * problem's variants are all prepared at once and timed in interleaved rounds (timing.h). */
+typedef struct {
+    bool fp16;              /* the FP16 reference path */
+    int variant, mode;      /* the op's own codes for the variant (e.g. an mx_gemm_variant) */
+    void *workspace;        /* what the variant allocated, or NULL */
+    size_t workspace_bytes; /* its size */
+} mx_op_prepared;
+
+/* Frees what prepare() allocated (also after a failed prepare) and clears prepared. */
+void mx_op_prepared_free(mx_op_prepared *prepared);
+
 typedef struct {
     const char *name;
     /* NULL-terminated names of the MXFP4 variants selectable in sweeps, each declared with its
@@ -45,15 +57,17 @@ typedef struct {
      * false with why set (out of memory, unsupported shape...) skips every row of the problem. */
     bool (*setup)(const mx_sweep_row *row, void **problem, char *why, size_t why_size);
     void (*teardown)(void *problem);
-    /* Selects a variant (MX_BENCH_FP16 or one of variants), allocating what it needs. */
-    bool (*prepare)(void *problem, const char *variant, mx_bench_memory *memory, char *why,
-                    size_t why_size);
+    /* Prepares a variant (MX_BENCH_FP16 or one of variants) into *prepared (zeroed by the
+     * caller), allocating what it needs there; several variants of a problem may be prepared at
+     * once. mx_op_prepared_free releases it. */
+    bool (*prepare)(void *problem, const char *variant, mx_op_prepared *prepared,
+                    mx_bench_memory *memory, char *why, size_t why_size);
     /* Exactly what a caller pays for one call of the prepared variant, on stream. */
-    bool (*run)(void *problem, cudaStream_t stream, char *why, size_t why_size);
-    /* Poisons the output, runs once, and measures the errors of that output. */
-    bool (*check)(void *problem, cudaStream_t stream, mx_bench_errors *errors, char *why,
-                  size_t why_size);
-    void (*release)(void *problem); /* frees what prepare allocated */
+    bool (*run)(void *problem, const mx_op_prepared *prepared, cudaStream_t stream, char *why,
+                size_t why_size);
+    /* Poisons the output, runs the prepared variant once, and measures that output's errors. */
+    bool (*check)(void *problem, const mx_op_prepared *prepared, cudaStream_t stream,
+                  mx_bench_errors *errors, char *why, size_t why_size);
 } mx_bench_op;
 
 extern const mx_bench_op mx_op_gemm;

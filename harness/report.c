@@ -86,7 +86,7 @@ static void write_variant_table(mx_doc *out, const report_data *d) {
                 lowest_saved = fmin(lowest_saved, row->vram_savings_pct);
             if (!row->measured) continue;
             measured++;
-            double overhead = (row->time_us / d->problems[row->problem].reference_us - 1.0) * 100;
+            double overhead = (report_ratio(d, r) - 1.0) * 100.0;
             if (isfinite(overhead)) overheads[count++] = overhead;
             fast += mx_target_overhead_passes(overhead);
             bool finite = !(row->nonfinite > 0);
@@ -175,12 +175,22 @@ static void write_environment(mx_doc *out, const report_data *d) {
     mx_doc_row(out, "command\t`%s`", m->command_line);
     char flush[48];
     mx_format_known(flush, sizeof flush, known(m->l2_flush_bytes) / MIB, "%.0f MiB written");
-    mx_doc_row(out,
-               "method\t%s; %.0f to %.0f samples per row until the median's noise is below %.2g %% "
-               "or %.0f ms are spent; seed %llu",
-               m->l2_flushed == 1 ? "L2 flushed before every sample" : "L2 not flushed (warm)",
-               known(m->min_samples), known(m->max_samples), m->max_noise_pct, m->time_budget_ms,
-               (unsigned long long)m->seed);
+    if (m->timing[0])
+        mx_doc_row(out,
+                   "method\t%s; a problem's rows timed together in %s, %.0f to %.0f rounds, "
+                   "until the FP16 time and every ratio to it have a noise below %.2g %% (after "
+                   "%.0f ms per row) or %.0f ms per row are spent; seed %llu",
+                   m->l2_flushed == 1 ? "L2 flushed before every sample" : "L2 not flushed (warm)",
+                   m->timing, known(m->min_samples), known(m->max_samples), m->max_noise_pct,
+                   m->min_time_ms, m->time_budget_ms, (unsigned long long)m->seed);
+    else
+        mx_doc_row(out,
+                   "method\t%s; rows timed one after another, FP16 first, %.0f to %.0f samples "
+                   "per row until the median's noise is below %.2g %% or %.0f ms are spent; "
+                   "seed %llu",
+                   m->l2_flushed == 1 ? "L2 flushed before every sample" : "L2 not flushed (warm)",
+                   known(m->min_samples), known(m->max_samples), m->max_noise_pct,
+                   m->time_budget_ms, (unsigned long long)m->seed);
     if (m->l2_flushed == 1) mx_doc_row(out, "L2 flush\t%s before each sample", flush);
     mx_doc_heading(out, 2, "%s", SECTION_CEILINGS);
     char copy[32], tflops[32];
@@ -367,6 +377,24 @@ static void write_caveats(mx_doc *out, const report_data *d) {
             mx_format_known(clock, sizeof clock, d->rows[r].sm_clock_mhz, "%.0f MHz");
             mx_doc_row(out, "%s\t%s\t%s\t%s", what, d->rows[r].variant, clock, d->rows[r].note);
         }
+    }
+
+    if (mx_table_column_index(d->table, "unstable") >= 0) {
+        int unstable = 0, listed = 0;
+        for (int r = 0; r < d->row_count; r++) unstable += mx_flag_is_true(d->rows[r].unstable);
+        mx_doc_bullet(out,
+                      "**Unstable rows**: %d row%s belong to problems where `persistent`, the FP16 "
+                      "row's own cuBLAS call, measured more than %g %% off it; they are judged by "
+                      "no speed target.",
+                      unstable, unstable == 1 ? "" : "s", mx_targets.self_check_pct);
+        if (unstable) mx_doc_table(out, "problem\tnote");
+        for (int r = 0; r < d->row_count && listed < MAX_LISTED; r++)
+            if (d->rows[r].reference && mx_flag_is_true(d->rows[r].unstable)) {
+                char what[400];
+                report_describe_problem(&d->rows[r], what, sizeof what);
+                mx_doc_row(out, "%s\t%s", what, d->rows[r].note);
+                listed++;
+            }
     }
 
     int failed = 0, skipped = 0;

@@ -17,11 +17,12 @@
 #define MIB        (1024.0 * 1024.0)
 
 typedef struct {
-    const char *op, *variant, *dtype, *dist, *shape_name, *status, *note, *throttled;
+    const char *op, *variant, *dtype, *dist, *shape_name, *status, *note, *throttled, *unstable;
     int64_t m, n, k, batch, experts, topk, seed, kv_heads;
-    double time_us, time_min_us, time_max_us, fp16_time_us, gbps, tflops, pct_peak_bw, pct_peak_flops, rel_vs_fp16,
-        max_rel_vs_fp16, rel_vs_exact, quant_rel, sqnr_db, nonfinite, weight_bytes_fp16,
-        weight_bytes_mxfp4, workspace_bytes, vram_savings_pct, noise_pct, sm_clock_mhz;
+    double time_us, time_min_us, time_max_us, fp16_time_us, gbps, tflops, pct_peak_bw,
+        pct_peak_flops, rel_vs_fp16, max_rel_vs_fp16, rel_vs_exact, quant_rel, sqnr_db, nonfinite,
+        weight_bytes_fp16, weight_bytes_mxfp4, workspace_bytes, vram_savings_pct, noise_pct,
+        sm_clock_mhz, overhead_pct;
     int line;    /* where the row starts in results.csv */
     int problem; /* index in report_data.problems */
     int next;    /* the next row of the same problem, -1 after the last */
@@ -113,6 +114,10 @@ bool report_same_weight(const result_row *a, const result_row *b);
 bool report_is_mxfp4(const result_row *row);
 /* An MXFP4 variant that saves memory: it keeps no FP16 copy of the weights (variants.h). */
 bool report_saves_vram(const result_row *row);
+/* Row r's time over its problem's FP16 time: 1 + overhead_pct / 100 (the median of the per-round
+ * ratios, docs/design.md §4), or time_us / the FP16 time in a file without the column; NaN for
+ * r < 0 or an unmeasured row. Every figure of the report relative to FP16 comes from here. */
+double report_ratio(const report_data *d, int r);
 /* The row of variant in problem p, or NULL. */
 const result_row *report_variant_row(const report_data *d, int p, const char *variant);
 /* "4096x4096", "gpt-oss.qkv 5120x2880", with batch and experts where they apply. */

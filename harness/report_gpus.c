@@ -24,7 +24,7 @@ typedef struct {
 
 static double best_speedup(const report_data *d, int p) {
     const problem *pr = &d->problems[p];
-    return pr->best >= 0 ? pr->reference_us / d->rows[pr->best].time_us : NAN;
+    return 1.0 / report_ratio(d, pr->best);
 }
 
 /* Every problem of any run, in the first run's order then the others'. */

@@ -64,6 +64,8 @@ static const result_column result_columns[] = {
     FIELD("kv_heads", kv_heads),
     FIELD("shape_name", shape_name),
     FIELD("throttled", throttled),
+    FIELD("unstable", unstable),
+    FIELD("overhead_pct", overhead_pct),
     FIELD("sm_clock_mhz", sm_clock_mhz),
 };
 enum { RESULT_COLUMN_COUNT = sizeof result_columns / sizeof result_columns[0] };
@@ -176,6 +178,13 @@ bool report_is_mxfp4(const result_row *row) {
 /* An MXFP4 variant that saves memory: it keeps no FP16 copy of the weights (variants.h). */
 bool report_saves_vram(const result_row *row) {
     return report_is_mxfp4(row) && !mx_variant_traits_of(row->variant)->fp16_copy;
+}
+
+double report_ratio(const report_data *d, int r) {
+    if (r < 0 || !d->rows[r].measured) return NAN;
+    const result_row *row = &d->rows[r];
+    if (isfinite(row->overhead_pct)) return 1.0 + row->overhead_pct / 100.0;
+    return row->time_us / d->problems[row->problem].reference_us;
 }
 
 /* A row whose time may stand for MXFP4 in the overhead target: correct output, and a variant

@@ -170,14 +170,14 @@ static bool prepare_overhead(const report_data *d, plot_job *job) {
             for (int v = 0; v < d->variant_count; v++) {
                 if (mx_variant_traits_of(d->variants[v])->reference) continue;
                 const result_row *row = report_variant_row(d, order[i], d->variants[v]);
-                double ratio = row && row->measured ? row->time_us / pr->reference_us : NAN;
+                double ratio = row ? report_ratio(d, (int)(row - d->rows)) : NAN;
                 put_value(file, ratio);
                 if (isfinite(ratio)) {
                     low = fmin(low, ratio), high = fmax(high, ratio);
                     any = true;
                 }
             }
-            put_value(file, pr->best >= 0 ? d->rows[pr->best].time_us / pr->reference_us : NAN);
+            put_value(file, report_ratio(d, pr->best));
             mx_text_printf(file, "\n");
         }
         mx_text_printf(file, "\n\n");

@@ -58,6 +58,11 @@ static target_item *best_item(const report_data *d, int p, int best, target_resu
         report_not_judged(t, "timed at a lowered SM clock (throttled)");
         return NULL;
     }
+    /* Nor does one whose identical calls measured apart (docs/design.md §4). */
+    if (pr->reference >= 0 && mx_flag_is_true(d->rows[pr->reference].unstable)) {
+        report_not_judged(t, "unstable: the same cuBLAS call measured apart from FP16");
+        return NULL;
+    }
     if (best < 0) {
         target_item *item = add_item(t, first_mxfp4_row(d, p), false, INFINITY);
         if (item) {
@@ -75,10 +80,6 @@ static target_item *best_item(const report_data *d, int p, int best, target_resu
     return item;
 }
 
-static double row_us(const report_data *d, int r) {
-    return r >= 0 ? d->rows[r].time_us : NAN;
-}
-
 static int64_t problem_m(const report_data *d, int p) {
     return d->rows[d->problems[p].first].m;
 }
@@ -87,7 +88,7 @@ static void collect_overhead(const report_data *d, target_result *t) {
     for (int p = 0; p < d->problem_count; p++) {
         const problem *pr = &d->problems[p];
         if (pr->mxfp4_rows == 0) continue;
-        double overhead = (row_us(d, pr->best) / pr->reference_us - 1.0) * 100.0;
+        double overhead = (report_ratio(d, pr->best) - 1.0) * 100.0;
         target_item *item =
             best_item(d, p, pr->best, t, overhead, mx_target_overhead_passes, overhead);
         if (item) snprintf(item->figure, sizeof item->figure, "%+.1f %%", overhead);
@@ -146,7 +147,7 @@ static void collect_decode(const report_data *d, target_result *t) {
         if (pr->mxfp4_rows == 0 || problem_m(d, p) > mx_targets.decode_max_m ||
             fp16_weight_bytes(d, p) < min_bytes || reads_part_of_weights(d, p, t))
             continue;
-        double speedup = pr->reference_us / row_us(d, pr->best);
+        double speedup = 1.0 / report_ratio(d, pr->best);
         target_item *item = best_item(d, p, pr->best, t, speedup, decode_passes, -speedup);
         if (item) snprintf(item->figure, sizeof item->figure, "%.2fx", speedup);
     }
@@ -209,7 +210,7 @@ static void collect_medium(const report_data *d, target_result *t) {
         const problem *pr = &d->problems[p];
         double wanted = medium_speedup(problem_m(d, p));
         if (pr->mxfp4_rows == 0 || wanted <= 0.0) continue;
-        double speedup = pr->reference_us / row_us(d, pr->best);
+        double speedup = 1.0 / report_ratio(d, pr->best);
         /* the rule differs per M: judge the margin over the M's own speed-up */
         target_item *item =
             best_item(d, p, pr->best, t, speedup / wanted, margin_passes, -speedup / wanted);
@@ -235,7 +236,7 @@ static void collect_prefill(const report_data *d, target_result *t) {
     for (int p = 0; p < d->problem_count; p++) {
         const problem *pr = &d->problems[p];
         if (pr->mxfp4_rows == 0 || problem_m(d, p) < mx_targets.prefill_min_m) continue;
-        double ratio = row_us(d, pr->best_lean) / pr->reference_us;
+        double ratio = report_ratio(d, pr->best_lean);
         target_item *item = best_item(d, p, pr->best_lean, t, ratio, prefill_passes, ratio);
         if (item) snprintf(item->figure, sizeof item->figure, "%.2fx", ratio);
     }

@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* method.timing of the runs this build writes: a problem's variants timed in interleaved rounds
+ * (docs/design.md §4). */
+#define MX_TIMING_ROUNDS "interleaved rounds"
+
 typedef struct {
     char run_id[64], suite[64], sweep_path[512], command_line[2048];
     char shard[32]; /* "I/N" of run --shard; "" for a whole sweep; "merged N" after mxbench merge */
@@ -32,8 +36,9 @@ typedef struct {
     /* ceilings measured at start-up */
     double copy_gbps, fp16_tflops;
     /* method */
+    char timing[32]; /* MX_TIMING_ROUNDS; "" in runs that timed one variant after another */
     int64_t min_samples, max_samples;
-    double max_noise_pct, time_budget_ms;
+    double max_noise_pct, time_budget_ms, min_time_ms;
     int l2_flushed; /* 1, 0, -1 unknown */
     int64_t l2_flush_bytes;
     uint64_t seed;

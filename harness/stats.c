@@ -1,5 +1,6 @@
-/* Sample summaries, the noise-based stopping rule and Student's t distribution (see stats.h for
- * the formulas and why they were chosen). Inputs are never reordered: every sort is on a copy. */
+/* Sample summaries, intervals of medians and ratios, the stopping rules and Student's t
+ * distribution (see stats.h for the formulas and why they were chosen). Inputs are never
+ * reordered: every sort is on a copy. */
 #include "stats.h"
 
 #include <math.h>
@@ -74,15 +75,83 @@ void mx_stats_compute(const double *samples, int count, mx_sample_stats *stats) 
     free(sorted);
 }
 
+static double incomplete_beta(double x, double a, double b);
+
+/* P(Binomial(count, 1/2) <= j) = I_{1/2}(count - j, j + 1). */
+static double binomial_half_cdf(int j, int count) {
+    if (j < 0) return 0.0;
+    if (j >= count) return 1.0;
+    return incomplete_beta(0.5, count - j, j + 1.0);
+}
+
+mx_interval mx_stats_median_interval(const double *values, int count) {
+    mx_interval interval = {NAN, NAN, NAN};
+    if (count <= 0) return interval;
+    double *sorted = sorted_copy(values, count);
+    if (!sorted) return interval;
+    interval.median = median_of_sorted(sorted, count);
+    /* The largest rank k (1-based) with P(B <= k - 1) <= 2.5 %: a binary search, the CDF rising
+     * with k. k = 0 means none. */
+    int low = 0, high = count / 2;
+    while (low < high) {
+        int middle = (low + high + 1) / 2;
+        if (binomial_half_cdf(middle - 1, count) <= 0.025)
+            low = middle;
+        else
+            high = middle - 1;
+    }
+    if (low >= 1) {
+        interval.low = sorted[low - 1];
+        interval.high = sorted[count - low];
+    }
+    free(sorted);
+    return interval;
+}
+
+mx_interval mx_stats_ratio_interval(const double *numerator, const double *denominator, int count) {
+    double *ratios = malloc((size_t)(count > 0 ? count : 1) * sizeof *ratios);
+    if (!ratios) return (mx_interval){NAN, NAN, NAN};
+    for (int i = 0; i < count; i++) ratios[i] = numerator[i] / denominator[i];
+    mx_interval interval = mx_stats_median_interval(ratios, count);
+    free(ratios);
+    return interval;
+}
+
+double mx_interval_noise_pct(mx_interval interval) {
+    double width = interval.high - interval.low, magnitude = fabs(interval.median);
+    if (!isfinite(width) || !isfinite(magnitude)) return INFINITY;
+    if (width == 0.0) return 0.0;
+    return magnitude > 0.0 ? width / 2.0 / 1.959964 / magnitude * 100.0 : INFINITY;
+}
+
+/* What both rules do once min_samples is reached: the noise target (after min_ms), the budget. */
+static mx_stop_reason stop_by_time(const mx_stop_rule *rule, bool quiet_enough, double elapsed_ms) {
+    if (quiet_enough && elapsed_ms >= rule->min_ms) return MX_STOP_NOISE;
+    if (elapsed_ms >= rule->budget_ms) return MX_STOP_BUDGET;
+    return MX_STOP_CONTINUE;
+}
+
 mx_stop_reason mx_stats_stop_reason(const mx_stop_rule *rule, const double *samples, int count,
                                     double elapsed_ms) {
     if (count >= rule->max_samples) return MX_STOP_MAX_SAMPLES;
     if (count < rule->min_samples) return MX_STOP_CONTINUE;
     mx_sample_stats stats;
     mx_stats_compute(samples, count, &stats);
-    if (stats.noise_pct <= rule->max_noise_pct) return MX_STOP_NOISE;
-    if (elapsed_ms >= rule->budget_ms) return MX_STOP_BUDGET;
-    return MX_STOP_CONTINUE;
+    return stop_by_time(rule, stats.noise_pct <= rule->max_noise_pct, elapsed_ms);
+}
+
+mx_stop_reason mx_stats_rounds_stop_reason(const mx_stop_rule *rule, const double *const *samples,
+                                           const bool *active, int calls, int rounds,
+                                           double elapsed_ms) {
+    if (rounds >= rule->max_samples) return MX_STOP_MAX_SAMPLES;
+    if (rounds < rule->min_samples) return MX_STOP_CONTINUE;
+    bool quiet =
+        mx_interval_noise_pct(mx_stats_median_interval(samples[0], rounds)) <= rule->max_noise_pct;
+    for (int v = 1; v < calls && quiet; v++)
+        if (active[v])
+            quiet = mx_interval_noise_pct(mx_stats_ratio_interval(samples[v], samples[0],
+                                                                  rounds)) <= rule->max_noise_pct;
+    return stop_by_time(rule, quiet, elapsed_ms);
 }
 
 bool mx_stats_should_stop(const mx_stop_rule *rule, const double *samples, int count,

@@ -1,6 +1,7 @@
-/* Timing statistics of the harness: robust summaries of a row's samples, the noise-based stopping
- * rule of docs/design.md §4, and Student's t distribution the nightly gate tests run-level
- * changes with. Plain C, no allocation visible to the caller, nothing printed. */
+/* Timing statistics of the harness: robust summaries of a row's samples, distribution-free
+ * intervals of a median and of a ratio measured in rounds, the stopping rules of docs/design.md
+ * §4, and Student's t distribution the nightly gate tests run-level changes with. Plain C, no
+ * allocation visible to the caller, nothing printed. */
 #ifndef MX_STATS_H
 #define MX_STATS_H
 
@@ -33,12 +34,36 @@ void mx_stats_compute(const double *samples, int count, mx_sample_stats *stats);
  * NAN for count 0 or out of memory. */
 double mx_stats_median_of(const double *values, int count);
 
-/* When a row stops sampling. */
+/* A median (of times, or of per-round ratios) with its 95 % interval. */
+typedef struct {
+    double median, low, high;
+} mx_interval;
+
+/* The median of values[0..count) and its distribution-free 95 % interval: the order statistics
+ * x(k) and x(count + 1 - k), k the largest rank with P(Binomial(count, 1/2) <= k - 1) <= 2.5 %.
+ * For independent values from any continuous distribution the interval holds the true median
+ * with probability >= 95 %, whatever the shape of the distribution (timing's is skewed, with a
+ * tail of preempted samples). Below 6 values no pair of ranks reaches 95 %: low and high are NAN.
+ * Values untouched; out of memory: all NAN. */
+mx_interval mx_stats_median_interval(const double *values, int count);
+
+/* The ratios numerator[i] / denominator[i] of times taken in the same round i (docs/design.md
+ * §4: a variant and its FP16 reference, interleaved), their median and its interval (above).
+ * Pairing by round cancels what moves both (clocks, drift, the neighbours' traffic). */
+mx_interval mx_stats_ratio_interval(const double *numerator, const double *denominator, int count);
+
+/* The relative standard error, in %, that an interval implies: half its width over 1.96 (the
+ * normal 97.5 % point) relative to its median. INFINITY for an unknown interval; 0 for a
+ * zero-width one. */
+double mx_interval_noise_pct(mx_interval interval);
+
+/* When sampling stops. */
 typedef struct {
     int min_samples;      /* never stop before this many (unless max_samples is smaller) */
     int max_samples;      /* always stop at this many */
-    double max_noise_pct; /* stop once noise_pct <= this (docs/design.md §4: 0.5) */
-    double budget_ms;     /* or once this much time has gone on the row */
+    double max_noise_pct; /* stop once the noise is <= this (docs/design.md §4: 0.5) */
+    double min_ms;        /* never stop on the noise target before this much time */
+    double budget_ms;     /* or once this much time has gone (with the noise above target) */
 } mx_stop_rule;
 
 typedef enum {
@@ -48,14 +73,25 @@ typedef enum {
     MX_STOP_MAX_SAMPLES,  /* max_samples taken */
 } mx_stop_reason;
 
-/* Why sampling should stop after count samples and elapsed_ms, or MX_STOP_CONTINUE. In order:
- * count >= max_samples stops (the hard cap wins over min_samples); below min_samples it never
- * stops, even with the budget gone; then the noise target, then the budget (a row that reached
- * its noise target as the budget ended reports the target). */
+/* Why sampling one call should stop after count samples and elapsed_ms, or MX_STOP_CONTINUE. In
+ * order: count >= max_samples stops (the hard cap wins over min_samples); below min_samples it
+ * never stops, even with the budget gone; then the noise target (noise_pct, once min_ms has
+ * gone), then the budget (a row that reached its noise target as the budget ended reports the
+ * target). */
 mx_stop_reason mx_stats_stop_reason(const mx_stop_rule *rule, const double *samples, int count,
                                     double elapsed_ms);
 bool mx_stats_should_stop(const mx_stop_rule *rule, const double *samples, int count,
                           double elapsed_ms);
+/* The same rule for calls timed in rounds (docs/design.md §4): samples[v][0..rounds) holds call
+ * v's time in each round, v = 0 the FP16 reference the others are divided by; calls with
+ * active[v] false are left out. The noise target is reached when the reference's median and
+ * every active call's ratio to it (mx_stats_ratio_interval) have an interval noise
+ * (mx_interval_noise_pct) <= max_noise_pct: sampling stops on the figures a reader compares, not
+ * on one side's scatter. min_samples, max_samples, min_ms and budget_ms count rounds and the
+ * problem's time as the single-call rule counts samples and the row's time. */
+mx_stop_reason mx_stats_rounds_stop_reason(const mx_stop_rule *rule, const double *const *samples,
+                                           const bool *active, int calls, int rounds,
+                                           double elapsed_ms);
 /* "continue", "noise target reached", "time budget spent", "max samples reached". */
 const char *mx_stop_reason_string(mx_stop_reason reason);
 

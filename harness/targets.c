@@ -18,6 +18,7 @@ const mx_target_values mx_targets = {
     .prefill_ratio = 1.05,
     .vram_saved_pct = 73.0,
     .throttle_fraction = 0.9,
+    .self_check_pct = 2.0,
 };
 
 bool mx_target_overhead_passes(double overhead_pct) {
@@ -31,4 +32,9 @@ bool mx_target_errors_pass(double rel_vs_fp16, double rel_vs_exact, int64_t nonf
 
 bool mx_target_throttled(double sm_clock_mhz, double start_clock_mhz) {
     return sm_clock_mhz < mx_targets.throttle_fraction * start_clock_mhz;
+}
+
+bool mx_target_unstable(double ratio_low, double ratio_high) {
+    double margin = 1.0 + mx_targets.self_check_pct / 100.0;
+    return ratio_low > margin || ratio_high < 1.0 / margin;
 }

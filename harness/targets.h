@@ -23,6 +23,9 @@ typedef struct {
     double vram_saved_pct;            /* VRAM: savings in %, at least */
     double throttle_fraction; /* a row whose SM clock fell below this share of the start-up clock
                                  is throttled: reported, not judged */
+    double self_check_pct;    /* a variant making the FP16 row's own call (cublas_only) whose
+                                 ratio's 95 % interval lies wholly this many % beyond 1 makes its
+                                 problem unstable: reported, not judged (docs/design.md §4) */
 } mx_target_values;
 
 extern const mx_target_values mx_targets;
@@ -32,5 +35,7 @@ bool mx_target_overhead_passes(double overhead_pct);
 /* NaN rel_vs_exact: no exact reference at this size, not held against the row. */
 bool mx_target_errors_pass(double rel_vs_fp16, double rel_vs_exact, int64_t nonfinite);
 bool mx_target_throttled(double sm_clock_mhz, double start_clock_mhz);
+/* The self-check on a cublas_only variant's ratio interval [ratio_low, ratio_high] to FP16. */
+bool mx_target_unstable(double ratio_low, double ratio_high);
 
 #endif

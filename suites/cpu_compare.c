@@ -1120,6 +1120,20 @@ Test(cpu_compare, merge_refuses_shards_that_do_not_belong_together, IN_A_FRESH_D
     mx_cli_result r = merge("out", (const char *[]){"a", "b", "d"}, 3);
     cr_expect_eq(r.exit_code, 2, "%s", r.err);
     cr_expect(strstr(r.err, "both measured row gemm fp16"), "%s", r.err);
+
+    /* a third shard timed another way (interleaved rounds against one row after another) */
+    write_run("e", H200, rows + 1, 1);
+    char path[256], error[512];
+    snprintf(path, sizeof path, "%s/e/run.json", mx_test_work_dir);
+    mx_run_info info;
+    cr_assert(mx_run_info_read(path, &info, error, sizeof error), "%s", error);
+    snprintf(info.shard, sizeof info.shard, "3/3");
+    snprintf(info.timing, sizeof info.timing, "%s",
+             strcmp(info.timing, MX_TIMING_ROUNDS) ? MX_TIMING_ROUNDS : "");
+    cr_assert(mx_run_info_save(&info, path, error, sizeof error), "%s", error);
+    r = merge("out", (const char *[]){"a", "b", "e"}, 3);
+    cr_expect_eq(r.exit_code, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "differ in their method (timing"), "%s", r.err);
 }
 
 /* A re-measurement of a few rows among CUR's runs (make nightly's confirmation): the rows come

@@ -50,7 +50,7 @@ Test(cpu_harness, every_op_in_the_table_is_complete) {
         const mx_bench_op *op = ops[i];
         cr_expect(op->name && op->variants && op->variants[0], "op %d has no name or variants", i);
         cr_expect(op->bytes && op->flops && op->setup && op->teardown && op->prepare && op->run &&
-                      op->check && op->release,
+                      op->check,
                   "op %s misses an entry point", op->name);
         cr_expect_eq(mx_bench_find_op(op->name), op);
         for (int v = 0; op->variants[v]; v++) {
@@ -222,6 +222,14 @@ Test(cpu_harness, row_rules_follow_the_target_values) {
     cr_expect_not(mx_target_errors_pass(NAN, 0.0, 0), "a missing error figure fails");
     cr_expect(mx_target_throttled(t->throttle_fraction * 1000.0 - 1.0, 1000.0));
     cr_expect_not(mx_target_throttled(t->throttle_fraction * 1000.0, 1000.0));
+    /* the self-check: unstable only when the whole interval is beyond the margin */
+    double margin = 1.0 + t->self_check_pct / 100.0;
+    cr_expect_not(mx_target_unstable(0.99, 1.01));
+    cr_expect_not(mx_target_unstable(1.0, margin * 1.5), "an interval reaching 1 is stable");
+    cr_expect_not(mx_target_unstable(margin, margin * 1.01), "at the margin: stable");
+    cr_expect(mx_target_unstable(margin * 1.001, margin * 1.01));
+    cr_expect(mx_target_unstable(0.5, 0.999 / margin));
+    cr_expect_not(mx_target_unstable(NAN, NAN), "no interval (under 6 rounds) is no verdict");
 }
 
 /* The environment variable is read before any CUDA call: a wrong value is refused, named, on

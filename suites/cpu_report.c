@@ -396,6 +396,18 @@ static mx_cli_result report_on(const char *csv) {
     return mx_test_run_cli((const char *[]){"report", dir, NULL});
 }
 
+/* The report.md of a run folder holding only csv as its results.csv (report_on), which must
+ * succeed. */
+static char *report_md_of(const char *csv) {
+    mx_cli_result r = report_on(csv);
+    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    char path[512];
+    snprintf(path, sizeof path, "%s/run/report.md", mx_test_work_dir);
+    char *md = slurp(path, NULL);
+    cr_assert_not_null(md);
+    return md;
+}
+
 Test(cpu_report, malformed_csv_exits_2_with_file_and_line, .init = mx_test_work_dir_create) {
     mx_cli_result r = report_on("op,variant,M\ngemm,fp16,1\ngemm,fused,1\ngemm,skinny\n");
     cr_expect_eq(r.exit_code, MX_EXIT_INPUT);
@@ -470,17 +482,51 @@ Test(cpu_report, both_decode_targets_leave_an_embedding_lookup_unjudged,
         "e,hand,embedding,onthefly,f16,gaussian,16,201088,2880,,,10,6.000,5.9,6.1,0.2,5.000,20.00,"
         "0.1,0,"
         "0.0,0,1e-6,1e-5,1e-6,0.1,20,0,1158266880,307662848,0,73.44,false,true,ok,\n";
-    mx_cli_result r = report_on(csv);
-    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
-    char path[512];
-    snprintf(path, sizeof path, "%s/run/report.md", mx_test_work_dir);
-    char *md = slurp(path, NULL);
-    cr_assert_not_null(md);
+    char *md = report_md_of(csv);
     const char *decode = strstr(md, "| 4 | decode");
     const char *bandwidth = strstr(md, "| 5 | bandwidth");
     cr_assert(decode && bandwidth, "%s", md);
     cr_expect(strstr(decode, "0/0 (+1 not judged)") && strstr(bandwidth, "0/0 (+1 not judged)"),
               "%.400s", decode);
+    free(md);
+}
+
+/* Timed in rounds: the overhead target takes a row's overhead_pct (the median of its per-round
+ * ratios: -20 % here, where the medians alone would say -5 %), and a problem flagged unstable
+ * (its persistent row, fp16's own call, measured apart) is judged by no speed target. */
+Test(cpu_report, rounds_overhead_and_unstable_problems, .init = mx_test_work_dir_create) {
+    const char *header =
+        "run_id,suite,op,variant,dtype,dist,M,N,K,experts,topk,samples,time_us,time_us_min,time_us_"
+        "max,"
+        "noise_pct,fp16_time_us,overhead_pct,gbps,tflops,pct_peak_bw,pct_peak_flops,"
+        "rel_err_vs_fp16,max_rel_err_vs_fp16,rel_err_vs_exact,quant_rel_err,sqnr_db,nonfinite,"
+        "weight_bytes_fp16,weight_bytes_mxfp4,workspace_bytes,vram_savings_pct,pass_overhead,"
+        "pass_error,status,note,overhead_pct_lo,overhead_pct_hi,unstable\n";
+    const char *rows =
+        "r,hand,gemm,fp16,f16,gaussian,1,4096,4096,,,20,100.000,99,101,0.2,100.000,0.00,1,0,1,0,0,"
+        "0,"
+        "0,0.1,20,0,33554432,0,0,0.00,,true,ok,,,,false\n"
+        "r,hand,gemm,skinny,f16,gaussian,1,4096,4096,,,20,95.000,94,96,0.2,100.000,-20.00,1,0,1,0,"
+        "1e-4,1e-3,1e-4,0.1,20,0,33554432,8912896,0,73.44,true,true,ok,,-21.00,-19.00,false\n"
+        "r,hand,gemm,fp16,f16,gaussian,1,8192,4096,,,20,100.000,99,101,0.2,100.000,0.00,1,0,1,0,0,"
+        "0,"
+        "0,0.1,20,0,67108864,0,0,0.00,,true,ok,unstable: persistent,,,true\n"
+        "r,hand,gemm,skinny,f16,gaussian,1,8192,4096,,,20,150.000,149,151,0.2,100.000,50.00,1,0,1,"
+        "0,"
+        "1e-4,1e-3,1e-4,0.1,20,0,67108864,17825792,0,73.44,,true,ok,unstable: persistent,49.00,"
+        "51.00,true\n"
+        "r,hand,gemm,persistent,f16,gaussian,1,8192,4096,,,20,110.000,109,111,0.2,100.000,10.00,1,"
+        "0,"
+        "1,0,0,0,0,0.1,20,0,67108864,0,67108864,-0.00,,true,ok,unstable: persistent,9.00,11.00,"
+        "true\n";
+    char csv[4096];
+    snprintf(csv, sizeof csv, "%s%s", header, rows);
+    char *md = report_md_of(csv);
+    cr_expect(strstr(md, "| 1 | overhead vs FP16 < +10 % | best MXFP4 variant per problem | 1/1 "
+                         "(+1 not judged) | -20.0 %"),
+              "%s", md);
+    cr_expect(strstr(md, "**Unstable rows**: 3 rows belong to problems"), "%s", md);
+    cr_expect(strstr(md, "| gemm 8192x4096 M=1 f16 gaussian | unstable: persistent |"), "%s", md);
     free(md);
 }
 
