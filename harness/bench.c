@@ -188,7 +188,13 @@ static void write_measured(run_files *files, int r, const mx_bench_op *op, const
         CELL(t, r, "pass_overhead", "%s", mx_flag_text(mx_target_overhead_passes(overhead)));
     CELL(t, r, "pass_error", "%s",
          mx_flag_text(mx_target_errors_pass(m->errors.rel_vs_fp16, m->errors.rel_vs_exact,
-                                            m->errors.nonfinite)));
+                                            m->errors.elementwise, m->errors.nonfinite)));
+    if (!isnan(m->errors.elementwise)) { /* empty: an op without the bound's magnitudes */
+        CELL(t, r, "elem_err_vs_bound", "%.3g", m->errors.elementwise);
+        CELL(t, r, "worst_element", "row %lld, column %lld", (long long)m->errors.worst_row,
+             (long long)m->errors.worst_column);
+        CELL(t, r, "elements_over_bound", "%lld", (long long)m->errors.elementwise_over);
+    }
     CELL(t, r, "sm_clock_mhz", "%.0f", m->sm_clock_mhz);
     CELL(t, r, "throttled", "%s", mx_flag_text(throttled));
     CELL(t, r, "unstable", "%s", mx_flag_text(m->unstable));

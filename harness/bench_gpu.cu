@@ -89,11 +89,13 @@ __device__ __forceinline__ double mx_load(const void *data, mx_dtype dtype, int 
     }
 }
 
-static __global__ void mx_widen_kernel(const void *src, mx_dtype dtype, int64_t count,
-                                       double *dst) {
+static __global__ void mx_widen_kernel(const void *src, mx_dtype dtype, int64_t count, double *dst,
+                                       bool absolute) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count;
-         i += (int64_t)gridDim.x * blockDim.x)
-        dst[i] = mx_load(src, dtype, 0, i);
+         i += (int64_t)gridDim.x * blockDim.x) {
+        double value = mx_load(src, dtype, 0, i);
+        dst[i] = absolute ? fabs(value) : value;
+    }
 }
 
 static __global__ void mx_poison_kernel(void *dst, mx_dtype dtype, int64_t count) {
@@ -228,7 +230,14 @@ extern "C" mx_status mx_bench_narrow(const float *src, int64_t count, mx_dtype d
 
 extern "C" mx_status mx_bench_widen(const void *src, mx_dtype src_dtype, int64_t count, double *dst,
                                     cudaStream_t stream) {
-    mx_widen_kernel<<<mx_grid(count), MX_THREADS, 0, stream>>>(src, src_dtype, count, dst);
+    mx_widen_kernel<<<mx_grid(count), MX_THREADS, 0, stream>>>(src, src_dtype, count, dst, false);
+    MX_LAUNCH_CHECK("mx_widen_kernel");
+    return MX_OK;
+}
+
+extern "C" mx_status mx_bench_widen_abs(const void *src, mx_dtype src_dtype, int64_t count,
+                                        double *dst, cudaStream_t stream) {
+    mx_widen_kernel<<<mx_grid(count), MX_THREADS, 0, stream>>>(src, src_dtype, count, dst, true);
     MX_LAUNCH_CHECK("mx_widen_kernel");
     return MX_OK;
 }

@@ -41,9 +41,12 @@ mx_status mx_bench_fill_activations(float *values, int64_t count, mx_dist dist, 
 /* dst[i] = src[i] rounded to nearest-even in dst_dtype (MX_F16 / MX_BF16). */
 mx_status mx_bench_narrow(const float *src, int64_t count, mx_dtype dst_dtype, void *dst,
                           cudaStream_t stream);
-/* dst[i] = src[i] exactly, src in MX_F32, MX_F16 or MX_BF16. */
+/* dst[i] = src[i] exactly, src in MX_F32, MX_F16 or MX_BF16; _abs: |src[i]| (the magnitudes of
+ * the element-wise error bound, elementwise.h). */
 mx_status mx_bench_widen(const void *src, mx_dtype src_dtype, int64_t count, double *dst,
                          cudaStream_t stream);
+mx_status mx_bench_widen_abs(const void *src, mx_dtype src_dtype, int64_t count, double *dst,
+                             cudaStream_t stream);
 /* Fills count elements of dtype with NaN (outputs are poisoned before a kernel runs). */
 mx_status mx_bench_poison(void *dst, mx_dtype dtype, int64_t count, cudaStream_t stream);
 

@@ -277,7 +277,8 @@ static bool attention_check(void *opaque, const mx_op_prepared *v, cudaStream_t 
     attention_problem *p = opaque;
     mx_op_output output = {
         p->y,      p->shape.dtype, p->shape.sequences * p->shape.seq_len * p->shape.hidden,
-        p->y_fp16, p->y_original,  p->y_exact};
+        p->y_fp16, p->y_original,  p->y_exact,
+        NULL};
     return mx_op_check_output(&output, attention_run, p, v, stream, errors, why, why_size);
 }
 

@@ -218,8 +218,8 @@ static bool embedding_run_and_status(void *opaque, const mx_op_prepared *v, cuda
 static bool embedding_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
                             mx_bench_errors *errors, char *why, size_t why_size) {
     embedding_problem *p = opaque;
-    mx_op_output output = {p->y,      p->dtype,      p->tokens * p->hidden,
-                           p->y_fp16, p->y_original, p->y_exact};
+    mx_op_output output = {p->y,       p->dtype, p->tokens * p->hidden, p->y_fp16, p->y_original,
+                           p->y_exact, NULL};
     return mx_op_check_output(&output, embedding_run_and_status, p, v, stream, errors, why,
                               why_size);
 }

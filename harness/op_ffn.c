@@ -205,7 +205,8 @@ static bool ffn_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream
                       mx_bench_errors *errors, char *why, size_t why_size) {
     ffn_state *p = opaque;
     mx_op_output output = {p->y,      p->problem.dtype, p->problem.m * p->problem.hidden,
-                           p->y_fp16, p->y_original,    p->y_exact};
+                           p->y_fp16, p->y_original,    p->y_exact,
+                           NULL};
     return mx_op_check_output(&output, ffn_run, p, v, stream, errors, why, why_size);
 }
 

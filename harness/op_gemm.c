@@ -15,7 +15,7 @@ typedef struct {
     mx_dtype dtype;
     mx_op_weight w;
     void *x, *y, *y_fp16, *y_original;
-    double *y_exact;
+    double *y_exact, *y_magnitude, *row_sums; /* the element-wise bound's (op_util.h) */
     mx_gemm_context *context;
     cublasHandle_t cublas;
 } gemm_problem;
@@ -36,7 +36,8 @@ static double gemm_flops(const mx_sweep_row *row) {
 static void gemm_teardown(void *opaque) {
     gemm_problem *p = opaque;
     if (!p) return;
-    void *buffers[] = {p->x, p->y, p->y_fp16, p->y_original, p->y_exact};
+    void *buffers[] = {p->x,       p->y,           p->y_fp16,  p->y_original,
+                       p->y_exact, p->y_magnitude, p->row_sums};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     mx_op_weight_free(&p->w);
     if (p->cublas) cublasDestroy(p->cublas);
@@ -51,26 +52,50 @@ static bool dense(gemm_problem *p, const void *w, void *y, cudaStream_t stream, 
         why, why_size, "cuBLAS FP16 reference");
 }
 
-/* Y64 = X64 . W64^T per batch entry with cuBLAS DGEMM (exact products, FP64 sums). */
+static bool cublas_ok(cublasStatus_t status, char *why, size_t why_size, const char *what) {
+    return status == CUBLAS_STATUS_SUCCESS ||
+           mx_op_failed(why, why_size, what, cublasGetStatusString(status));
+}
+
+/* y = X64 . W64^T per batch entry with cuBLAS DGEMM (exact products, FP64 sums). */
+static bool product_f64(gemm_problem *p, const double *x64, const double *w64, double *y, char *why,
+                        size_t why_size) {
+    double one = 1.0, zero = 0.0;
+    return cublas_ok(cublasDgemmStridedBatched(p->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)p->n,
+                                               (int)p->m, (int)p->k, &one, w64, (int)p->k,
+                                               p->n * p->k, x64, (int)p->k, p->m * p->k, &zero, y,
+                                               (int)p->n, p->m * p->n, (int)p->batch),
+                     why, why_size, "cublasDgemmStridedBatched");
+}
+
+/* The exact product on the exactly dequantized weights, then what the element-wise bound needs:
+ * |X| . |W|^T and each output row's sum of |x| (DGEMV against ones). */
 static bool exact_product(gemm_problem *p, char *why, size_t why_size) {
-    double *x64 = NULL, *w64 = NULL;
+    double *x64 = NULL, *w64 = NULL, *ones = NULL, *ones_host = NULL;
     int64_t x_count = p->batch * p->m * p->k, w_count = p->batch * p->n * p->k;
     bool ok =
         mx_op_allocate((void **)&x64, x_count * 8.0, why, why_size, "FP64 reference") &&
         mx_op_allocate((void **)&w64, w_count * 8.0, why, why_size, "FP64 reference") &&
         mx_op_mx_ok(mx_bench_widen(p->x, p->dtype, x_count, x64, 0), why, why_size, "widen X") &&
-        mx_op_mx_ok(mx_bench_widen(p->w.exact, MX_F32, w_count, w64, 0), why, why_size, "widen W");
-    if (ok) {
-        double one = 1.0, zero = 0.0;
-        cublasStatus_t status = cublasDgemmStridedBatched(
-            p->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)p->n, (int)p->m, (int)p->k, &one, w64,
-            (int)p->k, p->n * p->k, x64, (int)p->k, p->m * p->k, &zero, p->y_exact, (int)p->n,
-            p->m * p->n, (int)p->batch);
-        if (status != CUBLAS_STATUS_SUCCESS)
-            ok = mx_op_failed(why, why_size, "cublasDgemmStridedBatched",
-                              cublasGetStatusString(status));
-    }
-    ok = ok && mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 reference");
+        mx_op_mx_ok(mx_bench_widen(p->w.exact, MX_F32, w_count, w64, 0), why, why_size,
+                    "widen W") &&
+        product_f64(p, x64, w64, p->y_exact, why, why_size) &&
+        mx_op_mx_ok(mx_bench_widen_abs(p->x, p->dtype, x_count, x64, 0), why, why_size,
+                    "widen |X|") &&
+        mx_op_mx_ok(mx_bench_widen_abs(p->w.exact, MX_F32, w_count, w64, 0), why, why_size,
+                    "widen |W|") &&
+        product_f64(p, x64, w64, p->y_magnitude, why, why_size);
+    ones_host = ok ? malloc(sizeof *ones_host * (size_t)p->k) : NULL;
+    ok = ok && (ones_host || mx_op_failed(why, why_size, "FP64 reference", "out of host memory"));
+    for (int64_t i = 0; ok && i < p->k; i++) ones_host[i] = 1.0;
+    double one = 1.0, zero = 0.0;
+    ok = ok && mx_op_upload_f64(&ones, ones_host, p->k, why, why_size) &&
+         cublas_ok(cublasDgemv(p->cublas, CUBLAS_OP_T, (int)p->k, (int)(p->batch * p->m), &one, x64,
+                               (int)p->k, ones, 1, &zero, p->row_sums, 1),
+                   why, why_size, "cublasDgemv") &&
+         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 reference");
+    free(ones_host);
+    cudaFree(ones);
     cudaFree(x64);
     cudaFree(w64);
     return ok;
@@ -93,21 +118,24 @@ static bool gemm_setup(const mx_sweep_row *row, void **out, char *why, size_t wh
     p->dtype = mx_op_row_dtype(row);
     const int64_t y_count = p->batch * p->m * p->n;
     const uint64_t seed = mx_op_seed(row, (uint64_t)(p->n * 131 + p->k));
-    bool ok = mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
-              (cublasCreate(&p->cublas) == CUBLAS_STATUS_SUCCESS ||
-               mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
-              mx_op_weight_make(&p->w, p->batch, p->batch * p->n, p->k, p->dtype, dist, seed, true,
-                                true, why, why_size) &&
-              mx_op_activations_make(&p->x, p->batch * p->m * p->k, p->dtype, dist, seed + 1, why,
-                                     why_size) &&
-              mx_op_allocate(&p->y, y_count * 2.0, why, why_size, "output") &&
-              mx_op_allocate(&p->y_fp16, y_count * 2.0, why, why_size, "FP16 reference output") &&
-              mx_op_allocate(&p->y_original, y_count * 2.0, why, why_size, "unquantized output") &&
-              mx_op_allocate((void **)&p->y_exact, y_count * 8.0, why, why_size,
-                             "FP64 reference output") &&
-              dense(p, p->w.dequantized, p->y_fp16, 0, why, why_size) &&
-              dense(p, p->w.original, p->y_original, 0, why, why_size) &&
-              exact_product(p, why, why_size);
+    bool ok =
+        mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
+        (cublasCreate(&p->cublas) == CUBLAS_STATUS_SUCCESS ||
+         mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
+        mx_op_weight_make(&p->w, p->batch, p->batch * p->n, p->k, p->dtype, dist, seed, true, true,
+                          why, why_size) &&
+        mx_op_activations_make(&p->x, p->batch * p->m * p->k, p->dtype, dist, seed + 1, why,
+                               why_size) &&
+        mx_op_allocate(&p->y, y_count * 2.0, why, why_size, "output") &&
+        mx_op_allocate(&p->y_fp16, y_count * 2.0, why, why_size, "FP16 reference output") &&
+        mx_op_allocate(&p->y_original, y_count * 2.0, why, why_size, "unquantized output") &&
+        mx_op_allocate((void **)&p->y_exact, y_count * 8.0, why, why_size,
+                       "FP64 reference output") &&
+        mx_op_allocate((void **)&p->y_magnitude, y_count * 8.0, why, why_size, "FP64 magnitudes") &&
+        mx_op_allocate((void **)&p->row_sums, p->batch * p->m * 8.0, why, why_size,
+                       "FP64 magnitudes") &&
+        dense(p, p->w.dequantized, p->y_fp16, 0, why, why_size) &&
+        dense(p, p->w.original, p->y_original, 0, why, why_size) && exact_product(p, why, why_size);
     if (ok) mx_op_weight_drop_exact(&p->w); /* the FP32 copy only fed the exact reference */
     return mx_op_setup_finish(ok, p, gemm_teardown, out);
 }
@@ -171,8 +199,9 @@ static bool gemm_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
 static bool gemm_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
                        mx_bench_errors *errors, char *why, size_t why_size) {
     gemm_problem *p = opaque;
-    mx_op_output output = {p->y,      p->dtype,      p->batch * p->m * p->n,
-                           p->y_fp16, p->y_original, p->y_exact};
+    mx_op_magnitudes magnitudes = {p->y_magnitude, p->row_sums, p->k, p->n};
+    mx_op_output output = {p->y,       p->dtype,   p->batch * p->m * p->n, p->y_fp16, p->y_original,
+                           p->y_exact, &magnitudes};
     return mx_op_check_output(&output, gemm_run, p, v, stream, errors, why, why_size);
 }
 

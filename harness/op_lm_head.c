@@ -184,8 +184,9 @@ static bool lm_head_run(void *opaque, const mx_op_prepared *v, cudaStream_t stre
 static bool lm_head_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
                           mx_bench_errors *errors, char *why, size_t why_size) {
     lm_head_problem *p = opaque;
-    mx_op_output output = {p->logits,      p->dtype,           p->m * p->vocab,
-                           p->logits_fp16, p->logits_original, p->logits_exact};
+    mx_op_output output = {
+        p->logits,       p->dtype, p->m * p->vocab, p->logits_fp16, p->logits_original,
+        p->logits_exact, NULL};
     return mx_op_check_output(&output, lm_head_run, p, v, stream, errors, why, why_size);
 }
 

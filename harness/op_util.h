@@ -74,13 +74,13 @@ int64_t mx_op_weight_bytes_mxfp4(int64_t rows, int64_t cols);
 bool mx_op_activations_make(void **x, int64_t count, mx_dtype dtype, mx_dist dist, uint64_t seed,
                             char *why, size_t why_size);
 
-/* The errors of y [count] against the references an op keeps: y_fp16 (the FP16 path on the
- * dequantized weights, dtype), y_exact (FP64 on the device, or NULL when the op has no exact
- * reference for this size: rel_vs_exact is then NaN and nonfinite is counted against y_fp16),
- * y_original (the FP16 path on the unquantized weights, dtype). */
-bool mx_op_errors(const void *y, mx_dtype dtype, int64_t count, const void *y_fp16,
-                  const double *y_exact, const void *y_original, mx_bench_errors *errors,
-                  cudaStream_t stream, char *why, size_t why_size);
+/* What the element-wise bound needs beside the exact result (elementwise.h), for an output
+ * [count / cols, cols] that is a product over k terms per element: on the device, m = |X| |W|^T
+ * per element and s = the sum of |x| over each output row's activations. */
+typedef struct {
+    const double *magnitude, *row_sums;
+    int64_t k, cols;
+} mx_op_magnitudes;
 
 /* The output an op's check() measures and the references it is measured against. */
 typedef struct {
@@ -88,11 +88,24 @@ typedef struct {
     mx_dtype dtype;
     int64_t count;
     const void *y_fp16, *y_original;
-    const double *y_exact; /* NULL: no exact reference at this size */
+    const double *y_exact;              /* NULL: no exact reference at this size */
+    const mx_op_magnitudes *magnitudes; /* NULL: no element-wise check (composite ops) */
 } mx_op_output;
+
+/* The errors of output->y against the references an op keeps: y_fp16 (the FP16 path on the
+ * dequantized weights, dtype), y_exact (FP64 on the device, or NULL when the op has no exact
+ * reference for this size: rel_vs_exact is then NaN and nonfinite is counted against y_fp16),
+ * y_original (the FP16 path on the unquantized weights, dtype), and with magnitudes the
+ * element-wise bound against y_exact (judged on the host, in chunks). */
+bool mx_op_errors(const mx_op_output *output, mx_bench_errors *errors, cudaStream_t stream,
+                  char *why, size_t why_size);
 
 typedef bool (*mx_op_run_fn)(void *problem, const mx_op_prepared *prepared, cudaStream_t stream,
                              char *why, size_t why_size);
+
+/* Tests only (NULL otherwise): called on the output between the checked run and its errors, so
+ * that a suite can plant an error the gates must catch (gpu_harness). */
+extern bool (*mx_op_check_tamper)(void *y, mx_dtype dtype, int64_t count, cudaStream_t stream);
 
 /* The check of every op: poisons the output, runs the prepared variant once and measures the
  * errors of what it wrote (mx_op_errors). */

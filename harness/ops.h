@@ -30,6 +30,10 @@ typedef struct {
     double rel_vs_exact;                 /* against FP64 on the dequantized weights */
     double quant_rel;                    /* against the FP16 path on the unquantized weights */
     int64_t nonfinite;                   /* non-finite outputs where the exact result is finite */
+    /* The element-wise gate against FP64 (elementwise.h), where the op has the magnitudes: the
+     * worst element's error over its bound (NaN: not checked), where it is, how many exceed. */
+    double elementwise;
+    int64_t worst_row, worst_column, elementwise_over;
 } mx_bench_errors;
 
 /* One variant of a problem as prepare() set it up. The runner keeps one per variant, so that a

@@ -17,12 +17,13 @@
 #define MIB        (1024.0 * 1024.0)
 
 typedef struct {
-    const char *op, *variant, *dtype, *dist, *shape_name, *status, *note, *throttled, *unstable;
+    const char *op, *variant, *dtype, *dist, *shape_name, *status, *note, *throttled, *unstable,
+        *worst_element;
     int64_t m, n, k, batch, experts, topk, seed, kv_heads;
     double time_us, time_min_us, time_max_us, fp16_time_us, gbps, tflops, pct_peak_bw,
         pct_peak_flops, rel_vs_fp16, max_rel_vs_fp16, rel_vs_exact, quant_rel, sqnr_db, nonfinite,
         weight_bytes_fp16, weight_bytes_mxfp4, workspace_bytes, vram_savings_pct, noise_pct,
-        sm_clock_mhz, overhead_pct;
+        sm_clock_mhz, overhead_pct, elementwise;
     int line;    /* where the row starts in results.csv */
     int problem; /* index in report_data.problems */
     int next;    /* the next row of the same problem, -1 after the last */
@@ -127,7 +128,7 @@ void report_describe_series(const result_row *row, char *out, size_t size);
 
 // ---- report_targets.c
 
-enum { TARGET_COUNT = 8 };
+enum { TARGET_COUNT = 9 };
 extern const target_def report_targets[TARGET_COUNT];
 /* Judges every target; the items of each sorted worst first. */
 void report_judge(const report_data *d, target_result results[TARGET_COUNT]);

@@ -66,6 +66,8 @@ static const result_column result_columns[] = {
     FIELD("throttled", throttled),
     FIELD("unstable", unstable),
     FIELD("overhead_pct", overhead_pct),
+    FIELD("elem_err_vs_bound", elementwise),
+    FIELD("worst_element", worst_element),
     FIELD("sm_clock_mhz", sm_clock_mhz),
 };
 enum { RESULT_COLUMN_COUNT = sizeof result_columns / sizeof result_columns[0] };

@@ -292,6 +292,24 @@ static void collect_error_vs_exact(const report_data *d, target_result *t) {
     collect_error(d, t, offsetof(result_row, rel_vs_exact), mx_targets.rel_vs_exact, "%.2e", 1.0);
 }
 
+/* Every measured MXFP4 row whose op has the bound's magnitudes: its worst element. */
+static void collect_elementwise(const report_data *d, target_result *t) {
+    for (int r = 0; r < d->row_count; r++) {
+        const result_row *row = &d->rows[r];
+        if (!report_is_mxfp4(row)) continue;
+        if (!row->measured || isnan(row->elementwise)) {
+            report_not_judged(t, row->measured ? "no element-wise bound for this op"
+                                               : "skipped or failed before a result");
+            continue;
+        }
+        target_item *item = add_item(t, r, row->elementwise <= 1.0, row->elementwise);
+        if (!item) return;
+        snprintf(item->figure, sizeof item->figure, "%.3g x bound", row->elementwise);
+        snprintf(item->detail, sizeof item->detail, "worst element: %s",
+                 row->worst_element && row->worst_element[0] ? row->worst_element : "?");
+    }
+}
+
 static void vram_item(const report_data *d, target_result *t, int worst) {
     const result_row *row = &d->rows[worst];
     target_item *item = add_item(t, worst, row->vram_savings_pct >= mx_targets.vram_saved_pct,
@@ -351,6 +369,11 @@ static void title_error_vs_exact(target_result *t) {
     snprintf(t->judged_on, sizeof t->judged_on, "every measured MXFP4 row");
 }
 
+static void title_elementwise(target_result *t) {
+    snprintf(t->name, sizeof t->name, "every output element within its error bound vs exact");
+    snprintf(t->judged_on, sizeof t->judged_on, "every measured MXFP4 row of a GEMM op");
+}
+
 static void title_vram(target_result *t) {
     snprintf(t->name, sizeof t->name, "VRAM >= %g %% saved", mx_targets.vram_saved_pct);
     snprintf(t->judged_on, sizeof t->judged_on,
@@ -401,6 +424,13 @@ const target_def report_targets[TARGET_COUNT] = {
      "a weight and variant (a workspace may grow with M: dequant_cublas holds a full FP16 copy "
      "while it runs); the format itself allows at most 73.4 % (0.53125 of 2 bytes per weight).",
      collect_vram, true},
+    {title_elementwise, "error / bound",
+     "Each output element against FP64 on the exactly dequantized weights, within c (u |e| + "
+     "eta + gamma_K sum|x||w| + eta_w sum|x|): the output dtype's rounding plus FP32 sums over K "
+     "in any order (harness/elementwise.h says every term). Norm-wise errors average a wrong row "
+     "away; this catches it. The ops that are one product (gemm) are judged; composite ops have "
+     "no such bound yet.",
+     collect_elementwise, false},
 };
 _Static_assert(sizeof report_targets / sizeof report_targets[0] == TARGET_COUNT,
                "TARGET_COUNT counts the table");

@@ -85,6 +85,13 @@ static const mx_column columns[] = {
     NUMBER("overhead_pct_lo", "%", "95 % interval of overhead_pct: low end (variants only)", R,
            false),
     NUMBER("overhead_pct_hi", "%", "95 % interval of overhead_pct: high end", R, false),
+    NUMBER("elem_err_vs_bound", "",
+           "the worst element's error against FP64 over its bound (harness/elementwise.h): "
+           "above 1 fails; empty for ops without the bound",
+           R, false),
+    TEXT("worst_element", "", "where elem_err_vs_bound is: output row and column", R, false, false),
+    INTEGER("elements_over_bound", "", "output elements beyond their element-wise bound", R, false,
+            false, 0, 0),
     FLAG("unstable",
          "a variant making fp16's own cuBLAS call measured off it: the problem is not judged",
          false),

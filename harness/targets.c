@@ -7,6 +7,7 @@ const mx_target_values mx_targets = {
     .overhead_pct = 10.0,
     .rel_vs_fp16 = 0.01,
     .rel_vs_exact = 2e-3,
+    .elementwise_factor = 2.0,
     .decode_max_m = 16,
     .decode_min_fp16_bytes = 64.0 * 1024.0 * 1024.0,
     .decode_speedup = 3.5,
@@ -25,9 +26,11 @@ bool mx_target_overhead_passes(double overhead_pct) {
     return overhead_pct < mx_targets.overhead_pct;
 }
 
-bool mx_target_errors_pass(double rel_vs_fp16, double rel_vs_exact, int64_t nonfinite) {
+bool mx_target_errors_pass(double rel_vs_fp16, double rel_vs_exact, double elementwise,
+                           int64_t nonfinite) {
     return nonfinite == 0 && rel_vs_fp16 <= mx_targets.rel_vs_fp16 &&
-           (isnan(rel_vs_exact) || rel_vs_exact <= mx_targets.rel_vs_exact);
+           (isnan(rel_vs_exact) || rel_vs_exact <= mx_targets.rel_vs_exact) &&
+           (isnan(elementwise) || elementwise <= 1.0);
 }
 
 bool mx_target_throttled(double sm_clock_mhz, double start_clock_mhz) {

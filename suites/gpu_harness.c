@@ -16,7 +16,9 @@
 
 #include "bench.h"
 #include "bench_gpu.h"
+#include "op_util.h"
 #include "ops.h"
+#include "targets.h"
 #include "run_info.h"
 #include "table.h"
 #include "schema.h"
@@ -295,4 +297,84 @@ Test(gpu_harness, ctrl_c_stops_after_the_current_problem_with_valid_files,
     cr_assert(mx_run_info_read(path, &info, error, sizeof error), "%s", error);
     cr_expect_str_eq(info.status, "interrupted");
     mx_table_free(read_results(out, "samples.csv"));
+}
+
+// ---- the element-wise gate against a planted error
+
+enum { PLANT_N = 2048, PLANT_K = 4096 };
+static int64_t planted_row;
+
+/* Makes output row planted_row (of PLANT_N columns) 10 % larger, on the device. */
+static bool plant_error(void *y, mx_dtype dtype, int64_t count, cudaStream_t stream) {
+    (void)count;
+    double *wide = NULL, host[PLANT_N];
+    float row[PLANT_N], *narrow = NULL;
+    void *at = (char *)y + planted_row * PLANT_N * 2;
+    bool ok = cudaMalloc((void **)&wide, sizeof host) == cudaSuccess &&
+              cudaMalloc((void **)&narrow, sizeof row) == cudaSuccess &&
+              mx_bench_widen(at, dtype, PLANT_N, wide, stream) == MX_OK &&
+              cudaMemcpy(host, wide, sizeof host, cudaMemcpyDeviceToHost) == cudaSuccess;
+    for (int j = 0; ok && j < PLANT_N; j++) row[j] = (float)(host[j] * 1.1);
+    ok = ok && cudaMemcpy(narrow, row, sizeof row, cudaMemcpyHostToDevice) == cudaSuccess &&
+         mx_bench_narrow(narrow, PLANT_N, dtype, at, stream) == MX_OK &&
+         cudaStreamSynchronize(stream) == cudaSuccess;
+    cudaFree(wide);
+    cudaFree(narrow);
+    return ok;
+}
+
+/* The checks of one GEMM problem (M tokens, dtype) for variant, through the op table. */
+static mx_bench_errors check_gemm(int64_t m, const char *dtype, const char *variant) {
+    mx_sweep_row row = {.op = "gemm",
+                        .dist = "gaussian",
+                        .m = m,
+                        .n = PLANT_N,
+                        .k = PLANT_K,
+                        .batch = 1,
+                        .seed = 7};
+    snprintf(row.dtype, sizeof row.dtype, "%s", dtype);
+    snprintf(row.variant, sizeof row.variant, "%s", variant);
+    const mx_bench_op *op = mx_bench_find_op("gemm");
+    void *problem = NULL;
+    char why[512] = "";
+    cr_assert(op->setup(&row, &problem, why, sizeof why), "%s", why);
+    mx_op_prepared prepared = {0};
+    mx_bench_memory memory;
+    mx_bench_errors errors;
+    bool ok = op->prepare(problem, variant, &prepared, &memory, why, sizeof why) &&
+              op->check(problem, &prepared, 0, &errors, why, sizeof why);
+    mx_op_prepared_free(&prepared);
+    op->teardown(problem);
+    cr_assert(ok, "%s M=%lld %s: %s", variant, (long long)m, dtype, why);
+    return errors;
+}
+
+/* Issue 15's planted error: one output row 10 % wrong after the kernel passes both norm-wise
+ * gates at M = 4096 (it moves them by ~0.16 %) but fails the element-wise one at M = 1, 16 and
+ * 4096, naming the row; untouched outputs (the kernels and the FP16 path, BF16 included) pass. */
+Test(gpu_harness, a_planted_wrong_row_fails_the_elementwise_gate, .init = mx_test_work_dir_create) {
+    MX_REQUIRE_GPU();
+    const int64_t ms[] = {1, 16, 4096};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        for (int d = 0; d < 2; d++)
+            for (int v = 0; v < 2; v++) {
+                const char *dtype = d ? "bf16" : "f16", *variant = v ? "auto" : MX_BENCH_FP16;
+                mx_bench_errors clean = check_gemm(ms[i], dtype, variant);
+                cr_expect(clean.elementwise <= 1.0, "%s %s M=%lld: %g at row %lld column %lld",
+                          variant, dtype, (long long)ms[i], clean.elementwise,
+                          (long long)clean.worst_row, (long long)clean.worst_column);
+            }
+        planted_row = ms[i] / 2;
+        mx_op_check_tamper = plant_error;
+        mx_bench_errors planted = check_gemm(ms[i], "f16", "auto");
+        mx_op_check_tamper = NULL;
+        cr_expect_gt(planted.elementwise, 1.0, "M=%lld: %g", (long long)ms[i], planted.elementwise);
+        cr_expect_eq(planted.worst_row, planted_row);
+        cr_expect_not(mx_target_errors_pass(planted.rel_vs_fp16, planted.rel_vs_exact,
+                                            planted.elementwise, planted.nonfinite));
+        if (ms[i] == 4096)
+            cr_expect(planted.rel_vs_fp16 <= mx_targets.rel_vs_fp16 && planted.rel_vs_exact <= 0.01,
+                      "the norm-wise figures hardly move: %g, %g", planted.rel_vs_fp16,
+                      planted.rel_vs_exact);
+    }
 }
