@@ -26,6 +26,7 @@
 #include "data_dir.h"
 #include "device.h"
 #include "environment.h"
+#include "op_util.h"
 #include "ops.h"
 #include "run_info.h"
 #include "schema.h"
@@ -187,8 +188,9 @@ static void write_measured(run_files *files, int r, const mx_bench_op *op, const
     if (!m->is_fp16 && !throttled && !m->unstable)
         CELL(t, r, "pass_overhead", "%s", mx_flag_text(mx_target_overhead_passes(overhead)));
     CELL(t, r, "pass_error", "%s",
-         mx_flag_text(mx_target_errors_pass(m->errors.rel_vs_fp16, m->errors.rel_vs_exact,
-                                            m->errors.elementwise, m->errors.nonfinite)));
+         mx_flag_text(mx_target_errors_pass(mx_op_row_dtype(row), m->errors.rel_vs_fp16,
+                                            m->errors.rel_vs_exact, m->errors.elementwise,
+                                            m->errors.nonfinite)));
     if (!isnan(m->errors.elementwise)) { /* empty: an op without the bound's magnitudes */
         CELL(t, r, "elem_err_vs_bound", "%.3g", m->errors.elementwise);
         CELL(t, r, "worst_element", "row %lld, column %lld", (long long)m->errors.worst_row,

@@ -20,6 +20,9 @@
 
 #include "format.h"
 
+/* The unit roundoff of an output dtype: 2^-11 (FP16), 2^-8 (BF16). */
+double mx_unit_roundoff(mx_dtype dtype);
+
 typedef struct {
     double unit, underflow, gamma, factor, largest; /* largest: the dtype's largest finite */
 } mx_elementwise_bound;

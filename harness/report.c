@@ -91,7 +91,8 @@ static void write_variant_table(mx_doc *out, const report_data *d) {
             fast += mx_target_overhead_passes(overhead);
             bool finite = !(row->nonfinite > 0);
             close_to_fp16 += finite && row->rel_vs_fp16 <= mx_targets.rel_vs_fp16;
-            close_to_exact += finite && row->rel_vs_exact <= mx_targets.rel_vs_exact;
+            close_to_exact +=
+                finite && row->rel_vs_exact <= mx_target_rel_vs_exact(report_dtype(row));
             no_exact += finite && isnan(row->rel_vs_exact);
         }
         qsort(overheads, (size_t)count, sizeof *overheads, compare_doubles);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format.h"
 #include "gnuplot.h"
 #include "run_info.h"
 #include "table.h"
@@ -119,6 +120,8 @@ bool report_saves_vram(const result_row *row);
  * ratios, docs/design.md §4), or time_us / the FP16 time in a file without the column; NaN for
  * r < 0 or an unmeasured row. Every figure of the report relative to FP16 comes from here. */
 double report_ratio(const report_data *d, int r);
+/* The row's output dtype (MX_BF16 for "bf16", else MX_F16). */
+mx_dtype report_dtype(const result_row *row);
 /* The row of variant in problem p, or NULL. */
 const result_row *report_variant_row(const report_data *d, int p, const char *variant);
 /* "4096x4096", "gpt-oss.qkv 5120x2880", with batch and experts where they apply. */

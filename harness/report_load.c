@@ -182,6 +182,10 @@ bool report_saves_vram(const result_row *row) {
     return report_is_mxfp4(row) && !mx_variant_traits_of(row->variant)->fp16_copy;
 }
 
+mx_dtype report_dtype(const result_row *row) {
+    return strcmp(row->dtype, "bf16") == 0 ? MX_BF16 : MX_F16;
+}
+
 double report_ratio(const report_data *d, int r) {
     if (r < 0 || !d->rows[r].measured) return NAN;
     const result_row *row = &d->rows[r];

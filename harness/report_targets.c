@@ -242,9 +242,11 @@ static void collect_prefill(const report_data *d, target_result *t) {
     }
 }
 
-/* Every measured MXFP4 row against an error limit; non-finite outputs fail whatever the norm. */
-static void collect_error(const report_data *d, target_result *t, size_t field, double limit,
-                          const char *figure_format, double figure_scale) {
+/* Every measured MXFP4 row against its error limit (limit_of); non-finite outputs fail whatever
+ * the norm. */
+static void collect_error(const report_data *d, target_result *t, size_t field,
+                          double (*limit_of)(mx_dtype), const char *figure_format,
+                          double figure_scale) {
     for (int r = 0; r < d->row_count; r++) {
         const result_row *row = &d->rows[r];
         if (!report_is_mxfp4(row)) continue;
@@ -258,8 +260,8 @@ static void collect_error(const report_data *d, target_result *t, size_t field, 
             report_not_judged(t, "no reference figure at this size");
             continue;
         }
-        target_item *item =
-            add_item(t, r, !nonfinite && error <= limit, nonfinite ? 1e12 + row->nonfinite : error);
+        target_item *item = add_item(t, r, !nonfinite && error <= limit_of(report_dtype(row)),
+                                     nonfinite ? 1e12 + row->nonfinite : error);
         if (!item) return;
         if (nonfinite)
             snprintf(item->figure, sizeof item->figure, "%.0f non-finite", row->nonfinite);
@@ -283,13 +285,17 @@ static void collect_error(const report_data *d, target_result *t, size_t field, 
     }
 }
 
+static double rel_vs_fp16_limit(mx_dtype dtype) {
+    (void)dtype; /* the FP16 reference rounds like the row: one limit */
+    return mx_targets.rel_vs_fp16;
+}
+
 static void collect_error_vs_fp16(const report_data *d, target_result *t) {
-    collect_error(d, t, offsetof(result_row, rel_vs_fp16), mx_targets.rel_vs_fp16, "%.3g %%",
-                  100.0);
+    collect_error(d, t, offsetof(result_row, rel_vs_fp16), rel_vs_fp16_limit, "%.3g %%", 100.0);
 }
 
 static void collect_error_vs_exact(const report_data *d, target_result *t) {
-    collect_error(d, t, offsetof(result_row, rel_vs_exact), mx_targets.rel_vs_exact, "%.2e", 1.0);
+    collect_error(d, t, offsetof(result_row, rel_vs_exact), mx_target_rel_vs_exact, "%.2e", 1.0);
 }
 
 /* Every measured MXFP4 row whose op has the bound's magnitudes: its worst element. */
@@ -363,9 +369,10 @@ void report_format_limit(char out[32], size_t size, double value) {
 }
 
 static void title_error_vs_exact(target_result *t) {
-    char limit[32];
-    report_format_limit(limit, sizeof limit, mx_targets.rel_vs_exact);
-    snprintf(t->name, sizeof t->name, "kernel error vs exact <= %s", limit);
+    char limit[32], bf16[32];
+    report_format_limit(limit, sizeof limit, mx_target_rel_vs_exact(MX_F16));
+    report_format_limit(bf16, sizeof bf16, mx_target_rel_vs_exact(MX_BF16));
+    snprintf(t->name, sizeof t->name, "kernel error vs exact <= %s (BF16 %s)", limit, bf16);
     snprintf(t->judged_on, sizeof t->judged_on, "every measured MXFP4 row");
 }
 

@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include "elementwise.h"
+
 const mx_target_values mx_targets = {
     .overhead_pct = 10.0,
     .rel_vs_fp16 = 0.01,
@@ -26,10 +28,14 @@ bool mx_target_overhead_passes(double overhead_pct) {
     return overhead_pct < mx_targets.overhead_pct;
 }
 
-bool mx_target_errors_pass(double rel_vs_fp16, double rel_vs_exact, double elementwise,
-                           int64_t nonfinite) {
+double mx_target_rel_vs_exact(mx_dtype dtype) {
+    return mx_targets.rel_vs_exact * mx_unit_roundoff(dtype) / mx_unit_roundoff(MX_F16);
+}
+
+bool mx_target_errors_pass(mx_dtype dtype, double rel_vs_fp16, double rel_vs_exact,
+                           double elementwise, int64_t nonfinite) {
     return nonfinite == 0 && rel_vs_fp16 <= mx_targets.rel_vs_fp16 &&
-           (isnan(rel_vs_exact) || rel_vs_exact <= mx_targets.rel_vs_exact) &&
+           (isnan(rel_vs_exact) || rel_vs_exact <= mx_target_rel_vs_exact(dtype)) &&
            (isnan(elementwise) || elementwise <= 1.0);
 }
 

@@ -7,10 +7,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "format.h"
+
 typedef struct {
-    double overhead_pct;              /* best MXFP4 time / FP16 time - 1, below this (in %) */
-    double rel_vs_fp16;               /* norm-wise error against the FP16 reference, at most */
-    double rel_vs_exact;              /* norm-wise kernel error against FP64, at most */
+    double overhead_pct; /* best MXFP4 time / FP16 time - 1, below this (in %) */
+    double rel_vs_fp16;  /* norm-wise error against the FP16 reference, at most */
+    double rel_vs_exact; /* norm-wise kernel error against FP64, at most, for FP16 outputs (other
+                            dtypes: mx_target_rel_vs_exact) */
     double elementwise_factor;        /* c of the element-wise bound against FP64 (elementwise.h) */
     int64_t decode_max_m;             /* decode and bandwidth targets: M up to this */
     double decode_min_fp16_bytes;     /* decode: FP16 weights of at least this many bytes */
@@ -33,10 +36,13 @@ extern const mx_target_values mx_targets;
 
 /* The rules a single row is judged by (results.csv's pass_overhead and pass_error). */
 bool mx_target_overhead_passes(double overhead_pct);
+/* The kernel gate for outputs of dtype: rel_vs_exact scaled by the dtype's unit roundoff over
+ * FP16's (BF16's own rounding is ~8x FP16's: 2e-3 would fail BF16 for rounding alone). */
+double mx_target_rel_vs_exact(mx_dtype dtype);
 /* NaN rel_vs_exact or elementwise (the worst element's error over its bound, elementwise.h): no
  * such reference at this size or for this op, not held against the row. */
-bool mx_target_errors_pass(double rel_vs_fp16, double rel_vs_exact, double elementwise,
-                           int64_t nonfinite);
+bool mx_target_errors_pass(mx_dtype dtype, double rel_vs_fp16, double rel_vs_exact,
+                           double elementwise, int64_t nonfinite);
 bool mx_target_throttled(double sm_clock_mhz, double start_clock_mhz);
 /* The self-check on a cublas_only variant's ratio interval [ratio_low, ratio_high] to FP16. */
 bool mx_target_unstable(double ratio_low, double ratio_high);

@@ -215,14 +215,19 @@ Test(cpu_harness, row_rules_follow_the_target_values) {
     const mx_target_values *t = &mx_targets;
     cr_expect(mx_target_overhead_passes(t->overhead_pct * 0.999));
     cr_expect_not(mx_target_overhead_passes(t->overhead_pct));
-    cr_expect(mx_target_errors_pass(t->rel_vs_fp16, t->rel_vs_exact, 1.0, 0));
-    cr_expect(mx_target_errors_pass(0.0, NAN, NAN, 0),
+    cr_expect(mx_target_errors_pass(MX_F16, t->rel_vs_fp16, t->rel_vs_exact, 1.0, 0));
+    cr_expect(mx_target_errors_pass(MX_F16, 0.0, NAN, NAN, 0),
               "no exact reference is not held against a row");
-    cr_expect_not(mx_target_errors_pass(t->rel_vs_fp16 * 1.001, 0.0, 0.0, 0));
-    cr_expect_not(mx_target_errors_pass(0.0, t->rel_vs_exact * 1.001, 0.0, 0));
-    cr_expect_not(mx_target_errors_pass(0.0, 0.0, 1.001, 0), "one element over its bound fails");
-    cr_expect_not(mx_target_errors_pass(0.0, 0.0, 0.0, 1), "a non-finite output fails");
-    cr_expect_not(mx_target_errors_pass(NAN, 0.0, 0.0, 0), "a missing error figure fails");
+    cr_expect_not(mx_target_errors_pass(MX_F16, t->rel_vs_fp16 * 1.001, 0.0, 0.0, 0));
+    cr_expect_not(mx_target_errors_pass(MX_F16, 0.0, t->rel_vs_exact * 1.001, 0.0, 0));
+    cr_expect_not(mx_target_errors_pass(MX_F16, 0.0, 0.0, 1.001, 0),
+                  "one element over its bound fails");
+    cr_expect_not(mx_target_errors_pass(MX_F16, 0.0, 0.0, 0.0, 1), "a non-finite output fails");
+    cr_expect_not(mx_target_errors_pass(MX_F16, NAN, 0.0, 0.0, 0), "a missing error figure fails");
+    /* BF16 rounds 8x coarser than FP16 (2^-8 vs 2^-11): its kernel gate is 8x wider */
+    cr_expect_float_eq(mx_target_rel_vs_exact(MX_BF16), 8.0 * t->rel_vs_exact, 1e-18);
+    cr_expect(mx_target_errors_pass(MX_BF16, 0.0, 4.0 * t->rel_vs_exact, NAN, 0));
+    cr_expect_not(mx_target_errors_pass(MX_F16, 0.0, 4.0 * t->rel_vs_exact, NAN, 0));
     cr_expect(mx_target_throttled(t->throttle_fraction * 1000.0 - 1.0, 1000.0));
     cr_expect_not(mx_target_throttled(t->throttle_fraction * 1000.0, 1000.0));
     /* the self-check: unstable only when the whole interval is beyond the margin */

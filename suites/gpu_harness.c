@@ -370,7 +370,7 @@ Test(gpu_harness, a_planted_wrong_row_fails_the_elementwise_gate, .init = mx_tes
         mx_op_check_tamper = NULL;
         cr_expect_gt(planted.elementwise, 1.0, "M=%lld: %g", (long long)ms[i], planted.elementwise);
         cr_expect_eq(planted.worst_row, planted_row);
-        cr_expect_not(mx_target_errors_pass(planted.rel_vs_fp16, planted.rel_vs_exact,
+        cr_expect_not(mx_target_errors_pass(MX_F16, planted.rel_vs_fp16, planted.rel_vs_exact,
                                             planted.elementwise, planted.nonfinite));
         if (ms[i] == 4096)
             cr_expect(planted.rel_vs_fp16 <= mx_targets.rel_vs_fp16 && planted.rel_vs_exact <= 0.01,
