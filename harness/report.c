@@ -82,8 +82,8 @@ static void write_variant_table(mx_doc *out, const report_data *d) {
             const result_row *row = &d->rows[r];
             if (strcmp(row->variant, d->variants[v]) != 0) continue;
             rows++;
-            if (isfinite(row->vram_savings_pct))
-                lowest_saved = fmin(lowest_saved, row->vram_savings_pct);
+            if (isfinite(report_vram_saved(row)))
+                lowest_saved = fmin(lowest_saved, report_vram_saved(row));
             if (!row->measured) continue;
             measured++;
             double overhead = (report_ratio(d, r) - 1.0) * 100.0;

@@ -19,12 +19,12 @@
 
 typedef struct {
     const char *op, *variant, *dtype, *dist, *shape_name, *status, *note, *throttled, *unstable,
-        *worst_element;
+        *worst_element, *vram_mismatch;
     int64_t m, n, k, batch, experts, topk, seed, kv_heads;
     double time_us, time_min_us, time_max_us, fp16_time_us, gbps, tflops, pct_peak_bw,
         pct_peak_flops, rel_vs_fp16, max_rel_vs_fp16, rel_vs_exact, quant_rel, sqnr_db, nonfinite,
         weight_bytes_fp16, weight_bytes_mxfp4, workspace_bytes, vram_savings_pct, noise_pct,
-        sm_clock_mhz, overhead_pct, elementwise;
+        sm_clock_mhz, overhead_pct, elementwise, vram_measured_pct;
     int line;    /* where the row starts in results.csv */
     int problem; /* index in report_data.problems */
     int next;    /* the next row of the same problem, -1 after the last */
@@ -120,6 +120,8 @@ bool report_saves_vram(const result_row *row);
  * ratios, docs/design.md §4), or time_us / the FP16 time in a file without the column; NaN for
  * r < 0 or an unmeasured row. Every figure of the report relative to FP16 comes from here. */
 double report_ratio(const report_data *d, int r);
+/* The saving the VRAM target judges (mx_target_vram_saved). */
+double report_vram_saved(const result_row *row);
 /* The row's output dtype (MX_BF16 for "bf16", else MX_F16). */
 mx_dtype report_dtype(const result_row *row);
 /* The row of variant in problem p, or NULL. */

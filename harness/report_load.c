@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "schema.h"
+#include "targets.h"
 #include "text.h"
 #include "variants.h"
 
@@ -68,6 +69,8 @@ static const result_column result_columns[] = {
     FIELD("overhead_pct", overhead_pct),
     FIELD("elem_err_vs_bound", elementwise),
     FIELD("worst_element", worst_element),
+    FIELD("vram_savings_measured_pct", vram_measured_pct),
+    FIELD("vram_mismatch", vram_mismatch),
     FIELD("sm_clock_mhz", sm_clock_mhz),
 };
 enum { RESULT_COLUMN_COUNT = sizeof result_columns / sizeof result_columns[0] };
@@ -180,6 +183,10 @@ bool report_is_mxfp4(const result_row *row) {
 /* An MXFP4 variant that saves memory: it keeps no FP16 copy of the weights (variants.h). */
 bool report_saves_vram(const result_row *row) {
     return report_is_mxfp4(row) && !mx_variant_traits_of(row->variant)->fp16_copy;
+}
+
+double report_vram_saved(const result_row *row) {
+    return mx_target_vram_saved(row->vram_measured_pct, row->vram_savings_pct);
 }
 
 mx_dtype report_dtype(const result_row *row) {

@@ -331,7 +331,8 @@ static bool prepare_error(const report_data *d, plot_job *job) {
 static bool prepare_vram(const report_data *d, plot_job *job) {
     if (!has_mxfp4_variant(d)) return false;
     mx_text *file = job_file(job, "data", "vram.dat");
-    mx_text_printf(file, "# index\tweight\tlowest vram_savings_pct per MXFP4 variant\n");
+    mx_text_printf(file, "# index\tweight\tlowest judged VRAM saving (measured where known) per "
+                         "MXFP4 variant\n");
     double lowest = 0.0;
     bool any = false;
     int label_step = axis_label_step(d->weight_count);
@@ -345,10 +346,10 @@ static bool prepare_vram(const report_data *d, plot_job *job) {
             double saved = NAN;
             for (int r = 0; r < d->row_count; r++) {
                 const result_row *row = &d->rows[r];
-                if (strcmp(row->variant, d->variants[v]) == 0 && isfinite(row->vram_savings_pct) &&
+                double judged = report_vram_saved(row);
+                if (strcmp(row->variant, d->variants[v]) == 0 && isfinite(judged) &&
                     report_same_weight(row, &d->rows[d->weights[w]]))
-                    saved =
-                        isnan(saved) ? row->vram_savings_pct : fmin(saved, row->vram_savings_pct);
+                    saved = isnan(saved) ? judged : fmin(saved, judged);
             }
             put_value(file, saved);
             if (isfinite(saved)) lowest = fmin(lowest, saved), any = true;

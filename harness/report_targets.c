@@ -318,33 +318,41 @@ static void collect_elementwise(const report_data *d, target_result *t) {
 
 static void vram_item(const report_data *d, target_result *t, int worst) {
     const result_row *row = &d->rows[worst];
-    target_item *item = add_item(t, worst, row->vram_savings_pct >= mx_targets.vram_saved_pct,
-                                 -row->vram_savings_pct);
+    double saved = report_vram_saved(row);
+    target_item *item = add_item(t, worst, saved >= mx_targets.vram_saved_pct, -saved);
     if (!item) return;
-    snprintf(item->figure, sizeof item->figure, "%.2f %%", row->vram_savings_pct);
+    snprintf(item->figure, sizeof item->figure, "%.2f %%", saved);
     snprintf(item->detail, sizeof item->detail,
-             "%s: MXFP4 %.2f MiB + workspace %.2f MiB vs FP16 %.2f MiB", row->variant,
+             "%s: MXFP4 %.2f MiB + workspace %.2f MiB vs FP16 %.2f MiB (%s)", row->variant,
              row->weight_bytes_mxfp4 / MIB, row->workspace_bytes / MIB,
-             row->weight_bytes_fp16 / MIB);
+             row->weight_bytes_fp16 / MIB,
+             isfinite(row->vram_measured_pct) ? "measured" : "computed");
 }
 
-/* Per weight and VRAM-saving variant (one that keeps no FP16 copy): the lowest saving its rows
- * report (the workspace grows with M). */
+/* Per weight and VRAM-saving variant (one that keeps no FP16 copy): the lowest judged saving its
+ * rows report (the workspace grows with M), rows whose measured bytes contradict the computed
+ * ones left out. */
 static void collect_vram(const report_data *d, target_result *t) {
     for (int w = 0; w < d->weight_count; w++)
         for (int v = 0; v < d->variant_count; v++) {
-            int worst = -1, seen = 0;
+            int worst = -1, seen = 0, mismatched = 0;
             for (int r = 0; r < d->row_count; r++) {
                 const result_row *row = &d->rows[r];
                 if (strcmp(row->variant, d->variants[v]) != 0 || !report_saves_vram(row) ||
                     !report_same_weight(row, &d->rows[d->weights[w]]))
                     continue;
                 seen++;
-                if (isfinite(row->vram_savings_pct) &&
-                    (worst < 0 || row->vram_savings_pct < d->rows[worst].vram_savings_pct))
+                /* a measured figure that contradicts the computed bytes judges nothing */
+                bool mismatch = mx_flag_is_true(row->vram_mismatch);
+                mismatched += mismatch;
+                double saved = report_vram_saved(row);
+                if (!mismatch && isfinite(saved) &&
+                    (worst < 0 || saved < report_vram_saved(&d->rows[worst])))
                     worst = r;
             }
-            if (seen && worst < 0) report_not_judged(t, "no VRAM figure (skipped or failed rows)");
+            if (seen && worst < 0)
+                report_not_judged(t, mismatched ? "measured VRAM too far from the computed bytes"
+                                                : "no VRAM figure (skipped or failed rows)");
             if (worst >= 0) vram_item(d, t, worst);
         }
 }

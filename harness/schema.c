@@ -92,6 +92,13 @@ static const mx_column columns[] = {
     TEXT("worst_element", "", "where elem_err_vs_bound is: output row and column", R, false, false),
     INTEGER("elements_over_bound", "", "output elements beyond their element-wise bound", R, false,
             false, 0, 0),
+    NUMBER("vram_savings_measured_pct", "%",
+           "1 - vram_measured_bytes / fp16 weight bytes: the saving the VRAM target judges", R,
+           false),
+    FLAG("vram_mismatch",
+         "vram_measured_bytes more than harness/targets.c's share off mxfp4 + workspace: the "
+         "saving is not judged",
+         false),
     FLAG("unstable",
          "a variant making fp16's own cuBLAS call measured off it: the problem is not judged",
          false),

@@ -21,6 +21,7 @@ const mx_target_values mx_targets = {
     .prefill_ratio = 1.05,
     .vram_saved_pct = 73.0,
     .throttle_fraction = 0.9,
+    .vram_mismatch_pct = 2.0,
     .self_check_pct = 2.0,
 };
 
@@ -41,6 +42,15 @@ bool mx_target_errors_pass(mx_dtype dtype, double rel_vs_fp16, double rel_vs_exa
 
 bool mx_target_throttled(double sm_clock_mhz, double start_clock_mhz) {
     return sm_clock_mhz < mx_targets.throttle_fraction * start_clock_mhz;
+}
+
+double mx_target_vram_saved(double measured_pct, double computed_pct) {
+    return isfinite(measured_pct) ? measured_pct : computed_pct;
+}
+
+bool mx_target_vram_mismatch(double measured_bytes, double computed_bytes) {
+    return fabs(measured_bytes - computed_bytes) >
+           mx_targets.vram_mismatch_pct / 100.0 * computed_bytes;
 }
 
 bool mx_target_unstable(double ratio_low, double ratio_high) {

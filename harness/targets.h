@@ -27,6 +27,8 @@ typedef struct {
     double vram_saved_pct;            /* VRAM: savings in %, at least */
     double throttle_fraction; /* a row whose SM clock fell below this share of the start-up clock
                                  is throttled: reported, not judged */
+    double vram_mismatch_pct; /* measured VRAM (cudaMemGetInfo) this many % off the computed
+                                 bytes flags the row: its saving is not judged */
     double self_check_pct;    /* a variant making the FP16 row's own call (cublas_only) whose
                                  ratio's 95 % interval lies wholly this many % beyond 1 makes its
                                  problem unstable: reported, not judged (docs/design.md §4) */
@@ -44,6 +46,11 @@ double mx_target_rel_vs_exact(mx_dtype dtype);
 bool mx_target_errors_pass(mx_dtype dtype, double rel_vs_fp16, double rel_vs_exact,
                            double elementwise, int64_t nonfinite);
 bool mx_target_throttled(double sm_clock_mhz, double start_clock_mhz);
+/* The VRAM saving a row is judged by: the measured one (vram_savings_measured_pct) where the row
+ * has it, else the computed one (runs before the measured column, the fp16 rows). */
+double mx_target_vram_saved(double measured_pct, double computed_pct);
+/* Whether measured bytes are too far from the computed ones to judge the row's saving. */
+bool mx_target_vram_mismatch(double measured_bytes, double computed_bytes);
 /* The self-check on a cublas_only variant's ratio interval [ratio_low, ratio_high] to FP16. */
 bool mx_target_unstable(double ratio_low, double ratio_high);
 

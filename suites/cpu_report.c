@@ -115,7 +115,8 @@ static const char *const small_summary[] = {
     "4096x4096 M=4096 f16 range (fused) |",
     "| 2 | error vs FP16 reference <= 1 % | every measured MXFP4 row | 5/6 (+1 not judged) | 2 "
     "%: gemm 4096x4096 M=1 f16 gaussian (fused) |",
-    "| 3 | kernel error vs exact <= 2e-3 (BF16 1.6e-2) | every measured MXFP4 row | 5/6 (+1 not judged) | "
+    "| 3 | kernel error vs exact <= 2e-3 (BF16 1.6e-2) | every measured MXFP4 row | 5/6 (+1 not "
+    "judged) | "
     "3.00e-03: gemm 4096x4096 M=4096 f16 range (fused) |",
     "| 4 | decode: MXFP4 >= 3.5x faster than FP16 | M <= 16, FP16 weights >= 64 MiB | 0/1 | "
     "2.50x: gemm 14336x4096 M=4 f16 gaussian (skinny) |",
@@ -527,6 +528,31 @@ Test(cpu_report, rounds_overhead_and_unstable_problems, .init = mx_test_work_dir
               "%s", md);
     cr_expect(strstr(md, "**Unstable rows**: 3 rows belong to problems"), "%s", md);
     cr_expect(strstr(md, "| gemm 8192x4096 M=1 f16 gaussian | unstable: persistent |"), "%s", md);
+    free(md);
+}
+
+/* VRAM is judged on the measured saving where a row has it (70.00 % here although 73.44 % is
+ * computed), and a row whose measured bytes contradict the computed ones is not judged. */
+Test(cpu_report, vram_is_judged_on_the_measured_saving, .init = mx_test_work_dir_create) {
+    const char *csv =
+        "run_id,suite,op,variant,dtype,dist,M,N,K,experts,topk,samples,time_us,time_us_min,"
+        "time_us_max,noise_pct,fp16_time_us,overhead_pct,gbps,tflops,pct_peak_bw,pct_peak_flops,"
+        "rel_err_vs_fp16,max_rel_err_vs_fp16,rel_err_vs_exact,quant_rel_err,sqnr_db,nonfinite,"
+        "weight_bytes_fp16,weight_bytes_mxfp4,workspace_bytes,vram_savings_pct,pass_overhead,"
+        "pass_error,status,note,vram_savings_measured_pct,vram_mismatch\n"
+        "v,hand,gemm,fp16,f16,gaussian,1,4096,4096,,,20,100,99,101,0.2,100,0.00,1,0,1,0,0,0,0,0.1,"
+        "20,0,33554432,0,0,0.00,,true,ok,,,\n"
+        "v,hand,gemm,skinny,f16,gaussian,1,4096,4096,,,20,50,49,51,0.2,100,-50.00,1,0,1,0,1e-4,"
+        "1e-3,1e-4,0.1,20,0,33554432,8912896,0,73.44,true,true,ok,,70.00,false\n"
+        "v,hand,gemm,fp16,f16,gaussian,1,8192,4096,,,20,100,99,101,0.2,100,0.00,1,0,1,0,0,0,0,0.1,"
+        "20,0,67108864,0,0,0.00,,true,ok,,,\n"
+        "v,hand,gemm,skinny,f16,gaussian,1,8192,4096,,,20,50,49,51,0.2,100,-50.00,1,0,1,0,1e-4,"
+        "1e-3,1e-4,0.1,20,0,67108864,17825792,0,73.44,true,true,ok,,99.00,true\n";
+    char *md = report_md_of(csv);
+    cr_expect(strstr(md, "| 8 | VRAM >= 73 % saved | each weight shape and variant that keeps no "
+                         "FP16 copy | 0/1 (+1 not judged) | 70.00 %: gemm 4096x4096 (skinny) |"),
+              "%s", md);
+    cr_expect(strstr(md, "vs FP16 32.00 MiB (measured)"), "%s", md);
     free(md);
 }
 
