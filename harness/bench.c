@@ -138,6 +138,11 @@ typedef struct {
     mx_bench_memory memory;
     double fp16_us, sm_clock_mhz;
     bool is_fp16, unstable;
+    /* the fp16 row: which of cuBLAS's algorithms it is, out of how many timed, and the time of
+     * cuBLAS's own choice (cublasGemmEx default) in the same rounds (NaN: not measured) */
+    char algo[160];
+    int candidates;
+    double default_us;
 } row_result;
 
 static void write_measured(run_files *files, int r, const mx_bench_op *op, const mx_sweep_row *row,
@@ -157,6 +162,10 @@ static void write_measured(run_files *files, int r, const mx_bench_op *op, const
     }
     CELL(t, r, "noise_pct", "%.3f", m->stats.noise_pct);
     CELL(t, r, "fp16_time_us", "%.3f", m->fp16_us);
+    if (m->is_fp16) {
+        CELL(t, r, "fp16_algo", "%s (fastest of %d timed)", m->algo, m->candidates);
+        if (isfinite(m->default_us)) CELL(t, r, "fp16_default_us", "%.3f", m->default_us);
+    }
     CELL(t, r, "overhead_pct", "%.2f", overhead);
     if (!m->is_fp16 && isfinite(m->ratio.low)) {
         CELL(t, r, "overhead_pct_lo", "%.2f", (m->ratio.low - 1.0) * 100.0);
@@ -268,8 +277,8 @@ static void skip_problem(run_files *files, const progress *prog, problem_rows ro
 /* A problem timed at a lowered SM clock is timed once more after this pause. */
 enum { MX_THROTTLE_PAUSE_S = 2 };
 
-/* The FP16 reference (slot 0) or one variant of a problem, prepared, checked and timed in the
- * problem's rounds. */
+/* A candidate for the FP16 reference (one of the algorithms cuBLAS offers) or one variant of a
+ * problem, prepared, checked and timed in the problem's rounds. */
 typedef struct {
     const mx_bench_op *op;
     void *problem;
@@ -301,27 +310,38 @@ static void prepare_slot(slot *s, cudaStream_t stream) {
     nvtxRangePop();
 }
 
-/* The rounds of a problem's ready slots (the reference first in calls), retimed once after a
- * pause when the median SM clock over the rounds says throttled. Fills each slot's row_result. */
-static bool time_slots(const mx_timer *base, slot **ready, int count, double start_clock_mhz,
-                       double *clocks, double *first_clock_mhz, char *why, size_t why_size) {
-    mx_round_call *calls = calloc((size_t)count, sizeof *calls);
+/* A problem's slots: candidates[0..references) (0: cuBLAS's own choice), then the variants;
+ * ready lists the ones prepared and checked, candidates first. */
+typedef struct {
+    slot *slots, **ready;
+    int count, references, ready_count, ready_references;
+    int reference; /* after the rounds: the slot of the fastest candidate, the fp16 row */
+    int rows;      /* rows the problem writes: the fp16 row and the variants */
+    int rounds;
+    double first_clock_mhz; /* a throttled first attempt's clock, or NaN */
+} problem_slots;
+
+/* The rounds of a problem's ready slots, retimed once after a pause when the median SM clock over
+ * the rounds says throttled. Fills each ready slot's row_result, ratios against the fastest
+ * candidate. */
+static bool time_slots(const mx_timer *base, problem_slots *p, double start_clock_mhz,
+                       double *clocks, char *why, size_t why_size) {
+    mx_round_call *calls = calloc((size_t)p->ready_count, sizeof *calls);
     if (!calls) {
         snprintf(why, why_size, "out of host memory");
         return false;
     }
-    for (int i = 0; i < count; i++)
-        calls[i] =
-            (mx_round_call){.call = run_slot, .context = ready[i], .samples = ready[i]->samples};
+    for (int i = 0; i < p->ready_count; i++)
+        calls[i] = (mx_round_call){
+            .call = run_slot, .context = p->ready[i], .samples = p->ready[i]->samples};
     mx_timer t = *base;
-    const mx_sweep_row *row = ready[0]->row;
+    const mx_sweep_row *row = p->ready[0]->row;
     if (row->budget_ms > 0) t.rule.budget_ms = row->budget_ms;
-    t.rule.budget_ms *= count; /* the rows' budgets and minimum times, spent together */
-    t.rule.min_ms *= count;
-    int rounds = 0;
+    t.rule.budget_ms *= p->rows; /* the rows' budgets and minimum times, spent together */
+    t.rule.min_ms *= p->rows;
+    int reference = -1;
     mx_stop_reason reason = MX_STOP_CONTINUE;
     double clock_mhz = NAN;
-    *first_clock_mhz = NAN;
     bool ok = true;
     for (int attempt = 0; attempt < 2 && ok; attempt++) {
         if (attempt == 1) sleep(MX_THROTTLE_PAUSE_S); /* the clocks can recover */
@@ -330,46 +350,56 @@ static bool time_slots(const mx_timer *base, slot **ready, int count, double sta
                  row->dtype, row->dist, (long long)row->m, (long long)row->n, (long long)row->k,
                  (long long)row->batch);
         nvtxRangePushA(range);
-        ok = mx_time_rounds(&t, calls, count, clocks, &rounds, &reason, why, why_size);
+        ok = mx_time_rounds(&t, calls, p->ready_count, p->ready_references, &reference, clocks,
+                            &p->rounds, &reason, why, why_size);
         nvtxRangePop();
-        clock_mhz = ok ? mx_stats_median_of(clocks, rounds) : NAN;
+        clock_mhz = ok ? mx_stats_median_of(clocks, p->rounds) : NAN;
         if (!ok || !mx_target_throttled(clock_mhz, start_clock_mhz)) break;
-        if (attempt == 0) *first_clock_mhz = clock_mhz;
+        if (attempt == 0) p->first_clock_mhz = clock_mhz;
     }
-    for (int i = 0; i < count && ok; i++) {
-        row_result *m = &ready[i]->m;
-        if (!calls[i].active) { /* failed during the rounds */
-            ready[i]->ready = false;
-            snprintf(ready[i]->why, sizeof ready[i]->why, "%s", calls[i].why);
-            continue;
+    if (ok) {
+        const slot *best = p->ready[reference];
+        p->reference = (int)(best - p->slots);
+        for (int i = 0; i < p->ready_count; i++) {
+            slot *s = p->ready[i];
+            row_result *m = &s->m;
+            if (!calls[i].active) { /* failed, or a candidate left out as clearly slower */
+                s->ready = false;
+                snprintf(s->why, sizeof s->why, "%s", calls[i].why);
+                continue;
+            }
+            mx_stats_compute(s->samples, p->rounds, &m->stats);
+            m->time = mx_stats_median_interval(s->samples, p->rounds);
+            m->ratio = s == best ? (mx_interval){1.0, 1.0, 1.0}
+                                 : mx_stats_ratio_interval(s->samples, best->samples, p->rounds);
+            m->reason = reason;
+            m->sm_clock_mhz = clock_mhz;
+            m->fp16_us = mx_stats_median_of(best->samples, p->rounds);
         }
-        mx_stats_compute(ready[i]->samples, rounds, &m->stats);
-        m->time = mx_stats_median_interval(ready[i]->samples, rounds);
-        m->ratio = i == 0 ? (mx_interval){1.0, 1.0, 1.0}
-                          : mx_stats_ratio_interval(ready[i]->samples, ready[0]->samples, rounds);
-        m->reason = reason;
-        m->sm_clock_mhz = clock_mhz;
-        m->fp16_us = ready[0]->m.stats.median;
     }
     free(calls);
     return ok;
 }
 
-/* The self-check: a cublas_only variant makes the reference's own call, so its ratio must come
- * near 1 (mx_target_unstable). The first one that does not, or NULL. */
-static const slot *self_check(slot **ready, int count) {
-    for (int i = 1; i < count; i++) {
-        const mx_interval *r = &ready[i]->m.ratio;
-        if (ready[i]->ready && mx_variant_traits_of(ready[i]->variant)->cublas_only &&
-            mx_target_unstable(r->low, r->high))
-            return ready[i];
+/* The self-check: a cublas_only variant makes the call of cuBLAS's own choice (candidate 0), so
+ * its ratio to that candidate must come near 1 (mx_target_unstable). The first variant that does
+ * not, with that ratio in *ratio, or NULL. */
+static const slot *self_check(const problem_slots *p, mx_interval *ratio) {
+    const slot *own = &p->slots[0];
+    if (!own->ready) return NULL;
+    for (int i = p->references; i < p->count; i++) {
+        const slot *s = &p->slots[i];
+        if (!s->ready || !mx_variant_traits_of(s->variant)->cublas_only) continue;
+        *ratio = mx_stats_ratio_interval(s->samples, own->samples, p->rounds);
+        if (mx_target_unstable(ratio->low, ratio->high)) return s;
     }
     return NULL;
 }
 
 /* Writes one slot's row (measured, failed or skipped) and its samples. */
 static void write_slot(run_files *files, const progress *prog, const slot *s, int rounds,
-                       const slot *unstable_by, double first_clock_mhz) {
+                       const slot *unstable_by, mx_interval unstable_ratio,
+                       double first_clock_mhz) {
     int r = start_row(files, s->row, s->variant);
     if (!s->ready) {
         /* A shape the GPU cannot hold or the variant does not support is skipped; anything else
@@ -390,6 +420,12 @@ static void write_slot(run_files *files, const progress *prog, const slot *s, in
         snprintf(note, sizeof note, "%lld non-finite outputs where the exact result is finite; ",
                  (long long)m->errors.nonfinite);
     }
+    if (m->errors.elementwise > 1.0)
+        snprintf(note + strlen(note), sizeof note - strlen(note),
+                 "%lld outputs beyond their error bound, the worst %.3g x at row %lld, column "
+                 "%lld; ",
+                 (long long)m->errors.elementwise_over, m->errors.elementwise,
+                 (long long)m->errors.worst_row, (long long)m->errors.worst_column);
     if (m->reason == MX_STOP_BUDGET)
         snprintf(note + strlen(note), sizeof note - strlen(note),
                  "time budget spent at noise %.2f %% (ratio interval %.2f %%); ",
@@ -404,11 +440,10 @@ static void write_slot(run_files *files, const progress *prog, const slot *s, in
                  files->info->sm_clock_start_mhz);
     if (unstable_by)
         snprintf(note + strlen(note), sizeof note - strlen(note),
-                 "unstable: %s, the same cuBLAS call as fp16, measured %+.1f %% [%+.1f, %+.1f] "
-                 "(not judged); ",
-                 unstable_by->variant, (unstable_by->m.ratio.median - 1.0) * 100.0,
-                 (unstable_by->m.ratio.low - 1.0) * 100.0,
-                 (unstable_by->m.ratio.high - 1.0) * 100.0);
+                 "unstable: %s, the same cuBLAS call as cublasGemmEx's own choice, measured "
+                 "%+.1f %% [%+.1f, %+.1f] off it (not judged); ",
+                 unstable_by->variant, (unstable_ratio.median - 1.0) * 100.0,
+                 (unstable_ratio.low - 1.0) * 100.0, (unstable_ratio.high - 1.0) * 100.0);
     size_t length = strlen(note);
     if (length >= 2) note[length - 2] = '\0';
     finish_row(files, r, status, note);
@@ -422,57 +457,86 @@ static void write_slot(run_files *files, const progress *prog, const slot *s, in
     report_progress(prog, files->info, s->row, s->variant, what);
 }
 
-/* One set-up problem: its FP16 reference and every variant prepared and checked, then timed
- * together in interleaved rounds (docs/design.md §4), then written, reference first. */
-static void measure_problem(run_files *files, const mx_timer *t, const progress *prog,
-                            const mx_bench_op *op, void *problem, problem_rows rows) {
-    int count = (int)rows.count + 1, ready_count = 0, rounds = 0;
-    slot *slots = calloc((size_t)count, sizeof *slots);
-    slot **ready = calloc((size_t)count, sizeof *ready);
-    double *samples = malloc(sizeof *samples * (size_t)t->rule.max_samples * (size_t)(count + 1));
-    if (!slots || !ready || !samples) {
-        free(slots);
-        free(ready);
-        free(samples);
-        skip_problem(files, prog, rows, "out of host memory");
-        return;
-    }
-    for (int i = 0; i < count; i++) {
-        slot *s = &slots[i];
+/* Sets up the slots: every FP16 candidate the op offers, then every variant, each prepared and
+ * checked (the variants only once a candidate is ready). */
+static bool make_slots(problem_slots *p, const mx_timer *t, const mx_bench_op *op, void *problem,
+                       problem_rows rows, double *samples) {
+    p->count = p->references + (int)rows.count;
+    p->rows = 1 + (int)rows.count;
+    p->first_clock_mhz = NAN;
+    p->slots = calloc((size_t)p->count, sizeof *p->slots);
+    p->ready = calloc((size_t)p->count, sizeof *p->ready);
+    if (!p->slots || !p->ready) return false;
+    for (int i = 0; i < p->count; i++) {
+        slot *s = &p->slots[i];
+        bool candidate = i < p->references;
         s->op = op;
         s->problem = problem;
-        s->row = i == 0 ? rows.first : &rows.first[i - 1];
-        s->variant = i == 0 ? MX_BENCH_FP16 : s->row->variant;
-        s->m.is_fp16 = i == 0;
+        s->row = candidate ? rows.first : &rows.first[i - p->references];
+        s->variant = candidate ? MX_BENCH_FP16 : s->row->variant;
+        s->m.is_fp16 = candidate;
+        s->m.default_us = NAN;
+        s->prepared.mode = candidate ? i : 0; /* which FP16 candidate (ops.h) */
         s->samples = samples + (size_t)t->rule.max_samples * (size_t)i;
-        if (i > 0 && !slots[0].ready) {
+        if (!candidate && p->ready_references == 0) {
             s->skipped = true;
             snprintf(s->why, sizeof s->why, "the FP16 reference of this shape did not run");
             continue;
         }
         prepare_slot(s, t->stream);
-        if (s->ready) ready[ready_count++] = s;
+        if (s->ready) p->ready[p->ready_count++] = s;
+        p->ready_references += s->ready && candidate;
     }
-    double *clocks = samples + (size_t)t->rule.max_samples * (size_t)count;
-    double first_clock_mhz = NAN;
+    return true;
+}
+
+/* One set-up problem: its FP16 candidates and every variant prepared and checked, then timed
+ * together in interleaved rounds (docs/design.md §4), then written: the fastest candidate as the
+ * fp16 row, then the variants. */
+static void measure_problem(run_files *files, const mx_timer *t, const progress *prog,
+                            const mx_bench_op *op, void *problem, problem_rows rows) {
+    problem_slots p = {.references = 1 + (op->fp16_candidates ? op->fp16_candidates(problem) : 0)};
+    size_t blocks = (size_t)p.references + rows.count + 1; /* every slot's samples, the clocks */
+    double *samples = malloc(sizeof *samples * (size_t)t->rule.max_samples * blocks);
+    if (!samples || !make_slots(&p, t, op, problem, rows, samples)) {
+        free(p.slots);
+        free(p.ready);
+        free(samples);
+        skip_problem(files, prog, rows, "out of host memory");
+        return;
+    }
+    double *clocks = samples + (size_t)t->rule.max_samples * (blocks - 1);
     char why[512];
-    if (ready_count > 0 && !time_slots(t, ready, ready_count, files->info->sm_clock_start_mhz,
-                                       clocks, &first_clock_mhz, why, sizeof why))
-        for (int i = 0; i < ready_count; i++) { /* the reference or the timing failed */
-            ready[i]->ready = false;
-            ready[i]->skipped = i > 0;
-            snprintf(ready[i]->why, sizeof ready[i]->why, "%s",
-                     i == 0 ? why : "the FP16 reference of this shape did not run");
+    if (p.ready_references > 0 &&
+        !time_slots(t, &p, files->info->sm_clock_start_mhz, clocks, why, sizeof why)) {
+        for (int i = 0; i < p.ready_count; i++) { /* every candidate or the timing failed */
+            p.ready[i]->ready = false;
+            p.ready[i]->skipped = i >= p.ready_references;
+            snprintf(p.ready[i]->why, sizeof p.ready[i]->why, "%s",
+                     i < p.ready_references ? why : "the FP16 reference of this shape did not run");
         }
-    if (ready_count > 0) rounds = ready[0]->m.stats.count;
-    const slot *unstable_by = self_check(ready, ready_count);
-    for (int i = 0; i < count; i++) {
-        slots[i].m.unstable = unstable_by != NULL;
-        write_slot(files, prog, &slots[i], rounds, unstable_by, first_clock_mhz);
-        mx_op_prepared_free(&slots[i].prepared); /* also after a failed prepare */
+        p.reference = (int)(p.ready[0] - p.slots);
     }
-    free(slots);
-    free(ready);
+    slot *fp16 = &p.slots[p.reference];
+    if (fp16->ready) {
+        fp16->m.candidates = p.ready_references;
+        if (op->fp16_candidate_name)
+            op->fp16_candidate_name(problem, p.reference, fp16->m.algo, sizeof fp16->m.algo);
+        else
+            snprintf(fp16->m.algo, sizeof fp16->m.algo, "cuBLAS's own choice");
+        if (p.slots[0].ready) fp16->m.default_us = p.slots[0].m.stats.median;
+    }
+    mx_interval unstable_ratio = {NAN, NAN, NAN};
+    const slot *unstable_by = self_check(&p, &unstable_ratio);
+    for (int i = 0; i < p.count; i++) {
+        p.slots[i].m.unstable = unstable_by != NULL;
+        if (i >= p.references || i == p.reference)
+            write_slot(files, prog, &p.slots[i], p.rounds, unstable_by, unstable_ratio,
+                       p.first_clock_mhz);
+        mx_op_prepared_free(&p.slots[i].prepared); /* also after a failed prepare */
+    }
+    free(p.slots);
+    free(p.ready);
     free(samples);
 }
 
@@ -1052,31 +1116,33 @@ static void run_help_tail(void) {
 const mx_command mx_run_command = {
     "run",
     "Run a sweep: speed vs cuBLAS FP16, errors, VRAM per (op, variant, shape, dtype, dist) row.",
-    "Ceilings first, on random data: a 1 GiB device-to-device copy (GB/s = bytes read +\n"
-    "written) and cuBLAS FP16 at 8192^3. Then per problem: inputs and weights from the row's\n"
-    "distribution and seed, MXFP4 weights (floor scales) dequantized by the CPU reference codec,\n"
-    "and three references: the op's FP16 path on those weights (also timed, as variant fp16:\n"
-    "every weight product through cublasGemmEx, FP32 compute, cuBLAS's own algorithm choice; the\n"
-    "rest of the op, e.g. the attention core or the sampler, shared with the MXFP4 path), FP64 on\n"
-    "the same exact weights (cuBLAS DGEMM or the CPU reference; composite ops only up to a size,\n"
-    "above it rel_err_vs_exact is empty), and the FP16 path on the unquantized weights (the\n"
-    "quantization error). Every\n"
-    "variant of the problem and the FP16 path are prepared together; each is checked once\n"
-    "(output poisoned with NaN), warmed up twice, then all are timed in interleaved rounds: a\n"
-    "round times each once, in an order rotated by one per round, so that drift, clocks and\n"
-    "position hit all alike (CUDA events around exactly the call; 4x L2 read before each: clean\n"
-    "lines, no write-back charged to the next call), then probes the SM clock. overhead_pct is\n"
-    "the median of the per-round ratios to FP16, with a distribution-free 95 % interval\n"
-    "(overhead_pct_lo/hi; time_us_lo/hi for the time). Rounds stop once the FP16 time and every\n"
-    "ratio are known to --max-noise-pct (relative standard error from the interval) after\n"
-    "--min-time-ms per row, or at the rows' --time-budget-ms, with --min-samples rounds at\n"
-    "least. A problem whose median SM clock is below 90 % of the start-up clock is timed again\n"
-    "after a pause, and if still low flagged throttled; one whose persistent variant (fp16's own\n"
-    "cuBLAS call on a copy) measures more than 2 % off beyond its interval is flagged unstable;\n"
-    "neither is judged by any speed target. results.csv, samples.csv and run.json are rewritten\n"
-    "atomically after every problem; Ctrl-C stops after the current problem and leaves valid\n"
-    "files (exit 130). A row that cannot run (out of memory, unsupported shape) is written as\n"
-    "skipped with the reason, and the sweep goes on.",
+    "Ceilings first, on random data: a 1 GiB device-to-device copy (GB/s = bytes read + written)\n"
+    "and cuBLAS FP16 at 8192^3. Then per problem: inputs and weights from the row's distribution\n"
+    "and seed, MXFP4 weights (floor scales) dequantized by the CPU reference codec, and three\n"
+    "references: the op's FP16 path on those weights (also timed, as variant fp16: every weight\n"
+    "product through cuBLAS with FP32 compute; for gemm the fastest of cublasGemmEx (cuBLAS's own\n"
+    "choice, also reported as fp16_default_us) and up to 16 cublasLt heuristic candidates with a\n"
+    "32 MiB workspace, timed in the same rounds, clearly slower ones dropped on the way; other\n"
+    "ops cublasGemmEx; the rest of the op, e.g. the attention core or the sampler, shared with\n"
+    "the MXFP4 path), FP64 on the same exact weights (cuBLAS DGEMM or the CPU reference;\n"
+    "composite ops only up to a size, above it rel_err_vs_exact is empty), and the FP16 path on\n"
+    "the unquantized weights (the quantization error). Every variant of the problem and the FP16\n"
+    "path are prepared together; each is checked once (output poisoned with NaN), warmed up\n"
+    "twice, then all are timed in interleaved rounds: a round times each once, in an order\n"
+    "rotated by one per round, so that drift, clocks and position hit all alike (CUDA events\n"
+    "around exactly the call; 4x L2 read before each: clean lines, no write-back charged to the\n"
+    "next call), then probes the SM clock. overhead_pct is the median of the per-round ratios to\n"
+    "FP16, with a distribution-free 95 % interval (overhead_pct_lo/hi; time_us_lo/hi for the\n"
+    "time). Rounds stop once the FP16 time and every ratio are known to --max-noise-pct (relative\n"
+    "standard error from the interval) after --min-time-ms per row, or at the rows'\n"
+    "--time-budget-ms, with --min-samples rounds at least. A problem whose median SM clock is\n"
+    "below 90 % of the start-up clock is timed again after a pause, and if still low flagged\n"
+    "throttled; one whose persistent variant (cublasGemmEx's own call on a copy) measures more\n"
+    "than 2 % off that call beyond its interval is flagged unstable; neither is judged by any\n"
+    "speed target. results.csv, samples.csv and run.json are rewritten atomically after every\n"
+    "problem; Ctrl-C stops after the current problem and leaves valid files (exit 130). A row\n"
+    "that cannot run (out of memory, unsupported shape) is written as skipped with the reason,\n"
+    "and the sweep goes on.",
     run_options,
     (int)(sizeof run_options / sizeof run_options[0]),
     run_run,

@@ -40,7 +40,8 @@ typedef struct {
  * problem's variants are all prepared at once and timed in interleaved rounds (timing.h). */
 typedef struct {
     bool fp16;              /* the FP16 reference path */
-    int variant, mode;      /* the op's own codes for the variant (e.g. an mx_gemm_variant) */
+    int variant, mode;      /* the op's own codes for the variant (e.g. an mx_gemm_variant); for
+                               fp16, mode is the FP16 candidate the runner asks for */
     void *workspace;        /* what the variant allocated, or NULL */
     size_t workspace_bytes; /* its size */
 } mx_op_prepared;
@@ -72,6 +73,13 @@ typedef struct {
     /* Poisons the output, runs the prepared variant once, and measures that output's errors. */
     bool (*check)(void *problem, const mx_op_prepared *prepared, cudaStream_t stream,
                   mx_bench_errors *errors, char *why, size_t why_size);
+    /* Optional (NULL: none). How many FP16 algorithms beside cuBLAS's own choice the op offers
+     * for the problem's reference (cublasLt's heuristic candidates), and a name for candidate c
+     * (0: cuBLAS's own choice). The runner prepares each as the fp16 pseudo-variant with
+     * prepared->mode = c set before prepare(), times them in the rounds with the variants and
+     * keeps the fastest as the fp16 row (docs/design.md §4). */
+    int (*fp16_candidates)(void *problem);
+    void (*fp16_candidate_name)(void *problem, int candidate, char *text, size_t size);
 } mx_bench_op;
 
 extern const mx_bench_op mx_op_gemm;

@@ -384,8 +384,9 @@ static void write_caveats(mx_doc *out, const report_data *d) {
         int unstable = 0, listed = 0;
         for (int r = 0; r < d->row_count; r++) unstable += mx_flag_is_true(d->rows[r].unstable);
         mx_doc_bullet(out,
-                      "**Unstable rows**: %d row%s belong to problems where `persistent`, the FP16 "
-                      "row's own cuBLAS call, measured more than %g %% off it; they are judged by "
+                      "**Unstable rows**: %d row%s belong to problems where `persistent`, "
+                      "cublasGemmEx's own call on a copy, measured more than %g %% off that call; "
+                      "they are judged by "
                       "no speed target.",
                       unstable, unstable == 1 ? "" : "s", mx_targets.self_check_pct);
         if (unstable) mx_doc_table(out, "problem\tnote");

@@ -99,8 +99,14 @@ static const mx_column columns[] = {
          "vram_measured_bytes more than harness/targets.c's share off mxfp4 + workspace: the "
          "saving is not judged",
          false),
+    TEXT("fp16_algo", "",
+         "the fp16 row: the cuBLAS algorithm it timed, the fastest of those the op offers", R,
+         false, false),
+    NUMBER("fp16_default_us", "us",
+           "the fp16 row: cublasGemmEx with cuBLAS's own choice, timed in the same rounds", R,
+           false),
     FLAG("unstable",
-         "a variant making fp16's own cuBLAS call measured off it: the problem is not judged",
+         "a variant making cublasGemmEx's own call measured off it: the problem is not judged",
          false),
 };
 

@@ -29,7 +29,7 @@ typedef struct {
                                  is throttled: reported, not judged */
     double vram_mismatch_pct; /* measured VRAM (cudaMemGetInfo) this many % off the computed
                                  bytes flags the row: its saving is not judged */
-    double self_check_pct;    /* a variant making the FP16 row's own call (cublas_only) whose
+    double self_check_pct;    /* a variant making cublasGemmEx's own call (cublas_only) whose
                                  ratio's 95 % interval lies wholly this many % beyond 1 makes its
                                  problem unstable: reported, not judged (docs/design.md §4) */
 } mx_target_values;

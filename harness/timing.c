@@ -2,6 +2,7 @@
 #include "timing.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -63,28 +64,67 @@ bool mx_time_call(const mx_timer *t, mx_timed_call call, void *context, double *
     }
 }
 
-/* Leaves call out of the rounds with why; false when it is the reference (the rounds end). */
-static bool drop(mx_round_call *call, bool reference, const char *why, char *out, size_t out_size) {
-    call->active = false;
-    snprintf(call->why, sizeof call->why, "%s", why);
-    if (reference) snprintf(out, out_size, "%s", why);
-    return !reference;
+/* The active candidate (of calls[0..references)) with the lowest median over rounds, or -1. */
+static int best_candidate(const mx_round_call *calls, int references, int rounds) {
+    int best = -1;
+    double best_median = INFINITY;
+    for (int c = 0; c < references; c++) {
+        if (!calls[c].active) continue;
+        double median = mx_stats_median_of(calls[c].samples, rounds);
+        if (best < 0 || median < best_median) {
+            best = c;
+            best_median = median;
+        }
+    }
+    return best;
 }
 
-bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, double *clocks, int *rounds,
-                    mx_stop_reason *reason, char *why, size_t why_size) {
+/* Leaves the candidates whose median's interval lies wholly above the best one's out of the
+ * next rounds: they cannot be the reference any more. Candidate 0 (cuBLAS's own choice, which
+ * the runner reports beside the best and checks its method against) always stays. */
+static void prune(mx_round_call *calls, int references, int best, int rounds) {
+    mx_interval top = mx_stats_median_interval(calls[best].samples, rounds);
+    for (int c = 1; c < references; c++) {
+        if (c == best || !calls[c].active) continue;
+        mx_interval other = mx_stats_median_interval(calls[c].samples, rounds);
+        if (other.low > top.high) {
+            calls[c].active = false;
+            calls[c].pruned = true;
+        }
+    }
+}
+
+/* Leaves a failed call out of the rounds; false when no reference candidate is left. */
+static bool drop(mx_round_call *calls, int references, int c, const char *failure, char *why,
+                 size_t why_size) {
+    calls[c].active = false;
+    snprintf(calls[c].why, sizeof calls[c].why, "%s", failure);
+    if (c >= references) return true;
+    for (int r = 0; r < references; r++)
+        if (calls[r].active) return true;
+    snprintf(why, why_size, "%s", failure);
+    return false;
+}
+
+bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, int references,
+                    int *reference, double *clocks, int *rounds, mx_stop_reason *reason, char *why,
+                    size_t why_size) {
     char failure[512];
     *rounds = 0;
+    *reference = -1;
     for (int c = 0; c < count; c++) {
         calls[c].active = true;
+        calls[c].pruned = false;
         calls[c].why[0] = '\0';
+    }
+    for (int c = 0; c < count; c++)
         for (int i = 0; i < 2 && calls[c].active; i++)
             if (!calls[c].call(calls[c].context, t->stream, failure, sizeof failure) &&
-                !drop(&calls[c], c == 0, failure, why, why_size))
+                !drop(calls, references, c, failure, why, why_size))
                 return false;
-    }
-    const double **samples = malloc(sizeof *samples * (size_t)count);
-    bool *active = malloc(sizeof *active * (size_t)count);
+    /* what the stopping rule sees: the reference, then the variants */
+    const double **samples = malloc(sizeof *samples * (size_t)(count + 1));
+    bool *active = malloc(sizeof *active * (size_t)(count + 1));
     if (!samples || !active) {
         free(samples);
         free(active);
@@ -96,12 +136,12 @@ bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, double *
     for (*reason = MX_STOP_CONTINUE; ok && *reason == MX_STOP_CONTINUE;) {
         for (int i = 0; i < count && ok; i++) {
             int c = (*rounds + i) % count;
-            mx_round_call *call = &calls[c];
             bool call_failed;
-            if (call->active && !sample(t, call->call, call->context, &call->samples[*rounds],
-                                        &call_failed, failure, sizeof failure)) {
+            if (calls[c].active &&
+                !sample(t, calls[c].call, calls[c].context, &calls[c].samples[*rounds],
+                        &call_failed, failure, sizeof failure)) {
                 if (call_failed)
-                    ok = drop(call, c == 0, failure, why, why_size);
+                    ok = drop(calls, references, c, failure, why, why_size);
                 else { /* the timing failed, not the call: nothing more can be measured */
                     snprintf(why, why_size, "%s", failure);
                     ok = false;
@@ -114,12 +154,16 @@ bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, double *
         }
         if (!ok) break;
         (*rounds)++;
-        for (int c = 0; c < count; c++) {
-            samples[c] = calls[c].samples;
-            active[c] = calls[c].active;
+        *reference = best_candidate(calls, references, *rounds);
+        if (*rounds >= t->rule.min_samples) prune(calls, references, *reference, *rounds);
+        samples[0] = calls[*reference].samples;
+        active[0] = true;
+        for (int c = references; c < count; c++) {
+            samples[1 + c - references] = calls[c].samples;
+            active[1 + c - references] = calls[c].active;
         }
-        *reason = mx_stats_rounds_stop_reason(&t->rule, samples, active, count, *rounds,
-                                              mx_now_ms() - begin);
+        *reason = mx_stats_rounds_stop_reason(&t->rule, samples, active, 1 + count - references,
+                                              *rounds, mx_now_ms() - begin);
     }
     free(samples);
     free(active);

@@ -33,19 +33,27 @@ typedef struct {
     mx_timed_call call;
     void *context;
     double *samples; /* [rule.max_samples]: the call's time in each round, in us */
-    bool active;     /* measured; cleared when the call fails (why says how) */
-    char why[512];
+    bool active;     /* still measured */
+    bool pruned;     /* a reference candidate left out as clearly slower than the best */
+    char why[512];   /* why the call failed (active false, pruned false) */
 } mx_round_call;
 
 /* Times calls[0..count) in rounds (docs/design.md §4): 2 warm-up calls each, then rounds in
  * which every active call is timed once, in an order rotated by one per round (round r starts
  * with call r mod count), so that drift, clocks and position hit all calls alike; after each
- * round the SM clock is probed into clocks[round] ([rule.max_samples]). Calls start active; one
- * that fails leaves the rounds with its why set, the others go on, and *rounds counts the rounds
- * every still active call has a sample of. calls[0] is the reference of the stopping rule
- * (mx_stats_rounds_stop_reason): if it fails, or the flush, events or clock fail, the result is
- * false with why set. */
-bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, double *clocks, int *rounds,
-                    mx_stop_reason *reason, char *why, size_t why_size);
+ * round the SM clock is probed into clocks[round] ([rule.max_samples]).
+ *
+ * calls[0..references) are the candidates for the reference (the FP16 paths cuBLAS offers for
+ * the problem), the others the variants. After each round the reference is the active candidate
+ * with the lowest median so far (*reference, its index); from min_samples rounds on, a candidate
+ * whose median's 95 % interval lies wholly above the reference's is pruned (never candidate 0,
+ * cuBLAS's own choice). The stopping rule
+ * (mx_stats_rounds_stop_reason) sees the reference and the variants. A call that fails leaves
+ * the rounds with its why set and the others go on; *rounds counts the rounds every call still
+ * active has a sample of. false with why set when no candidate is left, or the flush, events or
+ * clock probe fail. */
+bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, int references,
+                    int *reference, double *clocks, int *rounds, mx_stop_reason *reason, char *why,
+                    size_t why_size);
 
 #endif

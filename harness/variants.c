@@ -4,7 +4,9 @@
 #include <string.h>
 
 static const mx_variant_traits table[] = {
-    {MX_BENCH_FP16, "the op's FP16 reference path through cublasGemmEx (cuBLAS's own algorithm)",
+    {MX_BENCH_FP16,
+     "the op's FP16 reference path through cuBLAS (gemm: the fastest of cublasGemmEx and "
+     "cublasLt's candidates)",
      true, false, true, "#000000", 6},
     {"auto", "the GEMM variant mx_gemm_choose picks for the token count", false, false, false,
      "#E69F00", 2},
