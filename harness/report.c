@@ -203,8 +203,35 @@ static void write_environment(mx_doc *out, const report_data *d) {
     mx_doc_row(out, "cuBLAS FP16\t%s\tcuBLAS FP16 GEMM 8192^3, FP32 compute", tflops);
 }
 
+/* One plot: its caption, then the figure or why it is not there. */
+static void write_plot(mx_doc *out, const report_data *d, const plot_outcome *outcome) {
+    mx_doc_paragraph(out, "%s", outcome->caption);
+    switch (outcome->state) {
+    case PLOT_DRAWN:
+        mx_doc_figure(out, d->run_dir, outcome->base, outcome->title);
+        break;
+    case PLOT_NO_DATA:
+        mx_doc_paragraph(out, "Not drawn: %s.", outcome->message);
+        break;
+    case PLOT_SKIPPED:
+        mx_doc_paragraph(out, "Not drawn (plots skipped); its data is in `plot_data/`.");
+        break;
+    case PLOT_FAILED:
+        mx_doc_paragraph(out, "Not drawn: %s", outcome->message);
+        break;
+    }
+}
+
+/* The target a plot is drawn under (report_targets' plot), or -1. */
+static int target_of_plot(const plot_outcome *outcome) {
+    for (int i = 0; i < TARGET_COUNT; i++)
+        if (report_targets[i].plot && strcmp(report_targets[i].plot, outcome->base) == 0) return i;
+    return -1;
+}
+
 static void write_targets(mx_doc *out, const report_data *d,
-                          const target_result results[TARGET_COUNT]) {
+                          const target_result results[TARGET_COUNT],
+                          const plot_outcome outcomes[PLOT_COUNT]) {
     mx_doc_heading(out, 2, "%s", SECTION_TARGETS);
     for (int i = 0; i < TARGET_COUNT; i++) {
         const target_def *target = &report_targets[i];
@@ -216,11 +243,12 @@ static void write_targets(mx_doc *out, const report_data *d,
             snprintf(extra, sizeof extra, "; %d not judged (%s)", t->not_judged, t->not_judged_why);
         mx_doc_paragraph(out, "**%d of %d pass**, %d fail%s.", t->passed, t->count,
                          t->count - t->passed, extra);
-        if (t->count == 0) continue;
         int shown = t->count < WORST_SHOWN ? t->count : WORST_SHOWN;
-        mx_doc_paragraph(out, "The %d worst:", shown);
-        mx_doc_table(out, "rank\t%s\tvariant\t%s\tresult\tdetail",
-                     target->per_weight ? "weight" : "problem", target->figure_name);
+        if (shown) {
+            mx_doc_paragraph(out, "The %d worst:", shown);
+            mx_doc_table(out, "rank\t%s\tvariant\t%s\tresult\tdetail",
+                         target->per_weight ? "weight" : "problem", target->figure_name);
+        }
         for (int k = 0; k < shown; k++) {
             const target_item *item = &t->items[k];
             char what[400];
@@ -228,6 +256,11 @@ static void write_targets(mx_doc *out, const report_data *d,
             mx_doc_row(out, "%d\t%s\t%s\t%s\t%s\t%s", k + 1, what, d->rows[item->row].variant,
                        item->figure, item->pass ? "pass" : "fail", item->detail);
         }
+        for (int p = 0; p < PLOT_COUNT; p++)
+            if (target_of_plot(&outcomes[p]) == i) {
+                mx_doc_heading(out, 4, "Plot: %s", outcomes[p].title);
+                write_plot(out, d, &outcomes[p]);
+            }
     }
 }
 
@@ -253,26 +286,23 @@ static void write_plots(mx_doc *out, const report_data *d, const plot_outcome ou
     if (d->series_count > d->panel_count)
         mx_doc_paragraph(
             out,
-            "The per-shape plots (1 and 5) show the first %d of %d shape series; every "
+            "The per-shape plots (overhead, time) show the first %d of %d shape series; every "
             "row is in the tables above and in `plot_data/`.",
             d->panel_count, d->series_count);
+    mx_text placed = {0};
     for (int i = 0; i < PLOT_COUNT; i++) {
-        mx_doc_heading(out, 3, "%d. %s", i + 1, outcomes[i].title);
-        mx_doc_paragraph(out, "%s", outcomes[i].caption);
-        switch (outcomes[i].state) {
-        case PLOT_DRAWN:
-            mx_doc_figure(out, d->run_dir, outcomes[i].base, outcomes[i].title);
-            break;
-        case PLOT_NO_DATA:
-            mx_doc_paragraph(out, "Not drawn: %s.", outcomes[i].message);
-            break;
-        case PLOT_SKIPPED:
-            mx_doc_paragraph(out, "Not drawn (plots skipped); its data is in `plot_data/`.");
-            break;
-        case PLOT_FAILED:
-            mx_doc_paragraph(out, "Not drawn: %s", outcomes[i].message);
-            break;
-        }
+        int target = target_of_plot(&outcomes[i]);
+        if (target >= 0)
+            mx_text_printf(&placed, "%s%s (target %d)", placed.length ? ", " : "",
+                           outcomes[i].title, target + 1);
+    }
+    if (placed.length)
+        mx_doc_paragraph(out, "Drawn under their targets above: %s.", mx_text_get(&placed));
+    mx_text_free(&placed);
+    for (int i = 0; i < PLOT_COUNT; i++) {
+        if (target_of_plot(&outcomes[i]) >= 0) continue;
+        mx_doc_heading(out, 3, "%s", outcomes[i].title);
+        write_plot(out, d, &outcomes[i]);
     }
 }
 
@@ -483,7 +513,7 @@ static void write_report(mx_doc *out, const report_data *d,
         mx_doc_bullet(out, "[%s](#%s)", heading, anchor);
     }
     write_environment(out, d);
-    write_targets(out, d, results);
+    write_targets(out, d, results, outcomes);
     write_model_memory(out, d);
     write_plots(out, d, outcomes, skip_notice);
     write_caveats(out, d);

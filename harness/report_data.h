@@ -86,7 +86,8 @@ typedef struct {
     const char *figure_name;
     const char *explanation; /* a paragraph; `code` and **bold** are kept */
     void (*collect)(const report_data *d, target_result *out);
-    bool per_weight; /* an item is a weight shape, not a problem */
+    bool per_weight;  /* an item is a weight shape, not a problem */
+    const char *plot; /* the plot (report_plots.c's base name) drawn under it, or NULL */
 } target_def;
 
 typedef enum { PLOT_DRAWN, PLOT_NO_DATA, PLOT_SKIPPED, PLOT_FAILED } plot_state;

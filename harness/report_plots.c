@@ -439,12 +439,12 @@ static const plot_def report_plots[] = {
      "FP16 copy of the weights (dequant_cublas's temporary, persistent's cache) fall below zero.",
      prepare_vram},
     {"throughput", "throughput.gp", "Achieved bandwidth and compute against the ceilings",
-     "Top: M <= 16, bytes moved per second as % of the measured copy bandwidth (target 80 % for "
-     "MXFP4). Bottom: M >= 1024, TFLOP/s as % of cuBLAS FP16 at 8192^3.",
+     "Top: M <= 16, bytes moved per second as % of the measured copy bandwidth (the dashed line "
+     "is target 5). Bottom: M >= 1024, TFLOP/s as % of cuBLAS FP16 at 8192^3.",
      prepare_throughput},
     {"time", "time.gp", "Time per variant",
-     "Median time per variant (log axis) for each weight shape and M; fp16 is the cuBLAS "
-     "reference.",
+     "Median time per variant (log axis) for each weight shape and M, with a bar from the "
+     "fastest to the slowest sample; fp16 is the cuBLAS reference.",
      prepare_time},
 };
 _Static_assert(sizeof report_plots / sizeof report_plots[0] == PLOT_COUNT,

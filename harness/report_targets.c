@@ -403,49 +403,49 @@ const target_def report_targets[TARGET_COUNT] = {
      "negative when MXFP4 is faster. Variants that keep a dequantized FP16 copy of the weights "
      "(persistent, embedding cached: harness/variants.c) are left out of \"best\": they save no "
      "memory and are FP16 paths in disguise (they are measured and drawn all the same).",
-     collect_overhead, false},
+     collect_overhead, false, "overhead"},
     {title_error_vs_fp16, "rel. error",
      "Normwise relative error ||y - r|| / ||r|| of each MXFP4 row against cuBLAS FP16 on the same "
      "dequantized weights (the Sprint 6 quantity). Rows with non-finite outputs where the exact "
      "result is finite fail whatever their norm.",
-     collect_error_vs_fp16, false},
+     collect_error_vs_fp16, false, "error"},
     {title_error_vs_exact, "rel. error",
      "The kernel's own error: against an FP64 product on the exactly dequantized weights. FP16 "
      "output rounding alone is about 3e-4.",
-     collect_error_vs_exact, false},
+     collect_error_vs_exact, false, NULL},
     {title_decode, "speed-up",
      "At decode token counts a GEMM streams its weights, so MXFP4 (3.76x fewer bytes) can be up to "
      "3.76x faster than cuBLAS FP16; the target asks this much of the best MXFP4 variant. An op "
      "whose FP16 path moves less than the size limit per call although its weights are larger (an "
      "embedding lookup reads only its rows) is not judged.",
-     collect_decode, false},
+     collect_decode, false, NULL},
     {title_bandwidth, "% of copy",
      "Bytes the MXFP4 op must move (weights, scales, activations, output) per second, as a share "
      "of the device-to-device copy bandwidth measured at start-up (run.json); judged where the "
      "MXFP4 weights are large enough for launch latency not to dominate.",
-     collect_bandwidth, false},
+     collect_bandwidth, false, "throughput"},
     {title_medium, "speed-up",
      "Between decode and prefill the weights are still read once per call while the FP16 GEMM "
      "starts to be compute bound: the best MXFP4 variant must be clearly faster at the lower "
      "token count and no slower at the higher one.",
-     collect_medium, false},
+     collect_medium, false, NULL},
     {title_prefill, "time / FP16",
      "At prefill token counts the GEMM is compute bound; the best MXFP4 variant that needs no "
      "workspace (so no temporary FP16 copy: dequant_cublas does not count) may take at most this "
      "multiple of the cuBLAS FP16 time.",
-     collect_prefill, false},
+     collect_prefill, false, NULL},
     {title_vram, "saved",
      "savings = 1 - (MXFP4 blocks + scales + workspace) / FP16 bytes, the lowest over the rows of "
      "a weight and variant (a workspace may grow with M: dequant_cublas holds a full FP16 copy "
      "while it runs); the format itself allows at most 73.4 % (0.53125 of 2 bytes per weight).",
-     collect_vram, true},
+     collect_vram, true, "vram"},
     {title_elementwise, "error / bound",
      "Each output element against FP64 on the exactly dequantized weights, within c (u |e| + "
      "eta + gamma_K sum|x||w| + eta_w sum|x|): the output dtype's rounding plus FP32 sums over K "
      "in any order (harness/elementwise.h says every term). Norm-wise errors average a wrong row "
      "away; this catches it. The ops that are one product (gemm) are judged; composite ops have "
      "no such bound yet.",
-     collect_elementwise, false},
+     collect_elementwise, false, NULL},
 };
 _Static_assert(sizeof report_targets / sizeof report_targets[0] == TARGET_COUNT,
                "TARGET_COUNT counts the table");

@@ -163,6 +163,17 @@ Test(cpu_report, small_run_pass_counts_match_the_hand_computed_ones,
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         cr_expect(strstr(md, expected[i]), "report.md lacks\n%s\n%s", expected[i], md);
+    /* each plot under its target's section, the rest under Plots */
+    const char *in_order[] = {"### 1. overhead",  "#### Plot: Overhead",  "### 2. error",
+                              "#### Plot: Error", "### 5. bandwidth",     "#### Plot: Achieved",
+                              "### 8. VRAM",      "#### Plot: VRAM",      "### 9.",
+                              "## Plots",         "### Time per variant", "## Caveats"};
+    const char *at = md;
+    for (size_t i = 0; i < sizeof in_order / sizeof in_order[0]; i++) {
+        const char *next = strstr(at, in_order[i]);
+        cr_expect_not_null(next, "'%s' missing or out of order", in_order[i]);
+        if (next) at = next;
+    }
     char *html = read_output(dir, "report.html", NULL);
     cr_expect(strstr(html, "<td class=\"fail\">fail</td>") &&
                   strstr(html, "<h2 id=\"caveats\">Caveats</h2>"),
