@@ -12,7 +12,7 @@ enum {
     MX_EXIT_FAILED = 1,    /* the work failed (a write, a kernel, memory); compare: a regression */
     MX_EXIT_INPUT = 2,     /* bad usage or unusable input: the message names the flag or file */
     MX_EXIT_NO_DEVICE = 3, /* the command needs a usable CUDA GPU and there is none */
-    MX_EXIT_INTERRUPTED = 130, /* Ctrl-C (run stops after the current row, files valid) */
+    MX_EXIT_INTERRUPTED = 130, /* Ctrl-C (run stops after the current problem, files valid) */
 };
 
 /* The exit codes in words, for --help. */

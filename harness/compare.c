@@ -577,7 +577,7 @@ static int compare_runs(comparison *cmp, const char *out_dir, bool all) {
     if (!cmp->rows || !matched) {
         free(matched);
         mx_cli_error("out of memory");
-        return MX_EXIT_INPUT;
+        return MX_EXIT_FAILED;
     }
     for (size_t b = 0; b < base->row_count; b++) {
         compared_row *row = &cmp->rows[cmp->count];
@@ -609,12 +609,12 @@ static int compare_runs(comparison *cmp, const char *out_dir, bool all) {
     qsort(cmp->rows, cmp->count, sizeof *cmp->rows, compare_rows);
     if (!mx_write_stream_atomic(dat_path, write_compare_dat, cmp, error, sizeof error)) {
         mx_cli_error("%s", error);
-        return MX_EXIT_INPUT;
+        return MX_EXIT_FAILED; /* the work failed, not the input */
     }
     print_table(cmp, all);
     if (!save_compare_csv(cmp, csv_path, error, sizeof error)) {
         mx_cli_error("%s", error);
-        return MX_EXIT_INPUT;
+        return MX_EXIT_FAILED;
     }
     int regressions = 0;
     printf("\nsummary: %zu rows:", cmp->count);

@@ -167,15 +167,21 @@ static int run_merge(const mx_parsed_options *parsed) {
         info.rows_failed += s->rows_failed > 0 ? s->rows_failed : 0;
         info.rows_skipped += s->rows_skipped > 0 ? s->rows_skipped : 0;
     }
+    bool created = access(out, F_OK) != 0;
     if (!mx_ensure_folder(out)) {
         mx_cli_error("cannot create %s: %s", out, strerror(errno));
         goto done;
     }
     status = MX_EXIT_FAILED;
-    if (!mx_table_save(results, results_path, error, sizeof error) ||
-        !mx_table_save(samples, samples_path, error, sizeof error) ||
-        !mx_run_info_save(&info, json_path, error, sizeof error)) {
+    /* all three files or none: a half-written OUT would hold "results" merge then refuses */
+    int saved = mx_table_save(results, results_path, error, sizeof error);
+    saved += saved == 1 && mx_table_save(samples, samples_path, error, sizeof error);
+    saved += saved == 2 && mx_run_info_save(&info, json_path, error, sizeof error);
+    if (saved < 3) {
         mx_cli_error("%s", error);
+        const char *written[] = {results_path, samples_path};
+        for (int i = 0; i < saved; i++) unlink(written[i]);
+        if (created) rmdir(out);
         goto done;
     }
     printf("merged %d shards of %s (%s) into %s: %zu rows, %zu samples, status %s\n", count,

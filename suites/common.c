@@ -3,11 +3,13 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,6 +200,18 @@ void mx_test_write_file(const char *path, const void *data, size_t bytes) {
 
 mx_cli_result mx_test_run_cli(const char *const *args) {
     return mx_test_wait_cli(mx_test_spawn_cli(args));
+}
+
+mx_cli_result mx_test_run_cli_disk_full(const char *const *args, long bytes) {
+    signal(SIGXFSZ, SIG_IGN); /* inherited through exec: writes fail instead of killing */
+    struct rlimit old, small;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = (rlim_t)bytes;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    pid_t pid = mx_test_spawn_cli(args);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    return mx_test_wait_cli(pid);
 }
 
 mx_test_errors mx_test_compare_ulp(const uint16_t *y, int bf16, const double *ref, int64_t count) {

@@ -77,6 +77,9 @@ pid_t mx_test_spawn_cli(const char *const *args);
 /* Waits for it (it must exit normally) and collects its exit code and output. */
 mx_cli_result mx_test_wait_cli(pid_t pid);
 mx_cli_result mx_test_run_cli(const char *const *args);
+/* The same on a "full disk": every file mxbench writes is cut at bytes (RLIMIT_FSIZE; writes
+ * beyond fail with EFBIG, SIGXFSZ ignored). */
+mx_cli_result mx_test_run_cli_disk_full(const char *const *args, long bytes);
 
 #define MX_REQUIRE_GPU()                                                                           \
     do {                                                                                           \

@@ -957,6 +957,38 @@ Test(cpu_compare, baseline_update_then_compare_against_the_baselines, IN_A_FRESH
     cr_expect_eq(count_entries(mx_test_path("baselines/nvidia-h200")), 9);
 }
 
+/* A full disk (writes cut at 2 KiB, 256 bytes): baseline --update fails with exit 1 naming what it
+ * could not write and keeps the history as it was, no temporary folder left; compare fails with
+ * exit 1 instead of giving a verdict, and leaves no temporary file. */
+Test(cpu_compare, a_full_disk_keeps_the_baseline_and_fails_cleanly, IN_A_FRESH_DIR) {
+    write_job("first", 3, H200, 1.0, 1.0);
+    write_job("again", 3, H200, 1.0, 1.0);
+    const char *first[] = {"first/first-1", "first/first-2", "first/first-3"};
+    cr_assert_eq(baseline_update(first, 3, false).exit_code, 0);
+    char dir[128], again[128], cur[128];
+    snprintf(dir, sizeof dir, "%s", mx_test_path("baselines"));
+    snprintf(again, sizeof again, "%s", mx_test_path("again/again-1"));
+    mx_cli_result r = mx_test_run_cli_disk_full(
+        (const char *[]){"baseline", "--update", again, "--baselines", dir, NULL}, 2048);
+    cr_expect_eq(r.exit_code, MX_EXIT_FAILED, "out: %s\nerr: %s", r.out, r.err);
+    cr_expect(strstr(r.err, "again-1"), "the message names what was not written: %s", r.err);
+    cr_expect_eq(count_entries(mx_test_path("baselines")), 1, "no temporary folder is left");
+    cr_expect_eq(count_entries(mx_test_path("baselines/nvidia-h200")), 3,
+                 "the history is as it was");
+    r = baseline(NULL);
+    cr_expect(strstr(r.out, "3 runs") && strstr(r.out, "run first-3"), "%s", r.out);
+
+    snprintf(cur, sizeof cur, "%s", mx_test_path("again"));
+    r = mx_test_run_cli_disk_full((const char *[]){"compare", dir, cur, NULL}, 256);
+    cr_expect_eq(r.exit_code, MX_EXIT_FAILED, "out: %s\nerr: %s", r.out, r.err);
+    cr_expect(strstr(r.err, "compare"), "%s", r.err);
+    DIR *folder = opendir(cur);
+    cr_assert_not_null(folder);
+    for (struct dirent *entry; (entry = readdir(folder));)
+        cr_expect_null(strstr(entry->d_name, ".tmp"), "temporary %s left", entry->d_name);
+    closedir(folder);
+}
+
 /* A baseline from before histories (the three files in baselines/<model>/) is a history of one
  * run: compare reads it, and --update turns it into a history. */
 Test(cpu_compare, a_single_run_baseline_becomes_a_history, IN_A_FRESH_DIR) {
@@ -1085,6 +1117,26 @@ Test(cpu_compare, merged_shards_are_the_whole_run, IN_A_FRESH_DIR) {
     r = merge("merged", (const char *[]){"s1", "s2"}, 2);
     cr_expect_eq(r.exit_code, 2, "nothing is overwritten: %s", r.err);
     cr_expect(strstr(r.err, "already holds results"), "%s", r.err);
+}
+
+/* A full disk: merge fails with exit 1 and leaves no half-written OUT, so that the same merge
+ * succeeds once there is room. */
+Test(cpu_compare, merge_on_a_full_disk_leaves_nothing_behind, IN_A_FRESH_DIR) {
+    fake_row whole[] = {{"fp16", 1, 50.0, 1.0, 30, NULL, NULL},
+                        {"fused", 1, 40.0, 1.0, 30, NULL, NULL}};
+    write_run("s1", H200, whole, 1);
+    write_run("s2", H200, whole + 1, 1);
+    set_shard("s1", "1/2");
+    set_shard("s2", "2/2");
+    char out[128], s1[128], s2[128];
+    snprintf(out, sizeof out, "%s", mx_test_path("merged"));
+    snprintf(s1, sizeof s1, "%s", mx_test_path("s1"));
+    snprintf(s2, sizeof s2, "%s", mx_test_path("s2"));
+    mx_cli_result r = mx_test_run_cli_disk_full((const char *[]){"merge", out, s1, s2, NULL}, 1024);
+    cr_expect_eq(r.exit_code, MX_EXIT_FAILED, "out: %s\nerr: %s", r.out, r.err);
+    cr_expect_neq(access(out, F_OK), 0, "a half-written %s is left", out);
+    r = merge("merged", (const char *[]){"s1", "s2"}, 2);
+    cr_expect_eq(r.exit_code, 0, "%s%s", r.out, r.err);
 }
 
 Test(cpu_compare, merge_refuses_shards_that_do_not_belong_together, IN_A_FRESH_DIR) {

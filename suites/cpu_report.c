@@ -567,6 +567,29 @@ Test(cpu_report, vram_is_judged_on_the_measured_saving, .init = mx_test_work_dir
     free(md);
 }
 
+/* A full disk, as far as mxbench can tell (RLIMIT_FSIZE: writes past a few KiB fail with
+ * EFBIG): report fails with exit 1 naming what it could not write, the report.md of an earlier
+ * report stays whole, and no temporary file is left. */
+Test(cpu_report, a_full_disk_fails_cleanly_and_keeps_the_old_report,
+     .init = mx_test_work_dir_create) {
+    const char *dir = copy_fixture("report_small");
+    mx_cli_result r = mx_test_run_cli((const char *[]){"report", "--no-plots", dir, NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    size_t before_size;
+    char *before = read_output(dir, "report.md", &before_size);
+    cr_assert_gt(before_size, 8192, "the report must outgrow the limit below");
+    r = mx_test_run_cli_disk_full((const char *[]){"report", "--no-plots", dir, NULL}, 4096);
+    cr_expect_eq(r.exit_code, MX_EXIT_FAILED, "out: %s\nerr: %s", r.out, r.err);
+    cr_expect(strstr(r.err, "report.md"), "the message names the file: %s", r.err);
+    size_t after_size;
+    char *after = read_output(dir, "report.md", &after_size);
+    cr_expect(after_size == before_size && memcmp(before, after, before_size) == 0,
+              "the earlier report.md changed");
+    expect_no_temporaries(dir);
+    free(before);
+    free(after);
+}
+
 /* Runs of two GPU models side by side: a column per model, the regime medians, the plot data. */
 Test(cpu_report, runs_of_two_gpu_models_side_by_side, .init = mx_test_work_dir_create) {
     const char *models[] = {"h200", "h100"};
