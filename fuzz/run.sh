@@ -18,6 +18,9 @@ for target in "$@"; do
            head -c 65536 "$f" >"$corpus/$(echo "$f" | tr / _)"; done ;;
     run_json) for f in suites/fixtures/*/run.json suites/fixtures/compare/*/run.json; do
                 cp "$f" "$corpus/$(echo "$f" | tr / _)"; done ;;
+    report) for d in suites/fixtures/report_small suites/fixtures/compare/*/; do
+              { head -c 65536 "$d/results.csv"; printf '\n--run.json--\n'; cat "$d/run.json"; } \
+                >"$corpus/$(echo "$d" | tr / _)"; done ;;
   esac
   if compgen -G "$regressions/*" >/dev/null && ! "$exe" "$regressions"/* >"$build/$target.replay.log" 2>&1; then
     echo "fuzz_$target: a regression input crashes again (see $build/$target.replay.log)" >&2
@@ -26,6 +29,7 @@ for target in "$@"; do
   fi
   dict=()
   [ -f "fuzz/$target.dict" ] && dict=(-dict="fuzz/$target.dict")
+  [ "$target" = report ] && dict+=(-close_fd_mask=3) # the command's own output
   echo "fuzz_$target: ${seconds} s"
   if ! "$exe" "$corpus" fuzz/seeds/"$target" "${dict[@]}" -max_total_time="$seconds" \
       -artifact_prefix="$regressions/" -print_final_stats=1 >"$build/$target.log" 2>&1; then
