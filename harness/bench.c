@@ -141,7 +141,7 @@ typedef struct {
     /* the fp16 row: which of cuBLAS's algorithms it is, out of how many timed, and the time of
      * cuBLAS's own choice (cublasGemmEx default) in the same rounds (NaN: not measured) */
     char algo[160];
-    int candidates;
+    int candidates, rejected;
     double default_us;
 } row_result;
 
@@ -163,7 +163,8 @@ static void write_measured(run_files *files, int r, const mx_bench_op *op, const
     CELL(t, r, "noise_pct", "%.3f", m->stats.noise_pct);
     CELL(t, r, "fp16_time_us", "%.3f", m->fp16_us);
     if (m->is_fp16) {
-        CELL(t, r, "fp16_algo", "%s (fastest of %d timed)", m->algo, m->candidates);
+        CELL(t, r, "fp16_algo", "%s (fastest of %d timed%s)", m->algo, m->candidates,
+             m->rejected ? "; candidates whose output disagreed were left out" : "");
         if (isfinite(m->default_us)) CELL(t, r, "fp16_default_us", "%.3f", m->default_us);
     }
     CELL(t, r, "overhead_pct", "%.2f", overhead);
@@ -208,8 +209,13 @@ static void write_measured(run_files *files, int r, const mx_bench_op *op, const
                                             m->errors.nonfinite)));
     if (!isnan(m->errors.elementwise)) { /* empty: an op without the bound's magnitudes */
         CELL(t, r, "elem_err_vs_bound", "%.3g", m->errors.elementwise);
-        CELL(t, r, "worst_element", "row %lld, column %lld", (long long)m->errors.worst_row,
-             (long long)m->errors.worst_column);
+        if (row->batch > 1)
+            CELL(t, r, "worst_element", "batch %lld, row %lld, column %lld",
+                 (long long)m->errors.worst_batch, (long long)m->errors.worst_row,
+                 (long long)m->errors.worst_column);
+        else
+            CELL(t, r, "worst_element", "row %lld, column %lld", (long long)m->errors.worst_row,
+                 (long long)m->errors.worst_column);
         CELL(t, r, "elements_over_bound", "%lld", (long long)m->errors.elementwise_over);
     }
     CELL(t, r, "sm_clock_mhz", "%.0f", m->sm_clock_mhz);
@@ -315,6 +321,7 @@ static void prepare_slot(slot *s, cudaStream_t stream) {
 typedef struct {
     slot *slots, **ready;
     int count, references, ready_count, ready_references;
+    int rejected;  /* cublasLt candidates whose output disagreed with cuBLAS's own choice */
     int reference; /* after the rounds: the slot of the fastest candidate, the fp16 row */
     int rows;      /* rows the problem writes: the fp16 row and the variants */
     int rounds;
@@ -350,24 +357,27 @@ static bool time_slots(const mx_timer *base, problem_slots *p, double start_cloc
                  row->dtype, row->dist, (long long)row->m, (long long)row->n, (long long)row->k,
                  (long long)row->batch);
         nvtxRangePushA(range);
-        ok = mx_time_rounds(&t, calls, p->ready_count, p->ready_references, &reference, clocks,
-                            &p->rounds, &reason, why, why_size);
+        /* cuBLAS's own choice always stays: the self-check and fp16_default_us need it */
+        int keep = p->slots[0].ready ? 0 : -1;
+        ok = mx_time_rounds(&t, calls, p->ready_count, p->ready_references, keep, &reference,
+                            clocks, &p->rounds, &reason, why, why_size);
         nvtxRangePop();
         clock_mhz = ok ? mx_stats_median_of(clocks, p->rounds) : NAN;
         if (!ok || !mx_target_throttled(clock_mhz, start_clock_mhz)) break;
         if (attempt == 0) p->first_clock_mhz = clock_mhz;
     }
+    for (int i = 0; i < p->ready_count; i++)
+        if (!calls[i].active) { /* failed (its own why), or a candidate left out as slower */
+            p->ready[i]->ready = false;
+            snprintf(p->ready[i]->why, sizeof p->ready[i]->why, "%s", calls[i].why);
+        }
     if (ok) {
         const slot *best = p->ready[reference];
         p->reference = (int)(best - p->slots);
         for (int i = 0; i < p->ready_count; i++) {
             slot *s = p->ready[i];
             row_result *m = &s->m;
-            if (!calls[i].active) { /* failed, or a candidate left out as clearly slower */
-                s->ready = false;
-                snprintf(s->why, sizeof s->why, "%s", calls[i].why);
-                continue;
-            }
+            if (!s->ready) continue;
             mx_stats_compute(s->samples, p->rounds, &m->stats);
             m->time = mx_stats_median_interval(s->samples, p->rounds);
             m->ratio = s == best ? (mx_interval){1.0, 1.0, 1.0}
@@ -422,10 +432,8 @@ static void write_slot(run_files *files, const progress *prog, const slot *s, in
     }
     if (m->errors.elementwise > 1.0)
         snprintf(note + strlen(note), sizeof note - strlen(note),
-                 "%lld outputs beyond their error bound, the worst %.3g x at row %lld, column "
-                 "%lld; ",
-                 (long long)m->errors.elementwise_over, m->errors.elementwise,
-                 (long long)m->errors.worst_row, (long long)m->errors.worst_column);
+                 "%lld outputs beyond their error bound, the worst %.3g x (worst_element); ",
+                 (long long)m->errors.elementwise_over, m->errors.elementwise);
     if (m->reason == MX_STOP_BUDGET)
         snprintf(note + strlen(note), sizeof note - strlen(note),
                  "time budget spent at noise %.2f %% (ratio interval %.2f %%); ",
@@ -457,6 +465,16 @@ static void write_slot(run_files *files, const progress *prog, const slot *s, in
     report_progress(prog, files->info, s->row, s->variant, what);
 }
 
+/* Whether a cublasLt candidate computes what cuBLAS's own choice (own) does: no more non-finite
+ * outputs, no element beyond its error bound where own has none, within the FP16 error target
+ * of the reference output. Against absolute limits when own did not run. */
+static bool candidate_agrees(const slot *s, const slot *own) {
+    const mx_bench_errors *e = &s->m.errors, *o = own->ready ? &own->m.errors : NULL;
+    return e->nonfinite <= (o ? o->nonfinite : 0) &&
+           !(e->elementwise > (o && o->elementwise > 1.0 ? o->elementwise : 1.0)) &&
+           e->rel_vs_fp16 <= mx_targets.rel_vs_fp16;
+}
+
 /* Sets up the slots: every FP16 candidate the op offers, then every variant, each prepared and
  * checked (the variants only once a candidate is ready). */
 static bool make_slots(problem_slots *p, const mx_timer *t, const mx_bench_op *op, void *problem,
@@ -484,6 +502,10 @@ static bool make_slots(problem_slots *p, const mx_timer *t, const mx_bench_op *o
             continue;
         }
         prepare_slot(s, t->stream);
+        if (s->ready && candidate && i > 0 && !candidate_agrees(s, &p->slots[0])) {
+            s->ready = false; /* a cublasLt algorithm that computes something else */
+            p->rejected++;
+        }
         if (s->ready) p->ready[p->ready_count++] = s;
         p->ready_references += s->ready && candidate;
     }
@@ -509,17 +531,29 @@ static void measure_problem(run_files *files, const mx_timer *t, const progress 
     char why[512];
     if (p.ready_references > 0 &&
         !time_slots(t, &p, files->info->sm_clock_start_mhz, clocks, why, sizeof why)) {
-        for (int i = 0; i < p.ready_count; i++) { /* every candidate or the timing failed */
-            p.ready[i]->ready = false;
-            p.ready[i]->skipped = i >= p.ready_references;
-            snprintf(p.ready[i]->why, sizeof p.ready[i]->why, "%s",
-                     i < p.ready_references ? why : "the FP16 reference of this shape did not run");
-        }
+        /* Calls that failed in the rounds keep their own why. With a candidate still standing,
+         * the timing itself failed: whatever still stands fails with it. Without one, every
+         * candidate failed, and the variants still standing are skipped. */
+        bool candidate_left = false;
+        for (int i = 0; i < p.ready_references; i++) candidate_left |= p.ready[i]->ready;
         p.reference = (int)(p.ready[0] - p.slots);
+        for (int i = 0; i < p.ready_count; i++) {
+            slot *s = p.ready[i];
+            if (i < p.ready_references && !s->ready && s->why[0]) /* a failed, not a pruned one */
+                p.reference = (int)(s - p.slots);
+            if (!s->ready) continue;
+            s->ready = false;
+            s->skipped = !candidate_left;
+            snprintf(s->why, sizeof s->why, "%s",
+                     candidate_left ? why : "the FP16 reference of this shape did not run");
+        }
+        if (!p.slots[p.reference].why[0])
+            snprintf(p.slots[p.reference].why, sizeof p.slots[p.reference].why, "%s", why);
     }
     slot *fp16 = &p.slots[p.reference];
     if (fp16->ready) {
         fp16->m.candidates = p.ready_references;
+        fp16->m.rejected = p.rejected;
         if (op->fp16_candidate_name)
             op->fp16_candidate_name(problem, p.reference, fp16->m.algo, sizeof fp16->m.algo);
         else
@@ -558,6 +592,16 @@ static int run_problems(run_files *files, const mx_timer *t, const progress *pro
             skip_problem(files, prog, rows, why);
         }
         if (!save_all(files)) return MX_EXIT_FAILED;
+        /* A kernel fault poisons the CUDA context for good: every later row would fail too. */
+        cudaError_t context = cudaDeviceSynchronize();
+        if (context != cudaSuccess) {
+            char problem_text[256];
+            mx_sweep_problem(rows.first, problem_text, sizeof problem_text);
+            mx_cli_error("the CUDA context is lost after %s (%s): the run stops here; its rows "
+                         "say which call failed",
+                         problem_text, cudaGetErrorString(context));
+            return MX_EXIT_FAILED;
+        }
     }
     return save_all(files) ? MX_EXIT_OK : MX_EXIT_FAILED;
 }

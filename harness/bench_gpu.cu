@@ -249,6 +249,73 @@ extern "C" mx_status mx_bench_poison(void *dst, mx_dtype dtype, int64_t count,
     return MX_OK;
 }
 
+/* The element-wise check's accumulators: the worst element as a key (the ratio's float bits,
+ * which order like the ratios for ratios >= 0, above its index), the counts. */
+typedef struct {
+    unsigned long long worst_key, over, checked;
+} mx_elementwise_sums;
+
+static __global__ void mx_elementwise_kernel(const void *y, mx_dtype dtype, const double *exact,
+                                             const double *magnitude, const double *row_sums,
+                                             int64_t count, int64_t cols,
+                                             mx_elementwise_bound bound,
+                                             mx_elementwise_sums *sums) {
+    unsigned long long worst = 0, over = 0, checked = 0;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        double value = mx_load(y, dtype, 0, i), e = exact[i];
+        if (!mx_elementwise_judged(&bound, value, e)) continue;
+        double ratio =
+            fabs(value - e) / mx_elementwise_limit(&bound, e, magnitude[i], row_sums[i / cols]);
+        checked++;
+        over += ratio > 1.0;
+        unsigned long long key = (unsigned long long)__float_as_uint(fminf((float)ratio, 3.0e38f))
+                                     << 32 |
+                                 (unsigned long long)(uint32_t)i;
+        if (key > worst) worst = key;
+    }
+    if (checked) {
+        atomicMax(&sums->worst_key, worst);
+        atomicAdd(&sums->over, over);
+        atomicAdd(&sums->checked, checked);
+    }
+}
+
+extern "C" mx_status mx_bench_elementwise(const void *y, mx_dtype dtype, const double *exact,
+                                          const double *magnitude, const double *row_sums,
+                                          int64_t count, int64_t cols, int64_t k,
+                                          mx_elementwise_result *result, cudaStream_t stream) {
+    if (count >= ((int64_t)1 << 32) || cols <= 0)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                       "element-wise check of %lld outputs in rows of %lld: at most 2^32 - 1 "
+                       "outputs, rows of at least one",
+                       (long long)count, (long long)cols);
+    mx_elementwise_sums *sums = nullptr, host = {0, 0, 0};
+    MX_CUDA_CHECK(cudaMallocAsync((void **)&sums, sizeof *sums, stream));
+    cudaError_t error = cudaMemsetAsync(sums, 0, sizeof *sums, stream);
+    if (error == cudaSuccess) {
+        mx_elementwise_kernel<<<mx_grid(count), MX_THREADS, 0, stream>>>(
+            y, dtype, exact, magnitude, row_sums, count, cols, mx_elementwise_bound_for(dtype, k),
+            sums);
+        error = cudaGetLastError();
+    }
+    if (error == cudaSuccess)
+        error = cudaMemcpyAsync(&host, sums, sizeof host, cudaMemcpyDeviceToHost, stream);
+    cudaFreeAsync(sums, stream);
+    if (error == cudaSuccess) error = cudaStreamSynchronize(stream);
+    MX_CUDA_CHECK(error);
+    uint32_t bits = (uint32_t)(host.worst_key >> 32);
+    float worst;
+    memcpy(&worst, &bits, sizeof worst);
+    *result = (mx_elementwise_result){
+        .worst = host.checked ? (double)worst : 0.0,
+        .worst_index = host.checked ? (int64_t)(host.worst_key & 0xFFFFFFFFull) : -1,
+        .over = (int64_t)host.over,
+        .checked = (int64_t)host.checked,
+    };
+    return MX_OK;
+}
+
 extern "C" mx_status mx_bench_compare(const void *y, mx_dtype y_dtype, const void *r,
                                       mx_dtype r_dtype, int r_is_f64, int64_t count,
                                       mx_error_figures *figures, cudaStream_t stream) {

@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 
+#include "elementwise.h"
 #include "status.h"
 #include "format.h"
 
@@ -64,6 +65,15 @@ typedef struct {
 mx_status mx_bench_compare(const void *y, mx_dtype y_dtype, const void *r, mx_dtype r_dtype,
                            int r_is_f64, int64_t count, mx_error_figures *figures,
                            cudaStream_t stream);
+
+/* The element-wise bound (elementwise.h) over y [count] of dtype (an output [count / cols, cols]
+ * of a product over k terms) against exact, with magnitude m per element and row_sums s per
+ * output row, all FP64 on the device; the worst element, how many exceed, how many were judged.
+ * count must be below 2^32. */
+mx_status mx_bench_elementwise(const void *y, mx_dtype dtype, const double *exact,
+                               const double *magnitude, const double *row_sums, int64_t count,
+                               int64_t cols, int64_t k, mx_elementwise_result *result,
+                               cudaStream_t stream);
 
 /* Evicts the L2 by reading bytes of buffer (at least 2x the L2; the buffer must have been
  * written once). Reading, not writing: a memset leaves the L2 full of dirty lines whose

@@ -1,4 +1,4 @@
-/* The element-wise error bound (elementwise.h). */
+/* The element-wise error bound's constants (elementwise.h). */
 #include "elementwise.h"
 
 #include <math.h>
@@ -20,31 +20,4 @@ mx_elementwise_bound mx_elementwise_bound_for(mx_dtype dtype, int64_t k) {
         .factor = mx_targets.elementwise_factor,
         .largest = bf16 ? ldexp(255.0, 120) : 65504.0,
     };
-}
-
-double mx_elementwise_limit(const mx_elementwise_bound *bound, double exact, double magnitude,
-                            double row_sum) {
-    return bound->factor * (bound->unit * fabs(exact) + bound->underflow +
-                            bound->gamma * magnitude + bound->underflow * row_sum);
-}
-
-void mx_elementwise_clear(mx_elementwise_result *result) {
-    *result = (mx_elementwise_result){.worst = 0.0, .worst_index = -1};
-}
-
-void mx_elementwise_add(mx_elementwise_result *result, const mx_elementwise_bound *bound,
-                        const double *y, const double *exact, const double *magnitude,
-                        const double *row_sums, int64_t count, int64_t offset, int64_t cols) {
-    for (int64_t i = 0; i < count; i++) {
-        if (!isfinite(y[i]) || !(fabs(exact[i]) <= bound->largest)) continue;
-        int64_t index = offset + i;
-        double ratio = fabs(y[i] - exact[i]) /
-                       mx_elementwise_limit(bound, exact[i], magnitude[i], row_sums[index / cols]);
-        result->checked++;
-        result->over += ratio > 1.0;
-        if (ratio > result->worst || result->worst_index < 0) {
-            result->worst = ratio;
-            result->worst_index = index;
-        }
-    }
 }

@@ -153,10 +153,37 @@ static bool product_f64(gemm_problem *p, const double *x64, const double *w64, d
                      why, why_size, "cublasDgemmStridedBatched");
 }
 
-/* The exact product on the exactly dequantized weights, then what the element-wise bound needs:
- * |X| . |W|^T and each output row's sum of |x| (DGEMV against ones). */
+/* What the element-wise bound needs (op_util.h): |X| . |W|^T and each output row's sum of |x|
+ * (DGEMV against ones), with x64 and w64 as scratch. Optional: when it cannot be had (memory), the
+ * buffers are freed and the bound is not applied. */
+static void magnitudes(gemm_problem *p, double *x64, double *w64) {
+    char why[512];
+    int64_t x_count = p->batch * p->m * p->k, w_count = p->batch * p->n * p->k;
+    double *ones = NULL, *ones_host = malloc(sizeof *ones_host * (size_t)p->k), one = 1.0,
+           zero = 0.0;
+    for (int64_t i = 0; ones_host && i < p->k; i++) ones_host[i] = 1.0;
+    bool ok = ones_host && p->y_magnitude && p->row_sums &&
+              mx_op_mx_ok(mx_bench_widen_abs(p->x, p->dtype, x_count, x64, 0), why, sizeof why,
+                          "widen |X|") &&
+              mx_op_mx_ok(mx_bench_widen_abs(p->w.exact, MX_F32, w_count, w64, 0), why, sizeof why,
+                          "widen |W|") &&
+              product_f64(p, x64, w64, p->y_magnitude, why, sizeof why) &&
+              mx_op_upload_f64(&ones, ones_host, p->k, why, sizeof why) &&
+              cublas_ok(cublasDgemv(p->cublas, CUBLAS_OP_T, (int)p->k, (int)(p->batch * p->m), &one,
+                                    x64, (int)p->k, ones, 1, &zero, p->row_sums, 1),
+                        why, sizeof why, "cublasDgemv") &&
+              mx_op_cuda_ok(cudaDeviceSynchronize(), why, sizeof why, "FP64 magnitudes");
+    free(ones_host);
+    cudaFree(ones);
+    if (ok) return;
+    cudaFree(p->y_magnitude);
+    cudaFree(p->row_sums);
+    p->y_magnitude = p->row_sums = NULL;
+}
+
+/* The exact product on the exactly dequantized weights, then the bound's magnitudes. */
 static bool exact_product(gemm_problem *p, char *why, size_t why_size) {
-    double *x64 = NULL, *w64 = NULL, *ones = NULL, *ones_host = NULL;
+    double *x64 = NULL, *w64 = NULL;
     int64_t x_count = p->batch * p->m * p->k, w_count = p->batch * p->n * p->k;
     bool ok =
         mx_op_allocate((void **)&x64, x_count * 8.0, why, why_size, "FP64 reference") &&
@@ -165,22 +192,8 @@ static bool exact_product(gemm_problem *p, char *why, size_t why_size) {
         mx_op_mx_ok(mx_bench_widen(p->w.exact, MX_F32, w_count, w64, 0), why, why_size,
                     "widen W") &&
         product_f64(p, x64, w64, p->y_exact, why, why_size) &&
-        mx_op_mx_ok(mx_bench_widen_abs(p->x, p->dtype, x_count, x64, 0), why, why_size,
-                    "widen |X|") &&
-        mx_op_mx_ok(mx_bench_widen_abs(p->w.exact, MX_F32, w_count, w64, 0), why, why_size,
-                    "widen |W|") &&
-        product_f64(p, x64, w64, p->y_magnitude, why, why_size);
-    ones_host = ok ? malloc(sizeof *ones_host * (size_t)p->k) : NULL;
-    ok = ok && (ones_host || mx_op_failed(why, why_size, "FP64 reference", "out of host memory"));
-    for (int64_t i = 0; ok && i < p->k; i++) ones_host[i] = 1.0;
-    double one = 1.0, zero = 0.0;
-    ok = ok && mx_op_upload_f64(&ones, ones_host, p->k, why, why_size) &&
-         cublas_ok(cublasDgemv(p->cublas, CUBLAS_OP_T, (int)p->k, (int)(p->batch * p->m), &one, x64,
-                               (int)p->k, ones, 1, &zero, p->row_sums, 1),
-                   why, why_size, "cublasDgemv") &&
-         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 reference");
-    free(ones_host);
-    cudaFree(ones);
+        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 reference");
+    if (ok) magnitudes(p, x64, w64);
     cudaFree(x64);
     cudaFree(w64);
     return ok;
@@ -189,9 +202,9 @@ static bool exact_product(gemm_problem *p, char *why, size_t why_size) {
 static bool gemm_setup(const mx_sweep_row *row, void **out, char *why, size_t why_size) {
     *out = NULL;
     if (row->k % MX_BLOCK_SIZE != 0 || row->m > INT32_MAX || row->n > INT32_MAX ||
-        row->k > INT32_MAX)
+        row->k > INT32_MAX || row->batch * row->m > INT32_MAX)
         return mx_op_failed(why, why_size, "unsupported shape",
-                            "K must be a multiple of 32 and M, N, K < 2^31");
+                            "K must be a multiple of 32 and M, N, K, batch x M < 2^31");
     mx_dist dist;
     if (!mx_op_row_dist(row, &dist, why, why_size)) return false;
     gemm_problem *p = calloc(1, sizeof *p);
@@ -203,24 +216,28 @@ static bool gemm_setup(const mx_sweep_row *row, void **out, char *why, size_t wh
     p->dtype = mx_op_row_dtype(row);
     const int64_t y_count = p->batch * p->m * p->n;
     const uint64_t seed = mx_op_seed(row, (uint64_t)(p->n * 131 + p->k));
-    bool ok =
-        mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
-        (cublasCreate(&p->cublas) == CUBLAS_STATUS_SUCCESS ||
-         mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
-        mx_op_weight_make(&p->w, p->batch, p->batch * p->n, p->k, p->dtype, dist, seed, true, true,
-                          why, why_size) &&
-        mx_op_activations_make(&p->x, p->batch * p->m * p->k, p->dtype, dist, seed + 1, why,
-                               why_size) &&
-        mx_op_allocate(&p->y, y_count * 2.0, why, why_size, "output") &&
-        mx_op_allocate(&p->y_fp16, y_count * 2.0, why, why_size, "FP16 reference output") &&
-        mx_op_allocate(&p->y_original, y_count * 2.0, why, why_size, "unquantized output") &&
-        mx_op_allocate((void **)&p->y_exact, y_count * 8.0, why, why_size,
-                       "FP64 reference output") &&
-        mx_op_allocate((void **)&p->y_magnitude, y_count * 8.0, why, why_size, "FP64 magnitudes") &&
-        mx_op_allocate((void **)&p->row_sums, p->batch * p->m * 8.0, why, why_size,
-                       "FP64 magnitudes") &&
-        dense(p, p->w.dequantized, p->y_fp16, 0, why, why_size) &&
-        dense(p, p->w.original, p->y_original, 0, why, why_size) && exact_product(p, why, why_size);
+    /* the element-wise bound's buffers are optional: without the memory, no bound */
+    if (cudaMalloc((void **)&p->y_magnitude, (size_t)y_count * 8) != cudaSuccess ||
+        cudaMalloc((void **)&p->row_sums, (size_t)(p->batch * p->m) * 8) != cudaSuccess) {
+        cudaGetLastError();
+        cudaFree(p->y_magnitude);
+        p->y_magnitude = NULL;
+    }
+    bool ok = mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
+              (cublasCreate(&p->cublas) == CUBLAS_STATUS_SUCCESS ||
+               mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
+              mx_op_weight_make(&p->w, p->batch, p->batch * p->n, p->k, p->dtype, dist, seed, true,
+                                true, why, why_size) &&
+              mx_op_activations_make(&p->x, p->batch * p->m * p->k, p->dtype, dist, seed + 1, why,
+                                     why_size) &&
+              mx_op_allocate(&p->y, y_count * 2.0, why, why_size, "output") &&
+              mx_op_allocate(&p->y_fp16, y_count * 2.0, why, why_size, "FP16 reference output") &&
+              mx_op_allocate(&p->y_original, y_count * 2.0, why, why_size, "unquantized output") &&
+              mx_op_allocate((void **)&p->y_exact, y_count * 8.0, why, why_size,
+                             "FP64 reference output") &&
+              dense(p, p->w.dequantized, p->y_fp16, 0, why, why_size) &&
+              dense(p, p->w.original, p->y_original, 0, why, why_size) &&
+              exact_product(p, why, why_size);
     if (ok) mx_op_weight_drop_exact(&p->w); /* the FP32 copy only fed the exact reference */
     if (ok) lt_candidates(p);
     return mx_op_setup_finish(ok, p, gemm_teardown, out);
@@ -298,9 +315,14 @@ static bool gemm_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
 static bool gemm_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
                        mx_bench_errors *errors, char *why, size_t why_size) {
     gemm_problem *p = opaque;
-    mx_op_magnitudes magnitudes = {p->y_magnitude, p->row_sums, p->k, p->n};
-    mx_op_output output = {p->y,       p->dtype,   p->batch * p->m * p->n, p->y_fp16, p->y_original,
-                           p->y_exact, &magnitudes};
+    mx_op_magnitudes magnitudes = {p->y_magnitude, p->row_sums, p->k, p->n, p->m};
+    mx_op_output output = {p->y,
+                           p->dtype,
+                           p->batch * p->m * p->n,
+                           p->y_fp16,
+                           p->y_original,
+                           p->y_exact,
+                           p->y_magnitude ? &magnitudes : NULL};
     return mx_op_check_output(&output, gemm_run, p, v, stream, errors, why, why_size);
 }
 

@@ -255,46 +255,23 @@ bool mx_op_activations_make(void **x, int64_t count, mx_dtype dtype, mx_dist dis
 
 bool (*mx_op_check_tamper)(void *y, mx_dtype dtype, int64_t count, cudaStream_t stream);
 
-static bool download(double *host, const double *device, size_t bytes, char *why, size_t why_size) {
-    return mx_op_cuda_ok(cudaMemcpy(host, device, bytes, cudaMemcpyDeviceToHost), why, why_size,
-                         "element-wise check");
-}
-
-/* The element-wise bound over the whole output, a chunk at a time on the host (the largest
- * outputs hold ~10^9 elements: three FP64 copies would not fit beside everything else). */
+/* The element-wise bound over the whole output, on the GPU. */
 static bool elementwise(const mx_op_output *o, mx_bench_errors *errors, cudaStream_t stream,
                         char *why, size_t why_size) {
     const mx_op_magnitudes *mag = o->magnitudes;
-    const int64_t chunk = (int64_t)1 << 22, rows = o->count / mag->cols;
-    const int64_t first = o->count < chunk ? o->count : chunk;
-    double *y64 = NULL, *host = malloc(sizeof *host * (size_t)(3 * first + rows));
-    bool ok = (host || mx_op_failed(why, why_size, "element-wise check", "out of host memory")) &&
-              mx_op_allocate((void **)&y64, first * 8.0, why, why_size, "element-wise check") &&
-              download(host + 3 * first, mag->row_sums, sizeof *host * (size_t)rows, why, why_size);
-    mx_elementwise_bound bound = mx_elementwise_bound_for(o->dtype, mag->k);
     mx_elementwise_result result;
-    mx_elementwise_clear(&result);
-    for (int64_t offset = 0; ok && offset < o->count; offset += chunk) {
-        int64_t n = o->count - offset < chunk ? o->count - offset : chunk;
-        size_t bytes = sizeof *host * (size_t)n;
-        ok = mx_op_mx_ok(mx_bench_widen((const char *)o->y + offset * mx_dtype_bytes(o->dtype),
-                                        o->dtype, n, y64, stream),
-                         why, why_size, "element-wise check") &&
-             mx_op_cuda_ok(cudaStreamSynchronize(stream), why, why_size, "element-wise check") &&
-             download(host, y64, bytes, why, why_size) &&
-             download(host + first, o->y_exact + offset, bytes, why, why_size) &&
-             download(host + 2 * first, mag->magnitude + offset, bytes, why, why_size);
-        if (ok)
-            mx_elementwise_add(&result, &bound, host, host + first, host + 2 * first,
-                               host + 3 * first, n, offset, mag->cols);
-    }
-    cudaFree(y64);
-    free(host);
-    errors->elementwise = result.worst_index >= 0 ? result.worst : NAN;
-    errors->worst_row = result.worst_index >= 0 ? result.worst_index / mag->cols : -1;
-    errors->worst_column = result.worst_index >= 0 ? result.worst_index % mag->cols : -1;
+    if (!mx_op_mx_ok(mx_bench_elementwise(o->y, o->dtype, o->y_exact, mag->magnitude, mag->row_sums,
+                                          o->count, mag->cols, mag->k, &result, stream),
+                     why, why_size, "element-wise check"))
+        return false;
+    bool any = result.worst_index >= 0;
+    int64_t row = any ? result.worst_index / mag->cols : -1;
+    errors->elementwise = any ? result.worst : NAN;
+    errors->worst_batch = any ? row / mag->rows_per_batch : -1;
+    errors->worst_row = any ? row % mag->rows_per_batch : -1;
+    errors->worst_column = any ? result.worst_index % mag->cols : -1;
     errors->elementwise_over = result.over;
-    return ok;
+    return true;
 }
 
 bool mx_op_errors(const mx_op_output *o, mx_bench_errors *errors, cudaStream_t stream, char *why,
@@ -319,7 +296,7 @@ bool mx_op_errors(const mx_op_output *o, mx_bench_errors *errors, cudaStream_t s
     errors->quant_rel = original.rel;
     errors->nonfinite = y_exact ? exact.nonfinite : fp16.nonfinite;
     errors->elementwise = NAN;
-    errors->worst_row = errors->worst_column = -1;
+    errors->worst_batch = errors->worst_row = errors->worst_column = -1;
     errors->elementwise_over = 0;
     return !(y_exact && o->magnitudes) || elementwise(o, errors, stream, why, why_size);
 }

@@ -75,11 +75,12 @@ bool mx_op_activations_make(void **x, int64_t count, mx_dtype dtype, mx_dist dis
                             char *why, size_t why_size);
 
 /* What the element-wise bound needs beside the exact result (elementwise.h), for an output
- * [count / cols, cols] that is a product over k terms per element: on the device, m = |X| |W|^T
- * per element and s = the sum of |x| over each output row's activations. */
+ * [count / cols, cols] that is a product over k terms per element, batch entries of
+ * rows_per_batch rows one after the other: on the device, m = |X| |W|^T per element and s = the
+ * sum of |x| over each output row's activations. */
 typedef struct {
     const double *magnitude, *row_sums;
-    int64_t k, cols;
+    int64_t k, cols, rows_per_batch;
 } mx_op_magnitudes;
 
 /* The output an op's check() measures and the references it is measured against. */
@@ -96,7 +97,7 @@ typedef struct {
  * dequantized weights, dtype), y_exact (FP64 on the device, or NULL when the op has no exact
  * reference for this size: rel_vs_exact is then NaN and nonfinite is counted against y_fp16),
  * y_original (the FP16 path on the unquantized weights, dtype), and with magnitudes the
- * element-wise bound against y_exact (judged on the host, in chunks). */
+ * element-wise bound against y_exact (on the GPU). */
 bool mx_op_errors(const mx_op_output *output, mx_bench_errors *errors, cudaStream_t stream,
                   char *why, size_t why_size);
 

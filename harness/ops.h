@@ -33,7 +33,7 @@ typedef struct {
     /* The element-wise gate against FP64 (elementwise.h), where the op has the magnitudes: the
      * worst element's error over its bound (NaN: not checked), where it is, how many exceed. */
     double elementwise;
-    int64_t worst_row, worst_column, elementwise_over;
+    int64_t worst_batch, worst_row, worst_column, elementwise_over;
 } mx_bench_errors;
 
 /* One variant of a problem as prepare() set it up. The runner keeps one per variant, so that a

@@ -41,9 +41,14 @@ static bool sample(const mx_timer *t, mx_timed_call call, void *context, double 
         return false;
     }
     float ms = 0.0f;
-    if (!mx_cuda_step(cudaEventRecord(t->stop, t->stream), why, why_size, "cudaEventRecord") ||
-        !mx_cuda_step(cudaEventSynchronize(t->stop), why, why_size, "the timed call") ||
-        !mx_cuda_step(cudaEventElapsedTime(&ms, t->start, t->stop), why, why_size,
+    if (!mx_cuda_step(cudaEventRecord(t->stop, t->stream), why, why_size, "cudaEventRecord"))
+        return false;
+    /* a kernel's fault surfaces here, asynchronously: it is the call's */
+    if (!mx_cuda_step(cudaEventSynchronize(t->stop), why, why_size, "the timed call")) {
+        *call_failed = true;
+        return false;
+    }
+    if (!mx_cuda_step(cudaEventElapsedTime(&ms, t->start, t->stop), why, why_size,
                       "cudaEventElapsedTime"))
         return false;
     *us = ms * 1e3;
@@ -80,12 +85,11 @@ static int best_candidate(const mx_round_call *calls, int references, int rounds
 }
 
 /* Leaves the candidates whose median's interval lies wholly above the best one's out of the
- * next rounds: they cannot be the reference any more. Candidate 0 (cuBLAS's own choice, which
- * the runner reports beside the best and checks its method against) always stays. */
-static void prune(mx_round_call *calls, int references, int best, int rounds) {
+ * next rounds: they cannot be the reference any more. keep (-1: none) always stays. */
+static void prune(mx_round_call *calls, int references, int keep, int best, int rounds) {
     mx_interval top = mx_stats_median_interval(calls[best].samples, rounds);
-    for (int c = 1; c < references; c++) {
-        if (c == best || !calls[c].active) continue;
+    for (int c = 0; c < references; c++) {
+        if (c == best || c == keep || !calls[c].active) continue;
         mx_interval other = mx_stats_median_interval(calls[c].samples, rounds);
         if (other.low > top.high) {
             calls[c].active = false;
@@ -106,7 +110,7 @@ static bool drop(mx_round_call *calls, int references, int c, const char *failur
     return false;
 }
 
-bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, int references,
+bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, int references, int keep,
                     int *reference, double *clocks, int *rounds, mx_stop_reason *reason, char *why,
                     size_t why_size) {
     char failure[512];
@@ -154,8 +158,12 @@ bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, int refe
         }
         if (!ok) break;
         (*rounds)++;
-        *reference = best_candidate(calls, references, *rounds);
-        if (*rounds >= t->rule.min_samples) prune(calls, references, *reference, *rounds);
+        /* chosen on the first min_samples rounds, then fixed (unless it fails): a reference
+         * picked again every round as the lowest of many medians would ride on the very noise
+         * the ratios are taken against */
+        if (*rounds <= t->rule.min_samples || !calls[*reference].active)
+            *reference = best_candidate(calls, references, *rounds);
+        if (*rounds >= t->rule.min_samples) prune(calls, references, keep, *reference, *rounds);
         samples[0] = calls[*reference].samples;
         active[0] = true;
         for (int c = references; c < count; c++) {

@@ -44,15 +44,16 @@ typedef struct {
  * round the SM clock is probed into clocks[round] ([rule.max_samples]).
  *
  * calls[0..references) are the candidates for the reference (the FP16 paths cuBLAS offers for
- * the problem), the others the variants. After each round the reference is the active candidate
- * with the lowest median so far (*reference, its index); from min_samples rounds on, a candidate
- * whose median's 95 % interval lies wholly above the reference's is pruned (never candidate 0,
- * cuBLAS's own choice). The stopping rule
- * (mx_stats_rounds_stop_reason) sees the reference and the variants. A call that fails leaves
- * the rounds with its why set and the others go on; *rounds counts the rounds every call still
- * active has a sample of. false with why set when no candidate is left, or the flush, events or
- * clock probe fail. */
-bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, int references,
+ * the problem), the others the variants. The reference (*reference, its index) is the active
+ * candidate with the lowest median over the first min_samples rounds, then fixed (chosen again
+ * only if it fails), so that the choice does not ride on the noise of the samples it is compared
+ * on; from min_samples rounds on, a candidate whose median's 95 % interval lies wholly above the
+ * reference's is pruned (never calls[keep]; keep -1: none). The stopping rule
+ * (mx_stats_rounds_stop_reason) sees the reference and the variants. A call that fails (a kernel
+ * fault included) leaves the rounds with its why set and the others go on; *rounds counts the
+ * rounds every call still active has a sample of. false with why set when no candidate is left,
+ * or the flush, events or clock probe fail. */
+bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, int references, int keep,
                     int *reference, double *clocks, int *rounds, mx_stop_reason *reason, char *why,
                     size_t why_size);
 

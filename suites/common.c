@@ -214,6 +214,27 @@ mx_cli_result mx_test_run_cli_disk_full(const char *const *args, long bytes) {
     return mx_test_wait_cli(pid);
 }
 
+void mx_test_elementwise_clear(mx_elementwise_result *result) {
+    *result = (mx_elementwise_result){.worst = 0.0, .worst_index = -1};
+}
+
+void mx_test_elementwise_add(mx_elementwise_result *result, const mx_elementwise_bound *bound,
+                             const double *y, const double *exact, const double *magnitude,
+                             const double *row_sums, int64_t count, int64_t offset, int64_t cols) {
+    for (int64_t i = 0; i < count; i++) {
+        if (!mx_elementwise_judged(bound, y[i], exact[i])) continue;
+        int64_t index = offset + i;
+        double ratio = fabs(y[i] - exact[i]) /
+                       mx_elementwise_limit(bound, exact[i], magnitude[i], row_sums[index / cols]);
+        result->checked++;
+        result->over += ratio > 1.0;
+        if (ratio > result->worst || result->worst_index < 0) {
+            result->worst = ratio;
+            result->worst_index = index;
+        }
+    }
+}
+
 mx_test_errors mx_test_compare_ulp(const uint16_t *y, int bf16, const double *ref, int64_t count) {
     double diff2 = 0.0, ref2 = 0.0, ulp2 = 0.0;
     mx_test_errors e = {0.0, 0.0, 0};

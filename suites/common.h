@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include "elementwise.h"
 #include "weights.h"
 
 /* xoshiro256** state; mx_rng_fresh seeds it from the OS (or MX_TEST_SEED) and logs the seed,
@@ -80,6 +81,14 @@ mx_cli_result mx_test_run_cli(const char *const *args);
 /* The same on a "full disk": every file mxbench writes is cut at bytes (RLIMIT_FSIZE; writes
  * beyond fail with EFBIG, SIGXFSZ ignored). */
 mx_cli_result mx_test_run_cli_disk_full(const char *const *args, long bytes);
+
+/* The element-wise bound (elementwise.h) on the host, the reference for the GPU's check: judges
+ * elements offset .. offset + count of an output [rows, cols] into result (cleared first by
+ * mx_test_elementwise_clear); row_sums holds every row's s. */
+void mx_test_elementwise_clear(mx_elementwise_result *result);
+void mx_test_elementwise_add(mx_elementwise_result *result, const mx_elementwise_bound *bound,
+                             const double *y, const double *exact, const double *magnitude,
+                             const double *row_sums, int64_t count, int64_t offset, int64_t cols);
 
 #define MX_REQUIRE_GPU()                                                                           \
     do {                                                                                           \

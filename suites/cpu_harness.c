@@ -618,8 +618,8 @@ Test(cpu_harness, elementwise_bound_holds_for_fp32_sums_and_catches_a_wrong_row)
             mx_elementwise_bound bound = mx_elementwise_bound_for(d ? MX_BF16 : MX_F16, k);
             double y[cols], exact[cols], magnitude[cols], wrong[cols];
             mx_elementwise_result clean, planted;
-            mx_elementwise_clear(&clean);
-            mx_elementwise_clear(&planted);
+            mx_test_elementwise_clear(&clean);
+            mx_test_elementwise_clear(&planted);
             for (int row = 0; row < 3; row++) {
                 double sum = 0.0;
                 for (int64_t j = 0; j < cols; j++) {
@@ -631,10 +631,12 @@ Test(cpu_harness, elementwise_bound_holds_for_fp32_sums_and_catches_a_wrong_row)
                     sum += s.row_sum / cols; /* every column here draws its own x */
                 }
                 double row_sums[1] = {sum};
-                mx_elementwise_add(&clean, &bound, y, exact, magnitude, row_sums, cols, 0, cols);
+                mx_test_elementwise_add(&clean, &bound, y, exact, magnitude, row_sums, cols, 0,
+                                        cols);
                 mx_elementwise_result one;
-                mx_elementwise_clear(&one);
-                mx_elementwise_add(&one, &bound, wrong, exact, magnitude, row_sums, cols, 0, cols);
+                mx_test_elementwise_clear(&one);
+                mx_test_elementwise_add(&one, &bound, wrong, exact, magnitude, row_sums, cols, 0,
+                                        cols);
                 cr_expect_gt(one.worst, 1.0, "%s K=%lld row %d: 10 %% wrong scores %g",
                              d ? "bf16" : "f16", (long long)k, row, one.worst);
                 planted.over += one.over;
@@ -668,14 +670,14 @@ Test(cpu_harness, elementwise_bound_terms_and_skipped_elements) {
     double y[] = {1.0 + limit, 1.0 + 1.5 * limit, NAN, 70000.0}, exact[] = {1.0, 1.0, 1.0, 70000.0},
            magnitude[] = {1.0, 1.0, 1.0, 1.0}, row_sums[] = {1.0, 1.0};
     mx_elementwise_result r;
-    mx_elementwise_clear(&r);
-    mx_elementwise_add(&r, &f16, y, exact, magnitude, row_sums, 4, 0, 2);
+    mx_test_elementwise_clear(&r);
+    mx_test_elementwise_add(&r, &f16, y, exact, magnitude, row_sums, 4, 0, 2);
     cr_expect_eq(r.checked, 2);
     cr_expect_eq(r.over, 1);
     cr_expect_float_eq(r.worst, 1.5, 1e-9);
     cr_expect_eq(r.worst_index, 1);
     /* offsets: the same elements later in the output name their place there */
-    mx_elementwise_clear(&r);
-    mx_elementwise_add(&r, &f16, y, exact, magnitude, row_sums, 2, 2, 2);
+    mx_test_elementwise_clear(&r);
+    mx_test_elementwise_add(&r, &f16, y, exact, magnitude, row_sums, 2, 2, 2);
     cr_expect_eq(r.worst_index, 3);
 }

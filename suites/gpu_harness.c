@@ -383,3 +383,50 @@ Test(gpu_harness, a_planted_wrong_row_fails_the_elementwise_gate, .init = mx_tes
                       planted.rel_vs_exact);
     }
 }
+
+/* The GPU's element-wise check against the host reference (common.c) on fresh random outputs
+ * with errors planted at random places: the same worst element, count over and count judged. */
+Test(gpu_harness, elementwise_check_on_the_gpu_matches_the_host) {
+    MX_REQUIRE_GPU();
+    enum { ROWS = 37, COLS = 1000, COUNT = ROWS * COLS, K = 4096 };
+    mx_rng rng = mx_rng_fresh();
+    static float y32[COUNT];
+    static double y[COUNT], exact[COUNT], magnitude[COUNT], row_sums[ROWS];
+    for (int i = 0; i < COUNT; i++) {
+        exact[i] = mx_rng_gaussian(&rng) * 4.0;
+        magnitude[i] = fabs(exact[i]) * 20.0 + 1.0;
+        double planted = mx_rng_uniform(&rng) < 0.001 ? 1.2 : 1.0;
+        y32[i] = (float)(exact[i] * planted);
+    }
+    for (int r = 0; r < ROWS; r++) row_sums[r] = 100.0 * mx_rng_uniform(&rng);
+    float *d_y32;
+    void *d_y;
+    double *d_wide, *d_exact, *d_magnitude, *d_row_sums;
+    MX_CR_CUDA(cudaMalloc((void **)&d_y32, sizeof y32));
+    MX_CR_CUDA(cudaMalloc(&d_y, COUNT * 2));
+    MX_CR_CUDA(cudaMalloc((void **)&d_wide, sizeof y));
+    MX_CR_CUDA(cudaMalloc((void **)&d_exact, sizeof exact));
+    MX_CR_CUDA(cudaMalloc((void **)&d_magnitude, sizeof magnitude));
+    MX_CR_CUDA(cudaMalloc((void **)&d_row_sums, sizeof row_sums));
+    MX_CR_CUDA(cudaMemcpy(d_y32, y32, sizeof y32, cudaMemcpyHostToDevice));
+    MX_CR_CUDA(cudaMemcpy(d_exact, exact, sizeof exact, cudaMemcpyHostToDevice));
+    MX_CR_CUDA(cudaMemcpy(d_magnitude, magnitude, sizeof magnitude, cudaMemcpyHostToDevice));
+    MX_CR_CUDA(cudaMemcpy(d_row_sums, row_sums, sizeof row_sums, cudaMemcpyHostToDevice));
+    MX_CR_OK(mx_bench_narrow(d_y32, COUNT, MX_F16, d_y, 0));
+    MX_CR_OK(mx_bench_widen(d_y, MX_F16, COUNT, d_wide, 0)); /* the FP16 values, exactly */
+    MX_CR_CUDA(cudaMemcpy(y, d_wide, sizeof y, cudaMemcpyDeviceToHost));
+    mx_elementwise_result gpu, host;
+    MX_CR_OK(mx_bench_elementwise(d_y, MX_F16, d_exact, d_magnitude, d_row_sums, COUNT, COLS, K,
+                                  &gpu, 0));
+    mx_elementwise_bound bound = mx_elementwise_bound_for(MX_F16, K);
+    mx_test_elementwise_clear(&host);
+    mx_test_elementwise_add(&host, &bound, y, exact, magnitude, row_sums, COUNT, 0, COLS);
+    cr_expect_eq(gpu.checked, host.checked);
+    cr_expect_eq(gpu.over, host.over);
+    cr_expect_gt(host.over, 0, "errors were planted");
+    cr_expect_eq(gpu.worst_index, host.worst_index);
+    cr_expect_float_eq(gpu.worst, host.worst, 1e-6 * host.worst, "gpu %g host %g", gpu.worst,
+                       host.worst);
+    void *buffers[] = {d_y32, d_y, d_wide, d_exact, d_magnitude, d_row_sums};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
+}
