@@ -292,15 +292,43 @@ typedef struct {
     const char *variant;
     mx_op_prepared prepared;
     row_result m;
-    bool ready;      /* prepared and checked: timed in the rounds */
-    bool skipped;    /* not measured because the reference was not (else why is a failure) */
-    double *samples; /* [rule.max_samples] */
-    char why[512];   /* why it failed or was skipped */
+    bool ready;       /* prepared and checked: timed in the rounds */
+    bool skipped;     /* not measured because the reference was not (else why is a failure) */
+    double *samples;  /* [rule.max_samples] */
+    double inject_us; /* run --inject-slowdown: a spin this long after each call (test only) */
+    char why[512];    /* why it failed or was skipped */
 } slot;
 
 static bool run_slot(void *context, cudaStream_t stream, char *why, size_t why_size) {
     slot *s = context;
-    return s->op->run(s->problem, &s->prepared, stream, why, why_size);
+    if (!s->op->run(s->problem, &s->prepared, stream, why, why_size)) return false;
+    if (s->inject_us <= 0.0 || mx_bench_spin(stream, s->inject_us) == MX_OK) return true;
+    snprintf(why, why_size, "injected slowdown: %s", mx_last_error());
+    return false;
+}
+
+/* --inject-slowdown VARIANT:PCT (test only): the variant and the share, parsed once. */
+static char injected_variant[32];
+static double injected_pct;
+
+/* The spin that makes one call of s about injected_pct % slower: that share of one call's time,
+ * timed once with events (no flush: the spin only has to be of the right size). */
+static bool plan_injection(slot *s, cudaStream_t stream) {
+    if (injected_pct <= 0.0 || strcmp(s->variant, injected_variant) != 0) return true;
+    cudaEvent_t start, stop;
+    float ms = 0.0f;
+    bool ok = cudaEventCreate(&start) == cudaSuccess;
+    ok = ok && cudaEventCreate(&stop) == cudaSuccess;
+    ok = ok && cudaEventRecord(start, stream) == cudaSuccess &&
+         s->op->run(s->problem, &s->prepared, stream, s->why, sizeof s->why) &&
+         cudaEventRecord(stop, stream) == cudaSuccess &&
+         cudaEventSynchronize(stop) == cudaSuccess &&
+         cudaEventElapsedTime(&ms, start, stop) == cudaSuccess;
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    s->inject_us = injected_pct / 100.0 * ms * 1e3;
+    if (!ok && !s->why[0]) snprintf(s->why, sizeof s->why, "injected slowdown: timing one call");
+    return ok;
 }
 
 /* Prepares and checks a slot (its errors measured on a poisoned output). */
@@ -312,7 +340,8 @@ static void prepare_slot(slot *s, cudaStream_t stream) {
     nvtxRangePushA(range);
     s->ready =
         s->op->prepare(s->problem, s->variant, &s->prepared, &s->m.memory, s->why, sizeof s->why) &&
-        s->op->check(s->problem, &s->prepared, stream, &s->m.errors, s->why, sizeof s->why);
+        s->op->check(s->problem, &s->prepared, stream, &s->m.errors, s->why, sizeof s->why) &&
+        plan_injection(s, stream);
     nvtxRangePop();
 }
 
@@ -911,6 +940,30 @@ static bool keep_retried(mx_sweep *sweep, const char *path) {
     return true;
 }
 
+/* --inject-slowdown VARIANT:PCT: a variant of the table, 0 < PCT <= 1000. */
+static bool parse_injection(const char *text) {
+    const char *colon = strchr(text, ':');
+    char *end = NULL;
+    double pct = colon ? strtod(colon + 1, &end) : 0.0;
+    size_t length = colon ? (size_t)(colon - text) : 0;
+    if (!colon || length == 0 || length >= sizeof injected_variant || end == colon + 1 || *end ||
+        !(pct > 0.0 && pct <= 1000.0)) {
+        mx_cli_error("--inject-slowdown '%s': expected VARIANT:PCT, e.g. skinny:10 (PCT in "
+                     "(0, 1000])",
+                     text);
+        return false;
+    }
+    memcpy(injected_variant, text, length);
+    injected_variant[length] = '\0';
+    if (!mx_variant_known(injected_variant)) {
+        mx_cli_error("--inject-slowdown '%s': unknown variant '%s' (mxbench run --help lists them)",
+                     text, injected_variant);
+        return false;
+    }
+    injected_pct = pct;
+    return true;
+}
+
 static int run_run(const mx_parsed_options *parsed) {
     mx_sweep sweep = {0};
     char sweep_path[512];
@@ -942,6 +995,11 @@ static int run_run(const mx_parsed_options *parsed) {
     filter_rows(&sweep, parsed);
     for (size_t i = 0; i < sweep.count; i++)
         if (sweep.rows[i].seed == 0) sweep.rows[i].seed = seed;
+    const char *inject = mx_option_value(parsed, "inject-slowdown");
+    if (inject && !parse_injection(inject)) {
+        mx_sweep_free(&sweep);
+        return MX_EXIT_INPUT;
+    }
     const char *retry = mx_option_value(parsed, "retry");
     if (retry && !keep_retried(&sweep, retry)) {
         mx_sweep_free(&sweep);
@@ -1009,6 +1067,8 @@ static int run_run(const mx_parsed_options *parsed) {
     info.max_noise_pct = max_noise;
     info.time_budget_ms = (double)budget_ms;
     info.min_time_ms = (double)min_time_ms;
+    if (injected_pct > 0.0)
+        snprintf(info.injected, sizeof info.injected, "%s +%g %%", injected_variant, injected_pct);
     snprintf(info.timing, sizeof info.timing, "%s", MX_TIMING_ROUNDS);
     info.seed = (uint64_t)seed;
     info.rows_planned = (int64_t)(sweep.count + count_problems(&sweep));
@@ -1128,6 +1188,10 @@ static const mx_option run_options[] = {
     {"retry", "COMPARE_CSV",
      "only the rows that compare.csv calls SLOWER (make nightly measures them again before the "
      "gate fails)",
+     NULL, true},
+    {"inject-slowdown", "VARIANT:PCT",
+     "test only: make VARIANT about PCT % slower (a spin after each of its calls) to prove that "
+     "the nightly gate finds it; run.json, report and compare say so",
      NULL, true},
     {"list", NULL, "print the rows the sweep expands to and exit (no GPU needed)", NULL, false},
     {"quiet", NULL, "no progress lines on stderr", NULL, false},

@@ -352,8 +352,8 @@ extern "C" mx_status mx_bench_flush_l2(const void *buffer, size_t bytes, cudaStr
     return MX_OK;
 }
 
-extern "C" mx_status mx_bench_spin(cudaStream_t stream, int us) {
-    mx_spin_kernel<<<1, 1, 0, stream>>>((uint64_t)us * 1000);
+extern "C" mx_status mx_bench_spin(cudaStream_t stream, double us) {
+    mx_spin_kernel<<<1, 1, 0, stream>>>((uint64_t)(us * 1000.0));
     MX_LAUNCH_CHECK("mx_spin_kernel");
     return MX_OK;
 }

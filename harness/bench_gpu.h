@@ -82,7 +82,7 @@ mx_status mx_bench_flush_l2(const void *buffer, size_t bytes, cudaStream_t strea
 
 /* Keeps one SM busy for about us microseconds (the GPU then starts timed work only after the
  * host has enqueued it). */
-mx_status mx_bench_spin(cudaStream_t stream, int us);
+mx_status mx_bench_spin(cudaStream_t stream, double us);
 
 /* The SM clock right now in MHz, from clock64() against %globaltimer over a ~50 us spin. */
 mx_status mx_bench_sm_clock_mhz(cudaStream_t stream, double *mhz);

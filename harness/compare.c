@@ -542,6 +542,10 @@ static void print_header(const comparison *cmp, bool from_baselines, const char 
             if (strcmp(sides[s]->runs[i]->meta.status, "complete"))
                 printf("    note: status '%s': rows it lacks show as %s\n",
                        sides[s]->runs[i]->meta.status, s ? "MISSING" : "NEW");
+            if (sides[s]->runs[i]->meta.injected[0])
+                printf("    WARNING: measured with an injected slowdown (run --inject-slowdown, "
+                       "test only): %s\n",
+                       sides[s]->runs[i]->meta.injected);
         }
     }
     printf("  per row: each run's median time; the runs compared by a t test on their logs at "

@@ -193,6 +193,11 @@ static void write_environment(mx_doc *out, const report_data *d) {
                    known(m->min_samples), known(m->max_samples), m->max_noise_pct,
                    m->time_budget_ms, (unsigned long long)m->seed);
     if (m->l2_flushed == 1) mx_doc_row(out, "L2 flush\t%s before each sample", flush);
+    if (m->injected[0])
+        mx_doc_row(out,
+                   "**injected slowdown**\t**%s: a test run (run --inject-slowdown), not a "
+                   "measurement of the kernels**",
+                   m->injected);
     mx_doc_heading(out, 2, "%s", SECTION_CEILINGS);
     char copy[32], tflops[32];
     mx_format_known(copy, sizeof copy, m->copy_gbps, "%.0f GB/s");

@@ -72,6 +72,7 @@ static const run_field fields[] = {
     FIELD("ceilings.copy_gbps", FIELD_REAL, copy_gbps),
     FIELD("ceilings.fp16_gemm_8192_tflops", FIELD_REAL, fp16_tflops),
     FIELD("method.timing", FIELD_TEXT, timing),
+    FIELD("method.injected_slowdown", FIELD_TEXT, injected),
     FIELD("method.min_samples", FIELD_INTEGER, min_samples),
     FIELD("method.max_samples", FIELD_INTEGER, max_samples),
     FIELD("method.max_noise_pct", FIELD_REAL, max_noise_pct),

@@ -36,7 +36,8 @@ typedef struct {
     /* ceilings measured at start-up */
     double copy_gbps, fp16_tflops;
     /* method */
-    char timing[32]; /* MX_TIMING_ROUNDS; "" in runs that timed one variant after another */
+    char timing[32];   /* MX_TIMING_ROUNDS; "" in runs that timed one variant after another */
+    char injected[64]; /* run --inject-slowdown (test only): "skinny +10 %"; "" for a real run */
     int64_t min_samples, max_samples;
     double max_noise_pct, time_budget_ms, min_time_ms;
     int l2_flushed; /* 1, 0, -1 unknown */

@@ -1063,6 +1063,22 @@ Test(cpu_compare, baseline_refuses_what_would_weaken_it_and_keeps_the_old, IN_A_
     cr_expect(strstr(r.err, "without --update"), "%s", r.err);
 }
 
+/* A run made with run --inject-slowdown (test only) is never mistaken for a measurement. */
+Test(cpu_compare, an_injected_slowdown_is_announced, IN_A_FRESH_DIR) {
+    write_scaled_run("base", H200, 1.0);
+    write_scaled_run("cur", H200, 1.1);
+    char path[256], error[512];
+    snprintf(path, sizeof path, "%s/run.json", mx_test_path("cur"));
+    mx_run_info info;
+    cr_assert(mx_run_info_read(path, &info, error, sizeof error), "%s", error);
+    snprintf(info.injected, sizeof info.injected, "fused +10 %%");
+    cr_assert(mx_run_info_save(&info, path, error, sizeof error), "%s", error);
+    mx_cli_result r = compare("base", "cur");
+    cr_expect(strstr(r.out, "WARNING: measured with an injected slowdown (run --inject-slowdown, "
+                            "test only): fused +10 %"),
+              "%s", r.out);
+}
+
 // ---- mxbench merge
 
 /* Marks run name as shard text ("1/2") of its sweep, as run --shard writes it. */

@@ -289,6 +289,10 @@ ParameterizedTestParameters(cpu_harness, bad_run_input_is_refused_before_the_gpu
         {{"--suite", "smoke", "--variants", "fused", "--dtype", "bf16"}, "no rows left"},
         {{"--suite", "../x"}, "a suite is a name"},
         {{"--suite", "smoke", "--frobnicate"}, "unknown option"},
+        {{"--suite", "smoke", "--inject-slowdown", "skinny"}, "expected VARIANT:PCT"},
+        {{"--suite", "smoke", "--inject-slowdown", "fast:10"}, "unknown variant 'fast'"},
+        {{"--suite", "smoke", "--inject-slowdown", "skinny:0"}, "(0, 1000]"},
+        {{"--suite", "smoke", "--min-time-ms", "-1"}, "min-time-ms"},
     };
     return cr_make_param_array(bad_run, cases, sizeof cases / sizeof cases[0]);
 }
