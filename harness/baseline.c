@@ -141,6 +141,11 @@ static bool acceptable(const mx_run_folder *run, const mx_run_folder *newest, bo
         if (measured) fprintf(stderr, "  status: '%s'\n", run->meta.status);
         return false;
     }
+    if (run->meta.injected[0]) { /* not even forced: it measures a slowdown made on purpose */
+        mx_cli_error("%s: a test run with an injected slowdown (%s) is never a baseline", run->dir,
+                     run->meta.injected);
+        return false;
+    }
     if (!newest || force) return true;
     size_t before = mx_run_measured_rows(newest);
     if (strcmp(run->meta.suite, newest->meta.suite)) {

@@ -1077,6 +1077,10 @@ Test(cpu_compare, an_injected_slowdown_is_announced, IN_A_FRESH_DIR) {
     cr_expect(strstr(r.out, "WARNING: measured with an injected slowdown (run --inject-slowdown, "
                             "test only): fused +10 %"),
               "%s", r.out);
+    const char *cur[] = {"cur"};
+    r = baseline_update(cur, 1, true);
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "%s", r.err);
+    cr_expect(strstr(r.err, "is never a baseline"), "even forced: %s", r.err);
 }
 
 // ---- mxbench merge
