@@ -122,7 +122,8 @@ nightly:
 	  $(BUILD_DIR)/mxbench run --suite nightly --retry $(NIGHTLY_DIR)/first/compare.csv \
 	    --out $(NIGHTLY_DIR)/$(RUN_ID)-confirm-$$i --quiet || exit $$?; \
 	done; \
-	$(BUILD_DIR)/mxbench compare --out $(NIGHTLY_DIR)/confirmed results/baselines $(NIGHTLY_DIR)
+	$(BUILD_DIR)/mxbench compare --out $(NIGHTLY_DIR)/confirmed \
+	  --first $(NIGHTLY_DIR)/first/compare.csv results/baselines $(NIGHTLY_DIR)
 
 # cJSON for every build, Criterion and pkg-config for make test, gnuplot-nox for the plots:
 # everything a GPU box without package access needs (copy .deps/ there).

@@ -68,6 +68,7 @@ typedef struct {
     mx_gate_verdict gate;
     double base_us, cur_us; /* geometric means of the runs' median times */
     char reason[512];
+    char first_verdict[16]; /* --first: the row's verdict there ("" absent) */
 } compared_row;
 
 typedef struct {
@@ -314,9 +315,10 @@ static void print_table(const comparison *cmp, bool all) {
 
 /* compare.csv: the verdict, the row's key columns (schema.c), then what was compared. */
 static const char *const compared_columns[] = {
-    "base_runs",    "cur_runs",      "base_median_us",  "cur_median_us",  "change_pct",
-    "band_low_pct", "band_high_pct", "p_value",         "spread_pct",     "threshold_pct",
-    "base_status",  "cur_status",    "base_pass_error", "cur_pass_error", "reason"};
+    "base_runs",       "cur_runs",       "base_median_us", "cur_median_us",
+    "change_pct",      "band_low_pct",   "band_high_pct",  "p_value",
+    "spread_pct",      "threshold_pct",  "base_status",    "cur_status",
+    "base_pass_error", "cur_pass_error", "reason",         "first_verdict"};
 
 static bool set_number(mx_table *t, int r, const char *column, const char *format, double value) {
     return !isfinite(value) || mx_table_set(t, r, column, format, value);
@@ -352,6 +354,8 @@ static bool save_compare_csv(const comparison *cmp, const char *path, char *erro
                  mx_table_set(t, r, side ? "cur_pass_error" : "base_pass_error", "%s",
                               mx_run_cell(from, at, "pass_error"));
         }
+        if (ok && row->first_verdict[0])
+            ok = mx_table_set(t, r, "first_verdict", "%s", row->first_verdict);
         if (ok && row->timed)
             ok = mx_table_set(t, r, "base_runs", "%d", g->base_runs) &&
                  mx_table_set(t, r, "cur_runs", "%d", g->cur_runs) &&
@@ -574,7 +578,57 @@ static void print_header(const comparison *cmp, bool from_baselines, const char 
                base->l2_flushed ? "BASE" : "CUR", base->l2_flushed ? "CUR" : "BASE");
 }
 
-static int compare_runs(comparison *cmp, const char *out_dir, bool all) {
+/* --first: each compared row's verdict in an earlier compare.csv of the same rows (make
+ * nightly's first comparison, before the SLOWER rows were measured again). */
+static bool attach_first(comparison *cmp, const char *path, char *error, size_t error_size) {
+    mx_table *first = NULL;
+    if (!mx_csv_read(path, &first, error, error_size)) return false;
+    const mx_key_set *keys = &cmp->cur.runs[0]->key_set;
+    bool ok = mx_table_column_index(first, "verdict") >= 0 ||
+              mx_format_fail(error, error_size,
+                             "--first %s: no verdict column (give a compare.csv)", path);
+    for (int k = 0; ok && k < keys->count; k++)
+        if (mx_table_column_index(first, keys->columns[k]) < 0)
+            ok = mx_format_fail(error, error_size, "--first %s: no %s column", path,
+                                keys->columns[k]);
+    size_t count = ok ? mx_table_row_count(first) : 0;
+    char **first_keys = calloc(count + 1, sizeof *first_keys);
+    ok = ok && first_keys;
+    for (size_t r = 0; ok && r < count; r++)
+        ok = (first_keys[r] = mx_run_row_key(first, r, keys)) != NULL;
+    for (size_t i = 0; ok && i < cmp->count; i++) {
+        compared_row *row = &cmp->rows[i];
+        bool in_cur = row->cur_row >= 0;
+        char *key = mx_run_row_key(in_cur ? cmp->cur.runs[0]->results : cmp->base.runs[0]->results,
+                                   (size_t)(in_cur ? row->cur_row : row->base_row), keys);
+        ok = key != NULL;
+        for (size_t r = 0; ok && r < count && !row->first_verdict[0]; r++)
+            if (!strcmp(first_keys[r], key))
+                mx_format_text(row->first_verdict, sizeof row->first_verdict, "%s",
+                               mx_table_get(first, (int)r, "verdict"));
+        free(key);
+    }
+    if (!ok && !error[0]) mx_format_text(error, error_size, "--first %s: out of memory", path);
+    for (size_t r = 0; first_keys && r < count; r++) free(first_keys[r]);
+    free(first_keys);
+    mx_table_free(first);
+    return ok;
+}
+
+/* The line that says how the first comparison's SLOWER rows fared. */
+static void print_confirmation(const comparison *cmp) {
+    int first = 0, again = 0;
+    for (size_t i = 0; i < cmp->count; i++)
+        if (!strcmp(cmp->rows[i].first_verdict, mx_verdict_string(MX_VERDICT_SLOWER))) {
+            first++;
+            again += cmp->rows[i].verdict == MX_VERDICT_SLOWER;
+        }
+    printf("confirmation: %d of the %d rows the first comparison called SLOWER are SLOWER with "
+           "every run (first_verdict in compare.csv)\n",
+           again, first);
+}
+
+static int compare_runs(comparison *cmp, const char *out_dir, bool all, const char *first) {
     const mx_run_folder *base = cmp->base.runs[0], *cur = cmp->cur.runs[0];
     cmp->rows = calloc(base->row_count + cur->row_count + 1, sizeof *cmp->rows);
     bool *matched = calloc(cur->row_count + 1, sizeof *matched);
@@ -603,7 +657,11 @@ static int compare_runs(comparison *cmp, const char *out_dir, bool all) {
         judge_row(cmp, &cmp->rows[i]);
         counts[cmp->rows[i].verdict]++;
     }
-    char csv_path[2200], dat_path[2200], error[2600];
+    char csv_path[2200], dat_path[2200], error[2600] = "";
+    if (first && !attach_first(cmp, first, error, sizeof error)) {
+        mx_cli_error("%s", error);
+        return MX_EXIT_INPUT;
+    }
     mx_format_text(csv_path, sizeof csv_path, "%s/compare.csv", out_dir);
     mx_format_text(dat_path, sizeof dat_path, "%s/compare.dat", out_dir);
     if (!mx_ensure_folder(out_dir)) {
@@ -627,6 +685,7 @@ static int compare_runs(comparison *cmp, const char *out_dir, bool all) {
         if (mx_verdict_is_regression((mx_verdict)v)) regressions += counts[v];
     }
     printf("\nwrote %s and %s\n", csv_path, dat_path);
+    if (first) print_confirmation(cmp);
     draw_plot(cmp, dat_path, out_dir);
     if (regressions) {
         printf("REGRESSION: %d rows (%d ACCURACY, %d MISSING, %d SLOWER) vs %s (exit 1)\n",
@@ -698,7 +757,7 @@ static int run_compare(const mx_parsed_options *parsed) {
         measure_control(&cmp);
         const char *out = mx_option_value(parsed, "out");
         print_header(&cmp, from_baselines, out ? out : cmp.cur.dir);
-        status = compare_runs(&cmp, out ? out : cmp.cur.dir, all);
+        status = compare_runs(&cmp, out ? out : cmp.cur.dir, all, mx_option_value(parsed, "first"));
     }
     free(cmp.rows);
     side_free(&cmp.base);
@@ -715,6 +774,10 @@ static const mx_option compare_options[] = {
     {"min-change-pct", "X", "smallest change of the time that can be FASTER or SLOWER", "5", false},
     {"all", NULL, "list SAME rows in the table too (compare.csv always has every row)", NULL,
      false},
+    {"first", "COMPARE_CSV",
+     "an earlier compare.csv of these rows (make nightly's first comparison): each row's verdict "
+     "there goes beside its own (first_verdict), and a line says how many SLOWER were confirmed",
+     NULL, true},
 };
 
 const mx_command mx_compare_command = {

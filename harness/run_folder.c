@@ -220,7 +220,7 @@ static char *row_key_as(const mx_table *table, size_t row, const mx_key_set *key
     return key;
 }
 
-static char *row_key(const mx_table *table, size_t row, const mx_key_set *keys) {
+char *mx_run_row_key(const mx_table *table, size_t row, const mx_key_set *keys) {
     return row_key_as(table, row, keys, NULL);
 }
 
@@ -266,7 +266,7 @@ bool mx_run_folder_index(mx_run_folder *run, const mx_key_set *keys, char *error
     run->samples_by_key = calloc(samples + 1, sizeof *run->samples_by_key);
     bool ok = run->keys && order && run->samples_by_key;
     for (size_t r = 0; ok && r < run->row_count; r++) {
-        ok = (run->keys[r] = row_key(run->results, r, keys)) != NULL;
+        ok = (run->keys[r] = mx_run_row_key(run->results, r, keys)) != NULL;
         order[r] = &run->keys[r];
     }
     for (size_t s = 0; ok && s < samples; s++) {
@@ -276,7 +276,7 @@ bool mx_run_folder_index(mx_run_folder *run, const mx_key_set *keys, char *error
              !mx_format_fail(error, error_size, "%s:%ld: empty time_us", run->samples_path,
                              row_line(run->samples, s))))
             goto failed;
-        ok = (sample->key = row_key(run->samples, s, keys)) != NULL;
+        ok = (sample->key = mx_run_row_key(run->samples, s, keys)) != NULL;
         run->sample_count += ok;
     }
     if (!ok) {

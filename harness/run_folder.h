@@ -66,6 +66,9 @@ bool mx_run_folder_index(mx_run_folder *run, const mx_key_set *keys, char *error
 
 /* The samples of a key, into a new array (*values; NULL when none); returns their count. */
 int mx_run_samples(const mx_run_folder *run, const char *key, double **values);
+/* Row row's key over keys (the cells joined as run folders index them; empty integer cells as
+ * their fallback), malloc'd; NULL out of memory. */
+char *mx_run_row_key(const mx_table *table, size_t row, const mx_key_set *keys);
 /* Index of the results row with this key, or -1. */
 long mx_run_find_row(const mx_run_folder *run, const char *key);
 /* Index of the row of the same problem with the FP16 reference variant (its control), or -1. */

@@ -707,7 +707,8 @@ Test(cpu_compare, compare_csv_and_dat_hold_the_numbers, IN_A_FRESH_DIR) {
     const char *header = "verdict,op,variant,dtype,dist,M,N,K,experts,topk,batch,seed,kv_heads,"
                          "problem,base_runs,cur_runs,base_median_us,cur_median_us,change_pct,"
                          "band_low_pct,band_high_pct,p_value,spread_pct,threshold_pct,"
-                         "base_status,cur_status,base_pass_error,cur_pass_error,reason\n";
+                         "base_status,cur_status,base_pass_error,cur_pass_error,reason,"
+                         "first_verdict\n";
     cr_expect(strncmp(text, header, strlen(header)) == 0, "%s", text);
     cr_assert_eq(mx_table_row_count(t), 5);
     /* worst first: SLOWER, UNSURE, SAME */
@@ -1081,6 +1082,39 @@ Test(cpu_compare, an_injected_slowdown_is_announced, IN_A_FRESH_DIR) {
     r = baseline_update(cur, 1, true);
     cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "%s", r.err);
     cr_expect(strstr(r.err, "is never a baseline"), "even forced: %s", r.err);
+}
+
+/* make nightly's confirmation: compare --first takes the first comparison's compare.csv and
+ * puts each row's verdict there beside its own, saying how many SLOWER held. */
+Test(cpu_compare, first_verdicts_beside_the_confirmed_ones, IN_A_FRESH_DIR) {
+    write_job("base", 3, H200, 1.0, 1.0);
+    write_job("cur", 3, H200, 1.2, 1.0);
+    char base[128], cur[128], first_out[128], confirmed_out[128], first_csv[160];
+    snprintf(base, sizeof base, "%s", mx_test_path("base"));
+    snprintf(cur, sizeof cur, "%s", mx_test_path("cur"));
+    snprintf(first_out, sizeof first_out, "%s", mx_test_path("first"));
+    snprintf(confirmed_out, sizeof confirmed_out, "%s", mx_test_path("confirmed"));
+    snprintf(first_csv, sizeof first_csv, "%s/compare.csv", first_out);
+    mx_cli_result r =
+        mx_test_run_cli((const char *[]){"compare", "--out", first_out, base, cur, NULL});
+    cr_assert_eq(r.exit_code, 1, "%s%s", r.out, r.err);
+    r = mx_test_run_cli(
+        (const char *[]){"compare", "--out", confirmed_out, "--first", first_csv, base, cur, NULL});
+    cr_expect_eq(r.exit_code, 1, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "confirmation: 2 of the 2 rows the first comparison called SLOWER"),
+              "%s", r.out);
+    mx_table *t = read_csv(mx_test_path("confirmed/compare.csv"));
+    int slower = 0;
+    for (int row = 0; row < (int)mx_table_row_count(t); row++) {
+        slower += !strcmp(mx_table_get(t, row, "first_verdict"), "SLOWER");
+        cr_expect(mx_table_get(t, row, "first_verdict")[0], "every row has its first verdict");
+    }
+    cr_expect_eq(slower, 2);
+    mx_table_free(t);
+    r = mx_test_run_cli(
+        (const char *[]){"compare", "--first", mx_test_path("nope.csv"), base, cur, NULL});
+    cr_expect_eq(r.exit_code, MX_EXIT_INPUT, "%s", r.err);
+    cr_expect(strstr(r.err, "nope.csv"), "%s", r.err);
 }
 
 // ---- mxbench merge
