@@ -116,9 +116,14 @@ static void lt_candidates(gemm_problem *p) {
                                              preference, GEMM_LT_CANDIDATES, p->lt_algos,
                                              &returned) == CUBLAS_STATUS_SUCCESS;
     if (preference) cublasLtMatmulPreferenceDestroy(preference);
-    for (int i = 0; ok && i < returned; i++)
-        if (p->lt_algos[i].state == CUBLAS_STATUS_SUCCESS)
-            p->lt_algos[p->lt_count++] = p->lt_algos[i];
+    /* the usable ones, each configuration once (the heuristic may repeat one) */
+    for (int i = 0; ok && i < returned; i++) {
+        bool repeated = p->lt_algos[i].state != CUBLAS_STATUS_SUCCESS;
+        for (int j = 0; j < p->lt_count && !repeated; j++)
+            repeated =
+                memcmp(&p->lt_algos[j].algo, &p->lt_algos[i].algo, sizeof p->lt_algos[i].algo) == 0;
+        if (!repeated) p->lt_algos[p->lt_count++] = p->lt_algos[i];
+    }
 }
 
 static int gemm_fp16_candidates(void *opaque) {
