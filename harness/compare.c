@@ -628,6 +628,43 @@ static void print_confirmation(const comparison *cmp) {
            again, first);
 }
 
+/* Whether the 95 % intervals column_lo..column_hi of a row in two results tables overlap: 1
+ * yes, 0 no, -1 when either lacks them (runs before the intervals, fp16 rows' overhead). */
+static int intervals_overlap(const mx_table *a, size_t row_a, const mx_table *b, size_t row_b,
+                             const char *low, const char *high) {
+    const char *cells[4] = {mx_run_cell(a, row_a, low), mx_run_cell(a, row_a, high),
+                            mx_run_cell(b, row_b, low), mx_run_cell(b, row_b, high)};
+    for (int i = 0; i < 4; i++)
+        if (!cells[i][0]) return -1;
+    return atof(cells[0]) <= atof(cells[3]) && atof(cells[2]) <= atof(cells[1]);
+}
+
+/* How often the intervals a run reports hold what another run measures (docs/design.md §4:
+ * two runs of one binary should agree within them on >= 95 % of rows): BASE's first run against
+ * CUR's first, row by row. Silent when the runs have no intervals. */
+static void print_interval_agreement(const comparison *cmp) {
+    const mx_table *base = cmp->base.runs[0]->results, *cur = cmp->cur.runs[0]->results;
+    int counts[2][2] = {{0, 0}, {0, 0}}; /* [overhead, time][overlapping, compared] */
+    const char *columns[2][2] = {{"overhead_pct_lo", "overhead_pct_hi"},
+                                 {"time_us_lo", "time_us_hi"}};
+    for (size_t i = 0; i < cmp->count; i++) {
+        const compared_row *row = &cmp->rows[i];
+        if (row->base_row < 0 || row->cur_row < 0) continue;
+        for (int c = 0; c < 2; c++) {
+            int overlap = intervals_overlap(base, (size_t)row->base_row, cur, (size_t)row->cur_row,
+                                            columns[c][0], columns[c][1]);
+            if (overlap < 0) continue;
+            counts[c][0] += overlap;
+            counts[c][1]++;
+        }
+    }
+    if (!counts[0][1] && !counts[1][1]) return;
+    printf("intervals (BASE's first run vs CUR's first): the 95 %% intervals overlap for %d of %d "
+           "overheads (%.0f %%) and %d of %d times (%.0f %%)\n",
+           counts[0][0], counts[0][1], counts[0][1] ? 100.0 * counts[0][0] / counts[0][1] : 0.0,
+           counts[1][0], counts[1][1], counts[1][1] ? 100.0 * counts[1][0] / counts[1][1] : 0.0);
+}
+
 static int compare_runs(comparison *cmp, const char *out_dir, bool all, const char *first) {
     const mx_run_folder *base = cmp->base.runs[0], *cur = cmp->cur.runs[0];
     cmp->rows = calloc(base->row_count + cur->row_count + 1, sizeof *cmp->rows);
@@ -686,6 +723,7 @@ static int compare_runs(comparison *cmp, const char *out_dir, bool all, const ch
     }
     printf("\nwrote %s and %s\n", csv_path, dat_path);
     if (first) print_confirmation(cmp);
+    print_interval_agreement(cmp);
     draw_plot(cmp, dat_path, out_dir);
     if (regressions) {
         printf("REGRESSION: %d rows (%d ACCURACY, %d MISSING, %d SLOWER) vs %s (exit 1)\n",

@@ -67,6 +67,8 @@ static const result_column result_columns[] = {
     FIELD("throttled", throttled),
     FIELD("unstable", unstable),
     FIELD("overhead_pct", overhead_pct),
+    FIELD("overhead_pct_lo", overhead_low),
+    FIELD("overhead_pct_hi", overhead_high),
     FIELD("elem_err_vs_bound", elementwise),
     FIELD("worst_element", worst_element),
     FIELD("vram_savings_measured_pct", vram_measured_pct),

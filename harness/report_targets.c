@@ -91,7 +91,12 @@ static void collect_overhead(const report_data *d, target_result *t) {
         double overhead = (report_ratio(d, pr->best) - 1.0) * 100.0;
         target_item *item =
             best_item(d, p, pr->best, t, overhead, mx_target_overhead_passes, overhead);
-        if (item) snprintf(item->figure, sizeof item->figure, "%+.1f %%", overhead);
+        const result_row *best = pr->best >= 0 ? &d->rows[pr->best] : NULL;
+        if (item && best && isfinite(best->overhead_low) && isfinite(best->overhead_high))
+            snprintf(item->figure, sizeof item->figure, "%+.1f %% [%+.1f, %+.1f]", overhead,
+                     best->overhead_low, best->overhead_high);
+        else if (item)
+            snprintf(item->figure, sizeof item->figure, "%+.1f %%", overhead);
     }
 }
 

@@ -1117,6 +1117,27 @@ Test(cpu_compare, first_verdicts_beside_the_confirmed_ones, IN_A_FRESH_DIR) {
     cr_expect(strstr(r.err, "nope.csv"), "%s", r.err);
 }
 
+/* How often the 95 % intervals of two runs overlap (docs/design.md §4's run-to-run check). */
+Test(cpu_compare, interval_agreement_between_runs, IN_A_FRESH_DIR) {
+    write_scaled_run("base", H200, 1.0);
+    write_scaled_run("cur", H200, 1.0);
+    const char *values[2][2][2] = {{{"-21.00", "-19.00"}, {"-21.00", "-19.00"}},
+                                   {{"-20.00", "-18.00"}, {"-10.00", "-8.00"}}};
+    const char *runs[2] = {"base", "cur"};
+    for (int side = 0; side < 2; side++)
+        for (int row = 0; row < 2; row++) {
+            set_result(runs[side], row + 1, "overhead_pct_lo", values[side][row][0]);
+            set_result(runs[side], row + 1, "overhead_pct_hi", values[side][row][1]);
+        }
+    mx_cli_result r = compare("base", "cur");
+    cr_expect(strstr(r.out, "the 95 % intervals overlap for 1 of 2 overheads (50 %) and 0 of 0 "
+                            "times"),
+              "%s", r.out);
+    write_scaled_run("old", H200, 1.0); /* runs without intervals: no such line */
+    r = compare("old", "old");
+    cr_expect_null(strstr(r.out, "intervals ("), "%s", r.out);
+}
+
 // ---- mxbench merge
 
 /* Marks run name as shard text ("1/2") of its sweep, as run --shard writes it. */

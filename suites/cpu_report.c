@@ -537,6 +537,7 @@ Test(cpu_report, rounds_overhead_and_unstable_problems, .init = mx_test_work_dir
     cr_expect(strstr(md, "| 1 | overhead vs FP16 < +10 % | best MXFP4 variant per problem | 1/1 "
                          "(+1 not judged) | -20.0 %"),
               "%s", md);
+    cr_expect(strstr(md, "-20.0 % [-21.0, -19.0]"), "the overhead with its interval: %s", md);
     cr_expect(strstr(md, "**Unstable rows**: 3 rows belong to problems"), "%s", md);
     cr_expect(strstr(md, "| gemm 8192x4096 M=1 f16 gaussian | unstable: persistent |"), "%s", md);
     free(md);
