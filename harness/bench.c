@@ -558,6 +558,13 @@ static void measure_problem(run_files *files, const mx_timer *t, const progress 
     }
     double *clocks = samples + (size_t)t->rule.max_samples * (blocks - 1);
     char why[512];
+    if (!prog->quiet && p.ready_references > 0) { /* the rounds of a big problem take seconds */
+        char problem_text[256];
+        mx_sweep_problem(rows.first, problem_text, sizeof problem_text);
+        fprintf(stderr, "       %s: timing %d call%s in rounds (%d FP16 candidate%s)\n",
+                problem_text, p.ready_count, p.ready_count == 1 ? "" : "s", p.ready_references,
+                p.ready_references == 1 ? "" : "s");
+    }
     if (p.ready_references > 0 &&
         !time_slots(t, &p, files->info->sm_clock_start_mhz, clocks, why, sizeof why)) {
         /* Calls that failed in the rounds keep their own why. With a candidate still standing,
