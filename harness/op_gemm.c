@@ -70,11 +70,6 @@ static bool dense(gemm_problem *p, const void *w, void *y, cudaStream_t stream, 
         why, why_size, "cuBLAS FP16 reference");
 }
 
-static bool cublas_ok(cublasStatus_t status, char *why, size_t why_size, const char *what) {
-    return status == CUBLAS_STATUS_SUCCESS ||
-           mx_op_failed(why, why_size, what, cublasGetStatusString(status));
-}
-
 /* A dense [rows, cols] column-major layout with leading dimension rows, batch of them stride
  * apart. */
 static bool lt_layout(cublasLtMatrixLayout_t *layout, cudaDataType type, int64_t rows, int64_t cols,
@@ -147,63 +142,6 @@ static void gemm_fp16_candidate_name(void *opaque, int candidate, char *text, si
              candidate, id, tile, splits, r->workspaceSize);
 }
 
-/* y = X64 . W64^T per batch entry with cuBLAS DGEMM (exact products, FP64 sums). */
-static bool product_f64(gemm_problem *p, const double *x64, const double *w64, double *y, char *why,
-                        size_t why_size) {
-    double one = 1.0, zero = 0.0;
-    return cublas_ok(cublasDgemmStridedBatched(p->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)p->n,
-                                               (int)p->m, (int)p->k, &one, w64, (int)p->k,
-                                               p->n * p->k, x64, (int)p->k, p->m * p->k, &zero, y,
-                                               (int)p->n, p->m * p->n, (int)p->batch),
-                     why, why_size, "cublasDgemmStridedBatched");
-}
-
-/* What the element-wise bound needs (op_util.h): |X| . |W|^T and each output row's sum of |x|
- * (DGEMV against ones), with x64 and w64 as scratch. Optional: when it cannot be had (memory), the
- * buffers are freed and the bound is not applied. */
-static void magnitudes(gemm_problem *p, double *x64, double *w64) {
-    char why[512];
-    int64_t x_count = p->batch * p->m * p->k, w_count = p->batch * p->n * p->k;
-    double *ones = NULL, *ones_host = malloc(sizeof *ones_host * (size_t)p->k), one = 1.0,
-           zero = 0.0;
-    for (int64_t i = 0; ones_host && i < p->k; i++) ones_host[i] = 1.0;
-    bool ok = ones_host && p->y_magnitude && p->row_sums &&
-              mx_op_mx_ok(mx_bench_widen_abs(p->x, p->dtype, x_count, x64, 0), why, sizeof why,
-                          "widen |X|") &&
-              mx_op_mx_ok(mx_bench_widen_abs(p->w.exact, MX_F32, w_count, w64, 0), why, sizeof why,
-                          "widen |W|") &&
-              product_f64(p, x64, w64, p->y_magnitude, why, sizeof why) &&
-              mx_op_upload_f64(&ones, ones_host, p->k, why, sizeof why) &&
-              cublas_ok(cublasDgemv(p->cublas, CUBLAS_OP_T, (int)p->k, (int)(p->batch * p->m), &one,
-                                    x64, (int)p->k, ones, 1, &zero, p->row_sums, 1),
-                        why, sizeof why, "cublasDgemv") &&
-              mx_op_cuda_ok(cudaDeviceSynchronize(), why, sizeof why, "FP64 magnitudes");
-    free(ones_host);
-    cudaFree(ones);
-    if (ok) return;
-    cudaFree(p->y_magnitude);
-    cudaFree(p->row_sums);
-    p->y_magnitude = p->row_sums = NULL;
-}
-
-/* The exact product on the exactly dequantized weights, then the bound's magnitudes. */
-static bool exact_product(gemm_problem *p, char *why, size_t why_size) {
-    double *x64 = NULL, *w64 = NULL;
-    int64_t x_count = p->batch * p->m * p->k, w_count = p->batch * p->n * p->k;
-    bool ok =
-        mx_op_allocate((void **)&x64, x_count * 8.0, why, why_size, "FP64 reference") &&
-        mx_op_allocate((void **)&w64, w_count * 8.0, why, why_size, "FP64 reference") &&
-        mx_op_mx_ok(mx_bench_widen(p->x, p->dtype, x_count, x64, 0), why, why_size, "widen X") &&
-        mx_op_mx_ok(mx_bench_widen(p->w.exact, MX_F32, w_count, w64, 0), why, why_size,
-                    "widen W") &&
-        product_f64(p, x64, w64, p->y_exact, why, why_size) &&
-        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 reference");
-    if (ok) magnitudes(p, x64, w64);
-    cudaFree(x64);
-    cudaFree(w64);
-    return ok;
-}
-
 static bool gemm_setup(const mx_sweep_row *row, void **out, char *why, size_t why_size) {
     *out = NULL;
     if (row->k % MX_BLOCK_SIZE != 0 || row->m > INT32_MAX || row->n > INT32_MAX ||
@@ -221,13 +159,6 @@ static bool gemm_setup(const mx_sweep_row *row, void **out, char *why, size_t wh
     p->dtype = mx_op_row_dtype(row);
     const int64_t y_count = p->batch * p->m * p->n;
     const uint64_t seed = mx_op_seed(row, (uint64_t)(p->n * 131 + p->k));
-    /* the element-wise bound's buffers are optional: without the memory, no bound */
-    if (cudaMalloc((void **)&p->y_magnitude, (size_t)y_count * 8) != cudaSuccess ||
-        cudaMalloc((void **)&p->row_sums, (size_t)(p->batch * p->m) * 8) != cudaSuccess) {
-        cudaGetLastError();
-        cudaFree(p->y_magnitude);
-        p->y_magnitude = NULL;
-    }
     bool ok = mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
               (cublasCreate(&p->cublas) == CUBLAS_STATUS_SUCCESS ||
                mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
@@ -238,11 +169,10 @@ static bool gemm_setup(const mx_sweep_row *row, void **out, char *why, size_t wh
               mx_op_allocate(&p->y, y_count * 2.0, why, why_size, "output") &&
               mx_op_allocate(&p->y_fp16, y_count * 2.0, why, why_size, "FP16 reference output") &&
               mx_op_allocate(&p->y_original, y_count * 2.0, why, why_size, "unquantized output") &&
-              mx_op_allocate((void **)&p->y_exact, y_count * 8.0, why, why_size,
-                             "FP64 reference output") &&
               dense(p, p->w.dequantized, p->y_fp16, 0, why, why_size) &&
               dense(p, p->w.original, p->y_original, 0, why, why_size) &&
-              exact_product(p, why, why_size);
+              mx_op_exact_product(p->cublas, p->x, p->dtype, p->w.exact, p->m, p->n, p->k, p->batch,
+                                  &p->y_exact, &p->y_magnitude, &p->row_sums, why, why_size);
     if (ok) mx_op_weight_drop_exact(&p->w); /* the FP32 copy only fed the exact reference */
     if (ok) lt_candidates(p);
     return mx_op_setup_finish(ok, p, gemm_teardown, out);
@@ -297,11 +227,11 @@ static bool gemm_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
     gemm_problem *p = opaque;
     if (v->fp16 && v->mode > 0) {
         float one = 1.0f, zero = 0.0f;
-        return cublas_ok(cublasLtMatmul(p->lt, p->lt_desc, &one, p->w.dequantized, p->lt_w, p->x,
-                                        p->lt_x, &zero, p->y, p->lt_y, p->y, p->lt_y,
-                                        &p->lt_algos[v->mode - 1].algo, v->workspace,
-                                        v->workspace_bytes, stream),
-                         why, why_size, "cublasLtMatmul");
+        return mx_op_cublas_ok(cublasLtMatmul(p->lt, p->lt_desc, &one, p->w.dequantized, p->lt_w,
+                                              p->x, p->lt_x, &zero, p->y, p->lt_y, p->y, p->lt_y,
+                                              &p->lt_algos[v->mode - 1].algo, v->workspace,
+                                              v->workspace_bytes, stream),
+                               why, why_size, "cublasLtMatmul");
     }
     if (v->fp16) return dense(p, p->w.dequantized, p->y, stream, why, why_size);
     mx_gemm_problem problem = {.m = p->m,

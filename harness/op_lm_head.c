@@ -21,7 +21,7 @@ typedef struct {
     mx_dtype dtype;
     mx_op_weight w;
     void *x, *logits, *logits_fp16, *logits_original;
-    double *logits_exact;
+    double *logits_exact, *logits_magnitude, *row_sums; /* NULL: no such reference */
     int32_t *tokens;
     mx_gemm_context *context;
     cublasHandle_t cublas;
@@ -44,7 +44,13 @@ static double lm_head_flops(const mx_sweep_row *row) {
 static void lm_head_teardown(void *opaque) {
     lm_head_problem *p = opaque;
     if (!p) return;
-    void *buffers[] = {p->x,     p->logits, p->logits_fp16, p->logits_original, p->logits_exact,
+    void *buffers[] = {p->x,
+                       p->logits,
+                       p->logits_fp16,
+                       p->logits_original,
+                       p->logits_exact,
+                       p->logits_magnitude,
+                       p->row_sums,
                        p->tokens};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     mx_op_weight_free(&p->w);
@@ -60,28 +66,14 @@ static bool logits_fp16_path(lm_head_problem *p, const void *w, void *logits, cu
                        why, why_size, "cuBLAS FP16 logits");
 }
 
-/* logits_exact = X . W^T in FP64 (cublasDgemm on X and the exactly dequantized W widened). */
+/* FP64 logits on the exactly dequantized weights and the element-wise bound's magnitudes
+ * (mx_op_exact_product), up to a size; above it logits_exact stays NULL. */
 static bool exact_logits(lm_head_problem *p, char *why, size_t why_size) {
     if (p->vocab * p->hidden > LM_HEAD_EXACT_MAX_WEIGHTS ||
         p->m * p->vocab > LM_HEAD_EXACT_MAX_LOGITS)
         return true;
-    double *x64 = NULL, *w64 = NULL, one = 1.0, zero = 0.0;
-    bool ok = mx_op_allocate((void **)&p->logits_exact, p->m * p->vocab * 8.0, why, why_size,
-                             "FP64 logits") &&
-              mx_op_allocate((void **)&x64, p->m * p->hidden * 8.0, why, why_size, "FP64 x") &&
-              mx_op_allocate((void **)&w64, p->vocab * p->hidden * 8.0, why, why_size, "FP64 W") &&
-              mx_op_mx_ok(mx_bench_widen(p->x, p->dtype, p->m * p->hidden, x64, 0), why, why_size,
-                          "widen x") &&
-              mx_op_mx_ok(mx_bench_widen(p->w.exact, MX_F32, p->vocab * p->hidden, w64, 0), why,
-                          why_size, "widen W");
-    if (ok && cublasDgemm(p->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)p->vocab, (int)p->m,
-                          (int)p->hidden, &one, w64, (int)p->hidden, x64, (int)p->hidden, &zero,
-                          p->logits_exact, (int)p->vocab) != CUBLAS_STATUS_SUCCESS)
-        ok = mx_op_failed(why, why_size, "cublasDgemm", "FP64 logits failed");
-    ok = ok && mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 logits");
-    cudaFree(x64);
-    cudaFree(w64);
-    return ok;
+    return mx_op_exact_product(p->cublas, p->x, p->dtype, p->w.exact, p->m, p->vocab, p->hidden, 1,
+                               &p->logits_exact, &p->logits_magnitude, &p->row_sums, why, why_size);
 }
 
 static bool lm_head_setup(const mx_sweep_row *row, void **out, char *why, size_t why_size) {
@@ -184,9 +176,14 @@ static bool lm_head_run(void *opaque, const mx_op_prepared *v, cudaStream_t stre
 static bool lm_head_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
                           mx_bench_errors *errors, char *why, size_t why_size) {
     lm_head_problem *p = opaque;
-    mx_op_output output = {
-        p->logits,       p->dtype, p->m * p->vocab, p->logits_fp16, p->logits_original,
-        p->logits_exact, NULL};
+    mx_op_magnitudes magnitudes = {p->logits_magnitude, p->row_sums, p->hidden, p->vocab, p->m};
+    mx_op_output output = {p->logits,
+                           p->dtype,
+                           p->m * p->vocab,
+                           p->logits_fp16,
+                           p->logits_original,
+                           p->logits_exact,
+                           p->logits_magnitude ? &magnitudes : NULL};
     return mx_op_check_output(&output, lm_head_run, p, v, stream, errors, why, why_size);
 }
 

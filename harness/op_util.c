@@ -318,6 +318,80 @@ void mx_op_prepared_free(mx_op_prepared *prepared) {
     *prepared = (mx_op_prepared){0};
 }
 
+bool mx_op_cublas_ok(cublasStatus_t status, char *why, size_t why_size, const char *what) {
+    return status == CUBLAS_STATUS_SUCCESS ||
+           mx_op_failed(why, why_size, what, cublasGetStatusString(status));
+}
+
+/* The shape of mx_op_exact_product. */
+typedef struct {
+    cublasHandle_t cublas;
+    int64_t m, n, k, batch;
+} product_shape;
+
+/* y = X64 . W64^T per batch entry: the column-major TN product cublasGemmEx serves. */
+static bool product_f64(const product_shape *s, const double *x64, const double *w64, double *y,
+                        char *why, size_t why_size) {
+    double one = 1.0, zero = 0.0;
+    return mx_op_cublas_ok(
+        cublasDgemmStridedBatched(s->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)s->n, (int)s->m,
+                                  (int)s->k, &one, w64, (int)s->k, s->n * s->k, x64, (int)s->k,
+                                  s->m * s->k, &zero, y, (int)s->n, s->m * s->n, (int)s->batch),
+        why, why_size, "cublasDgemmStridedBatched");
+}
+
+/* |X| . |W|^T and each row's sum of |x| (DGEMV against ones), x64 and w64 as scratch; on any
+ * failure both freed and NULL. */
+static void magnitudes(const product_shape *s, const void *x, mx_dtype dtype, const float *w_exact,
+                       double *x64, double *w64, double **magnitude, double **row_sums) {
+    char why[512];
+    int64_t x_count = s->batch * s->m * s->k, w_count = s->batch * s->n * s->k;
+    double *ones = NULL, *ones_host = malloc(sizeof *ones_host * (size_t)s->k), one = 1.0,
+           zero = 0.0;
+    for (int64_t i = 0; ones_host && i < s->k; i++) ones_host[i] = 1.0;
+    bool ok =
+        ones_host &&
+        cudaMalloc((void **)magnitude, (size_t)(s->batch * s->m * s->n) * 8) == cudaSuccess &&
+        cudaMalloc((void **)row_sums, (size_t)(s->batch * s->m) * 8) == cudaSuccess &&
+        mx_op_mx_ok(mx_bench_widen_abs(x, dtype, x_count, x64, 0), why, sizeof why, "widen |X|") &&
+        mx_op_mx_ok(mx_bench_widen_abs(w_exact, MX_F32, w_count, w64, 0), why, sizeof why,
+                    "widen |W|") &&
+        product_f64(s, x64, w64, *magnitude, why, sizeof why) &&
+        mx_op_upload_f64(&ones, ones_host, s->k, why, sizeof why) &&
+        mx_op_cublas_ok(cublasDgemv(s->cublas, CUBLAS_OP_T, (int)s->k, (int)(s->batch * s->m), &one,
+                                    x64, (int)s->k, ones, 1, &zero, *row_sums, 1),
+                        why, sizeof why, "cublasDgemv") &&
+        mx_op_cuda_ok(cudaDeviceSynchronize(), why, sizeof why, "FP64 magnitudes");
+    free(ones_host);
+    cudaFree(ones);
+    if (ok) return;
+    cudaGetLastError(); /* a failed cudaMalloc must not poison what follows */
+    cudaFree(*magnitude);
+    cudaFree(*row_sums);
+    *magnitude = *row_sums = NULL;
+}
+
+bool mx_op_exact_product(cublasHandle_t cublas, const void *x, mx_dtype dtype, const float *w_exact,
+                         int64_t m, int64_t n, int64_t k, int64_t batch, double **exact,
+                         double **magnitude, double **row_sums, char *why, size_t why_size) {
+    const product_shape s = {cublas, m, n, k, batch};
+    double *x64 = NULL, *w64 = NULL;
+    int64_t x_count = batch * m * k, w_count = batch * n * k;
+    *magnitude = *row_sums = NULL;
+    bool ok =
+        mx_op_allocate((void **)exact, batch * m * n * 8.0, why, why_size, "FP64 reference") &&
+        mx_op_allocate((void **)&x64, x_count * 8.0, why, why_size, "FP64 reference") &&
+        mx_op_allocate((void **)&w64, w_count * 8.0, why, why_size, "FP64 reference") &&
+        mx_op_mx_ok(mx_bench_widen(x, dtype, x_count, x64, 0), why, why_size, "widen X") &&
+        mx_op_mx_ok(mx_bench_widen(w_exact, MX_F32, w_count, w64, 0), why, why_size, "widen W") &&
+        product_f64(&s, x64, w64, *exact, why, why_size) &&
+        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 reference");
+    if (ok) magnitudes(&s, x, dtype, w_exact, x64, w64, magnitude, row_sums);
+    cudaFree(x64);
+    cudaFree(w64);
+    return ok;
+}
+
 bool mx_op_upload_f64(double **device, const double *host, int64_t count, char *why,
                       size_t why_size) {
     return mx_op_allocate((void **)device, count * 8.0, why, why_size, "FP64 reference") &&

@@ -5,6 +5,7 @@
 #ifndef MX_OP_UTIL_H
 #define MX_OP_UTIL_H
 
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@ bool mx_op_failed(char *why, size_t why_size, const char *what, const char *deta
 /* true on cudaSuccess; otherwise clears the error (a failed allocation must not poison the next
  * row), records it and returns false. */
 bool mx_op_cuda_ok(cudaError_t error, char *why, size_t why_size, const char *what);
+/* true on CUBLAS_STATUS_SUCCESS; otherwise records "what: cuBLAS's message". */
+bool mx_op_cublas_ok(cublasStatus_t status, char *why, size_t why_size, const char *what);
 /* true on MX_OK; otherwise records mx_last_error(). */
 bool mx_op_mx_ok(mx_status status, char *why, size_t why_size, const char *what);
 /* cudaMalloc of bytes; on failure *buffer = NULL and why says "out of memory allocating X GB
@@ -113,6 +116,16 @@ extern bool (*mx_op_check_tamper)(void *y, mx_dtype dtype, int64_t count, cudaSt
 bool mx_op_check_output(const mx_op_output *output, mx_op_run_fn run, void *problem,
                         const mx_op_prepared *prepared, cudaStream_t stream,
                         mx_bench_errors *errors, char *why, size_t why_size);
+
+/* The FP64 references of a product Y[m, n] = X[m, k] . W[n, k]^T per batch entry, on the device
+ * through cublas (DGEMM on widened inputs: exact products, FP64 sums): *exact = X . W^T from X
+ * (dtype) and the exactly dequantized w_exact (FP32), allocated here; then what the element-wise
+ * bound needs (mx_op_magnitudes): *magnitude = |X| . |W|^T and *row_sums, the sum of |x| over
+ * each of the batch * m rows. Those two are optional: without the memory (or on any failure)
+ * they stay NULL and the bound is not applied. false with why set when exact cannot be had. */
+bool mx_op_exact_product(cublasHandle_t cublas, const void *x, mx_dtype dtype, const float *w_exact,
+                         int64_t m, int64_t n, int64_t k, int64_t batch, double **exact,
+                         double **magnitude, double **row_sums, char *why, size_t why_size);
 
 /* Copies count doubles from the host to a new device buffer (a CPU FP64 reference to compare
  * against on the GPU). */
