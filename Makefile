@@ -15,7 +15,7 @@ CMAKE_ARGS = -DMX_WERROR=$(WERROR) $(if $(wildcard $(DEPS_PREFIX)),-DCMAKE_PREFI
 	$(if $(MX_CUDA_ARCHS),-DMX_CUDA_ARCHS="$(MX_CUDA_ARCHS)",$(if $(SANITIZE),-DMX_CUDA_ARCHS=90a-real)) \
 	-DMX_SANITIZE="$(SANITIZE)"
 
-.PHONY: all build configured-build deps-build test bench report nightly install fuzz sanitize clean help deps-test deps-bench bundle
+.PHONY: all build configured-build deps-build test bench report nightly install fuzz sanitize verify clean help deps-test deps-bench bundle
 
 all: build
 
@@ -36,6 +36,8 @@ help:
 	@echo "                the CMake package (find_package(mxbench)), mxbench.pc, bin/mxbench and"
 	@echo "                its data (share/mxbench/)"
 	@echo "make sanitize   on a GPU box: GPU suites and a smoke sweep under compute-sanitizer"
+	@echo "make verify     on a GPU box: every suite, two smoke sweeps, their report and comparison"
+	@echo "                (the run-to-run interval check); logs in VERIFY_DIR=$(VERIFY_DIR)"
 	@echo "make fuzz       the libFuzzer targets of fuzz/ for FUZZ_SECONDS=$(FUZZ_SECONDS) each (clang)"
 	@echo "make clean      remove $(BUILD_DIR)/"
 	@echo "variables: BUILD_DIR=$(BUILD_DIR) WERROR=$(WERROR) (warnings as errors) JOBS=$(JOBS)"
@@ -129,6 +131,11 @@ nightly:
 # everything a GPU box without package access needs (copy .deps/ there).
 bundle:
 	bash .ci/deps.sh bundle
+
+# On a GPU box: everything a change must pass before its figures are trusted (.ci/gpu-verify.sh).
+VERIFY_DIR ?= results/verify-$(RUN_ID)
+verify:
+	@bash .ci/gpu-verify.sh $(VERIFY_DIR)
 
 # On a GPU box: the GPU suites and a smoke sweep under compute-sanitizer (.ci/sanitize.sh).
 sanitize:
