@@ -5,7 +5,7 @@
 # runs go into DIR; a short table comes last. Exit 0 when every step passed.
 # usage: .ci/gpu-verify.sh DIR
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 dir=${1:?usage: .ci/gpu-verify.sh DIR}
 mkdir -p "$dir" || exit 2
 bash .ci/gpu.sh verify || exit 3
