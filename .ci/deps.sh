@@ -148,7 +148,8 @@ bundle() {
   # cJSON (the harness reads and writes run.json with it), Criterion's headers and library and
   # gnuplot (make test draws plots too), with every shared library they load, and pkg-config:
   # one bundle serves make test and make bench.
-  local packages="libcjson-dev $(closure libcjson1) libcriterion-dev $(closure libcriterion3) $(closure pkg-config) $(closure $BENCH_PACKAGES)"
+  local packages
+  packages="libcjson-dev $(closure libcjson1) libcriterion-dev $(closure libcriterion3) $(closure pkg-config) $(closure $BENCH_PACKAGES)"
   mkdir -p "$DEPS/debs"
   (cd "$DEPS/debs" && apt-get download $packages)
   say "$(ls "$DEPS"/debs/*.deb | wc -l) packages, $(du -sh "$DEPS/debs" | cut -f1), in $DEPS/debs"

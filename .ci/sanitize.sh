@@ -8,7 +8,7 @@
 # Each tool's summary line is printed at the end; exit 1 when any reports an error.
 # usage: .ci/sanitize.sh BUILD_DIR
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 build=$1
 tool=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 [ -x "$tool" ] || { echo "make sanitize: compute-sanitizer not found (CUDA toolkit)" >&2; exit 2; }
