@@ -95,8 +95,19 @@ static void describe_unmeasured(const mx_run_folder *run, long row, const char *
                      mx_run_cell(run->results, (size_t)row, "status"), note[0] ? ": " : "", note);
 }
 
-/* The row's value in every run of the side that measured it at full clock: its median time, or
- * that over its FP16 row's when relative. Also the plain times' geometric mean (*mean_us). */
+/* The row's value in every run of the side that measured it at full clock: its median time, or,
+ * when relative, its ratio to its FP16 row: the median of the per-round ratios where the run
+ * timed in rounds (1 + overhead_pct / 100, which has an interval), else the ratio of the
+ * medians. Also the plain times' geometric mean (*mean_us). */
+static double relative_value(const mx_run_folder *run, size_t row, double us) {
+    if (mx_run_cell(run->results, row, "overhead_pct_lo")[0])
+        return 1.0 + atof(mx_run_cell(run->results, row, "overhead_pct")) / 100.0;
+    long reference = mx_run_reference_row(run, row);
+    return reference < 0 || isnan(run->time_us[reference])
+               ? NAN
+               : us / mx_run_row_median(run, (size_t)reference);
+}
+
 static int side_values(const run_side *side, const char *key, bool relative, double *values,
                        double *mean_us, int *throttled) {
     int count = 0, timed = 0;
@@ -112,9 +123,8 @@ static int side_values(const run_side *side, const char *key, bool relative, dou
             (*throttled)++;
             continue;
         }
-        long reference = relative ? mx_run_reference_row(run, (size_t)row) : -1;
-        if (relative && (reference < 0 || isnan(run->time_us[reference]))) continue;
-        values[count++] = relative ? us / mx_run_row_median(run, (size_t)reference) : us;
+        double value = relative ? relative_value(run, (size_t)row, us) : us;
+        if (!isnan(value)) values[count++] = value;
     }
     *mean_us = timed ? exp(log_sum / timed) : NAN;
     return count;
@@ -835,7 +845,8 @@ const mx_command mx_compare_command = {
     "max(--min-change-pct, exp(3 s) - 1): a row that moves 8 % between runs of one binary cannot\n"
     "be called slower for 8 %. When the rows that time cuBLAS alone (fp16, persistent: the\n"
     "control) moved by a median 2 % or more, the others are judged by their time over their\n"
-    "problem's FP16 row in the same run. Verdicts:\n"
+    "problem's FP16 row in the same run (the median of the per-round ratios, overhead_pct, where\n"
+    "the run timed in interleaved rounds). Verdicts:\n"
     "  ACCURACY  pass_error true -> false, or status ok -> fail in a CUR run (whatever the times)\n"
     "  MISSING   measured in BASE, but absent from CUR or not measured there (skipped, failed):\n"
     "            the row may hide a regression, so it counts as one; the reason is shown\n"

@@ -518,6 +518,32 @@ Test(cpu_compare, cublas_only_rows_are_the_control_not_the_gate, IN_A_FRESH_DIR)
     mx_table_free(t);
 }
 
+/* Runs timed in rounds carry each row's paired ratio to its FP16 row (overhead_pct, with an
+ * interval): when the control moved, the gate judges that ratio, not the ratio of medians.
+ * Here every time is 10 % up (the board), and skinny's paired ratio is 10 % up as well: SLOWER,
+ * although its median time moved exactly like its FP16 row's. */
+static void set_overheads(const char *job, const char *overhead) {
+    for (int i = 1; i <= 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s/%s-%d", job, job, i);
+        set_result(name, 2, "overhead_pct", overhead);
+        set_result(name, 2, "overhead_pct_lo", overhead);
+        set_result(name, 2, "overhead_pct_hi", overhead);
+    }
+}
+
+Test(cpu_compare, relative_judging_takes_the_paired_ratio_of_rounds, IN_A_FRESH_DIR) {
+    write_control_job("base", 1.0, 1.0);
+    write_control_job("board", 1.1, 1.1);
+    set_overheads("base", "-60.00");
+    set_overheads("board", "-56.00");
+    mx_cli_result r = compare("base", "board");
+    cr_expect_eq(r.exit_code, 1, "%s%s", r.out, r.err);
+    mx_table *t = read_csv(mx_test_path("board/compare.csv"));
+    expect_verdict(t, "skinny", 1, "SLOWER");
+    mx_table_free(t);
+}
+
 /* Empties a column of a run's results.csv and samples.csv (what newer runs write where it does
  * not apply). */
 static void blank_column(const char *name, const char *column) {
