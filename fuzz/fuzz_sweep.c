@@ -5,8 +5,8 @@
 
 #include "sweep.h"
 
-static const char *const gemm_variants[] = {"auto", "fused", "skinny", "dequant_cublas",
-                                            "persistent", NULL};
+static const char *const gemm_variants[] = {"auto",           "fused",      "skinny",
+                                            "dequant_cublas", "persistent", NULL};
 static const char *const moe_variants[] = {"auto", "fused", "skinny", "dequant_cublas", NULL};
 static const mx_sweep_op_vocabulary ops[] = {{"gemm", gemm_variants}, {"moe", moe_variants}};
 

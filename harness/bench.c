@@ -313,26 +313,21 @@ static double injected_pct;
 
 /* The spin that makes one call of s about injected_pct % slower: that share of one call's time,
  * timed once with events (no flush: the spin only has to be of the right size). */
-static bool plan_injection(slot *s, cudaStream_t stream) {
+static bool plan_injection(slot *s, const mx_timer *t) {
     if (injected_pct <= 0.0 || strcmp(s->variant, injected_variant) != 0) return true;
-    cudaEvent_t start, stop;
-    float ms = 0.0f;
-    bool ok = cudaEventCreate(&start) == cudaSuccess;
-    ok = ok && cudaEventCreate(&stop) == cudaSuccess;
-    ok = ok && cudaEventRecord(start, stream) == cudaSuccess &&
-         s->op->run(s->problem, &s->prepared, stream, s->why, sizeof s->why) &&
-         cudaEventRecord(stop, stream) == cudaSuccess &&
-         cudaEventSynchronize(stop) == cudaSuccess &&
-         cudaEventElapsedTime(&ms, start, stop) == cudaSuccess;
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    s->inject_us = injected_pct / 100.0 * ms * 1e3;
-    if (!ok && !s->why[0]) snprintf(s->why, sizeof s->why, "injected slowdown: timing one call");
+    /* timed as the rounds time it (after the same flush): the median of 5 calls */
+    mx_timer once = *t;
+    once.rule = (mx_stop_rule){.min_samples = 5, .max_samples = 5, .budget_ms = INFINITY};
+    double samples[5];
+    int count = 0;
+    mx_stop_reason reason;
+    bool ok = mx_time_call(&once, run_slot, s, samples, &count, &reason, s->why, sizeof s->why);
+    s->inject_us = ok ? injected_pct / 100.0 * mx_stats_median_of(samples, count) : 0.0;
     return ok;
 }
 
 /* Prepares and checks a slot (its errors measured on a poisoned output). */
-static void prepare_slot(slot *s, cudaStream_t stream) {
+static void prepare_slot(slot *s, const mx_timer *t) {
     char range[256];
     snprintf(range, sizeof range, "%s %s %s %s M=%lld N=%lld K=%lld batch=%lld prepare", s->row->op,
              s->variant, s->row->dtype, s->row->dist, (long long)s->row->m, (long long)s->row->n,
@@ -340,8 +335,8 @@ static void prepare_slot(slot *s, cudaStream_t stream) {
     nvtxRangePushA(range);
     s->ready =
         s->op->prepare(s->problem, s->variant, &s->prepared, &s->m.memory, s->why, sizeof s->why) &&
-        s->op->check(s->problem, &s->prepared, stream, &s->m.errors, s->why, sizeof s->why) &&
-        plan_injection(s, stream);
+        s->op->check(s->problem, &s->prepared, t->stream, &s->m.errors, s->why, sizeof s->why) &&
+        plan_injection(s, t);
     nvtxRangePop();
 }
 
@@ -530,7 +525,7 @@ static bool make_slots(problem_slots *p, const mx_timer *t, const mx_bench_op *o
             snprintf(s->why, sizeof s->why, "the FP16 reference of this shape did not run");
             continue;
         }
-        prepare_slot(s, t->stream);
+        prepare_slot(s, t);
         if (s->ready && candidate && i > 0 && !candidate_agrees(s, &p->slots[0])) {
             s->ready = false; /* a cublasLt algorithm that computes something else */
             p->rejected++;
@@ -575,7 +570,8 @@ static void measure_problem(run_files *files, const mx_timer *t, const progress 
         p.reference = (int)(p.ready[0] - p.slots);
         for (int i = 0; i < p.ready_count; i++) {
             slot *s = p.ready[i];
-            if (i < p.ready_references && !s->ready && s->why[0]) /* a failed, not a pruned one */
+            /* no candidate left: the fp16 row says why one failed (not a pruned one's silence) */
+            if (!candidate_left && i < p.ready_references && !s->ready && s->why[0])
                 p.reference = (int)(s - p.slots);
             if (!s->ready) continue;
             s->ready = false;
@@ -964,6 +960,13 @@ static bool parse_injection(const char *text) {
     injected_variant[length] = '\0';
     if (!mx_variant_known(injected_variant)) {
         mx_cli_error("--inject-slowdown '%s': unknown variant '%s' (mxbench run --help lists them)",
+                     text, injected_variant);
+        return false;
+    }
+    const mx_variant_traits *traits = mx_variant_traits_of(injected_variant);
+    if (traits->reference || traits->cublas_only) {
+        mx_cli_error("--inject-slowdown '%s': %s times cuBLAS alone, which the gate never judges "
+                     "(a slower fp16 would make every variant look faster): name an MXFP4 variant",
                      text, injected_variant);
         return false;
     }

@@ -250,7 +250,9 @@ extern "C" mx_status mx_bench_poison(void *dst, mx_dtype dtype, int64_t count,
 }
 
 /* The element-wise check's accumulators: the worst element as a key (the ratio's float bits,
- * which order like the ratios for ratios >= 0, above its index), the counts. */
+ * rounded up so that a ratio above 1 stays above 1, which order like the ratios for ratios >= 0,
+ * above the complement of its index, so that ties go to the first element as on the host), the
+ * counts. */
 typedef struct {
     unsigned long long worst_key, over, checked;
 } mx_elementwise_sums;
@@ -267,11 +269,13 @@ static __global__ void mx_elementwise_kernel(const void *y, mx_dtype dtype, cons
         if (!mx_elementwise_judged(&bound, value, e)) continue;
         double ratio =
             fabs(value - e) / mx_elementwise_limit(&bound, e, magnitude[i], row_sums[i / cols]);
+        if (isnan(ratio))
+            continue; /* no bound (K >= 2^24 with m = 0): not judged, as on the host */
         checked++;
         over += ratio > 1.0;
-        unsigned long long key = (unsigned long long)__float_as_uint(fminf((float)ratio, 3.0e38f))
-                                     << 32 |
-                                 (unsigned long long)(uint32_t)i;
+        float rounded_up = fminf(__double2float_ru(ratio), 3.0e38f);
+        unsigned long long key = (unsigned long long)__float_as_uint(rounded_up) << 32 |
+                                 (unsigned long long)(0xFFFFFFFFu - (uint32_t)i);
         if (key > worst) worst = key;
     }
     if (checked) {
@@ -309,7 +313,7 @@ extern "C" mx_status mx_bench_elementwise(const void *y, mx_dtype dtype, const d
     memcpy(&worst, &bits, sizeof worst);
     *result = (mx_elementwise_result){
         .worst = host.checked ? (double)worst : 0.0,
-        .worst_index = host.checked ? (int64_t)(host.worst_key & 0xFFFFFFFFull) : -1,
+        .worst_index = host.checked ? (int64_t)(0xFFFFFFFFu - (uint32_t)host.worst_key) : -1,
         .over = (int64_t)host.over,
         .checked = (int64_t)host.checked,
     };

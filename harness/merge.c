@@ -44,8 +44,8 @@ static bool check_shards(mx_run_folder *const *runs, int count, int *shards, cha
             strcmp(a->suite, b->suite) || strcmp(a->sweep_path, b->sweep_path)     ? "sweep"
             : strcmp(a->git_commit, b->git_commit) || a->git_dirty != b->git_dirty ? "commit"
             : strcmp(runs[i]->model, runs[0]->model)                               ? "GPU model"
-            : strcmp(a->timing, b->timing) || a->min_samples != b->min_samples ||
-                    a->max_samples != b->max_samples ||
+            : strcmp(a->timing, b->timing) || strcmp(a->injected, b->injected) ||
+                    a->min_samples != b->min_samples || a->max_samples != b->max_samples ||
                     !same_real(a->max_noise_pct, b->max_noise_pct) ||
                     !same_real(a->time_budget_ms, b->time_budget_ms) ||
                     !same_real(a->min_time_ms, b->min_time_ms) || a->l2_flushed != b->l2_flushed
@@ -173,13 +173,14 @@ static int run_merge(const mx_parsed_options *parsed) {
         goto done;
     }
     status = MX_EXIT_FAILED;
-    /* all three files or none: a half-written OUT would hold "results" merge then refuses */
-    int saved = mx_table_save(results, results_path, error, sizeof error);
-    saved += saved == 1 && mx_table_save(samples, samples_path, error, sizeof error);
-    saved += saved == 2 && mx_run_info_save(&info, json_path, error, sizeof error);
+    /* all three files or none: a half-written OUT would hold "results" merge then refuses;
+     * results.csv, which says OUT holds results, last */
+    int saved = mx_table_save(samples, samples_path, error, sizeof error);
+    saved += saved == 1 && mx_run_info_save(&info, json_path, error, sizeof error);
+    saved += saved == 2 && mx_table_save(results, results_path, error, sizeof error);
     if (saved < 3) {
         mx_cli_error("%s", error);
-        const char *written[] = {results_path, samples_path};
+        const char *written[] = {samples_path, json_path};
         for (int i = 0; i < saved; i++) unlink(written[i]);
         if (created) rmdir(out);
         goto done;

@@ -11,8 +11,9 @@
 #include "fp16.h"
 #include "op_util.h"
 
-/* The FP64 reference (cuBLAS DGEMM on the device) holds W and the logits in doubles: at most
- * this many weights (4.8 GB; gpt-oss's 201088 x 2880 unembedding fits) and logits (2 GB). */
+/* The FP64 reference (cuBLAS DGEMM on the device) holds W and the logits in doubles, the logits
+ * twice (with the element-wise bound's magnitudes): at most this many weights (4.8 GB; gpt-oss's
+ * 201088 x 2880 unembedding fits) and logits (2 GB each). */
 #define LM_HEAD_EXACT_MAX_WEIGHTS 600000000LL
 #define LM_HEAD_EXACT_MAX_LOGITS  (1LL << 28)
 

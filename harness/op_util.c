@@ -389,6 +389,10 @@ bool mx_op_exact_product(cublasHandle_t cublas, const void *x, mx_dtype dtype, c
     if (ok) magnitudes(&s, x, dtype, w_exact, x64, w64, magnitude, row_sums);
     cudaFree(x64);
     cudaFree(w64);
+    if (!ok) { /* nothing half made */
+        cudaFree(*exact);
+        *exact = NULL;
+    }
     return ok;
 }
 

@@ -89,7 +89,8 @@ static const mx_column columns[] = {
            "the worst element's error against FP64 over its bound (harness/elementwise.h): "
            "above 1 fails; empty for ops without the bound",
            R, false),
-    TEXT("worst_element", "", "where elem_err_vs_bound is: output row and column", R, false, false),
+    TEXT("worst_element", "", "where elem_err_vs_bound is: output row and column (and batch entry)",
+         R, false, false),
     INTEGER("elements_over_bound", "", "output elements beyond their element-wise bound", R, false,
             false, 0, 0),
     NUMBER("vram_savings_measured_pct", "%",

@@ -292,6 +292,8 @@ ParameterizedTestParameters(cpu_harness, bad_run_input_is_refused_before_the_gpu
         {{"--suite", "smoke", "--inject-slowdown", "skinny"}, "expected VARIANT:PCT"},
         {{"--suite", "smoke", "--inject-slowdown", "fast:10"}, "unknown variant 'fast'"},
         {{"--suite", "smoke", "--inject-slowdown", "skinny:0"}, "(0, 1000]"},
+        {{"--suite", "smoke", "--inject-slowdown", "fp16:10"}, "name an MXFP4 variant"},
+        {{"--suite", "smoke", "--inject-slowdown", "persistent:10"}, "name an MXFP4 variant"},
         {{"--suite", "smoke", "--min-time-ms", "-1"}, "min-time-ms"},
     };
     return cr_make_param_array(bad_run, cases, sizeof cases / sizeof cases[0]);
