@@ -5,7 +5,7 @@
 # (commit it with the fix) and fails the run.
 # usage: fuzz/run.sh BUILD_DIR SECONDS TARGET...
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 build=$1 seconds=$2
 shift 2
 status=0
@@ -29,7 +29,7 @@ for target in "$@"; do
   fi
   dict=()
   [ -f "fuzz/$target.dict" ] && dict=(-dict="fuzz/$target.dict")
-  [ "$target" = report ] && dict+=(-close_fd_mask=3) # the command's own output
+  case $target in report | compare) dict+=(-close_fd_mask=3) ;; esac # the commands' own output
   echo "fuzz_$target: ${seconds} s"
   if ! "$exe" "$corpus" fuzz/seeds/"$target" "${dict[@]}" -max_total_time="$seconds" \
       -artifact_prefix="$regressions/" -print_final_stats=1 >"$build/$target.log" 2>&1; then
