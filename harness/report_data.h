@@ -24,7 +24,8 @@ typedef struct {
     double time_us, time_min_us, time_max_us, fp16_time_us, gbps, tflops, pct_peak_bw,
         pct_peak_flops, rel_vs_fp16, max_rel_vs_fp16, rel_vs_exact, quant_rel, sqnr_db, nonfinite,
         weight_bytes_fp16, weight_bytes_mxfp4, workspace_bytes, vram_savings_pct, noise_pct,
-        sm_clock_mhz, overhead_pct, overhead_low, overhead_high, elementwise, vram_measured_pct;
+        sm_clock_mhz, overhead_pct, overhead_low, overhead_high, elementwise, vram_measured_pct,
+        fp16_default_us;
     int line;    /* where the row starts in results.csv */
     int problem; /* index in report_data.problems */
     int next;    /* the next row of the same problem, -1 after the last */

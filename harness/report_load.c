@@ -73,6 +73,7 @@ static const result_column result_columns[] = {
     FIELD("worst_element", worst_element),
     FIELD("vram_savings_measured_pct", vram_measured_pct),
     FIELD("vram_mismatch", vram_mismatch),
+    FIELD("fp16_default_us", fp16_default_us),
     FIELD("sm_clock_mhz", sm_clock_mhz),
 };
 enum { RESULT_COLUMN_COUNT = sizeof result_columns / sizeof result_columns[0] };
