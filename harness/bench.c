@@ -1031,7 +1031,8 @@ static int run_run(const mx_parsed_options *parsed) {
         return MX_EXIT_OK;
     }
     static mx_run_info info;
-    mx_run_info_clear(&info);
+    mx_run_info_clear(&info); /* every field unknown (-1, NaN) but the row counts, which start */
+    info.rows_done = info.rows_ok = info.rows_failed = info.rows_skipped = 0;
     if (shard) snprintf(info.shard, sizeof info.shard, "%s", shard);
     char start_stamp[32];
     mx_utc_now(info.start_time, sizeof info.start_time);

@@ -161,7 +161,10 @@ Test(gpu_harness, tiny_sweep_runs_end_to_end_and_agrees_with_direct_timing,
     cr_assert(mx_run_info_read(path, &info, error, sizeof error), "%s", error);
     cr_expect_str_eq(info.status, "complete");
     cr_expect(info.copy_gbps > 0.0, "copy ceiling %g", info.copy_gbps);
-    cr_expect_eq(info.rows_done, 3);
+    cr_expect_eq(info.rows_done, 4);
+    cr_expect_eq(info.rows_ok, 4);
+    cr_expect_eq(info.rows_failed, 0);
+    cr_expect_eq(info.rows_skipped, 0);
     cr_expect(info.compute_capability[0] != '\0', "run.json names the compute capability");
 
     double harness_us = cell(results, 0, "fp16_time_us"),
