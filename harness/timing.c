@@ -110,6 +110,16 @@ static bool drop(mx_round_call *calls, int references, int c, const char *failur
     return false;
 }
 
+void mx_round_order(int round, int count, int *order) {
+    const int period = count % 2 ? 2 * count : count;
+    const int r = round % period, shift = r % count;
+    for (int i = 0; i < count; i++) {
+        /* the first row: 0, 1, count - 1, 2, count - 2, ...; row r adds r */
+        const int first = i == 0 ? 0 : i % 2 ? (i + 1) / 2 : count - i / 2;
+        order[r < count ? i : count - 1 - i] = (first + shift) % count;
+    }
+}
+
 bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, int references, int keep,
                     int *reference, double *clocks, int *rounds, mx_stop_reason *reason, char *why,
                     size_t why_size) {
@@ -129,17 +139,20 @@ bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, int refe
     /* what the stopping rule sees: the reference, then the variants */
     const double **samples = malloc(sizeof *samples * (size_t)(count + 1));
     bool *active = malloc(sizeof *active * (size_t)(count + 1));
-    if (!samples || !active) {
+    int *order = malloc(sizeof *order * (size_t)count);
+    if (!samples || !active || !order) {
         free(samples);
         free(active);
+        free(order);
         snprintf(why, why_size, "timing: out of host memory");
         return false;
     }
     bool ok = true;
     double begin = mx_now_ms();
     for (*reason = MX_STOP_CONTINUE; ok && *reason == MX_STOP_CONTINUE;) {
+        mx_round_order(*rounds, count, order);
         for (int i = 0; i < count && ok; i++) {
-            int c = (*rounds + i) % count;
+            int c = order[i];
             bool call_failed;
             if (calls[c].active &&
                 !sample(t, calls[c].call, calls[c].context, &calls[c].samples[*rounds],
@@ -175,5 +188,6 @@ bool mx_time_rounds(const mx_timer *t, mx_round_call *calls, int count, int refe
     }
     free(samples);
     free(active);
+    free(order);
     return ok;
 }

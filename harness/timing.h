@@ -38,10 +38,16 @@ typedef struct {
     char why[512];   /* why the call failed (active false, pruned false) */
 } mx_round_call;
 
+/* The order of round `round` of count calls: a Williams design. Over every count rounds (2 count
+ * when count is odd, the second half reversed) each call is at each position equally often and
+ * directly after each other call equally often, so that neither the position in the round nor
+ * the call before (its caches, TLB entries, clocks) favours any one. order[count]. */
+void mx_round_order(int round, int count, int *order);
+
 /* Times calls[0..count) in rounds (docs/design.md §4): 2 warm-up calls each, then rounds in
- * which every active call is timed once, in an order rotated by one per round (round r starts
- * with call r mod count), so that drift, clocks and position hit all calls alike; after each
- * round the SM clock is probed into clocks[round] ([rule.max_samples]).
+ * which every active call is timed once, in the order of mx_round_order, so that drift, clocks,
+ * position and the call before hit all calls alike; after each round the SM clock is probed
+ * into clocks[round] ([rule.max_samples]).
  *
  * calls[0..references) are the candidates for the reference (the FP16 paths cuBLAS offers for
  * the problem), the others the variants. The reference (*reference, its index) is the active

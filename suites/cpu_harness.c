@@ -17,6 +17,7 @@
 #include "shard.h"
 #include "sweep.h"
 #include "targets.h"
+#include "timing.h"
 #include "schema.h"
 #include "common.h"
 
@@ -686,4 +687,36 @@ Test(cpu_harness, elementwise_bound_terms_and_skipped_elements) {
     mx_test_elementwise_clear(&r);
     mx_test_elementwise_add(&r, &f16, y, exact, magnitude, row_sums, 2, 2, 2);
     cr_expect_eq(r.worst_index, 3);
+}
+
+// ---- the order of the timing rounds
+
+/* Every round a permutation; over a period (count rounds, 2 count when count is odd) every call
+ * at every position, and directly after every other call, equally often. A rotation by one per
+ * round passes the first two and fails the last: its calls always follow the same one. */
+Test(cpu_harness, round_order_balances_position_and_the_call_before) {
+    for (int count = 1; count <= 19; count++) {
+        const int period = count % 2 ? 2 * count : count;
+        int order[19], at[19][19] = {{0}}, after[19][19] = {{0}};
+        for (int round = 0; round < 3 * period; round++) {
+            bool seen[19] = {false};
+            mx_round_order(round, count, order);
+            for (int i = 0; i < count; i++) {
+                cr_assert(order[i] >= 0 && order[i] < count && !seen[order[i]],
+                          "count %d round %d: position %d holds %d", count, round, i, order[i]);
+                seen[order[i]] = true;
+                at[order[i]][i]++;
+                if (i > 0) after[order[i]][order[i - 1]]++;
+            }
+        }
+        for (int c = 0; c < count; c++)
+            for (int other = 0; other < count; other++) {
+                cr_expect_eq(at[c][other], 3 * period / count, "count %d: call %d at %d", count, c,
+                             other);
+                if (other != c)
+                    cr_expect_eq(after[c][other], 3 * period / count,
+                                 "count %d: call %d after %d %d times", count, c, other,
+                                 after[c][other]);
+            }
+    }
 }
