@@ -148,8 +148,10 @@ bundle() {
   # cJSON (the harness reads and writes run.json with it), Criterion's headers and library and
   # gnuplot (make test draws plots too), with every shared library they load, and pkg-config:
   # one bundle serves make test and make bench.
+  # fontconfig depends on any one of a dozen font packages and the closure lists them all
+  # (28 MB): the bundle takes DejaVu alone, gnuplot's default sans.
   local packages
-  packages="libcjson-dev $(closure libcjson1) libcriterion-dev $(closure libcriterion3) $(closure pkg-config) $(closure $BENCH_PACKAGES)"
+  packages="libcjson-dev $(closure libcjson1) libcriterion-dev $(closure libcriterion3) $(closure pkg-config) $(closure $BENCH_PACKAGES | grep -v '^fonts-') fonts-dejavu-core"
   mkdir -p "$DEPS/debs"
   (cd "$DEPS/debs" && apt-get download $packages)
   say "$(ls "$DEPS"/debs/*.deb | wc -l) packages, $(du -sh "$DEPS/debs" | cut -f1), in $DEPS/debs"
