@@ -17,6 +17,11 @@ target_color = '#C00000'
 # Width of a plot with one x position per row: 20 pixels each, within [1300, 4000].
 row_width(n, extra) = n * 20 + extra < 1300 ? 1300 : n * 20 + extra > 4000 ? 4000 : n * 20 + extra
 
+# Pixels below an axis that its tick labels take when rotated by 60 degrees at font 8 (5.6 down
+# per character; chars: the longest label, e.g. `stats data using (strlen(strcol(2))) nooutput`,
+# then STATS_max), at least `least`: a long problem name must not run off the image.
+rotated_labels_px(chars, least) = 24 + 5.6 * chars < least ? least : 24 + 5.6 * chars
+
 # eval terminal(fmt, width, height), then: set output out.'.'.fmt
 terminal(fmt, w, h) = fmt eq 'svg' ? \
     sprintf("set terminal svg size %d,%d dynamic noenhanced font 'Sans,12' background '#ffffff'", w, h) : \

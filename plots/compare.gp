@@ -5,7 +5,8 @@
 # count, threshold (minimum relative change in %), title, ymin, ymax (the y range, in %).
 load plotdir.'/common.gp'
 W = row_width(count, 340)
-H = 800
+stats data using (strlen(strcol(6))) nooutput
+H = 464 + rotated_labels_px(STATS_max, 336)
 verdict_color(v) = v eq 'SLOWER' ? '#C00000' : v eq 'FASTER' ? '#009E73' : \
     v eq 'UNSURE' ? '#E69F00' : '#777777'
 is(v) = strcol(5) eq v
@@ -15,7 +16,7 @@ do for [fmt in formats] {
     set title title font ',13'
     set lmargin at screen 260.0 / W
     set rmargin at screen 1 - 250.0 / W
-    set bmargin at screen 0.42
+    set bmargin at screen 1 - 464.0 / H
     set key at screen 1 - 240.0 / W, 0.9 left top vertical font ',10' box lc rgb '#bbbbbb'
     set xrange [-1:count]
     set yrange [ymin:ymax]

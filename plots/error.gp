@@ -7,7 +7,11 @@
 load plotdir.'/common.gp'
 nv = words(variants)
 W = row_width(count, 300)
-H = 1150
+stats data using (strlen(strcol(2))) nooutput
+# pixels from the top: the top panel 115..483, the bottom one 575..886, then the problem names
+H = 886 + rotated_labels_px(STATS_max, 265)
+# the note goes below the top panel's key (at most nv + 3 entries of 15 pixels)
+note_y = 1 - (115.0 + 15 * (nv + 3) + 25) / H
 shift(i) = (i - (nv + 1) / 2.0) * 0.7 / nv
 do for [fmt in formats] {
     eval terminal(fmt, W, H)
@@ -23,15 +27,15 @@ do for [fmt in formats] {
     set rmargin at screen 1 - 300.0 / W
 
     # top: against the FP16 reference, and the quantization error
-    set tmargin at screen 0.9
-    set bmargin at screen 0.58
-    set key at screen 1 - 290.0 / W, 0.9 left top vertical width 1 samplen 2 font ',10' \
+    set tmargin at screen 1 - 115.0 / H
+    set bmargin at screen 1 - 483.0 / H
+    set key at screen 1 - 290.0 / W, 1 - 115.0 / H left top vertical width 1 samplen 2 font ',10' \
         box lc rgb '#bbbbbb'
     set xtics format '' scale 0.5
     set xtics 1
     set ylabel 'relative error (log)'
-    set label 1 "Black squares: the quantization error,\nMXFP4 rounding itself, against the\noriginal unquantized weights. A\ndifferent quantity: the target\n(vs FP16 on the same dequantized\nweights) does not apply to it.\n\nAn error of exactly 0 (bit-identical\nto the reference) is drawn on the\nbottom line, labelled 0: a log axis\nhas no 0." \
-        at screen 1 - 285.0 / W, 0.70 left front font ',10'
+    set label 1 "Black squares: the quantization error,\nMXFP4 rounding itself against the\nunquantized weights: the target does\nnot apply to it.\n\nExactly 0 (bit-identical to the\nreference) is drawn on the bottom\nline, labelled 0." \
+        at screen 1 - 285.0 / W, note_y left front font ',10'
     set title 'error vs cuBLAS FP16 on the same dequantized weights, and quantization error' \
         font ',11'
     plot target_rel_fp16 + 0 with lines dt 2 lw 2 lc rgb target_color title sprintf('target %g %% (vs FP16)', 100 * target_rel_fp16), \
@@ -45,9 +49,9 @@ do for [fmt in formats] {
 
     # bottom: against the exact product
     unset label 1
-    set tmargin at screen 0.5
-    set bmargin at screen 0.23
-    set key at screen 1 - 290.0 / W, 0.5
+    set tmargin at screen 1 - 575.0 / H
+    set bmargin at screen 1 - 886.0 / H
+    set key at screen 1 - 290.0 / W, 1 - 575.0 / H
     set xtics format '%g' rotate by 60 right font ',8'
     set title 'kernel error vs the exact FP64 product (FP16 output rounding ~3e-4)' font ',11'
     plot target_rel_exact + 0 with lines dt 2 lw 2 lc rgb target_color title sprintf('target %g (vs exact)', target_rel_exact + 0), \

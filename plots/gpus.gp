@@ -3,7 +3,8 @@
 # per GPU), count (problems), names (the GPU models, space-separated), title.
 load plotdir.'/common.gp'
 W = row_width(count, 340)
-H = 760
+stats data using (strlen(strcol(2))) nooutput
+H = 517 + rotated_labels_px(STATS_max, 243)
 gpus = words(names)
 do for [fmt in formats] {
     eval terminal(fmt, W, H)
@@ -11,7 +12,7 @@ do for [fmt in formats] {
     set title title font ',13'
     set lmargin at screen 90.0 / W
     set rmargin at screen 1 - 300.0 / W
-    set bmargin at screen 0.32
+    set bmargin at screen 1 - 517.0 / H
     set key at screen 1 - 290.0 / W, 0.9 left top vertical font ',10' box lc rgb '#bbbbbb'
     set xrange [-1:count]
     set logscale y 2

@@ -8,10 +8,17 @@ nv = words(variants)
 most = bw_count > flops_count ? bw_count : flops_count
 W = row_width(most, 360)
 panels = (bw_count > 0) + (flops_count > 0)
-H = panels == 2 ? 1420 : 750
-# panel k (1 = top) spans 410 pixels, with 260 below it for the rotated problem names
+longest = 0
+if (bw_count > 0) { stats bw_data using (strlen(strcol(2))) nooutput; longest = STATS_max }
+if (flops_count > 0) {
+    stats flops_data using (strlen(strcol(2))) nooutput
+    longest = STATS_max > longest ? STATS_max : longest
+}
+# panel k (1 = top) spans 410 pixels, with room below it for the rotated problem names
+below = rotated_labels_px(longest, 260)
+H = 80 + panels * (410 + below)
 panel_margins(k) = sprintf("set tmargin at screen %f; set bmargin at screen %f", \
-    1 - (90.0 + (k - 1) * 670) / H, 1 - (500.0 + (k - 1) * 670) / H)
+    1 - (90.0 + (k - 1) * (410 + below)) / H, 1 - (500.0 + (k - 1) * (410 + below)) / H)
 shift(i) = (i - (nv + 1) / 2.0) * 0.7 / nv
 do for [fmt in formats] {
     eval terminal(fmt, W, H)

@@ -269,6 +269,55 @@ ParameterizedTest(fixture_param *param, cpu_report, every_plot_renders_headless,
     free(html);
 }
 
+/* The height of a PNG, from its IHDR chunk. */
+static unsigned png_height(const unsigned char *png, size_t size) {
+    cr_assert(size > 24 && memcmp(png, "\x89PNG\r\n\x1a\n", 8) == 0 &&
+              memcmp(png + 12, "IHDR", 4) == 0);
+    return (unsigned)png[20] << 24 | (unsigned)png[21] << 16 | (unsigned)png[22] << 8 | png[23];
+}
+
+/* The longest problem name of a plot's data file (tab-separated, the name in column 2). */
+static size_t longest_label(const char *dat) {
+    size_t longest = 0;
+    for (const char *line = dat; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *tab = strchr(line, '\t'), *end = strchr(line, '\n');
+        if (*line == '#' || !tab || (end && tab > end)) continue;
+        size_t length = strcspn(tab + 1, "\t\n");
+        longest = length > longest ? length : longest;
+    }
+    return longest;
+}
+
+/* An H200 smoke run of the method of issue 15 (suites/fixtures/h200_smoke): its attention rows
+ * have the longest problem names (62 characters); rotated under the axis they ran off the
+ * bottom of error.png and throughput.png. The plots now reserve 24 + 5.6 pixels per character
+ * of the longest name (plots/common.gp, rotated_labels_px), checked here on the image heights:
+ * error.png 886 pixels above the names, throughput.png 490 per panel above them and 80 more. */
+Test(cpu_report, plots_make_room_for_the_longest_problem_name, .init = mx_test_work_dir_create) {
+    REQUIRE_GNUPLOT();
+    const char *dir = copy_fixture("h200_smoke");
+    mx_cli_result r = mx_test_run_cli((const char *[]){"report", dir, NULL});
+    cr_assert_eq(r.exit_code, 0, "%s\n%s", r.out, r.err);
+    cr_assert_null(strstr(r.err, "plot error"), "%s", r.err);
+    size_t size;
+    char *dat = read_output(dir, "plot_data/error.dat", NULL);
+    size_t longest = longest_label(dat);
+    free(dat);
+    cr_expect_geq(longest, 60, "the fixture's longest name has %zu characters", longest);
+    unsigned char *png = (unsigned char *)read_output(dir, "error.png", &size);
+    cr_expect_geq(png_height(png, size), (unsigned)(886 + 24 + 5.6 * (double)longest),
+                  "error.png: %u pixels high", png_height(png, size));
+    free(png);
+    dat = read_output(dir, "plot_data/throughput_bw.dat", NULL);
+    longest = longest_label(dat);
+    free(dat);
+    png = (unsigned char *)read_output(dir, "throughput.png", &size);
+    cr_expect_geq(png_height(png, size), (unsigned)(80 + 410 + 24 + 5.6 * (double)longest),
+                  "throughput.png: %u pixels high, %zu characters", png_height(png, size), longest);
+    free(png);
+}
+
 static bool bundle_has_gnuplot(void) {
     char path[512], nox[512];
     suite_path("../.deps/root/usr/bin/gnuplot", path, sizeof path);
