@@ -356,7 +356,9 @@ static void collect_vram(const report_data *d, target_result *t) {
                     worst = r;
             }
             if (seen && worst < 0)
-                report_not_judged(t, mismatched ? "measured VRAM too far from the computed bytes"
+                report_not_judged(t, mismatched ? "measured VRAM too far from the computed "
+                                                  "bytes: cudaMalloc rounds each buffer up to 2 "
+                                                  "MiB, which shows on weights of a few MiB"
                                                 : "no VRAM figure (skipped or failed rows)");
             if (worst >= 0) vram_item(d, t, worst);
         }
