@@ -1031,7 +1031,7 @@ static int run_run(const mx_parsed_options *parsed) {
         return MX_EXIT_OK;
     }
     static mx_run_info info;
-    mx_run_info_clear(&info); /* every field unknown (-1, NaN) but the row counts, which start */
+    mx_run_info_clear(&info); /* every field unknown (-1, NaN); the row counts start at 0 */
     info.rows_done = info.rows_ok = info.rows_failed = info.rows_skipped = 0;
     if (shard) snprintf(info.shard, sizeof info.shard, "%s", shard);
     char start_stamp[32];

@@ -279,12 +279,14 @@ static unsigned png_height(const unsigned char *png, size_t size) {
 /* The longest problem name of a plot's data file (tab-separated, the name in column 2). */
 static size_t longest_label(const char *dat) {
     size_t longest = 0;
-    for (const char *line = dat; line && *line;
-         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        const char *tab = strchr(line, '\t'), *end = strchr(line, '\n');
-        if (*line == '#' || !tab || (end && tab > end)) continue;
-        size_t length = strcspn(tab + 1, "\t\n");
-        longest = length > longest ? length : longest;
+    for (const char *line = dat; *line;) {
+        size_t width = strcspn(line, "\n");
+        const char *tab = memchr(line, '\t', width);
+        if (*line != '#' && tab) {
+            size_t length = strcspn(tab + 1, "\t\n");
+            longest = length > longest ? length : longest;
+        }
+        line += width + (line[width] == '\n');
     }
     return longest;
 }
