@@ -1,5 +1,5 @@
-/* The op table: everything the harness knows about an op. The runner (bench.c) holds no per-op
- * code; an op declares its variants, the bytes and FLOPs a row moves, and how to set up a
+/* The op table: everything the harness knows about an op. The runner (bench_measure.c) holds no
+ * per-op code; an op declares its variants, the bytes and FLOPs a row moves, and how to set up a
  * problem (one sweep row without its variant), run its FP16 reference or one of its MXFP4
  * variants, and measure the last output's errors. */
 #ifndef MX_OPS_H
