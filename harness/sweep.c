@@ -1,7 +1,9 @@
 /* Sweep files (format in sweep.h): a line-by-line parser that checks every token where it stands,
  * so that each error can name its file, line and column; per-group settings over file-level
- * defaults; and the expansion of each group into its cartesian product of rows. */
+ * defaults. Each group's check and expansion into its cartesian product of rows are in
+ * sweep_expand.c. */
 #include "sweep.h"
+#include "sweep_parser.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -45,76 +47,8 @@ const mx_sweep_named_shape *mx_sweep_named_shapes(int *count) {
     return named_shapes;
 }
 
-/* A token of the current line: not NUL-terminated, column 1-based. */
-typedef struct {
-    const char *text;
-    int length;
-    int column;
-} token;
-
 /* Printf arguments for "%.*s" of a token, cut short for the message. */
 #define TOKEN_ARGS(t) ((t)->length > 80 ? 80 : (t)->length), (t)->text
-
-/* One value of a key line and the token it came from. */
-typedef struct {
-    int line, column;
-    bool all;         /* variants `all` */
-    const char *name; /* op, variant, dtype, dist, or a shape's name ("" for NxK) */
-    int64_t integer;  /* m, batch, experts, topk, seed; an op's index; a shape's N */
-    int64_t k;        /* a shape's K */
-    double number;    /* budget_ms */
-} value;
-
-/* A key's line in one group or at file level. */
-typedef struct {
-    bool present;
-    int line, column; /* of the key */
-    value *values;
-    int count, capacity;
-} setting;
-
-typedef enum {
-    KEY_DESCRIPTION,
-    KEY_OPS,
-    KEY_VARIANTS,
-    KEY_DTYPES,
-    KEY_DISTS,
-    KEY_M,
-    KEY_SHAPES,
-    KEY_BATCH,
-    KEY_EXPERTS,
-    KEY_TOPK,
-    KEY_KV_HEADS,
-    KEY_BUDGET_MS,
-    KEY_SEED,
-    KEY_COUNT
-} key_id;
-
-typedef struct {
-    char name[64];
-    int line;
-} group_seen;
-
-typedef struct {
-    const char *file_name;
-    const mx_sweep_op_vocabulary *ops;
-    int op_count;
-    mx_sweep *sweep;
-    int row_capacity;
-    char *error;
-    size_t error_size;
-    int line;
-    setting defaults[KEY_COUNT], group[KEY_COUNT];
-    bool in_group;
-    char group_name[64];
-    int group_line, group_column;
-    group_seen *groups;
-    int group_count, group_capacity;
-    token *tokens;
-    int token_count, token_capacity;
-} parser;
-
-typedef bool (*value_parser)(parser *p, key_id key, setting *s, const token *t);
 
 static bool parse_op(parser *p, key_id key, setting *s, const token *t);
 static bool parse_variant(parser *p, key_id key, setting *s, const token *t);
@@ -125,14 +59,7 @@ static bool parse_integer(parser *p, key_id key, setting *s, const token *t);
 static bool parse_number(parser *p, key_id key, setting *s, const token *t);
 
 /* The keys: how a value is read, how many there may be, and what a missing one defaults to. */
-static const struct {
-    const char *name, *noun; /* noun: one value, in messages */
-    value_parser parse;      /* one value token; NULL for description (the rest of the line) */
-    bool list, required;
-    const char *expected; /* what the values look like, for messages */
-    const char *const *choices;
-    int64_t min, max, fallback; /* integer keys */
-} keys[KEY_COUNT] = {
+const key_def mx_sweep_keys[KEY_COUNT] = {
     [KEY_DESCRIPTION] = {"description", "description", NULL, true, false, "a line of text"},
     [KEY_OPS] = {"ops", "op", parse_op, true, true, "op names"},
     [KEY_VARIANTS] = {"variants", "variant", parse_variant, true, true, "variant names or all"},
@@ -155,8 +82,8 @@ static const struct {
 /* ---- errors and small helpers */
 
 /* Writes "FILE:LINE:COL: message" (or "FILE: message" for line 0) and returns false. */
-__attribute__((format(printf, 4, 5))) static bool fail_at(parser *p, int line, int column,
-                                                          const char *format, ...) {
+__attribute__((format(printf, 4, 5))) bool mx_sweep_fail_at(parser *p, int line, int column,
+                                                            const char *format, ...) {
     if (!p->error || p->error_size == 0) return false;
     int used = line > 0
                    ? snprintf(p->error, p->error_size, "%s:%d:%d: ", p->file_name, line, column)
@@ -171,25 +98,18 @@ __attribute__((format(printf, 4, 5))) static bool fail_at(parser *p, int line, i
 }
 
 /* Grows *array to hold at least needed elements. */
-static bool grow(parser *p, void **array, int *capacity, int needed, size_t element_size) {
+bool mx_sweep_grow(parser *p, void **array, int *capacity, int needed, size_t element_size) {
     if (needed <= *capacity) return true;
     int wanted = *capacity > 0 ? *capacity : 8;
     while (wanted < needed) wanted *= 2;
     void *bigger = realloc(*array, (size_t)wanted * element_size);
-    if (!bigger) return fail_at(p, p->line, 1, "out of host memory");
+    if (!bigger) return mx_sweep_fail_at(p, p->line, 1, "out of host memory");
     *array = bigger;
     *capacity = wanted;
     return true;
 }
 
-/* "a, b or c" for messages. */
-typedef struct {
-    char text[640];
-    size_t last_separator;
-    int count;
-} name_list;
-
-static void list_add(name_list *list, const char *name) {
+void mx_sweep_list_add(name_list *list, const char *name) {
     size_t length = strlen(list->text);
     if (list->count > 0) list->last_separator = length;
     snprintf(list->text + length, sizeof list->text - length, "%s%s", list->count ? ", " : "",
@@ -197,7 +117,7 @@ static void list_add(name_list *list, const char *name) {
     list->count++;
 }
 
-static const char *list_text(name_list *list) {
+const char *mx_sweep_list_text(name_list *list) {
     if (list->count == 0) return "(none)";
     size_t length = strlen(list->text), at = list->last_separator;
     if (list->count >= 2 && length + 2 < sizeof list->text) {
@@ -227,7 +147,7 @@ static bool is_power_of_two(int64_t v) {
     return v > 0 && (v & (v - 1)) == 0;
 }
 
-static void copy_text(char *destination, size_t size, const char *source) {
+void mx_sweep_copy_text(char *destination, size_t size, const char *source) {
     snprintf(destination, size, "%s", source);
 }
 
@@ -240,9 +160,10 @@ static bool read_bounded(parser *p, const token *t, const char *text, int length
     if (text != t->text || length != t->length)
         snprintf(context, sizeof context, " in '%.*s'", TOKEN_ARGS(t));
     if (!all_digits(text, length))
-        return fail_at(p, p->line, t->column,
-                       "bad integer '%.*s'%s for %s: expected a whole number in [%lld, %lld]",
-                       shown, text, context, what, (long long)min, (long long)max);
+        return mx_sweep_fail_at(
+            p, p->line, t->column,
+            "bad integer '%.*s'%s for %s: expected a whole number in [%lld, %lld]", shown, text,
+            context, what, (long long)min, (long long)max);
     int64_t v = 0;
     bool too_large = false;
     for (int i = 0; i < length && !too_large; i++) {
@@ -253,9 +174,10 @@ static bool read_bounded(parser *p, const token *t, const char *text, int length
             v = v * 10 + digit;
     }
     if (too_large || v < min || v > max)
-        return fail_at(p, p->line, t->column,
-                       "%s '%.*s'%s is out of range: expected a whole number in [%lld, %lld]", what,
-                       shown, text, context, (long long)min, (long long)max);
+        return mx_sweep_fail_at(
+            p, p->line, t->column,
+            "%s '%.*s'%s is out of range: expected a whole number in [%lld, %lld]", what, shown,
+            text, context, (long long)min, (long long)max);
     *out = v;
     return true;
 }
@@ -276,29 +198,31 @@ static bool add_value(parser *p, key_id key, setting *s, const token *t, value v
     v.line = p->line;
     v.column = t->column;
     if (s->count >= MX_SWEEP_MAX_VALUES)
-        return fail_at(p, p->line, t->column, "more than %d %s values on one line",
-                       MX_SWEEP_MAX_VALUES, keys[key].name);
+        return mx_sweep_fail_at(p, p->line, t->column, "more than %d %s values on one line",
+                                MX_SWEEP_MAX_VALUES, mx_sweep_keys[key].name);
     for (int i = 0; i < s->count; i++) {
         const value *earlier = &s->values[i];
         if (same_value(key, earlier, &v)) {
             if (key == KEY_M)
-                return fail_at(p, p->line, t->column,
-                               "m value %lld in '%.*s' is already listed at column %d",
-                               (long long)v.integer, TOKEN_ARGS(t), earlier->column);
+                return mx_sweep_fail_at(p, p->line, t->column,
+                                        "m value %lld in '%.*s' is already listed at column %d",
+                                        (long long)v.integer, TOKEN_ARGS(t), earlier->column);
             if (key == KEY_SHAPES)
-                return fail_at(p, p->line, t->column,
-                               "shape '%.*s' (%lldx%lld) is already listed at column %d",
-                               TOKEN_ARGS(t), (long long)v.integer, (long long)v.k,
-                               earlier->column);
-            return fail_at(p, p->line, t->column, "%s '%.*s' is already listed at column %d",
-                           keys[key].noun, TOKEN_ARGS(t), earlier->column);
+                return mx_sweep_fail_at(p, p->line, t->column,
+                                        "shape '%.*s' (%lldx%lld) is already listed at column %d",
+                                        TOKEN_ARGS(t), (long long)v.integer, (long long)v.k,
+                                        earlier->column);
+            return mx_sweep_fail_at(p, p->line, t->column,
+                                    "%s '%.*s' is already listed at column %d",
+                                    mx_sweep_keys[key].noun, TOKEN_ARGS(t), earlier->column);
         }
         if (earlier->all || v.all)
-            return fail_at(p, p->line, t->column,
-                           "variant '%.*s' cannot be combined with 'all' in one variants line",
-                           TOKEN_ARGS(t));
+            return mx_sweep_fail_at(
+                p, p->line, t->column,
+                "variant '%.*s' cannot be combined with 'all' in one variants line", TOKEN_ARGS(t));
     }
-    if (!grow(p, (void **)&s->values, &s->capacity, s->count + 1, sizeof *s->values)) return false;
+    if (!mx_sweep_grow(p, (void **)&s->values, &s->capacity, s->count + 1, sizeof *s->values))
+        return false;
     s->values[s->count++] = v;
     return true;
 }
@@ -308,13 +232,13 @@ static bool parse_op(parser *p, key_id key, setting *s, const token *t) {
     for (int i = 0; i < p->op_count; i++) {
         if (token_is(t, p->ops[i].op))
             return add_value(p, key, s, t, (value){.name = p->ops[i].op, .integer = i});
-        list_add(&known, p->ops[i].op);
+        mx_sweep_list_add(&known, p->ops[i].op);
     }
-    return fail_at(p, p->line, t->column, "unknown op '%.*s': expected %s", TOKEN_ARGS(t),
-                   list_text(&known));
+    return mx_sweep_fail_at(p, p->line, t->column, "unknown op '%.*s': expected %s", TOKEN_ARGS(t),
+                            mx_sweep_list_text(&known));
 }
 
-static bool op_has_variant(const mx_sweep_op_vocabulary *op, const char *variant) {
+bool mx_sweep_op_has_variant(const mx_sweep_op_vocabulary *op, const char *variant) {
     for (const char *const *v = op->variants; *v; v++)
         if (strcmp(*v, variant) == 0) return true;
     return false;
@@ -325,24 +249,24 @@ static bool op_has_variant(const mx_sweep_op_vocabulary *op, const char *variant
 static bool parse_variant(parser *p, key_id key, setting *s, const token *t) {
     if (token_is(t, "all")) return add_value(p, key, s, t, (value){.all = true});
     name_list known = {0};
-    list_add(&known, "all");
+    mx_sweep_list_add(&known, "all");
     for (int i = 0; i < p->op_count; i++) {
         for (const char *const *v = p->ops[i].variants; *v; v++) {
             if (token_is(t, *v)) return add_value(p, key, s, t, (value){.name = *v});
             bool listed = false;
-            for (int j = 0; j < i && !listed; j++) listed = op_has_variant(&p->ops[j], *v);
-            if (!listed) list_add(&known, *v);
+            for (int j = 0; j < i && !listed; j++) listed = mx_sweep_op_has_variant(&p->ops[j], *v);
+            if (!listed) mx_sweep_list_add(&known, *v);
         }
     }
-    return fail_at(p, p->line, t->column, "unknown variant '%.*s': expected %s", TOKEN_ARGS(t),
-                   list_text(&known));
+    return mx_sweep_fail_at(p, p->line, t->column, "unknown variant '%.*s': expected %s",
+                            TOKEN_ARGS(t), mx_sweep_list_text(&known));
 }
 
 static bool parse_choice(parser *p, key_id key, setting *s, const token *t) {
-    for (const char *const *choice = keys[key].choices; *choice; choice++)
+    for (const char *const *choice = mx_sweep_keys[key].choices; *choice; choice++)
         if (token_is(t, *choice)) return add_value(p, key, s, t, (value){.name = *choice});
-    return fail_at(p, p->line, t->column, "unknown %s '%.*s': expected %s", keys[key].noun,
-                   TOKEN_ARGS(t), keys[key].expected);
+    return mx_sweep_fail_at(p, p->line, t->column, "unknown %s '%.*s': expected %s",
+                            mx_sweep_keys[key].noun, TOKEN_ARGS(t), mx_sweep_keys[key].expected);
 }
 
 /* An integer, or A..B: the powers of two from A to B. */
@@ -352,25 +276,28 @@ static bool parse_m(parser *p, key_id key, setting *s, const token *t) {
     for (int i = 0; i + 1 < t->length && !dots; i++)
         if (t->text[i] == '.' && t->text[i + 1] == '.') dots = t->text + i;
     if (!dots) {
-        if (!read_bounded(p, t, t->text, t->length, "m", keys[key].min, keys[key].max, &first))
+        if (!read_bounded(p, t, t->text, t->length, "m", mx_sweep_keys[key].min,
+                          mx_sweep_keys[key].max, &first))
             return false;
         return add_value(p, key, s, t, (value){.integer = first});
     }
     int first_length = (int)(dots - t->text), last_length = t->length - first_length - 2;
-    if (!read_bounded(p, t, t->text, first_length, "range start", keys[key].min, keys[key].max,
-                      &first) ||
-        !read_bounded(p, t, dots + 2, last_length, "range end", keys[key].min, keys[key].max,
-                      &last))
+    if (!read_bounded(p, t, t->text, first_length, "range start", mx_sweep_keys[key].min,
+                      mx_sweep_keys[key].max, &first) ||
+        !read_bounded(p, t, dots + 2, last_length, "range end", mx_sweep_keys[key].min,
+                      mx_sweep_keys[key].max, &last))
         return false;
     if (!is_power_of_two(first) || !is_power_of_two(last))
-        return fail_at(p, p->line, t->column,
-                       "range '%.*s': %lld is not a power of two: expected A..B with A and B "
-                       "powers of two",
-                       TOKEN_ARGS(t), (long long)(is_power_of_two(first) ? last : first));
+        return mx_sweep_fail_at(
+            p, p->line, t->column,
+            "range '%.*s': %lld is not a power of two: expected A..B with A and B "
+            "powers of two",
+            TOKEN_ARGS(t), (long long)(is_power_of_two(first) ? last : first));
     if (first > last)
-        return fail_at(p, p->line, t->column,
-                       "range '%.*s': start %lld is greater than end %lld: expected A <= B",
-                       TOKEN_ARGS(t), (long long)first, (long long)last);
+        return mx_sweep_fail_at(
+            p, p->line, t->column,
+            "range '%.*s': start %lld is greater than end %lld: expected A <= B", TOKEN_ARGS(t),
+            (long long)first, (long long)last);
     for (int64_t m = first; m <= last; m *= 2)
         if (!add_value(p, key, s, t, (value){.integer = m})) return false;
     return true;
@@ -383,28 +310,33 @@ static bool parse_shape(parser *p, key_id key, setting *s, const token *t) {
         if (token_is(t, named->name))
             return add_value(p, key, s, t,
                              (value){.name = named->name, .integer = named->n, .k = named->k});
-        list_add(&known, named->name);
+        mx_sweep_list_add(&known, named->name);
     }
     const char *x = memchr(t->text, 'x', (size_t)t->length);
     int n_length = x ? (int)(x - t->text) : 0, k_length = t->length - n_length - 1;
     if (!x || !all_digits(t->text, n_length) || !all_digits(x + 1, k_length))
-        return fail_at(p, p->line, t->column,
-                       "unknown shape '%.*s': expected NxK (e.g. 4096x4096) or a named shape: %s",
-                       TOKEN_ARGS(t), list_text(&known));
+        return mx_sweep_fail_at(
+            p, p->line, t->column,
+            "unknown shape '%.*s': expected NxK (e.g. 4096x4096) or a named shape: %s",
+            TOKEN_ARGS(t), mx_sweep_list_text(&known));
     int64_t n, k;
-    if (!read_bounded(p, t, t->text, n_length, "N", keys[key].min, keys[key].max, &n) ||
-        !read_bounded(p, t, x + 1, k_length, "K", keys[key].min, keys[key].max, &k))
+    if (!read_bounded(p, t, t->text, n_length, "N", mx_sweep_keys[key].min, mx_sweep_keys[key].max,
+                      &n) ||
+        !read_bounded(p, t, x + 1, k_length, "K", mx_sweep_keys[key].min, mx_sweep_keys[key].max,
+                      &k))
         return false;
     if (k % 32 != 0)
-        return fail_at(p, p->line, t->column,
-                       "shape '%.*s': K = %lld is not a multiple of 32 (the MXFP4 block size)",
-                       TOKEN_ARGS(t), (long long)k);
+        return mx_sweep_fail_at(
+            p, p->line, t->column,
+            "shape '%.*s': K = %lld is not a multiple of 32 (the MXFP4 block size)", TOKEN_ARGS(t),
+            (long long)k);
     return add_value(p, key, s, t, (value){.name = "", .integer = n, .k = k});
 }
 
 static bool parse_integer(parser *p, key_id key, setting *s, const token *t) {
     int64_t v;
-    if (!read_bounded(p, t, t->text, t->length, keys[key].name, keys[key].min, keys[key].max, &v))
+    if (!read_bounded(p, t, t->text, t->length, mx_sweep_keys[key].name, mx_sweep_keys[key].min,
+                      mx_sweep_keys[key].max, &v))
         return false;
     return add_value(p, key, s, t, (value){.integer = v});
 }
@@ -420,166 +352,29 @@ static bool parse_number(parser *p, key_id key, setting *s, const token *t) {
         if (end != text + t->length) v = NAN;
     }
     if (!isfinite(v) || v < 0 || v > MAX_BUDGET_MS)
-        return fail_at(p, p->line, t->column,
-                       "bad number '%.*s' for %s: expected milliseconds in [0, %.0f]",
-                       TOKEN_ARGS(t), keys[key].name, MAX_BUDGET_MS);
+        return mx_sweep_fail_at(p, p->line, t->column,
+                                "bad number '%.*s' for %s: expected milliseconds in [0, %.0f]",
+                                TOKEN_ARGS(t), mx_sweep_keys[key].name, MAX_BUDGET_MS);
     return add_value(p, key, s, t, (value){.number = v});
-}
-
-/* ---- groups and rows */
-
-static const setting *resolved(const parser *p, key_id key) {
-    return p->group[key].present ? &p->group[key] : &p->defaults[key];
-}
-
-static int64_t single_integer(const parser *p, key_id key) {
-    const setting *s = resolved(p, key);
-    return s->present ? s->values[0].integer : keys[key].fallback;
-}
-
-/* The index-th variant the group runs for op (NULL past the last): the op's own order for `all`,
- * else the variants line's order, less those the op does not have. */
-static const char *nth_variant(const setting *variants, const mx_sweep_op_vocabulary *op,
-                               int index) {
-    if (variants->values[0].all) {
-        for (int i = 0; op->variants[i]; i++)
-            if (i == index) return op->variants[i];
-        return NULL;
-    }
-    for (int i = 0; i < variants->count; i++)
-        if (op_has_variant(op, variants->values[i].name) && index-- == 0)
-            return variants->values[i].name;
-    return NULL;
-}
-
-static int variant_count(const setting *variants, const mx_sweep_op_vocabulary *op) {
-    int count = 0;
-    while (nth_variant(variants, op, count)) count++;
-    return count;
-}
-
-/* Every variant must serve some op of the group and every op must get some variant; a MoE row
- * needs both experts and topk. */
-static bool check_group(parser *p) {
-    const setting *ops = resolved(p, KEY_OPS), *variants = resolved(p, KEY_VARIANTS);
-    name_list op_names = {0};
-    for (int o = 0; o < ops->count; o++) list_add(&op_names, ops->values[o].name);
-    const char *op_text = list_text(&op_names);
-    for (int v = 0; v < variants->count && !variants->values[v].all; v++) {
-        const value *variant = &variants->values[v];
-        bool served = false;
-        for (int o = 0; o < ops->count && !served; o++)
-            served = op_has_variant(&p->ops[ops->values[o].integer], variant->name);
-        if (!served)
-            return fail_at(p, variant->line, variant->column,
-                           "variant '%s' is not a variant of any op of group '%s': expected a "
-                           "variant of %s",
-                           variant->name, p->group_name, op_text);
-    }
-    for (int o = 0; o < ops->count; o++) {
-        const mx_sweep_op_vocabulary *op = &p->ops[ops->values[o].integer];
-        if (variant_count(variants, op) > 0) continue;
-        name_list own = {0};
-        for (const char *const *v = op->variants; *v; v++) list_add(&own, *v);
-        return fail_at(p, ops->values[o].line, ops->values[o].column,
-                       "op '%s' has none of the variants of group '%s': expected one of %s", op->op,
-                       p->group_name, list_text(&own));
-    }
-    int64_t experts = single_integer(p, KEY_EXPERTS), topk = single_integer(p, KEY_TOPK);
-    const setting *experts_line = resolved(p, KEY_EXPERTS), *topk_line = resolved(p, KEY_TOPK);
-    if (experts > 0 && topk == 0)
-        return fail_at(p, experts_line->values[0].line, experts_line->values[0].column,
-                       "experts %lld in group '%s' needs a topk line (experts per token)",
-                       (long long)experts, p->group_name);
-    if (topk > 0 && experts == 0)
-        return fail_at(p, topk_line->values[0].line, topk_line->values[0].column,
-                       "topk %lld in group '%s' needs an experts line (experts per layer)",
-                       (long long)topk, p->group_name);
-    if (topk > experts)
-        return fail_at(p, topk_line->values[0].line, topk_line->values[0].column,
-                       "topk %lld in group '%s' is more than its experts (%lld)", (long long)topk,
-                       p->group_name, (long long)experts);
-    return true;
-}
-
-static void fill_row(const parser *p, mx_sweep_row *row, const mx_sweep_op_vocabulary *op,
-                     const char *variant, const value *shape, int64_t m, const char *dtype,
-                     const char *dist) {
-    memset(row, 0, sizeof *row);
-    copy_text(row->group, sizeof row->group, p->group_name);
-    copy_text(row->op, sizeof row->op, op->op);
-    copy_text(row->variant, sizeof row->variant, variant);
-    copy_text(row->dtype, sizeof row->dtype, dtype);
-    copy_text(row->dist, sizeof row->dist, dist);
-    copy_text(row->shape_name, sizeof row->shape_name, shape->name);
-    row->m = m;
-    row->n = shape->integer;
-    row->k = shape->k;
-    row->batch = single_integer(p, KEY_BATCH);
-    row->experts = single_integer(p, KEY_EXPERTS);
-    row->topk = single_integer(p, KEY_TOPK);
-    row->kv_heads = single_integer(p, KEY_KV_HEADS);
-    row->seed = single_integer(p, KEY_SEED);
-    const setting *budget = resolved(p, KEY_BUDGET_MS);
-    row->budget_ms = budget->present ? budget->values[0].number : 0.0;
-    row->line = p->group_line;
-}
-
-/* Checks the finished group and appends its rows: op, shape, m, dtype, dist, variant innermost. */
-static bool finish_group(parser *p) {
-    for (int key = 0; key < KEY_COUNT; key++)
-        if (keys[key].required && !resolved(p, (key_id)key)->present)
-            return fail_at(p, p->group_line, p->group_column, "group '%s' has no '%s' line",
-                           p->group_name, keys[key].name);
-    if (!check_group(p)) return false;
-    const setting *ops = resolved(p, KEY_OPS), *variants = resolved(p, KEY_VARIANTS),
-                  *shapes = resolved(p, KEY_SHAPES), *ms = resolved(p, KEY_M),
-                  *dtypes = resolved(p, KEY_DTYPES), *dists = resolved(p, KEY_DISTS);
-    double variant_total = 0;
-    for (int o = 0; o < ops->count; o++)
-        variant_total += variant_count(variants, &p->ops[ops->values[o].integer]);
-    double group_rows =
-        variant_total * shapes->count * ms->count * dtypes->count * (double)dists->count;
-    double total = (double)p->sweep->count + group_rows;
-    if (total > MX_SWEEP_MAX_ROWS)
-        return fail_at(p, p->group_line, p->group_column,
-                       "group '%s' has %.0f rows and brings the sweep to %.0f, more than the "
-                       "limit of %d: split the file or shorten its lists",
-                       p->group_name, group_rows, total, MX_SWEEP_MAX_ROWS);
-    if (!grow(p, (void **)&p->sweep->rows, &p->row_capacity, (int)total, sizeof(mx_sweep_row)))
-        return false;
-    for (int o = 0; o < ops->count; o++) {
-        const mx_sweep_op_vocabulary *op = &p->ops[ops->values[o].integer];
-        for (int s = 0; s < shapes->count; s++)
-            for (int m = 0; m < ms->count; m++)
-                for (int d = 0; d < dtypes->count; d++)
-                    for (int w = 0; w < dists->count; w++) {
-                        const char *variant;
-                        for (int v = 0; (variant = nth_variant(variants, op, v)); v++)
-                            fill_row(p, &p->sweep->rows[p->sweep->count++], op, variant,
-                                     &shapes->values[s], ms->values[m].integer,
-                                     dtypes->values[d].name, dists->values[w].name);
-                    }
-    }
-    return true;
 }
 
 /* ---- lines */
 
 /* `[name]`: finishes the group before it and starts a new one. open: index of '[' in line. */
 static bool parse_group_header(parser *p, const char *line, int length, int open) {
-    if (p->in_group && !finish_group(p)) return false;
+    if (p->in_group && !mx_sweep_finish_group(p)) return false;
     int end = length;
     while (end > open && is_blank(line[end - 1])) end--;
     const char *close = memchr(line + open, ']', (size_t)(end - open));
     if (!close)
-        return fail_at(p, p->line, open + 1, "unterminated group header '%.*s': expected ']'",
-                       end - open, line + open);
+        return mx_sweep_fail_at(p, p->line, open + 1,
+                                "unterminated group header '%.*s': expected ']'", end - open,
+                                line + open);
     const char *name = line + open + 1;
     int name_length = (int)(close - name);
     if (name_length == 0)
-        return fail_at(p, p->line, open + 1,
-                       "empty group name '[]': expected letters, digits, '-', '_' or '.'");
+        return mx_sweep_fail_at(p, p->line, open + 1,
+                                "empty group name '[]': expected letters, digits, '-', '_' or '.'");
     for (int i = 0; i < name_length; i++) {
         unsigned char c = (unsigned char)name[i];
         if (isalnum(c) || c == '-' || c == '_' || c == '.') continue;
@@ -588,33 +383,38 @@ static bool parse_group_header(parser *p, const char *line, int length, int open
             snprintf(shown, sizeof shown, "'%c'", c);
         else
             snprintf(shown, sizeof shown, "0x%02x", c);
-        return fail_at(p, p->line, open + 2 + i,
-                       "bad character %s in group name '%.*s': expected letters, digits, '-', "
-                       "'_' or '.'",
-                       shown, name_length, name);
+        return mx_sweep_fail_at(
+            p, p->line, open + 2 + i,
+            "bad character %s in group name '%.*s': expected letters, digits, '-', "
+            "'_' or '.'",
+            shown, name_length, name);
     }
     if (name_length >= (int)sizeof p->group_name)
-        return fail_at(p, p->line, open + 2, "group name '%.*s' is %d characters long: at most %d",
-                       name_length, name, name_length, (int)sizeof p->group_name - 1);
+        return mx_sweep_fail_at(p, p->line, open + 2,
+                                "group name '%.*s' is %d characters long: at most %d", name_length,
+                                name, name_length, (int)sizeof p->group_name - 1);
     int after = (int)(close - line) + 1;
     while (after < end && is_blank(line[after])) after++;
     if (after < end)
-        return fail_at(p, p->line, after + 1, "unexpected '%.*s' after group header '[%.*s]'",
-                       end - after, line + after, name_length, name);
+        return mx_sweep_fail_at(p, p->line, after + 1,
+                                "unexpected '%.*s' after group header '[%.*s]'", end - after,
+                                line + after, name_length, name);
     if (p->group_count >= MX_SWEEP_MAX_GROUPS)
-        return fail_at(p, p->line, open + 1, "more than %d groups in one file",
-                       MX_SWEEP_MAX_GROUPS);
+        return mx_sweep_fail_at(p, p->line, open + 1, "more than %d groups in one file",
+                                MX_SWEEP_MAX_GROUPS);
     for (int g = 0; g < p->group_count; g++)
         if (strlen(p->groups[g].name) == (size_t)name_length &&
             memcmp(p->groups[g].name, name, (size_t)name_length) == 0)
-            return fail_at(p, p->line, open + 1, "duplicate group '%.*s' (first at line %d)",
-                           name_length, name, p->groups[g].line);
-    if (!grow(p, (void **)&p->groups, &p->group_capacity, p->group_count + 1, sizeof *p->groups))
+            return mx_sweep_fail_at(p, p->line, open + 1,
+                                    "duplicate group '%.*s' (first at line %d)", name_length, name,
+                                    p->groups[g].line);
+    if (!mx_sweep_grow(p, (void **)&p->groups, &p->group_capacity, p->group_count + 1,
+                       sizeof *p->groups))
         return false;
     group_seen *seen = &p->groups[p->group_count++];
     snprintf(seen->name, sizeof seen->name, "%.*s", name_length, name);
     seen->line = p->line;
-    copy_text(p->group_name, sizeof p->group_name, seen->name);
+    mx_sweep_copy_text(p->group_name, sizeof p->group_name, seen->name);
     p->group_line = p->line;
     p->group_column = open + 1;
     p->in_group = true;
@@ -628,24 +428,26 @@ static bool parse_group_header(parser *p, const char *line, int length, int open
 static bool parse_key_line(parser *p) {
     const token *key_token = &p->tokens[0];
     int key = 0;
-    while (key < KEY_COUNT && !token_is(key_token, keys[key].name)) key++;
+    while (key < KEY_COUNT && !token_is(key_token, mx_sweep_keys[key].name)) key++;
     if (key == KEY_COUNT) {
         name_list known = {0};
-        for (int k = 0; k < KEY_COUNT; k++) list_add(&known, keys[k].name);
-        return fail_at(p, p->line, key_token->column, "unknown key '%.*s': expected %s",
-                       TOKEN_ARGS(key_token), list_text(&known));
+        for (int k = 0; k < KEY_COUNT; k++) mx_sweep_list_add(&known, mx_sweep_keys[k].name);
+        return mx_sweep_fail_at(p, p->line, key_token->column, "unknown key '%.*s': expected %s",
+                                TOKEN_ARGS(key_token), mx_sweep_list_text(&known));
     }
     if (key == KEY_DESCRIPTION && p->in_group)
-        return fail_at(p, p->line, key_token->column,
-                       "key 'description' inside group '%s': expected it at file level, before "
-                       "the first [group]",
-                       p->group_name);
+        return mx_sweep_fail_at(
+            p, p->line, key_token->column,
+            "key 'description' inside group '%s': expected it at file level, before "
+            "the first [group]",
+            p->group_name);
     setting *s = p->in_group ? &p->group[key] : &p->defaults[key];
     if (s->present) {
         char where[96] = "the file-level defaults";
         if (p->in_group) snprintf(where, sizeof where, "group '%s'", p->group_name);
-        return fail_at(p, p->line, key_token->column, "duplicate key '%s' in %s (first at line %d)",
-                       keys[key].name, where, s->line);
+        return mx_sweep_fail_at(p, p->line, key_token->column,
+                                "duplicate key '%s' in %s (first at line %d)",
+                                mx_sweep_keys[key].name, where, s->line);
     }
     *s = (setting){.present = true,
                    .line = p->line,
@@ -653,25 +455,25 @@ static bool parse_key_line(parser *p) {
                    .values = s->values,
                    .capacity = s->capacity};
     if (p->token_count < 2)
-        return fail_at(p, p->line, key_token->column, "key '%s' has no value: expected %s",
-                       keys[key].name, keys[key].expected);
+        return mx_sweep_fail_at(p, p->line, key_token->column, "key '%s' has no value: expected %s",
+                                mx_sweep_keys[key].name, mx_sweep_keys[key].expected);
     if (key == KEY_DESCRIPTION) {
         const token *first = &p->tokens[1], *last = &p->tokens[p->token_count - 1];
         int length = (int)(last->text + last->length - first->text);
         if (length >= (int)sizeof p->sweep->description)
-            return fail_at(p, p->line, first->column,
-                           "description is %d characters long: at most %d", length,
-                           (int)sizeof p->sweep->description - 1);
+            return mx_sweep_fail_at(p, p->line, first->column,
+                                    "description is %d characters long: at most %d", length,
+                                    (int)sizeof p->sweep->description - 1);
         memcpy(p->sweep->description, first->text, (size_t)length);
         p->sweep->description[length] = '\0';
         return true;
     }
-    if (!keys[key].list && p->token_count > 2)
-        return fail_at(p, p->line, p->tokens[2].column,
-                       "key '%s' takes one value: unexpected '%.*s'", keys[key].name,
-                       TOKEN_ARGS(&p->tokens[2]));
+    if (!mx_sweep_keys[key].list && p->token_count > 2)
+        return mx_sweep_fail_at(p, p->line, p->tokens[2].column,
+                                "key '%s' takes one value: unexpected '%.*s'",
+                                mx_sweep_keys[key].name, TOKEN_ARGS(&p->tokens[2]));
     for (int i = 1; i < p->token_count; i++)
-        if (!keys[key].parse(p, (key_id)key, s, &p->tokens[i])) return false;
+        if (!mx_sweep_keys[key].parse(p, (key_id)key, s, &p->tokens[i])) return false;
     return true;
 }
 
@@ -685,8 +487,8 @@ static bool parse_line(parser *p, const char *line, int length) {
         }
         int begin = i;
         while (i < length && !is_blank(line[i])) i++;
-        if (!grow(p, (void **)&p->tokens, &p->token_capacity, p->token_count + 1,
-                  sizeof *p->tokens))
+        if (!mx_sweep_grow(p, (void **)&p->tokens, &p->token_capacity, p->token_count + 1,
+                           sizeof *p->tokens))
             return false;
         p->tokens[p->token_count++] = (token){line + begin, i - begin, begin + 1};
     }
@@ -698,32 +500,33 @@ static bool parse_line(parser *p, const char *line, int length) {
 
 static bool check_vocabulary(parser *p) {
     if (p->op_count < 0 || (p->op_count > 0 && !p->ops))
-        return fail_at(p, 0, 0, "invalid op vocabulary: %d ops at %p", p->op_count,
-                       (const void *)p->ops);
+        return mx_sweep_fail_at(p, 0, 0, "invalid op vocabulary: %d ops at %p", p->op_count,
+                                (const void *)p->ops);
     for (int i = 0; i < p->op_count; i++) {
         const mx_sweep_op_vocabulary *op = &p->ops[i];
         if (!op->op || !op->op[0] || strlen(op->op) >= sizeof p->sweep->rows->op || !op->variants)
-            return fail_at(p, 0, 0,
-                           "invalid op vocabulary: op %d ('%s') needs a name of 1 to %d "
-                           "characters and a variant list",
-                           i, op->op ? op->op : "(null)", (int)sizeof p->sweep->rows->op - 1);
+            return mx_sweep_fail_at(p, 0, 0,
+                                    "invalid op vocabulary: op %d ('%s') needs a name of 1 to %d "
+                                    "characters and a variant list",
+                                    i, op->op ? op->op : "(null)",
+                                    (int)sizeof p->sweep->rows->op - 1);
         for (const char *const *v = op->variants; *v; v++)
             if (!(*v)[0] || strlen(*v) >= sizeof p->sweep->rows->variant)
-                return fail_at(p, 0, 0,
-                               "invalid op vocabulary: op '%s' has a variant '%s': "
-                               "expected 1 to %d characters",
-                               op->op, *v, (int)sizeof p->sweep->rows->variant - 1);
+                return mx_sweep_fail_at(p, 0, 0,
+                                        "invalid op vocabulary: op '%s' has a variant '%s': "
+                                        "expected 1 to %d characters",
+                                        op->op, *v, (int)sizeof p->sweep->rows->variant - 1);
     }
     return true;
 }
 
 static bool parse_all(parser *p, const char *text) {
     if (!check_vocabulary(p)) return false;
-    if (!text) return fail_at(p, 0, 0, "no text to parse");
+    if (!text) return mx_sweep_fail_at(p, 0, 0, "no text to parse");
     size_t text_length = strlen(text);
     if (text_length > MAX_TEXT_BYTES)
-        return fail_at(p, 0, 0, "%zu bytes: a sweep file holds at most %d", text_length,
-                       MAX_TEXT_BYTES);
+        return mx_sweep_fail_at(p, 0, 0, "%zu bytes: a sweep file holds at most %d", text_length,
+                                MAX_TEXT_BYTES);
     for (const char *cursor = text; *cursor;) {
         p->line++;
         const char *end = strchr(cursor, '\n');
@@ -733,10 +536,10 @@ static bool parse_all(parser *p, const char *text) {
         cursor = *end ? end + 1 : end;
     }
     if (!p->in_group) { /* no [group]: the whole file is one, named after it */
-        copy_text(p->group_name, sizeof p->group_name, p->sweep->name);
+        mx_sweep_copy_text(p->group_name, sizeof p->group_name, p->sweep->name);
         p->group_line = p->group_column = 1;
     }
-    return finish_group(p);
+    return mx_sweep_finish_group(p);
 }
 
 /* "harness/sweeps/standard.sweep" -> "standard". */
@@ -803,30 +606,4 @@ bool mx_sweep_parse_file(const char *path, const mx_sweep_op_vocabulary *ops, in
     bool ok = mx_sweep_parse_text(text, path, ops, op_count, sweep, error, error_size);
     free(text);
     return ok;
-}
-
-void mx_sweep_free(mx_sweep *sweep) {
-    if (!sweep) return;
-    free(sweep->rows);
-    memset(sweep, 0, sizeof *sweep);
-}
-
-void mx_sweep_problem(const mx_sweep_row *row, char *text, size_t size) {
-    int used =
-        snprintf(text, size, "%s %lldx%lld m=%lld %s %s seed=%lld", row->op, (long long)row->n,
-                 (long long)row->k, (long long)row->m, row->dtype, row->dist, (long long)row->seed);
-    if (row->experts > 0 && used >= 0 && (size_t)used < size)
-        used += snprintf(text + used, size - (size_t)used, " experts=%lld topk=%lld",
-                         (long long)row->experts, (long long)row->topk);
-    if (row->batch > 1 && used >= 0 && (size_t)used < size)
-        used += snprintf(text + used, size - (size_t)used, " batch=%lld", (long long)row->batch);
-    if (row->kv_heads > 0 && used >= 0 && (size_t)used < size)
-        snprintf(text + used, size - (size_t)used, " kv_heads=%lld", (long long)row->kv_heads);
-}
-
-bool mx_sweep_same_problem(const mx_sweep_row *a, const mx_sweep_row *b) {
-    char problem_a[256], problem_b[256];
-    mx_sweep_problem(a, problem_a, sizeof problem_a);
-    mx_sweep_problem(b, problem_b, sizeof problem_b);
-    return strcmp(problem_a, problem_b) == 0;
 }
