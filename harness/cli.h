@@ -27,11 +27,14 @@ typedef struct {
     bool optional;             /* a valued option without default that may be left out */
 } mx_option;
 
+/* The most positional arguments a command takes: merge's OUT and every shard (shard.h). */
+enum { MX_CLI_MAX_ARGUMENTS = 1 + 1024 };
+
 typedef struct {
     const mx_option *options;
     int option_count;
-    const char *values[32];   /* parsed value per option, default applied; "1" for a set flag */
-    const char *arguments[8]; /* positional arguments, in order */
+    const char *values[32]; /* parsed value per option, default applied; "1" for a set flag */
+    const char *arguments[MX_CLI_MAX_ARGUMENTS]; /* positional arguments, in order */
     int argument_count;
 } mx_parsed_options;
 

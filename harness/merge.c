@@ -118,15 +118,17 @@ static mx_table *join(mx_run_folder *const *runs, int count, bool samples, const
     return out;
 }
 
+_Static_assert(1 + MX_MAX_SHARDS <= MX_CLI_MAX_ARGUMENTS, "merge takes OUT and every shard");
+
 static int run_merge(const mx_parsed_options *parsed) {
     const char *out = parsed->arguments[0];
     int count = parsed->argument_count - 1;
-    mx_run_folder *runs[8] = {0};
-    int shards[8];
+    mx_run_folder **runs = calloc((size_t)count, sizeof *runs);
+    int *shards = calloc((size_t)count, sizeof *shards);
     char error[4096] = "";
     int status = MX_EXIT_INPUT;
     mx_table *results = NULL, *samples = NULL;
-    bool ok = true;
+    bool ok = runs && shards;
     for (int i = 0; ok && i < count; i++)
         ok = (runs[i] = mx_run_folder_load_checked(parsed->arguments[1 + i], error,
                                                    sizeof error)) != NULL;
@@ -185,31 +187,34 @@ static int run_merge(const mx_parsed_options *parsed) {
         if (created) rmdir(out);
         goto done;
     }
-    printf("merged %d shards of %s (%s) into %s: %zu rows, %zu samples, status %s\n", count,
-           info.suite, info.gpu_name, out, mx_table_row_count(results), mx_table_row_count(samples),
-           info.status);
+    printf("merged %d shard%s of %s (%s) into %s: %zu rows, %zu samples, status %s\n", count,
+           count == 1 ? "" : "s", info.suite, info.gpu_name, out, mx_table_row_count(results),
+           mx_table_row_count(samples), info.status);
     status = MX_EXIT_OK;
 done:
     mx_table_free(results);
     mx_table_free(samples);
-    for (int i = 0; i < count; i++) mx_run_folder_free(runs[i]);
+    for (int i = 0; runs && i < count; i++) mx_run_folder_free(runs[i]);
+    free(runs);
+    free(shards);
     return status;
 }
 
 const mx_command mx_merge_command = {
     "merge",
     "Join the shards of one sweep (run --shard I/N) into one run folder.",
-    "RUN... are the shards' folders, all N of one sweep in any order. merge checks that they\n"
-    "belong together (the same sweep, commit, GPU model and method; every index of 1..N once;\n"
-    "no row measured twice) and writes OUT/results.csv, samples.csv and run.json (shard\n"
-    "'merged N', the earliest start and latest end, the rows summed, the status complete only\n"
-    "when every shard's is), which report and compare take like any run. OUT must not hold\n"
-    "results already. Shards of different GPU models are refused: compare them instead.",
+    "RUN... are the shards' folders, all N of one sweep in any order (N = 1 too: the one shard\n"
+    "of a one-GPU make bench GPUS=0). merge checks that they belong together (the same sweep,\n"
+    "commit, GPU model and method; every index of 1..N once; no row measured twice) and writes\n"
+    "OUT/results.csv, samples.csv and run.json (shard 'merged N', the earliest start and latest\n"
+    "end, the rows summed, the status complete only when every shard's is), which report and\n"
+    "compare take like any run. OUT must not hold results already. Shards of different GPU\n"
+    "models are refused: compare them instead.",
     NULL,
     0,
     run_merge,
-    3,
-    8,
-    "OUT RUN RUN...",
+    2,
+    1 + MX_MAX_SHARDS,
+    "OUT RUN...",
     NULL,
 };

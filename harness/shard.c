@@ -8,7 +8,7 @@
 
 #include "ops.h"
 
-enum { ROW_CALLS = 200, MAX_SHARDS = 1024 };
+enum { ROW_CALLS = 200 };
 #define ROW_MIN_MS 5.0
 /* roofline of the cost model: an H200-class GPU */
 #define MODEL_BYTES_PER_MS 3.0e9
@@ -141,7 +141,7 @@ bool mx_shard_parse(const char *text, int *index, int *count) {
     if (!text || sscanf(text, "%d/%d%n", &i, &n, &used) != 2 || text[used] != '\0' ||
         text[0] < '0' || text[0] > '9')
         return false;
-    if (i < 1 || n < 1 || i > n || n > MAX_SHARDS) return false;
+    if (i < 1 || n < 1 || i > n || n > MX_MAX_SHARDS) return false;
     *index = i;
     *count = n;
     return true;

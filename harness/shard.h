@@ -26,7 +26,10 @@ bool mx_shard_assign(const mx_sweep *sweep, int count, double budget_ms, int *sh
 bool mx_shard_select(mx_sweep *sweep, int index, int count, double budget_ms, double *shard_cost,
                      double *total_cost, char *error, size_t error_size);
 
-/* "I/N" with 1 <= I <= N <= 1024 into index and count; false for anything else. */
+/* The most slices a sweep is cut into (and merge joins). */
+enum { MX_MAX_SHARDS = 1024 };
+
+/* "I/N" with 1 <= I <= N <= MX_MAX_SHARDS into index and count; false for anything else. */
 bool mx_shard_parse(const char *text, int *index, int *count);
 
 #endif

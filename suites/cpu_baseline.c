@@ -263,9 +263,12 @@ static void set_shard(const char *name, const char *shard) {
     cr_assert(mx_run_info_save(&info, path, error, sizeof error), "%s", error);
 }
 
+enum { MAX_TEST_SHARDS = 16 };
+
 static mx_cli_result merge(const char *out, const char *const *runs, int count) {
-    static char paths[9][256];
-    const char *argv[12] = {"merge"};
+    static char paths[MAX_TEST_SHARDS + 1][256];
+    const char *argv[MAX_TEST_SHARDS + 3] = {"merge"};
+    cr_assert_leq(count, MAX_TEST_SHARDS);
     snprintf(paths[0], sizeof paths[0], "%s", mx_test_path(out));
     argv[1] = paths[0];
     for (int i = 0; i < count; i++) {
@@ -305,6 +308,42 @@ Test(cpu_baseline, merged_shards_are_the_whole_run, IN_A_FRESH_DIR) {
     r = merge("merged", (const char *[]){"s1", "s2"}, 2);
     cr_expect_eq(r.exit_code, 2, "nothing is overwritten: %s", r.err);
     cr_expect(strstr(r.err, "already holds results"), "%s", r.err);
+}
+
+/* One shard (make bench GPUS=0: a worker on one GPU) merges into itself; and a sweep cut for
+ * more GPUs than one box of eight has (the command line once took seven shards at most) merges
+ * whole. */
+Test(cpu_baseline, merge_takes_one_shard_and_many, IN_A_FRESH_DIR) {
+    fake_row rows[MAX_TEST_SHARDS];
+    const char *names[MAX_TEST_SHARDS];
+    static char name_text[MAX_TEST_SHARDS][16];
+    for (int i = 0; i < MAX_TEST_SHARDS; i++) {
+        rows[i] = (fake_row){i % 2 ? "fused" : "fp16", 1 + i / 2, 50.0 + i, 1.0, 20, NULL, NULL};
+        snprintf(name_text[i], sizeof name_text[i], "s%d", i + 1);
+        names[i] = name_text[i];
+    }
+    mx_test_write_run("whole", H200, rows, MAX_TEST_SHARDS);
+    mx_test_write_run("only", H200, rows, MAX_TEST_SHARDS);
+    set_shard("only", "1/1");
+    mx_cli_result r = merge("one", (const char *[]){"only"}, 1);
+    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "merged 1 shard of"), "%s", r.out);
+    for (int i = 0; i < MAX_TEST_SHARDS; i++) {
+        char shard[16];
+        mx_test_write_run(names[i], H200, rows + i, 1);
+        snprintf(shard, sizeof shard, "%d/%d", i + 1, MAX_TEST_SHARDS);
+        set_shard(names[i], shard);
+    }
+    r = merge("many", names, MAX_TEST_SHARDS);
+    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, "merged 16 shards") && strstr(r.out, "16 rows, 320 samples"), "%s",
+              r.out);
+    for (int i = 0; i < 2; i++) {
+        r = mx_test_compare("whole", i ? "many" : "one");
+        cr_expect_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+        cr_expect(strstr(r.out, "16 SAME") && strstr(r.out, "0 MISSING") && strstr(r.out, "0 NEW"),
+                  "%s", r.out);
+    }
 }
 
 /* A full disk: merge fails with exit 1 and leaves no half-written OUT, so that the same merge
