@@ -5,7 +5,8 @@
 #   racecheck  gpu_gemm's batched_problems (every variant on small shapes), cuBLAS's kernels (nvjet*
 #              of libcublas) excluded: its hazards are not ours, and all of gpu_gemm does not
 #              finish under racecheck in 450 s
-# Each tool's summary line is printed at the end; exit 1 when any reports an error.
+# The checks run side by side (one GPU, one process each; all of them take about as long as the
+# longest alone). Each tool's summary line is printed at the end; exit 1 when any reports an error.
 # usage: .ci/sanitize.sh BUILD_DIR
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -14,14 +15,14 @@ tool=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitize
 [ -x "$tool" ] || { echo "make sanitize: compute-sanitizer not found (CUDA toolkit)" >&2; exit 2; }
 logs=$build/sanitize
 mkdir -p "$logs"
-status=0
-summaries=()
-check() { # name, tool arguments..., -- command...
+names=()
+check() { # name, tool arguments..., command...: started in the background, its exit status kept
   local name=$1
   shift
   echo "sanitize: $name"
-  if ! "$tool" --error-exitcode 1 --print-limit 20 "$@" >"$logs/$name.log" 2>&1; then status=1; fi
-  summaries+=("$name: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/$name.log" | tail -1)")
+  names+=("$name")
+  ("$tool" --error-exitcode 1 --print-limit 20 "$@" >"$logs/$name.log" 2>&1
+    echo $? >"$logs/$name.status") &
 }
 for suite in "$build"/suite_gpu_*; do
   check "memcheck-$(basename "$suite")" --tool memcheck "$suite" --jobs=1
@@ -32,6 +33,11 @@ check racecheck-gpu_gemm --tool racecheck --kernel-name-exclude kns=nvjet,kns=cu
 rm -rf "$logs/smoke-run"
 check memcheck-smoke-sweep --tool memcheck "$build/mxbench" run --suite smoke --min-samples 3 \
   --max-samples 3 --out "$logs/smoke-run" --quiet
-printf '%s\n' "${summaries[@]}"
+wait
+status=0
+for name in "${names[@]}"; do
+  [ "$(cat "$logs/$name.status" 2>/dev/null)" = 0 ] || status=1
+  echo "$name: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/$name.log" | tail -1)"
+done
 [ $status -eq 0 ] && echo "make sanitize: no error" || echo "make sanitize: errors (logs in $logs/)" >&2
 exit $status
