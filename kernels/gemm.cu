@@ -30,6 +30,7 @@ typedef struct {
     int64_t token_tiles; /* over all batch entries: the grid's z when it fits */
     int row_tiles, cta_tiles;
     dim3 grid;
+    int k_parts; /* warps of a CTA on one row tile, each on its part of the split's chunks */
     int splits, chunks_per_split;
 } mx_mma_plan;
 
@@ -52,19 +53,33 @@ static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_pro
     mx_mma_plan plan;
     plan.tokens = tokens;
     plan.row_tiles = (int)((problem->n + MX_TILE_ROWS - 1) / MX_TILE_ROWS);
-    plan.cta_tiles = (plan.row_tiles + warps - 1) / warps;
     int64_t token_tiles = mx_token_tile_bound(problem, tokens); /* all batch entries */
-    int64_t tiles = plan.cta_tiles * token_tiles;
     int64_t k_chunks = (problem->k / MX_BLOCK_SIZE + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS;
-    /* Split K over a cluster (Hopper) until the CTAs fill the resident slots of one wave, and no
-     * more clusters than can be resident together (past that limit the last clusters wait for a
-     * second wave). */
     int64_t slots = (int64_t)context->gpu.sm_count * (ctas_per_sm > 0 ? ctas_per_sm : 1);
+    /* Too few row tiles to fill the GPU with one token tile: the warps of a CTA share fewer row
+     * tiles and split their K between them (reduced in shared memory; no cluster, every GPU),
+     * while the CTAs still fit one wave and each part keeps at least two chunks to stream. With
+     * several token tiles (M = 256 on fused) it measured 1-5 % slower on the H200: not there. */
+    plan.k_parts = 1;
+    auto cta_tiles = [&](int parts) {
+        int group = warps / parts;
+        return (int64_t)((plan.row_tiles + group - 1) / group) * token_tiles;
+    };
+    while (token_tiles == 1 && plan.k_parts < warps && cta_tiles(2 * plan.k_parts) <= slots &&
+           k_chunks >= 4 * plan.k_parts)
+        plan.k_parts *= 2;
+    plan.cta_tiles = (int)(cta_tiles(plan.k_parts) / token_tiles);
+    int64_t tiles = plan.cta_tiles * token_tiles;
+    /* Then split K over a cluster (Hopper) until the CTAs fill the resident slots of one wave,
+     * and no more clusters than can be resident together (past that limit the last clusters
+     * wait for a second wave). */
     bool clusters = context->gpu.path == MX_PATH_HOPPER;
     int64_t splits = clusters && tiles < slots ? slots / tiles : 1;
     if (splits > MX_MAX_SPLITS) splits = MX_MAX_SPLITS;
     if (splits > k_chunks) splits = k_chunks;
     while (splits > 1 && tiles > max_clusters((int)splits)) splits--;
+    if (splits < 1) splits = 1;
+    if (splits > k_chunks / (2 * plan.k_parts)) splits = k_chunks / (2 * plan.k_parts);
     if (splits < 1) splits = 1;
     int64_t per_split = (k_chunks + splits - 1) / splits;
     splits = (k_chunks + per_split - 1) / per_split;
@@ -196,6 +211,7 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     params.token_tiles = (int)((problem->m + plan.tokens - 1) / plan.tokens);
     params.row_tiles = plan.row_tiles;
     params.cta_tiles = plan.cta_tiles;
+    params.k_parts = plan.k_parts;
     params.chunks_per_split = plan.chunks_per_split;
     cudaLaunchAttribute cluster;
     cudaLaunchConfig_t config = mx_launch_config(plan.grid, shape::threads, shape::smem_bytes,

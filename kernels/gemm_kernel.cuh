@@ -7,8 +7,9 @@
  * bit placement; they are the A operand of mma.sync m16n8k16, the activations (read from global
  * memory through L1, a few blocks ahead) the B operand. Each 32-element block is summed in FP32 by
  * two MMAs and scaled by its 2^s in FP32. With many row tiles the CTAs are persistent (each walks
- * tiles gridDim.x apart, its warps' rings running on across tiles); with few, K is split over a
- * thread-block cluster and reduced through distributed shared memory: no workspace, no counters,
+ * tiles gridDim.x apart, its warps' rings running on across tiles); with few, K is split first
+ * between the warps of a CTA (2, 4 or 8 on one tile, reduced in shared memory), then over a
+ * thread-block cluster (reduced through distributed shared memory): no workspace, no counters,
  * deterministic. The epilogue (bias; or bias, activation, residual) is a template parameter
  * applied to the FP32 sums in registers; a gated unit meets its (gate, linear) rows in
  * neighbouring lanes (lane ^ 4) or, after split-K, as adjacent elements of the tile. Regime and
@@ -160,6 +161,7 @@ struct mx_gemm_params {
     int row_tiles;        /* 16-row tiles per batch entry */
     int cta_tiles;        /* groups of `warps` row tiles: one per CTA and step */
     int chunks_per_split; /* chunks of 8 blocks along K per split (blockIdx.y) */
+    int k_parts;          /* warps per row tile, each on its part of the split (1, 2, 4, 8) */
 };
 
 /* What the tensor-core kernel does with a finished FP32 sum, fixed at compile time so that the
@@ -440,21 +442,32 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
     const int k_blocks = p.k_blocks;
     const int k_chunks = (k_blocks + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS;
     const int last_blocks = k_blocks - (k_chunks - 1) * MX_CHUNK_BLOCKS;
-    const int chunk_begin = (int)blockIdx.y * p.chunks_per_split;
-    const int chunks = min(p.chunks_per_split, k_chunks - chunk_begin);
-    const int64_t tile_bytes = p.tile_bytes, tile_stride = (int64_t)gridDim.x * warps;
+    /* The CTA's warps: group_tiles row tiles side by side, k_parts warps on each (warp w on
+     * tile slot w % group_tiles, part w / group_tiles of the split's chunks). */
+    const int group_tiles = warps / p.k_parts, part = warp / group_tiles;
+    const int split_begin = (int)blockIdx.y * p.chunks_per_split;
+    const int split_chunks = min(p.chunks_per_split, k_chunks - split_begin);
+    const int part_chunks = (split_chunks + p.k_parts - 1) / p.k_parts;
+    const int chunk_begin = split_begin + part * part_chunks;
+    const int chunks = max(0, min(part_chunks, split_begin + split_chunks - chunk_begin));
+    const int64_t tile_bytes = p.tile_bytes, tile_stride = (int64_t)gridDim.x * group_tiles;
+    /* Partial sums meet in shared memory (K parts) or across the cluster (splits): then each
+     * warp has one tile at most (the plan). */
+    const bool reduce = gridDim.y > 1 || p.k_parts > 1;
     auto chunk_blocks = [&](int chunk) {
         return chunk == k_chunks - 1 ? last_blocks : (int)MX_CHUNK_BLOCKS;
     };
 
-    /* This warp's row tiles: (blockIdx.x + i * gridDim.x) * warps + warp for i = 0, 1, ... while
-     * below row_tiles (one at most when K is split). */
-    const int warp_groups = p.row_tiles > warp ? (p.row_tiles - warp + warps - 1) / warps : 0;
+    /* This warp's row tiles: (blockIdx.x + i * gridDim.x) * group_tiles + slot for i = 0, 1, ...
+     * while below row_tiles (one at most when K is split). */
+    const int slot = warp % group_tiles;
+    const int warp_groups =
+        p.row_tiles > slot ? (p.row_tiles - slot + group_tiles - 1) / group_tiles : 0;
     const int warp_tiles =
         warp_groups > (int)blockIdx.x
             ? (warp_groups - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x
             : 0;
-    const int steps = warp_tiles * chunks;
+    const int steps = warp_tiles * chunks; /* 0 for a part past the end of a short split */
 
     uint8_t *ring = smem + warp * shape::warp_smem_bytes;
     const uint32_t ring_shared = (uint32_t)__cvta_generic_to_shared(ring) + 16 * lane;
@@ -462,7 +475,7 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
     /* The copies: a full chunk is 136 16-byte units, four per lane and a fifth for lanes 0..7;
      * the source walks the split's chunks, then jumps to the same chunk of the next tile. */
     const uint8_t *issue_source = p.w + (int64_t)batch_index * p.entry_bytes +
-                                  ((int64_t)blockIdx.x * warps + warp) * tile_bytes +
+                                  ((int64_t)blockIdx.x * group_tiles + slot) * tile_bytes +
                                   (int64_t)chunk_begin * MX_CHUNK_BYTES + 16 * lane;
     const int64_t next_tile_jump =
         tile_stride * tile_bytes - (int64_t)(chunks - 1) * MX_CHUNK_BYTES;
@@ -509,7 +522,7 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
 #pragma unroll
             for (int tt = 0; tt < TT; tt++) x_ring[d][tt] = make_uint4(0, 0, 0, 0);
             mx_fetch_x<T, TT>(x_first + d * MX_BLOCK_SIZE, x_tile_stride, tokens_present,
-                              d < first_blocks, x_ring[d]);
+                              steps > 0 && d < first_blocks, x_ring[d]);
         }
     }
 
@@ -521,7 +534,7 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
 
     using traits = mx_mma_type<T>;
     float acc[TT][4] = {};
-    int64_t tile = (int64_t)blockIdx.x * warps + warp;
+    int64_t tile = (int64_t)blockIdx.x * group_tiles + slot;
     int chunk_index = 0;
     const uint8_t *slot_bytes = ring;
     const T *x_this = x_first;
@@ -566,7 +579,7 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
         x_this = x_next;
         if (wraps) {
             chunk_index = 0;
-            if (gridDim.y == 1) {
+            if (!reduce) {
                 mx_store_tile<T, TT, E>(p, y, residual, bias, tile * MX_TILE_ROWS, token0, m_valid,
                                         acc);
 #pragma unroll
@@ -580,42 +593,60 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
         }
     }
     mx_copy_wait<0>();
-    if (gridDim.y == 1) return;
+    if (!reduce) return;
 
-#if __CUDA_ARCH__ >= 900
-    /* Split-K: the splits of one group of tiles form a thread-block cluster. Each leaves its
-     * partial tile in its own shared memory; then CTA r of the cluster sums slice r of the tile
-     * over all splits in split order (deterministic) through distributed shared memory, and
-     * writes Y. */
-    namespace cg = cooperative_groups;
-    cg::cluster_group cluster = cg::this_cluster();
-    constexpr int tile_elements = tokens * shape::rows;
+    /* The partial tiles meet: each warp leaves its own in shared memory (the rings are done
+     * with), at [part][token][row] over the CTA's rows_cta rows; the K parts are summed in part
+     * order; with splits, CTA r of the cluster then sums slice r of the tile over the splits in
+     * split order through distributed shared memory. Deterministic either way; then Y. */
+    const int rows_cta = MX_TILE_ROWS * group_tiles; /* even: a gated pair stays in one row */
+    const int tile_elements = tokens * rows_cta;
     float *partial = (float *)smem;
-    const int quad = lane & 3, w_row = warp * MX_TILE_ROWS + group;
-    const int64_t row0 = (int64_t)blockIdx.x * shape::rows;
+    const int quad = lane & 3, w_row = slot * MX_TILE_ROWS + group;
+    const int64_t row0 = (int64_t)blockIdx.x * rows_cta;
     __syncthreads(); /* every warp is done reading its ring */
+    float *own = partial + part * tile_elements;
 #pragma unroll
     for (int tt = 0; tt < TT; tt++)
 #pragma unroll
         for (int c = 0; c < 4; c++) {
             int token = tt * 8 + 2 * quad + (c & 1), row = w_row + 8 * (c >> 1);
-            partial[token * shape::rows + row] = acc[tt][c];
+            own[token * rows_cta + row] = acc[tt][c];
         }
-    cluster.sync();
-    const int rank = (int)cluster.block_rank(), splits = (int)cluster.num_blocks();
-    /* A gated unit needs both rows of its pair: elements go by pairs (rows per tile is even,
-     * so a pair never spans two tokens), and slices start on even elements. */
+    __syncthreads();
+    if (p.k_parts > 1) {
+        for (int e = (int)threadIdx.x; e < tile_elements; e += shape::threads) {
+            float sum = partial[e];
+            for (int q = 1; q < p.k_parts; q++) sum += partial[q * tile_elements + e];
+            partial[e] = sum;
+        }
+        __syncthreads();
+    }
+    int rank = 0, splits = 1;
+#if __CUDA_ARCH__ >= 900
+    namespace cg = cooperative_groups;
+    cg::cluster_group cluster = cg::this_cluster();
+    if (gridDim.y > 1) { /* the splits of one group of tiles form a thread-block cluster */
+        cluster.sync();
+        rank = (int)cluster.block_rank();
+        splits = (int)cluster.num_blocks();
+    }
+#endif
+    /* A gated unit needs both rows of its pair: elements go by pairs (rows_cta is even, so a
+     * pair never spans two tokens), and slices start on even elements. */
     constexpr int unit = E == MX_EPILOGUE_GATED ? 2 : 1;
-    static_assert(shape::rows % 2 == 0, "pairs of weight rows stay in one tile row");
     const int slice = ((tile_elements + splits - 1) / splits + unit - 1) / unit * unit;
     const int end = min(tile_elements, (rank + 1) * slice);
     for (int e = rank * slice + (int)threadIdx.x * unit; e < end; e += shape::threads * unit) {
-        int64_t token = token0 + e / shape::rows, row = row0 + e % shape::rows;
+        int64_t token = token0 + e / rows_cta, row = row0 + e % rows_cta;
         float sum[unit] = {};
         for (int r = 0; r < splits; r++) {
-            const float *remote = cluster.map_shared_rank(partial, r);
+            const float *from = partial;
+#if __CUDA_ARCH__ >= 900
+            if (gridDim.y > 1) from = cluster.map_shared_rank(partial, r);
+#endif
 #pragma unroll
-            for (int u = 0; u < unit; u++) sum[u] += remote[e + u];
+            for (int u = 0; u < unit; u++) sum[u] += from[e + u];
         }
         if (token < m_valid && row < p.n) {
             if constexpr (E == MX_EPILOGUE_GATED) /* n even: row + 1 < n */
@@ -628,7 +659,8 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
                                       sum[0] + (bias ? (float)bias[row] : 0.0f));
         }
     }
-    cluster.sync(); /* no CTA may leave while others still read its shared memory */
+#if __CUDA_ARCH__ >= 900
+    if (gridDim.y > 1) cluster.sync(); /* no CTA may leave while others read its memory */
 #endif
 }
 
