@@ -76,10 +76,8 @@ static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_pro
     bool clusters = context->gpu.path == MX_PATH_HOPPER;
     int64_t splits = clusters && tiles < slots ? slots / tiles : 1;
     if (splits > MX_MAX_SPLITS) splits = MX_MAX_SPLITS;
-    if (splits > k_chunks) splits = k_chunks;
-    while (splits > 1 && tiles > max_clusters((int)splits)) splits--;
-    if (splits < 1) splits = 1;
     if (splits > k_chunks / (2 * plan.k_parts)) splits = k_chunks / (2 * plan.k_parts);
+    while (splits > 1 && tiles > max_clusters((int)splits)) splits--;
     if (splits < 1) splits = 1;
     int64_t per_split = (k_chunks + splits - 1) / splits;
     splits = (k_chunks + per_split - 1) / per_split;
