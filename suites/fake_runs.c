@@ -178,3 +178,13 @@ mx_cli_result mx_test_compare(const char *base, const char *cur) {
     snprintf(cur_path, sizeof cur_path, "%s", mx_test_path(cur));
     return mx_test_run_cli((const char *[]){"compare", base_path, cur_path, NULL});
 }
+
+mx_cli_result mx_test_compare_with_baseline(const char *model, const char *base_gpu,
+                                            const char *cur_gpu) {
+    char folder[128];
+    snprintf(folder, sizeof folder, "baselines/%s", model);
+    cr_assert_eq(mkdir(mx_test_path("baselines"), 0777), 0);
+    mx_test_write_scaled_run(folder, base_gpu, 1.0);
+    mx_test_write_scaled_run("cur", cur_gpu, 1.0);
+    return mx_test_compare("baselines", "cur");
+}

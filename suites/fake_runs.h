@@ -39,5 +39,9 @@ void mx_test_write_job(const char *dir, int count, const char *gpu, double facto
                        double spread_pct);
 /* mxbench compare work_dir/base work_dir/cur. */
 mx_cli_result mx_test_compare(const char *base, const char *cur);
+/* A baselines folder holding one run of base_gpu in baselines/<model>, a run "cur" of cur_gpu,
+ * and mxbench compare of the two. */
+mx_cli_result mx_test_compare_with_baseline(const char *model, const char *base_gpu,
+                                            const char *cur_gpu);
 
 #endif
