@@ -1,0 +1,468 @@
+/* MoE expert layer (see moe.h), its kernels, their launchers and the layer's run (moe.cu holds the
+ * entry points, the argument checks, the workspace plan and the host-count path): router GEMM
+ * (cuBLAS), a warp-per-token top-k + softmax kernel, then either (host counts) grouping by CUB
+ * (histogram of expert ids, stable radix sort of the (token, slot) pairs by expert), a gather of
+ * each expert's tokens and one mx_gemm pair per expert with tokens, or (device counts, decode) a
+ * one-block grouping kernel, a gather into padded per-expert rows and two batched mx_gemm calls
+ * with device-side row counts (for the FP16 reference: two cublasGemmBatchedEx calls over pointer
+ * arrays the grouping kernel writes, with a SwiGLU kernel between them); then a combine kernel.
+ * The expert GEMMs are the MXFP4 GEMM family (gemm.h); everything else is memory bound and small
+ * next to the expert weights. Figures: docs/moe.md (`mxbench run`, op moe). */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <string.h>
+
+#include "activation.cuh"
+#include "check.h"
+#include "dense_gemm.h"
+#include "moe_internal.cuh"
+
+enum { MX_TOPK_WARPS = 8 }; /* tokens per block of the top-k kernel, one warp each */
+
+// ---- kernels
+
+/* NaN ranks below every number (and no comparison with it is ever true), so it maps to -Inf. */
+__device__ __forceinline__ float mx_rank_key(float logit) {
+    return logit != logit ? -INFINITY : logit;
+}
+
+/* The routing order: a larger logit first, equal logits by the lower expert index. A strict total
+ * order on distinct indices, so the warp's butterfly reduction gives every lane the same pick. */
+__device__ __forceinline__ bool mx_ranks_before(float a, int a_index, float b, int b_index) {
+    return a > b || (a == b && a_index < b_index);
+}
+
+/* One warp per token: k passes, each picks the first expert (in routing order) that ranks after
+ * the previous pick, so no set of chosen experts is kept; then the softmax over the k picked
+ * logits in FP32. pair_ids (when not NULL) gets t * topk + slot, the values the grouping sorts. */
+template <typename T>
+static __global__ void mx_moe_topk_kernel(const T *logits, int64_t tokens, int experts, int topk,
+                                          int32_t *expert_ids, float *expert_weights,
+                                          int32_t *pair_ids) {
+    const int lane = threadIdx.x & 31;
+    const int64_t token = (int64_t)blockIdx.x * MX_TOPK_WARPS + threadIdx.x / 32;
+    if (token >= tokens) return; /* the whole warp: token is the same for its 32 lanes */
+    const T *row = logits + token * experts;
+    int32_t *ids = expert_ids + token * topk;
+    float previous = INFINITY, largest = 0.0f;
+    int previous_index = -1; /* (+Inf, -1) ranks before every logit: the first pass sees all */
+    for (int slot = 0; slot < topk; slot++) {
+        /* (-Inf, experts) ranks after every real expert; k <= experts, so a real one is found. */
+        float best = -INFINITY;
+        int best_index = experts;
+        for (int e = lane; e < experts; e += 32) {
+            float key = mx_rank_key((float)row[e]);
+            if (mx_ranks_before(previous, previous_index, key, e) &&
+                mx_ranks_before(key, e, best, best_index)) {
+                best = key;
+                best_index = e;
+            }
+        }
+        for (int offset = 16; offset > 0; offset >>= 1) {
+            float other = __shfl_xor_sync(0xFFFFFFFFu, best, offset);
+            int other_index = __shfl_xor_sync(0xFFFFFFFFu, best_index, offset);
+            if (mx_ranks_before(other, other_index, best, best_index)) {
+                best = other;
+                best_index = other_index;
+            }
+        }
+        if (lane == 0) ids[slot] = best_index;
+        if (slot == 0) largest = best;
+        previous = best;
+        previous_index = best_index;
+    }
+    __syncwarp(); /* lane 0's ids are visible to the warp from here */
+    /* Softmax over the picked raw logits (a NaN one makes the token's weights NaN). */
+    float sum = 0.0f;
+    for (int slot = lane; slot < topk; slot += 32) sum += expf((float)row[ids[slot]] - largest);
+    for (int offset = 16; offset > 0; offset >>= 1)
+        sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset); /* a + b == b + a: all lanes agree */
+    for (int slot = lane; slot < topk; slot += 32) {
+        expert_weights[token * topk + slot] = expf((float)row[ids[slot]] - largest) / sum;
+        if (pair_ids) pair_ids[token * topk + slot] = (int32_t)(token * topk + slot);
+    }
+}
+
+/* The FP16 reference's device-count path: cublasGemmBatchedEx operands of both projections,
+ * one batch entry (slot) per expert in the padded [experts, tokens, ...] layout. Byte bases and
+ * per-expert byte strides; pointers holds [6][batch]: MLP1's A (w1_e), B (x rows of e), C (the
+ * product rows of e), then MLP2's A (w2_e), B (h rows of e), C (o rows of e). */
+typedef struct {
+    void **pointers; /* NULL: the MXFP4 path, nothing to build */
+    const char *w1, *w2;
+    char *x, *product, *h, *o;
+    int64_t w1_stride, w2_stride, x_stride, product_stride, h_stride, o_stride;
+    int batch; /* min(experts, pairs): at least the number of experts with tokens */
+} mx_moe_dense_batch;
+
+/* Warp 0 after the counts (taken) are final: the experts with tokens take slots 0.. in
+ * ascending expert order, the idle ones the rest, and slots below batch get their operands, so
+ * every expert with tokens has a slot and no two slots write the same rows (an idle expert's
+ * slot computes its padded rows, which nothing reads). */
+static __device__ void mx_moe_dense_batch_pointers(const int32_t *taken, int experts,
+                                                   const mx_moe_dense_batch &batch) {
+    const int lane = threadIdx.x;
+    const unsigned below = (1u << lane) - 1u;
+    int used_total = 0;
+    for (int base = 0; base < experts; base += 32) {
+        const int e = base + lane;
+        used_total += __popc(__ballot_sync(0xFFFFFFFFu, e < experts && taken[e] > 0));
+    }
+    int used_before = 0, idle_before = 0;
+    for (int base = 0; base < experts; base += 32) {
+        const int e = base + lane;
+        const bool valid = e < experts, used = valid && taken[e] > 0;
+        const unsigned used_mask = __ballot_sync(0xFFFFFFFFu, used);
+        const unsigned idle_mask = __ballot_sync(0xFFFFFFFFu, valid && !used);
+        const int slot = used ? used_before + __popc(used_mask & below)
+                              : used_total + idle_before + __popc(idle_mask & below);
+        if (valid && slot < batch.batch) {
+            void **p = batch.pointers;
+            const int n = batch.batch;
+            p[0 * n + slot] = (void *)(batch.w1 + e * batch.w1_stride);
+            p[1 * n + slot] = batch.x + e * batch.x_stride;
+            p[2 * n + slot] = batch.product + e * batch.product_stride;
+            p[3 * n + slot] = (void *)(batch.w2 + e * batch.w2_stride);
+            p[4 * n + slot] = batch.h + e * batch.h_stride;
+            p[5 * n + slot] = batch.o + e * batch.o_stride;
+        }
+        used_before += __popc(used_mask);
+        idle_before += __popc(idle_mask);
+    }
+}
+
+/* Device-count path, one block: the padded row of every (token, slot) pair, expert * tokens +
+ * its rank among the expert's pairs in (token, slot) order (a token picks an expert at most
+ * once, so the rank is below tokens), into slot_position; and the tokens per expert into
+ * counts. One warp walks the pairs 32 at a time (ranks by __match_any_sync), so the order is
+ * fixed; ids come from the top-k kernel, always in 0..experts-1. With batch.pointers set
+ * (FP16 reference), also the batched cuBLAS operands (mx_moe_dense_batch_pointers). */
+static __global__ void mx_moe_group_kernel(const int32_t *expert_ids, int pairs, int experts,
+                                           int tokens, int32_t *counts, int32_t *slot_position,
+                                           mx_moe_dense_batch batch) {
+    __shared__ int32_t taken[MX_MOE_MAX_EXPERTS]; /* pairs placed so far, per expert */
+    for (int e = threadIdx.x; e < experts; e += blockDim.x) taken[e] = 0;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        const int lane = threadIdx.x;
+        for (int base = 0; base < pairs; base += 32) {
+            const int pair = base + lane;
+            const int expert = pair < pairs ? expert_ids[pair] : -1;
+            const unsigned peers = __match_any_sync(0xFFFFFFFFu, expert);
+            const int before = __popc(peers & ((1u << lane) - 1u)); /* same expert, lower lane */
+            if (expert >= 0) slot_position[pair] = expert * tokens + taken[expert] + before;
+            __syncwarp(); /* every peer has read taken[expert] before the first one adds */
+            if (expert >= 0 && before == 0) taken[expert] += __popc(peers);
+            __syncwarp();
+        }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < experts; e += blockDim.x) counts[e] = taken[e];
+    if (batch.pointers && threadIdx.x < 32) mx_moe_dense_batch_pointers(taken, experts, batch);
+}
+
+/* Copies token rows of x into the grouped buffer, 16 bytes per thread. With order (host-count
+ * path): row i of x_grouped is pair order[i] = t * topk + slot, and slot_position[pair] = i is
+ * recorded for the combine. Without (device-count path): pair i goes to the row
+ * slot_position[i] that the group kernel chose. */
+static __global__ void mx_moe_gather_kernel(const uint4 *x, const int32_t *order, int64_t pairs,
+                                            int topk, int64_t row_chunks, int32_t *slot_position,
+                                            uint4 *x_grouped) {
+    const int64_t total = pairs * row_chunks, stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        const int64_t index = i / row_chunks, chunk = i % row_chunks;
+        int64_t pair = index, row = index;
+        if (order) {
+            pair = order[index];
+            if (chunk == 0) slot_position[pair] = (int32_t)index;
+        } else {
+            row = slot_position[index];
+        }
+        x_grouped[row * row_chunks + chunk] = x[pair / topk * row_chunks + chunk];
+    }
+}
+
+/* The FP16 reference's device-count path, between its two batched GEMMs: h = the gpt-oss SwiGLU
+ * of (MLP1 product + b1 of the pair's expert), in FP32 as mx_activation_apply (the same
+ * mx_glu), on the routed pairs' rows only (slot_position), not on the padded ones: the bias
+ * costs no pass of its own, as in the MXFP4 GEMM's epilogue. 4 outputs (8 inputs, 16 bytes)
+ * per thread; the bias is read per element (b1 is only 2-byte aligned). */
+template <typename T>
+static __global__ void mx_moe_swiglu_kernel(const T *product, const int32_t *slot_position,
+                                            const int32_t *expert_ids, int64_t pairs,
+                                            int64_t intermediate, const T *b1, T *h) {
+    const int64_t chunks = intermediate / 4, total = pairs * chunks;
+    const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        const int64_t pair = i / chunks, column = (i % chunks) * 4; /* of h; product: 2 column */
+        const int64_t row = slot_position[pair];
+        const uint4 packed = *(const uint4 *)(product + row * 2 * intermediate + 2 * column);
+        const T *in = (const T *)&packed;
+        const T *bias = b1 ? b1 + expert_ids[pair] * 2 * intermediate + 2 * column : NULL;
+        uint2 result;
+        T *out = (T *)&result;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            float gate = (float)in[2 * j], linear = (float)in[2 * j + 1];
+            if (bias) {
+                gate += (float)bias[2 * j];
+                linear += (float)bias[2 * j + 1];
+            }
+            out[j] = (T)mx_glu(MX_ACT_SWIGLU_GPTOSS, gate, linear);
+        }
+        *(uint2 *)(h + row * intermediate + column) = result;
+    }
+}
+
+/* y[t, c..c+7] = sum over t's slots, in slot order, of weight * o[row of the slot, c..c+7] in
+ * FP32 (+ residual), rounded once. 8 columns (16 bytes) per thread; residual may be y. With b2
+ * (the FP16 reference's device-count path, whose batched GEMM has no bias), each slot's o gets
+ * b2 of its expert (expert_ids) added in FP32 first, read per element (2-byte aligned). */
+template <typename T>
+static __global__ void mx_moe_combine_kernel(const T *o, const int32_t *slot_position,
+                                             const float *weights, int64_t tokens, int64_t hidden,
+                                             int topk, const T *b2, const int32_t *expert_ids,
+                                             const T *residual, T *y) {
+    const int64_t chunks = hidden / 8, total = tokens * chunks;
+    const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+        const int64_t token = i / chunks, column = (i % chunks) * 8;
+        float sum[8] = {};
+        for (int slot = 0; slot < topk; slot++) {
+            const int64_t pair = token * topk + slot;
+            const float weight = weights[pair];
+            uint4 packed = *(const uint4 *)(o + slot_position[pair] * hidden + column);
+            const T *values = (const T *)&packed;
+            const T *bias = b2 ? b2 + expert_ids[pair] * hidden + column : NULL;
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                sum[j] = fmaf(weight, (float)values[j] + (bias ? (float)bias[j] : 0.0f), sum[j]);
+        }
+        if (residual) {
+            uint4 packed = *(const uint4 *)(residual + token * hidden + column);
+            const T *values = (const T *)&packed;
+#pragma unroll
+            for (int j = 0; j < 8; j++) sum[j] += (float)values[j];
+        }
+        uint4 packed;
+        T *values = (T *)&packed;
+#pragma unroll
+        for (int j = 0; j < 8; j++) values[j] = (T)sum[j];
+        *(uint4 *)(y + token * hidden + column) = packed;
+    }
+}
+
+// ---- launchers
+
+static int mx_grid(int64_t work, int threads) {
+    int64_t blocks = (work + threads - 1) / threads;
+    return (int)(blocks < 65536 ? blocks : 65536);
+}
+
+template <typename T>
+static mx_status mx_moe_topk_launch(const void *logits, int64_t tokens, int experts, int topk,
+                                    int32_t *expert_ids, float *expert_weights, int32_t *pair_ids,
+                                    cudaStream_t stream) {
+    int64_t blocks = (tokens + MX_TOPK_WARPS - 1) / MX_TOPK_WARPS;
+    mx_moe_topk_kernel<T><<<(unsigned)blocks, MX_TOPK_WARPS * 32, 0, stream>>>(
+        (const T *)logits, tokens, experts, topk, expert_ids, expert_weights, pair_ids);
+    MX_LAUNCH_CHECK("mx_moe_topk_kernel");
+    return MX_OK;
+}
+
+/* b2: NULL, or problem->b2 when the experts' outputs have no bias yet (see the kernel). */
+template <typename T>
+static mx_status mx_moe_combine_launch(const void *o, const int32_t *slot_position,
+                                       const float *weights, const void *b2,
+                                       const int32_t *expert_ids, const mx_moe_problem *problem,
+                                       cudaStream_t stream) {
+    const int threads = 256;
+    mx_moe_combine_kernel<T>
+        <<<mx_grid(problem->tokens * problem->hidden / 8, threads), threads, 0, stream>>>(
+            (const T *)o, slot_position, weights, problem->tokens, problem->hidden,
+            (int)problem->topk, (const T *)b2, expert_ids, (const T *)problem->residual,
+            (T *)problem->y);
+    MX_LAUNCH_CHECK("mx_moe_combine_kernel");
+    return MX_OK;
+}
+
+template <typename T>
+static mx_status mx_moe_swiglu_launch(const void *product, const int32_t *slot_position,
+                                      const int32_t *expert_ids, const mx_moe_problem *problem,
+                                      void *h, cudaStream_t stream) {
+    const int threads = 256;
+    const int64_t pairs = problem->tokens * problem->topk;
+    mx_moe_swiglu_kernel<T>
+        <<<mx_grid(pairs * problem->intermediate / 4, threads), threads, 0, stream>>>(
+            (const T *)product, slot_position, expert_ids, pairs, problem->intermediate,
+            (const T *)problem->b1, (T *)h);
+    MX_LAUNCH_CHECK("mx_moe_swiglu_kernel");
+    return MX_OK;
+}
+
+/* Router logits (cuBLAS, dtype) then the top-k kernel. */
+mx_status mx_moe_route_launch(mx_moe_context *context, const mx_moe_problem *problem, void *logits,
+                              int32_t *expert_ids, float *expert_weights, int32_t *pair_ids,
+                              cudaStream_t stream) {
+    MX_TRY(mx_dense_gemm(context->cublas, problem->tokens, problem->experts, problem->hidden, 1,
+                         problem->dtype, problem->x, problem->router_w, problem->router_bias,
+                         logits, stream));
+    return problem->dtype == MX_BF16
+               ? mx_moe_topk_launch<__nv_bfloat16>(logits, problem->tokens, (int)problem->experts,
+                                                   (int)problem->topk, expert_ids, expert_weights,
+                                                   pair_ids, stream)
+               : mx_moe_topk_launch<__half>(logits, problem->tokens, (int)problem->experts,
+                                            (int)problem->topk, expert_ids, expert_weights,
+                                            pair_ids, stream);
+}
+
+/* The gather kernel (see there): order set for the host-count path, NULL for the device one. */
+mx_status mx_moe_gather_launch(const mx_moe_problem *problem, const int32_t *order,
+                               const mx_moe_layout *layout, char *workspace, cudaStream_t stream) {
+    const int threads = 256;
+    const int64_t pairs = problem->tokens * problem->topk, row_chunks = problem->hidden / 8;
+    mx_moe_gather_kernel<<<mx_grid(pairs * row_chunks, threads), threads, 0, stream>>>(
+        (const uint4 *)problem->x, order, pairs, (int)problem->topk, row_chunks,
+        (int32_t *)(workspace + layout->slot_position), (uint4 *)(workspace + layout->x_grouped));
+    MX_LAUNCH_CHECK("mx_moe_gather_kernel");
+    return MX_OK;
+}
+
+// ---- the layer
+
+/* The device-count path's two expert GEMMs, each one batched mx_gemm over all experts: expert e
+ * owns rows e * tokens .. e * tokens + tokens - 1 of x_grouped, h and o, of which the first
+ * counts[e] (on the device) are valid; experts' weights and biases are already [E, ...]. */
+static void mx_moe_batched_gemms(const mx_moe_problem *problem, const mx_moe_layout *layout,
+                                 char *workspace, mx_gemm_problem *mlp1, mx_gemm_problem *mlp2) {
+    const int64_t tokens = problem->tokens, hidden = problem->hidden;
+    const int64_t intermediate = problem->intermediate;
+    const int32_t *counts = (const int32_t *)(workspace + layout->counts);
+    *mlp1 =
+        mx_moe_gemm_shape(tokens, 2 * intermediate, hidden, problem->dtype, MX_ACT_SWIGLU_GPTOSS);
+    *mlp2 = mx_moe_gemm_shape(tokens, hidden, intermediate, problem->dtype, MX_ACT_NONE);
+    mx_gemm_problem *both[2] = {mlp1, mlp2};
+    for (int i = 0; i < 2; i++) {
+        both[i]->batch = problem->experts;
+        both[i]->batch_rows = counts;
+        both[i]->batch_rows_total = tokens * problem->topk;
+    }
+    mlp1->x = workspace + layout->x_grouped;
+    mlp1->w = problem->w1;
+    mlp1->bias = problem->b1;
+    mlp1->y = workspace + layout->h;
+    mlp2->x = workspace + layout->h;
+    mlp2->w = problem->w2;
+    mlp2->bias = problem->b2;
+    mlp2->y = workspace + layout->o;
+}
+
+/* The FP16 reference's operands for the group kernel (w1 set, device-count path), or none. */
+static mx_moe_dense_batch mx_moe_dense_operands(const mx_moe_problem *problem, const void *w1,
+                                                const void *w2, const mx_moe_layout *layout,
+                                                char *workspace) {
+    mx_moe_dense_batch batch;
+    memset(&batch, 0, sizeof batch);
+    if (!w1 || !layout->device_counts) return batch;
+    const int64_t tokens = problem->tokens, hidden = problem->hidden;
+    const int64_t intermediate = problem->intermediate, element = 2;
+    batch.pointers = (void **)(workspace + layout->pointers);
+    batch.w1 = (const char *)w1;
+    batch.w2 = (const char *)w2;
+    batch.x = workspace + layout->x_grouped;
+    batch.product = workspace + layout->expert_gemm;
+    batch.h = workspace + layout->h;
+    batch.o = workspace + layout->o;
+    batch.w1_stride = 2 * intermediate * hidden * element; /* [2I, hidden] per expert */
+    batch.w2_stride = hidden * intermediate * element;     /* [hidden, I] */
+    batch.x_stride = tokens * hidden * element;            /* tokens padded rows per expert */
+    batch.product_stride = tokens * 2 * intermediate * element;
+    batch.h_stride = tokens * intermediate * element;
+    batch.o_stride = tokens * hidden * element;
+    batch.batch = (int)layout->dense_batch;
+    return batch;
+}
+
+/* The FP16 reference's device-count path after grouping and gathering: per projection ONE
+ * cublasGemmBatchedEx over dense_batch experts (pointer arrays from the group kernel), each
+ * m = tokens (the padded rows; cuBLAS takes host sizes only), then the SwiGLU with b1 on the
+ * routed rows between them. Row-major Y_e = X_e W_e^T as column-major Y_e^T = W_e^T X_e^T:
+ * W_e [n, k] row-major is column-major k x n (op T, lda = k), X_e's rows are k x tokens
+ * (ldb = k), Y_e's rows n x tokens (ldc = n). b2 is added in the combine. */
+static mx_status mx_moe_dense_batched(mx_moe_context *context, const mx_moe_problem *problem,
+                                      const mx_moe_layout *layout, char *workspace,
+                                      cudaStream_t stream) {
+    const int tokens = (int)problem->tokens, hidden = (int)problem->hidden;
+    const int intermediate = (int)problem->intermediate, batch = (int)layout->dense_batch;
+    const cudaDataType type = problem->dtype == MX_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    const float alpha = 1.0f, beta = 0.0f;
+    void **pointers = (void **)(workspace + layout->pointers);
+    /* [6][batch] as the group kernel wrote them: weights, input rows, output rows, twice. */
+    const void *const *weights1 = (const void *const *)pointers, *const *in1 = weights1 + batch;
+    const void *const *weights2 = weights1 + 3 * batch, *const *in2 = weights1 + 4 * batch;
+    void *const *out1 = pointers + 2 * batch, *const *out2 = pointers + 5 * batch;
+    MX_CUBLAS_CHECK(cublasSetStream(context->cublas, stream));
+    MX_CUBLAS_CHECK(cublasGemmBatchedEx(context->cublas, CUBLAS_OP_T, CUBLAS_OP_N, 2 * intermediate,
+                                        tokens, hidden, &alpha, weights1, type, hidden, in1, type,
+                                        hidden, &beta, out1, type, 2 * intermediate, batch,
+                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    const int32_t *slot_position = (const int32_t *)(workspace + layout->slot_position);
+    const int32_t *expert_ids = (const int32_t *)(workspace + layout->expert_ids);
+    const void *product = workspace + layout->expert_gemm;
+    void *h = workspace + layout->h;
+    MX_TRY(problem->dtype == MX_BF16 ? mx_moe_swiglu_launch<__nv_bfloat16>(
+                                           product, slot_position, expert_ids, problem, h, stream)
+                                     : mx_moe_swiglu_launch<__half>(
+                                           product, slot_position, expert_ids, problem, h, stream));
+    MX_CUBLAS_CHECK(cublasGemmBatchedEx(context->cublas, CUBLAS_OP_T, CUBLAS_OP_N, hidden, tokens,
+                                        intermediate, &alpha, weights2, type, intermediate, in2,
+                                        type, intermediate, &beta, out2, type, hidden, batch,
+                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return MX_OK;
+}
+
+/* The whole layer after the checks: route, group, experts (MXFP4, or dense when w1 is set),
+ * combine. The device-count path groups on the GPU (one block), gathers into the padded
+ * layout and runs the two batched GEMMs (mx_gemm, or cuBLAS for the reference): nothing waits
+ * for the host. */
+mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *problem,
+                     mx_gemm_variant variant, const void *w1, const void *w2,
+                     const mx_moe_layout *layout, char *workspace, cudaStream_t stream) {
+    mx_gemm_problem mlp1, mlp2;
+    if (layout->device_counts && !w1) { /* refused before anything is launched */
+        mx_moe_batched_gemms(problem, layout, workspace, &mlp1, &mlp2);
+        MX_TRY(mx_gemm_check(context->gemm, &mlp1, layout->runs, NULL, 0));
+        MX_TRY(mx_gemm_check(context->gemm, &mlp2, layout->runs, NULL, 0));
+    }
+    const int64_t pairs = problem->tokens * problem->topk;
+    int32_t *expert_ids = (int32_t *)(workspace + layout->expert_ids);
+    float *expert_weights = (float *)(workspace + layout->expert_weights);
+    int32_t *slot_position = (int32_t *)(workspace + layout->slot_position);
+    MX_TRY(mx_moe_route_launch(
+        context, problem, workspace + layout->logits, expert_ids, expert_weights,
+        layout->device_counts ? NULL : (int32_t *)(workspace + layout->pair_ids), stream));
+    if (layout->device_counts) {
+        mx_moe_group_kernel<<<1, 256, 0, stream>>>(
+            expert_ids, (int)pairs, (int)problem->experts, (int)problem->tokens,
+            (int32_t *)(workspace + layout->counts), slot_position,
+            mx_moe_dense_operands(problem, w1, w2, layout, workspace));
+        MX_LAUNCH_CHECK("mx_moe_group_kernel");
+        MX_TRY(mx_moe_gather_launch(problem, NULL, layout, workspace, stream));
+        if (w1) {
+            MX_TRY(mx_moe_dense_batched(context, problem, layout, workspace, stream));
+        } else {
+            MX_TRY(mx_gemm(context->gemm, &mlp1, layout->runs, NULL, 0, stream));
+            MX_TRY(mx_gemm(context->gemm, &mlp2, layout->runs, NULL, 0, stream));
+        }
+    } else {
+        MX_TRY(mx_moe_host_counts(context, problem, variant, w1, w2, layout, workspace, stream));
+    }
+    const void *o = workspace + layout->o;
+    /* Only the reference's batched GEMMs leave b2 out (the others add it in their GEMM). */
+    const void *b2 = w1 && layout->device_counts ? problem->b2 : NULL;
+    return problem->dtype == MX_BF16
+               ? mx_moe_combine_launch<__nv_bfloat16>(o, slot_position, expert_weights, b2,
+                                                      expert_ids, problem, stream)
+               : mx_moe_combine_launch<__half>(o, slot_position, expert_weights, b2, expert_ids,
+                                               problem, stream);
+}
