@@ -1,11 +1,10 @@
-/* GPU MoE suite: routing against the CPU FP64 routing (exact logits with ties, and a gaussian
- * router), the MXFP4 layer (every per-expert GEMM variant, FP16 and BF16) against the CPU FP64
- * layer on the GPU's routing and against the FP16 reference path, at decode and prefill token
- * counts, 1 to 1000 experts, top-1 to top-17, sizes that are not multiples of the tiles, a
- * routing where most experts are idle and some take every token, both count paths (device and
- * host) on each side of their bounds, graph capture of the device-count path; the FP16
- * reference's two paths against FP64 and each other at decode sizes; determinism; bad
- * arguments. */
+/* GPU MoE suite, the layer: the MXFP4 layer (every per-expert GEMM variant, FP16 and BF16) against
+ * the CPU FP64 layer on the GPU's routing and against the FP16 reference path, at decode and
+ * prefill token counts, 1 to 1000 experts, top-1 to top-17, sizes that are not multiples of the
+ * tiles, a routing where most experts are idle and some take every token, both count paths
+ * (device and host) on each side of their bounds, graph capture of the device-count path; the
+ * FP16 reference's two paths against FP64 and each other at decode sizes; determinism. Also the
+ * fixtures of gpu_moe.h. Routing and bad arguments: gpu_moe_routing.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,32 +14,11 @@
 #include "codec.h"
 #include "fp16.h"
 #include "moe_ref.h"
-#include "common.h"
+#include "gpu_moe.h"
 
 static const mx_gemm_variant layer_variants[] = {MX_GEMM_AUTO, MX_GEMM_FUSED, MX_GEMM_SKINNY,
                                                  MX_GEMM_DEQUANT_CUBLAS};
 enum { VARIANT_COUNT = sizeof layer_variants / sizeof layer_variants[0] };
-
-typedef struct {
-    int tokens, hidden, intermediate, experts, topk;
-    bool residual;
-} moe_shape;
-
-typedef enum {
-    ROUTER_GAUSSIAN,   /* tokens spread over the experts */
-    ROUTER_FAVOURITES, /* a bias of 16 on topk favourite experts: they take every token */
-} router_kind;
-
-/* Host data of one problem: dense values exactly representable in FP16 and BF16 (8 significant
- * bits, in FP16's normal range), so one FP64 reference serves both dtypes; MXFP4 experts and
- * their exact FP32 dequantization. */
-typedef struct {
-    moe_shape s;
-    double *x, *router_w, *router_bias, *b1, *b2, *residual;
-    float *w1, *w2;
-    uint8_t *w1_blocks, *w1_scales, *w2_blocks, *w2_scales;
-    int32_t favourites[4];
-} host_moe;
 
 static double exact_value(mx_rng *rng, int exponent_shift) {
     double mantissa = (double)(mx_rng_next(rng) % 256) / 128.0; /* 8 bits, [0, 2) */
@@ -48,7 +26,7 @@ static double exact_value(mx_rng *rng, int exponent_shift) {
     return (mx_rng_next(rng) & 1 ? -1.0 : 1.0) * ldexp(mantissa, exponent);
 }
 
-static double *exact_values(int64_t count, int exponent_shift, mx_rng *rng) {
+double *mx_test_exact_values(int64_t count, int exponent_shift, mx_rng *rng) {
     double *values = malloc((size_t)count * sizeof *values);
     cr_assert(values);
     for (int64_t i = 0; i < count; i++) values[i] = exact_value(rng, exponent_shift);
@@ -71,15 +49,15 @@ static void make_mxfp4(int64_t rows, int64_t cols, double sigma, mx_rng *rng, ui
     free(w32);
 }
 
-static host_moe make_moe(moe_shape s, router_kind router, mx_rng *rng) {
+host_moe mx_test_make_moe(moe_shape s, router_kind router, mx_rng *rng) {
     host_moe h = {.s = s};
     const int64_t E = s.experts, I = s.intermediate, hidden = s.hidden;
-    h.x = exact_values((int64_t)s.tokens * hidden, 0, rng);
-    h.router_w = exact_values(E * hidden, router == ROUTER_GAUSSIAN ? -3 : -6, rng);
-    h.router_bias = exact_values(E, -3, rng);
-    h.b1 = exact_values(E * 2 * I, -3, rng);
-    h.b2 = exact_values(E * hidden, -3, rng);
-    h.residual = s.residual ? exact_values((int64_t)s.tokens * hidden, 0, rng) : NULL;
+    h.x = mx_test_exact_values((int64_t)s.tokens * hidden, 0, rng);
+    h.router_w = mx_test_exact_values(E * hidden, router == ROUTER_GAUSSIAN ? -3 : -6, rng);
+    h.router_bias = mx_test_exact_values(E, -3, rng);
+    h.b1 = mx_test_exact_values(E * 2 * I, -3, rng);
+    h.b2 = mx_test_exact_values(E * hidden, -3, rng);
+    h.residual = s.residual ? mx_test_exact_values((int64_t)s.tokens * hidden, 0, rng) : NULL;
     if (router == ROUTER_FAVOURITES) {
         /* topk distinct favourites; their bias of 16 outweighs any |x . w| here (< 1). */
         for (int i = 0; i < s.topk; i++) {
@@ -102,7 +80,7 @@ static host_moe make_moe(moe_shape s, router_kind router, mx_rng *rng) {
     return h;
 }
 
-static void free_host(host_moe *h) {
+void mx_test_free_host_moe(host_moe *h) {
     void *buffers[] = {h->x,         h->router_w,  h->router_bias, h->b1,
                        h->b2,        h->residual,  h->w1,          h->w2,
                        h->w1_blocks, h->w1_scales, h->w2_blocks,   h->w2_scales};
@@ -118,11 +96,11 @@ static double from_dtype(uint16_t bits, int dtype_index) {
     return dtype_index == 0 ? mx_test_f16_to_double(bits) : mx_test_bf16_to_double(bits);
 }
 
-static double store_f16(double value) {
+double mx_test_store_f16(double value) {
     return from_dtype(to_dtype(value, 0), 0);
 }
 
-static double store_bf16(double value) {
+double mx_test_store_bf16(double value) {
     return from_dtype(to_dtype(value, 1), 1);
 }
 
@@ -134,7 +112,7 @@ static void *upload_bytes(const void *host, size_t bytes) {
 }
 
 /* doubles (or floats when f32 is set) -> a new device array of the dtype. */
-static void *upload_dense(const double *values, const float *f32, int64_t count, int dtype_index) {
+void *mx_test_upload_dense(const double *values, const float *f32, int64_t count, int dtype_index) {
     if (!values && !f32) return NULL;
     uint16_t *bits = malloc((size_t)count * 2);
     cr_assert(bits);
@@ -145,17 +123,7 @@ static void *upload_dense(const double *values, const float *f32, int64_t count,
     return device;
 }
 
-typedef struct {
-    int dtype_index;
-    mx_moe_context *context;
-    mx_moe_problem problem;
-    void *w1_prepared, *w2_prepared; /* the buffers of problem.w1 and problem.w2 */
-    void *w1_dense, *w2_dense, *workspace;
-    size_t workspace_bytes;
-    uint16_t *y_host;
-} device_moe;
-
-static device_moe upload(const host_moe *h, int dtype_index) {
+device_moe mx_test_upload_moe(const host_moe *h, int dtype_index) {
     const moe_shape s = h->s;
     const int64_t E = s.experts, I = s.intermediate, hidden = s.hidden;
     const int64_t y_count = (int64_t)s.tokens * hidden, w1_count = E * 2 * I * hidden;
@@ -167,25 +135,25 @@ static device_moe upload(const host_moe *h, int dtype_index) {
                         .experts = E,
                         .topk = s.topk,
                         .dtype = dtype_index ? MX_BF16 : MX_F16};
-    p.x = upload_dense(h->x, NULL, y_count, dtype_index);
-    p.router_w = upload_dense(h->router_w, NULL, E * hidden, dtype_index);
-    p.router_bias = upload_dense(h->router_bias, NULL, E, dtype_index);
+    p.x = mx_test_upload_dense(h->x, NULL, y_count, dtype_index);
+    p.router_w = mx_test_upload_dense(h->router_w, NULL, E * hidden, dtype_index);
+    p.router_bias = mx_test_upload_dense(h->router_bias, NULL, E, dtype_index);
     p.w1 = mx_test_prepare_weights(h->w1_blocks, h->w1_scales, 2 * I, hidden, E, &d.w1_prepared);
-    p.b1 = upload_dense(h->b1, NULL, E * 2 * I, dtype_index);
+    p.b1 = mx_test_upload_dense(h->b1, NULL, E * 2 * I, dtype_index);
     p.w2 = mx_test_prepare_weights(h->w2_blocks, h->w2_scales, hidden, I, E, &d.w2_prepared);
-    p.b2 = upload_dense(h->b2, NULL, E * hidden, dtype_index);
-    p.residual = upload_dense(h->residual, NULL, y_count, dtype_index);
+    p.b2 = mx_test_upload_dense(h->b2, NULL, E * hidden, dtype_index);
+    p.residual = mx_test_upload_dense(h->residual, NULL, y_count, dtype_index);
     MX_CR_CUDA(cudaMalloc(&p.y, (size_t)y_count * 2));
     d.problem = p;
     /* The dequantized experts in the dtype: exact (E2M1 x 2^s has two significant bits). */
-    d.w1_dense = upload_dense(NULL, h->w1, w1_count, dtype_index);
-    d.w2_dense = upload_dense(NULL, h->w2, E * hidden * I, dtype_index);
+    d.w1_dense = mx_test_upload_dense(NULL, h->w1, w1_count, dtype_index);
+    d.w2_dense = mx_test_upload_dense(NULL, h->w2, E * hidden * I, dtype_index);
     d.y_host = malloc((size_t)y_count * 2);
     cr_assert(d.y_host);
     return d;
 }
 
-static void release(device_moe *d) {
+void mx_test_release_moe(device_moe *d) {
     const void *buffers[] = {d->problem.x,   d->problem.router_w, d->problem.router_bias,
                              d->w1_prepared, d->problem.b1,       d->w2_prepared,
                              d->problem.b2,  d->problem.residual, d->problem.y,
@@ -196,47 +164,48 @@ static void release(device_moe *d) {
 }
 
 /* A workspace of exactly bytes, filled with garbage (nothing may rely on zeros). */
-static void workspace_exactly(device_moe *d, size_t bytes) {
+void mx_test_workspace_exactly(device_moe *d, size_t bytes) {
     cudaFree(d->workspace);
     MX_CR_CUDA(cudaMalloc(&d->workspace, bytes));
     MX_CR_CUDA(cudaMemset(d->workspace, 0x5A, bytes));
     d->workspace_bytes = bytes;
 }
 
-static size_t y_bytes(const device_moe *d) {
+size_t mx_test_y_bytes(const device_moe *d) {
     return (size_t)(d->problem.tokens * d->problem.hidden) * 2;
 }
 
 /* Runs a variant (or the FP16 reference when reference is set) with y poisoned to NaN first;
  * leaves y in d->y_host. */
 static void run_layer(device_moe *d, mx_gemm_variant variant, bool reference) {
-    workspace_exactly(d, reference ? mx_moe_fp16_workspace_bytes(&d->problem)
-                                   : mx_moe_workspace_bytes(d->context, &d->problem, variant));
+    mx_test_workspace_exactly(d, reference
+                                     ? mx_moe_fp16_workspace_bytes(&d->problem)
+                                     : mx_moe_workspace_bytes(d->context, &d->problem, variant));
     cr_assert_gt(d->workspace_bytes, 0, "workspace query refused the problem: %s", mx_last_error());
-    MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, y_bytes(d))); /* NaN in FP16 and BF16 */
+    MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, mx_test_y_bytes(d))); /* NaN in FP16 and BF16 */
     if (reference)
         MX_CR_OK(mx_moe_fp16(d->context, &d->problem, d->w1_dense, d->w2_dense, d->workspace,
                              d->workspace_bytes, 0));
     else
         MX_CR_OK(mx_moe(d->context, &d->problem, variant, d->workspace, d->workspace_bytes, 0));
     MX_CR_CUDA(cudaDeviceSynchronize());
-    MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, y_bytes(d), cudaMemcpyDeviceToHost));
+    MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, mx_test_y_bytes(d), cudaMemcpyDeviceToHost));
 }
 
 /* The FP16 reference forced onto its host-count path (counts copied to the host, per-expert
  * cublasGemmEx), y poisoned to NaN first; leaves y in d->y_host. */
 static void run_reference_host_counts(device_moe *d) {
-    workspace_exactly(d, mx_moe_fp16_host_counts_workspace_bytes(&d->problem));
+    mx_test_workspace_exactly(d, mx_moe_fp16_host_counts_workspace_bytes(&d->problem));
     cr_assert_gt(d->workspace_bytes, 0, "workspace query refused the problem: %s", mx_last_error());
-    MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, y_bytes(d)));
+    MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, mx_test_y_bytes(d)));
     MX_CR_OK(mx_moe_fp16_host_counts(d->context, &d->problem, d->w1_dense, d->w2_dense,
                                      d->workspace, d->workspace_bytes, 0));
     MX_CR_CUDA(cudaDeviceSynchronize());
-    MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, y_bytes(d), cudaMemcpyDeviceToHost));
+    MX_CR_CUDA(cudaMemcpy(d->y_host, d->problem.y, mx_test_y_bytes(d), cudaMemcpyDeviceToHost));
 }
 
 /* The GPU's routing: ids [tokens, topk], weights as doubles, logits as doubles (may be NULL). */
-static void gpu_route(const device_moe *d, int32_t *ids, double *weights, double *logits) {
+void mx_test_gpu_route(const device_moe *d, int32_t *ids, double *weights, double *logits) {
     const int64_t pairs = d->problem.tokens * d->problem.topk;
     const int64_t logit_count = d->problem.tokens * d->problem.experts;
     void *logits_device;
@@ -275,13 +244,7 @@ static double *cpu_layer(const host_moe *h, const int32_t *ids, const double *we
     return y;
 }
 
-/* ||a - b|| / ||b|| over the elements where b is finite; non-finite a there are counted. */
-typedef struct {
-    double rel_l2;
-    int64_t nonfinite;
-} figures;
-
-static figures relative_error(const double *a, const double *b, int64_t count) {
+figures mx_test_relative_error(const double *a, const double *b, int64_t count) {
     double diff2 = 0.0, ref2 = 0.0;
     figures f = {0.0, 0};
     for (int64_t i = 0; i < count; i++) {
@@ -306,7 +269,7 @@ static double *as_doubles(const uint16_t *values, int dtype_index, int64_t count
 
 /* Two runs of a variant (or of the FP16 reference) give the same bits. */
 static bool runs_agree(device_moe *d, mx_gemm_variant variant, bool reference) {
-    const size_t bytes = y_bytes(d);
+    const size_t bytes = mx_test_y_bytes(d);
     uint16_t *first = malloc(bytes);
     cr_assert(first);
     run_layer(d, variant, reference);
@@ -319,7 +282,7 @@ static bool runs_agree(device_moe *d, mx_gemm_variant variant, bool reference) {
 
 /* residual == y (in place) gives the bits of a separate residual. */
 static void check_residual_in_place(device_moe *d) {
-    const size_t bytes = y_bytes(d);
+    const size_t bytes = mx_test_y_bytes(d);
     uint16_t *separate = malloc(bytes);
     cr_assert(separate);
     run_layer(d, MX_GEMM_AUTO, false);
@@ -344,27 +307,27 @@ static void check_layer(const host_moe *h, const char *label) {
     const moe_shape s = h->s;
     const int64_t pairs = (int64_t)s.tokens * s.topk, y_count = (int64_t)s.tokens * s.hidden;
     for (int t = 0; t < 2; t++) {
-        device_moe d = upload(h, t);
+        device_moe d = mx_test_upload_moe(h, t);
         int32_t *ids = malloc((size_t)pairs * sizeof *ids);
         double *weights = malloc((size_t)pairs * sizeof *weights);
         cr_assert(ids && weights);
-        gpu_route(&d, ids, weights, NULL);
+        mx_test_gpu_route(&d, ids, weights, NULL);
         double *exact = cpu_layer(h, ids, weights, NULL);
-        double *stored = cpu_layer(h, ids, weights, t ? store_bf16 : store_f16);
-        const double forced = relative_error(stored, exact, y_count).rel_l2;
+        double *stored = cpu_layer(h, ids, weights, t ? mx_test_store_bf16 : mx_test_store_f16);
+        const double forced = mx_test_relative_error(stored, exact, y_count).rel_l2;
         const double limit = fmax(2e-3, 2.0 * forced);
 
         run_layer(&d, MX_GEMM_AUTO, true);
         double *fp16 = as_doubles(d.y_host, t, y_count);
-        figures e = relative_error(fp16, exact, y_count);
+        figures e = mx_test_relative_error(fp16, exact, y_count);
         cr_expect(e.nonfinite == 0 && e.rel_l2 <= limit,
                   "%s FP16 reference %s: rel_l2 vs FP64 %.3g (limit %.3g), %lld non-finite", label,
                   t ? "bf16" : "f16", e.rel_l2, limit, (long long)e.nonfinite);
         for (int v = 0; v < VARIANT_COUNT; v++) {
             run_layer(&d, layer_variants[v], false);
             double *y = as_doubles(d.y_host, t, y_count);
-            figures vs_exact = relative_error(y, exact, y_count);
-            figures vs_fp16 = relative_error(y, fp16, y_count);
+            figures vs_exact = mx_test_relative_error(y, exact, y_count);
+            figures vs_fp16 = mx_test_relative_error(y, fp16, y_count);
             cr_expect(vs_exact.nonfinite == 0 && vs_exact.rel_l2 <= limit,
                       "%s %s %s: rel_l2 vs FP64 %.3g (limit %.3g), %lld non-finite", label,
                       mx_gemm_variant_name(layer_variants[v]), t ? "bf16" : "f16", vs_exact.rel_l2,
@@ -380,7 +343,7 @@ static void check_layer(const host_moe *h, const char *label) {
         free(stored);
         free(ids);
         free(weights);
-        release(&d);
+        mx_test_release_moe(&d);
     }
 }
 
@@ -400,12 +363,12 @@ ParameterizedTestParameters(gpu_moe, layer_matches_fp64_and_fp16_reference) {
 ParameterizedTest(moe_shape *s, gpu_moe, layer_matches_fp64_and_fp16_reference) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
-    host_moe h = make_moe(*s, ROUTER_GAUSSIAN, &rng);
+    host_moe h = mx_test_make_moe(*s, ROUTER_GAUSSIAN, &rng);
     char label[128];
     snprintf(label, sizeof label, "tokens=%d hidden=%d I=%d experts=%d top-%d%s", s->tokens,
              s->hidden, s->intermediate, s->experts, s->topk, s->residual ? " +residual" : "");
     check_layer(&h, label);
-    free_host(&h);
+    mx_test_free_host_moe(&h);
 }
 
 /* topk favourite experts take every token (one expert takes all with top-1), every other expert
@@ -419,14 +382,14 @@ Test(gpu_moe, idle_experts_and_one_taking_every_token) {
                                {300, 96, 160, 32, 4, false},
                                {9, 96, 64, 4, 4, true}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        host_moe h = make_moe(cases[c], ROUTER_FAVOURITES, &rng);
+        host_moe h = mx_test_make_moe(cases[c], ROUTER_FAVOURITES, &rng);
         const moe_shape s = h.s;
         const int64_t pairs = (int64_t)s.tokens * s.topk;
-        device_moe d = upload(&h, 0);
+        device_moe d = mx_test_upload_moe(&h, 0);
         int32_t *ids = malloc((size_t)pairs * sizeof *ids);
         double *weights = malloc((size_t)pairs * sizeof *weights);
         cr_assert(ids && weights);
-        gpu_route(&d, ids, weights, NULL);
+        mx_test_gpu_route(&d, ids, weights, NULL);
         int64_t favoured = 0;
         for (int64_t i = 0; i < pairs; i++)
             for (int j = 0; j < s.topk; j++) favoured += ids[i] == h.favourites[j];
@@ -434,12 +397,12 @@ Test(gpu_moe, idle_experts_and_one_taking_every_token) {
                      c, (long long)favoured, (long long)pairs);
         free(ids);
         free(weights);
-        release(&d);
+        mx_test_release_moe(&d);
         char label[96];
         snprintf(label, sizeof label, "favourites: tokens=%d experts=%d top-%d", s.tokens,
                  s.experts, s.topk);
         check_layer(&h, label);
-        free_host(&h);
+        mx_test_free_host_moe(&h);
     }
 }
 
@@ -461,8 +424,8 @@ Test(gpu_moe, device_and_host_count_paths_match_fp64) {
                  {{2, 352, 96, 32, 4, false}, true}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const moe_shape s = cases[c].s;
-        host_moe h = make_moe(s, ROUTER_GAUSSIAN, &rng);
-        device_moe d = upload(&h, 1);
+        host_moe h = mx_test_make_moe(s, ROUTER_GAUSSIAN, &rng);
+        device_moe d = mx_test_upload_moe(&h, 1);
         for (int v = 0; v < VARIANT_COUNT; v++) {
             const mx_gemm_variant variant = layer_variants[v];
             const int expected = variant != MX_GEMM_DEQUANT_CUBLAS && cases[c].device;
@@ -476,12 +439,12 @@ Test(gpu_moe, device_and_host_count_paths_match_fp64) {
                      s.tokens, s.experts, s.topk, cases[c].device ? "device" : "host");
         if (cases[c].device)
             cr_expect(runs_agree(&d, MX_GEMM_SKINNY, false), "device-count path: two runs differ");
-        release(&d);
+        mx_test_release_moe(&d);
         char label[128];
         snprintf(label, sizeof label, "%s-count path: tokens=%d experts=%d top-%d",
                  cases[c].device ? "device" : "host", s.tokens, s.experts, s.topk);
         check_layer(&h, label);
-        free_host(&h);
+        mx_test_free_host_moe(&h);
     }
 }
 
@@ -490,7 +453,7 @@ Test(gpu_moe, device_and_host_count_paths_match_fp64) {
  * cuBLAS up outside the capture. */
 static void expect_graph_gives_the_call(device_moe *d, bool reference) {
     run_layer(d, MX_GEMM_AUTO, reference);
-    const size_t bytes = y_bytes(d);
+    const size_t bytes = mx_test_y_bytes(d);
     uint16_t *direct = malloc(bytes);
     cr_assert(direct);
     memcpy(direct, d->y_host, bytes);
@@ -525,12 +488,12 @@ static void expect_graph_gives_the_call(device_moe *d, bool reference) {
 Test(gpu_moe, device_count_path_is_graph_capturable) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
-    host_moe h = make_moe((moe_shape){3, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
-    device_moe d = upload(&h, 0);
+    host_moe h = mx_test_make_moe((moe_shape){3, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
+    device_moe d = mx_test_upload_moe(&h, 0);
     cr_assert_eq(mx_moe_uses_device_counts(d.context, &d.problem, MX_GEMM_AUTO), 1);
     expect_graph_gives_the_call(&d, false);
-    release(&d);
-    free_host(&h);
+    mx_test_release_moe(&d);
+    mx_test_free_host_moe(&h);
 }
 
 /* The FP16 reference's device-count path (batched cuBLAS over the experts, no host round trip)
@@ -549,38 +512,40 @@ Test(gpu_moe, reference_device_path_matches_fp64_and_host_path) {
         if (favourites)
             s = c == 16 ? (moe_shape){16, 96, 160, 32, 1, true}
                         : (moe_shape){9, 96, 64, 4, 4, false};
-        host_moe h = make_moe(s, favourites ? ROUTER_FAVOURITES : ROUTER_GAUSSIAN, &rng);
+        host_moe h = mx_test_make_moe(s, favourites ? ROUTER_FAVOURITES : ROUTER_GAUSSIAN, &rng);
         const int64_t pairs = (int64_t)s.tokens * s.topk, y_count = (int64_t)s.tokens * s.hidden;
         for (int t = 0; t < 2; t++) {
             char label[128];
             snprintf(label, sizeof label, "tokens=%d experts=%d top-%d%s%s %s", s.tokens, s.experts,
                      s.topk, s.residual ? " +residual" : "", favourites ? " favourites" : "",
                      t ? "bf16" : "f16");
-            device_moe d = upload(&h, t);
+            device_moe d = mx_test_upload_moe(&h, t);
             cr_expect_eq(mx_moe_fp16_uses_device_counts(&d.problem), 1,
                          "%s: expected the reference's device-count path", label);
             int32_t *ids = malloc((size_t)pairs * sizeof *ids);
             double *weights = malloc((size_t)pairs * sizeof *weights);
             cr_assert(ids && weights);
-            gpu_route(&d, ids, weights, NULL);
+            mx_test_gpu_route(&d, ids, weights, NULL);
             double *exact = cpu_layer(&h, ids, weights, NULL);
-            double *stored = cpu_layer(&h, ids, weights, t ? store_bf16 : store_f16);
-            const double limit = fmax(2e-3, 2.0 * relative_error(stored, exact, y_count).rel_l2);
+            double *stored =
+                cpu_layer(&h, ids, weights, t ? mx_test_store_bf16 : mx_test_store_f16);
+            const double limit =
+                fmax(2e-3, 2.0 * mx_test_relative_error(stored, exact, y_count).rel_l2);
 
             run_layer(&d, MX_GEMM_AUTO, true);
             double *device = as_doubles(d.y_host, t, y_count);
             run_reference_host_counts(&d);
             double *host = as_doubles(d.y_host, t, y_count);
-            figures e = relative_error(device, exact, y_count);
+            figures e = mx_test_relative_error(device, exact, y_count);
             cr_expect(e.nonfinite == 0 && e.rel_l2 <= limit,
                       "%s: device-count reference rel_l2 vs FP64 %.3g (limit %.3g), %lld "
                       "non-finite",
                       label, e.rel_l2, limit, (long long)e.nonfinite);
-            e = relative_error(host, exact, y_count);
+            e = mx_test_relative_error(host, exact, y_count);
             cr_expect(e.nonfinite == 0 && e.rel_l2 <= limit,
                       "%s: host-count reference rel_l2 vs FP64 %.3g (limit %.3g), %lld non-finite",
                       label, e.rel_l2, limit, (long long)e.nonfinite);
-            e = relative_error(device, host, y_count);
+            e = mx_test_relative_error(device, host, y_count);
             cr_expect(e.nonfinite == 0 && e.rel_l2 <= 1e-2,
                       "%s: device- vs host-count reference rel_l2 %.3g (limit 1 %%), %lld "
                       "non-finite",
@@ -588,9 +553,9 @@ Test(gpu_moe, reference_device_path_matches_fp64_and_host_path) {
             cr_expect(runs_agree(&d, MX_GEMM_AUTO, true), "%s: two reference runs differ", label);
             void *buffers[] = {ids, weights, exact, stored, device, host};
             for (size_t b = 0; b < 6; b++) free(buffers[b]);
-            release(&d);
+            mx_test_release_moe(&d);
         }
-        free_host(&h);
+        mx_test_free_host_moe(&h);
     }
 }
 
@@ -599,245 +564,26 @@ Test(gpu_moe, reference_device_path_matches_fp64_and_host_path) {
 Test(gpu_moe, reference_device_path_is_graph_capturable) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
-    host_moe h = make_moe((moe_shape){3, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
-    device_moe d = upload(&h, 1);
+    host_moe h = mx_test_make_moe((moe_shape){3, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
+    device_moe d = mx_test_upload_moe(&h, 1);
     cr_assert_eq(mx_moe_fp16_uses_device_counts(&d.problem), 1);
     expect_graph_gives_the_call(&d, true);
-    release(&d);
-    free_host(&h);
-}
-
-/* Both NaN, or equal. */
-static bool same_value(double a, double b) {
-    return (isnan(a) && isnan(b)) || a == b;
-}
-
-/* An identity router (W_router[e, j] = 1 for j == e) makes the logits x[t, e] + bias[e]: with
- * quarters in [-9, 9] they are exact in FP16 and BF16 and tie often, so the GPU's pick must be
- * the FP64 one exactly, ties going to the lower index, and the weights its softmax. Expert 0's
- * bias is NaN when k < E: its logits are NaN, rank last, and it is never picked. */
-static void check_exact_routing(int dtype_index, int experts, int topk, int tokens, mx_rng *rng) {
-    const int hidden = 128;
-    const int64_t pairs = (int64_t)tokens * topk, logit_count = (int64_t)tokens * experts;
-    double *x = exact_values((int64_t)tokens * hidden, 0, rng);
-    double *router_w = calloc((size_t)experts * hidden, sizeof *router_w);
-    double *router_bias = malloc((size_t)experts * sizeof *router_bias);
-    int32_t *ids = malloc((size_t)pairs * 4), *ref_ids = malloc((size_t)pairs * 4);
-    double *weights = malloc((size_t)pairs * 8), *ref_weights = malloc((size_t)pairs * 8);
-    double *logits = malloc((size_t)logit_count * 8), *ref_logits = malloc((size_t)logit_count * 8);
-    cr_assert(router_w && router_bias && ids && ref_ids && weights && ref_weights && logits &&
-              ref_logits);
-    for (int64_t i = 0; i < (int64_t)tokens * hidden; i++)
-        if (i % hidden < experts) x[i] = (double)((int)(mx_rng_next(rng) % 64) - 32) / 4;
-    for (int e = 0; e < experts; e++) {
-        router_w[e * hidden + e] = 1.0;
-        router_bias[e] = (double)((int)(mx_rng_next(rng) % 9) - 4) / 4;
-    }
-    if (topk < experts) router_bias[0] = NAN;
-    /* Only the routing fields are uploaded and read. */
-    device_moe d = {.dtype_index = dtype_index};
-    MX_CR_OK(mx_moe_context_create(&d.context));
-    d.problem = (mx_moe_problem){.tokens = tokens,
-                                 .hidden = hidden,
-                                 .intermediate = 32,
-                                 .experts = experts,
-                                 .topk = topk,
-                                 .dtype = dtype_index ? MX_BF16 : MX_F16};
-    d.problem.x = upload_dense(x, NULL, (int64_t)tokens * hidden, dtype_index);
-    d.problem.router_w = upload_dense(router_w, NULL, (int64_t)experts * hidden, dtype_index);
-    d.problem.router_bias = upload_dense(router_bias, NULL, experts, dtype_index);
-    gpu_route(&d, ids, weights, logits);
-    mx_ref_moe_route_f64(tokens, hidden, experts, topk, x, router_w, router_bias, ref_logits,
-                         ref_ids, ref_weights);
-    const char *dtype = dtype_index ? "bf16" : "f16";
-    for (int64_t i = 0; i < logit_count; i++)
-        cr_assert(same_value(logits[i], ref_logits[i]), "%s logit %lld: %g, exact %g", dtype,
-                  (long long)i, logits[i], ref_logits[i]);
-    for (int64_t i = 0; i < pairs; i++) {
-        cr_assert_eq(ids[i], ref_ids[i],
-                     "%s E=%d k=%d tokens=%d: token %lld slot %lld picks %d, FP64 picks %d", dtype,
-                     experts, topk, tokens, (long long)(i / topk), (long long)(i % topk), ids[i],
-                     ref_ids[i]);
-        cr_assert(fabs(weights[i] - ref_weights[i]) <= 2e-6,
-                  "%s E=%d k=%d: token %lld slot %lld: weight %.9g, FP64 %.9g", dtype, experts,
-                  topk, (long long)(i / topk), (long long)(i % topk), weights[i], ref_weights[i]);
-    }
-    void *buffers[] = {x,       router_w,    router_bias, ids,       ref_ids,
-                       weights, ref_weights, logits,      ref_logits};
-    for (size_t b = 0; b < sizeof buffers / sizeof buffers[0]; b++) free(buffers[b]);
-    release(&d);
-}
-
-Test(gpu_moe, routing_matches_fp64_with_exact_tied_logits) {
-    MX_REQUIRE_GPU();
-    mx_rng rng = mx_rng_fresh();
-    const int experts_list[] = {1, 4, 32, 128}, topk_list[] = {1, 4}, tokens_list[] = {1, 7, 300};
-    for (int t = 0; t < 2; t++)
-        for (int e = 0; e < 4; e++)
-            for (int k = 0; k < 2; k++)
-                for (int n = 0; n < 3; n++)
-                    if (topk_list[k] <= experts_list[e])
-                        check_exact_routing(t, experts_list[e], topk_list[k], tokens_list[n], &rng);
-}
-
-/* A gaussian router: the logits are rounded to the dtype, so they are compared normwise with
- * FP64, and the pick and weights with the FP64 routing of those very logits. */
-Test(gpu_moe, routing_of_a_gaussian_router) {
-    MX_REQUIRE_GPU();
-    mx_rng rng = mx_rng_fresh();
-    const moe_shape s = {300, 352, 32, 32, 4, false};
-    host_moe h = make_moe(s, ROUTER_GAUSSIAN, &rng);
-    const int64_t pairs = (int64_t)s.tokens * s.topk, logit_count = (int64_t)s.tokens * s.experts;
-    int32_t *ids = malloc((size_t)pairs * 4), *ref_ids = malloc((size_t)pairs * 4);
-    double *weights = malloc((size_t)pairs * 8), *ref_weights = malloc((size_t)pairs * 8);
-    double *logits = malloc((size_t)logit_count * 8), *exact = malloc((size_t)logit_count * 8),
-           *stored = malloc((size_t)logit_count * 8);
-    cr_assert(ids && ref_ids && weights && ref_weights && logits && exact && stored);
-    for (int t = 0; t < 2; t++) {
-        device_moe d = upload(&h, t);
-        gpu_route(&d, ids, weights, logits);
-        mx_ref_moe_route_f64(s.tokens, s.hidden, s.experts, s.topk, h.x, h.router_w, h.router_bias,
-                             exact, ref_ids, ref_weights);
-        for (int64_t i = 0; i < logit_count; i++)
-            stored[i] = t ? store_bf16(exact[i]) : store_f16(exact[i]);
-        double limit = fmax(2e-3, 2.0 * relative_error(stored, exact, logit_count).rel_l2);
-        figures e = relative_error(logits, exact, logit_count);
-        cr_expect(e.nonfinite == 0 && e.rel_l2 <= limit, "%s logits: rel_l2 %.3g (limit %.3g)",
-                  t ? "bf16" : "f16", e.rel_l2, limit);
-        mx_ref_moe_topk_f64(s.tokens, s.experts, s.topk, logits, ref_ids, ref_weights);
-        for (int64_t i = 0; i < pairs; i++) {
-            cr_assert_eq(ids[i], ref_ids[i], "token %lld slot %lld picks %d, FP64 picks %d",
-                         (long long)(i / s.topk), (long long)(i % s.topk), ids[i], ref_ids[i]);
-            cr_assert(fabs(weights[i] - ref_weights[i]) <= 2e-6,
-                      "token %lld slot %lld: weight %.9g, FP64 %.9g", (long long)(i / s.topk),
-                      (long long)(i % s.topk), weights[i], ref_weights[i]);
-        }
-        release(&d);
-    }
-    void *buffers[] = {ids, ref_ids, weights, ref_weights, logits, exact, stored};
-    for (size_t b = 0; b < 7; b++) free(buffers[b]);
-    free_host(&h);
+    mx_test_release_moe(&d);
+    mx_test_free_host_moe(&h);
 }
 
 /* Same inputs, same bits: fixed routing order, stable grouping, fixed-order combine. */
 Test(gpu_moe, layer_is_deterministic) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
-    host_moe h = make_moe((moe_shape){300, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
-    device_moe d = upload(&h, 1);
+    host_moe h = mx_test_make_moe((moe_shape){300, 160, 96, 32, 4, true}, ROUTER_GAUSSIAN, &rng);
+    device_moe d = mx_test_upload_moe(&h, 1);
     for (int v = 0; v <= VARIANT_COUNT; v++) {
         const bool reference = v == VARIANT_COUNT;
         mx_gemm_variant variant = reference ? MX_GEMM_AUTO : layer_variants[v];
         cr_expect(runs_agree(&d, variant, reference), "%s: two runs differ",
                   reference ? "FP16 reference" : mx_gemm_variant_name(variant));
     }
-    release(&d);
-    free_host(&h);
-}
-
-/* Expects status and a message containing text; nothing may have been written to y. */
-static void expect_refused(mx_status got, mx_status expected, const char *text, const char *what) {
-    cr_expect_eq(got, expected, "%s: got %s, expected %s (%s)", what, mx_status_string(got),
-                 mx_status_string(expected), mx_last_error());
-    if (text)
-        cr_expect(strstr(mx_last_error(), text), "%s: message '%s' does not name '%s'", what,
-                  mx_last_error(), text);
-}
-
-Test(gpu_moe, bad_arguments_are_refused_before_launch) {
-    MX_REQUIRE_GPU();
-    mx_rng rng = mx_rng_fresh();
-    host_moe h = make_moe((moe_shape){5, 96, 64, 4, 2, false}, ROUTER_GAUSSIAN, &rng);
-    device_moe d = upload(&h, 0);
-    const mx_moe_problem good = d.problem;
-    size_t needed = mx_moe_workspace_bytes(d.context, &good, MX_GEMM_DEQUANT_CUBLAS);
-    cr_assert_gt(needed, 0);
-    workspace_exactly(&d, needed);
-    MX_CR_CUDA(cudaMemset(good.y, 0x7E, y_bytes(&d)));
-    void *ws = d.workspace;
-    mx_moe_problem bad;
-#define REFUSED(edit, status, text)                                                                \
-    do {                                                                                           \
-        bad = good;                                                                                \
-        edit;                                                                                      \
-        expect_refused(mx_moe(d.context, &bad, MX_GEMM_DEQUANT_CUBLAS, ws, needed, 0), status,     \
-                       text, #edit);                                                               \
-    } while (0)
-    REFUSED(bad.experts = 0, MX_ERR_INVALID_ARGUMENT, "experts = 0");
-    REFUSED(bad.experts = 5000, MX_ERR_INVALID_ARGUMENT, "experts = 5000");
-    REFUSED(bad.topk = 0, MX_ERR_INVALID_ARGUMENT, "topk = 0");
-    REFUSED(bad.topk = 5, MX_ERR_INVALID_ARGUMENT, "topk = 5");
-    REFUSED(bad.hidden = 100, MX_ERR_INVALID_ARGUMENT, "hidden = 100");
-    REFUSED(bad.intermediate = 48, MX_ERR_INVALID_ARGUMENT, "intermediate = 48");
-    REFUSED(bad.intermediate = 0, MX_ERR_INVALID_ARGUMENT, "intermediate = 0");
-    REFUSED(bad.tokens = 0, MX_ERR_INVALID_ARGUMENT, "tokens = 0");
-    REFUSED(bad.tokens = -3, MX_ERR_INVALID_ARGUMENT, "tokens = -3");
-    REFUSED(bad.dtype = MX_F32, MX_ERR_INVALID_ARGUMENT, "dtype");
-    REFUSED(bad.x = NULL, MX_ERR_INVALID_ARGUMENT, "x is NULL");
-    REFUSED(bad.router_w = NULL, MX_ERR_INVALID_ARGUMENT, "router_w is NULL");
-    REFUSED(bad.w1.data = NULL, MX_ERR_INVALID_ARGUMENT, "w1 is NULL");
-    REFUSED(bad.w2.magic = 0, MX_ERR_INVALID_ARGUMENT, "w2 is not a prepared view");
-    REFUSED(bad.w2.batch = 3, MX_ERR_INVALID_ARGUMENT, "the problem needs [batch 4");
-    REFUSED(bad.y = NULL, MX_ERR_INVALID_ARGUMENT, "y is NULL");
-    REFUSED(bad.y = (char *)good.y + 2, MX_ERR_MISALIGNED, "y =");
-    REFUSED(bad.w1.data = good.w1.data + 4, MX_ERR_MISALIGNED, "w1");
-#undef REFUSED
-    expect_refused(mx_moe(d.context, &good, MX_GEMM_DEQUANT_CUBLAS, ws, needed - 1, 0),
-                   MX_ERR_WORKSPACE, NULL, "workspace one byte short");
-    char needed_text[32];
-    snprintf(needed_text, sizeof needed_text, "%zu", needed);
-    cr_expect(strstr(mx_last_error(), needed_text), "message: %s", mx_last_error());
-    expect_refused(mx_moe(d.context, &good, MX_GEMM_DEQUANT_CUBLAS, NULL, needed, 0),
-                   MX_ERR_WORKSPACE, "NULL", "workspace NULL");
-    expect_refused(mx_moe(d.context, &good, MX_GEMM_PERSISTENT, ws, needed, 0),
-                   MX_ERR_INVALID_ARGUMENT, "persistent", "persistent variant");
-    expect_refused(mx_moe(d.context, &good, (mx_gemm_variant)42, ws, needed, 0),
-                   MX_ERR_INVALID_ARGUMENT, "variant = 42", "unknown variant");
-    expect_refused(mx_moe(NULL, &good, MX_GEMM_AUTO, ws, needed, 0), MX_ERR_INVALID_ARGUMENT,
-                   "context", "no context");
-    expect_refused(mx_moe(d.context, NULL, MX_GEMM_AUTO, ws, needed, 0), MX_ERR_INVALID_ARGUMENT,
-                   "problem", "no problem");
-    expect_refused(mx_moe_fp16(d.context, &good, NULL, d.w2_dense, ws, needed, 0),
-                   MX_ERR_INVALID_ARGUMENT, "w1 is NULL", "reference without w1");
-    /* Refused before anything is launched, so ws may be smaller than the sizes passed. */
-    const size_t reference_needed = mx_moe_fp16_workspace_bytes(&good);
-    cr_assert_gt(reference_needed, 0);
-    expect_refused(
-        mx_moe_fp16(d.context, &good, d.w1_dense, d.w2_dense, ws, reference_needed - 1, 0),
-        MX_ERR_WORKSPACE, "mx_moe_fp16", "reference workspace one byte short");
-    const size_t host_needed = mx_moe_fp16_host_counts_workspace_bytes(&good);
-    cr_assert_gt(host_needed, 0);
-    expect_refused(
-        mx_moe_fp16_host_counts(d.context, &good, d.w1_dense, d.w2_dense, ws, host_needed - 1, 0),
-        MX_ERR_WORKSPACE, "mx_moe_fp16_host_counts",
-        "host-count reference workspace one byte short");
-    bad = good, bad.topk = 7;
-    cr_expect_eq(mx_moe_workspace_bytes(d.context, &bad, MX_GEMM_AUTO), 0);
-    cr_expect_eq(mx_moe_fp16_workspace_bytes(&bad), 0);
-    cr_expect_eq(mx_moe_fp16_host_counts_workspace_bytes(&bad), 0);
-    cr_expect_eq(mx_moe_fp16_uses_device_counts(&bad), -1);
-
-    /* Routing alone: the same checks on its fields, and its outputs. */
-    void *logits;
-    int32_t *ids;
-    float *weights;
-    MX_CR_CUDA(cudaMalloc(&logits, 5 * 4 * 2));
-    MX_CR_CUDA(cudaMalloc((void **)&ids, 5 * 2 * 4));
-    MX_CR_CUDA(cudaMalloc((void **)&weights, 5 * 2 * 4));
-    expect_refused(mx_moe_route(d.context, &bad, logits, ids, weights, 0), MX_ERR_INVALID_ARGUMENT,
-                   "topk = 7", "route topk");
-    expect_refused(mx_moe_route(d.context, &good, NULL, ids, weights, 0), MX_ERR_INVALID_ARGUMENT,
-                   "logits is NULL", "route logits");
-    expect_refused(mx_moe_route(d.context, &good, logits, ids, NULL, 0), MX_ERR_INVALID_ARGUMENT,
-                   "expert_weights is NULL", "route weights");
-
-    MX_CR_CUDA(cudaDeviceSynchronize());
-    MX_CR_CUDA(cudaMemcpy(d.y_host, good.y, y_bytes(&d), cudaMemcpyDeviceToHost));
-    for (size_t i = 0; i < y_bytes(&d) / 2; i++)
-        cr_assert_eq(d.y_host[i], 0x7E7E, "output %zu was written by a refused call", i);
-    cudaFree(logits);
-    cudaFree(ids);
-    cudaFree(weights);
-    release(&d);
-    free_host(&h);
+    mx_test_release_moe(&d);
+    mx_test_free_host_moe(&h);
 }
