@@ -260,15 +260,21 @@ extern "C" const char *mx_gemm_variant_name(mx_gemm_variant variant) {
 }
 
 extern "C" mx_status mx_gemm_variant_from_name(const char *name, mx_gemm_variant *variant) {
-    for (int v = 0; name && v < MX_GEMM_VARIANT_COUNT; v++)
-        if (strcmp(name, mx_variant_names[v]) == 0) {
+    /* The known names, from the table: "auto, fused, ... or persistent". */
+    char known[128] = "";
+    size_t used = 0;
+    for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++) {
+        if (name && strcmp(name, mx_variant_names[v]) == 0) {
             *variant = (mx_gemm_variant)v;
             return MX_OK;
         }
-    return mx_fail(MX_ERR_INVALID_ARGUMENT,
-                   "unknown GEMM variant '%s': expected auto, fused, skinny, dequant_cublas or "
-                   "persistent",
-                   name ? name : "(null)");
+        const char *separator = v == 0 ? "" : v + 1 == MX_GEMM_VARIANT_COUNT ? " or " : ", ";
+        int written =
+            snprintf(known + used, sizeof known - used, "%s%s", separator, mx_variant_names[v]);
+        used += written > 0 && (size_t)written < sizeof known - used ? (size_t)written : 0;
+    }
+    return mx_fail(MX_ERR_INVALID_ARGUMENT, "unknown GEMM variant '%s': expected %s",
+                   name ? name : "(null)", known);
 }
 
 extern "C" cublasHandle_t mx_gemm_context_cublas(const mx_gemm_context *context) {
