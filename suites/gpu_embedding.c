@@ -29,14 +29,6 @@ typedef struct {
     uint16_t *positions16[2]; /* 0: FP16, 1: BF16 */
 } host_problem;
 
-static uint16_t to_dtype(double value, int bf16) {
-    return bf16 ? mx_test_f32_to_bf16_rne((float)value) : mx_test_f32_to_f16_rne((float)value);
-}
-
-static double from_dtype(uint16_t bits, int bf16) {
-    return bf16 ? mx_test_bf16_to_double(bits) : mx_test_f16_to_double(bits);
-}
-
 static host_problem make_problem(embedding_shape s, mx_rng *rng) {
     host_problem p = {.s = s, .tokens = s.seq_len * s.sequences};
     size_t block_bytes = (size_t)(s.vocab * s.hidden / 2), scale_bytes = block_bytes / 16;
@@ -60,7 +52,7 @@ static host_problem make_problem(embedding_shape s, mx_rng *rng) {
         double mantissa = (double)(mx_rng_next(rng) % 256) / 128.0;
         p.positions[i] =
             (mx_rng_next(rng) & 1 ? -1.0 : 1.0) * ldexp(mantissa, (int)(mx_rng_next(rng) % 8) - 6);
-        for (int d = 0; d < 2; d++) p.positions16[d][i] = to_dtype(p.positions[i], d);
+        for (int d = 0; d < 2; d++) p.positions16[d][i] = mx_test_encode(p.positions[i], d);
     }
     return p;
 }
@@ -155,7 +147,7 @@ static bool within_limit(const uint16_t *y, int bf16, const double *ref, int64_t
     double diff2 = 0.0, ref2 = 0.0, ulp2 = 0.0;
     bool finite = true;
     for (int64_t i = 0; i < count; i++) {
-        double value = from_dtype(y[i], bf16);
+        double value = mx_test_decode(y[i], bf16);
         finite = finite && isfinite(value);
         int exponent;
         frexp(ref[i], &exponent);
@@ -212,7 +204,8 @@ ParameterizedTest(embedding_shape *shape, gpu_embedding, variants_match_fp64_and
                 double diff2 = 0.0, ref2 = 0.0;
                 int64_t differing = 0;
                 for (int64_t i = 0; i < count; i++) {
-                    double a = from_dtype(onthefly[i], bf16), b = from_dtype(d.y_host[i], bf16);
+                    double a = mx_test_decode(onthefly[i], bf16),
+                           b = mx_test_decode(d.y_host[i], bf16);
                     diff2 += (a - b) * (a - b);
                     ref2 += b * b;
                     differing += onthefly[i] != d.y_host[i];

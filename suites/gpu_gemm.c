@@ -16,11 +16,6 @@
 #include "gemm_ref.h"
 #include "gpu_gemm.h"
 
-uint16_t mx_test_to_dtype(double value, int dtype_index) {
-    return dtype_index == 0 ? mx_test_f32_to_f16_rne((float)value)
-                            : mx_test_f32_to_bf16_rne((float)value);
-}
-
 static double draw_activation(mx_rng *rng) {
     double mantissa = (double)(mx_rng_next(rng) % 256) / 128.0; /* 8 bits, [0, 2) */
     int exponent = (int)(mx_rng_next(rng) % 10) - 8;
@@ -46,12 +41,12 @@ host_problem mx_test_make_problem(int64_t m, int64_t n, int64_t k, int64_t batch
               p.bias16[1]);
     for (int64_t i = 0; i < xs; i++) {
         p.x[i] = draw_activation(rng);
-        for (int d = 0; d < 2; d++) p.x16[d][i] = mx_test_to_dtype(p.x[i], d);
+        for (int d = 0; d < 2; d++) p.x16[d][i] = mx_test_encode(p.x[i], d);
     }
     for (int64_t i = 0; i < ws; i++) w32[i] = (float)ldexp(mx_rng_gaussian(rng), weight_exponent);
     for (int64_t i = 0; i < bs; i++) {
         p.bias[i] = draw_activation(rng) * 4.0;
-        for (int d = 0; d < 2; d++) p.bias16[d][i] = mx_test_to_dtype(p.bias[i], d);
+        for (int d = 0; d < 2; d++) p.bias16[d][i] = mx_test_encode(p.bias[i], d);
     }
     MX_CR_OK(mx_ref_quantize(w32, MX_F32, batch * n, k, MX_SCALE_FLOOR, p.blocks, p.scales));
     MX_CR_OK(mx_ref_dequantize(p.blocks, p.scales, batch * n, k, decoded));
@@ -331,7 +326,7 @@ Test(gpu_gemm, vram_report_counts_every_buffer) {
 static void *upload_values(const double *values, int64_t count, int dtype_index) {
     uint16_t *bits = malloc((size_t)count * 2);
     cr_assert(bits);
-    for (int64_t i = 0; i < count; i++) bits[i] = mx_test_to_dtype(values[i], dtype_index);
+    for (int64_t i = 0; i < count; i++) bits[i] = mx_test_encode(values[i], dtype_index);
     void *device = NULL;
     MX_CR_CUDA(cudaMalloc(&device, (size_t)count * 2));
     MX_CR_CUDA(cudaMemcpy(device, bits, (size_t)count * 2, cudaMemcpyHostToDevice));

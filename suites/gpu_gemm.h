@@ -33,8 +33,6 @@ typedef struct {
     uint16_t *y_host;
 } device_problem;
 
-/* A value of the dtype (0: FP16, 1: BF16) through FP32, nearest-even. */
-uint16_t mx_test_to_dtype(double value, int dtype_index);
 /* weight_exponent: the log2 magnitude of the weights (0 gives gaussian weights of about 1). */
 host_problem mx_test_make_problem(int64_t m, int64_t n, int64_t k, int64_t batch,
                                   int weight_exponent, mx_rng *rng);

@@ -38,7 +38,7 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
          * magnitude; the reference takes the FP16 values actually used. */
         double x_scale = ldexp(1.0, cases[c].weight_exponent > 0 ? -12 : 12);
         for (int64_t i = 0; i < p.m * p.k; i++) {
-            p.x16[0][i] = mx_test_to_dtype(p.x[i] * x_scale, 0);
+            p.x16[0][i] = mx_test_encode(p.x[i] * x_scale, 0);
             p.x[i] = mx_test_f16_to_double(p.x16[0][i]);
         }
         int max_exponent = -200, min_exponent = 200;
@@ -278,7 +278,7 @@ Test(gpu_gemm, harness_weight_distributions) {
             const double x_scale = dists[d] == MX_DIST_RANGE ? 0x1p-16 : 1.0;
             for (int64_t j = 0; j < p.m * p.k; j++)
                 for (int t = 0; t < 2; t++) {
-                    p.x16[t][j] = mx_test_to_dtype(p.x[j] * x_scale, t);
+                    p.x16[t][j] = mx_test_encode(p.x[j] * x_scale, t);
                     if (t == 0) p.x[j] = mx_test_f16_to_double(p.x16[0][j]);
                 }
             /* BF16 rounds x differently: one FP64 reference per dtype. */

@@ -87,21 +87,12 @@ void mx_test_free_host_moe(host_moe *h) {
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) free(buffers[i]);
 }
 
-static uint16_t to_dtype(double value, int dtype_index) {
-    return dtype_index == 0 ? mx_test_f32_to_f16_rne((float)value)
-                            : mx_test_f32_to_bf16_rne((float)value);
-}
-
-static double from_dtype(uint16_t bits, int dtype_index) {
-    return dtype_index == 0 ? mx_test_f16_to_double(bits) : mx_test_bf16_to_double(bits);
-}
-
 double mx_test_store_f16(double value) {
-    return from_dtype(to_dtype(value, 0), 0);
+    return mx_test_decode(mx_test_encode(value, 0), 0);
 }
 
 double mx_test_store_bf16(double value) {
-    return from_dtype(to_dtype(value, 1), 1);
+    return mx_test_decode(mx_test_encode(value, 1), 1);
 }
 
 static void *upload_bytes(const void *host, size_t bytes) {
@@ -117,7 +108,7 @@ void *mx_test_upload_dense(const double *values, const float *f32, int64_t count
     uint16_t *bits = malloc((size_t)count * 2);
     cr_assert(bits);
     for (int64_t i = 0; i < count; i++)
-        bits[i] = to_dtype(values ? values[i] : (double)f32[i], dtype_index);
+        bits[i] = mx_test_encode(values ? values[i] : (double)f32[i], dtype_index);
     void *device = upload_bytes(bits, (size_t)count * 2);
     free(bits);
     return device;
@@ -226,7 +217,7 @@ void mx_test_gpu_route(const device_moe *d, int32_t *ids, double *weights, doubl
         cudaMemcpy(logits16, logits_device, (size_t)logit_count * 2, cudaMemcpyDeviceToHost));
     for (int64_t i = 0; i < pairs; i++) weights[i] = weights32[i];
     for (int64_t i = 0; logits && i < logit_count; i++)
-        logits[i] = from_dtype(logits16[i], d->dtype_index);
+        logits[i] = mx_test_decode(logits16[i], d->dtype_index);
     cudaFree(logits_device);
     cudaFree(ids_device);
     cudaFree(weights_device);
@@ -263,7 +254,7 @@ figures mx_test_relative_error(const double *a, const double *b, int64_t count) 
 static double *as_doubles(const uint16_t *values, int dtype_index, int64_t count) {
     double *out = malloc((size_t)count * sizeof *out);
     cr_assert(out);
-    for (int64_t i = 0; i < count; i++) out[i] = from_dtype(values[i], dtype_index);
+    for (int64_t i = 0; i < count; i++) out[i] = mx_test_decode(values[i], dtype_index);
     return out;
 }
 
