@@ -33,9 +33,6 @@ typedef struct {
     int lt_count;
 } gemm_problem;
 
-static const char *const gemm_variants[] = {"auto",           "fused",      "skinny",
-                                            "dequant_cublas", "persistent", NULL};
-
 static double gemm_bytes(const mx_sweep_row *row, bool fp16) {
     double weights = (double)row->batch * row->n * row->k;
     double activations = (double)row->batch * row->m * (row->k + row->n) * 2.0;
@@ -263,7 +260,7 @@ static bool gemm_check(void *opaque, const mx_op_prepared *v, cudaStream_t strea
 
 const mx_bench_op mx_op_gemm = {
     .name = "gemm",
-    .variants = gemm_variants,
+    .variants = mx_gemm_variant_names,
     .bytes = gemm_bytes,
     .flops = gemm_flops,
     .setup = gemm_setup,

@@ -29,8 +29,6 @@ typedef struct {
     mx_sampling_params params;
 } lm_head_problem;
 
-static const char *const lm_head_variants[] = {"auto", "fused", "skinny", "dequant_cublas", NULL};
-
 /* Weights in the variant's storage, x read, logits written by the GEMM and read by sampling. */
 static double lm_head_bytes(const mx_sweep_row *row, bool fp16) {
     double weights = (double)row->n * row->k * (fp16 ? 2.0 : MX_BYTES_PER_WEIGHT);
@@ -190,7 +188,7 @@ static bool lm_head_check(void *opaque, const mx_op_prepared *v, cudaStream_t st
 
 const mx_bench_op mx_op_lm_head = {
     .name = "lm_head",
-    .variants = lm_head_variants,
+    .variants = mx_gemm_block_variant_names,
     .bytes = lm_head_bytes,
     .flops = lm_head_flops,
     .setup = lm_head_setup,

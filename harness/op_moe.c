@@ -29,8 +29,6 @@ typedef struct {
     size_t reference_workspace_bytes;
 } moe_problem;
 
-static const char *const moe_variants[] = {"auto", "fused", "skinny", "dequant_cublas", NULL};
-
 static double moe_expert_weights(const mx_sweep_row *row) {
     return 3.0 * row->n * row->k; /* MLP1 2I x hidden + MLP2 hidden x I */
 }
@@ -320,7 +318,7 @@ static bool moe_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream
 
 const mx_bench_op mx_op_moe = {
     .name = "moe",
-    .variants = moe_variants,
+    .variants = mx_gemm_block_variant_names,
     .bytes = moe_bytes,
     .flops = moe_flops,
     .setup = moe_setup,

@@ -401,17 +401,10 @@ static mx_status mx_check_problem(const mx_attention_problem *problem, int uses)
 }
 
 static mx_status mx_check_variant(mx_gemm_variant variant) {
-    if ((unsigned)variant >= MX_GEMM_VARIANT_COUNT)
-        return mx_fail(MX_ERR_INVALID_ARGUMENT, "variant = %d: not an mx_gemm_variant",
-                       (int)variant);
     /* persistent reads weights that mx_gemm_persistent_prepare left in the workspace; the block
      * reuses its workspace between projections, so nothing would be there. */
-    if (variant == MX_GEMM_PERSISTENT)
-        return mx_fail(MX_ERR_INVALID_ARGUMENT,
-                       "variant persistent: not supported by the attention block (its workspace "
-                       "holds no prepared weights); expected auto, fused, skinny or "
-                       "dequant_cublas");
-    return MX_OK;
+    return mx_gemm_check_block_variant(variant, "the attention block",
+                                       "its workspace holds no prepared weights");
 }
 
 static mx_status mx_check_workspace(size_t needed, const void *workspace, size_t workspace_bytes,

@@ -23,6 +23,12 @@ mx_status mx_dense_gemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t k, 
                         mx_dtype dtype, const void *x, const void *w, const void *bias, void *y,
                         cudaStream_t stream);
 
+/* The variant check of the blocks of GEMMs (mx_ffn, mx_attention_block, mx_moe): MX_OK for the
+ * variants of mx_gemm_block_variant_names, otherwise MX_ERR_INVALID_ARGUMENT naming the variant,
+ * the block, why persistent is not offered there, and the variants that are. */
+mx_status mx_gemm_check_block_variant(mx_gemm_variant variant, const char *block,
+                                      const char *why_not_persistent);
+
 /* The cuBLAS handle a GEMM context owns. */
 cublasHandle_t mx_gemm_context_cublas(const mx_gemm_context *context);
 

@@ -174,11 +174,8 @@ extern "C" mx_status mx_ffn(mx_gemm_context *context, const mx_ffn_problem *prob
                             mx_gemm_variant variant, mx_ffn_epilogue mode, void *workspace,
                             size_t workspace_bytes, cudaStream_t stream) {
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
-    if ((unsigned)variant >= MX_GEMM_VARIANT_COUNT || variant == MX_GEMM_PERSISTENT)
-        return mx_fail(MX_ERR_INVALID_ARGUMENT,
-                       "variant = %d (%s): expected auto, fused, skinny or dequant_cublas "
-                       "(persistent keeps prepared weights per GEMM; not offered for the block)",
-                       (int)variant, mx_gemm_variant_name(variant));
+    MX_TRY(mx_gemm_check_block_variant(variant, "the FFN block",
+                                       "it keeps prepared weights per GEMM"));
     if ((unsigned)mode >= MX_FFN_EPILOGUE_COUNT)
         return mx_fail(MX_ERR_INVALID_ARGUMENT,
                        "mode = %d: expected MX_FFN_FUSED or "

@@ -107,7 +107,13 @@ typedef struct mx_gemm_context mx_gemm_context;
 mx_status mx_gemm_context_create(mx_gemm_context **context);
 void mx_gemm_context_destroy(mx_gemm_context *context);
 
-/* "fused", "skinny", "dequant_cublas", "persistent", "auto". */
+/* NULL-terminated names: of every variant in mx_gemm_variant order, and of those the blocks of
+ * GEMMs (mx_ffn, mx_attention_block, mx_moe) accept, every variant but persistent (its weights are
+ * kept per GEMM by mx_gemm_persistent_prepare). */
+extern const char *const mx_gemm_variant_names[MX_GEMM_VARIANT_COUNT + 1];
+extern const char *const mx_gemm_block_variant_names[];
+
+/* The variant's entry of mx_gemm_variant_names ("unknown" out of range). */
 const char *mx_gemm_variant_name(mx_gemm_variant variant);
 /* The variant named name, or MX_ERR_INVALID_ARGUMENT naming it and listing the known ones. */
 mx_status mx_gemm_variant_from_name(const char *name, mx_gemm_variant *variant);

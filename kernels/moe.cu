@@ -359,14 +359,7 @@ extern "C" mx_status mx_moe_route(mx_moe_context *context, const mx_moe_problem 
 }
 
 static mx_status mx_moe_check_variant(mx_gemm_variant variant) {
-    if ((unsigned)variant >= MX_GEMM_VARIANT_COUNT)
-        return mx_fail(MX_ERR_INVALID_ARGUMENT, "variant = %d: not an mx_gemm_variant",
-                       (int)variant);
-    if (variant == MX_GEMM_PERSISTENT)
-        return mx_fail(MX_ERR_INVALID_ARGUMENT,
-                       "variant persistent: not supported by mx_moe (it would keep every expert "
-                       "dequantized); expected auto, fused, skinny or dequant_cublas");
-    return MX_OK;
+    return mx_gemm_check_block_variant(variant, "mx_moe", "it would keep every expert dequantized");
 }
 
 extern "C" size_t mx_moe_workspace_bytes(const mx_moe_context *context,

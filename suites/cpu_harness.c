@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "dense_gemm.h"
 #include "elementwise.h"
 #include "bench.h"
 #include "ops.h"
@@ -65,6 +66,38 @@ Test(cpu_harness, every_op_in_the_table_is_complete) {
         for (int j = 0; j < i; j++) cr_expect_str_neq(ops[j]->name, op->name);
     }
     cr_expect_null(mx_bench_find_op("conv2d"));
+}
+
+/* The GEMM variants' names live in gemm.cu alone: the gemm, moe and lm_head ops list theirs from
+ * it, and the blocks' refusal of persistent lists the same names. */
+Test(cpu_harness, gemm_variant_names_come_from_the_library_once) {
+    const mx_bench_op *gemm = mx_bench_find_op("gemm"), *moe = mx_bench_find_op("moe");
+    cr_assert(gemm && moe);
+    int v = 0;
+    for (; gemm->variants[v]; v++) {
+        mx_gemm_variant parsed;
+        cr_expect_eq(mx_gemm_variant_from_name(gemm->variants[v], &parsed), MX_OK, "%s",
+                     gemm->variants[v]);
+        cr_expect_str_eq(mx_gemm_variant_name(parsed), gemm->variants[v]);
+        bool in_blocks = mx_gemm_check_block_variant(parsed, "a block", "a reason") == MX_OK;
+        cr_expect_eq(in_blocks, parsed != MX_GEMM_PERSISTENT, "%s", gemm->variants[v]);
+    }
+    cr_expect_eq(v, MX_GEMM_VARIANT_COUNT);
+    int b = 0;
+    for (; moe->variants[b]; b++)
+        cr_expect_eq(mx_gemm_check_block_variant(b, "a block", "a reason"), MX_OK);
+    cr_expect_eq(b, MX_GEMM_VARIANT_COUNT - 1, "every variant but persistent");
+    cr_expect_eq(mx_gemm_check_block_variant(MX_GEMM_PERSISTENT, "the X block", "its reason"),
+                 MX_ERR_INVALID_ARGUMENT);
+    cr_expect_str_eq(mx_last_error(), "variant persistent: not supported by the X block (its "
+                                      "reason); expected auto, fused, skinny or dequant_cublas");
+    cr_expect_eq(mx_gemm_check_block_variant((mx_gemm_variant)42, "the X block", "its reason"),
+                 MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "variant = 42"), "%s", mx_last_error());
+    mx_gemm_variant parsed;
+    cr_expect_eq(mx_gemm_variant_from_name("turbo", &parsed), MX_ERR_INVALID_ARGUMENT);
+    cr_expect_str_eq(mx_last_error(), "unknown GEMM variant 'turbo': expected auto, fused, skinny, "
+                                      "dequant_cublas or persistent");
 }
 
 Test(cpu_harness, results_columns_start_with_design_schema_in_order) {
