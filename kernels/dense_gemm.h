@@ -2,7 +2,8 @@
  * paths (reference/fp16.h), the GEMM half of the dequant_cublas and persistent variants, and the
  * MoE router. Y[m, n] = X[m, k] . W[n, k]^T (+ bias[n]), batched
  * densely, cublasGemmEx / cublasGemmStridedBatchedEx with FP16 (BF16) inputs and output and
- * CUBLAS_COMPUTE_32F, tensor cores on (cuBLAS's default math mode since CUDA 11). */
+ * CUBLAS_COMPUTE_32F, tensor cores on (cuBLAS's default math mode since CUDA 11). Also what the
+ * blocks of GEMMs take from gemm.cu: the variant check and the context's cuBLAS handle. */
 #ifndef MX_DENSE_GEMM_H
 #define MX_DENSE_GEMM_H
 

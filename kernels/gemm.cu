@@ -262,7 +262,7 @@ static_assert(MX_GEMM_PERSISTENT + 1 == MX_GEMM_VARIANT_COUNT &&
                       MX_GEMM_PERSISTENT + 1,
               "the block variants are every variant before persistent");
 
-/* "a, b, ... or z" from a NULL-terminated list of names, into a buffer the message outlives. */
+/* "a, b, ... or z" from a NULL-terminated list of names, into text (which mx_fail then copies). */
 static const char *mx_join_names(const char *const *names, char *text, size_t size) {
     size_t used = 0;
     text[0] = '\0';
@@ -290,11 +290,17 @@ extern "C" mx_status mx_gemm_variant_from_name(const char *name, mx_gemm_variant
                    mx_join_names(mx_gemm_variant_names, known, sizeof known));
 }
 
-extern "C" mx_status mx_gemm_check_block_variant(mx_gemm_variant variant, const char *block,
-                                                 const char *why_not_persistent) {
+/* A variant argument out of the enum's range. */
+static mx_status mx_check_variant_value(mx_gemm_variant variant) {
     if ((unsigned)variant >= MX_GEMM_VARIANT_COUNT)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "variant = %d: not an mx_gemm_variant",
                        (int)variant);
+    return MX_OK;
+}
+
+extern "C" mx_status mx_gemm_check_block_variant(mx_gemm_variant variant, const char *block,
+                                                 const char *why_not_persistent) {
+    MX_TRY(mx_check_variant_value(variant));
     if (variant < MX_GEMM_PERSISTENT) return MX_OK;
     char known[128];
     return mx_fail(MX_ERR_INVALID_ARGUMENT, "variant %s: not supported by %s (%s); expected %s",
@@ -481,9 +487,7 @@ extern "C" mx_status mx_gemm_check(const mx_gemm_context *context, const mx_gemm
                                    mx_gemm_variant variant, const void *workspace,
                                    size_t workspace_bytes) {
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
-    if ((unsigned)variant >= MX_GEMM_VARIANT_COUNT)
-        return mx_fail(MX_ERR_INVALID_ARGUMENT, "variant = %d: not an mx_gemm_variant",
-                       (int)variant);
+    MX_TRY(mx_check_variant_value(variant));
     MX_TRY(mx_check_problem(problem));
     const mx_gemm_variant runs = mx_resolve(context, problem, variant);
     MX_TRY(mx_check_variant_support(problem, runs));
