@@ -15,7 +15,7 @@ CMAKE_ARGS = -DMX_WERROR=$(WERROR) $(if $(wildcard $(DEPS_PREFIX)),-DCMAKE_PREFI
 	$(if $(MX_CUDA_ARCHS),-DMX_CUDA_ARCHS="$(MX_CUDA_ARCHS)",$(if $(SANITIZE),-DMX_CUDA_ARCHS=90a-real)) \
 	-DMX_SANITIZE="$(SANITIZE)"
 
-.PHONY: all build configured-build deps-build test bench report nightly install fuzz sanitize verify clean help deps-test deps-bench bundle
+.PHONY: all build configured-build deps-build test bench report nightly tune install fuzz sanitize verify clean help deps-test deps-bench bundle
 
 all: build
 
@@ -30,6 +30,8 @@ help:
 	@echo "make report     plots + report.md/.html of a run (RUN=results/<id>, default newest)"
 	@echo "make nightly    the nightly sweep NIGHTLY_RUNS=3 times, report, compare with"
 	@echo "                results/baselines/; fails on a regression"
+	@echo "make tune       on a GPU box: measure auto's dispatch table for its GPU model into"
+	@echo "                kernels/dispatch/<gpu-model>.csv and rebuild with it (commit it)"
 	@echo "make bundle     download the Debian packages (cJSON, Criterion, gnuplot) into .deps/debs/ for"
 	@echo "                an offline GPU box (copy .deps/ there)"
 	@echo "make install    build, then install into PREFIX=$(PREFIX): the library (lib/), <mxbench/mx.h>,"
@@ -126,6 +128,17 @@ nightly:
 	done; \
 	$(BUILD_DIR)/mxbench compare --out $(NIGHTLY_DIR)/confirmed \
 	  --first $(NIGHTLY_DIR)/first/compare.csv results/baselines $(NIGHTLY_DIR)
+
+# auto's dispatch table for this box's GPU model (docs/gemm.md, "Dispatch"): the tune sweep,
+# turned into kernels/dispatch/<gpu-model>.csv, then the library rebuilt with it built in.
+TUNE_DIR = results/$(RUN_ID)-tune
+tune:
+	@bash .ci/gpu.sh tune
+	@$(MAKE) --no-print-directory build
+	$(BUILD_DIR)/mxbench run --suite tune --out $(TUNE_DIR)
+	$(BUILD_DIR)/mxbench tune $(TUNE_DIR) --into kernels/dispatch
+	@$(MAKE) --no-print-directory configured-build
+	@echo "make tune: commit kernels/dispatch/ to make the table the default for this GPU model"
 
 # cJSON for every build, Criterion and pkg-config for make test, gnuplot-nox for the plots:
 # everything a GPU box without package access needs (copy .deps/ there).

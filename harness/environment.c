@@ -124,6 +124,17 @@ bool mx_collect_environment(int device, mx_run_info *info, char *why, size_t why
     snprintf(info->code_path, sizeof info->code_path, "%s", mx_code_path_name(gpu.path));
     snprintf(info->code_path_why, sizeof info->code_path_why, "%s", gpu.why);
     snprintf(info->built_archs, sizeof info->built_archs, "%s", mx_built_archs());
+    /* What auto follows; every op's GEMM context is created the same way, so takes the same. */
+    mx_gemm_context *gemm = NULL;
+    if (mx_gemm_context_create(&gemm) != MX_OK) {
+        snprintf(why, why_size, "%s", mx_last_error());
+        return false;
+    }
+    bool refused = false;
+    snprintf(info->gemm_dispatch, sizeof info->gemm_dispatch, "%s",
+             mx_gemm_dispatch_source(gemm, &refused));
+    mx_gemm_context_destroy(gemm);
+    if (refused) fprintf(stderr, "mxbench: warning: auto follows %s\n", info->gemm_dispatch);
     int driver = -1, runtime = -1, cublas_version = -1;
     cudaDriverGetVersion(&driver);
     cudaRuntimeGetVersion(&runtime);

@@ -14,10 +14,12 @@
 #include "mx_version.h"
 #include "model.h"
 #include "report.h"
+#include "tune.h"
 
 static const mx_command *const commands[] = {
-    &mx_quantize_command, &mx_dequantize_command, &mx_run_command,   &mx_report_command,
-    &mx_compare_command,  &mx_baseline_command,   &mx_merge_command, &mx_model_command,
+    &mx_quantize_command, &mx_dequantize_command, &mx_run_command,
+    &mx_report_command,   &mx_compare_command,    &mx_baseline_command,
+    &mx_merge_command,    &mx_model_command,      &mx_tune_command,
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
 

@@ -163,6 +163,9 @@ static void write_environment(mx_doc *out, const report_data *d) {
                m->code_path[0] ? m->code_path : "not recorded (a run before the portable path)",
                m->code_path_why[0] ? m->code_path_why : "?",
                m->built_archs[0] ? m->built_archs : "?");
+    mx_doc_row(out, "auto\tthe GEMM's auto follows %s",
+               m->gemm_dispatch[0] ? m->gemm_dispatch
+                                   : "the thresholds (a run from before dispatch tables)");
     mx_doc_row(out,
                "clocks\tSM %s under load at start-up (maximum %s); memory maximum %s; rows below "
                "90 %% of the start-up SM clock are flagged throttled",

@@ -69,6 +69,7 @@ static const run_field fields[] = {
     FIELD("gpu.code_path", FIELD_TEXT, code_path),
     FIELD("gpu.code_path_why", FIELD_TEXT, code_path_why),
     FIELD("gpu.built_archs", FIELD_TEXT, built_archs),
+    FIELD("gpu.gemm_dispatch", FIELD_TEXT, gemm_dispatch),
     FIELD("ceilings.copy_gbps", FIELD_REAL, copy_gbps),
     FIELD("ceilings.fp16_gemm_8192_tflops", FIELD_REAL, fp16_tflops),
     FIELD("method.timing", FIELD_TEXT, timing),

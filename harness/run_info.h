@@ -33,6 +33,7 @@ typedef struct {
     int64_t driver_version, runtime_version, cublas_version;
     /* the kernels' code path on this GPU (kernels/arch.h) and the architectures built for */
     char code_path[16], code_path_why[96], built_archs[256];
+    char gemm_dispatch[512]; /* what the GEMM's auto follows (mx_gemm_dispatch_source) */
     /* ceilings measured at start-up */
     double copy_gbps, fp16_tflops;
     /* method */

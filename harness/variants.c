@@ -8,8 +8,8 @@ static const mx_variant_traits table[] = {
      "the op's FP16 reference path through cuBLAS (gemm: the fastest of cublasGemmEx and "
      "cublasLt's candidates)",
      true, false, true, "#000000", 6},
-    {"auto", "the GEMM variant mx_gemm_choose picks for the token count", false, false, false,
-     "#E69F00", 2},
+    {"auto", "the GEMM variant mx_gemm_choose picks: from the GPU's dispatch table, else by m",
+     false, false, false, "#E69F00", 2},
     {"fused", "tensor-core kernel on prepared MXFP4 weights, 32 or 64 tokens per CTA", false, false,
      false, "#56B4E9", 5},
     {"skinny", "the decode kernel, 8 or 16 tokens per CTA", false, false, false, "#009E73", 7},

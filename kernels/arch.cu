@@ -53,6 +53,7 @@ extern "C" mx_status mx_device_query(int device, mx_device_info *info) {
     }
     MX_CUDA_CHECK(error);
     info->device = device;
+    snprintf(info->name, sizeof info->name, "%s", props.name);
     info->major = props.major;
     info->minor = props.minor;
     info->sm_count = props.multiProcessorCount;

@@ -31,6 +31,7 @@ enum { MX_PORTABLE_SMEM_BYTES = 99 * 1024 };
 
 typedef struct {
     int device;       /* CUDA ordinal */
+    char name[256];   /* as CUDA gives it (cudaDeviceProp.name): "NVIDIA H200" */
     int major, minor; /* compute capability */
     int sm_count;
     size_t smem_block_bytes; /* shared memory one block may use on this path */

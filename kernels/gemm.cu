@@ -9,13 +9,17 @@
 #include "arch.h"
 #include "check.h"
 #include "dense_gemm.h"
+#include "dispatch.h"
 #include "fp16.h"
 #include "gemm.h"
 #include "gemm_kernel.cuh"
 
 struct mx_gemm_context {
     cublasHandle_t cublas;
-    mx_device_info gpu; /* the device it was created on, and its code path (arch.h) */
+    mx_device_info gpu;        /* the device it was created on, and its code path (arch.h) */
+    mx_gemm_dispatch dispatch; /* auto's table for that GPU and path; empty: the thresholds */
+    char dispatch_source[512]; /* what auto follows (mx_gemm_dispatch_source) */
+    bool dispatch_refused;
 };
 
 enum {
@@ -334,6 +338,9 @@ extern "C" mx_status mx_gemm_context_create(mx_gemm_context **context) {
         free(created);
         return mx_cublas_fail(status, "cublasCreate", __FILE__, __LINE__);
     }
+    created->dispatch_refused =
+        mx_gemm_dispatch_open(gpu.name, mx_code_path_name(gpu.path), &created->dispatch,
+                              created->dispatch_source, sizeof created->dispatch_source) != MX_OK;
     *context = created;
     return MX_OK;
 }
@@ -341,14 +348,23 @@ extern "C" mx_status mx_gemm_context_create(mx_gemm_context **context) {
 extern "C" void mx_gemm_context_destroy(mx_gemm_context *context) {
     if (!context) return;
     cublasDestroy(context->cublas);
+    mx_gemm_dispatch_free(&context->dispatch);
     free(context);
+}
+
+extern "C" const char *mx_gemm_dispatch_source(const mx_gemm_context *context, bool *refused) {
+    if (refused) *refused = context && context->dispatch_refused;
+    return context ? context->dispatch_source : "thresholds (no context)";
 }
 
 extern "C" mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context,
                                           const mx_gemm_problem *problem) {
-    (void)context;
-    /* Measured on H200 (docs/gemm.md): skinny wins up to 16 tokens, skinny and fused tie at
-     * 64; above, both are 2-5x slower than dequantize + cuBLAS. */
+    mx_gemm_variant measured = context ? mx_gemm_dispatch_pick(&context->dispatch, problem->dtype,
+                                                               problem->m, problem->n, problem->k)
+                                       : MX_GEMM_AUTO;
+    if (measured != MX_GEMM_AUTO) return measured;
+    /* The thresholds, measured on H200 (docs/gemm.md): skinny wins up to 16 tokens, skinny and
+     * fused tie at 64; above, both are 2-5x slower than dequantize + cuBLAS. */
     if (problem->m <= MX_GEMM_SKINNY_MAX_M) return MX_GEMM_SKINNY;
     if (problem->m <= MX_GEMM_FUSED_MAX_M) return MX_GEMM_FUSED;
     return MX_GEMM_DEQUANT_CUBLAS;

@@ -18,10 +18,12 @@
  *                  workspace: n*k*2 bytes per batch), then cublasGemmEx. The time includes both.
  *   persistent     W dequantized once by mx_gemm_persistent_prepare into a kept buffer (the
  *                  workspace), then cublasGemmEx: cuBLAS speed, none of the VRAM saving.
- *   auto           mx_gemm_choose picks the variant measured fastest for the regime on H200
- *                  (docs/gemm.md): skinny for m <= 16, fused up to MX_GEMM_FUSED_MAX_M tokens,
- *                  dequant_cublas above (so auto then needs dequant_cublas's workspace and has
- *                  its FP16-weight numerics, below).
+ *   auto           mx_gemm_choose picks the variant measured fastest for the problem: from the
+ *                  context's dispatch table (mx_gemm_dispatch_source) when it has one for the
+ *                  GPU, code path and dtype (fused or skinny only); else by the thresholds
+ *                  measured on H200 (docs/gemm.md): skinny for m <= 16, fused up to
+ *                  MX_GEMM_FUSED_MAX_M tokens, dequant_cublas above (so auto then needs
+ *                  dequant_cublas's workspace and has its FP16-weight numerics, below).
  *
  * Numerics. fused and skinny multiply the exact E2M1 codes (scaled by 2^-14, exact in FP16 and
  * BF16) on tensor cores, sum each 32-element block in FP32, and apply the block scale 2^s in FP32:
@@ -59,6 +61,7 @@
 #define MX_GEMM_H
 
 #include <cuda_runtime_api.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -125,8 +128,17 @@ mx_status mx_gemm_variant_from_name(const char *name, mx_gemm_variant *variant);
 size_t mx_gemm_workspace_bytes(const mx_gemm_context *context, const mx_gemm_problem *problem,
                                mx_gemm_variant variant);
 
-/* The variant auto runs for this problem. */
+/* The variant auto runs for this problem (a NULL context: by the thresholds). */
 mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context, const mx_gemm_problem *problem);
+
+/* What auto follows in this context, in words: a dispatch table measured by `mxbench tune` for
+ * the context's GPU model and code path (built into the library from kernels/dispatch/, or the
+ * file named by the environment variable MX_GEMM_DISPATCH when the context was created), or the
+ * thresholds (MX_GEMM_DISPATCH=thresholds, or no table for this GPU). *refused (may be NULL):
+ * whether a table was refused (unreadable, malformed, or measured on another GPU model or code
+ * path); the text then says which and why, and auto uses the thresholds. docs/gemm.md,
+ * "Dispatch". */
+const char *mx_gemm_dispatch_source(const mx_gemm_context *context, bool *refused);
 
 /* Runs one variant. Checks everything before launching: shapes, dtype, NULL or misaligned
  * pointers, workspace size (MX_ERR_WORKSPACE names both numbers). */

@@ -115,8 +115,9 @@ static bool mx_moe_device_bounds(const mx_moe_problem *problem) {
 }
 
 /* Whether the MXFP4 layer takes the device-count path, and with which GEMM variant: the expert
- * GEMMs must run on fused or skinny (for auto: as chosen for m = tokens, i.e. tokens <= 64),
- * within the bounds. */
+ * GEMMs must run on fused or skinny (for auto: as chosen for m = tokens; by the thresholds
+ * tokens <= 64, by a dispatch table with rows of the dtype always), within the
+ * bounds. */
 static bool mx_moe_device_variant(const mx_gemm_context *gemm, const mx_moe_problem *problem,
                                   mx_gemm_variant variant, mx_gemm_variant *runs) {
     const int64_t tokens = problem->tokens;

@@ -188,6 +188,8 @@ Test(cpu_harness, run_json_round_trips_every_field, .init = mx_test_work_dir_cre
     strcpy(info.compute_capability, "9.0");
     strcpy(info.code_path, "portable");
     strcpy(info.code_path_why, "MX_CODE_PATH=portable");
+    strcpy(info.gemm_dispatch,
+           "thresholds (no table for NVIDIA \"Test\"\tGPU on the portable path)");
     info.sm_count = 132;
     info.memory_bytes = 150754820096;
     info.cublas_version = 130100;
@@ -220,6 +222,7 @@ Test(cpu_harness, run_json_round_trips_every_field, .init = mx_test_work_dir_cre
     cr_expect_str_eq(back.command_line, "mxbench run --suite \xef\xbf\xbd smoke");
     cr_expect_str_eq(back.compute_capability, "9.0");
     cr_expect_str_eq(back.code_path_why, info.code_path_why);
+    cr_expect_str_eq(back.gemm_dispatch, info.gemm_dispatch);
     cr_expect_str_eq(back.end_time, "");
     cr_expect_eq(back.sm_count, 132);
     cr_expect_eq(back.memory_bytes, 150754820096);

@@ -64,7 +64,7 @@ typedef struct {
 static shipped_sweep shipped[] = {
     {"smoke", 10, 100},   {"standard", 200, 400},    {"decode", 50, 300},
     {"prefill", 50, 300}, {"gpt-oss-20b", 100, 350}, {"gpt-oss-120b", 100, 350},
-    {"nightly", 50, 150},
+    {"nightly", 50, 150}, {"tune", 400, 500},
 };
 
 ParameterizedTestParameters(cpu_sweep, shipped_sweep_parses_within_its_row_budget) {

@@ -13,6 +13,7 @@
 #include "mx.h"
 #include "activation_ref.h"
 #include "codec.h"
+#include "dispatch.h"
 #include "gemm_ref.h"
 #include "gpu_gemm.h"
 
@@ -221,6 +222,59 @@ Test(gpu_gemm, code_path_follows_the_gpu_and_MX_CODE_PATH) {
         if (gpu.path == MX_PATH_PORTABLE) cr_expect_leq(gpu.smem_block_bytes, 99 * 1024);
         cr_assert_eq(setenv("MX_CODE_PATH", "portable", 1), 0);
         portable = true;
+    }
+}
+
+/* Writes a dispatch table (kernels/dispatch.h) for gpu into path and points MX_GEMM_DISPATCH at
+ * it: fused up to m 1 and skinny up to m 4096 on 256x256, FP16 only (the thresholds' opposites). */
+static void use_dispatch_table(const char *path, const char *gpu, const char *code_path) {
+    char text[1024];
+    int length = snprintf(text, sizeof text,
+                          MX_GEMM_DISPATCH_COLUMNS "\n%s,%s,f16,1,256,256,fused,1,skinny,2\n"
+                                                   "%s,%s,f16,4096,256,256,skinny,1,fused,2\n",
+                          gpu, code_path, gpu, code_path);
+    mx_test_write_file(path, text, (size_t)length);
+    cr_assert_eq(setenv(MX_GEMM_DISPATCH_ENV, path, 1), 0);
+}
+
+/* auto follows a table measured for this GPU and code path (MX_GEMM_DISPATCH), its workspace
+ * query too, and computes right on what it picks; a table of another GPU is refused, naming it,
+ * and auto keeps its thresholds (docs/gemm.md, "Dispatch"). */
+Test(gpu_gemm, auto_follows_a_dispatch_table_of_this_gpu_and_refuses_a_foreign_one,
+     .init = mx_test_work_dir_create) {
+    MX_REQUIRE_GPU();
+    int device = 0;
+    MX_CR_CUDA(cudaGetDevice(&device));
+    mx_device_info gpu;
+    MX_CR_OK(mx_device_query(device, &gpu));
+    const char *path = mx_test_path("dispatch.csv");
+    for (int foreign = 0; foreign < 2; foreign++) {
+        use_dispatch_table(path, foreign ? "Another GPU" : gpu.name, mx_code_path_name(gpu.path));
+        mx_gemm_context *context = NULL;
+        MX_CR_OK(mx_gemm_context_create(&context));
+        bool refused = !foreign;
+        const char *source = mx_gemm_dispatch_source(context, &refused);
+        cr_expect_eq(refused, (bool)foreign, "%s", source);
+        cr_expect(strstr(source, path), "'%s' does not name the table", source);
+        if (foreign) cr_expect(strstr(source, "no row for"), "%s", source);
+        mx_gemm_problem problem = {.m = 1, .n = 256, .k = 256, .batch = 1, .dtype = MX_F16};
+        cr_expect_eq(mx_gemm_choose(context, &problem), foreign ? MX_GEMM_SKINNY : MX_GEMM_FUSED);
+        problem.m = 1024;
+        cr_expect_eq(mx_gemm_choose(context, &problem),
+                     foreign ? MX_GEMM_DEQUANT_CUBLAS : MX_GEMM_SKINNY);
+        cr_expect_eq(mx_gemm_workspace_bytes(context, &problem, MX_GEMM_AUTO) == 0, !foreign,
+                     "auto's workspace does not follow its choice");
+        problem.dtype = MX_BF16; /* no BF16 row: the thresholds */
+        cr_expect_eq(mx_gemm_choose(context, &problem), MX_GEMM_DEQUANT_CUBLAS);
+        mx_gemm_context_destroy(context);
+    }
+    use_dispatch_table(path, gpu.name, mx_code_path_name(gpu.path));
+    mx_rng rng = mx_rng_fresh();
+    const int ms[] = {1, 300};
+    for (int i = 0; i < 2; i++) {
+        host_problem p = mx_test_make_problem(ms[i], 256, 256, 1, 0, &rng);
+        check_all_variants(&p);
+        mx_test_free_problem(&p);
     }
 }
 

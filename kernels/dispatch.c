@@ -1,0 +1,313 @@
+/* auto's measured dispatch (dispatch.h). */
+#include "dispatch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "fail.h"
+
+enum { COLUMN_COUNT = 10, MAX_LINE = 1024, MAX_M = 1048576 };
+static const int64_t MAX_SIDE = INT64_C(1) << 31;
+
+bool mx_gemm_dispatch_candidate(mx_gemm_variant variant) {
+    return variant == MX_GEMM_FUSED || variant == MX_GEMM_SKINNY;
+}
+
+void mx_gemm_dispatch_free(mx_gemm_dispatch *table) {
+    free(table->rows);
+    table->rows = NULL;
+    table->count = 0;
+}
+
+/* One data row's cells, and where it came from. */
+typedef struct {
+    const char *origin;
+    int line;
+    char *cells[COLUMN_COUNT];
+} row_text;
+
+static mx_status bad(const row_text *row, const char *name, const char *value,
+                     const char *expected) {
+    return mx_fail(MX_ERR_INVALID_ARGUMENT, "%s:%d: %s '%s': expected %s", row->origin, row->line,
+                   name, value, expected);
+}
+
+static mx_status integer(const row_text *row, int column, const char *name, int64_t low,
+                         int64_t high, int64_t *value) {
+    const char *text = row->cells[column];
+    char *end = NULL;
+    errno = 0;
+    long long parsed = text[0] >= '0' && text[0] <= '9' ? strtoll(text, &end, 10) : 0;
+    if (!end || *end || errno || parsed < low || parsed > high) {
+        char expected[64];
+        snprintf(expected, sizeof expected, "an integer from %lld to %lld", (long long)low,
+                 (long long)high);
+        return bad(row, name, text, expected);
+    }
+    *value = parsed;
+    return MX_OK;
+}
+
+static mx_status time_us(const row_text *row, int column, const char *name, double *value) {
+    const char *text = row->cells[column];
+    char *end = NULL;
+    *value = text[0] >= '0' && text[0] <= '9' ? strtod(text, &end) : NAN;
+    if (!end || *end || !isfinite(*value) || *value <= 0.0)
+        return bad(row, name, text, "a positive number of microseconds");
+    return MX_OK;
+}
+
+static mx_status candidate(const row_text *row, int column, const char *name,
+                           mx_gemm_variant *variant) {
+    const char *text = row->cells[column];
+    for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++)
+        if (strcmp(text, mx_gemm_variant_names[v]) == 0 &&
+            mx_gemm_dispatch_candidate((mx_gemm_variant)v)) {
+            *variant = (mx_gemm_variant)v;
+            return MX_OK;
+        }
+    return bad(row, name, text,
+               "fused or skinny (auto never picks a variant that keeps an FP16 copy)");
+}
+
+/* Checks a data row; fills out. */
+static mx_status parse_row(const row_text *row, mx_gemm_dispatch_row *out) {
+    const char *gpu = row->cells[0], *path = row->cells[1], *dtype = row->cells[2];
+    if (!gpu[0] || strlen(gpu) > 255) return bad(row, "gpu", gpu, "a GPU name (1-255 bytes)");
+    bool path_known = false;
+    for (int p = 0; p < MX_PATH_COUNT; p++)
+        path_known = path_known || strcmp(path, mx_code_path_name((mx_code_path)p)) == 0;
+    if (!path_known) return bad(row, "path", path, "hopper or portable");
+    if (strcmp(dtype, "f16") && strcmp(dtype, "bf16"))
+        return bad(row, "dtype", dtype, "f16 or bf16");
+    out->dtype = strcmp(dtype, "bf16") == 0 ? MX_BF16 : MX_F16;
+    MX_TRY(integer(row, 3, "m", 1, MAX_M, &out->m));
+    MX_TRY(integer(row, 4, "n", 1, MAX_SIDE, &out->n));
+    MX_TRY(integer(row, 5, "k", 32, MAX_SIDE, &out->k));
+    if (out->k % 32) return bad(row, "k", row->cells[5], "a multiple of 32");
+    mx_gemm_variant runner_up = MX_GEMM_AUTO;
+    double time = 0.0, runner_up_time = 0.0;
+    MX_TRY(candidate(row, 6, "variant", &out->variant));
+    MX_TRY(time_us(row, 7, "time_us", &time));
+    MX_TRY(candidate(row, 8, "runner_up", &runner_up));
+    MX_TRY(time_us(row, 9, "runner_up_time_us", &runner_up_time));
+    if (runner_up == out->variant)
+        return bad(row, "runner_up", row->cells[8], "a variant other than the fastest");
+    if (runner_up_time < time)
+        return bad(row, "runner_up_time_us", row->cells[9], "at least time_us (the fastest)");
+    return MX_OK;
+}
+
+/* Orders rows by dtype, n, k, m, then file line. */
+static int row_order(const void *left, const void *right) {
+    const mx_gemm_dispatch_row *a = left, *b = right;
+    int64_t keys[][2] = {
+        {a->dtype, b->dtype}, {a->n, b->n}, {a->k, b->k}, {a->m, b->m}, {a->line, b->line}};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (keys[i][0] != keys[i][1]) return keys[i][0] < keys[i][1] ? -1 : 1;
+    return 0;
+}
+
+/* Sorts the rows; a problem twice is an error naming both lines. */
+static mx_status sort_rows(mx_gemm_dispatch *table, const char *origin) {
+    if (table->count > 1) qsort(table->rows, table->count, sizeof *table->rows, row_order);
+    for (size_t i = 1; i < table->count; i++) {
+        const mx_gemm_dispatch_row *a = &table->rows[i - 1], *b = &table->rows[i];
+        if (a->dtype == b->dtype && a->n == b->n && a->k == b->k && a->m == b->m)
+            return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                           "%s:%d: the problem of line %d again (m %lld, %lldx%lld)", origin,
+                           b->line, a->line, (long long)b->m, (long long)b->n, (long long)b->k);
+    }
+    return MX_OK;
+}
+
+/* Splits line (modified in place) at commas into exactly COLUMN_COUNT cells. */
+static bool split(char *line, char **cells) {
+    int count = 0;
+    for (char *cell = line;; cell++) {
+        if (count == COLUMN_COUNT) return false;
+        cells[count++] = cell;
+        cell = strchr(cell, ',');
+        if (!cell) break;
+        *cell = '\0';
+    }
+    return count == COLUMN_COUNT;
+}
+
+static mx_status parse_lines(char *text, const char *origin, const char *gpu, const char *path,
+                             mx_gemm_dispatch *table, bool *matched) {
+    row_text row = {origin, 0, {0}};
+    bool header = false;
+    size_t rows = 0, capacity = 0;
+    mx_status status = MX_OK;
+    for (char *next = text; status == MX_OK && next && *next;) {
+        char *line = next;
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        row.line++;
+        size_t length = strlen(line);
+        if (length && line[length - 1] == '\r') line[--length] = '\0';
+        if (length > MAX_LINE) {
+            status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s:%d: a line of %zu bytes: at most %d",
+                             origin, row.line, length, MAX_LINE);
+        } else if (line[0] == '#' || length == 0) {
+            continue;
+        } else if (!header) {
+            header = strcmp(line, MX_GEMM_DISPATCH_COLUMNS) == 0;
+            if (!header)
+                status =
+                    mx_fail(MX_ERR_INVALID_ARGUMENT, "%s:%d: the header is '%.80s': expected '%s'",
+                            origin, row.line, line, MX_GEMM_DISPATCH_COLUMNS);
+        } else if (!split(line, row.cells)) {
+            status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s:%d: expected %d comma-separated cells",
+                             origin, row.line, COLUMN_COUNT);
+        } else if (++rows > MX_GEMM_DISPATCH_MAX_ROWS) {
+            status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s:%d: more than %d rows", origin, row.line,
+                             MX_GEMM_DISPATCH_MAX_ROWS);
+        } else {
+            mx_gemm_dispatch_row parsed = {.line = row.line};
+            status = parse_row(&row, &parsed);
+            if (status != MX_OK || strcmp(row.cells[0], gpu) || strcmp(row.cells[1], path))
+                continue;
+            if (table->count == capacity) {
+                capacity = capacity ? 2 * capacity : 64;
+                mx_gemm_dispatch_row *grown = realloc(table->rows, capacity * sizeof *grown);
+                if (!grown) {
+                    status = mx_fail(MX_ERR_OUT_OF_MEMORY, "%s: no memory for its rows", origin);
+                    continue;
+                }
+                table->rows = grown;
+            }
+            table->rows[table->count++] = parsed;
+        }
+    }
+    if (status == MX_OK && !header)
+        status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: no header line '%s'", origin,
+                         MX_GEMM_DISPATCH_COLUMNS);
+    if (status == MX_OK && rows == 0)
+        status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: no rows after its header", origin);
+    if (status == MX_OK) status = sort_rows(table, origin);
+    *matched = status == MX_OK && table->count > 0;
+    if (status != MX_OK) mx_gemm_dispatch_free(table);
+    return status;
+}
+
+mx_status mx_gemm_dispatch_parse(const char *text, size_t size, const char *origin, const char *gpu,
+                                 const char *path, mx_gemm_dispatch *table, bool *matched) {
+    table->rows = NULL;
+    table->count = 0;
+    *matched = false;
+    if (size > MX_GEMM_DISPATCH_MAX_BYTES)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: %zu bytes: a table holds at most %d", origin,
+                       size, MX_GEMM_DISPATCH_MAX_BYTES);
+    if (memchr(text, '\0', size))
+        return mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: a NUL byte: not a CSV table", origin);
+    char *copy = malloc(size + 1);
+    if (!copy) return mx_fail(MX_ERR_OUT_OF_MEMORY, "%s: no memory to parse it", origin);
+    memcpy(copy, text, size);
+    copy[size] = '\0';
+    mx_status status = parse_lines(copy, origin, gpu, path, table, matched);
+    free(copy);
+    return status;
+}
+
+/* The file's bytes (malloc'd, *size of them), or NULL after mx_fail. A FIFO or device is
+ * refused before it can block; so is a file over the size limit. */
+static char *read_table(const char *file, size_t *size) {
+    int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat info;
+    char *text = NULL;
+    if (fd < 0 || fstat(fd, &info) != 0)
+        mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: %s", file, strerror(errno));
+    else if (!S_ISREG(info.st_mode))
+        mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: not a regular file", file);
+    else if (info.st_size > MX_GEMM_DISPATCH_MAX_BYTES)
+        mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: %lld bytes: a table holds at most %d", file,
+                (long long)info.st_size, MX_GEMM_DISPATCH_MAX_BYTES);
+    else if (!(text = malloc((size_t)info.st_size + 1)))
+        mx_fail(MX_ERR_OUT_OF_MEMORY, "%s: no memory to read it", file);
+    else if (read(fd, text, (size_t)info.st_size + 1) != info.st_size) {
+        mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: could not read it whole", file);
+        free(text);
+        text = NULL;
+    }
+    if (fd >= 0) close(fd);
+    *size = text ? (size_t)info.st_size : 0;
+    return text;
+}
+
+mx_status mx_gemm_dispatch_open(const char *gpu, const char *path, mx_gemm_dispatch *table,
+                                char *source, size_t source_size) {
+    table->rows = NULL;
+    table->count = 0;
+    const char *file = getenv(MX_GEMM_DISPATCH_ENV);
+    bool matched = false;
+    mx_status status = MX_OK;
+    if (file && strcmp(file, "thresholds") == 0) {
+        snprintf(source, source_size, "thresholds (%s=thresholds)", MX_GEMM_DISPATCH_ENV);
+        return MX_OK;
+    }
+    if (file && file[0]) {
+        size_t size = 0;
+        char *text = read_table(file, &size);
+        status = text ? mx_gemm_dispatch_parse(text, size, file, gpu, path, table, &matched)
+                      : MX_ERR_INVALID_ARGUMENT;
+        free(text);
+        if (status == MX_OK && !matched)
+            status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: no row for %s on the %s path", file, gpu,
+                             path);
+        if (status != MX_OK) {
+            snprintf(source, source_size, "thresholds: %s=%s refused: %s", MX_GEMM_DISPATCH_ENV,
+                     file, mx_last_error());
+            return status;
+        }
+        snprintf(source, source_size, "table %s=%s: %zu rows for %s on the %s path",
+                 MX_GEMM_DISPATCH_ENV, file, table->count, gpu, path);
+        return MX_OK;
+    }
+    for (const mx_gemm_dispatch_source_text *b = mx_gemm_dispatch_builtin; b->text; b++) {
+        status =
+            mx_gemm_dispatch_parse(b->text, strlen(b->text), b->origin, gpu, path, table, &matched);
+        if (status != MX_OK) {
+            snprintf(source, source_size, "thresholds: the built-in table refused: %s",
+                     mx_last_error());
+            return status;
+        }
+        if (matched) {
+            snprintf(source, source_size, "table %s (built in): %zu rows for %s on the %s path",
+                     b->origin, table->count, gpu, path);
+            return MX_OK;
+        }
+    }
+    snprintf(source, source_size, "thresholds (no table for %s on the %s path)", gpu, path);
+    return MX_OK;
+}
+
+static double shape_distance(const mx_gemm_dispatch_row *row, int64_t n, int64_t k) {
+    return fabs(log2((double)row->n / (double)n)) + fabs(log2((double)row->k / (double)k));
+}
+
+mx_gemm_variant mx_gemm_dispatch_pick(const mx_gemm_dispatch *table, mx_dtype dtype, int64_t m,
+                                      int64_t n, int64_t k) {
+    const mx_gemm_dispatch_row *shape = NULL;
+    for (size_t i = 0; i < table->count; i++) {
+        const mx_gemm_dispatch_row *row = &table->rows[i];
+        if (row->dtype == dtype &&
+            (!shape || shape_distance(row, n, k) < shape_distance(shape, n, k)))
+            shape = row;
+    }
+    if (!shape) return MX_GEMM_AUTO;
+    /* The rows of that shape follow it in order of m. */
+    const mx_gemm_dispatch_row *row = shape, *end = table->rows + table->count;
+    while (row->m < m && row + 1 < end && row[1].dtype == dtype && row[1].n == shape->n &&
+           row[1].k == shape->k)
+        row++;
+    return row->variant;
+}
