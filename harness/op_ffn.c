@@ -142,8 +142,9 @@ static bool ffn_setup(const mx_sweep_row *row, mx_activation activation, void **
                                       .down_bias = p->down_bias,
                                       .residual = p->x,
                                       .y = p->y};
-        p->dense_workspace_bytes = mx_ffn_fp16_workspace_bytes(&p->problem);
-        ok = mx_op_allocate(&p->dense_workspace, (double)p->dense_workspace_bytes, why, why_size,
+        ok = mx_op_mx_ok(mx_ffn_fp16_workspace_bytes(&p->problem, &p->dense_workspace_bytes), why,
+                         why_size, "FP16 reference workspace") &&
+             mx_op_allocate(&p->dense_workspace, (double)p->dense_workspace_bytes, why, why_size,
                             "FP16 reference workspace") &&
              ffn_dense(p, p->up.dequantized, p->down.dequantized, p->y_fp16, 0, why, why_size) &&
              ffn_dense(p, p->up.original, p->down.original, p->y_original, 0, why, why_size) &&
@@ -182,8 +183,10 @@ static bool ffn_prepare(void *opaque, const char *variant, mx_op_prepared *prepa
     prepared->mode = ffn_variant_table[v].mode;
     memory->weight_bytes_mxfp4 = p->up.mxfp4_bytes + p->down.mxfp4_bytes;
     memory->prepare_us = p->up.prepare_us + p->down.prepare_us;
-    prepared->workspace_bytes = mx_ffn_workspace_bytes(p->context, f, ffn_variant_table[v].variant,
-                                                       ffn_variant_table[v].mode);
+    if (!mx_op_mx_ok(mx_ffn_workspace_bytes(p->context, f, ffn_variant_table[v].variant,
+                                            ffn_variant_table[v].mode, &prepared->workspace_bytes),
+                     why, why_size, "workspace"))
+        return false;
     memory->workspace_bytes = (int64_t)prepared->workspace_bytes;
     memory->measured_bytes = p->up.mxfp4_measured_bytes + p->down.mxfp4_measured_bytes;
     return mx_op_workspace_allocate(&prepared->workspace, prepared->workspace_bytes,

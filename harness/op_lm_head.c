@@ -144,8 +144,11 @@ static bool lm_head_prepare(void *opaque, const char *variant, mx_op_prepared *v
         memory->prepare_us = p->w.prepare_us;
     }
     /* GEMM workspace (none for fp16) + the sampler's sort buffers, which every path needs. */
-    v->workspace_bytes = v->fp16 ? mx_sample_workspace_bytes(p->m, p->vocab)
-                                 : mx_lm_head_workspace_bytes(p->context, &problem, chosen);
+    if (!mx_op_mx_ok(
+            v->fp16 ? mx_sample_workspace_bytes(p->m, p->vocab, &v->workspace_bytes)
+                    : mx_lm_head_workspace_bytes(p->context, &problem, chosen, &v->workspace_bytes),
+            why, why_size, "workspace"))
+        return false;
     memory->workspace_bytes = (int64_t)v->workspace_bytes;
     size_t free_before = 0, free_after = 0, total = 0;
     bool ok =

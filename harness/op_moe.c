@@ -234,8 +234,9 @@ static bool moe_setup(const mx_sweep_row *row, void **out, char *why, size_t why
                             .experts = E,
                             .topk = p->topk,
                             .dtype = p->dtype};
-    p->reference_workspace_bytes = mx_moe_fp16_workspace_bytes(&shape);
     bool ok =
+        mx_op_mx_ok(mx_moe_fp16_workspace_bytes(&shape, &p->reference_workspace_bytes), why,
+                    why_size, "FP16 reference workspace") &&
         mx_op_mx_ok(mx_moe_context_create(&p->context), why, why_size, "MoE context") &&
         mx_op_weight_make(&p->w1, E, E * 2 * I, hidden, p->dtype, dist, mx_op_seed(row, 0x3E1),
                           exact, true, why, why_size) &&
@@ -282,9 +283,9 @@ static bool moe_prepare(void *opaque, const char *variant, mx_op_prepared *v,
     mx_moe_problem problem = moe_view(p);
     memory->weight_bytes_mxfp4 = p->w1.mxfp4_bytes + p->w2.mxfp4_bytes;
     memory->prepare_us = p->w1.prepare_us + p->w2.prepare_us;
-    v->workspace_bytes = mx_moe_workspace_bytes(p->context, &problem, chosen);
-    if (v->workspace_bytes == 0)
-        return mx_op_failed(why, why_size, "workspace", "the MoE problem was refused");
+    if (!mx_op_mx_ok(mx_moe_workspace_bytes(p->context, &problem, chosen, &v->workspace_bytes), why,
+                     why_size, "workspace"))
+        return false;
     memory->workspace_bytes = (int64_t)v->workspace_bytes;
     size_t free_before = 0, free_after = 0, total = 0;
     if (!mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") ||

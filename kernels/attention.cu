@@ -265,9 +265,9 @@ static mx_gemm_problem mx_output_gemm(const mx_attention_problem *problem, const
 /* Which projections a workspace must serve (a mask). */
 enum { MX_PROJ_FUSED = 1, MX_PROJ_SEPARATE = 2, MX_PROJ_OUTPUT = 4 };
 
-static size_t mx_projection_bytes(mx_attention_context *context,
-                                  const mx_attention_problem *problem, int which,
-                                  mx_gemm_variant variant) {
+static mx_status mx_projection_bytes(mx_attention_context *context,
+                                     const mx_attention_problem *problem, int which,
+                                     mx_gemm_variant variant, size_t *largest) {
     const mx_attention_shape *shape = &problem->shape;
     const int64_t q_rows = shape->q_heads * shape->head_dim,
                   kv_rows = shape->kv_heads * shape->head_dim;
@@ -280,12 +280,13 @@ static size_t mx_projection_bytes(mx_attention_context *context,
         gemms[count++] = mx_qkv_gemm(problem, q_rows + kv_rows, kv_rows, NULL);
     }
     if (which & MX_PROJ_OUTPUT) gemms[count++] = mx_output_gemm(problem, NULL);
-    size_t largest = 0;
+    *largest = 0;
     for (int i = 0; i < count; i++) {
-        size_t bytes = mx_gemm_workspace_bytes(context->gemm, &gemms[i], variant);
-        largest = bytes > largest ? bytes : largest;
+        size_t bytes = 0;
+        MX_TRY(mx_gemm_workspace_bytes(context->gemm, &gemms[i], variant, &bytes));
+        *largest = bytes > *largest ? bytes : *largest;
     }
-    return largest;
+    return MX_OK;
 }
 
 /* Block workspace: Q/K/V buffer, context buffer, then a region the core and the projections (or
@@ -438,10 +439,6 @@ static mx_status mx_check_context(const mx_attention_context *context) {
     return context ? MX_OK : mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
 }
 
-static mx_status mx_check_bytes_out(const size_t *bytes) {
-    return bytes ? MX_OK : mx_fail(MX_ERR_INVALID_ARGUMENT, "bytes is NULL");
-}
-
 // ---- public entry points
 
 extern "C" mx_status mx_attention_context_create(mx_attention_context **context) {
@@ -510,9 +507,8 @@ extern "C" mx_status mx_attention_projection_workspace_bytes(mx_attention_contex
     MX_TRY(mx_check_context(context));
     MX_TRY(mx_check_variant(variant));
     MX_TRY(mx_check_problem(problem, 0));
-    *bytes = mx_projection_bytes(context, problem,
-                                 MX_PROJ_FUSED | MX_PROJ_SEPARATE | MX_PROJ_OUTPUT, variant);
-    return MX_OK;
+    return mx_projection_bytes(context, problem, MX_PROJ_FUSED | MX_PROJ_SEPARATE | MX_PROJ_OUTPUT,
+                               variant, bytes);
 }
 
 static int mx_mode_projections(mx_attention_qkv_mode mode) {
@@ -536,9 +532,10 @@ extern "C" mx_status mx_attention_workspace_bytes(mx_attention_context *context,
     MX_TRY(mx_check_mode(mode));
     MX_TRY(mx_check_variant(variant));
     MX_TRY(mx_check_problem(problem, 0));
-    *bytes = mx_block(&problem->shape,
-                      mx_projection_bytes(context, problem, mx_mode_projections(mode), variant))
-                 .total;
+    size_t projection_bytes = 0;
+    MX_TRY(mx_projection_bytes(context, problem, mx_mode_projections(mode), variant,
+                               &projection_bytes));
+    *bytes = mx_block(&problem->shape, projection_bytes).total;
     return MX_OK;
 }
 
@@ -574,8 +571,9 @@ static mx_status mx_check_projection(mx_attention_context *context,
     MX_TRY(mx_check_variant(variant));
     MX_TRY(mx_check_problem(problem, uses));
     if (which & MX_PROJ_SEPARATE) MX_TRY(mx_check_qkv_slices(&problem->shape));
-    return mx_check_workspace(mx_projection_bytes(context, problem, which, variant), workspace,
-                              workspace_bytes, what);
+    size_t needed = 0;
+    MX_TRY(mx_projection_bytes(context, problem, which, variant, &needed));
+    return mx_check_workspace(needed, workspace, workspace_bytes, what);
 }
 
 extern "C" mx_status mx_attention_qkv_fused(mx_attention_context *context,
@@ -656,8 +654,10 @@ extern "C" mx_status mx_attention(mx_attention_context *context,
     MX_TRY(mx_check_problem(problem, MX_USES_QKV_MXFP4 | MX_USES_O_MXFP4));
     const mx_attention_shape *shape = &problem->shape;
     if (mode == MX_ATTENTION_QKV_SEPARATE) MX_TRY(mx_check_qkv_slices(shape));
-    mx_block_layout layout =
-        mx_block(shape, mx_projection_bytes(context, problem, mx_mode_projections(mode), variant));
+    size_t projection_bytes = 0;
+    MX_TRY(mx_projection_bytes(context, problem, mx_mode_projections(mode), variant,
+                               &projection_bytes));
+    mx_block_layout layout = mx_block(shape, projection_bytes);
     MX_TRY(mx_check_workspace(layout.total, workspace, workspace_bytes, "the attention block"));
     char *base = (char *)workspace;
     char *qkv = base + layout.qkv_offset, *attn = base + layout.attn_offset,

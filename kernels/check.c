@@ -28,3 +28,9 @@ mx_status mx_check_dtype(int dtype, const char *what) {
     return mx_fail(MX_ERR_INVALID_ARGUMENT, "%s = %d: expected MX_F32, MX_F16 or MX_BF16", what,
                    dtype);
 }
+
+mx_status mx_check_bytes_out(size_t *bytes) {
+    if (!bytes) return mx_fail(MX_ERR_INVALID_ARGUMENT, "bytes is NULL");
+    *bytes = 0;
+    return MX_OK;
+}

@@ -27,6 +27,10 @@ mx_status mx_cublas_fail(cublasStatus_t status, const char *call, const char *fi
 /* A dense dtype argument must be MX_F32, MX_F16 or MX_BF16. */
 mx_status mx_check_dtype(int dtype, const char *what);
 
+/* The out argument of a workspace query (gemm.h's convention): NULL is refused, else set to 0
+ * until the query succeeds. */
+mx_status mx_check_bytes_out(size_t *bytes);
+
 #ifdef __cplusplus
 }
 #endif

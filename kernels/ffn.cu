@@ -28,11 +28,6 @@ typedef struct {
     size_t h_offset, u_offset, gemm_offset, total;
 } mx_ffn_layout;
 
-/* The workspace queries answer 0 for a problem whose sizes cannot be planned. */
-static bool mx_ffn_sized(const mx_ffn_problem *p) {
-    return p && p->m > 0 && p->hidden > 0 && p->intermediate > 0;
-}
-
 static mx_ffn_layout mx_ffn_plan(const mx_ffn_problem *p, bool with_u, size_t gemm_bytes) {
     mx_ffn_layout layout;
     size_t h_bytes = (size_t)(p->m * p->intermediate * 2);
@@ -72,30 +67,20 @@ static mx_gemm_problem mx_ffn_gemm(const mx_ffn_problem *p, bool down, bool fuse
     return g;
 }
 
-static size_t mx_ffn_gemm_bytes(const mx_gemm_context *context, const mx_ffn_problem *p,
-                                mx_gemm_variant variant, bool fused) {
+/* The larger of the two GEMMs' workspaces. */
+static mx_status mx_ffn_gemm_bytes(const mx_gemm_context *context, const mx_ffn_problem *p,
+                                   mx_gemm_variant variant, bool fused, size_t *bytes) {
     mx_gemm_problem up = mx_ffn_gemm(p, false, fused, p->x, NULL);
     mx_gemm_problem down = mx_ffn_gemm(p, true, fused, NULL, p->y);
-    size_t up_bytes = mx_gemm_workspace_bytes(context, &up, variant);
-    size_t down_bytes = mx_gemm_workspace_bytes(context, &down, variant);
-    return up_bytes > down_bytes ? up_bytes : down_bytes;
+    size_t up_bytes = 0, down_bytes = 0;
+    MX_TRY(mx_gemm_workspace_bytes(context, &up, variant, &up_bytes));
+    MX_TRY(mx_gemm_workspace_bytes(context, &down, variant, &down_bytes));
+    *bytes = up_bytes > down_bytes ? up_bytes : down_bytes;
+    return MX_OK;
 }
 
-extern "C" size_t mx_ffn_workspace_bytes(const mx_gemm_context *context,
-                                         const mx_ffn_problem *problem, mx_gemm_variant variant,
-                                         mx_ffn_epilogue mode) {
-    if (!mx_ffn_sized(problem)) return 0;
-    bool fused = mode == MX_FFN_FUSED;
-    return mx_ffn_plan(problem, !fused, mx_ffn_gemm_bytes(context, problem, variant, fused)).total;
-}
-
-extern "C" size_t mx_ffn_fp16_workspace_bytes(const mx_ffn_problem *problem) {
-    if (!mx_ffn_sized(problem)) return 0;
-    return mx_ffn_plan(problem, true, 0).total;
-}
-
-/* The checks of the block itself; each GEMM's own checks follow in mx_ffn. */
-static mx_status mx_ffn_check(const mx_ffn_problem *p) {
+/* The block's sizes, dtype and activation: what its workspace queries check. */
+static mx_status mx_ffn_check_sizes(const mx_ffn_problem *p) {
     if (!p) return mx_fail(MX_ERR_INVALID_ARGUMENT, "problem is NULL");
     if (p->m <= 0)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "m = %lld: expected > 0", (long long)p->m);
@@ -114,6 +99,44 @@ static mx_status mx_ffn_check(const mx_ffn_problem *p) {
     if (p->dtype != MX_F16 && p->dtype != MX_BF16)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "dtype = %d: expected MX_F16 or MX_BF16",
                        (int)p->dtype);
+    return MX_OK;
+}
+
+/* The variant and mode of an mx_ffn call, and the sizes. */
+static mx_status mx_ffn_check_call(const mx_ffn_problem *p, mx_gemm_variant variant,
+                                   mx_ffn_epilogue mode) {
+    MX_TRY(mx_gemm_check_block_variant(variant, "the FFN block",
+                                       "it keeps prepared weights per GEMM"));
+    if ((unsigned)mode >= MX_FFN_EPILOGUE_COUNT)
+        return mx_fail(MX_ERR_INVALID_ARGUMENT,
+                       "mode = %d: expected MX_FFN_FUSED or "
+                       "MX_FFN_SEPARATE",
+                       (int)mode);
+    return mx_ffn_check_sizes(p);
+}
+
+extern "C" mx_status mx_ffn_workspace_bytes(const mx_gemm_context *context,
+                                            const mx_ffn_problem *problem, mx_gemm_variant variant,
+                                            mx_ffn_epilogue mode, size_t *bytes) {
+    MX_TRY(mx_check_bytes_out(bytes));
+    MX_TRY(mx_ffn_check_call(problem, variant, mode));
+    const bool fused = mode == MX_FFN_FUSED;
+    size_t gemm_bytes = 0;
+    MX_TRY(mx_ffn_gemm_bytes(context, problem, variant, fused, &gemm_bytes));
+    *bytes = mx_ffn_plan(problem, !fused, gemm_bytes).total;
+    return MX_OK;
+}
+
+extern "C" mx_status mx_ffn_fp16_workspace_bytes(const mx_ffn_problem *problem, size_t *bytes) {
+    MX_TRY(mx_check_bytes_out(bytes));
+    MX_TRY(mx_ffn_check_sizes(problem));
+    *bytes = mx_ffn_plan(problem, true, 0).total;
+    return MX_OK;
+}
+
+/* The checks of the block itself; each GEMM's own checks follow in mx_ffn. */
+static mx_status mx_ffn_check(const mx_ffn_problem *p) {
+    MX_TRY(mx_ffn_check_sizes(p));
     MX_TRY(mx_check_pointer(p->x, 16, "x"));
     MX_TRY(mx_check_pointer(p->y, 4, "y"));
     /* the separate mode hands these to the elementwise kernel, not to a GEMM's checks */
@@ -174,16 +197,11 @@ extern "C" mx_status mx_ffn(mx_gemm_context *context, const mx_ffn_problem *prob
                             mx_gemm_variant variant, mx_ffn_epilogue mode, void *workspace,
                             size_t workspace_bytes, cudaStream_t stream) {
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
-    MX_TRY(mx_gemm_check_block_variant(variant, "the FFN block",
-                                       "it keeps prepared weights per GEMM"));
-    if ((unsigned)mode >= MX_FFN_EPILOGUE_COUNT)
-        return mx_fail(MX_ERR_INVALID_ARGUMENT,
-                       "mode = %d: expected MX_FFN_FUSED or "
-                       "MX_FFN_SEPARATE",
-                       (int)mode);
+    MX_TRY(mx_ffn_check_call(problem, variant, mode));
     MX_TRY(mx_ffn_check(problem));
     const bool fused = mode == MX_FFN_FUSED;
-    const size_t gemm_bytes = mx_ffn_gemm_bytes(context, problem, variant, fused);
+    size_t gemm_bytes = 0;
+    MX_TRY(mx_ffn_gemm_bytes(context, problem, variant, fused, &gemm_bytes));
     const mx_ffn_layout layout = mx_ffn_plan(problem, !fused, gemm_bytes);
     MX_TRY(mx_ffn_check_workspace("mx_ffn", layout.total, workspace, workspace_bytes));
     char *base = (char *)workspace;

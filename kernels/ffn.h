@@ -47,10 +47,11 @@ const char *mx_ffn_epilogue_name(mx_ffn_epilogue mode);
 /* Rows of the up weights: intermediate, or 2 x intermediate for the gated units. */
 int64_t mx_ffn_up_rows(mx_activation activation, int64_t intermediate);
 
-/* Workspace of mx_ffn, in bytes: the hidden activations [m, intermediate] (and the up product
- * [m, up_n] in separate mode), plus the larger of the two GEMMs' workspaces. */
-size_t mx_ffn_workspace_bytes(const mx_gemm_context *context, const mx_ffn_problem *problem,
-                              mx_gemm_variant variant, mx_ffn_epilogue mode);
+/* Workspace of mx_ffn into *bytes: the hidden activations [m, intermediate] (and the up
+ * product [m, up_n] in separate mode), plus the larger of the two GEMMs' workspaces. MX_OK, or
+ * the status of the first bad size, dtype, activation, variant or mode (gemm.h's convention). */
+mx_status mx_ffn_workspace_bytes(const mx_gemm_context *context, const mx_ffn_problem *problem,
+                                 mx_gemm_variant variant, mx_ffn_epilogue mode, size_t *bytes);
 
 /* Runs the block with both GEMMs in the variant (auto: each GEMM chooses). Checks every argument
  * of both GEMMs before launching anything. */

@@ -396,11 +396,10 @@ static size_t mx_epilogue_offset(size_t weight_bytes) {
     return (weight_bytes + 255) / 256 * 256;
 }
 
-extern "C" size_t mx_gemm_workspace_bytes(const mx_gemm_context *context,
-                                          const mx_gemm_problem *problem, mx_gemm_variant variant) {
-    variant = mx_resolve(context, problem, variant);
-    size_t weights = mx_weight_workspace_bytes(problem, variant);
-    if (!mx_has_epilogue(problem) || mx_epilogue_in_kernel(variant)) return weights;
+/* The workspace of a checked problem on the variant that runs (auto resolved). */
+static size_t mx_needed_bytes(const mx_gemm_problem *problem, mx_gemm_variant runs) {
+    size_t weights = mx_weight_workspace_bytes(problem, runs);
+    if (!mx_has_epilogue(problem) || mx_epilogue_in_kernel(runs)) return weights;
     return mx_epilogue_offset(weights) + (size_t)(problem->m * problem->n * 2);
 }
 
@@ -410,13 +409,15 @@ extern "C" mx_vram_report mx_gemm_vram(const mx_gemm_context *context,
     int64_t weights = problem->batch * problem->n * problem->k;
     report.weight_bytes_fp16 = weights * 2;
     report.weight_bytes_mxfp4 = (int64_t)mx_weights_bytes(problem->n, problem->k, problem->batch);
-    report.workspace_bytes = (int64_t)mx_gemm_workspace_bytes(context, problem, variant);
+    report.workspace_bytes =
+        (int64_t)mx_needed_bytes(problem, mx_resolve(context, problem, variant));
     report.savings = 1.0 - (double)(report.weight_bytes_mxfp4 + report.workspace_bytes) /
                                (double)report.weight_bytes_fp16;
     return report;
 }
 
-static mx_status mx_check_problem(const mx_gemm_problem *problem) {
+/* Everything but the data pointers: what the workspace query checks. */
+static mx_status mx_check_sizes(const mx_gemm_problem *problem) {
     if (!problem) return mx_fail(MX_ERR_INVALID_ARGUMENT, "problem is NULL");
     if (problem->m <= 0 || problem->batch <= 0)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "m = %lld, batch = %lld: expected both > 0",
@@ -429,15 +430,10 @@ static mx_status mx_check_problem(const mx_gemm_problem *problem) {
     if (problem->dtype != MX_F16 && problem->dtype != MX_BF16)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "dtype = %d: expected MX_F16 or MX_BF16",
                        (int)problem->dtype);
-    MX_TRY(mx_check_pointer(problem->x, 16, "x"));
-    MX_TRY(mx_weights_check(&problem->w, problem->n, problem->k, problem->batch, "w"));
-    MX_TRY(mx_check_pointer(problem->y, 4, "y"));
-    if (problem->bias) MX_TRY(mx_check_pointer(problem->bias, 2, "bias"));
     if ((unsigned)problem->activation >= MX_ACT_COUNT)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "activation = %d: not an mx_activation",
                        (int)problem->activation);
     if (problem->batch_rows) {
-        MX_TRY(mx_check_pointer(problem->batch_rows, 4, "batch_rows"));
         if (problem->batch_rows_total < 0 ||
             problem->batch_rows_total > problem->batch * problem->m)
             return mx_fail(MX_ERR_INVALID_ARGUMENT,
@@ -453,6 +449,16 @@ static mx_status mx_check_problem(const mx_gemm_problem *problem) {
         return mx_fail(MX_ERR_INVALID_ARGUMENT,
                        "n = %lld: %s reads interleaved (gate, linear) pairs, n must be even",
                        (long long)problem->n, mx_activation_name(problem->activation));
+    return MX_OK;
+}
+
+static mx_status mx_check_problem(const mx_gemm_problem *problem) {
+    MX_TRY(mx_check_sizes(problem));
+    MX_TRY(mx_check_pointer(problem->x, 16, "x"));
+    MX_TRY(mx_weights_check(&problem->w, problem->n, problem->k, problem->batch, "w"));
+    MX_TRY(mx_check_pointer(problem->y, 4, "y"));
+    if (problem->bias) MX_TRY(mx_check_pointer(problem->bias, 2, "bias"));
+    if (problem->batch_rows) MX_TRY(mx_check_pointer(problem->batch_rows, 4, "batch_rows"));
     if (problem->residual) MX_TRY(mx_check_pointer(problem->residual, 2, "residual"));
     return MX_OK;
 }
@@ -474,10 +480,9 @@ static mx_status mx_check_variant_support(const mx_gemm_problem *problem, mx_gem
     return MX_OK;
 }
 
-static mx_status mx_check_workspace(const mx_gemm_context *context, const mx_gemm_problem *problem,
-                                    mx_gemm_variant variant, const void *workspace,
-                                    size_t workspace_bytes) {
-    size_t needed = mx_gemm_workspace_bytes(context, problem, variant);
+static mx_status mx_check_workspace(const mx_gemm_problem *problem, mx_gemm_variant variant,
+                                    const void *workspace, size_t workspace_bytes) {
+    size_t needed = mx_needed_bytes(problem, variant);
     if (workspace_bytes < needed || (needed > 0 && !workspace))
         return mx_fail(MX_ERR_WORKSPACE,
                        "variant %s needs %zu workspace bytes for m=%lld n=%lld k=%lld batch=%lld; "
@@ -495,7 +500,7 @@ extern "C" mx_status mx_gemm_persistent_prepare(mx_gemm_context *context,
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
     MX_TRY(mx_check_problem(problem));
     MX_TRY(mx_check_variant_support(problem, MX_GEMM_PERSISTENT));
-    MX_TRY(mx_check_workspace(context, problem, MX_GEMM_PERSISTENT, workspace, workspace_bytes));
+    MX_TRY(mx_check_workspace(problem, MX_GEMM_PERSISTENT, workspace, workspace_bytes));
     return mx_weights_dequantize(&problem->w, problem->dtype, workspace, stream);
 }
 
@@ -507,7 +512,20 @@ extern "C" mx_status mx_gemm_check(const mx_gemm_context *context, const mx_gemm
     MX_TRY(mx_check_problem(problem));
     const mx_gemm_variant runs = mx_resolve(context, problem, variant);
     MX_TRY(mx_check_variant_support(problem, runs));
-    return mx_check_workspace(context, problem, runs, workspace, workspace_bytes);
+    return mx_check_workspace(problem, runs, workspace, workspace_bytes);
+}
+
+extern "C" mx_status mx_gemm_workspace_bytes(const mx_gemm_context *context,
+                                             const mx_gemm_problem *problem,
+                                             mx_gemm_variant variant, size_t *bytes) {
+    MX_TRY(mx_check_bytes_out(bytes));
+    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
+    MX_TRY(mx_check_variant_value(variant));
+    MX_TRY(mx_check_sizes(problem));
+    const mx_gemm_variant runs = mx_resolve(context, problem, variant);
+    MX_TRY(mx_check_variant_support(problem, runs));
+    *bytes = mx_needed_bytes(problem, runs);
+    return MX_OK;
 }
 
 extern "C" mx_status mx_gemm(mx_gemm_context *context, const mx_gemm_problem *problem,

@@ -679,11 +679,13 @@ static mx_status mx_sample_check_params(const mx_sampling_params *params, int64_
     return MX_OK;
 }
 
-extern "C" size_t mx_sample_workspace_bytes(int64_t m, int64_t vocab) {
+extern "C" mx_status mx_sample_workspace_bytes(int64_t m, int64_t vocab, size_t *bytes) {
+    MX_TRY(mx_check_bytes_out(bytes));
+    MX_TRY(mx_sample_check_shape(m, vocab));
     mx_sample_layout layout;
-    if (m <= 0 || vocab <= 0 || m > INT32_MAX / vocab) return 0;
-    if (mx_sample_layout_make(m, vocab, NULL, &layout) != MX_OK) return 0;
-    return layout.total_bytes;
+    MX_TRY(mx_sample_layout_make(m, vocab, NULL, &layout));
+    *bytes = layout.total_bytes;
+    return MX_OK;
 }
 
 /* Checks everything of mx_sample but the logits' contents; fills the workspace layout. */
@@ -718,18 +720,10 @@ extern "C" mx_status mx_sample(const void *logits, mx_dtype logits_dtype, int64_
                             stream);
 }
 
-extern "C" size_t mx_lm_head_workspace_bytes(const mx_gemm_context *context,
-                                             const mx_gemm_problem *problem,
-                                             mx_gemm_variant variant) {
-    if (!problem) return 0;
-    return mx_align256(mx_gemm_workspace_bytes(context, problem, variant)) +
-           mx_sample_workspace_bytes(problem->m, problem->n);
-}
-
-extern "C" mx_status mx_lm_head(mx_gemm_context *context, const mx_gemm_problem *problem,
-                                mx_gemm_variant variant, const mx_sampling_params *params,
-                                int32_t *tokens, float *probabilities, void *workspace,
-                                size_t workspace_bytes, cudaStream_t stream) {
+/* The logits GEMM's workspace, 256-aligned, after the checks of an LM head problem. */
+static mx_status mx_lm_head_gemm_bytes(const mx_gemm_context *context,
+                                       const mx_gemm_problem *problem, mx_gemm_variant variant,
+                                       size_t *bytes) {
     if (!problem) return mx_fail(MX_ERR_INVALID_ARGUMENT, "problem is NULL");
     if (problem->batch != 1)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "batch = %lld: expected 1 (one logits matrix)",
@@ -738,10 +732,33 @@ extern "C" mx_status mx_lm_head(mx_gemm_context *context, const mx_gemm_problem 
         return mx_fail(MX_ERR_INVALID_ARGUMENT,
                        "activation = %d / residual: expected none for the logits",
                        (int)problem->activation);
-    size_t gemm_bytes = mx_align256(mx_gemm_workspace_bytes(context, problem, variant));
-    if (workspace_bytes < gemm_bytes)
+    MX_TRY(mx_gemm_workspace_bytes(context, problem, variant, bytes));
+    *bytes = mx_align256(*bytes);
+    return MX_OK;
+}
+
+extern "C" mx_status mx_lm_head_workspace_bytes(const mx_gemm_context *context,
+                                                const mx_gemm_problem *problem,
+                                                mx_gemm_variant variant, size_t *bytes) {
+    MX_TRY(mx_check_bytes_out(bytes));
+    size_t gemm_bytes = 0, sample_bytes = 0;
+    MX_TRY(mx_lm_head_gemm_bytes(context, problem, variant, &gemm_bytes));
+    MX_TRY(mx_sample_workspace_bytes(problem->m, problem->n, &sample_bytes));
+    *bytes = gemm_bytes + sample_bytes;
+    return MX_OK;
+}
+
+extern "C" mx_status mx_lm_head(mx_gemm_context *context, const mx_gemm_problem *problem,
+                                mx_gemm_variant variant, const mx_sampling_params *params,
+                                int32_t *tokens, float *probabilities, void *workspace,
+                                size_t workspace_bytes, cudaStream_t stream) {
+    size_t gemm_bytes = 0, needed = 0;
+    MX_TRY(mx_lm_head_gemm_bytes(context, problem, variant, &gemm_bytes));
+    if (workspace_bytes < gemm_bytes) {
+        MX_TRY(mx_lm_head_workspace_bytes(context, problem, variant, &needed));
         return mx_fail(MX_ERR_WORKSPACE, "workspace_bytes = %zu: expected at least %zu",
-                       workspace_bytes, mx_lm_head_workspace_bytes(context, problem, variant));
+                       workspace_bytes, needed);
+    }
     /* Sampler checked before the GEMM runs, so that a bad parameter launches nothing. */
     void *sample_workspace = workspace ? (char *)workspace + gemm_bytes : NULL;
     mx_sample_layout layout;

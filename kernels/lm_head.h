@@ -39,9 +39,9 @@ typedef struct {
     uint64_t offset;   /* Philox offset: a step counter so that successive calls differ */
 } mx_sampling_params;
 
-/* Workspace mx_sample needs for [m, vocab] logits (the same for every parameter set; 0 when the
- * shape is invalid). */
-size_t mx_sample_workspace_bytes(int64_t m, int64_t vocab);
+/* Workspace mx_sample needs for [m, vocab] logits into *bytes (the same for every parameter
+ * set). MX_OK, or the status naming a bad m or vocab (gemm.h's convention). */
+mx_status mx_sample_workspace_bytes(int64_t m, int64_t vocab, size_t *bytes);
 
 /* logits [m, vocab] of logits_dtype (MX_F32, MX_F16 or MX_BF16) -> tokens int32 [m], and when
  * probabilities is not NULL, float [m, vocab] as described above. Parameters and sizes are
@@ -55,8 +55,8 @@ mx_status mx_sample(const void *logits, mx_dtype logits_dtype, int64_t m, int64_
 /* The whole LM head step: the logits with mx_gemm (problem: m, n = vocab, k = hidden, batch 1,
  * x, the unembedding W, y = the logits buffer; no bias/epilogue needed), then mx_sample on them.
  * The workspace holds the GEMM variant's and the sampler's: mx_lm_head_workspace_bytes. */
-size_t mx_lm_head_workspace_bytes(const mx_gemm_context *context, const mx_gemm_problem *problem,
-                                  mx_gemm_variant variant);
+mx_status mx_lm_head_workspace_bytes(const mx_gemm_context *context, const mx_gemm_problem *problem,
+                                     mx_gemm_variant variant, size_t *bytes);
 mx_status mx_lm_head(mx_gemm_context *context, const mx_gemm_problem *problem,
                      mx_gemm_variant variant, const mx_sampling_params *params, int32_t *tokens,
                      float *probabilities, void *workspace, size_t workspace_bytes,

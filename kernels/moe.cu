@@ -165,13 +165,15 @@ static mx_status mx_moe_plan(const mx_moe_context *context, const mx_moe_problem
     } else {
         /* An expert gets a token at most once, so m_e <= tokens; for a fixed variant the GEMM
          * workspace grows with m, and auto only moves to variants with more workspace as m grows
-         * (gemm.h), so m = tokens bounds every expert call. */
+         * (its thresholds; a dispatch table picks variants without any), so m = tokens bounds
+         * every expert call. */
         mx_gemm_problem mlp1 = mx_moe_gemm_shape(tokens, 2 * intermediate, hidden, problem->dtype,
                                                  MX_ACT_SWIGLU_GPTOSS);
         mx_gemm_problem mlp2 =
             mx_moe_gemm_shape(tokens, hidden, intermediate, problem->dtype, MX_ACT_NONE);
-        size_t first = mx_gemm_workspace_bytes(context->gemm, &mlp1, variant);
-        size_t second = mx_gemm_workspace_bytes(context->gemm, &mlp2, variant);
+        size_t first = 0, second = 0;
+        MX_TRY(mx_gemm_workspace_bytes(context->gemm, &mlp1, variant, &first));
+        MX_TRY(mx_gemm_workspace_bytes(context->gemm, &mlp2, variant, &second));
         layout->expert_gemm_bytes = first > second ? first : second;
     }
 
@@ -363,13 +365,16 @@ static mx_status mx_moe_check_variant(mx_gemm_variant variant) {
     return mx_gemm_check_block_variant(variant, "mx_moe", "it would keep every expert dequantized");
 }
 
-extern "C" size_t mx_moe_workspace_bytes(const mx_moe_context *context,
-                                         const mx_moe_problem *problem, mx_gemm_variant variant) {
+extern "C" mx_status mx_moe_workspace_bytes(const mx_moe_context *context,
+                                            const mx_moe_problem *problem, mx_gemm_variant variant,
+                                            size_t *bytes) {
+    MX_TRY(mx_check_bytes_out(bytes));
+    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
+    MX_TRY(mx_moe_check_variant(variant));
     mx_moe_layout layout = {};
-    if (!context || mx_moe_check_variant(variant) != MX_OK ||
-        mx_moe_plan(context, problem, variant, false, false, &layout) != MX_OK)
-        return 0;
-    return layout.total;
+    MX_TRY(mx_moe_plan(context, problem, variant, false, false, &layout));
+    *bytes = layout.total;
+    return MX_OK;
 }
 
 extern "C" int mx_moe_uses_device_counts(const mx_moe_context *context,
@@ -381,18 +386,21 @@ extern "C" int mx_moe_uses_device_counts(const mx_moe_context *context,
     return layout.device_counts ? 1 : 0;
 }
 
-static size_t mx_moe_fp16_bytes(const mx_moe_problem *problem, bool host_counts) {
+static mx_status mx_moe_fp16_bytes(const mx_moe_problem *problem, bool host_counts, size_t *bytes) {
+    MX_TRY(mx_check_bytes_out(bytes));
     mx_moe_layout layout = {};
-    if (mx_moe_plan(NULL, problem, MX_GEMM_AUTO, true, host_counts, &layout) != MX_OK) return 0;
-    return layout.total;
+    MX_TRY(mx_moe_plan(NULL, problem, MX_GEMM_AUTO, true, host_counts, &layout));
+    *bytes = layout.total;
+    return MX_OK;
 }
 
-extern "C" size_t mx_moe_fp16_workspace_bytes(const mx_moe_problem *problem) {
-    return mx_moe_fp16_bytes(problem, false);
+extern "C" mx_status mx_moe_fp16_workspace_bytes(const mx_moe_problem *problem, size_t *bytes) {
+    return mx_moe_fp16_bytes(problem, false, bytes);
 }
 
-extern "C" size_t mx_moe_fp16_host_counts_workspace_bytes(const mx_moe_problem *problem) {
-    return mx_moe_fp16_bytes(problem, true);
+extern "C" mx_status mx_moe_fp16_host_counts_workspace_bytes(const mx_moe_problem *problem,
+                                                             size_t *bytes) {
+    return mx_moe_fp16_bytes(problem, true, bytes);
 }
 
 extern "C" int mx_moe_fp16_uses_device_counts(const mx_moe_problem *problem) {

@@ -83,13 +83,13 @@ void mx_moe_context_destroy(mx_moe_context *context);
 mx_status mx_moe_route(mx_moe_context *context, const mx_moe_problem *problem, void *logits,
                        int32_t *expert_ids, float *expert_weights, cudaStream_t stream);
 
-/* Workspace of mx_moe with this per-expert GEMM variant, in bytes (exactly what the call uses):
- * routing, grouping, the gathered tokens, h and o (one row per (token, slot) pair on the
+/* Workspace of mx_moe with this per-expert GEMM variant into *bytes (exactly what the call
+ * uses): routing, grouping, the gathered tokens, h and o (one row per (token, slot) pair on the
  * host-count path, tokens rows per expert on the device-count path), and on the host-count path
  * the GEMM workspace of the largest possible expert call (m_e = tokens). Depends on the shapes,
- * dtype and variant only. */
-size_t mx_moe_workspace_bytes(const mx_moe_context *context, const mx_moe_problem *problem,
-                              mx_gemm_variant variant);
+ * dtype and variant only. MX_OK, or the status of the first bad one (gemm.h's convention). */
+mx_status mx_moe_workspace_bytes(const mx_moe_context *context, const mx_moe_problem *problem,
+                                 mx_gemm_variant variant, size_t *bytes);
 
 /* 1 when mx_moe with this variant takes the device-count path for this problem, 0 when it takes
  * the host-count path, -1 when it would refuse the shapes or the variant. */

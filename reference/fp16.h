@@ -28,7 +28,7 @@ mx_status mx_gemm_fp16(mx_gemm_context *context, int64_t m, int64_t n, int64_t k
 /* The FP16 reference: the same block with dense weights of the dtype, up [up_n, hidden] and
  * down [hidden, intermediate] (the MXFP4 pointers of problem are ignored): mx_gemm_fp16,
  * mx_activation_apply, mx_gemm_fp16 (+ mx_activation_apply for the residual). */
-size_t mx_ffn_fp16_workspace_bytes(const mx_ffn_problem *problem);
+mx_status mx_ffn_fp16_workspace_bytes(const mx_ffn_problem *problem, size_t *bytes);
 mx_status mx_ffn_fp16(mx_gemm_context *context, const mx_ffn_problem *problem,
                       const void *up_weights, const void *down_weights, void *workspace,
                       size_t workspace_bytes, cudaStream_t stream);
@@ -42,8 +42,8 @@ mx_status mx_attention_fp16(mx_attention_context *context, const mx_attention_pr
  * temporary (MX_OK, or a status naming the bad argument). */
 mx_status mx_attention_fp16_workspace_bytes(const mx_attention_problem *problem, size_t *bytes);
 
-/* Workspace of mx_moe_fp16, in bytes (exactly what the call uses). */
-size_t mx_moe_fp16_workspace_bytes(const mx_moe_problem *problem);
+/* Workspace of mx_moe_fp16 into *bytes (exactly what the call uses; gemm.h's convention). */
+mx_status mx_moe_fp16_workspace_bytes(const mx_moe_problem *problem, size_t *bytes);
 
 /* 1 when mx_moe_fp16 takes its device-count path for this problem (within the bounds
  * above: where mx_moe with auto takes its own), 0 for the host-count path, -1 when it would
@@ -65,7 +65,7 @@ mx_status mx_moe_fp16(mx_moe_context *context, const mx_moe_problem *problem, co
 
 /* The FP16 reference on its host-count path at any size (to compare the two paths), and its
  * workspace in bytes. */
-size_t mx_moe_fp16_host_counts_workspace_bytes(const mx_moe_problem *problem);
+mx_status mx_moe_fp16_host_counts_workspace_bytes(const mx_moe_problem *problem, size_t *bytes);
 mx_status mx_moe_fp16_host_counts(mx_moe_context *context, const mx_moe_problem *problem,
                                   const void *w1, const void *w2, void *workspace,
                                   size_t workspace_bytes, cudaStream_t stream);

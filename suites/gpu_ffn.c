@@ -237,7 +237,8 @@ ParameterizedTest(epilogue_shape *s, gpu_ffn, gemm_epilogue_matches_fp64) {
                                            .residual = with_residual ? residual_d : NULL};
                 for (int v = 0; v < 5; v++) {
                     mx_gemm_variant runs = resolved(context, &problem, variants[v]);
-                    size_t needed = mx_gemm_workspace_bytes(context, &problem, variants[v]);
+                    size_t needed = 0;
+                    MX_CR_OK(mx_gemm_workspace_bytes(context, &problem, variants[v], &needed));
                     if (in_registers(runs))
                         cr_expect_eq(needed, 0, "%s with an epilogue asks for %zu bytes",
                                      mx_gemm_variant_name(variants[v]), needed);
@@ -471,7 +472,8 @@ ParameterizedTest(ffn_shape *s, gpu_ffn, block_matches_fp64_and_fp16_reference) 
                                       .down_bias = down_bias_d,
                                       .residual = x_d,
                                       .y = y_fp16};
-            size_t dense_bytes = mx_ffn_fp16_workspace_bytes(&problem);
+            size_t dense_bytes = 0;
+            MX_CR_OK(mx_ffn_fp16_workspace_bytes(&problem, &dense_bytes));
             void *dense_workspace;
             MX_CR_CUDA(cudaMalloc(&dense_workspace, dense_bytes));
             poison(y_fp16, m * hidden);
@@ -491,8 +493,9 @@ ParameterizedTest(ffn_shape *s, gpu_ffn, block_matches_fp64_and_fp16_reference) 
             problem.y = y;
             for (int mode = 0; mode < MX_FFN_EPILOGUE_COUNT; mode++) {
                 for (int v = 0; v < 4; v++) {
-                    size_t bytes = mx_ffn_workspace_bytes(context, &problem, variants[v],
-                                                          (mx_ffn_epilogue)mode);
+                    size_t bytes = 0;
+                    MX_CR_OK(mx_ffn_workspace_bytes(context, &problem, variants[v],
+                                                    (mx_ffn_epilogue)mode, &bytes));
                     void *workspace = NULL;
                     if (bytes) MX_CR_CUDA(cudaMalloc(&workspace, bytes));
                     poison(y, m * hidden);
@@ -557,7 +560,9 @@ Test(gpu_ffn, block_bad_arguments) {
                                  .down = down.view,
                                  .residual = x_d,
                                  .y = y};
-    size_t bytes = mx_ffn_workspace_bytes(context, &good, MX_GEMM_DEQUANT_CUBLAS, MX_FFN_SEPARATE);
+    size_t bytes = 0;
+    MX_CR_OK(
+        mx_ffn_workspace_bytes(context, &good, MX_GEMM_DEQUANT_CUBLAS, MX_FFN_SEPARATE, &bytes));
     MX_CR_CUDA(cudaMalloc(&workspace, bytes));
     mx_ffn_problem bad = good;
     bad.activation = MX_ACT_NONE;

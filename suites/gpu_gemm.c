@@ -126,7 +126,8 @@ mx_gemm_problem mx_test_device_view(const host_problem *p, const device_problem 
 /* Runs one variant with Y poisoned to NaN first; leaves Y (as 16-bit values) in d->y_host. */
 void mx_test_run_variant(device_problem *d, const mx_gemm_problem *problem,
                          mx_gemm_variant variant) {
-    size_t needed = mx_gemm_workspace_bytes(d->context, problem, variant);
+    size_t needed = 0;
+    MX_CR_OK(mx_gemm_workspace_bytes(d->context, problem, variant, &needed));
     if (needed > d->workspace_bytes) {
         cudaFree(d->workspace);
         MX_CR_CUDA(cudaMalloc(&d->workspace, needed));
@@ -262,8 +263,9 @@ Test(gpu_gemm, auto_follows_a_dispatch_table_of_this_gpu_and_refuses_a_foreign_o
         problem.m = 1024;
         cr_expect_eq(mx_gemm_choose(context, &problem),
                      foreign ? MX_GEMM_DEQUANT_CUBLAS : MX_GEMM_SKINNY);
-        cr_expect_eq(mx_gemm_workspace_bytes(context, &problem, MX_GEMM_AUTO) == 0, !foreign,
-                     "auto's workspace does not follow its choice");
+        size_t bytes = 1;
+        MX_CR_OK(mx_gemm_workspace_bytes(context, &problem, MX_GEMM_AUTO, &bytes));
+        cr_expect_eq(bytes == 0, !foreign, "auto's workspace does not follow its choice");
         problem.dtype = MX_BF16; /* no BF16 row: the thresholds */
         cr_expect_eq(mx_gemm_choose(context, &problem), MX_GEMM_DEQUANT_CUBLAS);
         mx_gemm_context_destroy(context);
@@ -333,12 +335,37 @@ Test(gpu_gemm, bad_arguments_are_refused_before_launch) {
     bad = good, bad.m = 8192, bad.batch = 512, bad.w.batch = 512;
     cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_UNSUPPORTED_SHAPE);
     cr_expect(strstr(mx_last_error(), "65536 token tiles"), "message: %s", mx_last_error());
-    size_t needed = mx_gemm_workspace_bytes(d.context, &good, MX_GEMM_DEQUANT_CUBLAS);
+    size_t needed = 0;
+    MX_CR_OK(mx_gemm_workspace_bytes(d.context, &good, MX_GEMM_DEQUANT_CUBLAS, &needed));
     cr_expect_eq(mx_gemm(d.context, &good, MX_GEMM_DEQUANT_CUBLAS, d.workspace, needed - 1, 0),
                  MX_ERR_WORKSPACE);
     char needed_text[32];
     snprintf(needed_text, sizeof needed_text, "%zu", needed);
     cr_expect(strstr(mx_last_error(), needed_text), "message: %s", mx_last_error());
+    /* The workspace query reads no data pointer, and refuses what the call would refuse for
+     * its sizes, variant or epilogue, with *bytes = 0. */
+    mx_gemm_problem sized = good;
+    sized.x = NULL, sized.y = NULL;
+    size_t bytes = 0;
+    MX_CR_OK(mx_gemm_workspace_bytes(d.context, &sized, MX_GEMM_DEQUANT_CUBLAS, &bytes));
+    cr_expect_eq(bytes, needed);
+    bad = good, bad.m = 0;
+    cr_expect_eq(mx_gemm_workspace_bytes(d.context, &bad, MX_GEMM_AUTO, &bytes),
+                 MX_ERR_INVALID_ARGUMENT);
+    cr_expect(bytes == 0 && strstr(mx_last_error(), "m = 0"), "%zu bytes, message: %s", bytes,
+              mx_last_error());
+    bad = good, bad.batch = 2, bad.activation = MX_ACT_GELU;
+    bytes = 1;
+    cr_expect_eq(mx_gemm_workspace_bytes(d.context, &bad, MX_GEMM_DEQUANT_CUBLAS, &bytes),
+                 MX_ERR_INVALID_ARGUMENT);
+    cr_expect(bytes == 0 && strstr(mx_last_error(), "batch = 2"), "%zu bytes, message: %s", bytes,
+              mx_last_error());
+    cr_expect_eq(mx_gemm_workspace_bytes(d.context, &good, (mx_gemm_variant)42, &bytes),
+                 MX_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(mx_gemm_workspace_bytes(d.context, &good, MX_GEMM_AUTO, NULL),
+                 MX_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(mx_gemm_workspace_bytes(NULL, &good, MX_GEMM_AUTO, &bytes),
+                 MX_ERR_INVALID_ARGUMENT);
     cr_expect_eq(mx_gemm(d.context, &good, (mx_gemm_variant)42, NULL, 0, 0),
                  MX_ERR_INVALID_ARGUMENT);
     mx_gemm_variant parsed;

@@ -46,7 +46,8 @@ static void *upload_logits(double *values, int64_t count, mx_dtype dtype) {
  * (probabilities only when asked). */
 static void sample(const void *logits, mx_dtype dtype, int64_t m, int64_t vocab,
                    mx_sampling_params params, int32_t *tokens, float *probabilities) {
-    size_t workspace_bytes = mx_sample_workspace_bytes(m, vocab);
+    size_t workspace_bytes = 0;
+    MX_CR_OK(mx_sample_workspace_bytes(m, vocab, &workspace_bytes));
     cr_assert_gt(workspace_bytes, 0);
     void *workspace = NULL;
     int32_t *d_tokens = NULL;
@@ -498,7 +499,8 @@ ParameterizedTest(head_shape *shape, gpu_lm_head, logits_match_fp64_and_fp16_ref
                                        .x = d_x,
                                        .w = w_prepared,
                                        .y = d_logits};
-            size_t bytes = mx_lm_head_workspace_bytes(context, &problem, variants[v]);
+            size_t bytes = 0;
+            MX_CR_OK(mx_lm_head_workspace_bytes(context, &problem, variants[v], &bytes));
             void *workspace = NULL;
             MX_CR_CUDA(cudaMalloc(&workspace, bytes));
             MX_CR_CUDA(cudaMemset(d_logits, 0xFF, (size_t)(m * n) * 2));
@@ -556,7 +558,8 @@ Test(gpu_lm_head, bad_parameters_are_refused_before_launch) {
     double logits[40];
     for (int i = 0; i < 40; i++) logits[i] = i % 7;
     void *device = upload_logits(logits, m * vocab, MX_F32);
-    size_t bytes = mx_sample_workspace_bytes(m, vocab);
+    size_t bytes = 0;
+    MX_CR_OK(mx_sample_workspace_bytes(m, vocab, &bytes));
     void *workspace;
     int32_t *tokens, host_tokens[4];
     MX_CR_CUDA(cudaMalloc(&workspace, bytes));
@@ -615,7 +618,8 @@ Test(gpu_lm_head, bad_parameters_are_refused_before_launch) {
     MX_CR_CUDA(cudaMemset(logits16, 0x7E, m * vocab * 2));
     mx_gemm_problem problem = {
         .m = m, .n = vocab, .k = 64, .batch = 1, .dtype = MX_F16, .x = x, .w = w, .y = logits16};
-    size_t head_bytes = mx_lm_head_workspace_bytes(context, &problem, MX_GEMM_FUSED);
+    size_t head_bytes = 0;
+    MX_CR_OK(mx_lm_head_workspace_bytes(context, &problem, MX_GEMM_FUSED, &head_bytes));
     void *head_workspace;
     MX_CR_CUDA(cudaMalloc(&head_workspace, head_bytes));
     cr_expect_eq(mx_lm_head(context, &problem, MX_GEMM_FUSED, &cases[0].params, tokens, NULL,

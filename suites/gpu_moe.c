@@ -169,10 +169,11 @@ size_t mx_test_y_bytes(const device_moe *d) {
 /* Runs a variant (or the FP16 reference when reference is set) with y poisoned to NaN first;
  * leaves y in d->y_host. */
 static void run_layer(device_moe *d, mx_gemm_variant variant, bool reference) {
-    mx_test_workspace_exactly(d, reference
-                                     ? mx_moe_fp16_workspace_bytes(&d->problem)
-                                     : mx_moe_workspace_bytes(d->context, &d->problem, variant));
-    cr_assert_gt(d->workspace_bytes, 0, "workspace query refused the problem: %s", mx_last_error());
+    size_t bytes = 0;
+    MX_CR_OK(reference ? mx_moe_fp16_workspace_bytes(&d->problem, &bytes)
+                       : mx_moe_workspace_bytes(d->context, &d->problem, variant, &bytes));
+    cr_assert_gt(bytes, 0);
+    mx_test_workspace_exactly(d, bytes);
     MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, mx_test_y_bytes(d))); /* NaN in FP16 and BF16 */
     if (reference)
         MX_CR_OK(mx_moe_fp16(d->context, &d->problem, d->w1_dense, d->w2_dense, d->workspace,
@@ -186,8 +187,10 @@ static void run_layer(device_moe *d, mx_gemm_variant variant, bool reference) {
 /* The FP16 reference forced onto its host-count path (counts copied to the host, per-expert
  * cublasGemmEx), y poisoned to NaN first; leaves y in d->y_host. */
 static void run_reference_host_counts(device_moe *d) {
-    mx_test_workspace_exactly(d, mx_moe_fp16_host_counts_workspace_bytes(&d->problem));
-    cr_assert_gt(d->workspace_bytes, 0, "workspace query refused the problem: %s", mx_last_error());
+    size_t bytes = 0;
+    MX_CR_OK(mx_moe_fp16_host_counts_workspace_bytes(&d->problem, &bytes));
+    cr_assert_gt(bytes, 0);
+    mx_test_workspace_exactly(d, bytes);
     MX_CR_CUDA(cudaMemset(d->problem.y, 0xFF, mx_test_y_bytes(d)));
     MX_CR_OK(mx_moe_fp16_host_counts(d->context, &d->problem, d->w1_dense, d->w2_dense,
                                      d->workspace, d->workspace_bytes, 0));

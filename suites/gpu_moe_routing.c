@@ -140,7 +140,8 @@ Test(gpu_moe, bad_arguments_are_refused_before_launch) {
     host_moe h = mx_test_make_moe((moe_shape){5, 96, 64, 4, 2, false}, ROUTER_GAUSSIAN, &rng);
     device_moe d = mx_test_upload_moe(&h, 0);
     const mx_moe_problem good = d.problem;
-    size_t needed = mx_moe_workspace_bytes(d.context, &good, MX_GEMM_DEQUANT_CUBLAS);
+    size_t needed = 0;
+    MX_CR_OK(mx_moe_workspace_bytes(d.context, &good, MX_GEMM_DEQUANT_CUBLAS, &needed));
     cr_assert_gt(needed, 0);
     mx_test_workspace_exactly(&d, needed);
     MX_CR_CUDA(cudaMemset(good.y, 0x7E, mx_test_y_bytes(&d)));
@@ -190,21 +191,35 @@ Test(gpu_moe, bad_arguments_are_refused_before_launch) {
     expect_refused(mx_moe_fp16(d.context, &good, NULL, d.w2_dense, ws, needed, 0),
                    MX_ERR_INVALID_ARGUMENT, "w1 is NULL", "reference without w1");
     /* Refused before anything is launched, so ws may be smaller than the sizes passed. */
-    const size_t reference_needed = mx_moe_fp16_workspace_bytes(&good);
+    size_t reference_needed = 0, host_needed = 0;
+    MX_CR_OK(mx_moe_fp16_workspace_bytes(&good, &reference_needed));
     cr_assert_gt(reference_needed, 0);
     expect_refused(
         mx_moe_fp16(d.context, &good, d.w1_dense, d.w2_dense, ws, reference_needed - 1, 0),
         MX_ERR_WORKSPACE, "mx_moe_fp16", "reference workspace one byte short");
-    const size_t host_needed = mx_moe_fp16_host_counts_workspace_bytes(&good);
+    MX_CR_OK(mx_moe_fp16_host_counts_workspace_bytes(&good, &host_needed));
     cr_assert_gt(host_needed, 0);
     expect_refused(
         mx_moe_fp16_host_counts(d.context, &good, d.w1_dense, d.w2_dense, ws, host_needed - 1, 0),
         MX_ERR_WORKSPACE, "mx_moe_fp16_host_counts",
         "host-count reference workspace one byte short");
     bad = good, bad.topk = 7;
-    cr_expect_eq(mx_moe_workspace_bytes(d.context, &bad, MX_GEMM_AUTO), 0);
-    cr_expect_eq(mx_moe_fp16_workspace_bytes(&bad), 0);
-    cr_expect_eq(mx_moe_fp16_host_counts_workspace_bytes(&bad), 0);
+    size_t bytes = 1;
+    expect_refused(mx_moe_workspace_bytes(d.context, &bad, MX_GEMM_AUTO, &bytes),
+                   MX_ERR_INVALID_ARGUMENT, "topk = 7", "workspace query, topk 7");
+    cr_expect_eq(bytes, 0);
+    bytes = 1;
+    expect_refused(mx_moe_fp16_workspace_bytes(&bad, &bytes), MX_ERR_INVALID_ARGUMENT, "topk = 7",
+                   "reference workspace query, topk 7");
+    cr_expect_eq(bytes, 0);
+    bytes = 1;
+    expect_refused(mx_moe_fp16_host_counts_workspace_bytes(&bad, &bytes), MX_ERR_INVALID_ARGUMENT,
+                   "topk = 7", "host-count reference workspace query, topk 7");
+    cr_expect_eq(bytes, 0);
+    expect_refused(mx_moe_workspace_bytes(d.context, &good, MX_GEMM_PERSISTENT, &bytes),
+                   MX_ERR_INVALID_ARGUMENT, "persistent", "workspace query, persistent");
+    expect_refused(mx_moe_workspace_bytes(d.context, &good, MX_GEMM_AUTO, NULL),
+                   MX_ERR_INVALID_ARGUMENT, "bytes is NULL", "workspace query without bytes");
     cr_expect_eq(mx_moe_fp16_uses_device_counts(&bad), -1);
 
     /* Routing alone: the same checks on its fields, and its outputs. */

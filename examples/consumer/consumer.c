@@ -89,7 +89,8 @@ int main(void) {
     CHECK(mx_gemm_context_create(&context));
     mx_gemm_problem problem = {
         .m = M, .n = N, .k = K, .batch = 1, .dtype = MX_BF16, .x = x_d, .w = weights, .y = y_d};
-    size_t workspace_bytes = mx_gemm_workspace_bytes(context, &problem, MX_GEMM_AUTO);
+    size_t workspace_bytes = 0;
+    CHECK(mx_gemm_workspace_bytes(context, &problem, MX_GEMM_AUTO, &workspace_bytes));
     void *workspace = NULL;
     if (workspace_bytes) CUDA(cudaMalloc(&workspace, workspace_bytes));
     CHECK(mx_gemm(context, &problem, MX_GEMM_AUTO, workspace, workspace_bytes, 0));
