@@ -33,16 +33,6 @@ static bool same_problem(const measured *a, const measured *b) {
     return !strcmp(a->dtype, b->dtype) && a->m == b->m && a->n == b->n && a->k == b->k;
 }
 
-/* The variant named name, if auto may pick it. */
-static bool candidate_named(const char *name, mx_gemm_variant *variant) {
-    for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++)
-        if (strcmp(name, mx_gemm_variant_names[v]) == 0) {
-            *variant = (mx_gemm_variant)v;
-            return mx_gemm_dispatch_candidate(*variant);
-        }
-    return false;
-}
-
 /* The time of a measured row; NAN for any other. */
 static double row_time(const mx_table *t, size_t r) {
     const char *text = mx_run_cell(t, r, "time_us");
@@ -58,7 +48,7 @@ static size_t collect(const mx_table *t, measured **rows, mx_tune_summary *summa
     for (size_t r = 0; *rows && r < row_count; r++) {
         measured row = {.time_us = row_time(t, r)};
         if (strcmp(mx_run_cell(t, r, "op"), "gemm") ||
-            !candidate_named(mx_run_cell(t, r, "variant"), &row.variant))
+            !mx_gemm_dispatch_candidate_named(mx_run_cell(t, r, "variant"), &row.variant))
             continue;
         const char *batch = mx_run_cell(t, r, "batch");
         if (strcmp(mx_run_cell(t, r, "status"), "ok") || isnan(row.time_us)) {

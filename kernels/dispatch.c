@@ -20,10 +20,19 @@ bool mx_gemm_dispatch_candidate(mx_gemm_variant variant) {
     return variant == MX_GEMM_FUSED || variant == MX_GEMM_SKINNY;
 }
 
+bool mx_gemm_dispatch_candidate_named(const char *name, mx_gemm_variant *variant) {
+    for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++)
+        if (strcmp(name, mx_gemm_variant_names[v]) == 0) {
+            *variant = (mx_gemm_variant)v;
+            return mx_gemm_dispatch_candidate(*variant);
+        }
+    return false;
+}
+
 void mx_gemm_dispatch_free(mx_gemm_dispatch *table) {
     free(table->rows);
-    table->rows = NULL;
-    table->count = 0;
+    free(table->shapes);
+    *table = (mx_gemm_dispatch){0};
 }
 
 /* One data row's cells, and where it came from. */
@@ -55,11 +64,30 @@ static mx_status integer(const row_text *row, int column, const char *name, int6
     return MX_OK;
 }
 
+/* Digits, an optional fraction, an optional exponent: read by hand, so that a program that set
+ * a locale with a decimal comma reads the tables all the same. */
+static bool decimal(const char *c, double *value) {
+    double mantissa = 0.0;
+    int scale = 0, exponent = 0, sign = 1;
+    bool digits = false, exponent_digits = false;
+    for (; *c >= '0' && *c <= '9'; c++, digits = true) mantissa = 10.0 * mantissa + (*c - '0');
+    if (*c == '.')
+        for (c++; *c >= '0' && *c <= '9'; c++, scale--, digits = true)
+            mantissa = 10.0 * mantissa + (*c - '0');
+    if (*c == 'e' || *c == 'E') {
+        c++;
+        if (*c == '+' || *c == '-') sign = *c++ == '-' ? -1 : 1;
+        for (; *c >= '0' && *c <= '9'; c++, exponent_digits = true)
+            if (exponent < 100000) exponent = 10 * exponent + (*c - '0');
+        if (!exponent_digits) return false;
+    }
+    *value = mantissa * pow(10.0, scale + sign * exponent);
+    return digits && *c == '\0';
+}
+
 static mx_status time_us(const row_text *row, int column, const char *name, double *value) {
     const char *text = row->cells[column];
-    char *end = NULL;
-    *value = text[0] >= '0' && text[0] <= '9' ? strtod(text, &end) : NAN;
-    if (!end || *end || !isfinite(*value) || *value <= 0.0)
+    if (!decimal(text, value) || !isfinite(*value) || *value <= 0.0)
         return bad(row, name, text, "a positive number of microseconds");
     return MX_OK;
 }
@@ -67,12 +95,7 @@ static mx_status time_us(const row_text *row, int column, const char *name, doub
 static mx_status candidate(const row_text *row, int column, const char *name,
                            mx_gemm_variant *variant) {
     const char *text = row->cells[column];
-    for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++)
-        if (strcmp(text, mx_gemm_variant_names[v]) == 0 &&
-            mx_gemm_dispatch_candidate((mx_gemm_variant)v)) {
-            *variant = (mx_gemm_variant)v;
-            return MX_OK;
-        }
+    if (mx_gemm_dispatch_candidate_named(text, variant)) return MX_OK;
     return bad(row, name, text,
                "fused or skinny (auto never picks a variant that keeps an FP16 copy)");
 }
@@ -115,15 +138,25 @@ static int row_order(const void *left, const void *right) {
     return 0;
 }
 
-/* Sorts the rows; a problem twice is an error naming both lines. */
-static mx_status sort_rows(mx_gemm_dispatch *table, const char *origin) {
+/* Sorts the rows and lists their shapes; a problem twice is an error naming both lines. */
+static mx_status index_rows(mx_gemm_dispatch *table, const char *origin) {
     if (table->count > 1) qsort(table->rows, table->count, sizeof *table->rows, row_order);
-    for (size_t i = 1; i < table->count; i++) {
-        const mx_gemm_dispatch_row *a = &table->rows[i - 1], *b = &table->rows[i];
-        if (a->dtype == b->dtype && a->n == b->n && a->k == b->k && a->m == b->m)
+    table->shapes = malloc((table->count ? table->count : 1) * sizeof *table->shapes);
+    if (!table->shapes)
+        return mx_fail(MX_ERR_OUT_OF_MEMORY, "%s: no memory for its shapes", origin);
+    for (size_t i = 0; i < table->count; i++) {
+        const mx_gemm_dispatch_row *a = i ? &table->rows[i - 1] : NULL, *b = &table->rows[i];
+        bool same_shape = a && a->dtype == b->dtype && a->n == b->n && a->k == b->k;
+        if (same_shape && a->m == b->m)
             return mx_fail(MX_ERR_INVALID_ARGUMENT,
                            "%s:%d: the problem of line %d again (m %lld, %lldx%lld)", origin,
                            b->line, a->line, (long long)b->m, (long long)b->n, (long long)b->k);
+        if (same_shape) {
+            table->shapes[table->shape_count - 1].count++;
+        } else {
+            table->shapes[table->shape_count++] =
+                (mx_gemm_dispatch_shape){b->dtype, log2((double)b->n), log2((double)b->k), i, 1};
+        }
     }
     return MX_OK;
 }
@@ -193,7 +226,7 @@ static mx_status parse_lines(char *text, const char *origin, const char *gpu, co
                          MX_GEMM_DISPATCH_COLUMNS);
     if (status == MX_OK && rows == 0)
         status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: no rows after its header", origin);
-    if (status == MX_OK) status = sort_rows(table, origin);
+    if (status == MX_OK) status = index_rows(table, origin);
     *matched = status == MX_OK && table->count > 0;
     if (status != MX_OK) mx_gemm_dispatch_free(table);
     return status;
@@ -201,8 +234,7 @@ static mx_status parse_lines(char *text, const char *origin, const char *gpu, co
 
 mx_status mx_gemm_dispatch_parse(const char *text, size_t size, const char *origin, const char *gpu,
                                  const char *path, mx_gemm_dispatch *table, bool *matched) {
-    table->rows = NULL;
-    table->count = 0;
+    *table = (mx_gemm_dispatch){0};
     *matched = false;
     if (size > MX_GEMM_DISPATCH_MAX_BYTES)
         return mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: %zu bytes: a table holds at most %d", origin,
@@ -218,35 +250,36 @@ mx_status mx_gemm_dispatch_parse(const char *text, size_t size, const char *orig
     return status;
 }
 
-/* The file's bytes (malloc'd, *size of them), or NULL after mx_fail. A FIFO or device is
- * refused before it can block; so is a file over the size limit. */
-static char *read_table(const char *file, size_t *size) {
+/* The file's bytes into *text (malloc'd) and *size. A FIFO or device is refused before it can
+ * block; so is a file over the size limit. */
+static mx_status read_table(const char *file, char **text, size_t *size) {
     int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat info;
-    char *text = NULL;
+    mx_status status = MX_OK;
+    *text = NULL;
     if (fd < 0 || fstat(fd, &info) != 0)
-        mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: %s", file, strerror(errno));
+        status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: %s", file, strerror(errno));
     else if (!S_ISREG(info.st_mode))
-        mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: not a regular file", file);
+        status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: not a regular file", file);
     else if (info.st_size > MX_GEMM_DISPATCH_MAX_BYTES)
-        mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: %lld bytes: a table holds at most %d", file,
-                (long long)info.st_size, MX_GEMM_DISPATCH_MAX_BYTES);
-    else if (!(text = malloc((size_t)info.st_size + 1)))
-        mx_fail(MX_ERR_OUT_OF_MEMORY, "%s: no memory to read it", file);
-    else if (read(fd, text, (size_t)info.st_size + 1) != info.st_size) {
-        mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: could not read it whole", file);
-        free(text);
-        text = NULL;
-    }
+        status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: %lld bytes: a table holds at most %d", file,
+                         (long long)info.st_size, MX_GEMM_DISPATCH_MAX_BYTES);
+    else if (!(*text = malloc((size_t)info.st_size + 1)))
+        status = mx_fail(MX_ERR_OUT_OF_MEMORY, "%s: no memory to read it", file);
+    else if (read(fd, *text, (size_t)info.st_size + 1) != info.st_size)
+        status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: could not read it whole", file);
     if (fd >= 0) close(fd);
-    *size = text ? (size_t)info.st_size : 0;
-    return text;
+    if (status != MX_OK) {
+        free(*text);
+        *text = NULL;
+    }
+    *size = *text ? (size_t)info.st_size : 0;
+    return status;
 }
 
 mx_status mx_gemm_dispatch_open(const char *gpu, const char *path, mx_gemm_dispatch *table,
                                 char *source, size_t source_size) {
-    table->rows = NULL;
-    table->count = 0;
+    *table = (mx_gemm_dispatch){0};
     const char *file = getenv(MX_GEMM_DISPATCH_ENV);
     bool matched = false;
     mx_status status = MX_OK;
@@ -256,9 +289,10 @@ mx_status mx_gemm_dispatch_open(const char *gpu, const char *path, mx_gemm_dispa
     }
     if (file && file[0]) {
         size_t size = 0;
-        char *text = read_table(file, &size);
-        status = text ? mx_gemm_dispatch_parse(text, size, file, gpu, path, table, &matched)
-                      : MX_ERR_INVALID_ARGUMENT;
+        char *text = NULL;
+        status = read_table(file, &text, &size);
+        if (status == MX_OK)
+            status = mx_gemm_dispatch_parse(text, size, file, gpu, path, table, &matched);
         free(text);
         if (status == MX_OK && !matched)
             status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: no row for %s on the %s path", file, gpu,
@@ -290,24 +324,22 @@ mx_status mx_gemm_dispatch_open(const char *gpu, const char *path, mx_gemm_dispa
     return MX_OK;
 }
 
-static double shape_distance(const mx_gemm_dispatch_row *row, int64_t n, int64_t k) {
-    return fabs(log2((double)row->n / (double)n)) + fabs(log2((double)row->k / (double)k));
-}
-
 mx_gemm_variant mx_gemm_dispatch_pick(const mx_gemm_dispatch *table, mx_dtype dtype, int64_t m,
                                       int64_t n, int64_t k) {
-    const mx_gemm_dispatch_row *shape = NULL;
-    for (size_t i = 0; i < table->count; i++) {
-        const mx_gemm_dispatch_row *row = &table->rows[i];
-        if (row->dtype == dtype &&
-            (!shape || shape_distance(row, n, k) < shape_distance(shape, n, k)))
-            shape = row;
+    const double log2_n = log2((double)n), log2_k = log2((double)k);
+    const mx_gemm_dispatch_shape *nearest = NULL;
+    double best = INFINITY;
+    for (size_t i = 0; i < table->shape_count; i++) {
+        const mx_gemm_dispatch_shape *shape = &table->shapes[i];
+        double distance = fabs(shape->log2_n - log2_n) + fabs(shape->log2_k - log2_k);
+        if (shape->dtype == dtype && distance < best - 1e-9) {
+            best = distance;
+            nearest = shape;
+        }
     }
-    if (!shape) return MX_GEMM_AUTO;
-    /* The rows of that shape follow it in order of m. */
-    const mx_gemm_dispatch_row *row = shape, *end = table->rows + table->count;
-    while (row->m < m && row + 1 < end && row[1].dtype == dtype && row[1].n == shape->n &&
-           row[1].k == shape->k)
-        row++;
+    if (!nearest) return MX_GEMM_AUTO;
+    const mx_gemm_dispatch_row *row = &table->rows[nearest->first];
+    const mx_gemm_dispatch_row *last = row + nearest->count - 1;
+    while (row->m < m && row < last) row++;
     return row->variant;
 }

@@ -13,9 +13,9 @@
  * A file may hold rows of several GPUs; a (gpu, path, dtype, m, n, k) appears once.
  *
  * Lookup (mx_gemm_dispatch_pick): among the rows of the problem's dtype, the measured shape
- * nearest the problem's (n, k) by |log2 n - log2 n'| + |log2 k - log2 k'| (on a tie the
- * smaller n, then k), then that shape's row with the smallest m >= the problem's m (its
- * largest m beyond). */
+ * nearest the problem's (n, k) by |log2 n - log2 n'| + |log2 k - log2 k'| (distances within
+ * 1e-9 tie; on a tie the smaller n, then k), then that shape's row with the smallest m >= the
+ * problem's m (its largest m beyond). Times are read without the C library's locale. */
 #ifndef MX_DISPATCH_H
 #define MX_DISPATCH_H
 
@@ -44,10 +44,20 @@ typedef struct {
     int line; /* in its file, for messages */
 } mx_gemm_dispatch_row;
 
-/* The rows of one GPU model and code path, sorted by dtype, n, k and m. */
+/* A measured shape: its rows are rows[first .. first + count), in order of m. */
+typedef struct {
+    mx_dtype dtype;
+    double log2_n, log2_k;
+    size_t first, count;
+} mx_gemm_dispatch_shape;
+
+/* The rows of one GPU model and code path, sorted by dtype, n, k and m, and their shapes in the
+ * same order. */
 typedef struct {
     mx_gemm_dispatch_row *rows;
     size_t count;
+    mx_gemm_dispatch_shape *shapes;
+    size_t shape_count;
 } mx_gemm_dispatch;
 
 /* A table built into the library: kernels/dispatch/<gpu-model>.csv, embedded by CMake. */
@@ -61,6 +71,8 @@ extern const mx_gemm_dispatch_source_text mx_gemm_dispatch_builtin[];
 
 /* Whether auto may take variant from a table: it keeps no FP16 copy of the weights. */
 bool mx_gemm_dispatch_candidate(mx_gemm_variant variant);
+/* The candidate named name (a variant name of gemm.h), if it is one. */
+bool mx_gemm_dispatch_candidate_named(const char *name, mx_gemm_variant *variant);
 
 /* Parses a table (text, size bytes; origin names it in messages) and keeps the rows of gpu on
  * path in table (mx_gemm_dispatch_free it). *matched: whether it has any. MX_ERR_INVALID_ARGUMENT

@@ -134,9 +134,8 @@ extern "C" mx_status mx_ffn_fp16_workspace_bytes(const mx_ffn_problem *problem, 
     return MX_OK;
 }
 
-/* The checks of the block itself; each GEMM's own checks follow in mx_ffn. */
-static mx_status mx_ffn_check(const mx_ffn_problem *p) {
-    MX_TRY(mx_ffn_check_sizes(p));
+/* The block's own pointers (after its sizes); each GEMM's own checks follow in mx_ffn. */
+static mx_status mx_ffn_check_pointers(const mx_ffn_problem *p) {
     MX_TRY(mx_check_pointer(p->x, 16, "x"));
     MX_TRY(mx_check_pointer(p->y, 4, "y"));
     /* the separate mode hands these to the elementwise kernel, not to a GEMM's checks */
@@ -198,7 +197,7 @@ extern "C" mx_status mx_ffn(mx_gemm_context *context, const mx_ffn_problem *prob
                             size_t workspace_bytes, cudaStream_t stream) {
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
     MX_TRY(mx_ffn_check_call(problem, variant, mode));
-    MX_TRY(mx_ffn_check(problem));
+    MX_TRY(mx_ffn_check_pointers(problem));
     const bool fused = mode == MX_FFN_FUSED;
     size_t gemm_bytes = 0;
     MX_TRY(mx_ffn_gemm_bytes(context, problem, variant, fused, &gemm_bytes));
@@ -242,7 +241,8 @@ extern "C" mx_status mx_ffn_fp16(mx_gemm_context *context, const mx_ffn_problem 
                                  size_t workspace_bytes, cudaStream_t stream) {
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
     cublasHandle_t cublas = mx_gemm_context_cublas(context);
-    MX_TRY(mx_ffn_check(problem));
+    MX_TRY(mx_ffn_check_sizes(problem));
+    MX_TRY(mx_ffn_check_pointers(problem));
     MX_TRY(mx_check_pointer(up_weights, 16, "up_weights"));
     MX_TRY(mx_check_pointer(down_weights, 16, "down_weights"));
     const mx_ffn_layout layout = mx_ffn_plan(problem, true, 0);

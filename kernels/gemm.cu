@@ -504,26 +504,38 @@ extern "C" mx_status mx_gemm_persistent_prepare(mx_gemm_context *context,
     return mx_weights_dequantize(&problem->w, problem->dtype, workspace, stream);
 }
 
+/* What a call and its workspace query both check: the context, the variant, the problem (its
+ * data pointers too for a call), and that the variant that runs (*runs) supports it. */
+static mx_status mx_check_call(const mx_gemm_context *context, const mx_gemm_problem *problem,
+                               mx_gemm_variant variant, bool pointers, mx_gemm_variant *runs) {
+    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
+    MX_TRY(mx_check_variant_value(variant));
+    MX_TRY(pointers ? mx_check_problem(problem) : mx_check_sizes(problem));
+    *runs = mx_resolve(context, problem, variant);
+    return mx_check_variant_support(problem, *runs);
+}
+
+/* mx_gemm_check, telling the variant that runs. */
+static mx_status mx_check_all(const mx_gemm_context *context, const mx_gemm_problem *problem,
+                              mx_gemm_variant variant, const void *workspace,
+                              size_t workspace_bytes, mx_gemm_variant *runs) {
+    MX_TRY(mx_check_call(context, problem, variant, true, runs));
+    return mx_check_workspace(problem, *runs, workspace, workspace_bytes);
+}
+
 extern "C" mx_status mx_gemm_check(const mx_gemm_context *context, const mx_gemm_problem *problem,
                                    mx_gemm_variant variant, const void *workspace,
                                    size_t workspace_bytes) {
-    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
-    MX_TRY(mx_check_variant_value(variant));
-    MX_TRY(mx_check_problem(problem));
-    const mx_gemm_variant runs = mx_resolve(context, problem, variant);
-    MX_TRY(mx_check_variant_support(problem, runs));
-    return mx_check_workspace(problem, runs, workspace, workspace_bytes);
+    mx_gemm_variant runs = MX_GEMM_AUTO;
+    return mx_check_all(context, problem, variant, workspace, workspace_bytes, &runs);
 }
 
 extern "C" mx_status mx_gemm_workspace_bytes(const mx_gemm_context *context,
                                              const mx_gemm_problem *problem,
                                              mx_gemm_variant variant, size_t *bytes) {
     MX_TRY(mx_check_bytes_out(bytes));
-    if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
-    MX_TRY(mx_check_variant_value(variant));
-    MX_TRY(mx_check_sizes(problem));
-    const mx_gemm_variant runs = mx_resolve(context, problem, variant);
-    MX_TRY(mx_check_variant_support(problem, runs));
+    mx_gemm_variant runs = MX_GEMM_AUTO;
+    MX_TRY(mx_check_call(context, problem, variant, false, &runs));
     *bytes = mx_needed_bytes(problem, runs);
     return MX_OK;
 }
@@ -531,8 +543,7 @@ extern "C" mx_status mx_gemm_workspace_bytes(const mx_gemm_context *context,
 extern "C" mx_status mx_gemm(mx_gemm_context *context, const mx_gemm_problem *problem,
                              mx_gemm_variant variant, void *workspace, size_t workspace_bytes,
                              cudaStream_t stream) {
-    MX_TRY(mx_gemm_check(context, problem, variant, workspace, workspace_bytes));
-    variant = mx_resolve(context, problem, variant);
+    MX_TRY(mx_check_all(context, problem, variant, workspace, workspace_bytes, &variant));
     if (mx_has_epilogue(problem) && !mx_epilogue_in_kernel(variant)) {
         /* The product into the temporary after the weights' workspace, then the epilogue. */
         size_t weight_bytes = mx_weight_workspace_bytes(problem, variant);

@@ -121,12 +121,14 @@ const char *mx_gemm_variant_name(mx_gemm_variant variant);
 /* The variant named name, or MX_ERR_INVALID_ARGUMENT naming it and listing the known ones. */
 mx_status mx_gemm_variant_from_name(const char *name, mx_gemm_variant *variant);
 
-/* Workspace the variant needs for this problem, in bytes, into *bytes (0 when none):
- * dequant_cublas for the temporary dequantized weights, persistent for the kept ones, both plus
- * the epilogue's temporary when there is an activation or residual; skinny and fused need none,
- * epilogue or not. Every workspace query of the library has this form: MX_OK, or the status of
- * the first bad argument (the sizes, dtype, activation, variant; not the data pointers, which
- * the call itself checks) with *bytes = 0. */
+/* Workspace the variant needs for this problem in this context (auto: for the variant the
+ * context picks), in bytes, into *bytes (0 when none): dequant_cublas for the temporary
+ * dequantized weights, persistent for the kept ones, both plus the epilogue's temporary when
+ * there is an activation or residual; skinny and fused need none, epilogue or not. Every
+ * workspace query of the library has this form: MX_OK, or the status of the first bad argument
+ * (the context, sizes, dtype, activation, variant; not the data pointers, which the call itself
+ * checks) with *bytes = 0. (Buffers a caller keeps, mx_weights_bytes and
+ * mx_embedding_cache_bytes, are sized by plain functions of valid shapes.) */
 mx_status mx_gemm_workspace_bytes(const mx_gemm_context *context, const mx_gemm_problem *problem,
                                   mx_gemm_variant variant, size_t *bytes);
 

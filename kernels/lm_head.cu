@@ -752,12 +752,12 @@ extern "C" mx_status mx_lm_head(mx_gemm_context *context, const mx_gemm_problem 
                                 mx_gemm_variant variant, const mx_sampling_params *params,
                                 int32_t *tokens, float *probabilities, void *workspace,
                                 size_t workspace_bytes, cudaStream_t stream) {
-    size_t gemm_bytes = 0, needed = 0;
+    size_t gemm_bytes = 0, sample_bytes = 0;
     MX_TRY(mx_lm_head_gemm_bytes(context, problem, variant, &gemm_bytes));
     if (workspace_bytes < gemm_bytes) {
-        MX_TRY(mx_lm_head_workspace_bytes(context, problem, variant, &needed));
+        MX_TRY(mx_sample_workspace_bytes(problem->m, problem->n, &sample_bytes));
         return mx_fail(MX_ERR_WORKSPACE, "workspace_bytes = %zu: expected at least %zu",
-                       workspace_bytes, needed);
+                       workspace_bytes, gemm_bytes + sample_bytes);
     }
     /* Sampler checked before the GEMM runs, so that a bad parameter launches nothing. */
     void *sample_workspace = workspace ? (char *)workspace + gemm_bytes : NULL;

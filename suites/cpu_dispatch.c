@@ -3,6 +3,7 @@
  * MX_GEMM_DISPATCH read or refused, the built-in tables valid, and `mxbench tune` picking the
  * fastest candidate of each problem of a real H200 run (checked against its results.csv). */
 #include <dirent.h>
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,21 +66,23 @@ Test(cpu_dispatch, a_table_gives_the_nearest_shape_then_the_smallest_m_at_or_abo
     mx_gemm_dispatch_free(&table);
 }
 
-/* The lookup written the plain way: every row of the dtype scored. */
+/* The lookup written the plain way: the least distance over the rows of the dtype, then the
+ * smallest (n, k) within 1e-9 of it, then its m. */
+static double distance(const int64_t *row, int64_t n, int64_t k) {
+    return fabs(log2((double)row[2] / n)) + fabs(log2((double)row[3] / k));
+}
+
 static mx_gemm_variant brute_force(const int64_t (*rows)[5], int count, int64_t dtype, int64_t m,
                                    int64_t n, int64_t k) {
-    int shape = -1;
     double best = INFINITY;
-    for (int i = 0; i < count; i++) {
-        if (rows[i][0] != dtype) continue;
-        double d = fabs(log2((double)rows[i][2] / n)) + fabs(log2((double)rows[i][3] / k));
-        if (d < best ||
-            (d == best && (rows[i][2] < rows[shape][2] ||
-                           (rows[i][2] == rows[shape][2] && rows[i][3] < rows[shape][3])))) {
-            best = d;
+    for (int i = 0; i < count; i++)
+        if (rows[i][0] == dtype && distance(rows[i], n, k) < best) best = distance(rows[i], n, k);
+    int shape = -1;
+    for (int i = 0; i < count; i++)
+        if (rows[i][0] == dtype && distance(rows[i], n, k) <= best + 1e-9 &&
+            (shape < 0 || rows[i][2] < rows[shape][2] ||
+             (rows[i][2] == rows[shape][2] && rows[i][3] < rows[shape][3])))
             shape = i;
-        }
-    }
     if (shape < 0) return MX_GEMM_AUTO;
     int above = -1, largest = -1;
     for (int i = 0; i < count; i++) {
@@ -161,6 +164,10 @@ static bad_table bad_tables[] = {
     {"GPU A,hopper,f16,1,64,64,skinny,nan,fused,2\n", "time_us 'nan'"},
     {"GPU A,hopper,f16,1,64,64,skinny,-1,fused,2\n", "time_us '-1'"},
     {"GPU A,hopper,f16,1,64,64,skinny,0,fused,2\n", "time_us '0'"},
+    {"GPU A,hopper,f16,1,64,64,skinny,1.5x,fused,2\n", "time_us '1.5x'"},
+    {"GPU A,hopper,f16,1,64,64,skinny,1e,fused,2\n", "time_us '1e'"},
+    {"GPU A,hopper,f16,1,64,64,skinny,.,fused,2\n", "time_us '.'"},
+    {"GPU A,hopper,f16,1,64,64,skinny,1e999,fused,2\n", "time_us '1e999'"},
     {"GPU A,hopper,f16,1,64,64,skinny,1,skinny,2\n", "runner_up 'skinny'"},
     {"GPU A,hopper,f16,1,64,64,skinny,3,fused,2\n", "runner_up_time_us '2': expected at least"},
     {"GPU A,hopper,f16,1,64,64,skinny,1,fused,2\nGPU A,hopper,f16,1,64,64,fused,1,skinny,2\n",
@@ -178,13 +185,15 @@ ParameterizedTest(bad_table *bad, cpu_dispatch,
     char text[512];
     snprintf(text, sizeof text, "%s%s", bad->text[0] == '@' ? "" : HEADER,
              bad->text + (bad->text[0] == '@'));
-    mx_gemm_dispatch table = {(mx_gemm_dispatch_row *)&table, 7}; /* poisoned */
+    mx_gemm_dispatch table = {(mx_gemm_dispatch_row *)&table, 7, (mx_gemm_dispatch_shape *)&table,
+                              7}; /* poisoned */
     bool matched = true;
     cr_assert_eq(parse(text, "GPU A", "hopper", &table, &matched), MX_ERR_INVALID_ARGUMENT,
                  "accepted:\n%s", text);
     cr_expect(strstr(mx_last_error(), bad->needle), "'%s' does not say '%s'", mx_last_error(),
               bad->needle);
-    cr_expect(!matched && table.count == 0 && table.rows == NULL, "a refused table kept rows");
+    cr_expect(!matched && table.count == 0 && table.rows == NULL && table.shapes == NULL,
+              "a refused table kept rows");
 }
 
 Test(cpu_dispatch, a_long_line_a_nul_byte_and_too_many_rows_are_refused) {
@@ -228,24 +237,61 @@ Test(cpu_dispatch, a_table_of_another_gpu_or_path_matches_nothing) {
     mx_gemm_dispatch_free(&table);
 }
 
-/* Each built-in table parses, with rows for the GPU and path of its first row (so that its
- * duplicates are checked too). */
-Test(cpu_dispatch, every_built_in_table_is_valid) {
-    int count = 0;
-    for (const mx_gemm_dispatch_source_text *b = mx_gemm_dispatch_builtin; b->text; b++, count++) {
-        const char *first = strstr(b->text, HEADER);
-        cr_assert(first, "%s has no header line", b->origin);
-        char gpu[256] = "", path[32] = "";
-        sscanf(first + strlen(HEADER), "%255[^,],%31[^,]", gpu, path);
-        mx_gemm_dispatch table;
-        bool matched = false;
-        cr_expect_eq(mx_gemm_dispatch_parse(b->text, strlen(b->text), b->origin, gpu, path, &table,
-                                            &matched),
-                     MX_OK, "%s", mx_last_error());
-        cr_expect(matched, "%s: no rows for its first row's %s, %s", b->origin, gpu, path);
+/* Each built-in table parses for every GPU and path it has rows of (so that their duplicates are
+ * checked too), and no two tables have rows of the same GPU and path (the first would win). */
+Test(cpu_dispatch, every_built_in_table_is_valid_and_the_only_one_of_its_gpus) {
+    char seen[64][300];
+    int seen_count = 0, tables = 0;
+    for (const mx_gemm_dispatch_source_text *b = mx_gemm_dispatch_builtin; b->text; b++, tables++) {
+        const char *rows = strstr(b->text, HEADER);
+        cr_assert(rows, "%s has no header line", b->origin);
+        int first_of_table = seen_count;
+        for (const char *line = rows + strlen(HEADER); *line; line = strchr(line, '\n') + 1) {
+            char gpu[256] = "", path[32] = "", pair[300];
+            if (line[0] != '#' && sscanf(line, "%255[^,],%31[^,]", gpu, path) == 2) {
+                snprintf(pair, sizeof pair, "%s on the %s path", gpu, path);
+                int found = -1;
+                for (int i = 0; i < seen_count; i++)
+                    if (!strcmp(seen[i], pair)) found = i;
+                cr_expect(found < 0 || found >= first_of_table,
+                          "%s has rows of %s, as an earlier table has", b->origin, pair);
+                if (found < 0 && seen_count < 64) {
+                    snprintf(seen[seen_count++], sizeof seen[0], "%s", pair);
+                    mx_gemm_dispatch table;
+                    bool matched = false;
+                    cr_expect_eq(mx_gemm_dispatch_parse(b->text, strlen(b->text), b->origin, gpu,
+                                                        path, &table, &matched),
+                                 MX_OK, "%s", mx_last_error());
+                    cr_expect(matched, "%s: no rows for %s", b->origin, pair);
+                    mx_gemm_dispatch_free(&table);
+                }
+            }
+            if (!strchr(line, '\n')) break;
+        }
+    }
+    cr_log_info("%d built-in dispatch table%s, %d GPU and path pairs", tables,
+                tables == 1 ? "" : "s", seen_count);
+}
+
+/* Times in any decimal form tune or a person writes, read the same whatever LC_NUMERIC says;
+ * shapes at the same distance go to the smaller n, exactly (log2 120/96 = log2 150/120, though
+ * log2 150 - log2 120 comes out below log2 120 - log2 96 in doubles). */
+Test(cpu_dispatch, times_ignore_the_locale_and_equal_distances_tie_to_the_smaller_n) {
+    const char *text = HEADER "GPU A,hopper,f16,1,96,2880,fused,1.25e1,skinny,2.5E+1\n"
+                              "GPU A,hopper,f16,1,150,2880,skinny,12,fused,12.000\n";
+    const char *locales[] = {"de_DE.UTF-8", "fr_FR.UTF-8", "C"};
+    for (size_t i = 0; i < sizeof locales / sizeof locales[0]; i++) {
+        if (!setlocale(LC_NUMERIC, locales[i])) {
+            cr_log_info("locale %s not installed here", locales[i]);
+            continue;
+        }
+        mx_gemm_dispatch table = parse_ok(text);
+        cr_expect_eq(mx_gemm_dispatch_pick(&table, MX_F16, 1, 120, 2880), MX_GEMM_FUSED,
+                     "n 120 between 96 and 150 (locale %s)", locales[i]);
+        cr_expect_eq(mx_gemm_dispatch_pick(&table, MX_F16, 1, 121, 2880), MX_GEMM_SKINNY);
         mx_gemm_dispatch_free(&table);
     }
-    cr_log_info("%d built-in dispatch table%s", count, count == 1 ? "" : "s");
+    setlocale(LC_NUMERIC, "C");
 }
 
 /* mx_gemm_dispatch_open with MX_GEMM_DISPATCH=value: its status and source text. */
@@ -254,7 +300,8 @@ static mx_status open_with(const char *value, char *source, size_t size) {
         setenv(MX_GEMM_DISPATCH_ENV, value, 1);
     else
         unsetenv(MX_GEMM_DISPATCH_ENV);
-    mx_gemm_dispatch table = {(mx_gemm_dispatch_row *)source, 3}; /* poisoned */
+    mx_gemm_dispatch table = {(mx_gemm_dispatch_row *)source, 3, (mx_gemm_dispatch_shape *)source,
+                              3}; /* poisoned */
     mx_status status = mx_gemm_dispatch_open("GPU A", "hopper", &table, source, size);
     cr_expect_eq(table.count > 0, status == MX_OK && strncmp(source, "table ", 6) == 0,
                  "%zu rows for '%s'", table.count, source);

@@ -514,6 +514,8 @@ Test(gpu_gemm, valid_rows_per_batch_entry_on_the_device) {
  * the cuBLAS paths keep refusing an epilogue with batch > 1; y stays untouched. */
 Test(gpu_gemm, batch_rows_and_batched_epilogue_refused_where_unsupported) {
     MX_REQUIRE_GPU();
+    /* auto on its thresholds (dequant_cublas above 64 tokens), whatever table this GPU has */
+    cr_assert_eq(setenv(MX_GEMM_DISPATCH_ENV, "thresholds", 1), 0);
     mx_rng rng = mx_rng_fresh();
     host_problem p = mx_test_make_problem(4, 64, 64, 2, 0, &rng);
     device_problem d = mx_test_upload_problem(&p);
