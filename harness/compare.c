@@ -322,6 +322,13 @@ static bool resolve_base(const char *base_arg, const mx_run_folder *cur, char *d
     return false;
 }
 
+/* What auto followed in a run (run.json gpu.gemm_dispatch): NULL for the thresholds, also in a
+ * run from before dispatch tables, which recorded nothing. */
+static const char *dispatch_table(const mx_run_info *meta) {
+    const char *text = meta->gemm_dispatch;
+    return text[0] && strncmp(text, "thresholds", 10) ? text : NULL;
+}
+
 static void print_header(const comparison *cmp, bool from_baselines, const char *out_dir) {
     const run_side *sides[2] = {&cmp->base, &cmp->cur};
     printf("mxbench compare on %s (compare.csv, compare.dat and the plot go to %s%s)\n",
@@ -364,6 +371,16 @@ static void print_header(const comparison *cmp, bool from_baselines, const char 
                "show as MISSING or NEW%s\n",
                base->suite, base_rows, cur->suite, cur_rows,
                from_baselines ? " (update the baseline together with the sweep)" : "");
+    const char *base_table = dispatch_table(base), *cur_table = dispatch_table(cur);
+    if ((base_table || cur_table) && (!base_table || !cur_table || strcmp(base_table, cur_table)))
+        printf("  note: auto chose its GEMM variants from different places (BASE: %s; CUR: %s): "
+               "auto rows, and the blocks that run on auto, may move for that alone\n",
+               base_table ? base_table : "its thresholds",
+               cur_table ? cur_table : "its thresholds");
+    if (base->code_path[0] && cur->code_path[0] && strcmp(base->code_path, cur->code_path))
+        printf("  note: the kernels took different code paths (BASE %s, CUR %s: "
+               "MX_CODE_PATH): fused and skinny rows are not like for like\n",
+               base->code_path, cur->code_path);
     if (base->l2_flushed >= 0 && cur->l2_flushed >= 0 && base->l2_flushed != cur->l2_flushed)
         printf("  note: %s flushed the L2 before each sample and %s did not: times are not like "
                "for like\n",

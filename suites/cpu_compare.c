@@ -322,6 +322,52 @@ Test(cpu_compare, different_gpu_models_are_refused_naming_both, IN_A_FRESH_DIR) 
     cr_expect_neq(access(mx_test_path("cur/compare.csv"), F_OK), 0, "nothing is written");
 }
 
+/* Sets run.json fields of work_dir/name: what auto followed and the code path. */
+static void set_run_json(const char *name, const char *dispatch, const char *code_path) {
+    char path[256], error[512];
+    snprintf(path, sizeof path, "%s/run.json", mx_test_path(name));
+    mx_run_info info;
+    cr_assert(mx_run_info_read(path, &info, error, sizeof error), "%s", error);
+    snprintf(info.gemm_dispatch, sizeof info.gemm_dispatch, "%s", dispatch);
+    snprintf(info.code_path, sizeof info.code_path, "%s", code_path);
+    cr_assert(mx_run_info_save(&info, path, error, sizeof error), "%s", error);
+}
+
+/* A change of auto's table or of the code path is said, not judged: the verdicts stay. A run from
+ * before tables (nothing recorded) and one on the thresholds are alike. */
+Test(cpu_compare, a_change_of_auto_table_or_code_path_is_noted, IN_A_FRESH_DIR) {
+    const char *table = "table kernels/dispatch/nvidia-h200.csv (built in): 468 rows for " H200
+                        " on the hopper path";
+    const struct {
+        const char *base_dispatch, *cur_dispatch, *base_path, *cur_path;
+        bool table_note, path_note;
+    } cases[] = {
+        {"", "thresholds (no table for " H200 " on the hopper path)", "", "hopper", false, false},
+        {"thresholds (MX_GEMM_DISPATCH=thresholds)", table, "hopper", "hopper", true, false},
+        {table, table, "hopper", "portable", false, true},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char base[32], cur[32];
+        snprintf(base, sizeof base, "base%zu", c);
+        snprintf(cur, sizeof cur, "cur%zu", c);
+        mx_test_write_scaled_run(base, H200, 1.0);
+        mx_test_write_scaled_run(cur, H200, 1.0);
+        set_run_json(base, cases[c].base_dispatch, cases[c].base_path);
+        set_run_json(cur, cases[c].cur_dispatch, cases[c].cur_path);
+        mx_cli_result r = mx_test_compare(base, cur);
+        cr_expect_eq(r.exit_code, 0, "case %zu: %s%s", c, r.out, r.err);
+        cr_expect_eq(strstr(r.out, "note: auto chose its GEMM variants from different places") !=
+                         NULL,
+                     cases[c].table_note, "case %zu: %s", c, r.out);
+        if (cases[c].table_note)
+            cr_expect(strstr(r.out, "BASE: its thresholds; CUR: table kernels/dispatch/"), "%s",
+                      r.out);
+        cr_expect_eq(strstr(r.out, "note: the kernels took different code paths (BASE hopper, "
+                                   "CUR portable") != NULL,
+                     cases[c].path_note, "case %zu: %s", c, r.out);
+    }
+}
+
 Test(cpu_compare, missing_baseline_is_refused_with_how_to_make_one, IN_A_FRESH_DIR) {
     mx_cli_result r = mx_test_compare_with_baseline("nvidia-h100-80gb-hbm3", H100, H200);
     cr_expect_eq(r.exit_code, 2, "%s%s", r.out, r.err);
