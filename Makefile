@@ -160,7 +160,7 @@ sanitize:
 # libFuzzer targets of fuzz/ (clang, ASan + UBSan) into build-fuzz/, FUZZ_SECONDS each. Warnings
 # are not errors here: gcc's build (make test) is the warnings gate; clang's extra ones show.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = sweep csv run_json report compare
+FUZZ_TARGETS = sweep csv run_json report compare dispatch
 fuzz:
 	@bash .ci/deps.sh ensure fuzz
 	cmake -S . -B build-fuzz $(CMAKE_ARGS) -DCMAKE_C_COMPILER=clang -DMX_FUZZ=ON \

@@ -11,7 +11,8 @@
 __global__ void mx_probe_kernel() {}
 
 extern "C" const char *mx_code_path_name(mx_code_path path) {
-    return path == MX_PATH_HOPPER ? "hopper" : path == MX_PATH_PORTABLE ? "portable" : "unknown";
+    static const char *const names[MX_PATH_COUNT] = {MX_CODE_PATH_NAMES};
+    return (unsigned)path < MX_PATH_COUNT ? names[path] : "unknown";
 }
 
 extern "C" const char *mx_built_archs(void) {

@@ -25,6 +25,8 @@ extern "C" {
 #endif
 
 typedef enum { MX_PATH_PORTABLE = 0, MX_PATH_HOPPER, MX_PATH_COUNT } mx_code_path;
+/* Their names, in that order (mx_code_path_name), as an initializer list. */
+#define MX_CODE_PATH_NAMES "portable", "hopper"
 
 /* The shared memory a block of the portable path may use (the opt-in limit of sm_86/89/120). */
 enum { MX_PORTABLE_SMEM_BYTES = 99 * 1024 };

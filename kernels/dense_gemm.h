@@ -3,7 +3,8 @@
  * MoE router. Y[m, n] = X[m, k] . W[n, k]^T (+ bias[n]), batched
  * densely, cublasGemmEx / cublasGemmStridedBatchedEx with FP16 (BF16) inputs and output and
  * CUBLAS_COMPUTE_32F, tensor cores on (cuBLAS's default math mode since CUDA 11). Also what the
- * blocks of GEMMs take from gemm.cu: the variant check and the context's cuBLAS handle. */
+ * blocks of GEMMs take from gemm.cu and gemm_names.c: the variant checks and the context's cuBLAS
+ * handle. */
 #ifndef MX_DENSE_GEMM_H
 #define MX_DENSE_GEMM_H
 
@@ -23,6 +24,9 @@ extern "C" {
 mx_status mx_dense_gemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t k, int64_t batch,
                         mx_dtype dtype, const void *x, const void *w, const void *bias, void *y,
                         cudaStream_t stream);
+
+/* A variant argument within mx_gemm_variant, else MX_ERR_INVALID_ARGUMENT naming its value. */
+mx_status mx_check_variant_value(mx_gemm_variant variant);
 
 /* The variant check of the blocks of GEMMs (mx_ffn, mx_attention_block, mx_moe): MX_OK for the
  * variants of mx_gemm_block_variant_names, otherwise MX_ERR_INVALID_ARGUMENT naming the variant,

@@ -104,9 +104,9 @@ static mx_status candidate(const row_text *row, int column, const char *name,
 static mx_status parse_row(const row_text *row, mx_gemm_dispatch_row *out) {
     const char *gpu = row->cells[0], *path = row->cells[1], *dtype = row->cells[2];
     if (!gpu[0] || strlen(gpu) > 255) return bad(row, "gpu", gpu, "a GPU name (1-255 bytes)");
+    static const char *const paths[MX_PATH_COUNT] = {MX_CODE_PATH_NAMES};
     bool path_known = false;
-    for (int p = 0; p < MX_PATH_COUNT; p++)
-        path_known = path_known || strcmp(path, mx_code_path_name((mx_code_path)p)) == 0;
+    for (int p = 0; p < MX_PATH_COUNT; p++) path_known = path_known || strcmp(path, paths[p]) == 0;
     if (!path_known) return bad(row, "path", path, "hopper or portable");
     if (strcmp(dtype, "f16") && strcmp(dtype, "bf16"))
         return bad(row, "dtype", dtype, "f16 or bf16");

@@ -256,62 +256,6 @@ static mx_status mx_gemm_mma(const mx_gemm_context *context, const mx_gemm_probl
 
 // ---- public entry points
 
-/* The names once: the blocks take every variant but persistent, the last. */
-#define MX_GEMM_BLOCK_VARIANTS "auto", "fused", "skinny", "dequant_cublas"
-extern "C" const char *const mx_gemm_variant_names[MX_GEMM_VARIANT_COUNT + 1] = {
-    MX_GEMM_BLOCK_VARIANTS, "persistent", NULL};
-extern "C" const char *const mx_gemm_block_variant_names[] = {MX_GEMM_BLOCK_VARIANTS, NULL};
-static_assert(MX_GEMM_PERSISTENT + 1 == MX_GEMM_VARIANT_COUNT &&
-                  sizeof mx_gemm_block_variant_names / sizeof *mx_gemm_block_variant_names ==
-                      MX_GEMM_PERSISTENT + 1,
-              "the block variants are every variant before persistent");
-
-/* "a, b, ... or z" from a NULL-terminated list of names, into text (which mx_fail then copies). */
-static const char *mx_join_names(const char *const *names, char *text, size_t size) {
-    size_t used = 0;
-    text[0] = '\0';
-    for (int v = 0; names[v]; v++) {
-        const char *separator = v == 0 ? "" : names[v + 1] ? ", " : " or ";
-        int written = snprintf(text + used, size - used, "%s%s", separator, names[v]);
-        used += written > 0 && (size_t)written < size - used ? (size_t)written : 0;
-    }
-    return text;
-}
-
-extern "C" const char *mx_gemm_variant_name(mx_gemm_variant variant) {
-    return (unsigned)variant < MX_GEMM_VARIANT_COUNT ? mx_gemm_variant_names[variant] : "unknown";
-}
-
-extern "C" mx_status mx_gemm_variant_from_name(const char *name, mx_gemm_variant *variant) {
-    for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++)
-        if (name && strcmp(name, mx_gemm_variant_names[v]) == 0) {
-            *variant = (mx_gemm_variant)v;
-            return MX_OK;
-        }
-    char known[128];
-    return mx_fail(MX_ERR_INVALID_ARGUMENT, "unknown GEMM variant '%s': expected %s",
-                   name ? name : "(null)",
-                   mx_join_names(mx_gemm_variant_names, known, sizeof known));
-}
-
-/* A variant argument out of the enum's range. */
-static mx_status mx_check_variant_value(mx_gemm_variant variant) {
-    if ((unsigned)variant >= MX_GEMM_VARIANT_COUNT)
-        return mx_fail(MX_ERR_INVALID_ARGUMENT, "variant = %d: not an mx_gemm_variant",
-                       (int)variant);
-    return MX_OK;
-}
-
-extern "C" mx_status mx_gemm_check_block_variant(mx_gemm_variant variant, const char *block,
-                                                 const char *why_not_persistent) {
-    MX_TRY(mx_check_variant_value(variant));
-    if (variant < MX_GEMM_PERSISTENT) return MX_OK;
-    char known[128];
-    return mx_fail(MX_ERR_INVALID_ARGUMENT, "variant %s: not supported by %s (%s); expected %s",
-                   mx_gemm_variant_name(variant), block, why_not_persistent,
-                   mx_join_names(mx_gemm_block_variant_names, known, sizeof known));
-}
-
 extern "C" cublasHandle_t mx_gemm_context_cublas(const mx_gemm_context *context) {
     return context ? context->cublas : NULL;
 }
