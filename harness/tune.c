@@ -70,6 +70,13 @@ static size_t collect(const mx_table *t, measured **rows, mx_tune_summary *summa
     return count;
 }
 
+/* A run.json text for a comment line of the table: its line breaks become spaces. */
+static void mx_tune_table_comment(char *out, const char *text) {
+    size_t i = 0;
+    for (; text[i]; i++) out[i] = text[i] == '\n' || text[i] == '\r' ? ' ' : text[i];
+    out[i] = '\0';
+}
+
 bool mx_tune_table(const char *dir, const mx_table *results, const mx_run_info *meta,
                    mx_text *table, mx_tune_summary *summary, char *error, size_t error_size) {
     memset(summary, 0, sizeof *summary);
@@ -90,12 +97,15 @@ bool mx_tune_table(const char *dir, const mx_table *results, const mx_run_info *
     int candidates = 0;
     for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++)
         candidates += mx_gemm_dispatch_candidate((mx_gemm_variant)v);
+    char run_id[sizeof meta->run_id], suite[sizeof meta->suite], start[sizeof meta->start_time];
+    mx_tune_table_comment(run_id, meta->run_id);
+    mx_tune_table_comment(suite, meta->suite);
+    mx_tune_table_comment(start, meta->start_time);
     mx_text_printf(table,
                    "# auto's dispatch table (kernels/dispatch.h), written by mxbench tune from "
                    "run %s\n# (suite %s, commit %.12s%s, started %s): for each problem the "
                    "fastest variant auto may pick.\n%s\n",
-                   meta->run_id, meta->suite, meta->git_commit,
-                   meta->git_dirty == 1 ? " dirty" : "", meta->start_time,
+                   run_id, suite, meta->git_commit, meta->git_dirty == 1 ? " dirty" : "", start,
                    MX_GEMM_DISPATCH_COLUMNS);
     for (size_t first = 0, end; first < count; first = end) {
         /* the problem's rows, by variant; each variant's mean time */

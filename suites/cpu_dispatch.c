@@ -444,12 +444,14 @@ Test(cpu_dispatch, tune_leaves_out_rows_that_cannot_be_judged) {
     mx_run_info_clear(&meta);
     strcpy(meta.gpu_name, "GPU A");
     strcpy(meta.code_path, "hopper");
+    strcpy(meta.suite, "two\nlines"); /* stays in its comment line */
     mx_text text = {0};
     mx_tune_summary summary;
     cr_assert(mx_tune_table("run", results, &meta, &text, &summary, error, sizeof error), "%s",
               error);
     cr_expect(strstr(text.data, "\nGPU A,hopper,f16,1,64,64,fused,5.000,skinny,9.000\n"), "%s",
               text.data);
+    cr_expect(strstr(text.data, "(suite two lines,"), "%s", text.data);
     cr_expect_eq(summary.problems, 1);
     cr_expect_eq(summary.not_ok, 2);
     cr_expect_eq(summary.batched, 1);
