@@ -10,8 +10,10 @@ static const mx_variant_traits table[] = {
      true, false, true, "#000000", 6},
     {"auto", "the GEMM variant mx_gemm_choose picks: from the GPU's dispatch table, else by m",
      false, false, false, "#E69F00", 2},
-    {"fused", "tensor-core kernel on prepared MXFP4 weights, 32 or 64 tokens per CTA", false, false,
-     false, "#56B4E9", 5},
+    {"fused",
+     "tensor-core kernel on prepared MXFP4 weights: mma.sync with 32 or 64 tokens per CTA; on "
+     "Hopper from 128 tokens wgmma with 128",
+     false, false, false, "#56B4E9", 5},
     {"skinny", "the decode kernel, 8 or 16 tokens per CTA", false, false, false, "#009E73", 7},
     {"dequant_cublas",
      "dequantize to a temporary FP16 buffer (the workspace), then cublasGemmEx; both timed", false,

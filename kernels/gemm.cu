@@ -13,6 +13,7 @@
 #include "fp16.h"
 #include "gemm.h"
 #include "gemm_kernel.cuh"
+#include "gemm_wgmma.cuh"
 
 struct mx_gemm_context {
     cublasHandle_t cublas;
@@ -102,15 +103,18 @@ static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_pro
 
 enum { MX_MAX_DEVICES = 64 };
 
-/* Once per instantiation and device: allow the rings' shared memory (> 48 KB). */
-template <typename T, int TT, int E> static cudaError_t mx_configure_kernel(int device) {
+/* Once per kernel and device: allow its shared memory (> 48 KB). */
+template <auto kernel, int smem_bytes> static cudaError_t mx_configure_smem(int device) {
     static bool configured[MX_MAX_DEVICES];
     if (device >= 0 && device < MX_MAX_DEVICES && configured[device]) return cudaSuccess;
     cudaError_t error =
-        cudaFuncSetAttribute(mx_gemm_kernel<T, TT, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             mx_tile_shape<TT>::smem_bytes);
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes);
     if (error == cudaSuccess && device >= 0 && device < MX_MAX_DEVICES) configured[device] = true;
     return error;
+}
+
+template <typename T, int TT, int E> static cudaError_t mx_configure_kernel(int device) {
+    return mx_configure_smem<mx_gemm_kernel<T, TT, E>, mx_tile_shape<TT>::smem_bytes>(device);
 }
 
 /* CTAs of the instantiation one SM holds on this device, asked once (0 when the query fails). */
@@ -148,7 +152,7 @@ static cudaLaunchConfig_t mx_launch_config(dim3 grid, int threads, int smem_byte
 
 /* Resident clusters of `splits` CTAs of this instantiation on the current device, asked once
  * per size and device (0 when the query fails: then split-K is not used). */
-template <typename T, int TT, int E> static int mx_max_active_clusters(int splits) {
+template <auto kernel, int threads, int smem_bytes> static int mx_max_active_clusters(int splits) {
     static int cache[MX_MAX_DEVICES][MX_MAX_SPLITS + 1];
     int device = 0;
     if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= MX_MAX_DEVICES) {
@@ -159,12 +163,10 @@ template <typename T, int TT, int E> static int mx_max_active_clusters(int split
     if (known[splits] == 0) {
         int count = 0;
         cudaLaunchAttribute cluster;
-        cudaLaunchConfig_t config =
-            mx_launch_config(dim3(1, (unsigned)splits, 1), mx_tile_shape<TT>::threads,
-                             mx_tile_shape<TT>::smem_bytes, 0, &cluster, splits);
-        if (mx_configure_kernel<T, TT, E>(device) != cudaSuccess ||
-            cudaOccupancyMaxActiveClusters(&count, mx_gemm_kernel<T, TT, E>, &config) !=
-                cudaSuccess) {
+        cudaLaunchConfig_t config = mx_launch_config(dim3(1, (unsigned)splits, 1), threads,
+                                                     smem_bytes, 0, &cluster, splits);
+        if (mx_configure_smem<kernel, smem_bytes>(device) != cudaSuccess ||
+            cudaOccupancyMaxActiveClusters(&count, kernel, &config) != cudaSuccess) {
             cudaGetLastError();
             count = 0;
         }
@@ -173,29 +175,10 @@ template <typename T, int TT, int E> static int mx_max_active_clusters(int split
     return known[splits] > 0 ? known[splits] : 0;
 }
 
-template <typename T, int TT, int E>
-static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gemm_problem *problem,
-                                    cudaStream_t stream) {
-    using shape = mx_tile_shape<TT>;
-    if ((size_t)shape::smem_bytes > context->gpu.smem_block_bytes)
-        return mx_fail(MX_ERR_UNSUPPORTED_SHAPE,
-                       "%s with %d tokens per CTA needs %d bytes of shared memory per block; the "
-                       "%s path on this GPU (%s) allows %zu",
-                       mx_gemm_variant_name(TT >= 4 ? MX_GEMM_FUSED : MX_GEMM_SKINNY),
-                       shape::tokens, shape::smem_bytes, mx_code_path_name(context->gpu.path),
-                       context->gpu.why, context->gpu.smem_block_bytes);
-    MX_CUDA_CHECK((mx_configure_kernel<T, TT, E>(context->gpu.device)));
-    mx_mma_plan plan = mx_plan_mma(context, problem, shape::tokens, shape::warps,
-                                   mx_ctas_per_sm<T, TT, E>(context->gpu.device),
-                                   mx_max_active_clusters<T, TT, E>);
-    if (plan.token_tiles > 65535)
-        return mx_fail(
-            MX_ERR_UNSUPPORTED_SHAPE,
-            "unsupported shape: m = %lld, batch = %lld give %lld token tiles of %d for %s; "
-            "at most 65535 (smaller m or batch)",
-            (long long)problem->m, (long long)problem->batch, (long long)plan.token_tiles,
-            plan.tokens, mx_gemm_variant_name(TT >= 4 ? MX_GEMM_FUSED : MX_GEMM_SKINNY));
-    mx_gemm_params params;
+/* The kernels' parameters that follow from the problem and the tokens per CTA; the launchers
+ * add their plan's (cta_tiles and k_parts: the mma.sync kernel's; chunks_per_split: both). */
+static mx_gemm_params mx_gemm_params_for(const mx_gemm_problem *problem, int tokens) {
+    mx_gemm_params params = {};
     params.x = problem->x;
     params.bias = problem->bias;
     params.w = problem->w.data;
@@ -210,8 +193,42 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     params.batch = problem->batch;
     params.tile_bytes = mx_tile_bytes(problem->k);
     params.k_blocks = (int)(problem->k / MX_BLOCK_SIZE);
-    params.token_tiles = (int)((problem->m + plan.tokens - 1) / plan.tokens);
-    params.row_tiles = plan.row_tiles;
+    params.token_tiles = (int)((problem->m + tokens - 1) / tokens);
+    params.row_tiles = (int)((problem->n + MX_TILE_ROWS - 1) / MX_TILE_ROWS);
+    return params;
+}
+
+/* The refusal of a launch whose token tiles do not fit a grid's z. */
+static mx_status mx_too_many_token_tiles(const mx_gemm_problem *problem, int64_t token_tiles,
+                                         int tokens, const char *kernel) {
+    return mx_fail(MX_ERR_UNSUPPORTED_SHAPE,
+                   "unsupported shape: m = %lld, batch = %lld give %lld token tiles of %d for %s; "
+                   "at most 65535 (smaller m or batch)",
+                   (long long)problem->m, (long long)problem->batch, (long long)token_tiles, tokens,
+                   kernel);
+}
+
+template <typename T, int TT, int E>
+static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gemm_problem *problem,
+                                    cudaStream_t stream) {
+    using shape = mx_tile_shape<TT>;
+    if ((size_t)shape::smem_bytes > context->gpu.smem_block_bytes)
+        return mx_fail(MX_ERR_UNSUPPORTED_SHAPE,
+                       "%s with %d tokens per CTA needs %d bytes of shared memory per block; the "
+                       "%s path on this GPU (%s) allows %zu",
+                       mx_gemm_variant_name(TT >= 4 ? MX_GEMM_FUSED : MX_GEMM_SKINNY),
+                       shape::tokens, shape::smem_bytes, mx_code_path_name(context->gpu.path),
+                       context->gpu.why, context->gpu.smem_block_bytes);
+    MX_CUDA_CHECK((mx_configure_kernel<T, TT, E>(context->gpu.device)));
+    mx_mma_plan plan = mx_plan_mma(
+        context, problem, shape::tokens, shape::warps,
+        mx_ctas_per_sm<T, TT, E>(context->gpu.device),
+        mx_max_active_clusters<mx_gemm_kernel<T, TT, E>, shape::threads, shape::smem_bytes>);
+    if (plan.token_tiles > 65535)
+        return mx_too_many_token_tiles(
+            problem, plan.token_tiles, plan.tokens,
+            mx_gemm_variant_name(TT >= 4 ? MX_GEMM_FUSED : MX_GEMM_SKINNY));
+    mx_gemm_params params = mx_gemm_params_for(problem, plan.tokens);
     params.cta_tiles = plan.cta_tiles;
     params.k_parts = plan.k_parts;
     params.chunks_per_split = plan.chunks_per_split;
@@ -223,12 +240,61 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     return MX_OK;
 }
 
+/* The warpgroup kernel (gemm_wgmma.cuh): 128 weight rows x TOKENS tokens per CTA, one CTA per
+ * SM, no workspace. When the output tiles are fewer than the SMs (m up to a few hundred), K is
+ * split over a thread-block cluster of up to 8 CTAs (at most k_chunks / 2 splits), so that the
+ * clusters fill one wave; the splits are summed on chip (mx_reduce_tile). */
+template <typename T, int E, int TOKENS>
+static mx_status mx_gemm_wgmma_launch(const mx_gemm_context *context,
+                                      const mx_gemm_problem *problem, cudaStream_t stream) {
+    using shape = mx_wgmma_shape<TOKENS>;
+    constexpr auto kernel = mx_gemm_wgmma_kernel<T, E, TOKENS>;
+    MX_CUDA_CHECK((mx_configure_smem<kernel, shape::smem_bytes>(context->gpu.device)));
+    const int64_t token_tiles = mx_token_tile_bound(problem, shape::tokens);
+    if (token_tiles > 65535)
+        return mx_too_many_token_tiles(problem, token_tiles, shape::tokens,
+                                       "fused (warpgroup kernel)");
+    const int64_t row_blocks = (problem->n + shape::rows - 1) / shape::rows;
+    const int64_t tiles = row_blocks * token_tiles;
+    const int64_t k_chunks = (problem->k / MX_BLOCK_SIZE + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS;
+    int64_t splits = tiles < context->gpu.sm_count ? context->gpu.sm_count / tiles : 1;
+    if (splits > MX_MAX_SPLITS) splits = MX_MAX_SPLITS;
+    if (splits > k_chunks / 2) splits = k_chunks / 2;
+    while (splits > 1 &&
+           tiles > mx_max_active_clusters<kernel, shape::threads, shape::smem_bytes>((int)splits))
+        splits--;
+    if (splits < 1) splits = 1;
+    const int64_t per_split = (k_chunks + splits - 1) / splits;
+    splits = (k_chunks + per_split - 1) / per_split;
+    mx_gemm_params params = mx_gemm_params_for(problem, shape::tokens);
+    params.chunks_per_split = (int)per_split;
+    cudaLaunchAttribute cluster;
+    cudaLaunchConfig_t config =
+        mx_launch_config(dim3((unsigned)row_blocks, (unsigned)splits, (unsigned)token_tiles),
+                         shape::threads, shape::smem_bytes, stream, &cluster, (int)splits);
+    MX_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, params));
+    MX_LAUNCH_CHECK("mx_gemm_wgmma_kernel");
+    return MX_OK;
+}
+
+/* fused on the hopper path from MX_GEMM_WGMMA_MIN_M tokens takes the warpgroup kernel with 128
+ * tokens per CTA, when the build holds sm_90a code (the default architectures do; `native` and
+ * 90-real do not: wgmma is 90a only). */
+static bool mx_wgmma_runs(const mx_gemm_context *context, const mx_gemm_problem *problem,
+                          mx_gemm_variant variant) {
+    return variant == MX_GEMM_FUSED && problem->m >= MX_GEMM_WGMMA_MIN_M &&
+           context->gpu.path == MX_PATH_HOPPER && strstr(mx_built_archs(), "90a") != NULL &&
+           (size_t)mx_wgmma_shape<128>::smem_bytes <= context->gpu.smem_block_bytes;
+}
+
 /* skinny: 8 or 16 tokens per CTA (16 also for m <= 8 where the 8-token ring does not fit the
- * path's shared memory); fused: 32 or 64. */
+ * path's shared memory); fused: the warpgroup kernel (above), or 32 or 64 tokens per CTA. */
 template <typename T, int E>
 static mx_status mx_gemm_mma_dispatch(const mx_gemm_context *context,
                                       const mx_gemm_problem *problem, mx_gemm_variant variant,
                                       cudaStream_t stream) {
+    if (mx_wgmma_runs(context, problem, variant))
+        return mx_gemm_wgmma_launch<T, E, 128>(context, problem, stream);
     bool eight = (size_t)mx_tile_shape<1>::smem_bytes <= context->gpu.smem_block_bytes;
     if (variant == MX_GEMM_SKINNY)
         return problem->m <= 8 && eight ? mx_gemm_mma_launch<T, 1, E>(context, problem, stream)

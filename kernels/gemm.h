@@ -11,9 +11,14 @@
  *                  m16n8k16, weights as A); persistent CTAs when the rows are many, K split over
  *                  a thread-block cluster (sm_90+) and reduced on chip when they are few. No
  *                  workspace. Any m is accepted (built for m <= 16).
- *   fused          the same kernel with 32 or 64 tokens per CTA, each weight byte read once per
- *                  64 tokens, the block scale folded into the decoded weights where that is
- *                  exact (below): for 17 <= m <= 256 and beyond. No workspace.
+ *   fused          for 17 <= m <= 256 and beyond, the block scale folded into the decoded
+ *                  weights where that is exact (below). From MX_GEMM_WGMMA_MIN_M tokens on the
+ *                  hopper path (arch.h), a warpgroup kernel (wgmma with the decoded weights as A
+ *                  from registers, the activations staged in shared memory by a producer
+ *                  warpgroup; 128 rows x 128 tokens per CTA; K split over a cluster when the
+ *                  tiles are fewer than the SMs; gemm_wgmma.cuh); below, and on other GPUs,
+ *                  skinny's kernel with 32 or 64 tokens per CTA, each weight byte read once per
+ *                  64 tokens. The same numerics and epilogue; no workspace.
  *   dequant_cublas the Sprint 6 strategy: dequantize W to a temporary FP16/BF16 buffer (the
  *                  workspace: n*k*2 bytes per batch), then cublasGemmEx. The time includes both.
  *   persistent     W dequantized once by mx_gemm_persistent_prepare into a kept buffer (the
@@ -30,15 +35,16 @@
  * the result is the FP32-accumulated product with the exactly dequantized weights for every
  * scale exponent s <= 113 (scale byte <= 240); above that the per-block factor 2^(s+14)
  * overflows FP32 and the row's outputs become Inf/NaN. There is no FP16 range limit on the
- * weights on these paths. With 32 or 64 tokens per CTA (fused), a chunk of 8 blocks whose
- * scales all keep E2M1 * 2^s exact in the dtype (FP16: s in [-23, 1]; BF16: [-100, 1]; every
- * ordinary weight) is multiplied by 2^s in the dtype first, exactly, and the MMAs sum its
- * products across blocks in FP32: the same exact products, summed in another order. Other
- * chunks take the per-block path above. dequant_cublas, persistent and the FP16 reference go
- * through FP16 (or BF16) weights: with FP16, weights overflow to Inf once E2M1 * 2^s > 65504
- * (s >= 14 for code magnitudes >= 4) and lose precision below 2^-14 (flush to zero below
- * 2^-25); those paths are exact only for s in [-23, 13]. A NaN scale (0xFF) makes exactly that
- * row's outputs NaN on every path.
+ * weights on these paths. In fused's kernels, a chunk of 8 blocks whose scales all keep
+ * E2M1 * 2^s exact in the dtype (FP16: s in [-23, 1]; BF16: [-100, 1]; every ordinary weight)
+ * is multiplied by 2^s in the dtype first, exactly, and the MMAs sum its products across
+ * blocks in FP32: the same exact products, summed in another order. Other
+ * chunks take the per-block path above. The warpgroup kernel of fused (the hopper path) folds
+ * the short last chunk of K the same way when its scales allow.
+ * dequant_cublas, persistent and the FP16 reference go through FP16 (or BF16) weights: with FP16,
+ * weights overflow to Inf once E2M1 * 2^s > 65504 (s >= 14 for code magnitudes >= 4) and lose
+ * precision below 2^-14 (flush to zero below 2^-25); those paths are exact only for s in [-23, 13].
+ * A NaN scale (0xFF) makes exactly that row's outputs NaN on every path.
  *
  * Epilogue (activation, residual). fused and skinny apply bias, activation and residual in
  * registers to the FP32 sums (after the split-K reduction), with activation.cuh's functions, and
@@ -76,6 +82,10 @@ extern "C" {
 
 /* auto's thresholds on m (measured on H200, docs/gemm.md). */
 enum { MX_GEMM_SKINNY_MAX_M = 16, MX_GEMM_FUSED_MAX_M = 64 };
+/* fused takes the warpgroup kernel from this many tokens on Hopper: on an H100, side by side,
+ * it took 0.78x-0.43x the mma.sync kernel's time at m 128..4096 and 1.04x-2.5x at m 1..64 with
+ * 16-64 tokens per CTA (docs/gemm.md). */
+enum { MX_GEMM_WGMMA_MIN_M = 128 };
 
 typedef enum {
     MX_GEMM_AUTO = 0,

@@ -415,6 +415,60 @@ __device__ __forceinline__ void mx_store_tile(const mx_gemm_params &p, T *y, con
         }
 }
 
+/* The end of a split tile: partial (this CTA's shared memory) holds the CTA's FP32 sums of its
+ * tile, [token][row] over rows_cta rows (tile_elements of them, for the tokens from token0 and
+ * the rows from row0); with splits (gridDim.y > 1: the splits of one tile form a thread-block
+ * cluster), CTA r of the cluster sums slice r of the tile over the splits in split order through
+ * distributed shared memory. Deterministic; then Y through the epilogue. thread / threads: this
+ * thread's index among those that take part (the CTA's others may have exited). Every CTA of a
+ * cluster calls it, after its partial is written. */
+template <typename T, int E>
+__device__ __forceinline__ void
+mx_reduce_tile(const mx_gemm_params &p, const float *partial, int tile_elements, int rows_cta,
+               int64_t token0, int64_t row0, int64_t m_valid, T *y, const T *residual,
+               const T *bias, int thread, int threads) {
+    int rank = 0, splits = 1;
+#if __CUDA_ARCH__ >= 900
+    namespace cg = cooperative_groups;
+    cg::cluster_group cluster = cg::this_cluster();
+    if (gridDim.y > 1) { /* the splits of one group of tiles form a thread-block cluster */
+        cluster.sync();
+        rank = (int)cluster.block_rank();
+        splits = (int)cluster.num_blocks();
+    }
+#endif
+    /* A gated unit needs both rows of its pair: elements go by pairs (rows_cta is even, so a
+     * pair never spans two tokens), and slices start on even elements. */
+    constexpr int unit = E == MX_EPILOGUE_GATED ? 2 : 1;
+    const int slice = ((tile_elements + splits - 1) / splits + unit - 1) / unit * unit;
+    const int end = min(tile_elements, (rank + 1) * slice);
+    for (int e = rank * slice + thread * unit; e < end; e += threads * unit) {
+        int64_t token = token0 + e / rows_cta, row = row0 + e % rows_cta;
+        float sum[unit] = {};
+        for (int r = 0; r < splits; r++) {
+            const float *from = partial;
+#if __CUDA_ARCH__ >= 900
+            if (gridDim.y > 1) from = cluster.map_shared_rank(partial, r);
+#endif
+#pragma unroll
+            for (int u = 0; u < unit; u++) sum[u] += from[e + u];
+        }
+        if (token < m_valid && row < p.n) {
+            if constexpr (E == MX_EPILOGUE_GATED) /* n even: row + 1 < n */
+                mx_write_output<T, E>(p, y, residual, token, row / 2,
+                                      mx_glu(p.activation,
+                                             sum[0] + (bias ? (float)bias[row] : 0.0f),
+                                             sum[1] + (bias ? (float)bias[row + 1] : 0.0f)));
+            else
+                mx_write_output<T, E>(p, y, residual, token, row,
+                                      sum[0] + (bias ? (float)bias[row] : 0.0f));
+        }
+    }
+#if __CUDA_ARCH__ >= 900
+    if (gridDim.y > 1) cluster.sync(); /* no CTA may leave while others read its memory */
+#endif
+}
+
 /* The pipeline of each warp: ring slots filled `stages - 1` chunk steps ahead (one commit group
  * per step, empty past the end, so that the wait counts stay fixed), __syncwarp after each wait
  * so that every lane sees the other lanes' copies and the slot refilled next is free. */
@@ -597,8 +651,7 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
 
     /* The partial tiles meet: each warp leaves its own in shared memory (the rings are done
      * with), at [part][token][row] over the CTA's rows_cta rows; the K parts are summed in part
-     * order; with splits, CTA r of the cluster then sums slice r of the tile over the splits in
-     * split order through distributed shared memory. Deterministic either way; then Y. */
+     * order, then the splits (mx_reduce_tile). Deterministic either way; then Y. */
     const int rows_cta = MX_TILE_ROWS * group_tiles; /* even: a gated pair stays in one row */
     const int tile_elements = tokens * rows_cta;
     float *partial = (float *)smem;
@@ -622,46 +675,8 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
         }
         __syncthreads();
     }
-    int rank = 0, splits = 1;
-#if __CUDA_ARCH__ >= 900
-    namespace cg = cooperative_groups;
-    cg::cluster_group cluster = cg::this_cluster();
-    if (gridDim.y > 1) { /* the splits of one group of tiles form a thread-block cluster */
-        cluster.sync();
-        rank = (int)cluster.block_rank();
-        splits = (int)cluster.num_blocks();
-    }
-#endif
-    /* A gated unit needs both rows of its pair: elements go by pairs (rows_cta is even, so a
-     * pair never spans two tokens), and slices start on even elements. */
-    constexpr int unit = E == MX_EPILOGUE_GATED ? 2 : 1;
-    const int slice = ((tile_elements + splits - 1) / splits + unit - 1) / unit * unit;
-    const int end = min(tile_elements, (rank + 1) * slice);
-    for (int e = rank * slice + (int)threadIdx.x * unit; e < end; e += shape::threads * unit) {
-        int64_t token = token0 + e / rows_cta, row = row0 + e % rows_cta;
-        float sum[unit] = {};
-        for (int r = 0; r < splits; r++) {
-            const float *from = partial;
-#if __CUDA_ARCH__ >= 900
-            if (gridDim.y > 1) from = cluster.map_shared_rank(partial, r);
-#endif
-#pragma unroll
-            for (int u = 0; u < unit; u++) sum[u] += from[e + u];
-        }
-        if (token < m_valid && row < p.n) {
-            if constexpr (E == MX_EPILOGUE_GATED) /* n even: row + 1 < n */
-                mx_write_output<T, E>(p, y, residual, token, row / 2,
-                                      mx_glu(p.activation,
-                                             sum[0] + (bias ? (float)bias[row] : 0.0f),
-                                             sum[1] + (bias ? (float)bias[row + 1] : 0.0f)));
-            else
-                mx_write_output<T, E>(p, y, residual, token, row,
-                                      sum[0] + (bias ? (float)bias[row] : 0.0f));
-        }
-    }
-#if __CUDA_ARCH__ >= 900
-    if (gridDim.y > 1) cluster.sync(); /* no CTA may leave while others read its memory */
-#endif
+    mx_reduce_tile<T, E>(p, partial, tile_elements, rows_cta, token0, row0, m_valid, y, residual,
+                         bias, (int)threadIdx.x, shape::threads);
 }
 
 #endif

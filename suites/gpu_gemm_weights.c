@@ -24,7 +24,10 @@ static void refresh_weights(host_problem *p) {
 
 /* Scale exponent 13 is the last at which FP16 weights hold every code (6 * 2^13 < 65504) and -23
  * the last at which they hold code 1 (0.5 * 2^-23 = 2^-24). fused and skinny stay exact on both
- * sides; the paths that go through FP16 weights are exact inside and lose outside. */
+ * sides; the paths that go through FP16 weights are exact inside and lose outside. fused runs
+ * its warpgroup kernel on Hopper with 32 tokens per CTA at 24 and 128 at 160, its mma.sync kernel
+ * on the portable path (gpu_gemm_portable): each takes its per-block path for scales outside the
+ * folded range, 12, 17 and -32 here. */
 Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
@@ -32,11 +35,13 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
         int weight_exponent; /* sets the block scales: gaussian * 2^e gives s around e - 1 */
         bool fp16_paths_exact;
     } cases[] = {{12, true}, {-20, true}, {17, false}, {-32, false}};
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        host_problem p = mx_test_make_problem(24, 72, 256, 1, cases[c].weight_exponent, &rng);
+    const int ms[] = {24, 160};
+    for (size_t c = 0; c < 2 * sizeof cases / sizeof cases[0]; c++) {
+        const int m = ms[c % 2];
+        host_problem p = mx_test_make_problem(m, 72, 256, 1, cases[c / 2].weight_exponent, &rng);
         /* Keep activations and outputs inside FP16: lean the activations against the weights'
          * magnitude; the reference takes the FP16 values actually used. */
-        double x_scale = ldexp(1.0, cases[c].weight_exponent > 0 ? -12 : 12);
+        double x_scale = ldexp(1.0, cases[c / 2].weight_exponent > 0 ? -12 : 12);
         for (int64_t i = 0; i < p.m * p.k; i++) {
             p.x16[0][i] = mx_test_encode(p.x[i] * x_scale, 0);
             p.x[i] = mx_test_f16_to_double(p.x16[0][i]);
@@ -58,15 +63,15 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
                                        : all_variants[v];
             bool through_fp16 = runs == MX_GEMM_DEQUANT_CUBLAS || runs == MX_GEMM_PERSISTENT;
             bool exact = e.nonfinite == 0 && e.rel_l2 <= 2e-3;
-            if (!through_fp16 || cases[c].fp16_paths_exact)
-                cr_expect(exact, "%s, scale exponents %d..%d: rel_l2 %.3g, %lld non-finite",
-                          mx_gemm_variant_name(all_variants[v]), min_exponent, max_exponent,
+            if (!through_fp16 || cases[c / 2].fp16_paths_exact)
+                cr_expect(exact, "%s m=%d, scale exponents %d..%d: rel_l2 %.3g, %lld non-finite",
+                          mx_gemm_variant_name(all_variants[v]), m, min_exponent, max_exponent,
                           e.rel_l2, (long long)e.nonfinite);
             else
                 cr_expect(!exact,
-                          "%s through FP16 weights, scale exponents %d..%d: expected the "
-                          "documented loss, got rel_l2 %.3g",
-                          mx_gemm_variant_name(all_variants[v]), min_exponent, max_exponent,
+                          "%s m=%d through FP16 weights, scale exponents %d..%d: expected "
+                          "the documented loss, got rel_l2 %.3g",
+                          mx_gemm_variant_name(all_variants[v]), m, min_exponent, max_exponent,
                           e.rel_l2);
         }
         mx_test_release_problem(&d);

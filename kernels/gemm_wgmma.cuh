@@ -1,0 +1,616 @@
+/* The Hopper MXFP4 GEMM kernel (gemm.h: fused on the hopper path), device code only; gemm.cu
+ * launches it. It reads the same prepared weights as gemm_kernel.cuh and writes the same outputs
+ * through the same epilogue, with warpgroup MMAs:
+ *
+ *   CTA     3 warpgroups, 128 weight rows x TOKENS tokens (wgmma's N: 128 as gemm.cu launches
+ *           it; 16, 32 and 64 compile and were measured slower than the mma.sync kernel), the
+ *           whole of K or its split of it (a cluster of splits summed on chip: mx_reduce_tile);
+ *           one CTA per SM.
+ *   loads   warpgroup 0 (the producer) copies the activations of 2 blocks (64 K) for the CTA's
+ *           tokens into a ring of `stages` shared-memory stages (16 KB at 128 tokens), guarded by a
+ *           full and an empty mbarrier per stage. The prepared layout orders K inside a block
+ *           for the A fragments (weights.h: a lane's code word holds elements 8t .. 8t + 7), so
+ *           the producer writes each 16-byte load of 8 activations as 4 pairs to the 4 places
+ *           wgmma's canonical K-major layout (no swizzle: 8x16-byte core matrices, 128 B apart
+ *           along K, 256 B apart along the tokens) expects them: a 4x4 transpose of 4-byte pairs
+ *           per block, which is exactly stmatrix.x4 (one instruction per load: 4 core matrices,
+ *           each 8 lanes' rows of 16 bytes).
+ *   math    warpgroups 1 and 2 (the consumers) hold 64 weight rows each: warp w of a
+ *           warpgroup owns one 16-row prepared tile, which is exactly the A fragment of
+ *           wgmma.m64nNk16 for its rows. Each lane loads its own 16 bytes of codes per pair of
+ *           blocks straight from global memory (2 pairs ahead) and its chunk's scales (one chunk
+ *           ahead), decodes them in registers (gemm_kernel.cuh's bit placement) and issues
+ *           wgmma.m64nNk16 with A from registers and the activations from the stage.
+ *   scales  per chunk of 8 blocks and warpgroup (one barrier reduction decides): when every
+ *           block scale of the chunk keeps E2M1 x 2^s exact in the dtype (FP16: s in [-23, 1];
+ *           BF16: [-100, 1]), the decoded pairs are multiplied by 2^s first, exactly, and the
+ *           MMAs accumulate the whole range in FP32 (the folded path of gemm_kernel.cuh);
+ *           otherwise each block's product is taken alone on mma.sync (the stage's codes
+ *           decoded again, B read from the stage) and added with its FP32 factor 2^(s +
+ *           factor_exponent), as the per-block path of gemm_kernel.cuh: the same numerics
+ *           (gemm.h) on every scale, NaN and Inf included. The warpgroup MMAs themselves run on
+ *           every stage behind no branch (their fragments decoded with factor 0 where the
+ *           per-block path does the stage): ptxas serializes wgmma whose operands come out of a
+ *           branch it cannot prove uniform. Unlike gemm_kernel.cuh, the short last chunk of K
+ *           is folded too when its scales allow (the same exact products).
+ *   output  the accumulators are the fragments mx_store_tile writes (bias, activation, gated
+ *           units, residual), or with split K the cluster's sums: no workspace. Regime and
+ *           figures: docs/gemm.md. */
+#ifndef MX_GEMM_WGMMA_CUH
+#define MX_GEMM_WGMMA_CUH
+
+#include <type_traits>
+
+#include "gemm_kernel.cuh"
+
+/* wgmma and the async proxy fence exist on sm_90a only; elsewhere the kernel traps (the host
+ * never launches it there: gemm.cu, mx_wgmma_runs). */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define MX_WGMMA_DEVICE 1
+#endif
+
+/* TOKENS: the tokens of a CTA, wgmma's N (16, 32, 64 or 128; gemm.cu launches 128). */
+template <int TOKENS> struct mx_wgmma_shape {
+    static constexpr int tokens = TOKENS;
+    static constexpr int groups = tokens / 8;                       /* of 8 tokens: MMA columns */
+    static constexpr int consumers = 2;                             /* math warpgroups */
+    static constexpr int rows = 64 * consumers;                     /* weight rows per CTA */
+    static constexpr int threads = 128 * (consumers + 1);           /* + the producer */
+    static constexpr int stage_blocks = 2;                          /* 64 K per stage */
+    static constexpr int steps = stage_blocks * MX_BLOCK_SIZE / 16; /* k16 steps per stage */
+    static constexpr int step_bytes = tokens * 16 * 2;              /* one k16 step */
+    static constexpr int stage_bytes = steps * step_bytes;          /* 16 KB at 128 tokens */
+    /* 16-byte activation loads of a stage per producer thread: groups x 2 blocks over 128 */
+    static constexpr int loads = groups * stage_blocks / 4;
+    static constexpr int stages = 8; /* a stage is released one stage late (wait_group 1) */
+    static constexpr int smem_bytes = stages * stage_bytes + 2 * stages * 8; /* + mbarriers */
+    /* setmaxnreg: the CTA's pool is what the launch gave it (__launch_bounds__(threads, 1):
+     * 64 K registers over `threads`, rounded down to 8); .inc waits until the producer's .dec
+     * has returned enough, so the two must fit that pool, not the register file. */
+    static constexpr int launch_registers = 65536 / threads / 8 * 8;
+    static constexpr int producer_registers = 96, consumer_registers = 200;
+    static_assert(tokens == 16 || tokens == 32 || tokens == 64 || tokens == 128, "wgmma's N");
+    static_assert(128 * producer_registers + 128 * consumers * consumer_registers <=
+                      threads * launch_registers,
+                  "the warpgroups' registers fit the CTA's pool");
+    static_assert(MX_CHUNK_BLOCKS % stage_blocks == 0, "a stage never spans two chunks");
+    static_assert(tokens * rows * 4 <= stages * stage_bytes, "split-K partial sums fit the ring");
+};
+
+#ifdef MX_WGMMA_DEVICE
+
+// ---- synchronization
+
+__device__ __forceinline__ void mx_mbarrier_init(uint32_t barrier, uint32_t count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(barrier), "r"(count));
+}
+
+__device__ __forceinline__ void mx_mbarrier_arrive(uint32_t barrier) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(barrier) : "memory");
+}
+
+/* Until the phase of the given parity has completed (parity 1 on a fresh barrier: at once). */
+__device__ __forceinline__ void mx_mbarrier_wait(uint32_t barrier, uint32_t parity) {
+    asm volatile("{\n"
+                 ".reg .pred done;\n"
+                 "mx_wait:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+                 "@!done bra mx_wait;\n"
+                 "}\n" ::"r"(barrier),
+                 "r"(parity)
+                 : "memory");
+}
+
+/* The OR of `vote` over the 128 threads of a warpgroup, on named barrier `id` (1 + warpgroup). */
+__device__ __forceinline__ bool mx_warpgroup_any(bool vote, int id) {
+    uint32_t any;
+    asm volatile("{\n"
+                 ".reg .pred in, out;\n"
+                 "setp.ne.u32 in, %1, 0;\n"
+                 "bar.red.or.pred out, %2, 128, in;\n"
+                 "selp.u32 %0, 1, 0, out;\n"
+                 "}\n"
+                 : "=r"(any)
+                 : "r"((uint32_t)vote), "r"(id));
+    return any != 0;
+}
+
+// ---- warpgroup MMA
+
+/* Shared-memory descriptor of one k16 step of the stage: K-major, no swizzle, core matrices 128
+ * bytes apart along K (LBO) and 256 bytes apart along the tokens (SBO). The start address is
+ * the low field (address / 16, 14 bits): a descriptor plus bytes / 16 addresses bytes further
+ * on, while the address stays below 256 KB (shared memory does). */
+__device__ __forceinline__ uint64_t mx_wgmma_descriptor(uint32_t address) {
+    return (uint64_t)((address & 0x3FFFFu) >> 4) | (uint64_t)(128 >> 4) << 16 |
+           (uint64_t)(256 >> 4) << 32;
+}
+
+__device__ __forceinline__ void mx_wgmma_fence() {
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
+
+__device__ __forceinline__ void mx_wgmma_commit() {
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+
+/* Waits until at most one commit group of the warpgroup's MMAs is in flight (they complete in
+ * order). */
+__device__ __forceinline__ void mx_wgmma_wait_one() {
+    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+}
+
+/* Waits for every MMA of the warpgroup, then pins the accumulators after the wait (the compiler
+ * sees no dependence of theirs on it). */
+template <int rows> __device__ __forceinline__ void mx_wgmma_wait_all(float (&d)[rows][4]) {
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+#pragma unroll
+    for (int j = 0; j < rows; j++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) asm volatile("" : "+f"(d[j][c])::"memory");
+}
+
+/* The accumulator operands of groups o .. o + 1 (8 registers), and of 4, 8 and 16 groups. */
+#define MX_WGMMA_D2(d, o)                                                                          \
+    "+f"(d[o][0]), "+f"(d[o][1]), "+f"(d[o][2]), "+f"(d[o][3]), "+f"(d[o + 1][0]),                 \
+        "+f"(d[o + 1][1]), "+f"(d[o + 1][2]), "+f"(d[o + 1][3])
+#define MX_WGMMA_D4(d, o)  MX_WGMMA_D2(d, o), MX_WGMMA_D2(d, o + 2)
+#define MX_WGMMA_D8(d, o)  MX_WGMMA_D4(d, o), MX_WGMMA_D4(d, o + 4)
+#define MX_WGMMA_D16(d, o) MX_WGMMA_D8(d, o), MX_WGMMA_D8(d, o + 8)
+
+/* Their names in the instruction: operands 0 .. 7, 15, 31, 63. */
+#define MX_WGMMA_D_LIST_8  "%0,%1,%2,%3,%4,%5,%6,%7"
+#define MX_WGMMA_D_LIST_16 MX_WGMMA_D_LIST_8 ",%8,%9,%10,%11,%12,%13,%14,%15"
+#define MX_WGMMA_D_LIST_32                                                                         \
+    MX_WGMMA_D_LIST_16 ",%16,%17,%18,%19,%20,%21,%22,%23"                                          \
+                       ",%24,%25,%26,%27,%28,%29,%30,%31"
+#define MX_WGMMA_D_LIST_64                                                                         \
+    MX_WGMMA_D_LIST_32 ",%32,%33,%34,%35,%36,%37,%38,%39"                                          \
+                       ",%40,%41,%42,%43,%44,%45,%46,%47"                                          \
+                       ",%48,%49,%50,%51,%52,%53,%54,%55"                                          \
+                       ",%56,%57,%58,%59,%60,%61,%62,%63"
+
+/* wgmma.m64nNk16: the N / 2 accumulators, then A's 4 registers (A_LIST), the descriptor (B) and
+ * scale_d (SCALE_D; 0 ignores D), as operand names. */
+#define MX_WGMMA_ASM(N, TYPE, D_LIST, A_LIST, B, SCALE_D)                                          \
+    "{\n.reg .pred p;\nsetp.ne.b32 p, " SCALE_D ", 0;\n"                                           \
+    "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." TYPE "." TYPE " {" D_LIST "}, {" A_LIST      \
+    "}, " B ", p, 1, 1, 0;\n}\n"
+
+/* D (+)= A . B for 64 weight rows x 8 * groups tokens x 16 K: A the lane's 4 registers of FP16x2
+ * or BF16x2 pairs, B at the descriptor. */
+template <typename T, int groups>
+__device__ __forceinline__ void mx_wgmma(float (&d)[groups][4], const uint32_t (&a)[4], uint64_t b,
+                                         int scale_d) {
+    static_assert(groups == 2 || groups == 4 || groups == 8 || groups == 16, "N 16, 32, 64, 128");
+#define MX_WGMMA_CALL(N, TYPE, D_LIST, A_LIST, B, SCALE_D, ...)                                    \
+    asm volatile(MX_WGMMA_ASM(N, TYPE, D_LIST, A_LIST, B, SCALE_D)                                 \
+                 : __VA_ARGS__                                                                     \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(scale_d))
+#define MX_WGMMA_TYPES(N, D_LIST, A_LIST, B, SCALE_D, ...)                                         \
+    do {                                                                                           \
+        if constexpr (std::is_same<T, __half>::value)                                              \
+            MX_WGMMA_CALL(N, "f16", D_LIST, A_LIST, B, SCALE_D, __VA_ARGS__);                      \
+        else                                                                                       \
+            MX_WGMMA_CALL(N, "bf16", D_LIST, A_LIST, B, SCALE_D, __VA_ARGS__);                     \
+    } while (0)
+    if constexpr (groups == 2)
+        MX_WGMMA_TYPES(16, MX_WGMMA_D_LIST_8, "%8,%9,%10,%11", "%12", "%13", MX_WGMMA_D2(d, 0));
+    else if constexpr (groups == 4)
+        MX_WGMMA_TYPES(32, MX_WGMMA_D_LIST_16, "%16,%17,%18,%19", "%20", "%21", MX_WGMMA_D4(d, 0));
+    else if constexpr (groups == 8)
+        MX_WGMMA_TYPES(64, MX_WGMMA_D_LIST_32, "%32,%33,%34,%35", "%36", "%37", MX_WGMMA_D8(d, 0));
+    else
+        MX_WGMMA_TYPES(128, MX_WGMMA_D_LIST_64, "%64,%65,%66,%67", "%68", "%69",
+                       MX_WGMMA_D16(d, 0));
+#undef MX_WGMMA_TYPES
+#undef MX_WGMMA_CALL
+}
+
+// ---- the two roles
+
+/* The producer warpgroup: lane (r, t) of warp w copies, per stage of the split (stage_begin + i,
+ * i < stage_count, in ring slot i % stages), elements 8t .. 8t + 7 of both blocks for token r of
+ * the token groups w, w + 4, ... (with 2 groups, 16 tokens: block w / 2 of group w % 2), in 16-byte
+ * loads, two stages in flight in registers; absent tokens and the missing block of an odd K get
+ * zeros. */
+template <typename T, int TOKENS>
+__device__ __forceinline__ void
+mx_wgmma_produce(const mx_gemm_params &p, int batch_index, int64_t token0, int64_t m_valid,
+                 uint32_t stage0, uint32_t full, uint32_t empty, int stage_begin, int stage_count) {
+    using shape = mx_wgmma_shape<TOKENS>;
+    constexpr bool few = shape::groups < 4; /* 16 tokens */
+    constexpr int warp_groups = few ? 1 : shape::groups / 4, blocks = few ? 1 : 2;
+    static_assert(warp_groups * blocks == shape::loads, "every load once");
+    const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31;
+    const int r = lane >> 2, t = lane & 3;
+    const T *x = (const T *)p.x + (int64_t)batch_index * p.m * p.k;
+    const T *source[warp_groups];
+    bool present[warp_groups];
+    int group[warp_groups];
+#pragma unroll
+    for (int q = 0; q < warp_groups; q++) {
+        group[q] = few ? warp % 2 : warp + 4 * q;
+        const int64_t token = token0 + group[q] * 8 + r;
+        present[q] = token < m_valid;
+        source[q] = x + (present[q] ? token : 0) * p.k + 8 * t;
+    }
+    auto block_of = [&](int b) { return few ? warp / 2 : b; }; /* of the stage's two */
+    auto load = [&](int stage, uint4(&buffer)[shape::loads]) {
+#pragma unroll
+        for (int q = 0; q < warp_groups; q++)
+#pragma unroll
+            for (int b = 0; b < blocks; b++) {
+                const int block = shape::stage_blocks * (stage_begin + stage) + block_of(b);
+                buffer[blocks * q + b] = present[q] && stage < stage_count && block < p.k_blocks
+                                             ? mx_load_x(source[q] + block * MX_BLOCK_SIZE)
+                                             : make_uint4(0, 0, 0, 0);
+            }
+    };
+    /* Pair u = 2 s + h of a load (elements 8t + 2u, + 1) goes to k16 step 2b + s, core matrix h,
+     * row r, word t: the k slots (2t, 2t + 1) (s, h = 0) and (2t + 8, 2t + 9) (h = 1) that the
+     * lane's A fragment gives pairs 0..3 of its code word. Lane (r, t) holding word t of row r
+     * of four 8x8 matrices is stmatrix's fragment: one stmatrix.x4 stores a load's 4 pairs,
+     * lane l giving the address of row l % 8 of matrix (pair) l / 8. */
+    const int u = lane >> 3;
+    const uint32_t lane_row = (u >> 1) * shape::step_bytes + (u & 1) * 128 + (lane & 7) * 16;
+    auto put = [&](int stage, const uint4(&buffer)[shape::loads]) {
+        const int slot = stage % shape::stages;
+        mx_mbarrier_wait(empty + 8 * slot, ((stage / shape::stages) & 1) ^ 1);
+        const uint32_t base = stage0 + slot * shape::stage_bytes + lane_row;
+#pragma unroll
+        for (int q = 0; q < warp_groups; q++)
+#pragma unroll
+            for (int b = 0; b < blocks; b++) {
+                const uint4 words = buffer[blocks * q + b];
+                asm volatile(
+                    "stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(
+                        base + group[q] * 256 + 2 * block_of(b) * shape::step_bytes),
+                    "r"(words.x), "r"(words.y), "r"(words.z), "r"(words.w)
+                    : "memory");
+            }
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        mx_mbarrier_arrive(full + 8 * slot);
+    };
+    uint4 even[shape::loads], odd[shape::loads];
+    load(0, even);
+    load(1, odd);
+    for (int stage = 0; stage < stage_count; stage += 2) {
+        put(stage, even);
+        load(stage + 2, even);
+        if (stage + 1 < stage_count) {
+            put(stage + 1, odd);
+            load(stage + 3, odd);
+        }
+    }
+}
+
+/* A consumer warp's weights: its 16-row tile's codes for the pair of blocks of a stage (16 bytes
+ * per lane; 8 for an odd last block, the rest zero) and a chunk's scale bytes in the layout of
+ * gemm_kernel.cuh's words ((row g, block j) and (row g + 8, block j) at bytes 2j, 2j + 1; bytes
+ * past a short chunk hold 127, 2^0). */
+struct mx_wgmma_weights {
+    const uint8_t *tile; /* NULL: the warp has no tile (past n): zeros and 2^0 */
+    int k_blocks, k_chunks, last_blocks;
+    /* Scale bytes of rows past n (the padding of the last tile: zero codes, scale byte 0) read
+     * as 127, so that the padding does not send the warpgroup to the per-block path: the
+     * bytes of row g (even bytes) and row g + 8 (odd). */
+    uint32_t padding_mask;
+
+    __device__ __forceinline__ int chunk_blocks(int chunk) const {
+        return chunk == k_chunks - 1 ? last_blocks : (int)MX_CHUNK_BLOCKS;
+    }
+    __device__ __forceinline__ uint4 codes(int pair) const {
+        const int lane = (int)threadIdx.x & 31;
+        if (!tile || 2 * pair >= k_blocks) return make_uint4(0, 0, 0, 0);
+        const int chunk = pair / (MX_CHUNK_BLOCKS / 2), j = 2 * (pair % (MX_CHUNK_BLOCKS / 2));
+        const uint8_t *at = tile + (int64_t)chunk * MX_CHUNK_BYTES + j * 256;
+        if (j + 1 < chunk_blocks(chunk)) return mx_load_x(at + 16 * lane);
+        const uint2 last = *reinterpret_cast<const uint2 *>(at + 8 * lane);
+        return make_uint4(last.x, last.y, 0, 0);
+    }
+    __device__ __forceinline__ void scales(int chunk, uint32_t (&words)[4]) const {
+        const int group = ((int)threadIdx.x & 31) >> 2;
+#pragma unroll
+        for (int i = 0; i < 4; i++) words[i] = 0x7F7F7F7Fu;
+        if (!tile || chunk >= k_chunks) return;
+        const int blocks = chunk_blocks(chunk);
+        const uint8_t *at = tile + (int64_t)chunk * MX_CHUNK_BYTES + 256 * blocks;
+        if (blocks == MX_CHUNK_BLOCKS) {
+            const uint4 v = mx_load_x(at + 16 * group);
+            words[0] = v.x;
+            words[1] = v.y;
+            words[2] = v.z;
+            words[3] = v.w;
+        } else {
+#pragma unroll
+            for (int i = 0; i < 2 * MX_CHUNK_BLOCKS; i++) /* constant indices: registers */
+                if (i < 2 * blocks) {
+                    const int shift = 8 * (i % 4);
+                    words[i / 4] = (words[i / 4] & ~(0xFFu << shift)) |
+                                   (uint32_t)at[2 * blocks * group + i] << shift;
+                }
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            words[i] = (words[i] & ~padding_mask) | (0x7F7F7F7Fu & padding_mask);
+    }
+};
+
+/* The dtype factor pair (FP16x2 or BF16x2) that the raw decoded codes of block j (rows g, g + 8:
+ * byte 0 or 1 of the block's two) are multiplied by for the warpgroup MMAs. Folded: 2^(s + 14)
+ * (FP16) or 2^(s + 126) (BF16) from the biased scale byte, giving E2M1 x 2^s; else 0: the
+ * per-block path does that stage, and its MMAs add zeros (the per-block path decodes the codes
+ * again itself). No branch: the MMAs that read these registers must not sit behind one. */
+template <typename T>
+__device__ __forceinline__ uint32_t mx_wgmma_pair_factor(uint32_t raw_word, int j, int row,
+                                                         bool folded) {
+    using traits = mx_mma_type<T>;
+    const int byte = 2 * (j % 2) + row;
+    const uint32_t biased = traits::template bias_scales<MX_CHUNK_FOLDED>(raw_word);
+    const uint32_t fold = __byte_perm(biased, 0, byte | 0x4040 | byte << 8) << traits::folded_shift;
+    return folded ? fold : 0u;
+}
+
+/* The decoded pairs of rows g and g + 8 of one block as the A fragments of its two k16 steps:
+ * a[step] = {row g pair 2 step, row g + 8 pair 2 step, row g pair 2 step + 1, row g + 8 ...}. */
+__device__ __forceinline__ void mx_wgmma_arrange(const uint32_t (&row0)[4],
+                                                 const uint32_t (&row8)[4], uint32_t (&a)[2][4]) {
+#pragma unroll
+    for (int step = 0; step < 2; step++) {
+        a[step][0] = row0[2 * step];
+        a[step][1] = row8[2 * step];
+        a[step][2] = row0[2 * step + 1];
+        a[step][3] = row8[2 * step + 1];
+    }
+}
+
+/* Rows g and g + 8 of block j of the chunk (scale_word: its scale bytes' word) as the warpgroup
+ * MMAs' A fragments (zeros where the chunk is not folded). */
+template <typename T>
+__device__ __forceinline__ void mx_wgmma_fragments(uint32_t row0_word, uint32_t row8_word,
+                                                   uint32_t scale_word, int j, bool folded,
+                                                   uint32_t (&a)[2][4]) {
+    using traits = mx_mma_type<T>;
+    const uint32_t factor0 = mx_wgmma_pair_factor<T>(scale_word, j, 0, folded);
+    const uint32_t factor1 = mx_wgmma_pair_factor<T>(scale_word, j, 1, folded);
+    uint32_t row0[4], row8[4];
+    traits::decode_raw(row0_word, row0);
+    traits::decode_raw(row8_word, row8);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        row0[i] = traits::multiply(row0[i], factor0);
+        row8[i] = traits::multiply(row8[i], factor1);
+    }
+    mx_wgmma_arrange(row0, row8, a);
+}
+
+/* The per-block path of a stage (a chunk with a scale outside the folded range): each block's
+ * product alone on mma.sync m16n8k16 (A: the stage's codes decoded as gemm_kernel.cuh's
+ * per-block path does; B words straight from the stage, core matrix h, row g, word t; stage:
+ * its shared address), added with its FP32 factor 2^(s + factor_exponent). No wgmma here: this
+ * branch is the warpgroup's, not the compiler's to prove uniform. */
+template <typename T, int TOKENS>
+__device__ __forceinline__ void
+mx_wgmma_per_block(const uint4 &codes, uint32_t scale_word, uint32_t stage,
+                   float (&acc)[mx_wgmma_shape<TOKENS>::groups][4]) {
+    using shape = mx_wgmma_shape<TOKENS>;
+    using traits = mx_mma_type<T>;
+    const int lane = (int)threadIdx.x & 31;
+    const uint32_t lane_words = stage + (lane >> 2) * 16 + 4 * (lane & 3);
+    /* Volatile loads stay next to their MMAs: hoisted, the 128 words of the unrolled loop
+     * spilled the registers of the whole kernel. */
+    auto load = [](uint32_t address) {
+        uint32_t word;
+        asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(word) : "r"(address));
+        return word;
+    };
+#pragma unroll
+    for (int b = 0; b < 2; b++) {
+        const float factor0 = mx_block_factor<T>(scale_word >> (16 * b) & 0xFFu);
+        const float factor1 = mx_block_factor<T>(scale_word >> (16 * b + 8) & 0xFFu);
+        uint32_t row0[4], row8[4], a[2][4]; /* one block decoded at a time: fewer registers */
+        traits::decode(b == 0 ? codes.x : codes.z, row0);
+        traits::decode(b == 0 ? codes.y : codes.w, row8);
+        mx_wgmma_arrange(row0, row8, a);
+#pragma unroll
+        for (int group = 0; group < shape::groups; group++) {
+            float block_sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+            for (int step = 0; step < 2; step++) {
+                const uint32_t at = lane_words + (2 * b + step) * shape::step_bytes + group * 256;
+                traits::mma(block_sum, a[step], load(at), load(at + 128));
+            }
+#pragma unroll
+            for (int c = 0; c < 4; c++)
+                acc[group][c] = fmaf(block_sum[c], c < 2 ? factor0 : factor1, acc[group][c]);
+        }
+    }
+}
+
+#endif /* MX_WGMMA_DEVICE */
+
+/* One CTA: 128 weight rows (blockIdx.x) x TOKENS tokens (blockIdx.z: batch entry and token tile, or
+ * the index-th valid token tile with batch_rows) over the whole of K or split blockIdx.y of it. */
+template <typename T, int E, int TOKENS>
+static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
+    mx_gemm_wgmma_kernel(const mx_gemm_params p) {
+#ifdef MX_WGMMA_DEVICE
+    using shape = mx_wgmma_shape<TOKENS>;
+    using traits = mx_mma_type<T>;
+    extern __shared__ __align__(128) uint8_t smem[];
+    int batch_index = blockIdx.z / p.token_tiles;
+    int64_t token0 = (int64_t)(blockIdx.z % p.token_tiles) * shape::tokens;
+    int64_t m_valid = p.m;
+    if (p.batch_rows) { /* every warp gets the same answer: the whole CTA leaves together */
+        int tile = 0;
+        if (!mx_valid_tile(p, shape::tokens, (int)blockIdx.z, batch_index, tile, m_valid)) return;
+        token0 = (int64_t)tile * shape::tokens;
+    }
+    const uint32_t stage0 = (uint32_t)__cvta_generic_to_shared(smem);
+    const uint32_t full = stage0 + shape::stages * shape::stage_bytes;
+    const uint32_t empty = full + 8 * shape::stages;
+    if (threadIdx.x == 0)
+        for (int s = 0; s < shape::stages; s++) {
+            mx_mbarrier_init(full + 8 * s, 128);                   /* every producer thread */
+            mx_mbarrier_init(empty + 8 * s, 4 * shape::consumers); /* every consumer warp */
+        }
+    __syncthreads();
+    /* The CTA's split of K (blockIdx.y; whole chunks, so that a chunk's scales stay one vote):
+     * stages stage_begin .. stage_begin + stage_count - 1. */
+    constexpr int pairs_per_chunk = MX_CHUNK_BLOCKS / shape::stage_blocks;
+    const int stage_begin = (int)blockIdx.y * p.chunks_per_split * pairs_per_chunk;
+    const int stage_count = min((p.k_blocks + shape::stage_blocks - 1) / shape::stage_blocks,
+                                stage_begin + p.chunks_per_split * pairs_per_chunk) -
+                            stage_begin;
+    /* The register file moves from the producer (two stages of loads in flight: 64 registers
+     * of them) to the consumers (accumulators, fragments, codes ahead, the per-block path):
+     * 128 x 96 + 256 x 200 <= 64 K. */
+    if (threadIdx.x < 128) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(shape::producer_registers));
+        mx_wgmma_produce<T, TOKENS>(p, batch_index, token0, m_valid, stage0, full, empty,
+                                    stage_begin, stage_count);
+        return;
+    }
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(shape::consumer_registers));
+
+    const int consumer = (int)(threadIdx.x >> 7) - 1, warp = (int)(threadIdx.x >> 5) & 3;
+    const int lane = (int)threadIdx.x & 31;
+    const int64_t tile = (int64_t)blockIdx.x * (shape::rows / MX_TILE_ROWS) + 4 * consumer + warp;
+    mx_wgmma_weights weights;
+    weights.k_blocks = p.k_blocks;
+    weights.k_chunks = (p.k_blocks + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS;
+    weights.last_blocks = p.k_blocks - (weights.k_chunks - 1) * MX_CHUNK_BLOCKS;
+    weights.tile = tile < p.row_tiles
+                       ? p.w + (int64_t)batch_index * p.entry_bytes + tile * p.tile_bytes
+                       : nullptr;
+    {
+        const int64_t row = tile * MX_TILE_ROWS + (lane >> 2);
+        weights.padding_mask =
+            (row >= p.n ? 0x00FF00FFu : 0u) | (row + 8 >= p.n ? 0xFF00FF00u : 0u);
+    }
+
+    /* The codes of a stage, its chunk's scales voted on first when it starts a chunk (past the
+     * last stage: zeros); scale_word and chunk_folded are then the stage's. */
+    uint4 codes_ahead[2] = {weights.codes(stage_begin), weights.codes(stage_begin + 1)};
+    uint32_t words[4], words_next[4];
+    weights.scales(stage_begin / pairs_per_chunk, words_next);
+    bool chunk_folded = false;
+    uint32_t scale_word = 0;
+    auto advance = [&](int stage) {
+        const int q = stage % pairs_per_chunk;
+        if (q == 0) {
+            bool other = false;
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                words[i] = words_next[i];
+                other |= !traits::template scales_fit<MX_CHUNK_FOLDED>(words[i]);
+            }
+            weights.scales(stage / pairs_per_chunk + 1, words_next);
+            chunk_folded = !mx_warpgroup_any(other, 1 + consumer);
+        }
+        const uint4 codes = codes_ahead[0];
+        codes_ahead[0] = codes_ahead[1];
+        codes_ahead[1] = weights.codes(stage + 2);
+        /* The stage's blocks are 2 q and 2 q + 1 of the chunk, their scale bytes word q
+         * (selected, not indexed: an indexed word would live in local memory). An odd last
+         * block's partner has zero codes and zero activations: it adds nothing. */
+        scale_word = q == 0 ? words[0] : q == 1 ? words[1] : q == 2 ? words[2] : words[3];
+        return codes;
+    };
+
+    /* Stage by stage, one stage's MMAs always in flight: once a stage's are issued, the previous
+     * stage's are waited for (its slot goes back to the producer) and the next stage's fragments
+     * are decoded into that stage's registers while this stage's MMAs run. (Decoding while no
+     * older group is pending does not overlap: ptxas then moves the wait before the decode.) */
+    float acc[shape::groups][4] = {};
+    /* A stage's codes (for the per-block path) and its warpgroup MMAs' A fragments. */
+    struct stage_operands {
+        uint4 codes;
+        uint32_t a[2][2][4]; /* [block][k16 step] */
+    } even, odd;
+    auto decode = [&](const uint4 &codes, stage_operands &next) {
+        next.codes = codes;
+        mx_wgmma_fragments<T>(codes.x, codes.y, scale_word, 0, chunk_folded, next.a[0]);
+        mx_wgmma_fragments<T>(codes.z, codes.w, scale_word, 1, chunk_folded, next.a[1]);
+    };
+    const uint64_t descriptor0 = mx_wgmma_descriptor(stage0);
+    auto run =
+        [&](int stage, stage_operands &operands,
+            stage_operands &
+                next) { /* i of the split */
+                        const int slot = stage % shape::stages;
+                        const uint32_t stage_base = stage0 + slot * shape::stage_bytes;
+                        const uint64_t stage_descriptor =
+                            descriptor0 + slot * shape::stage_bytes / 16;
+                        mx_mbarrier_wait(full + 8 * slot, (stage / shape::stages) & 1);
+                        if (!chunk_folded) {
+                            mx_wgmma_wait_all(
+                                acc); /* the per-block path adds to the accumulators itself */
+                            mx_wgmma_per_block<T, TOKENS>(operands.codes, scale_word, stage_base,
+                                                          acc);
+                        }
+                        /* The warpgroup MMAs, on every stage alike (zero weights where the
+                         * per-block path did the stage). An infinite activation in such a stage
+                         * makes its token's outputs NaN in every row, 0 x Inf, where the per-block
+                         * path alone gives Inf for rows whose weights there are all nonzero: an
+                         * infinite activation is NaN for any row with a zero weight at that K on
+                         * every path anyway. */
+                        mx_wgmma_fence();
+#pragma unroll
+                        for (int b = 0; b < 2; b++)
+#pragma unroll
+                            for (int s = 0; s < 2; s++)
+                                mx_wgmma<T>(acc, operands.a[b][s],
+                                            stage_descriptor + (2 * b + s) * shape::step_bytes / 16,
+                                            1);
+                        mx_wgmma_commit();
+                        const uint4 codes = advance(stage_begin + stage + 1);
+                        mx_wgmma_wait_one();
+                        __syncwarp(); /* every lane's reads of the previous stage before its release
+                                       */
+                        if (stage > 0 && lane == 0)
+                            mx_mbarrier_arrive(empty +
+                                               8 * ((stage + shape::stages - 1) % shape::stages));
+                        decode(codes, next);
+        };
+    decode(advance(stage_begin), even);
+    for (int stage = 0; stage < stage_count; stage += 2) {
+        run(stage, even, odd);
+        if (stage + 1 < stage_count) run(stage + 1, odd, even);
+    }
+    mx_wgmma_wait_all(acc); /* the last stage's slot is never needed again */
+
+    const T *bias = p.bias ? (const T *)p.bias + (int64_t)batch_index * p.n : nullptr;
+    const int64_t entry_outputs = (int64_t)batch_index * p.m * mx_out_width<E>(p);
+    T *y = (T *)p.y + entry_outputs;
+    const T *residual =
+        E != MX_EPILOGUE_BIAS && p.residual ? (const T *)p.residual + entry_outputs : nullptr;
+    if (gridDim.y == 1) {
+        if (weights.tile)
+            mx_store_tile<T, shape::groups, E>(p, y, residual, bias, tile * MX_TILE_ROWS, token0,
+                                               m_valid, acc);
+        return;
+    }
+    /* Split K: the CTA's sums go to shared memory, [token][row] (the ring is done with once
+     * every consumer is: named barrier 3 over the 256 consumer threads; the producer has
+     * exited), and the cluster sums them (every consumer warp takes part, tile or not). */
+    asm volatile("bar.sync 3, 256;\n" ::: "memory");
+    float *partial = (float *)smem;
+    const int row = (4 * consumer + warp) * MX_TILE_ROWS + (lane >> 2);
+#pragma unroll
+    for (int j = 0; j < shape::groups; j++)
+#pragma unroll
+        for (int c = 0; c < 4; c++)
+            partial[(8 * j + 2 * (lane & 3) + (c & 1)) * shape::rows + row + 8 * (c >> 1)] =
+                acc[j][c];
+    mx_reduce_tile<T, E>(p, partial, shape::tokens * shape::rows, shape::rows, token0,
+                         (int64_t)blockIdx.x * shape::rows, m_valid, y, residual, bias,
+                         (int)threadIdx.x - 128, 256);
+#else
+    (void)p;
+    __trap();
+#endif
+}
+
+#endif
