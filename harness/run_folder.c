@@ -103,9 +103,8 @@ static bool require_columns(const mx_table *table, const char *path, const char 
     return true;
 }
 
-/* A time cell: "" is no time (NAN); otherwise a positive finite number. */
-static bool parse_time(const mx_table *table, const char *path, size_t row, double *value,
-                       char *error, size_t error_size) {
+bool mx_run_time_cell(const mx_table *table, const char *path, size_t row, double *value,
+                      char *error, size_t error_size) {
     const char *text = mx_run_cell(table, row, "time_us");
     char *end = NULL;
     *value = text[0] ? strtod(text, &end) : NAN;
@@ -126,7 +125,8 @@ static bool check_row(const mx_run_folder *run, size_t row, char *error, size_t 
         return mx_format_fail(error, error_size,
                               "%s:%ld: pass_error '%s' is not true, false (yes, no) or empty",
                               run->results_path, row_line(run->results, row), pass);
-    return parse_time(run->results, run->results_path, row, &run->time_us[row], error, error_size);
+    return mx_run_time_cell(run->results, run->results_path, row, &run->time_us[row], error,
+                            error_size);
 }
 
 /* Reads the files of a run folder, checking the columns and cells compare relies on. */
@@ -271,7 +271,8 @@ bool mx_run_folder_index(mx_run_folder *run, const mx_key_set *keys, char *error
     }
     for (size_t s = 0; ok && s < samples; s++) {
         mx_keyed_sample *sample = &run->samples_by_key[s];
-        if (!parse_time(run->samples, run->samples_path, s, &sample->time_us, error, error_size) ||
+        if (!mx_run_time_cell(run->samples, run->samples_path, s, &sample->time_us, error,
+                              error_size) ||
             (isnan(sample->time_us) &&
              !mx_format_fail(error, error_size, "%s:%ld: empty time_us", run->samples_path,
                              row_line(run->samples, s))))

@@ -80,6 +80,12 @@ size_t mx_run_measured_rows(const mx_run_folder *run);
 /* "run ID, suite S, commit C, started T, N rows (M measured)". */
 void mx_run_describe(const mx_run_folder *run, char *text, size_t size);
 
+/* Row row's time_us cell (table read from path, for the message): "" is no time (NAN),
+ * otherwise a positive finite number; false with error naming file, line and text for anything
+ * else. */
+bool mx_run_time_cell(const mx_table *table, const char *path, size_t row, double *value,
+                      char *error, size_t error_size);
+
 /* The cell's text; "" for a column the table lacks. */
 const char *mx_run_cell(const mx_table *table, size_t row, const char *column);
 

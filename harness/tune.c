@@ -33,20 +33,16 @@ static bool same_problem(const measured *a, const measured *b) {
     return !strcmp(a->dtype, b->dtype) && a->m == b->m && a->n == b->n && a->k == b->k;
 }
 
-/* The time of a measured row; NAN for any other. */
-static double row_time(const mx_table *t, size_t r) {
-    const char *text = mx_run_cell(t, r, "time_us");
-    char *end = NULL;
-    double time = strtod(text, &end);
-    return text[0] && !*end && isfinite(time) && time > 0.0 ? time : NAN;
-}
-
 /* The candidate rows of results that can be judged, into *rows (malloc'd); returns their count. */
 static size_t collect(const mx_table *t, measured **rows, mx_tune_summary *summary) {
     size_t count = 0, row_count = mx_table_row_count(t);
     *rows = malloc((row_count ? row_count : 1) * sizeof **rows);
     for (size_t r = 0; *rows && r < row_count; r++) {
-        measured row = {.time_us = row_time(t, r)};
+        /* a row without a valid time counts as not measured */
+        measured row = {.time_us = NAN};
+        char unused[8];
+        if (!mx_run_time_cell(t, "results.csv", r, &row.time_us, unused, sizeof unused))
+            row.time_us = NAN;
         if (strcmp(mx_run_cell(t, r, "op"), "gemm") ||
             !mx_gemm_dispatch_candidate_named(mx_run_cell(t, r, "variant"), &row.variant))
             continue;
