@@ -89,8 +89,7 @@ static bool check_filter(const mx_parsed_options *parsed, const char *option) {
     bool ok = true;
     for (char *save = NULL, *name = strtok_r(copy, ",", &save); name && ok;
          name = strtok_r(NULL, ",", &save)) {
-        bool known =
-            strcmp(option, "dtype") == 0 && (!strcmp(name, "f16") || !strcmp(name, "bf16"));
+        bool known = strcmp(option, "dtype") == 0 && mx_dtype_from_name(name) > MX_F32;
         for (int o = 0; o < op_count && !known; o++) {
             if (strcmp(option, "ops") == 0) known = strcmp(ops[o]->name, name) == 0;
             for (int v = 0; strcmp(option, "variants") == 0 && ops[o]->variants[v] && !known; v++)

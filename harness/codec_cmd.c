@@ -15,7 +15,7 @@
 #include "files.h"
 #include "io.h"
 
-static const char *const dtype_names[] = {"f32", "f16", "bf16", NULL};
+static const char *const dtype_names[] = {MX_DTYPE_NAMES, NULL};
 static const char *const scale_mode_names[] = {"floor", "rceil", NULL};
 static const char *const device_names[] = {"cpu", "gpu", NULL};
 enum { DEVICE_CPU, DEVICE_GPU };

@@ -3,6 +3,7 @@
  * defaults. Each group's check and expansion into its cartesian product of rows are in
  * sweep_expand.c. */
 #include "sweep.h"
+#include "format.h" /* before sweep_parser.h: its type `value` would shadow parameters */
 #include "sweep_parser.h"
 
 #include <ctype.h>
@@ -39,7 +40,7 @@ static const mx_sweep_named_shape named_shapes[] = {
 };
 #define NAMED_SHAPE_COUNT (int)(sizeof named_shapes / sizeof named_shapes[0])
 
-static const char *const dtype_names[] = {"f16", "bf16", NULL};
+static const char *const dtype_names[] = {MX_ACTIVATION_DTYPE_NAMES, NULL};
 static const char *const dist_names[] = {"gaussian", "uniform", "heavy", "outliers", "range", NULL};
 
 const mx_sweep_named_shape *mx_sweep_named_shapes(int *count) {

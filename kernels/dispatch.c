@@ -108,9 +108,9 @@ static mx_status parse_row(const row_text *row, mx_gemm_dispatch_row *out) {
     bool path_known = false;
     for (int p = 0; p < MX_PATH_COUNT; p++) path_known = path_known || strcmp(path, paths[p]) == 0;
     if (!path_known) return bad(row, "path", path, "hopper or portable");
-    if (strcmp(dtype, "f16") && strcmp(dtype, "bf16"))
-        return bad(row, "dtype", dtype, "f16 or bf16");
-    out->dtype = strcmp(dtype, "bf16") == 0 ? MX_BF16 : MX_F16;
+    const int named = mx_dtype_from_name(dtype);
+    if (named != MX_F16 && named != MX_BF16) return bad(row, "dtype", dtype, "f16 or bf16");
+    out->dtype = (mx_dtype)named;
     MX_TRY(integer(row, 3, "m", 1, MAX_M, &out->m));
     MX_TRY(integer(row, 4, "n", 1, MAX_SIDE, &out->n));
     MX_TRY(integer(row, 5, "k", 32, MAX_SIDE, &out->k));

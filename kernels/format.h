@@ -40,6 +40,18 @@ typedef enum {
 
 /* Element types of dense (unquantized) data. */
 typedef enum { MX_F32 = 0, MX_F16 = 1, MX_BF16 = 2 } mx_dtype;
+/* Their names, in the enum's order: the CLI's, the sweeps' and the CSVs' spelling. Activations
+ * and outputs are the last two. */
+#define MX_ACTIVATION_DTYPE_NAMES "f16", "bf16"
+#define MX_DTYPE_NAMES            "f32", MX_ACTIVATION_DTYPE_NAMES
+
+/* The dtype named `name` (MX_DTYPE_NAMES), or -1. */
+static inline int mx_dtype_from_name(const char *name) {
+    static const char *const names[] = {MX_DTYPE_NAMES};
+    for (int d = 0; d < (int)(sizeof names / sizeof names[0]); d++)
+        if (strcmp(name, names[d]) == 0) return d;
+    return -1;
+}
 
 /* The E2M1 magnitudes 0, 0.5, 1, 1.5, 2, 3, 4, 6 (codes 0..7), stored doubled, one per nibble:
  * code c has magnitude ((MX_E2M1_TWICE >> 4c) & 0xF) / 2. One constant serves host and device
