@@ -68,7 +68,7 @@ template <int TOKENS> struct mx_wgmma_shape {
      * 64 K registers over `threads`, rounded down to 8); .inc waits until the producer's .dec
      * has returned enough, so the two must fit that pool, not the register file. */
     static constexpr int launch_registers = 65536 / threads / 8 * 8;
-    static constexpr int producer_registers = 96, consumer_registers = 200;
+    static constexpr int producer_registers = 104, consumer_registers = 200;
     static_assert(tokens == 16 || tokens == 32 || tokens == 64 || tokens == 128, "wgmma's N");
     static_assert(128 * producer_registers + 128 * consumers * consumer_registers <=
                       threads * launch_registers,
@@ -389,11 +389,14 @@ __device__ __forceinline__ void mx_wgmma_fragments(uint32_t row0_word, uint32_t 
  * product alone on mma.sync m16n8k16 (A: the stage's codes decoded as gemm_kernel.cuh's
  * per-block path does; B words straight from the stage, core matrix h, row g, word t; stage:
  * its shared address), added with its FP32 factor 2^(s + factor_exponent). No wgmma here: this
- * branch is the warpgroup's, not the compiler's to prove uniform. */
+ * branch is the warpgroup's, not the compiler's to prove uniform. Out of line: inlined, its
+ * MMAs' temporaries beside the accumulators and both stages' fragments needed about 230
+ * registers, and ptxas spilled values of the fast path (176-212 bytes, ~20 local loads and
+ * stores a stage); called, the accumulators go through a local copy only when it runs. */
 template <typename T, int TOKENS>
-__device__ __forceinline__ void
-mx_wgmma_per_block(const uint4 &codes, uint32_t scale_word, uint32_t stage,
-                   float (&acc)[mx_wgmma_shape<TOKENS>::groups][4]) {
+__device__ __noinline__ void mx_wgmma_per_block(const uint4 codes, uint32_t scale_word,
+                                                uint32_t stage,
+                                                float (&acc)[mx_wgmma_shape<TOKENS>::groups][4]) {
     using shape = mx_wgmma_shape<TOKENS>;
     using traits = mx_mma_type<T>;
     const int lane = (int)threadIdx.x & 31;
@@ -464,8 +467,8 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
                                 stage_begin + p.chunks_per_split * pairs_per_chunk) -
                             stage_begin;
     /* The register file moves from the producer (two stages of loads in flight: 64 registers
-     * of them) to the consumers (accumulators, fragments, codes ahead, the per-block path):
-     * 128 x 96 + 256 x 200 <= 64 K. */
+     * of them) to the consumers (accumulators, both stages' fragments, codes ahead): 128 x 104
+     * + 256 x 200 = the CTA's 63 K; ptxas spills nothing in either role at 128 tokens. */
     if (threadIdx.x < 128) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(shape::producer_registers));
         mx_wgmma_produce<T, TOKENS>(p, batch_index, token0, m_valid, stage0, full, empty,
@@ -545,10 +548,14 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
                             descriptor0 + slot * shape::stage_bytes / 16;
                         mx_mbarrier_wait(full + 8 * slot, (stage / shape::stages) & 1);
                         if (!chunk_folded) {
-                            mx_wgmma_wait_all(
-                                acc); /* the per-block path adds to the accumulators itself */
+                            /* the per-block path adds to the accumulators itself, through a
+                             * copy (a reference to acc would put acc in local memory) */
+                            mx_wgmma_wait_all(acc);
+                            float sums[shape::groups][4];
+                            memcpy(sums, acc, sizeof sums);
                             mx_wgmma_per_block<T, TOKENS>(operands.codes, scale_word, stage_base,
-                                                          acc);
+                                                          sums);
+                            memcpy(acc, sums, sizeof sums);
                         }
                         /* The warpgroup MMAs, on every stage alike (zero weights where the
                          * per-block path did the stage). An infinite activation in such a stage

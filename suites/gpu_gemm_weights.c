@@ -25,9 +25,9 @@ static void refresh_weights(host_problem *p) {
 /* Scale exponent 13 is the last at which FP16 weights hold every code (6 * 2^13 < 65504) and -23
  * the last at which they hold code 1 (0.5 * 2^-23 = 2^-24). fused and skinny stay exact on both
  * sides; the paths that go through FP16 weights are exact inside and lose outside. fused runs
- * its warpgroup kernel on Hopper with 32 tokens per CTA at 24 and 128 at 160, its mma.sync kernel
- * on the portable path (gpu_gemm_portable): each takes its per-block path for scales outside the
- * folded range, 12, 17 and -32 here. */
+ * its warpgroup kernel on Hopper at 160 (MX_GEMM_WGMMA_MIN_M and up), its mma.sync kernel at 24
+ * and on the portable path (gpu_gemm_portable): each takes its per-block path for scales outside
+ * the folded range, 12, 17 and -32 here. */
 Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
