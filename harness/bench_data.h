@@ -26,8 +26,11 @@ typedef struct {
 /* One measured row: what the op and the rounds gave, in the schema's units. */
 typedef struct {
     mx_sample_stats stats;
-    mx_interval time;  /* the median time and its 95 % interval */
-    mx_interval ratio; /* the median of the per-round ratios to the FP16 reference, its interval */
+    /* the median time, and the median of the per-round ratios to the FP16 reference, with their
+     * 95 % intervals across runs (mx_interval_across_runs); the noise of each within the run,
+     * which the stop rule judged */
+    mx_interval time, ratio;
+    double time_noise_pct, ratio_noise_pct;
     mx_stop_reason reason;
     mx_bench_errors errors;
     mx_bench_memory memory;

@@ -184,9 +184,14 @@ static bool time_slots(const mx_timer *base, problem_slots *p, double start_cloc
             row_result *m = &s->m;
             if (!s->ready) continue;
             mx_stats_compute(s->samples, p->rounds, &m->stats);
-            m->time = mx_stats_median_interval(s->samples, p->rounds);
-            m->ratio = s == best ? (mx_interval){1.0, 1.0, 1.0}
-                                 : mx_stats_ratio_interval(s->samples, best->samples, p->rounds);
+            const mx_interval time = mx_stats_median_interval(s->samples, p->rounds);
+            const mx_interval ratio =
+                s == best ? (mx_interval){1.0, 1.0, 1.0}
+                          : mx_stats_ratio_interval(s->samples, best->samples, p->rounds);
+            m->time_noise_pct = mx_interval_noise_pct(time);
+            m->ratio_noise_pct = mx_interval_noise_pct(ratio);
+            m->time = mx_interval_across_runs(time, MX_RUN_TO_RUN_SD_PCT);
+            m->ratio = s == best ? ratio : mx_interval_across_runs(ratio, MX_RUN_TO_RUN_SD_PCT);
             m->reason = reason;
             m->sm_clock_mhz = clock_mhz;
             m->fp16_us = mx_stats_median_of(best->samples, p->rounds);
@@ -241,8 +246,8 @@ static void write_slot(run_files *files, const progress *prog, const slot *s, in
                  (long long)m->errors.elementwise_over, m->errors.elementwise);
     if (m->reason == MX_STOP_BUDGET)
         snprintf(note + strlen(note), sizeof note - strlen(note),
-                 "time budget spent at noise %.2f %% (ratio interval %.2f %%); ",
-                 mx_interval_noise_pct(m->time), mx_interval_noise_pct(m->ratio));
+                 "time budget spent at noise %.2f %% (ratio interval %.2f %%); ", m->time_noise_pct,
+                 m->ratio_noise_pct);
     if (isfinite(first_clock_mhz))
         snprintf(note + strlen(note), sizeof note - strlen(note),
                  "timed again after a %d s pause: SM clock %.0f MHz the first time; ",

@@ -117,6 +117,13 @@ mx_interval mx_stats_ratio_interval(const double *numerator, const double *denom
     return interval;
 }
 
+mx_interval mx_interval_across_runs(mx_interval interval, double sd_pct) {
+    const double run = 1.959964 * sd_pct / 100.0 * fabs(interval.median);
+    return (mx_interval){interval.median,
+                         interval.median - hypot(interval.median - interval.low, run),
+                         interval.median + hypot(interval.high - interval.median, run)};
+}
+
 double mx_interval_noise_pct(mx_interval interval) {
     double width = interval.high - interval.low, magnitude = fabs(interval.median);
     if (!isfinite(width) || !isfinite(magnitude)) return INFINITY;

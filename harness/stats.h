@@ -52,6 +52,18 @@ mx_interval mx_stats_median_interval(const double *values, int count);
  * Pairing by round cancels what moves both (clocks, drift, the neighbours' traffic). */
 mx_interval mx_stats_ratio_interval(const double *numerator, const double *denominator, int count);
 
+/* What another run of the same binary on the same GPU moves a median time or a median ratio by,
+ * beyond its own run's samples (memory placement, clocks, the machine's state: none of it in one
+ * run's rounds), as a relative standard deviation in %. Calibrated on 6 runs of the nightly sweep
+ * on one H100 (the smallest value, in steps of 0.1 %, with which >= 95 % of the 15 pairs' times
+ * and overheads agree within their intervals) and checked on 6 other runs (docs/design.md §4). */
+#define MX_RUN_TO_RUN_SD_PCT 0.8
+
+/* interval widened by a run-to-run standard deviation of sd_pct % of its median: on each side
+ * the half-width and 1.959964 x that deviation added in quadrature, so that the interval covers
+ * another run's median and not only this run's. NAN ends stay NAN. */
+mx_interval mx_interval_across_runs(mx_interval interval, double sd_pct);
+
 /* The relative standard error, in %, that an interval implies: half its width over 1.96 (the
  * normal 97.5 % point) relative to its median. INFINITY for an unknown interval; 0 for a
  * zero-width one. */

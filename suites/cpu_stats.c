@@ -309,6 +309,51 @@ Test(stats, interval_noise_is_half_width_over_1_96) {
     cr_assert(isinf(mx_interval_noise_pct((mx_interval){0.0, -1.0, 1.0})));
 }
 
+Test(stats, interval_across_runs_adds_the_run_to_run_deviation_in_quadrature) {
+    const double z = 1.959964;
+    mx_interval wide = mx_interval_across_runs((mx_interval){100.0, 99.0, 102.0}, 1.0);
+    cr_assert_eq(wide.median, 100.0);
+    cr_assert_float_eq(wide.low, 100.0 - sqrt(1.0 + z * z), 1e-12, "%.15g", wide.low);
+    cr_assert_float_eq(wide.high, 100.0 + sqrt(4.0 + z * z), 1e-12, "%.15g", wide.high);
+    mx_interval same = mx_interval_across_runs((mx_interval){50.0, 49.5, 50.25}, 0.0);
+    cr_assert(same.low == 49.5 && same.high == 50.25);
+    mx_interval point = mx_interval_across_runs((mx_interval){1.0, 1.0, 1.0}, 0.8);
+    cr_assert_float_eq(point.high - point.low, 2.0 * z * 0.008, 1e-15);
+    cr_assert_float_eq(mx_interval_noise_pct(point), 0.8, 1e-9);
+    mx_interval unknown = mx_interval_across_runs((mx_interval){5.0, NAN, NAN}, 0.8);
+    cr_assert(isnan(unknown.low) && isnan(unknown.high));
+}
+
+/* Runs that each sit at their own level (a 0.8 % standard deviation from run to run) with 0.2 %
+ * noise around it: the rounds' intervals alone agree between two runs far below 95 % of the time;
+ * widened by the run-to-run deviation, about 95 % (2000 fresh pairs: within 4 standard deviations
+ * of the rate; the widened half-widths slightly exceed the exact ones, so at least that). */
+Test(stats, interval_across_runs_covers_another_runs_median) {
+    enum { rounds = 40, pairs = 2000 };
+    mx_rng rng = mx_rng_fresh();
+    int agree_within = 0, agree_across = 0;
+    for (int pair = 0; pair < pairs; pair++) {
+        mx_interval within[2], across[2];
+        for (int run = 0; run < 2; run++) {
+            double level = 100.0 * exp(0.008 * mx_rng_gaussian(&rng)), samples[rounds];
+            for (int i = 0; i < rounds; i++)
+                samples[i] = level * (1.0 + 0.002 * mx_rng_gaussian(&rng));
+            within[run] = mx_stats_median_interval(samples, rounds);
+            across[run] = mx_interval_across_runs(within[run], 0.8);
+        }
+        for (int widened = 0; widened < 2; widened++) {
+            const mx_interval *v = widened ? across : within;
+            double h0 = (v[0].high - v[0].low) / 2.0, h1 = (v[1].high - v[1].low) / 2.0;
+            bool agree = fabs(v[0].median - v[1].median) <= sqrt(h0 * h0 + h1 * h1);
+            *(widened ? &agree_across : &agree_within) += agree;
+        }
+    }
+    double rate = (double)agree_across / pairs, sigma = sqrt(0.95 * 0.05 / pairs);
+    cr_assert(rate >= 0.95 - 4.0 * sigma, "widened: %.4f agree", rate);
+    cr_assert((double)agree_within / pairs < 0.5, "within only: %.4f agree",
+              (double)agree_within / pairs);
+}
+
 Test(stats, single_rule_waits_for_min_ms) {
     mx_stop_rule slow = rule;
     slow.min_ms = 50.0;
