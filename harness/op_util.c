@@ -58,7 +58,7 @@ bool mx_op_workspace_allocate(void **workspace, size_t bytes, int64_t *measured_
 }
 
 mx_dtype mx_op_row_dtype(const mx_sweep_row *row) {
-    return mx_dtype_from_name(row->dtype) == MX_BF16 ? MX_BF16 : MX_F16;
+    return mx_activation_dtype(row->dtype);
 }
 
 bool mx_op_row_dist(const mx_sweep_row *row, mx_dist *dist, char *why, size_t why_size) {

@@ -193,7 +193,7 @@ double report_vram_saved(const result_row *row) {
 }
 
 mx_dtype report_dtype(const result_row *row) {
-    return mx_dtype_from_name(row->dtype) == MX_BF16 ? MX_BF16 : MX_F16;
+    return mx_activation_dtype(row->dtype);
 }
 
 double report_ratio(const report_data *d, int r) {

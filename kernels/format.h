@@ -53,6 +53,11 @@ static inline int mx_dtype_from_name(const char *name) {
     return -1;
 }
 
+/* The activation (and output) dtype of a row named `name`: MX_BF16 for "bf16", else MX_F16. */
+static inline mx_dtype mx_activation_dtype(const char *name) {
+    return mx_dtype_from_name(name) == MX_BF16 ? MX_BF16 : MX_F16;
+}
+
 /* The E2M1 magnitudes 0, 0.5, 1, 1.5, 2, 3, 4, 6 (codes 0..7), stored doubled, one per nibble:
  * code c has magnitude ((MX_E2M1_TWICE >> 4c) & 0xF) / 2. One constant serves host and device
  * without a memory table. Code | 8 is the negative. */
