@@ -77,6 +77,9 @@ template <int TOKENS> struct mx_wgmma_shape {
     static_assert(tokens * rows * 4 <= stages * stage_bytes, "split-K partial sums fit the ring");
 };
 
+/* What a consumer warp loads as codes where it has none (past K, or no tile). */
+__device__ const uint4 mx_wgmma_zero_codes = {0, 0, 0, 0};
+
 #ifdef MX_WGMMA_DEVICE
 
 // ---- synchronization
@@ -300,36 +303,53 @@ struct mx_wgmma_weights {
     __device__ __forceinline__ int chunk_blocks(int chunk) const {
         return chunk == k_chunks - 1 ? last_blocks : (int)MX_CHUNK_BLOCKS;
     }
+    /* One 16-byte load, its address chosen first (branches merged after a load would be moves,
+     * and a move waits for its load): the pair's 16 bytes of the lane; for an odd last block,
+     * which holds 8 bytes a lane, the 16 bytes of lanes 2i and 2i + 1 (own() takes the
+     * lane's half); past K or without a tile, zeros. */
     __device__ __forceinline__ uint4 codes(int pair) const {
         const int lane = (int)threadIdx.x & 31;
-        if (!tile || 2 * pair >= k_blocks) return make_uint4(0, 0, 0, 0);
         const int chunk = pair / (MX_CHUNK_BLOCKS / 2), j = 2 * (pair % (MX_CHUNK_BLOCKS / 2));
-        const uint8_t *at = tile + (int64_t)chunk * MX_CHUNK_BYTES + j * 256;
-        if (j + 1 < chunk_blocks(chunk)) return mx_load_x(at + 16 * lane);
-        const uint2 last = *reinterpret_cast<const uint2 *>(at + 8 * lane);
-        return make_uint4(last.x, last.y, 0, 0);
+        const bool present = tile && 2 * pair < k_blocks, both = j + 1 < chunk_blocks(chunk);
+        return mx_load_x(present ? tile + (int64_t)chunk * MX_CHUNK_BYTES + j * 256 +
+                                       16 * (both ? lane : lane / 2)
+                                 : reinterpret_cast<const uint8_t *>(&mx_wgmma_zero_codes));
     }
-    __device__ __forceinline__ void scales(int chunk, uint32_t (&words)[4]) const {
+    /* The lane's codes of pair from what codes(pair) loaded: for an odd last block alone, its
+     * half of the two lanes' 16 bytes (the partner block's codes zero). */
+    __device__ __forceinline__ uint4 own(int pair, const uint4 &loaded) const {
+        if (!tile || 2 * pair + 1 != k_blocks) return loaded;
+        return threadIdx.x & 1 ? make_uint4(loaded.z, loaded.w, 0, 0)
+                               : make_uint4(loaded.x, loaded.y, 0, 0);
+    }
+    /* A whole chunk's 16 scale bytes of the lane's rows, loaded ahead (one load, its address
+     * chosen first, as codes()); zeros for a short chunk or none, which taken() reads itself. */
+    __device__ __forceinline__ uint4 scales_ahead(int chunk) const {
         const int group = ((int)threadIdx.x & 31) >> 2;
+        const bool whole = tile && chunk < k_chunks && chunk_blocks(chunk) == MX_CHUNK_BLOCKS;
+        return mx_load_x(whole ? tile + (int64_t)chunk * MX_CHUNK_BYTES + 256 * MX_CHUNK_BLOCKS +
+                                     16 * group
+                               : reinterpret_cast<const uint8_t *>(&mx_wgmma_zero_codes));
+    }
+    /* The scale words of chunk (ahead: its scales_ahead()), the padding rows' bytes read as 127;
+     * a short last chunk's bytes are read here, and the bytes past it are 127 too. */
+    __device__ __forceinline__ void scales_taken(int chunk, const uint4 &ahead,
+                                                 uint32_t (&words)[4]) const {
+        const int group = ((int)threadIdx.x & 31) >> 2;
+        words[0] = ahead.x;
+        words[1] = ahead.y;
+        words[2] = ahead.z;
+        words[3] = ahead.w;
+        const int blocks = tile && chunk < k_chunks ? chunk_blocks(chunk) : 0;
+        if (blocks < MX_CHUNK_BLOCKS) {
+            const uint8_t *at =
+                blocks ? tile + (int64_t)chunk * MX_CHUNK_BYTES + 256 * blocks : nullptr;
 #pragma unroll
-        for (int i = 0; i < 4; i++) words[i] = 0x7F7F7F7Fu;
-        if (!tile || chunk >= k_chunks) return;
-        const int blocks = chunk_blocks(chunk);
-        const uint8_t *at = tile + (int64_t)chunk * MX_CHUNK_BYTES + 256 * blocks;
-        if (blocks == MX_CHUNK_BLOCKS) {
-            const uint4 v = mx_load_x(at + 16 * group);
-            words[0] = v.x;
-            words[1] = v.y;
-            words[2] = v.z;
-            words[3] = v.w;
-        } else {
-#pragma unroll
-            for (int i = 0; i < 2 * MX_CHUNK_BLOCKS; i++) /* constant indices: registers */
-                if (i < 2 * blocks) {
-                    const int shift = 8 * (i % 4);
-                    words[i / 4] = (words[i / 4] & ~(0xFFu << shift)) |
-                                   (uint32_t)at[2 * blocks * group + i] << shift;
-                }
+            for (int i = 0; i < 2 * MX_CHUNK_BLOCKS; i++) { /* constant indices: registers */
+                const int shift = 8 * (i % 4);
+                const uint32_t byte = i < 2 * blocks ? at[2 * blocks * group + i] : 0x7Fu;
+                words[i / 4] = (words[i / 4] & ~(0xFFu << shift)) | byte << shift;
+            }
         }
 #pragma unroll
         for (int i = 0; i < 4; i++)
@@ -495,31 +515,30 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
 
     /* The codes of a stage, its chunk's scales voted on first when it starts a chunk (past the
      * last stage: zeros); scale_word and chunk_folded are then the stage's. */
-    uint4 codes_ahead[2] = {weights.codes(stage_begin), weights.codes(stage_begin + 1)};
-    uint32_t words[4], words_next[4];
-    weights.scales(stage_begin / pairs_per_chunk, words_next);
+    /* A chunk's scale words, loaded a chunk ahead (scales_next) and taken on at its first stage
+     * (the padding and a short chunk seen to then): using a load's registers waits for the load,
+     * so nothing touches scales_next before then. */
+    uint32_t words[4];
+    uint4 scales_next = weights.scales_ahead(stage_begin / pairs_per_chunk);
     bool chunk_folded = false;
     uint32_t scale_word = 0;
+    /* Sets scale_word and chunk_folded for stage (and the vote and next loads when it starts a
+     * chunk). */
     auto advance = [&](int stage) {
         const int q = stage % pairs_per_chunk;
         if (q == 0) {
+            weights.scales_taken(stage / pairs_per_chunk, scales_next, words);
+            scales_next = weights.scales_ahead(stage / pairs_per_chunk + 1);
             bool other = false;
 #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                words[i] = words_next[i];
+            for (int i = 0; i < 4; i++)
                 other |= !traits::template scales_fit<MX_CHUNK_FOLDED>(words[i]);
-            }
-            weights.scales(stage / pairs_per_chunk + 1, words_next);
             chunk_folded = !mx_warpgroup_any(other, 1 + consumer);
         }
-        const uint4 codes = codes_ahead[0];
-        codes_ahead[0] = codes_ahead[1];
-        codes_ahead[1] = weights.codes(stage + 2);
         /* The stage's blocks are 2 q and 2 q + 1 of the chunk, their scale bytes word q
          * (selected, not indexed: an indexed word would live in local memory). An odd last
          * block's partner has zero codes and zero activations: it adds nothing. */
         scale_word = q == 0 ? words[0] : q == 1 ? words[1] : q == 2 ? words[2] : words[3];
-        return codes;
     };
 
     /* Stage by stage, one stage's MMAs always in flight: once a stage's are issued, the previous
@@ -527,61 +546,63 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
      * are decoded into that stage's registers while this stage's MMAs run. (Decoding while no
      * older group is pending does not overlap: ptxas then moves the wait before the decode.) */
     float acc[shape::groups][4] = {};
-    /* A stage's codes (for the per-block path) and its warpgroup MMAs' A fragments. */
+    /* A stage's warpgroup MMAs' A fragments, and the codes of the next stage they will hold
+     * (two on): loaded two stages before their decode into registers that the unrolled pair of
+     * stages names statically (a rotating array of loads became moves, and a move waits for its
+     * load: the prefetch was one stage shorter in effect). */
     struct stage_operands {
-        uint4 codes;
         uint32_t a[2][2][4]; /* [block][k16 step] */
+        uint4 codes;
     } even, odd;
-    auto decode = [&](const uint4 &codes, stage_operands &next) {
-        next.codes = codes;
+    /* Stage `stage` of the split decoded into next (its codes loaded two stages ago), then the
+     * codes of the stage next holds after it loaded. */
+    auto decode = [&](int stage, stage_operands &next) {
+        advance(stage_begin + stage);
+        const uint4 codes = weights.own(stage_begin + stage, next.codes);
         mx_wgmma_fragments<T>(codes.x, codes.y, scale_word, 0, chunk_folded, next.a[0]);
         mx_wgmma_fragments<T>(codes.z, codes.w, scale_word, 1, chunk_folded, next.a[1]);
+        next.codes = weights.codes(stage_begin + stage + 2);
     };
     const uint64_t descriptor0 = mx_wgmma_descriptor(stage0);
-    auto run =
-        [&](int stage, stage_operands &operands,
-            stage_operands &
-                next) { /* i of the split */
-                        const int slot = stage % shape::stages;
-                        const uint32_t stage_base = stage0 + slot * shape::stage_bytes;
-                        const uint64_t stage_descriptor =
-                            descriptor0 + slot * shape::stage_bytes / 16;
-                        mx_mbarrier_wait(full + 8 * slot, (stage / shape::stages) & 1);
-                        if (!chunk_folded) {
-                            /* the per-block path adds to the accumulators itself, through a
-                             * copy (a reference to acc would put acc in local memory) */
-                            mx_wgmma_wait_all(acc);
-                            float sums[shape::groups][4];
-                            memcpy(sums, acc, sizeof sums);
-                            mx_wgmma_per_block<T, TOKENS>(operands.codes, scale_word, stage_base,
-                                                          sums);
-                            memcpy(acc, sums, sizeof sums);
-                        }
-                        /* The warpgroup MMAs, on every stage alike (zero weights where the
-                         * per-block path did the stage). An infinite activation in such a stage
-                         * makes its token's outputs NaN in every row, 0 x Inf, where the per-block
-                         * path alone gives Inf for rows whose weights there are all nonzero: an
-                         * infinite activation is NaN for any row with a zero weight at that K on
-                         * every path anyway. */
-                        mx_wgmma_fence();
+    /* Stage `stage` of the split, its fragments in operands; then stage + 1 decoded into next. */
+    auto run = [&](int stage, stage_operands &operands, stage_operands &next) {
+        const int slot = stage % shape::stages;
+        const uint32_t stage_base = stage0 + slot * shape::stage_bytes;
+        const uint64_t stage_descriptor = descriptor0 + slot * shape::stage_bytes / 16;
+        mx_mbarrier_wait(full + 8 * slot, (stage / shape::stages) & 1);
+        if (!chunk_folded) {
+            /* the per-block path adds to the accumulators itself, through a copy (a reference
+             * to acc would put acc in local memory), on the stage's codes loaded again */
+            mx_wgmma_wait_all(acc);
+            float sums[shape::groups][4];
+            memcpy(sums, acc, sizeof sums);
+            const int pair = stage_begin + stage;
+            mx_wgmma_per_block<T, TOKENS>(weights.own(pair, weights.codes(pair)), scale_word,
+                                          stage_base, sums);
+            memcpy(acc, sums, sizeof sums);
+        }
+        /* The warpgroup MMAs, on every stage alike (zero weights where the per-block path did
+         * the stage). An infinite activation in such a stage makes its token's outputs NaN in
+         * every row, 0 x Inf, where the per-block path alone gives Inf for rows whose weights
+         * there are all nonzero: an infinite activation is NaN for any row with a zero weight at
+         * that K on every path anyway. */
+        mx_wgmma_fence();
 #pragma unroll
-                        for (int b = 0; b < 2; b++)
+        for (int b = 0; b < 2; b++)
 #pragma unroll
-                            for (int s = 0; s < 2; s++)
-                                mx_wgmma<T>(acc, operands.a[b][s],
-                                            stage_descriptor + (2 * b + s) * shape::step_bytes / 16,
-                                            1);
-                        mx_wgmma_commit();
-                        const uint4 codes = advance(stage_begin + stage + 1);
-                        mx_wgmma_wait_one();
-                        __syncwarp(); /* every lane's reads of the previous stage before its release
-                                       */
-                        if (stage > 0 && lane == 0)
-                            mx_mbarrier_arrive(empty +
-                                               8 * ((stage + shape::stages - 1) % shape::stages));
-                        decode(codes, next);
-        };
-    decode(advance(stage_begin), even);
+            for (int s = 0; s < 2; s++)
+                mx_wgmma<T>(acc, operands.a[b][s],
+                            stage_descriptor + (2 * b + s) * shape::step_bytes / 16, 1);
+        mx_wgmma_commit();
+        mx_wgmma_wait_one();
+        __syncwarp(); /* every lane's reads of the previous stage before its release */
+        if (stage > 0 && lane == 0)
+            mx_mbarrier_arrive(empty + 8 * ((stage + shape::stages - 1) % shape::stages));
+        decode(stage + 1, next);
+    };
+    even.codes = weights.codes(stage_begin);
+    odd.codes = weights.codes(stage_begin + 1);
+    decode(0, even);
     for (int stage = 0; stage < stage_count; stage += 2) {
         run(stage, even, odd);
         if (stage + 1 < stage_count) run(stage + 1, odd, even);
