@@ -289,9 +289,9 @@ mx_wgmma_produce(const mx_gemm_params &p, int batch_index, int64_t token0, int64
 }
 
 /* A consumer warp's weights: its 16-row tile's codes for the pair of blocks of a stage (16 bytes
- * per lane; 8 for an odd last block, the rest zero) and a chunk's scale bytes in the layout of
- * gemm_kernel.cuh's words ((row g, block j) and (row g + 8, block j) at bytes 2j, 2j + 1; bytes
- * past a short chunk hold 127, 2^0). */
+ * per lane; as own() gives them, 8 for an odd last block and zeros for the rest) and a chunk's
+ * scale bytes in the layout of gemm_kernel.cuh's words ((row g, block j) and (row g + 8, block j)
+ * at bytes 2j, 2j + 1; bytes past a short chunk hold 127, 2^0). */
 struct mx_wgmma_weights {
     const uint8_t *tile; /* NULL: the warp has no tile (past n): zeros and 2^0 */
     int k_blocks, k_chunks, last_blocks;
@@ -513,8 +513,6 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
             (row >= p.n ? 0x00FF00FFu : 0u) | (row + 8 >= p.n ? 0xFF00FF00u : 0u);
     }
 
-    /* The codes of a stage, its chunk's scales voted on first when it starts a chunk (past the
-     * last stage: zeros); scale_word and chunk_folded are then the stage's. */
     /* A chunk's scale words, loaded a chunk ahead (scales_next) and taken on at its first stage
      * (the padding and a short chunk seen to then): using a load's registers waits for the load,
      * so nothing touches scales_next before then. */
