@@ -3,11 +3,11 @@
  * L2 flush (mx_bench_flush_l2, 4x the L2 read), the median of 40 samples. For each size: an empty
  * kernel, a grid-stride read (16-byte streaming loads, 4 in flight a thread, 4 CTAs of 512 threads
  * an SM) and the skinny kernel's weight stream alone (256 CTAs x 8 warps, each warp its contiguous
- * range of 2176-byte chunks through a ring of 6 with gemm_kernel.cuh's copies). Usage: read_floor
- * [MB ...] (default: the decode weights of 2880x2880, 4096x4096, 4096x14336 and 201088x2880 in
- * MXFP4). */
+ * range of 2176-byte chunks through a ring of 6 with gemm_kernel.cuh's copies). read_floor --help
+ * says how to run it. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <algorithm>
 
@@ -117,21 +117,42 @@ static double median_us(const bench *b, int kind, size_t bytes, int sms) {
     return samples[SAMPLES / 2] * 1e3;
 }
 
+static const char usage[] =
+    "usage: read_floor [MB ...]\n"
+    "Times, as mxbench times a row (events around one launch right after the L2 flush; the\n"
+    "median of 40), an empty kernel, a grid-stride read and the skinny kernel's weight stream\n"
+    "alone, over each size in MB (0 < MB <= 4096; default: 4.41 8.91 31.19 307.70, the MXFP4\n"
+    "weights of 2880x2880, 4096x4096, 4096x14336 and 201088x2880). docs/gemm.md, \"The floor of\n"
+    "the method\", says what the figures mean. Exit 0 done, 1 a CUDA error, 2 a bad argument, 3\n"
+    "no usable CUDA GPU.\n";
+
 int main(int argc, char **argv) {
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(usage, stdout);
+        return 0;
+    }
     const double defaults[] = {4.41, 8.91, 31.19, 307.70};
     const int count = argc > 1 ? argc - 1 : 4;
     double mb[64];
     if (count > 64) {
-        fprintf(stderr, "read_floor: at most 64 sizes\n");
+        fprintf(stderr, "read_floor: %d sizes; at most 64\n%s", count, usage);
         return 2;
     }
     for (int i = 0; i < count; i++) {
         char *end = NULL;
         mb[i] = argc > 1 ? strtod(argv[i + 1], &end) : defaults[i];
         if (argc > 1 && (end == argv[i + 1] || *end || !(mb[i] > 0.0 && mb[i] <= 4096.0))) {
-            fprintf(stderr, "read_floor: '%s' is not a size in MB (0 < MB <= 4096)\n", argv[i + 1]);
+            fprintf(stderr, "read_floor: '%s' is not a size in MB (0 < MB <= 4096)\n%s",
+                    argv[i + 1], usage);
             return 2;
         }
+    }
+    int devices = 0;
+    const cudaError_t found = cudaGetDeviceCount(&devices);
+    if (found != cudaSuccess || devices == 0) {
+        fprintf(stderr, "read_floor: no usable CUDA GPU (%s)\n",
+                found != cudaSuccess ? cudaGetErrorString(found) : "none found");
+        return 3;
     }
     cudaDeviceProp props;
     CHECK(cudaGetDeviceProperties(&props, 0));
