@@ -13,15 +13,20 @@
 
 #include "bench_gpu.h"
 #include "gemm_kernel.cuh"
+extern "C" { /* the harness's C headers */
+#include "cli.h"
+#include "device.h"
+#include "timing.h"
+}
 
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        cudaError_t error_ = (call);                                                               \
-        if (error_ != cudaSuccess) {                                                               \
-            fprintf(stderr, "read_floor: %s: %s\n", #call, cudaGetErrorString(error_));            \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
+/* The harness's CUDA status check (timing.h); a failure ends the tool with its message. */
+#define CHECK(call) need(call, #call)
+static void need(cudaError_t error, const char *what) {
+    char why[256];
+    if (mx_cuda_step(error, why, sizeof why, what)) return;
+    fprintf(stderr, "read_floor: %s\n", why);
+    exit(MX_EXIT_FAILED);
+}
 
 enum { SAMPLES = 40, RING = 6, STREAM_CTAS = 256, STREAM_WARPS = 8 };
 
@@ -99,7 +104,7 @@ static double median_us(const bench *b, int kind, size_t bytes, int sms) {
     for (int i = 0; i < SAMPLES; i++) {
         if (mx_bench_flush_l2(b->flush, b->flush_bytes, 0) != MX_OK) {
             fprintf(stderr, "read_floor: the L2 flush failed\n");
-            exit(1);
+            exit(MX_EXIT_FAILED);
         }
         CHECK(cudaEventRecord(b->start));
         if (kind == 0) empty_kernel<<<1, 32>>>();
@@ -129,14 +134,14 @@ static const char usage[] =
 int main(int argc, char **argv) {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(usage, stdout);
-        return 0;
+        return MX_EXIT_OK;
     }
     const double defaults[] = {4.41, 8.91, 31.19, 307.70};
     const int count = argc > 1 ? argc - 1 : 4;
     double mb[64];
     if (count > 64) {
         fprintf(stderr, "read_floor: %d sizes; at most 64\n%s", count, usage);
-        return 2;
+        return MX_EXIT_INPUT;
     }
     for (int i = 0; i < count; i++) {
         char *end = NULL;
@@ -144,16 +149,10 @@ int main(int argc, char **argv) {
         if (argc > 1 && (end == argv[i + 1] || *end || !(mb[i] > 0.0 && mb[i] <= 4096.0))) {
             fprintf(stderr, "read_floor: '%s' is not a size in MB (0 < MB <= 4096)\n%s",
                     argv[i + 1], usage);
-            return 2;
+            return MX_EXIT_INPUT;
         }
     }
-    int devices = 0;
-    const cudaError_t found = cudaGetDeviceCount(&devices);
-    if (found != cudaSuccess || devices == 0) {
-        fprintf(stderr, "read_floor: no usable CUDA GPU (%s)\n",
-                found != cudaSuccess ? cudaGetErrorString(found) : "none found");
-        return 3;
-    }
+    if (!mx_cli_open_device(0, NULL)) return MX_EXIT_NO_DEVICE;
     cudaDeviceProp props;
     CHECK(cudaGetDeviceProperties(&props, 0));
     bench b = {};
@@ -182,5 +181,5 @@ int main(int argc, char **argv) {
         printf("%10.2f %10.2f %14.2f %10.0f %16.2f %10.0f\n", mb[i], empty, read,
                (double)bytes / read / 1e3, ring, (double)stream_bytes(bytes) / ring / 1e3);
     }
-    return 0;
+    return MX_EXIT_OK;
 }
