@@ -421,13 +421,18 @@ static void *upload_values(const double *values, int64_t count, int dtype_index)
  * and every other row of y stays as poisoned; fused and skinny, FP16 and BF16, the plain product
  * with bias, the gated gpt-oss SwiGLU, and GELU plus a [batch, m, n] residual; the launch sized
  * by the exact total of the rows and by 0 (unknown). Shapes: one and several token tiles per
- * entry, split-K (long k, few rows), and more than 32 entries (the tile search's second step). */
+ * entry, split-K (long k, few rows), more than 32 entries (the tile search's second step), and
+ * one row (m = 1, decode: entries of 0 or 1 rows). */
 Test(gpu_gemm, valid_rows_per_batch_entry_on_the_device) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
     const struct {
         int m, n, k, batch;
-    } cases[] = {{5, 136, 1024, 6}, {13, 72, 320, 5}, {70, 136, 288, 4}, {3, 64, 256, 40}};
+    } cases[] = {{5, 136, 1024, 6},
+                 {13, 72, 320, 5},
+                 {70, 136, 288, 4},
+                 {3, 64, 256, 40},
+                 {1, 136, 2880, 7}};
     const mx_activation acts[] = {MX_ACT_NONE, MX_ACT_SWIGLU_GPTOSS, MX_ACT_GELU};
     const mx_gemm_variant variants[] = {MX_GEMM_FUSED, MX_GEMM_SKINNY};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {

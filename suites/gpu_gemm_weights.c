@@ -27,7 +27,7 @@ static void refresh_weights(host_problem *p) {
  * sides; the paths that go through FP16 weights are exact inside and lose outside. fused runs
  * its warpgroup kernel on Hopper at 160 (MX_GEMM_WGMMA_MIN_M and up), its mma.sync kernel at 24
  * and on the portable path (gpu_gemm_portable): each takes its per-block path for scales outside
- * the folded range, 12, 17 and -32 here. */
+ * the folded range, 12, 17 and -32 here; m = 1 is decode (skinny with 8 tokens per CTA). */
 Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
@@ -35,13 +35,13 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
         int weight_exponent; /* sets the block scales: gaussian * 2^e gives s around e - 1 */
         bool fp16_paths_exact;
     } cases[] = {{12, true}, {-20, true}, {17, false}, {-32, false}};
-    const int ms[] = {24, 160};
-    for (size_t c = 0; c < 2 * sizeof cases / sizeof cases[0]; c++) {
-        const int m = ms[c % 2];
-        host_problem p = mx_test_make_problem(m, 72, 256, 1, cases[c / 2].weight_exponent, &rng);
+    const int ms[] = {1, 24, 160};
+    for (size_t c = 0; c < 3 * sizeof cases / sizeof cases[0]; c++) {
+        const int m = ms[c % 3];
+        host_problem p = mx_test_make_problem(m, 72, 256, 1, cases[c / 3].weight_exponent, &rng);
         /* Keep activations and outputs inside FP16: lean the activations against the weights'
          * magnitude; the reference takes the FP16 values actually used. */
-        double x_scale = ldexp(1.0, cases[c / 2].weight_exponent > 0 ? -12 : 12);
+        double x_scale = ldexp(1.0, cases[c / 3].weight_exponent > 0 ? -12 : 12);
         for (int64_t i = 0; i < p.m * p.k; i++) {
             p.x16[0][i] = mx_test_encode(p.x[i] * x_scale, 0);
             p.x[i] = mx_test_f16_to_double(p.x16[0][i]);
@@ -63,7 +63,7 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
                                        : all_variants[v];
             bool through_fp16 = runs == MX_GEMM_DEQUANT_CUBLAS || runs == MX_GEMM_PERSISTENT;
             bool exact = e.nonfinite == 0 && e.rel_l2 <= 2e-3;
-            if (!through_fp16 || cases[c / 2].fp16_paths_exact)
+            if (!through_fp16 || cases[c / 3].fp16_paths_exact)
                 cr_expect(exact, "%s m=%d, scale exponents %d..%d: rel_l2 %.3g, %lld non-finite",
                           mx_gemm_variant_name(all_variants[v]), m, min_exponent, max_exponent,
                           e.rel_l2, (long long)e.nonfinite);
@@ -84,8 +84,9 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
 Test(gpu_gemm, nan_scale_poisons_only_its_row) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
-    for (int case_index = 0; case_index < 2; case_index++) {
-        int m = case_index ? 200 : 5;
+    const int ms[] = {1, 5, 200};
+    for (int case_index = 0; case_index < 3; case_index++) {
+        int m = ms[case_index];
         host_problem p = mx_test_make_problem(m, 300, 320, 1, 0, &rng);
         const int nan_row = 137, nan_block = 4;
         p.scales[nan_row * 10 + nan_block] = 0xFF;
