@@ -163,6 +163,26 @@ static bool acceptable(const mx_run_folder *run, const mx_run_folder *newest, bo
     return true;
 }
 
+/* Runs are kept by id: a run given twice (same id, same start) is kept once, but two different
+ * runs of one id (mxbench run --out of the same name twice) would lose one of them. */
+static bool distinct_ids(mx_run_folder *const *fresh, int index, mx_run_folder *const *history,
+                         int history_count) {
+    const mx_run_folder *run = fresh[index];
+    for (int i = 0; i < index + history_count; i++) {
+        const mx_run_folder *other = i < index ? fresh[i] : history[i - index];
+        if (!strcmp(run->meta.run_id, other->meta.run_id) &&
+            strcmp(run->meta.start_time, other->meta.start_time)) {
+            mx_cli_error("%s and %s%s are both run '%s' (started %s and %s): the baseline keeps "
+                         "runs by id, so one would be lost; measure one again with another "
+                         "--out name",
+                         run->dir, other->dir, i < index ? "" : " (in the baseline)",
+                         run->meta.run_id, run->meta.start_time, other->meta.start_time);
+            return false;
+        }
+    }
+    return true;
+}
+
 static int update_baseline(const char *dir, const char *const *run_dirs, int run_count,
                            bool force) {
     char error[4096], target[2048];
@@ -196,7 +216,9 @@ static int update_baseline(const char *dir, const char *const *run_dirs, int run
         }
     }
     for (int i = 0; i < run_count; i++)
-        if (!acceptable(fresh[i], history_count ? history[0] : NULL, force)) goto done;
+        if (!acceptable(fresh[i], history_count ? history[0] : NULL, force) ||
+            !distinct_ids(fresh, i, history, history_count))
+            goto done;
     /* The new runs first, then the history; a run id already kept is not kept twice. */
     for (int i = 0; i < run_count + history_count && count < MX_BASELINE_KEEP; i++) {
         mx_run_folder *run = i < run_count ? fresh[i] : history[i - run_count];
@@ -287,8 +309,9 @@ const mx_command mx_baseline_command = {
     "run-to-run spread. A baseline from before histories (the three files directly in\n"
     "DIR/<gpu-model>/) is read as a history of one run. --update checks each run as compare\n"
     "will read it (complete, every measured row with its samples; like the newest run kept:\n"
-    "the same sweep and at least 90 % of its measured rows, unless --force), writes the new\n"
-    "runs and the newest of the history, 9 runs at most, into a new folder, swaps it for the old\n"
+    "the same sweep and at least 90 % of its measured rows, unless --force; a run id of its own:\n"
+    "another run of the same id is refused), writes the new runs and the newest of the\n"
+    "history, 9 runs at most, into a new folder, swaps it for the old\n"
     "one and prints what it added, kept and dropped; commit the folder to make it the nightly\n"
     "gate. Runs from more than one machine make the spread honest. Without --update: the\n"
     "baselines there, with their runs. A run or baseline it cannot use exits 2, naming it.",

@@ -1,7 +1,7 @@
 /* Baseline and merge suite (CPU): GPU model names, `mxbench baseline` (a history per GPU model,
- * updated only by what would not weaken it, a full disk, runs with an injected slowdown refused)
- * and `mxbench merge` (shards joined into the whole run, or refused) on run folders written here
- * (fake_runs.h). */
+ * updated only by what would not weaken it, a full disk, runs with an injected slowdown or a
+ * taken run id refused) and `mxbench merge` (shards joined into the whole run, or refused) on
+ * run folders written here (fake_runs.h). */
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
@@ -226,6 +226,35 @@ Test(cpu_baseline, baseline_refuses_what_would_weaken_it_and_keeps_the_old, IN_A
     r = mx_test_run_cli((const char *[]){"baseline", mx_test_path("first"), NULL});
     cr_expect_eq(r.exit_code, 2, "a run without --update is a usage error: %s", r.err);
     cr_expect(strstr(r.err, "without --update"), "%s", r.err);
+}
+
+/* Runs are kept by id: the same run given twice is kept once; another run of an id that the
+ * update or the baseline already holds is refused, naming both, and the baseline is kept. */
+Test(cpu_baseline, two_runs_of_one_id_are_refused, IN_A_FRESH_DIR) {
+    cr_assert_eq(mkdir(mx_test_path("a"), 0777), 0);
+    cr_assert_eq(mkdir(mx_test_path("b"), 0777), 0);
+    mx_test_write_scaled_run("a/x", H200, 1.0);
+    mx_test_write_scaled_run("b/x", H200, 1.0); /* started a minute later */
+    const char *twice[] = {"a/x", "a/x"};
+    mx_cli_result r = baseline_update(twice, 2, false);
+    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, ": 1 run "), "%s", r.out);
+
+    r = baseline("b/x");
+    cr_expect_eq(r.exit_code, 2, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.err, "b/x and ") &&
+                  strstr(r.err, "nvidia-h200/x (in the baseline) are both run 'x'"),
+              "%s", r.err);
+    const char *both[] = {"b/x", "a/x"};
+    r = baseline_update(both, 2, true);
+    cr_expect_eq(r.exit_code, 2, "--force: %s%s", r.out, r.err);
+    cr_expect(strstr(r.err, "a/x and ") && strstr(r.err, "b/x are both run 'x'"), "%s", r.err);
+
+    char text[4096], original[4096];
+    mx_test_read_text(mx_test_path("baselines/nvidia-h200/x/run.json"), text, sizeof text);
+    mx_test_read_text(mx_test_path("a/x/run.json"), original, sizeof original);
+    cr_expect(!strcmp(text, original), "the baseline keeps a/x: %s", text);
+    cr_expect_eq(count_entries(mx_test_path("baselines/nvidia-h200")), 1);
 }
 
 /* A run made with run --inject-slowdown (test only) is never mistaken for a measurement. */
