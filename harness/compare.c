@@ -14,6 +14,7 @@
 
 #include "files.h"
 #include "gate.h"
+#include "mx.h"
 #include "report.h"
 #include "run_folder.h"
 #include "schema.h"
@@ -326,7 +327,8 @@ static bool resolve_base(const char *base_arg, const mx_run_folder *cur, char *d
  * run from before dispatch tables, which recorded nothing. */
 static const char *dispatch_table(const mx_run_info *meta) {
     const char *text = meta->gemm_dispatch;
-    return text[0] && strncmp(text, "thresholds", 10) ? text : NULL;
+    const size_t word = strlen(MX_GEMM_DISPATCH_THRESHOLDS);
+    return text[0] && strncmp(text, MX_GEMM_DISPATCH_THRESHOLDS, word) ? text : NULL;
 }
 
 static void print_header(const comparison *cmp, bool from_baselines, const char *out_dir) {

@@ -283,8 +283,9 @@ mx_status mx_gemm_dispatch_open(const char *gpu, const char *path, mx_gemm_dispa
     const char *file = getenv(MX_GEMM_DISPATCH_ENV);
     bool matched = false;
     mx_status status = MX_OK;
-    if (file && strcmp(file, "thresholds") == 0) {
-        snprintf(source, source_size, "thresholds (%s=thresholds)", MX_GEMM_DISPATCH_ENV);
+    if (file && strcmp(file, MX_GEMM_DISPATCH_THRESHOLDS) == 0) {
+        snprintf(source, source_size, "%s (%s=%s)", MX_GEMM_DISPATCH_THRESHOLDS,
+                 MX_GEMM_DISPATCH_ENV, MX_GEMM_DISPATCH_THRESHOLDS);
         return MX_OK;
     }
     if (file && file[0]) {
@@ -298,8 +299,8 @@ mx_status mx_gemm_dispatch_open(const char *gpu, const char *path, mx_gemm_dispa
             status = mx_fail(MX_ERR_INVALID_ARGUMENT, "%s: no row for %s on the %s path", file, gpu,
                              path);
         if (status != MX_OK) {
-            snprintf(source, source_size, "thresholds: %s=%s refused: %s", MX_GEMM_DISPATCH_ENV,
-                     file, mx_last_error());
+            snprintf(source, source_size, "%s: %s=%s refused: %s", MX_GEMM_DISPATCH_THRESHOLDS,
+                     MX_GEMM_DISPATCH_ENV, file, mx_last_error());
             return status;
         }
         snprintf(source, source_size, "table %s=%s: %zu rows for %s on the %s path",
@@ -310,8 +311,8 @@ mx_status mx_gemm_dispatch_open(const char *gpu, const char *path, mx_gemm_dispa
         status =
             mx_gemm_dispatch_parse(b->text, strlen(b->text), b->origin, gpu, path, table, &matched);
         if (status != MX_OK) {
-            snprintf(source, source_size, "thresholds: the built-in table refused: %s",
-                     mx_last_error());
+            snprintf(source, source_size, "%s: the built-in table refused: %s",
+                     MX_GEMM_DISPATCH_THRESHOLDS, mx_last_error());
             return status;
         }
         if (matched) {
@@ -320,7 +321,8 @@ mx_status mx_gemm_dispatch_open(const char *gpu, const char *path, mx_gemm_dispa
             return MX_OK;
         }
     }
-    snprintf(source, source_size, "thresholds (no table for %s on the %s path)", gpu, path);
+    snprintf(source, source_size, "%s (no table for %s on the %s path)",
+             MX_GEMM_DISPATCH_THRESHOLDS, gpu, path);
     return MX_OK;
 }
 

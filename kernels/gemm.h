@@ -153,6 +153,9 @@ mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context, const mx_gemm_pro
  * path); the text then says which and why, and auto uses the thresholds. docs/gemm.md,
  * "Dispatch". */
 const char *mx_gemm_dispatch_source(const mx_gemm_context *context, bool *refused);
+/* The word that text starts with when auto follows the thresholds; also the value of
+ * MX_GEMM_DISPATCH that asks for them. */
+#define MX_GEMM_DISPATCH_THRESHOLDS "thresholds"
 
 /* Runs one variant. Checks everything before launching: shapes, dtype, NULL or misaligned
  * pointers, workspace size (MX_ERR_WORKSPACE names both numbers). */
