@@ -311,10 +311,10 @@ const mx_command mx_baseline_command = {
     "will read it (complete, every measured row with its samples; like the newest run kept:\n"
     "the same sweep and at least 90 % of its measured rows, unless --force; a run id of its own:\n"
     "another run of the same id is refused), writes the new runs and the newest of the\n"
-    "history, 9 runs at most, into a new folder, swaps it for the old\n"
-    "one and prints what it added, kept and dropped; commit the folder to make it the nightly\n"
-    "gate. Runs from more than one machine make the spread honest. Without --update: the\n"
-    "baselines there, with their runs. A run or baseline it cannot use exits 2, naming it.",
+    "history, 9 runs at most, into a new folder, swaps it for the old one and prints what it\n"
+    "added, kept and dropped; commit the folder to make it the nightly gate. Runs from more\n"
+    "than one machine make the spread honest. Without --update: the baselines there, with\n"
+    "their runs. A run or baseline it cannot use exits 2, naming it.",
     baseline_options,
     (int)(sizeof baseline_options / sizeof baseline_options[0]),
     run_baseline,

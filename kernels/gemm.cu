@@ -364,7 +364,7 @@ extern "C" void mx_gemm_context_destroy(mx_gemm_context *context) {
 
 extern "C" const char *mx_gemm_dispatch_source(const mx_gemm_context *context, bool *refused) {
     if (refused) *refused = context && context->dispatch_refused;
-    return context ? context->dispatch_source : "thresholds (no context)";
+    return context ? context->dispatch_source : MX_GEMM_DISPATCH_THRESHOLDS " (no context)";
 }
 
 extern "C" mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context,
