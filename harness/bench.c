@@ -508,14 +508,9 @@ static int run_run(const mx_parsed_options *parsed) {
         mx_sweep_free(&sweep);
         return MX_EXIT_FAILED;
     }
-    /* The flush reads 4x the L2 (docs/design.md asks for at least 2x) before every sample. */
     info.l2_flushed = !mx_option_value(parsed, "warm-l2");
-    info.l2_flush_bytes = info.l2_flushed ? 4 * info.l2_bytes : 0;
-    t.flush_bytes = (size_t)info.l2_flush_bytes;
-    if (t.flush_bytes &&
-        (!mx_cuda_step(cudaMalloc(&t.flush, t.flush_bytes), why, sizeof why, "L2 flush buffer") ||
-         !mx_cuda_step(cudaMemset(t.flush, 0x5A, t.flush_bytes), why, sizeof why,
-                       "L2 flush buffer"))) {
+    info.l2_flush_bytes = info.l2_flushed ? MX_L2_FLUSH_FACTOR * info.l2_bytes : 0;
+    if (info.l2_flushed && !mx_timer_flush_buffer(&t, info.l2_bytes, why, sizeof why)) {
         mx_cli_error("%s", why);
         mx_sweep_free(&sweep);
         return MX_EXIT_FAILED;

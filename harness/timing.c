@@ -22,6 +22,13 @@ bool mx_cuda_step(cudaError_t error, char *why, size_t why_size, const char *wha
     return false;
 }
 
+bool mx_timer_flush_buffer(mx_timer *t, int64_t l2_bytes, char *why, size_t why_size) {
+    t->flush_bytes = (size_t)(MX_L2_FLUSH_FACTOR * l2_bytes);
+    return mx_cuda_step(cudaMalloc(&t->flush, t->flush_bytes), why, why_size, "L2 flush buffer") &&
+           mx_cuda_step(cudaMemset(t->flush, 0x5A, t->flush_bytes), why, why_size,
+                        "L2 flush buffer");
+}
+
 /* One sample of call into *us: the flush or a spin (so that the start event never waits for the
  * host's launch work), events around exactly the call. false with why set: a failed call when
  * *call_failed, else the timing itself. */

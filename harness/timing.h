@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "stats.h"
 
@@ -20,10 +21,17 @@ typedef struct {
 
 typedef bool (*mx_timed_call)(void *context, cudaStream_t stream, char *why, size_t why_size);
 
+/* The flush before each sample reads this many times the L2 (docs/design.md asks for at least 2x):
+ * clean lines, no write-back charged to the next call. */
+enum { MX_L2_FLUSH_FACTOR = 4 };
+
 /* Milliseconds of the monotonic clock. */
 double mx_now_ms(void);
 /* true for cudaSuccess; else clears the error, puts "what: CUDA's message" in why, false. */
 bool mx_cuda_step(cudaError_t error, char *why, size_t why_size, const char *what);
+/* t->flush: MX_L2_FLUSH_FACTOR x l2_bytes of device memory, allocated and written once, and
+ * t->flush_bytes. false with why set. */
+bool mx_timer_flush_buffer(mx_timer *t, int64_t l2_bytes, char *why, size_t why_size);
 /* Warm-up, then samples until the stopping rule says so. samples must hold rule.max_samples. */
 bool mx_time_call(const mx_timer *t, mx_timed_call call, void *context, double *samples, int *count,
                   mx_stop_reason *reason, char *why, size_t why_size);

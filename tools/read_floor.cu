@@ -82,8 +82,8 @@ static __global__ void ring_stream(const uint8_t *w, int chunks, unsigned *sink)
 }
 
 typedef struct {
-    void *flush, *weights;
-    size_t flush_bytes;
+    mx_timer flush; /* its flush buffer only */
+    void *weights;
     unsigned *sink;
     cudaEvent_t start, stop;
 } bench;
@@ -102,7 +102,7 @@ static double median_us(const bench *b, int kind, size_t bytes, int sms) {
     const size_t ring_smem = (size_t)STREAM_WARPS * RING * MX_CHUNK_BYTES;
     float samples[SAMPLES];
     for (int i = 0; i < SAMPLES; i++) {
-        if (mx_bench_flush_l2(b->flush, b->flush_bytes, 0) != MX_OK) {
+        if (mx_bench_flush_l2(b->flush.flush, b->flush.flush_bytes, 0) != MX_OK) {
             fprintf(stderr, "read_floor: the L2 flush failed\n");
             exit(MX_EXIT_FAILED);
         }
@@ -156,11 +156,13 @@ int main(int argc, char **argv) {
     cudaDeviceProp props;
     CHECK(cudaGetDeviceProperties(&props, 0));
     bench b = {};
-    b.flush_bytes = 4 * (size_t)props.l2CacheSize;
+    char why[256];
+    if (!mx_timer_flush_buffer(&b.flush, props.l2CacheSize, why, sizeof why)) {
+        fprintf(stderr, "read_floor: %s\n", why);
+        return MX_EXIT_FAILED;
+    }
     size_t most = 0;
     for (int i = 0; i < count; i++) most = std::max(most, stream_bytes((size_t)(mb[i] * 1e6)));
-    CHECK(cudaMalloc(&b.flush, b.flush_bytes));
-    CHECK(cudaMemset(b.flush, 0x5A, b.flush_bytes));
     CHECK(cudaMalloc(&b.weights, most));
     CHECK(cudaMemset(b.weights, 0x3C, most));
     CHECK(cudaMalloc((void **)&b.sink, sizeof *b.sink));
@@ -169,8 +171,8 @@ int main(int argc, char **argv) {
     CHECK(cudaFuncSetAttribute(ring_stream, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                STREAM_WARPS * RING * MX_CHUNK_BYTES));
     printf("%s, %d SMs, L2 %d MiB; event-timed after a %zu MiB L2 flush, median of %d\n",
-           props.name, props.multiProcessorCount, props.l2CacheSize >> 20, b.flush_bytes >> 20,
-           SAMPLES);
+           props.name, props.multiProcessorCount, props.l2CacheSize >> 20,
+           b.flush.flush_bytes >> 20, SAMPLES);
     printf("%10s %10s %14s %10s %16s %10s\n", "MB", "empty us", "grid read us", "GB/s",
            "ring stream us", "GB/s");
     for (int i = 0; i < count; i++) {
