@@ -232,17 +232,21 @@ __device__ __forceinline__ bool mx_valid_tile(const mx_gemm_params &p, int token
 }
 
 /* Geometry of one instantiation: `warps` warps, each on its own 16-row tile with a private ring
- * of `stages` chunk slots (MX_CHUNK_BYTES each, a copy of the prepared chunk), and the
- * activations of `x_ahead` blocks in registers ahead of use. Measured on H200 (docs/gemm.md). */
-template <int TT> struct mx_tile_shape {
+ * of `stages` chunk slots (a copy of the prepared chunk; with ONE, one token per CTA, followed by
+ * the chunk's 256 activations), and otherwise the activations of `x_ahead` blocks in registers
+ * ahead of use. Measured on H200 (docs/gemm.md). */
+template <int TT, bool ONE = false> struct mx_tile_shape {
+    static_assert(!ONE || TT == 1, "one token: 8 tokens per CTA");
     static constexpr int tokens = 8 * TT;
     static constexpr int warps = 8;
-    static constexpr int stages = TT == 1 ? 6 : TT <= 4 ? 4 : 3;
+    static constexpr int x_slot_bytes = ONE ? MX_CHUNK_BLOCKS * MX_BLOCK_SIZE * 2 : 0;
+    static constexpr int slot_bytes = MX_CHUNK_BYTES + x_slot_bytes;
+    static constexpr int stages = ONE ? 5 : TT == 1 ? 6 : TT <= 4 ? 4 : 3;
     static constexpr int x_ahead = TT <= 2 ? 4 : TT == 4 ? 2 : 1;
     static constexpr int ctas_per_sm = 2; /* 128 registers a thread */
     static constexpr int threads = warps * 32;
     static constexpr int rows = MX_TILE_ROWS * warps; /* weight rows (outputs n) per CTA */
-    static constexpr int warp_smem_bytes = stages * MX_CHUNK_BYTES;
+    static constexpr int warp_smem_bytes = stages * slot_bytes;
     static constexpr int smem_bytes = warps * warp_smem_bytes;
     static_assert(MX_CHUNK_BLOCKS % x_ahead == 0, "the activation ring stays aligned to chunks");
     static_assert(tokens * rows * 4 <= smem_bytes, "split-K partials fit the rings");
@@ -285,23 +289,61 @@ __device__ __forceinline__ void mx_fetch_x(const T *source, int64_t tile_stride,
         if (tokens_present >> tt & 1u) x[tt] = mx_load_x(source + tt * tile_stride);
 }
 
-/* A warp's pass over one chunk of its 16-row tile, block by block, from its ring slot. The
- * activations of block j sit in x[j % x_ahead]; once used, that slot is refilled with the block
- * x_ahead further on, in this chunk or the next one of the K range (which wraps to the range's
- * first chunk: the next tile starts there), so the loads stay x_ahead blocks ahead across
- * chunks and tiles, at constant offsets from x_this and x_next. */
+/* Where a warp's B operands (the activations) come from, block by block: operand(j, tt) gives
+ * the lane's 16 bytes of block j of the chunk for token tile tt (elements 8t .. 8t + 7 of its
+ * token), used<full>(j, blocks) is told once block j is done with. */
+
+/* From registers: the activations of block j sit in x[j % x_ahead]; once used, that slot is
+ * refilled with the block x_ahead further on, in this chunk or the next one of the K range (which
+ * wraps to the range's first chunk: the next tile starts there), so the loads stay x_ahead
+ * blocks ahead across chunks and tiles, at constant offsets from this_chunk and next_chunk (set
+ * every step). */
+template <typename T, int TT> struct mx_x_ring {
+    static constexpr int ahead = mx_tile_shape<TT>::x_ahead;
+    uint4 x[ahead][TT];
+    const T *this_chunk, *next_chunk;
+    int next_blocks;
+    int64_t tile_stride;
+    unsigned tokens_present;
+
+    __device__ __forceinline__ uint4 operand(int j, int tt) const {
+        return x[j % ahead][tt];
+    }
+    template <bool full> __device__ __forceinline__ void used(int j, int blocks) {
+        const int position = j + ahead; /* of the block to load into x[j % ahead] */
+        if (position < MX_CHUNK_BLOCKS) /* a constant in the unrolled loop */
+            mx_fetch_x<T, TT>(this_chunk + position * MX_BLOCK_SIZE, tile_stride, tokens_present,
+                              full || position < blocks, x[j % ahead]);
+        else
+            mx_fetch_x<T, TT>(next_chunk + (position - MX_CHUNK_BLOCKS) * MX_BLOCK_SIZE,
+                              tile_stride, tokens_present, position - MX_CHUNK_BLOCKS < next_blocks,
+                              x[j % ahead]);
+    }
+};
+
+/* One token per CTA: from the ring slot, where the chunk's activations arrived with its weights
+ * (one commit group); every row group reads the token's (a broadcast), and the MMA's other token
+ * columns are never written. */
+struct mx_x_slot {
+    const uint8_t *x; /* the slot's activations: block j's 64 bytes at 64 j */
+
+    __device__ __forceinline__ uint4 operand(int j, int) const {
+        return *reinterpret_cast<const uint4 *>(x + 64 * j + 16 * (threadIdx.x & 3));
+    }
+    template <bool full> __device__ __forceinline__ void used(int, int) {}
+};
+
+/* A warp's pass over one chunk of its 16-row tile, block by block, from its ring slot, the
+ * activations from feed. */
 template <typename T, int TT, int kind> struct mx_chunk_pass {
-    using shape = mx_tile_shape<TT>;
-    static constexpr int ahead = shape::x_ahead;
     static constexpr bool full = kind != MX_CHUNK_SHORT;
 
     /* words: the lane's 16 scale bytes of a full chunk ((row g, block j) and (row g + 8, block j)
      * are bytes 2j, 2j + 1), biased by factor_exponent on the fast path. */
+    template <typename Feed>
     static __device__ __forceinline__ void run(const uint8_t *slot, int blocks,
-                                               const uint32_t (&words)[4], const T *x_this,
-                                               const T *x_next, int next_blocks,
-                                               int64_t tile_stride, unsigned tokens_present,
-                                               uint4 (&x)[ahead][TT], float (&acc)[TT][4]) {
+                                               const uint32_t (&words)[4], Feed &feed,
+                                               float (&acc)[TT][4]) {
         using traits = mx_mma_type<T>;
         const int lane = threadIdx.x & 31;
         const uint8_t *scales = slot + 256 * blocks + 2 * blocks * (lane >> 2);
@@ -329,7 +371,7 @@ template <typename T, int TT, int kind> struct mx_chunk_pass {
                 const uint32_t a1[4] = {row0[2], row8[2], row0[3], row8[3]};
 #pragma unroll
                 for (int tt = 0; tt < TT; tt++) {
-                    const uint4 in = x[j % ahead][tt];
+                    const uint4 in = feed.operand(j, tt);
                     traits::mma(acc[tt], a0, in.x, in.y);
                     traits::mma(acc[tt], a1, in.z, in.w);
                 }
@@ -363,7 +405,7 @@ template <typename T, int TT, int kind> struct mx_chunk_pass {
 #pragma unroll
                 for (int tt = 0; tt < TT; tt++) {
                     /* Elements 8t .. 8t + 7 of the block for token g, in the same order. */
-                    const uint4 in = x[j % ahead][tt];
+                    const uint4 in = feed.operand(j, tt);
                     float block_sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
                     traits::mma(block_sum, a0, in.x, in.y);
                     traits::mma(block_sum, a1, in.z, in.w);
@@ -373,14 +415,7 @@ template <typename T, int TT, int kind> struct mx_chunk_pass {
                     acc[tt][3] = fmaf(block_sum[3], factor1, acc[tt][3]);
                 }
             }
-            const int position = j + ahead; /* of the block to load into x[j % ahead] */
-            if (position < MX_CHUNK_BLOCKS) /* a constant in the unrolled loop */
-                mx_fetch_x<T, TT>(x_this + position * MX_BLOCK_SIZE, tile_stride, tokens_present,
-                                  full || position < blocks, x[j % ahead]);
-            else
-                mx_fetch_x<T, TT>(x_next + (position - MX_CHUNK_BLOCKS) * MX_BLOCK_SIZE,
-                                  tile_stride, tokens_present,
-                                  position - MX_CHUNK_BLOCKS < next_blocks, x[j % ahead]);
+            feed.template used<full>(j, blocks);
         }
     }
 };
@@ -472,11 +507,12 @@ mx_reduce_tile(const mx_gemm_params &p, const float *partial, int tile_elements,
 /* The pipeline of each warp: ring slots filled `stages - 1` chunk steps ahead (one commit group
  * per step, empty past the end, so that the wait counts stay fixed), __syncwarp after each wait
  * so that every lane sees the other lanes' copies and the slot refilled next is free. */
-template <typename T, int TT, int E>
-static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_shape<TT>::ctas_per_sm)
+template <typename T, int TT, int E, bool ONE>
+static __global__ void __launch_bounds__(mx_tile_shape<TT, ONE>::threads,
+                                         mx_tile_shape<TT, ONE>::ctas_per_sm)
     mx_gemm_kernel(const mx_gemm_params p) {
-    using shape = mx_tile_shape<TT>;
-    constexpr int tokens = shape::tokens, stages = shape::stages, ahead = shape::x_ahead;
+    using shape = mx_tile_shape<TT, ONE>;
+    constexpr int tokens = shape::tokens, stages = shape::stages, slot_size = shape::slot_bytes;
     constexpr int warps = shape::warps;
     extern __shared__ __align__(16) uint8_t smem[];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, group = lane >> 2;
@@ -525,7 +561,7 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
 
     uint8_t *ring = smem + warp * shape::warp_smem_bytes;
     const uint32_t ring_shared = (uint32_t)__cvta_generic_to_shared(ring) + 16 * lane;
-    const uint32_t ring_end = ring_shared + stages * MX_CHUNK_BYTES;
+    const uint32_t ring_end = ring_shared + stages * slot_size;
     /* The copies: a full chunk is 136 16-byte units, four per lane and a fifth for lanes 0..7;
      * the source walks the split's chunks, then jumps to the same chunk of the next tile. */
     const uint8_t *issue_source = p.w + (int64_t)batch_index * p.entry_bytes +
@@ -533,11 +569,20 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
                                   (int64_t)chunk_begin * MX_CHUNK_BYTES + 16 * lane;
     const int64_t next_tile_jump =
         tile_stride * tile_bytes - (int64_t)(chunks - 1) * MX_CHUNK_BYTES;
+    /* The lane's activations in the split's first chunk: its token of token tile 0 (tile tt is 8
+     * rows further each), elements 8t .. of each block; with ONE the lane's 16 bytes of the
+     * chunk's 512, copied into the slot after the weights. */
+    const T *x_first = (const T *)p.x + ((int64_t)batch_index * p.m + token0) * p.k +
+                       (ONE ? 8 * lane : group * p.k + 8 * (lane & 3)) +
+                       chunk_begin * MX_CHUNK_BLOCKS * MX_BLOCK_SIZE;
     uint32_t issue_target = ring_shared;
     int issue_chunk = 0;
     auto issue = [&](bool live) {
         if (live) {
             const int blocks = chunk_blocks(chunk_begin + issue_chunk);
+            if (ONE && lane / 4 < blocks) /* blocks of 64 bytes, 4 lanes each */
+                mx_copy16(issue_target + MX_CHUNK_BYTES,
+                          x_first + issue_chunk * MX_CHUNK_BLOCKS * MX_BLOCK_SIZE);
             if (blocks == MX_CHUNK_BLOCKS) {
 #pragma unroll
                 for (int u = 0; u < 4; u++)
@@ -551,34 +596,13 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
             }
             issue_source += ++issue_chunk == chunks ? next_tile_jump : MX_CHUNK_BYTES;
             issue_chunk = issue_chunk == chunks ? 0 : issue_chunk;
-            issue_target += MX_CHUNK_BYTES;
+            issue_target += slot_size;
             issue_target = issue_target == ring_end ? ring_shared : issue_target;
         }
         mx_copy_commit();
     };
 #pragma unroll
     for (int s = 0; s < stages - 1; s++) issue(s < steps);
-
-    /* The lane's activations: its token of token tile 0 (tile tt is 8 rows further each),
-     * elements 8t .. of each block; x_first: the split's first chunk. */
-    const T *x_first = (const T *)p.x + ((int64_t)batch_index * p.m + token0 + group) * p.k +
-                       8 * (lane & 3) + chunk_begin * MX_CHUNK_BLOCKS * MX_BLOCK_SIZE;
-    const int64_t x_tile_stride = 8 * p.k; /* elements between token tiles */
-    unsigned tokens_present = 0;
-#pragma unroll
-    for (int tt = 0; tt < TT; tt++)
-        tokens_present |= (unsigned)(token0 + tt * 8 + group < m_valid) << tt;
-    uint4 x_ring[ahead][TT];
-    {
-        const int first_blocks = chunk_blocks(chunk_begin);
-#pragma unroll
-        for (int d = 0; d < ahead; d++) {
-#pragma unroll
-            for (int tt = 0; tt < TT; tt++) x_ring[d][tt] = make_uint4(0, 0, 0, 0);
-            mx_fetch_x<T, TT>(x_first + d * MX_BLOCK_SIZE, x_tile_stride, tokens_present,
-                              steps > 0 && d < first_blocks, x_ring[d]);
-        }
-    }
 
     const T *bias = p.bias ? (const T *)p.bias + (int64_t)batch_index * p.n : nullptr;
     const int64_t entry_outputs = (int64_t)batch_index * p.m * mx_out_width<E>(p);
@@ -591,15 +615,13 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
     int64_t tile = (int64_t)blockIdx.x * group_tiles + slot;
     int chunk_index = 0;
     const uint8_t *slot_bytes = ring;
-    const T *x_this = x_first;
-    for (int step = 0; step < steps; step++) {
+    /* One step: a chunk of the warp's ring, the activations from feed. */
+    auto step_pass = [&](int step, auto &feed) {
         mx_copy_wait<stages - 2>();
         __syncwarp();
         issue(step + stages - 1 < steps);
         const bool wraps = chunk_index + 1 == chunks;
         const int blocks = chunk_blocks(chunk_begin + chunk_index);
-        const int next_blocks = chunk_blocks(wraps ? chunk_begin : chunk_begin + chunk_index + 1);
-        const T *x_next = wraps ? x_first : x_this + MX_CHUNK_BLOCKS * MX_BLOCK_SIZE;
         uint32_t words[4] = {0, 0, 0, 0};
         if (blocks == MX_CHUNK_BLOCKS) {
             const uint4 scale_bytes =
@@ -615,22 +637,15 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
             if (!__any_sync(0xFFFFFFFFu, other)) {
 #pragma unroll
                 for (int i = 0; i < 4; i++) words[i] = traits::template bias_scales<fast>(words[i]);
-                mx_chunk_pass<T, TT, fast>::run(slot_bytes, blocks, words, x_this, x_next,
-                                                next_blocks, x_tile_stride, tokens_present, x_ring,
-                                                acc);
+                mx_chunk_pass<T, TT, fast>::run(slot_bytes, blocks, words, feed, acc);
             } else {
-                mx_chunk_pass<T, TT, MX_CHUNK_SPECIAL>::run(slot_bytes, blocks, words, x_this,
-                                                            x_next, next_blocks, x_tile_stride,
-                                                            tokens_present, x_ring, acc);
+                mx_chunk_pass<T, TT, MX_CHUNK_SPECIAL>::run(slot_bytes, blocks, words, feed, acc);
             }
         } else {
-            mx_chunk_pass<T, TT, MX_CHUNK_SHORT>::run(slot_bytes, blocks, words, x_this, x_next,
-                                                      next_blocks, x_tile_stride, tokens_present,
-                                                      x_ring, acc);
+            mx_chunk_pass<T, TT, MX_CHUNK_SHORT>::run(slot_bytes, blocks, words, feed, acc);
         }
-        slot_bytes += MX_CHUNK_BYTES;
-        slot_bytes = slot_bytes == ring + stages * MX_CHUNK_BYTES ? ring : slot_bytes;
-        x_this = x_next;
+        slot_bytes += slot_size;
+        slot_bytes = slot_bytes == ring + stages * slot_size ? ring : slot_bytes;
         if (wraps) {
             chunk_index = 0;
             if (!reduce) {
@@ -644,6 +659,37 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT>::threads, mx_tile_sha
             tile += tile_stride;
         } else {
             chunk_index++;
+        }
+    };
+    if constexpr (ONE) {
+        mx_x_slot feed;
+        for (int step = 0; step < steps; step++) {
+            feed.x = slot_bytes + MX_CHUNK_BYTES;
+            step_pass(step, feed);
+        }
+    } else {
+        mx_x_ring<T, TT> feed;
+        feed.tile_stride = 8 * p.k; /* elements between token tiles */
+        feed.tokens_present = 0;
+#pragma unroll
+        for (int tt = 0; tt < TT; tt++)
+            feed.tokens_present |= (unsigned)(token0 + tt * 8 + group < m_valid) << tt;
+        const int first_blocks = chunk_blocks(chunk_begin);
+#pragma unroll
+        for (int d = 0; d < feed.ahead; d++) {
+#pragma unroll
+            for (int tt = 0; tt < TT; tt++) feed.x[d][tt] = make_uint4(0, 0, 0, 0);
+            mx_fetch_x<T, TT>(x_first + d * MX_BLOCK_SIZE, feed.tile_stride, feed.tokens_present,
+                              steps > 0 && d < first_blocks, feed.x[d]);
+        }
+        feed.this_chunk = x_first;
+        for (int step = 0; step < steps; step++) {
+            /* The chunk after this step's: the next of the range, or its first (the next tile). */
+            const bool wraps = chunk_index + 1 == chunks;
+            feed.next_chunk = wraps ? x_first : feed.this_chunk + MX_CHUNK_BLOCKS * MX_BLOCK_SIZE;
+            feed.next_blocks = chunk_blocks(wraps ? chunk_begin : chunk_begin + chunk_index + 1);
+            step_pass(step, feed);
+            feed.this_chunk = feed.next_chunk;
         }
     }
     mx_copy_wait<0>();
