@@ -5,7 +5,8 @@
  * flight per warp): no block-wide barrier in the main loop, 16-byte copies and 16-byte
  * shared-memory reads, nothing to re-pair. The E2M1 codes become FP16/BF16 values in registers by
  * bit placement; they are the A operand of mma.sync m16n8k16, the activations (read from global
- * memory through L1, a few blocks ahead) the B operand. Each 32-element block is summed in FP32 by
+ * memory through L1, a few blocks ahead; for one token, copied into the ring with the weights)
+ * the B operand. Each 32-element block is summed in FP32 by
  * two MMAs and scaled by its 2^s in FP32. With many row tiles the CTAs are persistent (each walks
  * tiles gridDim.x apart, its warps' rings running on across tiles); with few, K is split first
  * between the warps of a CTA (2, 4 or 8 on one tile, reduced in shared memory), then over a
@@ -256,6 +257,11 @@ template <int TT, bool ONE = false> struct mx_tile_shape {
 /* 16 bytes global -> shared without passing through registers. */
 __device__ __forceinline__ void mx_copy16(uint32_t shared, const void *global) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(shared), "l"(global));
+}
+
+/* The same through L1 (kept there): for data other warps of the SM copy too (the activations). */
+__device__ __forceinline__ void mx_copy16_shared_source(uint32_t shared, const void *global) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16;\n" ::"r"(shared), "l"(global));
 }
 
 __device__ __forceinline__ void mx_copy_commit() {
@@ -581,8 +587,8 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT, ONE>::threads,
         if (live) {
             const int blocks = chunk_blocks(chunk_begin + issue_chunk);
             if (ONE && lane / 4 < blocks) /* blocks of 64 bytes, 4 lanes each */
-                mx_copy16(issue_target + MX_CHUNK_BYTES,
-                          x_first + issue_chunk * MX_CHUNK_BLOCKS * MX_BLOCK_SIZE);
+                mx_copy16_shared_source(issue_target + MX_CHUNK_BYTES,
+                                        x_first + issue_chunk * MX_CHUNK_BLOCKS * MX_BLOCK_SIZE);
             if (blocks == MX_CHUNK_BLOCKS) {
 #pragma unroll
                 for (int u = 0; u < 4; u++)
