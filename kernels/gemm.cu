@@ -379,9 +379,14 @@ extern "C" mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context,
                                        : MX_GEMM_AUTO;
     if (measured != MX_GEMM_AUTO) return measured;
     /* The thresholds, measured on H200 (docs/gemm.md): skinny wins up to 16 tokens, skinny and
-     * fused tie at 64; above, both are 2-5x slower than dequantize + cuBLAS. */
+     * fused tie at 64; above, the mma.sync kernels are 2-5x slower than dequantize + cuBLAS, and
+     * the warpgroup kernel is faster only on large weights up to 256 tokens. */
     if (problem->m <= MX_GEMM_SKINNY_MAX_M) return MX_GEMM_SKINNY;
     if (problem->m <= MX_GEMM_FUSED_MAX_M) return MX_GEMM_FUSED;
+    if (context && problem->m <= MX_GEMM_WGMMA_AUTO_MAX_M &&
+        problem->n * problem->k >= MX_GEMM_WGMMA_AUTO_MIN_WEIGHTS &&
+        mx_wgmma_runs(context, problem, MX_GEMM_FUSED))
+        return MX_GEMM_FUSED;
     return MX_GEMM_DEQUANT_CUBLAS;
 }
 

@@ -27,8 +27,9 @@
  *                  context's dispatch table (mx_gemm_dispatch_source) when it has one for the
  *                  GPU, code path and dtype (fused or skinny only); else by the thresholds
  *                  measured on H200 (docs/gemm.md): skinny for m <= 16, fused up to
- *                  MX_GEMM_FUSED_MAX_M tokens, dequant_cublas above (so auto then needs
- *                  dequant_cublas's workspace and has its FP16-weight numerics, below).
+ *                  MX_GEMM_FUSED_MAX_M tokens (on large weights up to MX_GEMM_WGMMA_AUTO_MAX_M
+ *                  where fused runs the warpgroup kernel), dequant_cublas above (so auto then
+ *                  needs dequant_cublas's workspace and has its FP16-weight numerics, below).
  *
  * Numerics. fused and skinny multiply the exact E2M1 codes (scaled by 2^-14, exact in FP16 and
  * BF16) on tensor cores, sum each 32-element block in FP32, and apply the block scale 2^s in FP32:
@@ -86,6 +87,11 @@ enum { MX_GEMM_SKINNY_MAX_M = 16, MX_GEMM_FUSED_MAX_M = 64 };
  * it took 0.78x-0.43x the mma.sync kernel's time at m 128..4096 and 1.04x-2.5x at m 1..64 with
  * 16-64 tokens per CTA (docs/gemm.md). */
 enum { MX_GEMM_WGMMA_MIN_M = 128 };
+/* auto takes fused, when it runs the warpgroup kernel, up to this many tokens on weights of at
+ * least this many elements (n x k): at m = 256 on an H100 and an H200 it took 0.76-0.91x
+ * dequant_cublas's time on 14336x4096, 4096x14336 and 201088x2880, 0.94-1.09x on 16.6-16.8 M
+ * weights, 1.47x on 2880x2880; at m = 1024 1.4-1.8x everywhere (docs/gemm.md, "Dispatch"). */
+enum { MX_GEMM_WGMMA_AUTO_MAX_M = 256, MX_GEMM_WGMMA_AUTO_MIN_WEIGHTS = 1 << 25 };
 
 typedef enum {
     MX_GEMM_AUTO = 0,
