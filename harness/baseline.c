@@ -1,4 +1,5 @@
 /* `mxbench baseline`: list the baselines, or promote a run to its GPU model's baseline. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "compare.h"
 
 #include <dirent.h>
@@ -232,8 +233,11 @@ static int update_baseline(const char *dir, const char *const *run_dirs, int run
         status = MX_EXIT_FAILED;
         goto done;
     }
+    /* The folder as git sees it: a build tree reaches results/baselines through a link. */
+    char *real = realpath(target, NULL);
+    const char *shown = real ? real : target;
     printf("baseline %s ('%s') in %s/: %d run%s (the newest %d are kept)\n", fresh[0]->model,
-           fresh[0]->meta.gpu_name, target, count, count == 1 ? "" : "s", MX_BASELINE_KEEP);
+           fresh[0]->meta.gpu_name, shown, count, count == 1 ? "" : "s", MX_BASELINE_KEEP);
     for (int k = 0; k < count; k++) {
         char text[512];
         mx_run_describe(keep[k], text, sizeof text);
@@ -255,7 +259,8 @@ static int update_baseline(const char *dir, const char *const *run_dirs, int run
             printf("note: %s was made from a checkout with uncommitted changes (commit %.12s)\n",
                    fresh[i]->meta.run_id, fresh[i]->meta.git_commit);
     }
-    printf("commit it to make it the gate of make nightly: git add %s\n", target);
+    printf("commit it to make it the gate of make nightly: git add %s\n", shown);
+    free(real);
     status = MX_EXIT_OK;
 done:
     for (int i = 0; fresh && i < run_count; i++) mx_run_folder_free(fresh[i]);

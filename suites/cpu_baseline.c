@@ -2,8 +2,10 @@
  * updated only by what would not weaken it, a full disk, runs with an injected slowdown or a
  * taken run id refused) and `mxbench merge` (shards joined into the whole run, or refused) on
  * run folders written here (fake_runs.h). */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -255,6 +257,22 @@ Test(cpu_baseline, two_runs_of_one_id_are_refused, IN_A_FRESH_DIR) {
     mx_test_read_text(mx_test_path("a/x/run.json"), original, sizeof original);
     cr_expect(!strcmp(text, original), "the baseline keeps a/x: %s", text);
     cr_expect_eq(count_entries(mx_test_path("baselines/nvidia-h200")), 1);
+}
+
+/* Reached through a link (a build tree's share/mxbench/baselines), the folder to commit is named
+ * as git sees it: the link's target. */
+Test(cpu_baseline, the_folder_to_commit_is_named_without_links, IN_A_FRESH_DIR) {
+    cr_assert_eq(mkdir(mx_test_path("real"), 0777), 0);
+    cr_assert_eq(symlink(mx_test_path("real"), mx_test_path("baselines")), 0);
+    mx_test_write_scaled_run("x", H200, 1.0);
+    mx_cli_result r = baseline("x");
+    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    char *real = realpath(mx_test_path("real"), NULL), line[4096];
+    cr_assert(real);
+    snprintf(line, sizeof line, "git add %s/nvidia-h200\n", real);
+    cr_expect(strstr(r.out, line), "expected '%s' in: %s", line, r.out);
+    free(real);
+    cr_expect_eq(access(mx_test_path("real/nvidia-h200/x/run.json"), F_OK), 0);
 }
 
 /* A run made with run --inject-slowdown (test only) is never mistaken for a measurement. */
