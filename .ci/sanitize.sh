@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # make sanitize (on a GPU box): the GPU suites under compute-sanitizer, and a smoke sweep.
-#   memcheck   every GPU suite, and `mxbench run --suite smoke` (3 samples a row)
+#   memcheck   every GPU suite, and `mxbench run --suite smoke` (3 samples a row); of gpu_harness
+#              only the tests that do not time a sweep: under memcheck every timed launch is
+#              instrumented (every_op_and_variant ran over 2 minutes, the Ctrl-C test over 8, on an
+#              H100), and the smoke sweep covers that path with every variant of every op
 #   synccheck  gpu_gemm (the kernels with block- and cluster-wide barriers)
 #   racecheck  gpu_gemm's batched_problems (every variant on small shapes), cuBLAS's kernels (nvjet*
 #              of libcublas) excluded: its hazards are not ours, and all of gpu_gemm does not
@@ -24,8 +27,11 @@ check() { # name, tool arguments..., command...: started in the background, its 
   ("$tool" --error-exitcode 1 --print-limit 20 "$@" >"$logs/$name.log" 2>&1
     echo $? >"$logs/$name.status") &
 }
+timed='tiny_sweep*|warm_l2*|every_op_and_variant*|row_that_does_not_fit*|ctrl_c*'
 for suite in "$build"/suite_gpu_*; do
-  check "memcheck-$(basename "$suite")" --tool memcheck "$suite" --jobs=1
+  only=()
+  [ "$(basename "$suite")" = suite_gpu_harness ] && only=(--filter "gpu_harness/!($timed)")
+  check "memcheck-$(basename "$suite")" --tool memcheck "$suite" --jobs=1 "${only[@]}"
 done
 check synccheck-gpu_gemm --tool synccheck "$build/suite_gpu_gemm" --jobs=1
 check racecheck-gpu_gemm --tool racecheck --kernel-name-exclude kns=nvjet,kns=cublas \
