@@ -509,12 +509,12 @@ static int run_run(const mx_parsed_options *parsed) {
         return MX_EXIT_FAILED;
     }
     info.l2_flushed = !mx_option_value(parsed, "warm-l2");
-    info.l2_flush_bytes = info.l2_flushed ? MX_L2_FLUSH_FACTOR * info.l2_bytes : 0;
     if (info.l2_flushed && !mx_timer_flush_buffer(&t, info.l2_bytes, why, sizeof why)) {
         mx_cli_error("%s", why);
         mx_sweep_free(&sweep);
         return MX_EXIT_FAILED;
     }
+    info.l2_flush_bytes = (int64_t)t.flush_bytes;
     bool quiet = mx_option_value(parsed, "quiet") != NULL;
     if (!quiet)
         fprintf(stderr, "mxbench run: %s (%lld rows) on %s; measuring ceilings...\n", sweep_path,

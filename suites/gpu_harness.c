@@ -21,6 +21,7 @@
 #include "targets.h"
 #include "run_info.h"
 #include "table.h"
+#include "timing.h"
 #include "schema.h"
 #include "common.h"
 
@@ -56,8 +57,8 @@ static double direct_fp16_us(int m, int n, int k) {
     MX_CR_CUDA(cudaMalloc(&x, (size_t)m * k * 2));
     MX_CR_CUDA(cudaMalloc(&w, (size_t)n * k * 2));
     MX_CR_CUDA(cudaMalloc(&y, (size_t)m * n * 2));
-    MX_CR_CUDA(cudaMalloc(&flush, (size_t)l2 * 4));
-    MX_CR_CUDA(cudaMemset(flush, 0, (size_t)l2 * 4));
+    MX_CR_CUDA(cudaMalloc(&flush, (size_t)l2 * MX_L2_FLUSH_FACTOR));
+    MX_CR_CUDA(cudaMemset(flush, 0, (size_t)l2 * MX_L2_FLUSH_FACTOR));
     MX_CR_CUDA(cudaMemset(x, 0x2E, (size_t)m * k * 2)); /* 0x2E2E: a small normal FP16 */
     MX_CR_CUDA(cudaMemset(w, 0x2E, (size_t)n * k * 2));
     cublasHandle_t cublas;
@@ -68,7 +69,7 @@ static double direct_fp16_us(int m, int n, int k) {
     float alpha = 1.0f, beta = 0.0f;
     double samples[30];
     for (int i = -3; i < 30; i++) {
-        MX_CR_OK(mx_bench_flush_l2(flush, (size_t)l2 * 4, 0));
+        MX_CR_OK(mx_bench_flush_l2(flush, (size_t)l2 * MX_L2_FLUSH_FACTOR, 0));
         MX_CR_CUDA(cudaEventRecord(start, 0));
         cr_assert_eq(cublasGemmEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, w, CUDA_R_16F,
                                   k, x, CUDA_R_16F, k, &beta, y, CUDA_R_16F, n, CUBLAS_COMPUTE_32F,

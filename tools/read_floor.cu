@@ -1,10 +1,10 @@
 /* read_floor: what reading a weight costs under the harness's timing method (docs/gemm.md,
  * "The floor of the method"): CUDA events around one kernel launched right after the harness's
- * L2 flush (mx_bench_flush_l2, 4x the L2 read), the median of 40 samples. For each size: an empty
- * kernel, a grid-stride read (16-byte streaming loads, 4 in flight a thread, 4 CTAs of 512 threads
- * an SM) and the skinny kernel's weight stream alone (256 CTAs x 8 warps, each warp its contiguous
- * range of 2176-byte chunks through a ring of 6 with gemm_kernel.cuh's copies). read_floor --help
- * says how to run it. */
+ * L2 flush (mx_bench_flush_l2, MX_L2_FLUSH_FACTOR x the L2 read), the median of 40 samples. For
+ * each size: an empty kernel, a grid-stride read (16-byte streaming loads, 4 in flight a thread, 4
+ * CTAs of 512 threads an SM) and the skinny kernel's weight stream alone (256 CTAs x 8 warps, each
+ * warp its contiguous range of 2176-byte chunks through a ring of 6 with gemm_kernel.cuh's copies).
+ * read_floor --help says how to run it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
