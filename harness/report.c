@@ -178,7 +178,7 @@ static void write_environment(mx_doc *out, const report_data *d) {
                m->start_time, m->end_time[0] ? m->end_time : "?", m->status, m->hostname);
     mx_doc_row(out, "command\t`%s`", m->command_line);
     char flush[48];
-    mx_format_known(flush, sizeof flush, known(m->l2_flush_bytes) / MIB, "%.0f MiB written");
+    mx_format_known(flush, sizeof flush, known(m->l2_flush_bytes) / MIB, "%.0f MiB read");
     if (m->timing[0])
         mx_doc_row(out,
                    "method\t%s; a problem's rows timed together in %s, %.0f to %.0f rounds, "
