@@ -184,21 +184,44 @@ static bool distinct_ids(mx_run_folder *const *fresh, int index, mx_run_folder *
     return true;
 }
 
-static int update_baseline(const char *dir, const char *const *run_dirs, int run_count,
+/* The runs each of run_dirs names: a run folder, or a folder of them (make nightly's job folder),
+ * each checked as compare will read it; appended to *runs. Returns false with error saying why. */
+static bool load_fresh(const char *const *run_dirs, int run_dir_count, mx_run_folder ***runs,
+                       int *count, char *error, size_t error_size) {
+    for (int i = 0; i < run_dir_count; i++) {
+        mx_run_folder **found;
+        int n = mx_run_history_load(run_dirs[i], &found, error, error_size);
+        mx_run_folder **grown = n ? realloc(*runs, sizeof *grown * (size_t)(*count + n)) : NULL;
+        bool ok = grown != NULL;
+        if (n && !grown) mx_format_fail(error, error_size, "out of memory");
+        if (grown) *runs = grown;
+        for (int k = 0; k < n; k++) {
+            ok = ok && mx_run_folder_check(found[k], error, error_size);
+            if (grown)
+                (*runs)[(*count)++] = found[k];
+            else
+                mx_run_folder_free(found[k]);
+        }
+        free(found);
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static int update_baseline(const char *dir, const char *const *run_dirs, int run_dir_count,
                            bool force) {
     char error[4096], target[2048];
-    int status = MX_EXIT_INPUT, history_count = 0, count = 0;
-    mx_run_folder **fresh = calloc((size_t)run_count, sizeof *fresh), **history = NULL;
-    mx_run_folder **keep = calloc((size_t)run_count + MX_BASELINE_KEEP + 1, sizeof *keep);
-    if (!fresh || !keep) {
+    int status = MX_EXIT_INPUT, history_count = 0, replaced_count = 0, run_count = 0, count = 0;
+    mx_run_folder **fresh = NULL, **history = NULL, **replaced = NULL, **keep = NULL;
+    if (!load_fresh(run_dirs, run_dir_count, &fresh, &run_count, error, sizeof error)) {
+        mx_cli_error("%s", error);
+        goto done;
+    }
+    if (!(keep = calloc((size_t)run_count + MX_BASELINE_KEEP + 1, sizeof *keep))) {
         mx_cli_error("out of memory");
         goto done;
     }
     for (int i = 0; i < run_count; i++) {
-        if (!(fresh[i] = mx_run_folder_load_checked(run_dirs[i], error, sizeof error))) {
-            mx_cli_error("%s", error);
-            goto done;
-        }
         if (strcmp(fresh[i]->model, fresh[0]->model)) {
             mx_cli_error("%s ran on '%s', %s on '%s': a baseline holds runs of one GPU model",
                          fresh[i]->dir, fresh[i]->meta.gpu_name, fresh[0]->dir,
@@ -207,13 +230,19 @@ static int update_baseline(const char *dir, const char *const *run_dirs, int run
         }
     }
     mx_format_text(target, sizeof target, "%s/%s", dir, fresh[0]->model);
-    if (mx_is_folder(target) && !force) {
+    if (mx_is_folder(target)) {
         history_count = mx_run_history_load(target, &history, error, sizeof error);
-        if (!history_count) {
+        if (!history_count && !force) {
             mx_cli_error("the baseline %s is unusable (%s): fix or remove it, or --force replaces "
                          "it",
                          target, error);
             goto done;
+        }
+        if (force) { /* replaced: listed as dropped, none kept */
+            replaced = history;
+            replaced_count = history_count;
+            history = NULL;
+            history_count = 0;
         }
     }
     for (int i = 0; i < run_count; i++)
@@ -250,6 +279,8 @@ static int update_baseline(const char *dir, const char *const *run_dirs, int run
             printf("  dropped %s (older than the %d kept)\n", history[i]->meta.run_id,
                    MX_BASELINE_KEEP);
     }
+    for (int i = 0; i < replaced_count; i++)
+        printf("  dropped %s (--force replaces the history)\n", replaced[i]->meta.run_id);
     for (int i = 0; i < run_count; i++) {
         if (strcmp(fresh[i]->meta.suite, "nightly"))
             printf("note: %s is a '%s' run; make nightly compares nightly runs with it, and "
@@ -263,10 +294,12 @@ static int update_baseline(const char *dir, const char *const *run_dirs, int run
     free(real);
     status = MX_EXIT_OK;
 done:
-    for (int i = 0; fresh && i < run_count; i++) mx_run_folder_free(fresh[i]);
+    for (int i = 0; i < run_count; i++) mx_run_folder_free(fresh[i]);
     for (int i = 0; i < history_count; i++) mx_run_folder_free(history[i]);
+    for (int i = 0; i < replaced_count; i++) mx_run_folder_free(replaced[i]);
     free(fresh);
     free(history);
+    free(replaced);
     free(keep);
     return status;
 }
@@ -294,7 +327,10 @@ static int run_baseline(const mx_parsed_options *parsed) {
 }
 
 static const mx_option baseline_options[] = {
-    {"update", NULL, "add RUN_DIR... to the baseline of their GPU model", NULL, false},
+    {"update", NULL,
+     "add RUN_DIR... (run folders, or folders of them: make nightly's job) to the baseline of "
+     "their GPU model",
+     NULL, false},
     {"force", NULL,
      "with --update: accept runs of another sweep or with far fewer rows, replacing the history",
      NULL, false},

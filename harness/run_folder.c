@@ -354,15 +354,17 @@ void mx_run_describe(const mx_run_folder *run, char *text, size_t size) {
         meta->start_time[0] ? meta->start_time : "?", run->row_count, mx_run_measured_rows(run));
 }
 
+bool mx_run_folder_check(mx_run_folder *run, char *error, size_t error_size) {
+    mx_key_set keys = mx_run_shared_keys(&run, 1);
+    return mx_run_folder_index(run, &keys, error, error_size);
+}
+
 /* A run loaded and checked on its own (what compare will need of it). */
 mx_run_folder *mx_run_folder_load_checked(const char *dir, char *error, size_t error_size) {
     mx_run_folder *run = mx_run_folder_load(dir, error, error_size);
-    if (run) {
-        mx_key_set keys = mx_run_shared_keys(&run, 1);
-        if (!mx_run_folder_index(run, &keys, error, error_size)) {
-            mx_run_folder_free(run);
-            run = NULL;
-        }
+    if (run && !mx_run_folder_check(run, error, error_size)) {
+        mx_run_folder_free(run);
+        run = NULL;
     }
     return run;
 }

@@ -49,6 +49,8 @@ mx_key_set mx_schema_keys(void);
 mx_run_folder *mx_run_folder_load(const char *dir, char *error, size_t error_size);
 /* The same, then keyed on its own key columns (what compare will need of it). */
 mx_run_folder *mx_run_folder_load_checked(const char *dir, char *error, size_t error_size);
+/* Keys a loaded run on its own key columns: mx_run_folder_load_checked's check. */
+bool mx_run_folder_check(mx_run_folder *run, char *error, size_t error_size);
 void mx_run_folder_free(mx_run_folder *run);
 
 /* The runs of dir, newest first (by run.json's start time): dir itself when it is a run folder,

@@ -127,6 +127,28 @@ Test(cpu_baseline, baseline_update_then_compare_against_the_baselines, IN_A_FRES
     cr_expect_eq(count_entries(mx_test_path("baselines/nvidia-h200")), 9);
 }
 
+/* make nightly's job folder (its runs, and the compare folders beside them) is taken as the
+ * runs in it, as README's recipe gives it; a damaged run in it refuses the whole update. */
+Test(cpu_baseline, a_job_folder_adds_the_runs_in_it, IN_A_FRESH_DIR) {
+    mx_test_write_job("job", 3, H200, 1.0, 1.0);
+    mkdir(mx_test_path("job/first"), 0755); /* compare --out's folder: no run */
+    const char *job[] = {"job"};
+    mx_cli_result r = baseline_update(job, 1, false);
+    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.out, ": 3 runs") && strstr(r.out, "added run job-1") &&
+                  strstr(r.out, "added run job-3"),
+              "%s", r.out);
+    cr_expect_eq(count_entries(mx_test_path("baselines/nvidia-h200")), 3);
+
+    mx_test_write_job("broken", 2, H200, 1.0, 1.0);
+    mx_test_write_file(mx_test_path("broken/broken-2/samples.csv"), "", 0);
+    const char *broken[] = {"broken"};
+    r = baseline_update(broken, 1, false);
+    cr_expect_eq(r.exit_code, 2, "%s%s", r.out, r.err);
+    cr_expect(strstr(r.err, "broken-2"), "names the damaged run: %s", r.err);
+    cr_expect_eq(count_entries(mx_test_path("baselines/nvidia-h200")), 3, "the baseline is kept");
+}
+
 /* A full disk (writes cut at 2 KiB, 256 bytes): baseline --update fails with exit 1 naming what it
  * could not write and keeps the history as it was, no temporary folder left; compare fails with
  * exit 1 instead of giving a verdict, and leaves no temporary file. */
@@ -224,6 +246,7 @@ Test(cpu_baseline, baseline_refuses_what_would_weaken_it_and_keeps_the_old, IN_A
     cr_expect_eq(r.exit_code, 0, "--force: %s%s", r.out, r.err);
     cr_expect_eq(count_entries(mx_test_path("baselines/nvidia-h200")), 1, "replaced, not added");
     cr_expect_eq(access(mx_test_path("baselines/nvidia-h200/smoke/run.json"), F_OK), 0);
+    cr_expect(strstr(r.out, "dropped first (--force replaces the history)"), "%s", r.out);
 
     r = mx_test_run_cli((const char *[]){"baseline", mx_test_path("first"), NULL});
     cr_expect_eq(r.exit_code, 2, "a run without --update is a usage error: %s", r.err);
