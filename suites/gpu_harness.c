@@ -142,12 +142,15 @@ Test(gpu_harness, tiny_sweep_runs_end_to_end_and_agrees_with_direct_timing,
     cr_expect_eq(cell(results, 1, "fp16_time_us"), cell(results, 0, "time_us"));
     /* the fp16 row is the fastest cuBLAS algorithm timed, cublasGemmEx's own choice among them;
      * persistent makes that own choice's call on a copy of the weights: timed in the same rounds,
-     * the two agree (the order effect of issue 15 measured 10-15 %) */
+     * the two agree (the order effect of issue 15 measured 10-15 %). The fastest is chosen on the
+     * first rounds and then kept, so over all rounds it can end a little behind the own choice
+     * (it did with other GPU suites running beside this one, ctest -j 4). */
+    const double same = 0.03; /* how close two timings of one call in the same rounds come */
     double own_us = cell(results, 0, "fp16_default_us");
-    cr_expect_leq(cell(results, 0, "time_us"), own_us);
+    cr_expect_leq(cell(results, 0, "time_us"), own_us * (1.0 + same));
     cr_expect(strstr(mx_table_get(results, 0, "fp16_algo"), "fastest of"), "%s",
               mx_table_get(results, 0, "fp16_algo"));
-    cr_expect_leq(fabs(cell(results, 3, "time_us") / own_us - 1.0), 0.03,
+    cr_expect_leq(fabs(cell(results, 3, "time_us") / own_us - 1.0), same,
                   "persistent %g us vs cublasGemmEx %g us", cell(results, 3, "time_us"), own_us);
 
     mx_table *samples = read_results(out, "samples.csv");
