@@ -92,7 +92,7 @@ bool mx_tune_table(const char *dir, const mx_table *results, const mx_run_info *
     qsort(rows, count, sizeof *rows, measured_order);
     int candidates = 0;
     for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++)
-        candidates += mx_gemm_dispatch_candidate((mx_gemm_variant)v);
+        candidates += mx_gemm_variant_runs_mxfp4((mx_gemm_variant)v);
     char run_id[sizeof meta->run_id], suite[sizeof meta->suite], start[sizeof meta->start_time];
     mx_tune_table_comment(run_id, meta->run_id);
     mx_tune_table_comment(suite, meta->suite);
@@ -213,7 +213,7 @@ static int run_tune(const mx_parsed_options *parsed) {
         printf("dispatch table for %s (%s path): %zu problems into %s; won:", meta.gpu_name,
                meta.code_path, summary.problems, out);
         for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++)
-            if (mx_gemm_dispatch_candidate((mx_gemm_variant)v))
+            if (mx_gemm_variant_runs_mxfp4((mx_gemm_variant)v))
                 printf(" %s %zu", mx_gemm_variant_names[v], summary.picked[v]);
         printf("\nleft out: %zu rows not ok, %zu throttled, unstable or over the error gate, %zu "
                "batched; %zu problems without every candidate%s%s\n",

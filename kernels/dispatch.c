@@ -16,7 +16,7 @@
 enum { COLUMN_COUNT = 10, MAX_LINE = 1024, MAX_M = 1048576 };
 static const int64_t MAX_SIDE = INT64_C(1) << 31;
 
-bool mx_gemm_dispatch_candidate(mx_gemm_variant variant) {
+bool mx_gemm_variant_runs_mxfp4(mx_gemm_variant variant) {
     return variant == MX_GEMM_FUSED || variant == MX_GEMM_SKINNY;
 }
 
@@ -24,7 +24,7 @@ bool mx_gemm_dispatch_candidate_named(const char *name, mx_gemm_variant *variant
     for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++)
         if (strcmp(name, mx_gemm_variant_names[v]) == 0) {
             *variant = (mx_gemm_variant)v;
-            return mx_gemm_dispatch_candidate(*variant);
+            return mx_gemm_variant_runs_mxfp4(*variant);
         }
     return false;
 }

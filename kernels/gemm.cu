@@ -399,16 +399,12 @@ static bool mx_has_epilogue(const mx_gemm_problem *problem) {
     return problem->activation != MX_ACT_NONE || problem->residual;
 }
 
-/* fused and skinny apply the epilogue in registers; the cuBLAS paths need the temporary. */
-static bool mx_epilogue_in_kernel(mx_gemm_variant variant) {
-    return variant == MX_GEMM_FUSED || variant == MX_GEMM_SKINNY;
-}
-
-/* The weights' part of the workspace: dequantized weights for the cuBLAS paths. */
+/* The weights' part of the workspace: dequantized weights for the cuBLAS paths; the MXFP4
+ * kernels reduce split-K partials on chip. */
 static size_t mx_weight_workspace_bytes(const mx_gemm_problem *problem, mx_gemm_variant variant) {
-    if (variant == MX_GEMM_DEQUANT_CUBLAS || variant == MX_GEMM_PERSISTENT)
-        return (size_t)(problem->batch * problem->n * problem->k * 2);
-    return 0; /* fused and skinny reduce split-K partials on chip */
+    return mx_gemm_variant_runs_mxfp4(variant)
+               ? 0
+               : (size_t)(problem->batch * problem->n * problem->k * 2);
 }
 
 /* The epilogue's temporary starts at the next 256-byte boundary after the weights. */
@@ -419,7 +415,7 @@ static size_t mx_epilogue_offset(size_t weight_bytes) {
 /* The workspace of a checked problem on the variant that runs (auto resolved). */
 static size_t mx_needed_bytes(const mx_gemm_problem *problem, mx_gemm_variant runs) {
     size_t weights = mx_weight_workspace_bytes(problem, runs);
-    if (!mx_has_epilogue(problem) || mx_epilogue_in_kernel(runs)) return weights;
+    if (!mx_has_epilogue(problem) || mx_gemm_variant_runs_mxfp4(runs)) return weights;
     return mx_epilogue_offset(weights) + (size_t)(problem->m * problem->n * 2);
 }
 
@@ -486,7 +482,7 @@ static mx_status mx_check_problem(const mx_gemm_problem *problem) {
 /* What only fused and skinny do: the epilogue with batch > 1 (in registers; the cuBLAS paths'
  * temporary holds one entry) and valid rows read on the device (cuBLAS needs host sizes). */
 static mx_status mx_check_variant_support(const mx_gemm_problem *problem, mx_gemm_variant variant) {
-    if (mx_epilogue_in_kernel(variant)) return MX_OK;
+    if (mx_gemm_variant_runs_mxfp4(variant)) return MX_OK;
     if (mx_has_epilogue(problem) && problem->batch != 1)
         return mx_fail(MX_ERR_INVALID_ARGUMENT,
                        "batch = %lld with an activation or residual on %s: its epilogue needs "
@@ -564,7 +560,7 @@ extern "C" mx_status mx_gemm(mx_gemm_context *context, const mx_gemm_problem *pr
                              mx_gemm_variant variant, void *workspace, size_t workspace_bytes,
                              cudaStream_t stream) {
     MX_TRY(mx_check_all(context, problem, variant, workspace, workspace_bytes, &variant));
-    if (mx_has_epilogue(problem) && !mx_epilogue_in_kernel(variant)) {
+    if (mx_has_epilogue(problem) && !mx_gemm_variant_runs_mxfp4(variant)) {
         /* The product into the temporary after the weights' workspace, then the epilogue. */
         size_t weight_bytes = mx_weight_workspace_bytes(problem, variant);
         mx_gemm_problem product = *problem;

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "dense_gemm.h"
+#include "dispatch.h"
 #include "fp16.h"
 #include "moe_internal.cuh"
 
@@ -125,7 +126,7 @@ static bool mx_moe_device_variant(const mx_gemm_context *gemm, const mx_moe_prob
     mx_gemm_problem shape = mx_moe_gemm_shape(tokens, 2 * problem->intermediate, problem->hidden,
                                               problem->dtype, MX_ACT_SWIGLU_GPTOSS);
     *runs = variant == MX_GEMM_AUTO ? mx_gemm_choose(gemm, &shape) : variant;
-    return *runs == MX_GEMM_FUSED || *runs == MX_GEMM_SKINNY;
+    return mx_gemm_variant_runs_mxfp4(*runs);
 }
 
 /* reference: the FP16 reference's layout, on the device-count path within the bounds (the
