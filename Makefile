@@ -114,7 +114,9 @@ nightly:
 	for i in $$(seq 1 $(NIGHTLY_RUNS)); do \
 	  $(BUILD_DIR)/mxbench run --suite nightly --out $(NIGHTLY_DIR)/$(RUN_ID)-nightly-$$i || exit $$?; \
 	done
-	$(BUILD_DIR)/mxbench report $(NIGHTLY_DIR)/$(RUN_ID)-nightly-1
+	@# The report (exit 1 when a plot cannot be drawn, e.g. a bundled gnuplot missing a library)
+	@# never stops the gate below: its message stays, the verdict decides the exit status.
+	-$(BUILD_DIR)/mxbench report $(NIGHTLY_DIR)/$(RUN_ID)-nightly-1
 	@# A regression found is confirmed before the gate fails: the SLOWER rows measured
 	@# NIGHTLY_RUNS times more, then compared again with every run (compare.csv: first verdicts,
 	@# confirmed/compare.csv: the ones that count).
