@@ -11,9 +11,10 @@
 #              makes compute-sanitizer 2025.3.1 stop with "Internal Sanitizer Error: The Sanitizer
 #              failed to handle a hardware exception" on an H100 (driver 580.159.04), whatever it
 #              names.
-#              cuBLAS's own kernels (nvjet*, *cublas*) report hazards racecheck cannot see through
-#              (their barriers); those are counted and printed, and only hazards in any other
-#              kernel fail the check. All of gpu_gemm does not finish under racecheck in 300 s.
+#              racecheck reports hazards in cuBLAS's own kernels (nvjet*, *cublas*: closed code,
+#              not ours to fix, whatever their cause); those are counted and printed, and only
+#              hazards in any other kernel fail the check. All of gpu_gemm does not finish under
+#              racecheck in 300 s.
 # The checks run side by side (one GPU, one process each; all of them take about as long as the
 # longest alone). Each tool's summary line is printed at the end; exit 1 when any reports an error.
 # usage: .ci/sanitize.sh BUILD_DIR
