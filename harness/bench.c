@@ -631,6 +631,12 @@ static void run_help_tail(void) {
     for (int v = 0; v < variant_count; v++)
         printf("  %-16s %s%s %s\n", variants[v].name, variants[v].fp16_copy ? "*" : " ",
                variants[v].cublas_only ? "c" : " ", variants[v].summary);
+    printf(
+        "\nMethod constants: the L2 flush reads %dx the GPU's L2 before every sample; throttle\n"
+        "share %.0f %% of the start-up SM clock; self-check margin %.1f %%; run-to-run SD %.1f %%\n"
+        "of a median, added to every interval (docs/design.md, section 4).\n",
+        MX_L2_FLUSH_FACTOR, 100.0 * mx_targets.throttle_fraction, mx_targets.self_check_pct,
+        MX_RUN_TO_RUN_SD_PCT);
     const char *data = mx_data_dir();
     printf("\nData folder (sweeps/, plots/, baselines/; MXBENCH_DATA_DIR overrides): %s\n",
            data ? data : "none found");
@@ -646,30 +652,35 @@ const mx_command mx_run_command = {
     "references: the op's FP16 path on those weights (also timed, as variant fp16: every weight\n"
     "product through cuBLAS with FP32 compute; for gemm the fastest of cublasGemmEx (cuBLAS's own\n"
     "choice, also reported as fp16_default_us) and up to 16 cublasLt heuristic candidates with a\n"
-    "32 MiB workspace, timed in the same rounds, clearly slower ones dropped on the way; other\n"
-    "ops cublasGemmEx; the rest of the op, e.g. the attention core or the sampler, shared with\n"
-    "the MXFP4 path), FP64 on the same exact weights (cuBLAS DGEMM or the CPU reference;\n"
-    "composite ops only up to a size, above it rel_err_vs_exact is empty), and the FP16 path on\n"
-    "the unquantized weights (the quantization error). Every variant of the problem and the FP16\n"
-    "path are prepared together; each is checked once (output poisoned with NaN), warmed up\n"
-    "twice, then all are timed in interleaved rounds: a round times each once, in an order\n"
-    "changed every round (every call at every position and after every other call equally\n"
-    "often), so that drift, clocks, position and the call before hit all alike (CUDA events\n"
-    "around exactly the call; 4x L2 read before each: clean lines, no write-back charged to the\n"
-    "next call), then probes the SM clock. overhead_pct is the median of the per-round ratios to\n"
-    "FP16, with a 95 % interval (overhead_pct_lo/hi; time_us_lo/hi for the time): the rounds'\n"
-    "distribution-free interval of the median, widened by how far a re-run moves a median\n"
-    "(measured between runs: docs/design.md, section 4), so that another run's figure falls in\n"
-    "it. Rounds stop once the FP16 time and every ratio are known to --max-noise-pct (relative\n"
-    "standard error from the rounds' interval) after --min-time-ms per row, or at the rows'\n"
-    "--time-budget-ms, with --min-samples rounds at least. A problem whose median SM clock is\n"
-    "below 90 % of the start-up clock is timed again after a pause, and if still low flagged\n"
-    "throttled; one whose persistent variant (cublasGemmEx's own call on a copy) measures more\n"
-    "than 2 % off that call beyond its interval is flagged unstable; neither is judged by any\n"
-    "speed target. results.csv, samples.csv and run.json are rewritten atomically after every\n"
-    "problem; Ctrl-C stops after the current problem and leaves valid files (exit 130). A row\n"
-    "that cannot run (out of memory, unsupported shape) is written as skipped with the reason,\n"
-    "and the sweep goes on.",
+    "32 MiB workspace, timed in the same rounds, clearly slower ones dropped on the way; other "
+    "ops\n"
+    "cublasGemmEx; the rest of the op, e.g. the attention core or the sampler, shared with the\n"
+    "MXFP4 path), FP64 on the same exact weights (cuBLAS DGEMM or the CPU reference; composite "
+    "ops\n"
+    "only up to a size, above it rel_err_vs_exact is empty), and the FP16 path on the unquantized\n"
+    "weights (the quantization error). Every variant of the problem and the FP16 path are "
+    "prepared\n"
+    "together; each is checked once (output poisoned with NaN), warmed up twice, then all are\n"
+    "timed in interleaved rounds: a round times each once, in an order changed every round (every\n"
+    "call at every position and after every other call equally often), so that drift, clocks,\n"
+    "position and the call before hit all alike (CUDA events around exactly the call; an L2 flush\n"
+    "read before each, its size below: clean lines, no write-back charged to the next call), then\n"
+    "probes the SM clock. overhead_pct is the median of the per-round ratios to FP16, with a 95 %\n"
+    "interval (overhead_pct_lo/hi; time_us_lo/hi for the time): the rounds' distribution-free\n"
+    "interval of the median, widened by how far a re-run moves a median (measured between runs:\n"
+    "docs/design.md, section 4), so that another run's figure falls in it. Rounds stop once the\n"
+    "FP16 time and every ratio are known to --max-noise-pct (relative standard error from the\n"
+    "rounds' interval) after --min-time-ms per row, or at the rows' --time-budget-ms, with\n"
+    "--min-samples rounds at least. A problem whose median SM clock is below the throttle share "
+    "of\n"
+    "the start-up clock (below) is timed again after a pause, and if still low flagged throttled;\n"
+    "one whose persistent variant (cublasGemmEx's own call on a copy) measures more than the\n"
+    "self-check margin (below) off that call beyond its interval is flagged unstable; neither is\n"
+    "judged by any speed target. results.csv, samples.csv and run.json are rewritten atomically\n"
+    "after every problem; Ctrl-C stops after the current problem and leaves valid files (exit\n"
+    "130). A row that cannot run (out of memory, unsupported shape) is written as skipped with "
+    "the\n"
+    "reason, and the sweep goes on.",
     run_options,
     (int)(sizeof run_options / sizeof run_options[0]),
     run_run,

@@ -168,8 +168,8 @@ static void write_environment(mx_doc *out, const report_data *d) {
                                    : "the thresholds (a run from before dispatch tables)");
     mx_doc_row(out,
                "clocks\tSM %s under load at start-up (maximum %s); memory maximum %s; rows below "
-               "90 %% of the start-up SM clock are flagged throttled",
-               start_clock, max_clock, memory_clock);
+               "%.0f %% of the start-up SM clock are flagged throttled",
+               start_clock, max_clock, memory_clock, 100.0 * mx_targets.throttle_fraction);
     mx_doc_row(out, "commit\t`%s`%s", m->git_commit,
                m->git_dirty == 1   ? ", dirty (uncommitted changes in the build)"
                : m->git_dirty == 0 ? ", clean"
@@ -427,9 +427,9 @@ static void write_caveats(mx_doc *out, const report_data *d) {
         mx_doc_bullet(out, "**Throttled rows**: unknown (results.csv has no `throttled` column).");
     else
         mx_doc_bullet(out,
-                      "**Throttled rows**: %d row%s ran with the SM clock below 90 %% of the "
+                      "**Throttled rows**: %d row%s ran with the SM clock below %.0f %% of the "
                       "start-up clock; their times are pessimistic.",
-                      throttled, throttled == 1 ? "" : "s");
+                      throttled, throttled == 1 ? "" : "s", 100.0 * mx_targets.throttle_fraction);
     if (throttled) {
         mx_doc_table(out, "problem\tvariant\tSM clock\tnote");
         for (int r = 0; r < d->row_count; r++) {

@@ -415,6 +415,22 @@ Test(cpu_harness, run_help_lists_every_op_and_variant, .init = mx_test_work_dir_
     }
 }
 
+/* `mxbench run --help` gives the method's constants from where they are declared (timing.h,
+ * targets.c, stats.h), not as literals in its text. */
+Test(cpu_harness, run_help_states_the_method_constants, .init = mx_test_work_dir_create) {
+    mx_cli_result r = mx_test_run_cli((const char *[]){"run", "--help", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    char expected[4][96];
+    snprintf(expected[0], sizeof expected[0], "flush reads %dx the GPU's L2", MX_L2_FLUSH_FACTOR);
+    snprintf(expected[1], sizeof expected[1], "share %.0f %% of the start-up SM clock",
+             100.0 * mx_targets.throttle_fraction);
+    snprintf(expected[2], sizeof expected[2], "self-check margin %.1f %%",
+             mx_targets.self_check_pct);
+    snprintf(expected[3], sizeof expected[3], "run-to-run SD %.1f %%", MX_RUN_TO_RUN_SD_PCT);
+    for (int i = 0; i < 4; i++)
+        cr_expect(strstr(r.out, expected[i]), "run --help lacks '%s':\n%s", expected[i], r.out);
+}
+
 /* One exit-code scheme for every command (cli.h), said by mxbench --help. */
 Test(cpu_harness, every_command_uses_one_exit_code_scheme, .init = mx_test_work_dir_create) {
     const char *const *usage_errors[] = {
