@@ -20,8 +20,9 @@ static int compare_names(const void *a, const void *b) {
     return strcmp(a, b);
 }
 
-/* Keeps the newest runs of a GPU model's history; documented in --help. */
-enum { MX_BASELINE_KEEP = 9 };
+/* Keeps the newest runs of a GPU model's history; a run added needs at least this share of the
+ * newest run's measured rows (unless forced). Both printed by --help. */
+enum { MX_BASELINE_KEEP = 9, MX_BASELINE_MIN_ROWS_PCT = 90 };
 
 static int list_baselines(const char *dir) {
     DIR *folder = opendir(dir);
@@ -155,7 +156,7 @@ static bool acceptable(const mx_run_folder *run, const mx_run_folder *newest, bo
                      run->dir, run->meta.suite, newest->meta.suite, newest->dir);
         return false;
     }
-    if (10 * measured < 9 * before) {
+    if (100 * measured < MX_BASELINE_MIN_ROWS_PCT * before) {
         mx_cli_error("%s: %zu measured rows, the baseline's newest run %zu (%s): a baseline that "
                      "lost rows stops checking them (--force accepts it)",
                      run->dir, measured, before, newest->dir);
@@ -340,6 +341,13 @@ static const mx_option baseline_options[] = {
      NULL, true},
 };
 
+static void baseline_help_tail(void) {
+    printf(
+        "\nA baseline keeps the newest %d runs; a run added needs at least %d %% of the measured\n"
+        "rows of the baseline's newest run.\n",
+        MX_BASELINE_KEEP, MX_BASELINE_MIN_ROWS_PCT);
+}
+
 const mx_command mx_baseline_command = {
     "baseline",
     "List the baselines, or add runs to their GPU model's baseline (--update RUN_DIR...).",
@@ -350,9 +358,9 @@ const mx_command mx_baseline_command = {
     "run-to-run spread. A baseline from before histories (the three files directly in\n"
     "DIR/<gpu-model>/) is read as a history of one run. --update checks each run as compare\n"
     "will read it (complete, every measured row with its samples; like the newest run kept:\n"
-    "the same sweep and at least 90 % of its measured rows, unless --force; a run id of its own:\n"
-    "another run of the same id is refused), writes the new runs and the newest of the\n"
-    "history, 9 runs at most, into a new folder, swaps it for the old one and prints what it\n"
+    "the same sweep and nearly as many measured rows (below), unless --force; a run id of its\n"
+    "own: another run of the same id is refused), writes the new runs and the newest of the\n"
+    "history (how many: below) into a new folder, swaps it for the old one and prints what it\n"
     "added, kept and dropped; commit the folder to make it the nightly gate. Runs from more\n"
     "than one machine make the spread honest. Without --update: the baselines there, with\n"
     "their runs. A run or baseline it cannot use exits 2, naming it.",
@@ -362,5 +370,5 @@ const mx_command mx_baseline_command = {
     0,
     8,
     "[RUN_DIR...]",
-    NULL,
+    baseline_help_tail,
 };
