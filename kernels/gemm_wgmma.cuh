@@ -17,10 +17,11 @@
  *           each 8 lanes' rows of 16 bytes).
  *   math    warpgroups 1 and 2 (the consumers) hold 64 weight rows each: warp w of a
  *           warpgroup owns one 16-row prepared tile, which is exactly the A fragment of
- *           wgmma.m64nNk16 for its rows. Each lane loads its own 16 bytes of codes per pair of
- *           blocks straight from global memory (2 pairs ahead) and its chunk's scales (one chunk
- *           ahead), decodes them in registers (gemm_kernel.cuh's bit placement) and issues
- *           wgmma.m64nNk16 with A from registers and the activations from the stage.
+ *           wgmma.m64nNk16 for its rows. Each warp copies its tile's chunks (codes and
+ *           scales) into a private ring of shared-memory slots, three chunks ahead (cp.async),
+ *           reads a stage's codes and a chunk's scales from there, decodes them in registers
+ *           (gemm_kernel.cuh's bit placement) and issues wgmma.m64nNk16 with A from registers
+ *           and the activations from the stage.
  *   scales  per chunk of 8 blocks and warpgroup (one barrier reduction decides): when every
  *           block scale of the chunk keeps E2M1 x 2^s exact in the dtype (FP16: s in [-23, 1];
  *           BF16: [-100, 1]), the decoded pairs are multiplied by 2^s first, exactly, and the
@@ -63,7 +64,11 @@ template <int TOKENS> struct mx_wgmma_shape {
     /* 16-byte activation loads of a stage per producer thread: groups x 2 blocks over 128 */
     static constexpr int loads = groups * stage_blocks / 4;
     static constexpr int stages = 8; /* a stage is released one stage late (wait_group 1) */
-    static constexpr int smem_bytes = stages * stage_bytes + 2 * stages * 8; /* + mbarriers */
+    /* Each consumer warp's ring of weight chunks (mx_wgmma_weights), after the stages. */
+    static constexpr int weight_slots = 4;
+    static constexpr int ring_bytes = 4 * consumers * weight_slots * MX_CHUNK_BYTES;
+    static constexpr int smem_bytes =
+        stages * stage_bytes + ring_bytes + 2 * stages * 8; /* + mbarriers */
     /* setmaxnreg: the CTA's pool is what the launch gave it (__launch_bounds__(threads, 1):
      * 64 K registers over `threads`, rounded down to 8); .inc waits until the producer's .dec
      * has returned enough, so the two must fit that pool, not the register file. */
@@ -76,9 +81,6 @@ template <int TOKENS> struct mx_wgmma_shape {
     static_assert(MX_CHUNK_BLOCKS % stage_blocks == 0, "a stage never spans two chunks");
     static_assert(tokens * rows * 4 <= stages * stage_bytes, "split-K partial sums fit the ring");
 };
-
-/* What a consumer warp loads as codes where it has none (past K, or no tile). */
-__device__ const uint4 mx_wgmma_zero_codes = {0, 0, 0, 0};
 
 #ifdef MX_WGMMA_DEVICE
 
@@ -288,13 +290,21 @@ mx_wgmma_produce(const mx_gemm_params &p, int batch_index, int64_t token0, int64
     }
 }
 
-/* A consumer warp's weights: its 16-row tile's codes for the pair of blocks of a stage (16 bytes
- * per lane; as own() gives them, 8 for an odd last block and zeros for the rest) and a chunk's
- * scale bytes in the layout of gemm_kernel.cuh's words ((row g, block j) and (row g + 8, block j)
- * at bytes 2j, 2j + 1; bytes past a short chunk hold 127, 2^0). */
+/* A consumer warp's weights: its 16-row tile's chunks of the CTA's split, copied from global
+ * memory into the warp's private ring of `weight_slots` chunk slots in shared memory
+ * (gemm_kernel.cuh's cp.async ring: one commit group per chunk, the slots filled
+ * weight_slots - 1 chunks ahead, so that about 6.5 KB a warp are in flight whatever the time a
+ * stage takes), then read from there: the codes of a stage's pair of blocks (16 bytes per lane;
+ * as own() gives them, 8 for an odd last block and zeros for the rest) and a chunk's scale bytes
+ * in the layout of gemm_kernel.cuh's words ((row g, block j) and (row g + 8, block j) at bytes
+ * 2j, 2j + 1; bytes past a short chunk hold 127, 2^0). */
 struct mx_wgmma_weights {
     const uint8_t *tile; /* NULL: the warp has no tile (past n): zeros and 2^0 */
     int k_blocks, k_chunks, last_blocks;
+    int chunk_begin, chunk_end; /* the split's chunks */
+    const uint8_t *ring;        /* the warp's slots (generic address) */
+    uint32_t ring_shared;       /* the same, shared address */
+    int slots;
     /* Scale bytes of rows past n (the padding of the last tile: zero codes, scale byte 0) read
      * as 127, so that the padding does not send the warpgroup to the per-block path: the
      * bytes of row g (even bytes) and row g + 8 (odd). */
@@ -303,52 +313,68 @@ struct mx_wgmma_weights {
     __device__ __forceinline__ int chunk_blocks(int chunk) const {
         return chunk == k_chunks - 1 ? last_blocks : (int)MX_CHUNK_BLOCKS;
     }
-    /* One 16-byte load, its address chosen first (branches merged after a load would be moves,
-     * and a move waits for its load): the pair's 16 bytes of the lane; for an odd last block,
-     * which holds 8 bytes a lane, the 16 bytes of lanes 2i and 2i + 1 (own() takes the
-     * lane's half); past K or without a tile, zeros. */
+    __device__ __forceinline__ int slot_offset(int chunk) const {
+        return (chunk - chunk_begin) % slots * MX_CHUNK_BYTES;
+    }
+    /* Copies chunk into its slot (nothing past the split or without a tile), one commit group
+     * either way, so that the wait counts stay fixed. */
+    __device__ __forceinline__ void fetch(int chunk) const {
+        if (tile && chunk < chunk_end) {
+            const int units = chunk_blocks(chunk) * MX_TILE_BLOCK_BYTES / 16;
+            const uint8_t *source = tile + (int64_t)chunk * MX_CHUNK_BYTES;
+            const uint32_t target = ring_shared + slot_offset(chunk);
+            for (int u = (int)threadIdx.x & 31; u < units; u += 32)
+                mx_copy16(target + 16 * u, source + 16 * u);
+        }
+        mx_copy_commit();
+    }
+    /* At the first stage of chunk: waits for its copies (every lane's: __syncwarp), then
+     * refills the slot of the chunk before it, which every lane is done with. */
+    template <int pending> __device__ __forceinline__ void arrive(int chunk) const {
+        mx_copy_wait<pending>();
+        __syncwarp();
+        fetch(chunk + pending + 1);
+    }
+    /* The pair's 16 bytes of the lane; for an odd last block, which holds 8 bytes a lane, the 16
+     * bytes of lanes 2i and 2i + 1 (own() takes the lane's half); past K or without a tile,
+     * zeros. */
     __device__ __forceinline__ uint4 codes(int pair) const {
         const int lane = (int)threadIdx.x & 31;
         const int chunk = pair / (MX_CHUNK_BLOCKS / 2), j = 2 * (pair % (MX_CHUNK_BLOCKS / 2));
-        const bool present = tile && 2 * pair < k_blocks, both = j + 1 < chunk_blocks(chunk);
-        return mx_load_x(present ? tile + (int64_t)chunk * MX_CHUNK_BYTES + j * 256 +
-                                       16 * (both ? lane : lane / 2)
-                                 : reinterpret_cast<const uint8_t *>(&mx_wgmma_zero_codes));
+        if (!tile || 2 * pair >= k_blocks) return make_uint4(0, 0, 0, 0);
+        const bool both = j + 1 < chunk_blocks(chunk);
+        return *reinterpret_cast<const uint4 *>(ring + slot_offset(chunk) + j * 256 +
+                                                16 * (both ? lane : lane / 2));
     }
-    /* The lane's codes of pair from what codes(pair) loaded: for an odd last block alone, its
+    /* The lane's codes of pair from what codes(pair) read: for an odd last block alone, its
      * half of the two lanes' 16 bytes (the partner block's codes zero). */
     __device__ __forceinline__ uint4 own(int pair, const uint4 &loaded) const {
         if (!tile || 2 * pair + 1 != k_blocks) return loaded;
         return threadIdx.x & 1 ? make_uint4(loaded.z, loaded.w, 0, 0)
                                : make_uint4(loaded.x, loaded.y, 0, 0);
     }
-    /* A whole chunk's 16 scale bytes of the lane's rows, loaded ahead (one load, its address
-     * chosen first, as codes()); zeros for a short chunk or none, which taken() reads itself. */
-    __device__ __forceinline__ uint4 scales_ahead(int chunk) const {
+    /* The scale words of chunk, the padding rows' bytes read as 127; the bytes past a short
+     * chunk are 127 too. */
+    __device__ __forceinline__ void scales(int chunk, uint32_t (&words)[4]) const {
         const int group = ((int)threadIdx.x & 31) >> 2;
-        const bool whole = tile && chunk < k_chunks && chunk_blocks(chunk) == MX_CHUNK_BLOCKS;
-        return mx_load_x(whole ? tile + (int64_t)chunk * MX_CHUNK_BYTES + 256 * MX_CHUNK_BLOCKS +
-                                     16 * group
-                               : reinterpret_cast<const uint8_t *>(&mx_wgmma_zero_codes));
-    }
-    /* The scale words of chunk (ahead: its scales_ahead()), the padding rows' bytes read as 127;
-     * a short last chunk's bytes are read here, and the bytes past it are 127 too. */
-    __device__ __forceinline__ void scales_taken(int chunk, const uint4 &ahead,
-                                                 uint32_t (&words)[4]) const {
-        const int group = ((int)threadIdx.x & 31) >> 2;
-        words[0] = ahead.x;
-        words[1] = ahead.y;
-        words[2] = ahead.z;
-        words[3] = ahead.w;
-        const int blocks = tile && chunk < k_chunks ? chunk_blocks(chunk) : 0;
-        if (blocks < MX_CHUNK_BLOCKS) {
-            const uint8_t *at =
-                blocks ? tile + (int64_t)chunk * MX_CHUNK_BYTES + 256 * blocks : nullptr;
+        const int blocks = tile ? chunk_blocks(chunk) : 0;
+        const uint8_t *at = ring + slot_offset(chunk) + 256 * blocks;
+        if (blocks == MX_CHUNK_BLOCKS) {
+            const uint4 whole = *reinterpret_cast<const uint4 *>(at + 16 * group);
+            words[0] = whole.x;
+            words[1] = whole.y;
+            words[2] = whole.z;
+            words[3] = whole.w;
+        } else {
 #pragma unroll
-            for (int i = 0; i < 2 * MX_CHUNK_BLOCKS; i++) { /* constant indices: registers */
-                const int shift = 8 * (i % 4);
-                const uint32_t byte = i < 2 * blocks ? at[2 * blocks * group + i] : 0x7Fu;
-                words[i / 4] = (words[i / 4] & ~(0xFFu << shift)) | byte << shift;
+            for (int w = 0; w < 4; w++) { /* constant indices: registers */
+                words[w] = 0;
+#pragma unroll
+                for (int b = 0; b < 4; b++) {
+                    const int i = 4 * w + b;
+                    const uint32_t byte = i < 2 * blocks ? at[2 * blocks * group + i] : 0x7Fu;
+                    words[w] |= byte << 8 * b;
+                }
             }
         }
 #pragma unroll
@@ -471,7 +497,8 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
         token0 = (int64_t)tile * shape::tokens;
     }
     const uint32_t stage0 = (uint32_t)__cvta_generic_to_shared(smem);
-    const uint32_t full = stage0 + shape::stages * shape::stage_bytes;
+    const uint32_t rings = stage0 + shape::stages * shape::stage_bytes;
+    const uint32_t full = rings + shape::ring_bytes;
     const uint32_t empty = full + 8 * shape::stages;
     if (threadIdx.x == 0)
         for (int s = 0; s < shape::stages; s++) {
@@ -487,7 +514,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
                                 stage_begin + p.chunks_per_split * pairs_per_chunk) -
                             stage_begin;
     /* The register file moves from the producer (two stages of loads in flight: 64 registers
-     * of them) to the consumers (accumulators, both stages' fragments, codes ahead): 128 x 104
+     * of them) to the consumers (accumulators, both stages' fragments): 128 x 104
      * + 256 x 200 = the CTA's 63 K; ptxas spills nothing in either role at 128 tokens. */
     if (threadIdx.x < 128) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(shape::producer_registers));
@@ -507,26 +534,34 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     weights.tile = tile < p.row_tiles
                        ? p.w + (int64_t)batch_index * p.entry_bytes + tile * p.tile_bytes
                        : nullptr;
+    weights.chunk_begin = stage_begin / pairs_per_chunk;
+    weights.chunk_end = min(weights.k_chunks, weights.chunk_begin + p.chunks_per_split);
+    weights.slots = shape::weight_slots;
+    {
+        const int offset = (4 * consumer + warp) * shape::weight_slots * MX_CHUNK_BYTES;
+        weights.ring = smem + (rings - stage0) + offset;
+        weights.ring_shared = rings + offset;
+    }
     {
         const int64_t row = tile * MX_TILE_ROWS + (lane >> 2);
         weights.padding_mask =
             (row >= p.n ? 0x00FF00FFu : 0u) | (row + 8 >= p.n ? 0xFF00FF00u : 0u);
     }
 
-    /* A chunk's scale words, loaded a chunk ahead (scales_next) and taken on at its first stage
-     * (the padding and a short chunk seen to then): using a load's registers waits for the load,
-     * so nothing touches scales_next before then. */
+    /* The ring's first chunks on their way; a chunk's scale words are read from its slot at its
+     * first stage. */
+#pragma unroll
+    for (int c = 0; c < shape::weight_slots - 1; c++) weights.fetch(weights.chunk_begin + c);
     uint32_t words[4];
-    uint4 scales_next = weights.scales_ahead(stage_begin / pairs_per_chunk);
     bool chunk_folded = false;
     uint32_t scale_word = 0;
-    /* Sets scale_word and chunk_folded for stage (and the vote and next loads when it starts a
-     * chunk). */
+    /* Sets scale_word and chunk_folded for stage (and the chunk's arrival, the ring's refill and
+     * the vote when it starts a chunk). */
     auto advance = [&](int stage) {
         const int q = stage % pairs_per_chunk;
         if (q == 0) {
-            weights.scales_taken(stage / pairs_per_chunk, scales_next, words);
-            scales_next = weights.scales_ahead(stage / pairs_per_chunk + 1);
+            weights.arrive<shape::weight_slots - 2>(stage / pairs_per_chunk);
+            weights.scales(stage / pairs_per_chunk, words);
             bool other = false;
 #pragma unroll
             for (int i = 0; i < 4; i++)
@@ -544,22 +579,18 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
      * are decoded into that stage's registers while this stage's MMAs run. (Decoding while no
      * older group is pending does not overlap: ptxas then moves the wait before the decode.) */
     float acc[shape::groups][4] = {};
-    /* A stage's warpgroup MMAs' A fragments, and the codes of the next stage they will hold
-     * (two on): loaded two stages before their decode into registers that the unrolled pair of
-     * stages names statically (a rotating array of loads became moves, and a move waits for its
-     * load: the prefetch was one stage shorter in effect). */
+    /* A stage's warpgroup MMAs' A fragments, in registers that the unrolled pair of stages
+     * names statically. */
     struct stage_operands {
         uint32_t a[2][2][4]; /* [block][k16 step] */
-        uint4 codes;
     } even, odd;
-    /* Stage `stage` of the split decoded into next (its codes loaded two stages ago), then the
-     * codes of the stage next holds after it loaded. */
+    /* Stage `stage` of the split decoded into next, its codes read from the ring. */
     auto decode = [&](int stage, stage_operands &next) {
-        advance(stage_begin + stage);
-        const uint4 codes = weights.own(stage_begin + stage, next.codes);
+        const int pair = stage_begin + stage;
+        advance(pair);
+        const uint4 codes = weights.own(pair, weights.codes(pair));
         mx_wgmma_fragments<T>(codes.x, codes.y, scale_word, 0, chunk_folded, next.a[0]);
         mx_wgmma_fragments<T>(codes.z, codes.w, scale_word, 1, chunk_folded, next.a[1]);
-        next.codes = weights.codes(stage_begin + stage + 2);
     };
     const uint64_t descriptor0 = mx_wgmma_descriptor(stage0);
     /* Stage `stage` of the split, its fragments in operands; then stage + 1 decoded into next. */
@@ -570,7 +601,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
         mx_mbarrier_wait(full + 8 * slot, (stage / shape::stages) & 1);
         if (!chunk_folded) {
             /* the per-block path adds to the accumulators itself, through a copy (a reference
-             * to acc would put acc in local memory), on the stage's codes loaded again */
+             * to acc would put acc in local memory), on the stage's codes read again */
             mx_wgmma_wait_all(acc);
             float sums[shape::groups][4];
             memcpy(sums, acc, sizeof sums);
@@ -598,14 +629,13 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
             mx_mbarrier_arrive(empty + 8 * ((stage + shape::stages - 1) % shape::stages));
         decode(stage + 1, next);
     };
-    even.codes = weights.codes(stage_begin);
-    odd.codes = weights.codes(stage_begin + 1);
     decode(0, even);
     for (int stage = 0; stage < stage_count; stage += 2) {
         run(stage, even, odd);
         if (stage + 1 < stage_count) run(stage + 1, odd, even);
     }
     mx_wgmma_wait_all(acc); /* the last stage's slot is never needed again */
+    mx_copy_wait<0>();      /* (every chunk has arrived: only empty groups are left) */
 
     const T *bias = p.bias ? (const T *)p.bias + (int64_t)batch_index * p.n : nullptr;
     const int64_t entry_outputs = (int64_t)batch_index * p.m * mx_out_width<E>(p);
