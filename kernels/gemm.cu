@@ -278,9 +278,9 @@ static mx_status mx_gemm_wgmma_launch(const mx_gemm_context *context,
     return MX_OK;
 }
 
-/* fused on the hopper path from MX_GEMM_WGMMA_MIN_M tokens takes the warpgroup kernel with 128
- * tokens per CTA, when the build holds sm_90a code (the default architectures do; `native` and
- * 90-real do not: wgmma is 90a only). */
+/* fused on the hopper path from MX_GEMM_WGMMA_MIN_M tokens takes the warpgroup kernel, when the
+ * build holds sm_90a code (the default architectures do; `native` and 90-real do not: wgmma is
+ * 90a only) and the path's shared memory holds its larger shape. */
 static bool mx_wgmma_runs(const mx_gemm_context *context, const mx_gemm_problem *problem,
                           mx_gemm_variant variant) {
     return variant == MX_GEMM_FUSED && problem->m >= MX_GEMM_WGMMA_MIN_M &&
@@ -295,8 +295,10 @@ template <typename T, int E>
 static mx_status mx_gemm_mma_dispatch(const mx_gemm_context *context,
                                       const mx_gemm_problem *problem, mx_gemm_variant variant,
                                       cudaStream_t stream) {
-    if (mx_wgmma_runs(context, problem, variant))
-        return mx_gemm_wgmma_launch<T, E, 128>(context, problem, stream);
+    if (mx_wgmma_runs(context, problem, variant)) /* 64 tokens per CTA while they are enough */
+        return problem->m <= mx_wgmma_shape<64>::tokens
+                   ? mx_gemm_wgmma_launch<T, E, 64>(context, problem, stream)
+                   : mx_gemm_wgmma_launch<T, E, 128>(context, problem, stream);
     bool eight = (size_t)mx_tile_shape<1>::smem_bytes <= context->gpu.smem_block_bytes;
     bool one = (size_t)mx_tile_shape<1, true>::smem_bytes <= context->gpu.smem_block_bytes;
     if (variant == MX_GEMM_SKINNY && problem->m == 1 && one)

@@ -15,8 +15,8 @@
  *                  weights where that is exact (below). From MX_GEMM_WGMMA_MIN_M tokens on the
  *                  hopper path (arch.h), a warpgroup kernel (wgmma with the decoded weights as A
  *                  from registers, the activations staged in shared memory by a producer
- *                  warpgroup; 128 rows x 128 tokens per CTA; K split over a cluster when the
- *                  tiles are fewer than the SMs; gemm_wgmma.cuh); below, and on other GPUs,
+ *                  warpgroup; 128 rows x 64 or 128 tokens per CTA; K split over a cluster when
+ *                  the tiles are fewer than the SMs; gemm_wgmma.cuh); below, and on other GPUs,
  *                  skinny's kernel with 32 or 64 tokens per CTA, each weight byte read once per
  *                  64 tokens. The same numerics and epilogue; no workspace.
  *   dequant_cublas the Sprint 6 strategy: dequantize W to a temporary FP16/BF16 buffer (the
@@ -83,10 +83,11 @@ extern "C" {
 
 /* auto's thresholds on m (measured on H200, docs/gemm.md). */
 enum { MX_GEMM_SKINNY_MAX_M = 16, MX_GEMM_FUSED_MAX_M = 64 };
-/* fused takes the warpgroup kernel from this many tokens on Hopper: on an H100, side by side,
- * it took 0.78x-0.43x the mma.sync kernel's time at m 128..4096 and 1.04x-2.5x at m 1..64 with
- * 16-64 tokens per CTA (docs/gemm.md). */
-enum { MX_GEMM_WGMMA_MIN_M = 128 };
+/* fused takes the warpgroup kernel from this many tokens on Hopper (64 tokens per CTA up to 64,
+ * else 128): on an H100, side by side with the mma.sync kernel, it took 0.37-0.65x its time at
+ * m = 96 on the six standard shapes and 0.72-0.90x at m = 64 on the three where both ran; at
+ * m = 24..32 with 32 tokens per CTA 0.81-1.32x, so not there (docs/gemm.md). */
+enum { MX_GEMM_WGMMA_MIN_M = 33 };
 /* auto takes fused, when it runs the warpgroup kernel, up to this many tokens on weights of at
  * least this many elements (n x k): at m = 256 on an H100 and an H200 it took 0.76-0.91x
  * dequant_cublas's time on 14336x4096, 4096x14336 and 201088x2880, 0.94-1.09x on 16.6-16.8 M

@@ -2,10 +2,10 @@
  * launches it. It reads the same prepared weights as gemm_kernel.cuh and writes the same outputs
  * through the same epilogue, with warpgroup MMAs:
  *
- *   CTA     3 warpgroups, 128 weight rows x TOKENS tokens (wgmma's N: 128 as gemm.cu launches
- *           it; 16, 32 and 64 compile and were measured slower than the mma.sync kernel), the
- *           whole of K or its split of it (a cluster of splits summed on chip: mx_reduce_tile);
- *           one CTA per SM.
+ *   CTA     3 warpgroups, 128 weight rows x TOKENS tokens (wgmma's N: 64 up to 64 tokens, else
+ *           128, as gemm.cu launches it; 16 and 32 compile, and 32 took 0.81-1.32x the mma.sync
+ *           kernel's time at m = 24..32), the whole of K or its split of it (a cluster of
+ *           splits summed on chip: mx_reduce_tile); one CTA per SM.
  *   loads   warpgroup 0 (the producer) copies the activations of 2 blocks (64 K) for the CTA's
  *           tokens into a ring of `stages` shared-memory stages (16 KB at 128 tokens), guarded by a
  *           full and an empty mbarrier per stage. The prepared layout orders K inside a block
@@ -50,7 +50,7 @@
 #define MX_WGMMA_DEVICE 1
 #endif
 
-/* TOKENS: the tokens of a CTA, wgmma's N (16, 32, 64 or 128; gemm.cu launches 128). */
+/* TOKENS: the tokens of a CTA, wgmma's N (16, 32, 64 or 128; gemm.cu launches 64 and 128). */
 template <int TOKENS> struct mx_wgmma_shape {
     static constexpr int tokens = TOKENS;
     static constexpr int groups = tokens / 8;                       /* of 8 tokens: MMA columns */
