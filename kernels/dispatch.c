@@ -17,7 +17,10 @@ enum { COLUMN_COUNT = 10, MAX_LINE = 1024, MAX_M = 1048576 };
 static const int64_t MAX_SIDE = INT64_C(1) << 31;
 
 bool mx_gemm_variant_runs_mxfp4(mx_gemm_variant variant) {
-    return variant == MX_GEMM_FUSED || variant == MX_GEMM_SKINNY;
+#define MX_RUNS_MXFP4(id, name, runs_mxfp4, kept) runs_mxfp4,
+    static const bool runs[MX_GEMM_VARIANT_COUNT] = {MX_GEMM_VARIANT_LIST(MX_RUNS_MXFP4)};
+#undef MX_RUNS_MXFP4
+    return (unsigned)variant < MX_GEMM_VARIANT_COUNT && runs[variant];
 }
 
 bool mx_gemm_dispatch_candidate_named(const char *name, mx_gemm_variant *variant) {

@@ -69,9 +69,9 @@ typedef struct {
 /* Every built-in table, then {NULL, NULL}. */
 extern const mx_gemm_dispatch_source_text mx_gemm_dispatch_builtin[];
 
-/* Whether variant runs an MXFP4 kernel on the prepared weights (fused, skinny): it keeps no FP16
- * copy of them and applies the epilogue in registers. The one place that says which: what auto
- * may take from a table, what needs no weight workspace, what MoE runs its own layer with. */
+/* Whether variant runs an MXFP4 kernel on the prepared weights (gemm.h's list: fused, skinny): it
+ * keeps no FP16 copy of them and applies the epilogue in registers. What auto may take from a
+ * table, what needs no weight workspace, what MoE runs its own layer with ask this. */
 bool mx_gemm_variant_runs_mxfp4(mx_gemm_variant variant);
 /* The candidate named name (a variant name of gemm.h), if it is one. */
 bool mx_gemm_dispatch_candidate_named(const char *name, mx_gemm_variant *variant);

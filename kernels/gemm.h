@@ -94,14 +94,22 @@ enum { MX_GEMM_WGMMA_MIN_M = 33 };
  * weights, 1.47x on 2880x2880; at m = 1024 1.4-1.8x everywhere (docs/gemm.md, "Dispatch"). */
 enum { MX_GEMM_WGMMA_AUTO_MAX_M = 256, MX_GEMM_WGMMA_AUTO_MIN_WEIGHTS = 1 << 25 };
 
-typedef enum {
-    MX_GEMM_AUTO = 0,
-    MX_GEMM_FUSED,
-    MX_GEMM_SKINNY,
-    MX_GEMM_DEQUANT_CUBLAS,
-    MX_GEMM_PERSISTENT,
-    MX_GEMM_VARIANT_COUNT
-} mx_gemm_variant;
+/* Every variant, once, in mx_gemm_variant order: X(ID, name, runs_mxfp4, kept). runs_mxfp4: an
+ * MXFP4 kernel on the prepared weights (no FP16 copy of them, the epilogue in registers; what
+ * auto may take from a table: mx_gemm_variant_runs_mxfp4 in dispatch.h). kept: the weights
+ * dequantized once into a buffer kept per GEMM (mx_gemm_persistent_prepare), which the blocks of
+ * GEMMs do not take; the kept variants come last. The enum, the names (gemm_names.c) and both
+ * questions derive from this list; gemm.cu launches each variant. */
+#define MX_GEMM_VARIANT_LIST(X)                                                                    \
+    X(AUTO, "auto", false, false)                                                                  \
+    X(FUSED, "fused", true, false)                                                                 \
+    X(SKINNY, "skinny", true, false)                                                               \
+    X(DEQUANT_CUBLAS, "dequant_cublas", false, false)                                              \
+    X(PERSISTENT, "persistent", false, true)
+
+#define MX_GEMM_VARIANT_ENUM(id, name, runs_mxfp4, kept) MX_GEMM_##id,
+typedef enum { MX_GEMM_VARIANT_LIST(MX_GEMM_VARIANT_ENUM) MX_GEMM_VARIANT_COUNT } mx_gemm_variant;
+#undef MX_GEMM_VARIANT_ENUM
 
 typedef struct {
     int64_t m, n, k;  /* k a multiple of 32; all > 0 */
@@ -128,8 +136,8 @@ mx_status mx_gemm_context_create(mx_gemm_context **context);
 void mx_gemm_context_destroy(mx_gemm_context *context);
 
 /* NULL-terminated names: of every variant in mx_gemm_variant order, and of those the blocks of
- * GEMMs (mx_ffn, mx_attention_block, mx_moe) accept, every variant but persistent (its weights are
- * kept per GEMM by mx_gemm_persistent_prepare). */
+ * GEMMs (mx_ffn, mx_attention_block, mx_moe) accept, every variant but the kept ones (persistent:
+ * its weights are kept per GEMM by mx_gemm_persistent_prepare). */
 extern const char *const mx_gemm_variant_names[MX_GEMM_VARIANT_COUNT + 1];
 extern const char *const mx_gemm_block_variant_names[];
 

@@ -7,15 +7,19 @@
 #include "dense_gemm.h"
 #include "fail.h"
 
-/* The names once: the blocks take every variant but persistent, the last. */
-#define MX_GEMM_BLOCK_VARIANTS "auto", "fused", "skinny", "dequant_cublas"
-const char *const mx_gemm_variant_names[MX_GEMM_VARIANT_COUNT + 1] = {MX_GEMM_BLOCK_VARIANTS,
-                                                                      "persistent", NULL};
-const char *const mx_gemm_block_variant_names[] = {MX_GEMM_BLOCK_VARIANTS, NULL};
-static_assert(MX_GEMM_PERSISTENT + 1 == MX_GEMM_VARIANT_COUNT &&
-                  sizeof mx_gemm_block_variant_names / sizeof *mx_gemm_block_variant_names ==
-                      MX_GEMM_PERSISTENT + 1,
-              "the block variants are every variant before persistent");
+/* The names from gemm.h's list; the blocks take the variants before the first kept one (its
+ * entry ends their list). */
+#define MX_NAME(id, name, runs_mxfp4, kept)       name,
+#define MX_BLOCK_NAME(id, name, runs_mxfp4, kept) (kept) ? NULL : name,
+const char *const mx_gemm_variant_names[MX_GEMM_VARIANT_COUNT + 1] = {MX_GEMM_VARIANT_LIST(MX_NAME)
+                                                                          NULL};
+const char *const mx_gemm_block_variant_names[MX_GEMM_VARIANT_COUNT + 1] = {
+    MX_GEMM_VARIANT_LIST(MX_BLOCK_NAME) NULL};
+#define MX_KEPT(id, name, runs_mxfp4, kept) +(kept)
+enum { MX_GEMM_KEPT_COUNT = 0 MX_GEMM_VARIANT_LIST(MX_KEPT) };
+#define MX_KEPT_LAST(id, name, runs_mxfp4, kept)                                                   \
+    &&(kept) == (MX_GEMM_##id >= MX_GEMM_VARIANT_COUNT - MX_GEMM_KEPT_COUNT)
+static_assert(1 MX_GEMM_VARIANT_LIST(MX_KEPT_LAST), "the kept variants come last");
 
 /* "a, b, ... or z" from a NULL-terminated list of names, into text (which mx_fail then copies). */
 static const char *mx_join_names(const char *const *names, char *text, size_t size) {
@@ -55,7 +59,7 @@ mx_status mx_check_variant_value(mx_gemm_variant variant) {
 mx_status mx_gemm_check_block_variant(mx_gemm_variant variant, const char *block,
                                       const char *why_not_persistent) {
     MX_TRY(mx_check_variant_value(variant));
-    if (variant < MX_GEMM_PERSISTENT) return MX_OK;
+    if (variant < MX_GEMM_VARIANT_COUNT - MX_GEMM_KEPT_COUNT) return MX_OK;
     char known[128];
     return mx_fail(MX_ERR_INVALID_ARGUMENT, "variant %s: not supported by %s (%s); expected %s",
                    mx_gemm_variant_name(variant), block, why_not_persistent,

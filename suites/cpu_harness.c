@@ -68,8 +68,8 @@ Test(cpu_harness, every_op_in_the_table_is_complete) {
     cr_expect_null(mx_bench_find_op("conv2d"));
 }
 
-/* The GEMM variants' names live in gemm.cu alone: the gemm, moe and lm_head ops list theirs from
- * it, and the blocks' refusal of persistent lists the same names. */
+/* The GEMM variants' names live in gemm.h's list alone: the gemm, moe and lm_head ops list theirs
+ * from it, and the blocks' refusal of persistent lists the same names. */
 Test(cpu_harness, gemm_variant_names_come_from_the_library_once) {
     const mx_bench_op *gemm = mx_bench_find_op("gemm"), *moe = mx_bench_find_op("moe");
     cr_assert(gemm && moe);
