@@ -298,13 +298,12 @@ mx_wgmma_produce(const mx_gemm_params &p, int batch_index, int64_t token0, int64
  * as own() gives them, 8 for an odd last block and zeros for the rest) and a chunk's scale bytes
  * in the layout of gemm_kernel.cuh's words ((row g, block j) and (row g + 8, block j) at bytes
  * 2j, 2j + 1; bytes past a short chunk hold 127, 2^0). */
-struct mx_wgmma_weights {
+template <int SLOTS> struct mx_wgmma_weights {
     const uint8_t *tile; /* NULL: the warp has no tile (past n): zeros and 2^0 */
     int k_blocks, k_chunks, last_blocks;
     int chunk_begin, chunk_end; /* the split's chunks */
     const uint8_t *ring;        /* the warp's slots (generic address) */
     uint32_t ring_shared;       /* the same, shared address */
-    int slots;
     /* Scale bytes of rows past n (the padding of the last tile: zero codes, scale byte 0) read
      * as 127, so that the padding does not send the warpgroup to the per-block path: the
      * bytes of row g (even bytes) and row g + 8 (odd). */
@@ -314,7 +313,7 @@ struct mx_wgmma_weights {
         return chunk == k_chunks - 1 ? last_blocks : (int)MX_CHUNK_BLOCKS;
     }
     __device__ __forceinline__ int slot_offset(int chunk) const {
-        return (chunk - chunk_begin) % slots * MX_CHUNK_BYTES;
+        return (chunk - chunk_begin) % SLOTS * MX_CHUNK_BYTES;
     }
     /* Copies chunk into its slot (nothing past the split or without a tile), one commit group
      * either way, so that the wait counts stay fixed. */
@@ -328,12 +327,17 @@ struct mx_wgmma_weights {
         }
         mx_copy_commit();
     }
+    /* Copies the ring's first chunks, from the split's first. */
+    __device__ __forceinline__ void start() const {
+#pragma unroll
+        for (int c = 0; c < SLOTS - 1; c++) fetch(chunk_begin + c);
+    }
     /* At the first stage of chunk: waits for its copies (every lane's: __syncwarp), then
      * refills the slot of the chunk before it, which every lane is done with. */
-    template <int pending> __device__ __forceinline__ void arrive(int chunk) const {
-        mx_copy_wait<pending>();
+    __device__ __forceinline__ void arrive(int chunk) const {
+        mx_copy_wait<SLOTS - 2>();
         __syncwarp();
-        fetch(chunk + pending + 1);
+        fetch(chunk + SLOTS - 1);
     }
     /* The pair's 16 bytes of the lane; for an odd last block, which holds 8 bytes a lane, the 16
      * bytes of lanes 2i and 2i + 1 (own() takes the lane's half); past K or without a tile,
@@ -527,7 +531,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     const int consumer = (int)(threadIdx.x >> 7) - 1, warp = (int)(threadIdx.x >> 5) & 3;
     const int lane = (int)threadIdx.x & 31;
     const int64_t tile = (int64_t)blockIdx.x * (shape::rows / MX_TILE_ROWS) + 4 * consumer + warp;
-    mx_wgmma_weights weights;
+    mx_wgmma_weights<shape::weight_slots> weights;
     weights.k_blocks = p.k_blocks;
     weights.k_chunks = (p.k_blocks + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS;
     weights.last_blocks = p.k_blocks - (weights.k_chunks - 1) * MX_CHUNK_BLOCKS;
@@ -536,7 +540,6 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
                        : nullptr;
     weights.chunk_begin = stage_begin / pairs_per_chunk;
     weights.chunk_end = min(weights.k_chunks, weights.chunk_begin + p.chunks_per_split);
-    weights.slots = shape::weight_slots;
     {
         const int offset = (4 * consumer + warp) * shape::weight_slots * MX_CHUNK_BYTES;
         weights.ring = smem + (rings - stage0) + offset;
@@ -550,8 +553,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
 
     /* The ring's first chunks on their way; a chunk's scale words are read from its slot at its
      * first stage. */
-#pragma unroll
-    for (int c = 0; c < shape::weight_slots - 1; c++) weights.fetch(weights.chunk_begin + c);
+    weights.start();
     uint32_t words[4];
     bool chunk_folded = false;
     uint32_t scale_word = 0;
@@ -560,7 +562,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     auto advance = [&](int stage) {
         const int q = stage % pairs_per_chunk;
         if (q == 0) {
-            weights.arrive<shape::weight_slots - 2>(stage / pairs_per_chunk);
+            weights.arrive(stage / pairs_per_chunk);
             weights.scales(stage / pairs_per_chunk, words);
             bool other = false;
 #pragma unroll
