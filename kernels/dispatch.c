@@ -16,22 +16,6 @@
 enum { COLUMN_COUNT = 10, MAX_LINE = 1024, MAX_M = 1048576 };
 static const int64_t MAX_SIDE = INT64_C(1) << 31;
 
-bool mx_gemm_variant_runs_mxfp4(mx_gemm_variant variant) {
-#define MX_RUNS_MXFP4(id, name, runs_mxfp4, kept) runs_mxfp4,
-    static const bool runs[MX_GEMM_VARIANT_COUNT] = {MX_GEMM_VARIANT_LIST(MX_RUNS_MXFP4)};
-#undef MX_RUNS_MXFP4
-    return (unsigned)variant < MX_GEMM_VARIANT_COUNT && runs[variant];
-}
-
-bool mx_gemm_dispatch_candidate_named(const char *name, mx_gemm_variant *variant) {
-    for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++)
-        if (strcmp(name, mx_gemm_variant_names[v]) == 0) {
-            *variant = (mx_gemm_variant)v;
-            return mx_gemm_variant_runs_mxfp4(*variant);
-        }
-    return false;
-}
-
 void mx_gemm_dispatch_free(mx_gemm_dispatch *table) {
     free(table->rows);
     free(table->shapes);
@@ -99,8 +83,10 @@ static mx_status candidate(const row_text *row, int column, const char *name,
                            mx_gemm_variant *variant) {
     const char *text = row->cells[column];
     if (mx_gemm_dispatch_candidate_named(text, variant)) return MX_OK;
-    return bad(row, name, text,
-               "fused or skinny (auto never picks a variant that keeps an FP16 copy)");
+    char names[128], expected[256];
+    snprintf(expected, sizeof expected, "%s (auto never picks a variant that keeps an FP16 copy)",
+             mx_gemm_mxfp4_variant_names(" or ", names, sizeof names));
+    return bad(row, name, text, expected);
 }
 
 /* Checks a data row; fills out. */

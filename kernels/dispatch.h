@@ -69,10 +69,13 @@ typedef struct {
 /* Every built-in table, then {NULL, NULL}. */
 extern const mx_gemm_dispatch_source_text mx_gemm_dispatch_builtin[];
 
-/* Whether variant runs an MXFP4 kernel on the prepared weights (gemm.h's list: fused, skinny): it
- * keeps no FP16 copy of them and applies the epilogue in registers. What auto may take from a
- * table, what needs no weight workspace, what MoE runs its own layer with ask this. */
+/* From gemm.h's list of variants (gemm_names.c). Whether variant runs an MXFP4 kernel on the
+ * prepared weights (fused, skinny): it keeps no FP16 copy of them and applies the epilogue in
+ * registers. What auto may take from a table, what needs no weight workspace, what MoE runs its
+ * own layer with ask this. */
 bool mx_gemm_variant_runs_mxfp4(mx_gemm_variant variant);
+/* Their names as "a, b <last> c" in text (for messages). */
+const char *mx_gemm_mxfp4_variant_names(const char *last, char *text, size_t size);
 /* The candidate named name (a variant name of gemm.h), if it is one. */
 bool mx_gemm_dispatch_candidate_named(const char *name, mx_gemm_variant *variant);
 

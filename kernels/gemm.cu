@@ -485,16 +485,19 @@ static mx_status mx_check_problem(const mx_gemm_problem *problem) {
  * temporary holds one entry) and valid rows read on the device (cuBLAS needs host sizes). */
 static mx_status mx_check_variant_support(const mx_gemm_problem *problem, mx_gemm_variant variant) {
     if (mx_gemm_variant_runs_mxfp4(variant)) return MX_OK;
+    char names[128];
     if (mx_has_epilogue(problem) && problem->batch != 1)
         return mx_fail(MX_ERR_INVALID_ARGUMENT,
                        "batch = %lld with an activation or residual on %s: its epilogue needs "
-                       "batch 1 (fused and skinny take any batch)",
-                       (long long)problem->batch, mx_gemm_variant_name(variant));
+                       "batch 1 (%s take any batch)",
+                       (long long)problem->batch, mx_gemm_variant_name(variant),
+                       mx_gemm_mxfp4_variant_names(" and ", names, sizeof names));
     if (problem->batch_rows)
         return mx_fail(MX_ERR_INVALID_ARGUMENT,
                        "batch_rows is set for %s: cuBLAS needs the row counts on the host; "
-                       "batch_rows needs fused or skinny",
-                       mx_gemm_variant_name(variant));
+                       "batch_rows needs %s",
+                       mx_gemm_variant_name(variant),
+                       mx_gemm_mxfp4_variant_names(" or ", names, sizeof names));
     return MX_OK;
 }
 
