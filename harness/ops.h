@@ -51,8 +51,8 @@ void mx_op_prepared_free(mx_op_prepared *prepared);
 
 typedef struct {
     const char *name;
-    /* NULL-terminated names of the MXFP4 variants selectable in sweeps, each declared with its
-     * traits in variants.c */
+    /* NULL-terminated names of the MXFP4 variants selectable in sweeps, each with its traits in
+     * variants.c's table */
     const char *const *variants;
     /* Bytes the row must move (weights in the variant's storage, activations in, outputs out)
      * and its FLOPs; fp16 = the FP16 reference's bytes. */

@@ -77,10 +77,12 @@ static void job_variants(const report_data *d, plot_job *job, bool with_referenc
     for (int v = 0; v < d->variant_count; v++) {
         const mx_variant_traits *traits = mx_variant_traits_of(d->variants[v]);
         if (!with_reference && traits->reference) continue;
-        const char *space = names.length ? " " : "";
+        const char *space = names.length ? " " : "", *color;
+        int point;
+        mx_variant_style(d->variants[v], &color, &point);
         mx_text_printf(&names, "%s%s", space, d->variants[v]);
-        mx_text_printf(&colors, "%s%s", space, traits->color);
-        mx_text_printf(&points, "%s%d", space, traits->point);
+        mx_text_printf(&colors, "%s%s", space, color);
+        mx_text_printf(&points, "%s%d", space, point);
     }
     job_set(job, "variants", "%s", mx_text_get(&names));
     job_set(job, "vcolors", "%s", mx_text_get(&colors));

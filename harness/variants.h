@@ -1,7 +1,8 @@
 /* What each variant is, declared once: the runner's --help, the report (the best MXFP4 choice,
  * the VRAM judgement, the order and style of every table and plot) and compare (its control
- * rows) derive from this table. An op lists the names of its variants (ops.h); a variant name
- * means the same thing in every op that has it. */
+ * rows) derive from this table. The GEMM variants' entries come from gemm.h's list (as do the
+ * gemm, moe and lm_head ops' variants), the others' are written in variants.c. An op lists the
+ * names of its variants (ops.h); a variant name means the same thing in every op that has it. */
 #ifndef MX_VARIANTS_H
 #define MX_VARIANTS_H
 
@@ -20,15 +21,17 @@ typedef struct {
     /* What is timed is cuBLAS alone on FP16 weights: no mxbench kernel runs in it, so a change
      * of its time is the environment's; compare reports it and never gates on it. */
     bool cublas_only;
-    const char *color; /* plots: "#RRGGBB" */
-    int point;         /* plots: gnuplot point type */
 } mx_variant_traits;
 
 /* Every variant, in the order of every table and plot (the reference first). */
 const mx_variant_traits *mx_variants(int *count);
 
+/* How plots draw name: its colour ("#RRGGBB") and gnuplot point type, from its place in the
+ * table (every variant its own); grey for a name the table lacks. */
+void mx_variant_style(const char *name, const char **color, int *point);
+
 /* The traits of name; for a name the table lacks (a file of another build), a plain MXFP4
- * variant: not the reference, no FP16 copy, not cuBLAS alone, grey. */
+ * variant: not the reference, no FP16 copy, not cuBLAS alone. */
 const mx_variant_traits *mx_variant_traits_of(const char *name);
 
 /* Whether the table declares name. */

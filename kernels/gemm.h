@@ -94,20 +94,27 @@ enum { MX_GEMM_WGMMA_MIN_M = 33 };
  * weights, 1.47x on 2880x2880; at m = 1024 1.4-1.8x everywhere (docs/gemm.md, "Dispatch"). */
 enum { MX_GEMM_WGMMA_AUTO_MAX_M = 256, MX_GEMM_WGMMA_AUTO_MIN_WEIGHTS = 1 << 25 };
 
-/* Every variant, once, in mx_gemm_variant order: X(ID, name, runs_mxfp4, kept). runs_mxfp4: an
- * MXFP4 kernel on the prepared weights (no FP16 copy of them, the epilogue in registers; what
- * auto may take from a table: mx_gemm_variant_runs_mxfp4 in dispatch.h). kept: the weights
- * dequantized once into a buffer kept per GEMM (mx_gemm_persistent_prepare), which the blocks of
- * GEMMs do not take; the kept variants come last. The enum, the names (gemm_names.c) and both
- * questions derive from this list; gemm.cu launches each variant. */
+/* Every variant, once, in mx_gemm_variant order: X(ID, name, runs_mxfp4, kept, summary).
+ * runs_mxfp4: an MXFP4 kernel on the prepared weights (no FP16 copy of them, the epilogue in
+ * registers; what auto may take from a table: mx_gemm_variant_runs_mxfp4 in dispatch.h). kept: the
+ * weights dequantized once into a buffer kept per GEMM (mx_gemm_persistent_prepare), which the
+ * blocks of GEMMs do not take; a call then runs cuBLAS alone; the kept variants come last.
+ * summary: what it is, in a line. The enum, the names (gemm_names.c), both questions and the
+ * harness's traits of each variant (harness/variants.c) derive from this list; gemm.cu launches
+ * each variant. */
 #define MX_GEMM_VARIANT_LIST(X)                                                                    \
-    X(AUTO, "auto", false, false)                                                                  \
-    X(FUSED, "fused", true, false)                                                                 \
-    X(SKINNY, "skinny", true, false)                                                               \
-    X(DEQUANT_CUBLAS, "dequant_cublas", false, false)                                              \
-    X(PERSISTENT, "persistent", false, true)
+    X(AUTO, "auto", false, false,                                                                  \
+      "the GEMM variant mx_gemm_choose picks: from the GPU's dispatch table, else by m")           \
+    X(FUSED, "fused", true, false,                                                                 \
+      "tensor-core kernel on prepared MXFP4 weights: mma.sync with 32 or 64 tokens per CTA; on "   \
+      "Hopper from 33 tokens wgmma with 64 or 128")                                                \
+    X(SKINNY, "skinny", true, false, "the decode kernel, 8 or 16 tokens per CTA")                  \
+    X(DEQUANT_CUBLAS, "dequant_cublas", false, false,                                              \
+      "dequantize to a temporary FP16 buffer (the workspace), then cublasGemmEx; both timed")      \
+    X(PERSISTENT, "persistent", false, true,                                                       \
+      "FP16 weights dequantized once at setup and kept, then cublasGemmEx")
 
-#define MX_GEMM_VARIANT_ENUM(id, name, runs_mxfp4, kept) MX_GEMM_##id,
+#define MX_GEMM_VARIANT_ENUM(id, ...) MX_GEMM_##id,
 typedef enum { MX_GEMM_VARIANT_LIST(MX_GEMM_VARIANT_ENUM) MX_GEMM_VARIANT_COUNT } mx_gemm_variant;
 #undef MX_GEMM_VARIANT_ENUM
 

@@ -11,21 +11,21 @@
 
 /* The names from gemm.h's list; the blocks take the variants before the first kept one (its
  * entry ends their list). */
-#define MX_NAME(id, name, runs_mxfp4, kept)       name,
-#define MX_BLOCK_NAME(id, name, runs_mxfp4, kept) (kept) ? NULL : name,
+#define MX_NAME(id, name, ...)                         name,
+#define MX_BLOCK_NAME(id, name, runs_mxfp4, kept, ...) (kept) ? NULL : name,
 const char *const mx_gemm_variant_names[MX_GEMM_VARIANT_COUNT + 1] = {MX_GEMM_VARIANT_LIST(MX_NAME)
                                                                           NULL};
 const char *const mx_gemm_block_variant_names[MX_GEMM_VARIANT_COUNT + 1] = {
     MX_GEMM_VARIANT_LIST(MX_BLOCK_NAME) NULL};
-#define MX_KEPT(id, name, runs_mxfp4, kept) +(kept)
+#define MX_KEPT(id, name, runs_mxfp4, kept, ...) +(kept)
 enum { MX_GEMM_KEPT_COUNT = 0 MX_GEMM_VARIANT_LIST(MX_KEPT) };
-#define MX_KEPT_LAST(id, name, runs_mxfp4, kept)                                                   \
+#define MX_KEPT_LAST(id, name, runs_mxfp4, kept, ...)                                              \
     &&(kept) == (MX_GEMM_##id >= MX_GEMM_VARIANT_COUNT - MX_GEMM_KEPT_COUNT)
 static_assert(1 MX_GEMM_VARIANT_LIST(MX_KEPT_LAST), "the kept variants come last");
 
-#define MX_RUNS_MXFP4(id, name, runs_mxfp4, kept) runs_mxfp4,
+#define MX_RUNS_MXFP4(id, name, runs_mxfp4, ...) runs_mxfp4,
 static const bool mx_runs_mxfp4[MX_GEMM_VARIANT_COUNT] = {MX_GEMM_VARIANT_LIST(MX_RUNS_MXFP4)};
-#define MX_MXFP4_NAME(id, name, runs_mxfp4, kept) (runs_mxfp4) ? name : NULL,
+#define MX_MXFP4_NAME(id, name, runs_mxfp4, ...) (runs_mxfp4) ? name : NULL,
 static const char *const mx_mxfp4_names[MX_GEMM_VARIANT_COUNT] = {
     MX_GEMM_VARIANT_LIST(MX_MXFP4_NAME)};
 

@@ -100,6 +100,45 @@ Test(cpu_harness, gemm_variant_names_come_from_the_library_once) {
                                       "dequant_cublas or persistent");
 }
 
+/* The harness's traits of a GEMM variant come from gemm.h's list: the table holds each exactly
+ * once, right after the reference and in the list's order, an FP16 copy and cuBLAS alone exactly
+ * for the kept one (persistent); every variant of the table has a plot style no other has, and a
+ * name the table lacks is grey. */
+Test(cpu_harness, variant_traits_of_gemm_variants_come_from_the_library_list) {
+    int count;
+    const mx_variant_traits *table = mx_variants(&count);
+    cr_assert_gt(count, MX_GEMM_VARIANT_COUNT);
+    cr_expect_str_eq(table[0].name, MX_BENCH_FP16);
+    cr_expect(table[0].reference && table[0].cublas_only && !table[0].fp16_copy);
+    for (int v = 0; v < MX_GEMM_VARIANT_COUNT; v++) {
+        const mx_variant_traits *t = &table[1 + v];
+        cr_expect_str_eq(t->name, mx_gemm_variant_name((mx_gemm_variant)v));
+        const bool kept = v == MX_GEMM_PERSISTENT;
+        cr_expect(!t->reference && t->fp16_copy == kept && t->cublas_only == kept, "%s", t->name);
+        cr_expect(t->summary && strlen(t->summary) > 10, "%s has a summary", t->name);
+        cr_expect_eq(mx_variant_traits_of(t->name), t);
+    }
+    for (int i = 0; i < count; i++) {
+        const char *color;
+        int point;
+        mx_variant_style(table[i].name, &color, &point);
+        cr_expect(color[0] == '#' && strlen(color) == 7 && point > 0, "%s", table[i].name);
+        cr_expect_str_neq(color, "#999999", "%s: grey is for unknown names", table[i].name);
+        for (int j = 0; j < i; j++) {
+            const char *other;
+            int other_point;
+            mx_variant_style(table[j].name, &other, &other_point);
+            cr_expect_str_neq(color, other, "%s and %s", table[i].name, table[j].name);
+            cr_expect_str_neq(table[i].name, table[j].name);
+        }
+    }
+    const char *color;
+    int point;
+    mx_variant_style("turbo", &color, &point);
+    cr_expect_str_eq(color, "#999999");
+    cr_expect(!mx_variant_known("turbo") && !mx_variant_traits_of("turbo")->fp16_copy);
+}
+
 Test(cpu_harness, results_columns_start_with_design_schema_in_order) {
     /* docs/design.md §5, copied by hand. */
     static const char *const required[] = {"run_id",
