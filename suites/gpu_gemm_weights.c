@@ -27,7 +27,11 @@ static void refresh_weights(host_problem *p) {
  * sides; the paths that go through FP16 weights are exact inside and lose outside. fused runs
  * its warpgroup kernel on Hopper at 160 (MX_GEMM_WGMMA_MIN_M and up), its mma.sync kernel at 24
  * and on the portable path (gpu_gemm_portable): each takes its per-block path for scales outside
- * the folded range, 12, 17 and -32 here; m = 1 is decode (skinny with 8 tokens per CTA). */
+ * the folded range, 12, 17 and -32 here; m = 1 is decode (skinny with 8 tokens per CTA).
+ * "Exact" is within the output's own resolution (mx_test_compare_ulp's limit): at -32 the outputs
+ * are about 2^-16, FP16 subnormals (spacing 2^-24), whose rounding alone gives a relative L2
+ * error of 1.4e-3 at the median of 1000 simulated draws and up to 2.4e-3, above 2e-3 in 0.6 % of
+ * them (an H200 run drew 2.02e-3); the limit there is 3.2e-3 or more (median 4.8e-3). */
 Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
@@ -62,11 +66,13 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
                                        ? mx_gemm_choose(d.context, &problem)
                                        : all_variants[v];
             bool through_fp16 = runs == MX_GEMM_DEQUANT_CUBLAS || runs == MX_GEMM_PERSISTENT;
-            bool exact = e.nonfinite == 0 && e.rel_l2 <= 2e-3;
+            bool exact = e.nonfinite == 0 && e.rel_l2 <= e.limit;
             if (!through_fp16 || cases[c / 3].fp16_paths_exact)
-                cr_expect(exact, "%s m=%d, scale exponents %d..%d: rel_l2 %.3g, %lld non-finite",
+                cr_expect(exact,
+                          "%s m=%d, scale exponents %d..%d: rel_l2 %.3g (limit %.3g), %lld "
+                          "non-finite",
                           mx_gemm_variant_name(all_variants[v]), m, min_exponent, max_exponent,
-                          e.rel_l2, (long long)e.nonfinite);
+                          e.rel_l2, e.limit, (long long)e.nonfinite);
             else
                 cr_expect(!exact,
                           "%s m=%d through FP16 weights, scale exponents %d..%d: expected "
