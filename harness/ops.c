@@ -1,12 +1,10 @@
-/* The op table: every op the harness can run, in the order --help and the sweep vocabulary list
- * them. */
+/* The op table: every op of ops.h's list. */
 #include <string.h>
 
 #include "ops.h"
 
-static const mx_bench_op *const all_ops[] = {&mx_op_gemm,     &mx_op_embedding,  &mx_op_attention,
-                                             &mx_op_ffn_gelu, &mx_op_ffn_swiglu, &mx_op_ffn_gptoss,
-                                             &mx_op_moe,      &mx_op_lm_head};
+#define OP_ENTRY(id) &mx_op_##id,
+static const mx_bench_op *const all_ops[] = {MX_BENCH_OP_LIST(OP_ENTRY)};
 
 const mx_bench_op *const *mx_bench_ops(int *count) {
     *count = (int)(sizeof all_ops / sizeof all_ops[0]);

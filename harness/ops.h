@@ -82,14 +82,15 @@ typedef struct {
     void (*fp16_candidate_name)(void *problem, int candidate, char *text, size_t size);
 } mx_bench_op;
 
-extern const mx_bench_op mx_op_gemm;
-extern const mx_bench_op mx_op_ffn_gelu;
-extern const mx_bench_op mx_op_ffn_swiglu;
-extern const mx_bench_op mx_op_ffn_gptoss;
-extern const mx_bench_op mx_op_moe;
-extern const mx_bench_op mx_op_embedding;
-extern const mx_bench_op mx_op_lm_head;
-extern const mx_bench_op mx_op_attention;
+/* Every op, once, in the order --help and the sweep vocabulary list them: X(id) for the op
+ * mx_op_<id> that harness/op_*.c defines. The declarations below and the table (ops.c) derive
+ * from this list. */
+#define MX_BENCH_OP_LIST(X)                                                                        \
+    X(gemm) X(embedding) X(attention) X(ffn_gelu) X(ffn_swiglu) X(ffn_gptoss) X(moe) X(lm_head)
+
+#define MX_BENCH_OP_DECLARE(id) extern const mx_bench_op mx_op_##id;
+MX_BENCH_OP_LIST(MX_BENCH_OP_DECLARE)
+#undef MX_BENCH_OP_DECLARE
 
 /* Every op, for the runner, the sweep vocabulary and --help. */
 const mx_bench_op *const *mx_bench_ops(int *count);
