@@ -15,8 +15,8 @@ static const mx_variant_traits table[] = {
      "the op's FP16 reference path through cuBLAS (gemm: the fastest of cublasGemmEx and "
      "cublasLt's candidates)",
      true, false, true},
-    MX_GEMM_VARIANT_LIST(GEMM_TRAITS){
-        "onthefly", "embedding rows decoded from MXFP4 at every lookup", false, false, false},
+    MX_GEMM_VARIANT_LIST(GEMM_TRAITS) /* the GEMM variants, in gemm.h's order */
+    {"onthefly", "embedding rows decoded from MXFP4 at every lookup", false, false, false},
     {"cached", "embedding rows decoded once into an FP16 cache", false, true, false},
     {"fused_qkv", "attention with one GEMM for Q, K and V", false, false, false},
     {"separate_qkv", "attention with three GEMMs for Q, K and V", false, false, false},
