@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elementwise.h"
 #include "ffn_ref.h"
 #include "fp16.h"
 #include "op_util.h"
@@ -19,7 +20,7 @@ typedef struct {
     mx_op_weight up, down;
     void *x, *y, *up_bias, *down_bias, *y_fp16, *y_original, *dense_workspace;
     size_t dense_workspace_bytes;
-    double *y_exact;
+    double *y_exact, *y_magnitude, *row_sums; /* the element-wise bound's (op_util.h) */
     mx_gemm_context *context;
 } ffn_state;
 
@@ -54,8 +55,9 @@ static double ffn_flops(const mx_sweep_row *row, mx_activation activation) {
 static void ffn_teardown(void *opaque) {
     ffn_state *p = opaque;
     if (!p) return;
-    void *buffers[] = {p->x,      p->y,          p->up_bias,         p->down_bias,
-                       p->y_fp16, p->y_original, p->dense_workspace, p->y_exact};
+    void *buffers[] = {p->x,           p->y,          p->up_bias,         p->down_bias,
+                       p->y_fp16,      p->y_original, p->dense_workspace, p->y_exact,
+                       p->y_magnitude, p->row_sums};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     mx_op_weight_free(&p->up);
     mx_op_weight_free(&p->down);
@@ -72,11 +74,13 @@ static bool ffn_dense(ffn_state *p, const void *up, const void *down, void *y, c
                        why, why_size, "FP16 reference FFN");
 }
 
-/* The CPU FP64 block on the exactly dequantized weights and the dtype's inputs, uploaded. */
+/* The CPU FP64 block on the exactly dequantized weights and the dtype's inputs, and its
+ * element-wise bound's magnitudes (mx_ref_ffn_bound_f64), uploaded. */
 static bool ffn_exact(ffn_state *p, char *why, size_t why_size) {
     const mx_ffn_problem *f = &p->problem;
     const int64_t up_n = mx_ffn_up_rows(f->activation, f->intermediate);
-    double *x = NULL, *up = NULL, *down = NULL, *up_bias = NULL, *down_bias = NULL, *y = NULL;
+    double *x = NULL, *up = NULL, *down = NULL, *up_bias = NULL, *down_bias = NULL, *y = NULL,
+           *magnitude = NULL, *row_sums = NULL;
     bool ok = mx_op_download_f64(&x, p->x, f->dtype, f->m * f->hidden, why, why_size) &&
               mx_op_download_f64(&up, p->up.exact, MX_F32, up_n * f->hidden, why, why_size) &&
               mx_op_download_f64(&down, p->down.exact, MX_F32, f->hidden * f->intermediate, why,
@@ -84,13 +88,24 @@ static bool ffn_exact(ffn_state *p, char *why, size_t why_size) {
               mx_op_download_f64(&up_bias, p->up_bias, f->dtype, up_n, why, why_size) &&
               mx_op_download_f64(&down_bias, p->down_bias, f->dtype, f->hidden, why, why_size);
     if (ok) {
+        const mx_elementwise_bound first = mx_elementwise_bound_for(f->dtype, f->hidden);
+        const mx_ref_ffn_rounding rounding = {
+            first.unit, first.underflow, first.factor, first.gamma,
+            mx_elementwise_bound_for(f->dtype, f->intermediate).gamma};
         y = malloc((size_t)(f->m * f->hidden) * sizeof *y);
-        ok = (y && mx_ref_ffn_f64(f->m, f->hidden, f->intermediate, f->activation, x, up, up_bias,
-                                  down, down_bias, x, y) == 0) ||
+        magnitude = malloc((size_t)(f->m * f->hidden) * sizeof *magnitude);
+        row_sums = malloc((size_t)f->m * sizeof *row_sums);
+        ok = (y && magnitude && row_sums &&
+              mx_ref_ffn_f64(f->m, f->hidden, f->intermediate, f->activation, x, up, up_bias, down,
+                             down_bias, x, y) == 0 &&
+              mx_ref_ffn_bound_f64(f->m, f->hidden, f->intermediate, f->activation, x, up, up_bias,
+                                   down, &rounding, magnitude, row_sums) == 0) ||
              mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
     }
-    ok = ok && mx_op_upload_f64(&p->y_exact, y, f->m * f->hidden, why, why_size);
-    double *host[] = {x, up, down, up_bias, down_bias, y};
+    ok = ok && mx_op_upload_f64(&p->y_exact, y, f->m * f->hidden, why, why_size) &&
+         mx_op_upload_f64(&p->y_magnitude, magnitude, f->m * f->hidden, why, why_size) &&
+         mx_op_upload_f64(&p->row_sums, row_sums, f->m, why, why_size);
+    double *host[] = {x, up, down, up_bias, down_bias, y, magnitude, row_sums};
     for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
     return ok;
 }
@@ -207,9 +222,15 @@ static bool ffn_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, 
 static bool ffn_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
                       mx_bench_errors *errors, char *why, size_t why_size) {
     ffn_state *p = opaque;
-    mx_op_output output = {p->y,      p->problem.dtype, p->problem.m * p->problem.hidden,
-                           p->y_fp16, p->y_original,    p->y_exact,
-                           NULL};
+    const mx_ffn_problem *f = &p->problem;
+    mx_op_magnitudes magnitudes = {p->y_magnitude, p->row_sums, f->intermediate, f->hidden, f->m};
+    mx_op_output output = {.y = p->y,
+                           .dtype = f->dtype,
+                           .count = f->m * f->hidden,
+                           .y_fp16 = p->y_fp16,
+                           .y_original = p->y_original,
+                           .y_exact = p->y_exact,
+                           .magnitudes = p->y_magnitude ? &magnitudes : NULL};
     return mx_op_check_output(&output, ffn_run, p, v, stream, errors, why, why_size);
 }
 

@@ -17,6 +17,14 @@ extern "C" {
 void mx_ref_activation_f64(int64_t m, int64_t n, mx_activation activation, const double *x,
                            const double *bias, const double *residual, double *y);
 
+/* How far the activation can move its outputs when each input x + bias is off by at most dx
+ * [m, n]: dy [m, out] bounds |act(z') - act(z)| over every |z' - z| <= dx, from the functions'
+ * Lipschitz constants (the largest |slope| over the whole line): GELU 1.13 (1.129), the gate
+ * g sigmoid(a g) 1.1 (1.0998 for any a > 0), the clamps and `none` 1, and for a gated unit g l
+ * (gate, linear) |dg| (|l| + |dl|) + |g| |dl|. */
+void mx_ref_activation_spread_f64(int64_t m, int64_t n, mx_activation activation, const double *x,
+                                  const double *bias, const double *dx, double *dy);
+
 #ifdef __cplusplus
 }
 #endif

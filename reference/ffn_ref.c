@@ -2,6 +2,7 @@
  * all in double (no rounding between the steps). */
 #include "ffn_ref.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "activation_ref.h"
@@ -28,4 +29,65 @@ int mx_ref_ffn_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_activatio
     free(u);
     free(h);
     return 0;
+}
+
+/* y = |x| . |w|^T + |bias|, the magnitudes of a product's terms (k a multiple of 4, as
+ * mx_ref_gemm_f64's). */
+static void abs_gemm(int64_t m, int64_t n, int64_t k, const double *x, const double *w,
+                     const double *bias, double *y) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            const double *x_row = x + i * k, *w_row = w + j * k;
+            double sums[4] = {0.0, 0.0, 0.0, 0.0};
+            for (int64_t l = 0; l < k; l += 4)
+                for (int v = 0; v < 4; v++) sums[v] += fabs(x_row[l + v]) * fabs(w_row[l + v]);
+            y[i * n + j] = (sums[0] + sums[1]) + (sums[2] + sums[3]) + (bias ? fabs(bias[j]) : 0.0);
+        }
+}
+
+int mx_ref_ffn_bound_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_activation activation,
+                         const double *x, const double *up, const double *up_bias,
+                         const double *down, const mx_ref_ffn_rounding *rounding, double *magnitude,
+                         double *row_sums) {
+    const int64_t up_n = MX_ACTIVATION_GATED(activation) ? 2 * intermediate : intermediate;
+    const double u = rounding->unit, eta = rounding->underflow, c = rounding->factor;
+    double *z = malloc((size_t)(m * up_n) * sizeof(double));
+    double *dz = malloc((size_t)(m * up_n) * sizeof(double));
+    double *h = malloc((size_t)(m * intermediate) * sizeof(double));
+    double *dh = malloc((size_t)(m * intermediate) * sizeof(double));
+    int ok = z && dz && h && dh;
+    if (ok) {
+        mx_ref_gemm_f64(m, up_n, hidden, x, up, NULL, z);
+        abs_gemm(m, up_n, hidden, x, up, up_bias, dz);
+        for (int64_t i = 0; i < m; i++) {
+            double x_sum = 0.0;
+            for (int64_t l = 0; l < hidden; l++) x_sum += fabs(x[i * hidden + l]);
+            for (int64_t j = 0; j < up_n; j++) {
+                /* stored with or without its bias: |z| + |b| bounds both */
+                double value = fabs(z[i * up_n + j]) + (up_bias ? fabs(up_bias[j]) : 0.0);
+                dz[i * up_n + j] = c * (rounding->gamma_up * dz[i * up_n + j] + eta + eta * x_sum) +
+                                   u * value + eta;
+            }
+        }
+        mx_ref_activation_f64(m, up_n, activation, z, up_bias, NULL, h);
+        mx_ref_activation_spread_f64(m, up_n, activation, z, up_bias, dz, dh);
+        const double evaluation = u + ldexp(1.0, -20), per_gamma = 1.0 / (c * rounding->gamma_down);
+        for (int64_t i = 0; i < m; i++) {
+            double sum = 0.0;
+            for (int64_t j = 0; j < intermediate; j++) {
+                double *a = h + i * intermediate + j, *d = dh + i * intermediate + j;
+                *d += evaluation * fabs(*a) + eta;
+                sum += fabs(*a) + *d;
+                /* |h| + dh bounds the kernel's |h|; dh / (c gamma) carries dh itself */
+                *a = fabs(*a) + *d + *d * per_gamma;
+            }
+            row_sums[i] = sum;
+        }
+        abs_gemm(m, hidden, intermediate, h, down, NULL, magnitude);
+    }
+    free(z);
+    free(dz);
+    free(h);
+    free(dh);
+    return ok ? 0 : -1;
 }

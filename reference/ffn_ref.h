@@ -19,6 +19,29 @@ int mx_ref_ffn_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_activatio
                    const double *x, const double *up, const double *up_bias, const double *down,
                    const double *down_bias, const double *residual, double *y);
 
+/* The rounding a kernel's block may do, for mx_ref_ffn_bound_f64: the dtype's unit roundoff u and
+ * half its smallest subnormal eta (it rounds the up product, the activation and y to it), the
+ * factor c and gamma_K of FP32 sums over hidden (up) and intermediate (down) terms, as the
+ * element-wise bound of one product has them (harness/elementwise.h). */
+typedef struct {
+    double unit, underflow, factor, gamma_up, gamma_down;
+} mx_ref_ffn_rounding;
+
+/* The element-wise bound of the block's output (docs/design.md §4) in the form of one product's,
+ * c (u |e| + eta + gamma_down m + eta s) over the down product, with what the steps before may
+ * have moved its inputs carried in m and s. Each up output z (bias included) may be off by
+ * dz = c (gamma_up sum|x||w| + eta + eta sum|x|) + u (|z| + |b|) + eta (FP32 sums; stored in the
+ * dtype when the activation runs apart); the activation moves by at most its spread of dz
+ * (mx_ref_activation_spread_f64) plus (u + 2^-20) |h| + eta (FP32 evaluation, rounding to the
+ * dtype); then m = sum_j (|h_j| + dh_j + dh_j / (c gamma_down)) |down_ij| and s = sum_j (|h_j| +
+ * dh_j), so that c gamma_down m is the down sums' own error (on |h| + dh) plus sum_j dh_j
+ * |down_ij|. magnitude [m, hidden], row_sums [m]. Returns 0, or -1 when out of host memory (outputs
+ * untouched). */
+int mx_ref_ffn_bound_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_activation activation,
+                         const double *x, const double *up, const double *up_bias,
+                         const double *down, const mx_ref_ffn_rounding *rounding, double *magnitude,
+                         double *row_sums);
+
 #ifdef __cplusplus
 }
 #endif

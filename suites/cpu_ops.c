@@ -1,8 +1,13 @@
 /* The op and variant tables (CPU): an op's bytes and FLOPs against hand-computed values, every op
- * complete, and the GEMM variants' names and traits taken from gemm.h's list once. */
+ * complete, the GEMM variants' names and traits taken from gemm.h's list once; and the FFN op's
+ * element-wise bound against the block's rounding. */
+#include <math.h>
 #include <string.h>
 
+#include "activation_ref.h"
 #include "dense_gemm.h"
+#include "elementwise.h"
+#include "ffn_ref.h"
 #include "ops.h"
 #include "common.h"
 
@@ -121,4 +126,146 @@ Test(cpu_ops, variant_traits_of_gemm_variants_come_from_the_library_list) {
     mx_variant_style("turbo", &color, &point);
     cr_expect_str_eq(color, "#999999");
     cr_expect(!mx_variant_known("turbo") && !mx_variant_traits_of("turbo")->fp16_copy);
+}
+
+// ---- the FFN block's element-wise bound
+
+/* The FFN block the way its kernels compute it, for mx_ref_ffn_bound_f64: FP32 sums (the up
+ * product backwards, the down product in two split-K halves), the up product stored in the dtype
+ * (the separate activation), the activation in FP32, h and y rounded to the dtype. */
+static float ffn_act_f32(mx_activation act, float gate, float linear) {
+    if (act == MX_ACT_GELU) return 0.5f * gate * (1.0f + erff(gate * 0.70710678f));
+    if (act == MX_ACT_SWIGLU) return gate / (1.0f + expf(-gate)) * linear;
+    gate = fminf(gate, MX_SWIGLU_GPTOSS_LIMIT);
+    linear = fminf(fmaxf(linear, -MX_SWIGLU_GPTOSS_LIMIT), MX_SWIGLU_GPTOSS_LIMIT);
+    return gate / (1.0f + expf(-MX_SWIGLU_GPTOSS_ALPHA * gate)) * (linear + 1.0f);
+}
+
+static double ffn_round(double value, int bf16) {
+    return mx_test_decode(mx_test_encode(value, bf16), bf16);
+}
+
+static void ffn_emulate(int64_t m, int64_t hidden, int64_t n, mx_activation act, int bf16,
+                        const double *x, const double *up, const double *up_bias,
+                        const double *down, const double *down_bias, double *y) {
+    const int gated = MX_ACTIVATION_GATED(act);
+    const int64_t up_n = gated ? 2 * n : n;
+    static double z[2 * 2880], h[2880];
+    cr_assert(up_n <= 2 * 2880);
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < up_n; j++) {
+            float sum = 0.0f;
+            for (int64_t l = hidden - 1; l >= 0; l--)
+                sum += (float)x[i * hidden + l] * (float)up[j * hidden + l];
+            z[j] = ffn_round(sum + (float)up_bias[j], bf16);
+        }
+        for (int64_t j = 0; j < n; j++)
+            h[j] = ffn_round(gated ? ffn_act_f32(act, (float)z[2 * j], (float)z[2 * j + 1])
+                                   : ffn_act_f32(act, (float)z[j], 0.0f),
+                             bf16);
+        for (int64_t c = 0; c < hidden; c++) {
+            float halves[2] = {0.0f, 0.0f};
+            for (int64_t j = 0; j < n; j++)
+                halves[2 * j / n] += (float)h[j] * (float)down[c * n + j];
+            y[i * hidden + c] = ffn_round(
+                (halves[0] + halves[1]) + (float)down_bias[c] + (float)x[i * hidden + c], bf16);
+        }
+    }
+}
+
+/* Weights as MXFP4 holds them (E2M1 times 2^-6), activations and biases in the dtype. */
+static void ffn_draw(mx_rng *rng, int bf16, double *values, int64_t count, int weights) {
+    static const double e2m1[] = {0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0};
+    for (int64_t i = 0; i < count; i++)
+        values[i] = weights ? e2m1[mx_rng_next(rng) % 8] / 64.0 * (mx_rng_next(rng) % 2 ? 1 : -1)
+                            : ffn_round(mx_rng_gaussian(rng), bf16);
+}
+
+/* gpt-oss's intermediate size (2880) and each activation and dtype: a fresh block's every output
+ * element is within the bound (the block's own rounding scores about 0.02-0.03 of it); each row
+ * whose block part (y minus the residual) is made 10 % wrong scores above it in FP16 (about 4x).
+ * The bound adds each step's worst case over 2880 terms, so in BF16 (8 bits) a row is caught from
+ * about 16 % wrong (10 % scores 0.6-0.75): asserted at 25 %. */
+Test(cpu_ops, ffn_bound_holds_for_the_blocks_rounding_and_catches_a_wrong_row) {
+    enum { M = 3, HIDDEN = 256, N = 2880 };
+    static double x[M * HIDDEN], up[2 * N * HIDDEN], up_bias[2 * N], down[HIDDEN * N],
+        down_bias[HIDDEN], y[M * HIDDEN], exact[M * HIDDEN], magnitude[M * HIDDEN], row_sums[M],
+        wrong[HIDDEN];
+    const mx_activation acts[] = {MX_ACT_GELU, MX_ACT_SWIGLU, MX_ACT_SWIGLU_GPTOSS};
+    mx_rng rng = mx_rng_fresh();
+    for (int bf16 = 0; bf16 < 2; bf16++)
+        for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+            const mx_activation act = acts[a];
+            const int64_t up_n = MX_ACTIVATION_GATED(act) ? 2 * N : N;
+            ffn_draw(&rng, bf16, x, M * HIDDEN, 0);
+            ffn_draw(&rng, bf16, up, up_n * HIDDEN, 1);
+            ffn_draw(&rng, bf16, up_bias, up_n, 0);
+            ffn_draw(&rng, bf16, down, HIDDEN * N, 1);
+            ffn_draw(&rng, bf16, down_bias, HIDDEN, 0);
+            ffn_emulate(M, HIDDEN, N, act, bf16, x, up, up_bias, down, down_bias, y);
+            cr_assert_eq(
+                mx_ref_ffn_f64(M, HIDDEN, N, act, x, up, up_bias, down, down_bias, x, exact), 0);
+            const mx_dtype dtype = bf16 ? MX_BF16 : MX_F16;
+            const mx_elementwise_bound first = mx_elementwise_bound_for(dtype, HIDDEN),
+                                       last = mx_elementwise_bound_for(dtype, N);
+            const mx_ref_ffn_rounding rounding = {first.unit, first.underflow, first.factor,
+                                                  first.gamma, last.gamma};
+            cr_assert_eq(mx_ref_ffn_bound_f64(M, HIDDEN, N, act, x, up, up_bias, down, &rounding,
+                                              magnitude, row_sums),
+                         0);
+            mx_elementwise_result clean;
+            mx_test_elementwise_clear(&clean);
+            mx_test_elementwise_add(&clean, &last, y, exact, magnitude, row_sums, M * HIDDEN, 0,
+                                    HIDDEN);
+            cr_expect_eq(clean.checked, M * HIDDEN);
+            cr_expect_leq(clean.worst, 1.0, "%s %s: the block's own rounding scores %g",
+                          mx_activation_name(act), bf16 ? "bf16" : "f16", clean.worst);
+            for (int row = 0; row < M; row++) {
+                const double factor = bf16 ? 1.25 : 1.1;
+                for (int c = 0; c < HIDDEN; c++) /* the block's part, not the residual */
+                    wrong[c] = y[row * HIDDEN + c] +
+                               (factor - 1.0) * (y[row * HIDDEN + c] - x[row * HIDDEN + c]);
+                mx_elementwise_result one;
+                mx_test_elementwise_clear(&one);
+                mx_test_elementwise_add(&one, &last, wrong, exact + row * HIDDEN,
+                                        magnitude + row * HIDDEN, row_sums, HIDDEN, row * HIDDEN,
+                                        HIDDEN);
+                cr_expect_gt(one.worst, 1.0, "%s %s row %d %g x: scores %g",
+                             mx_activation_name(act), bf16 ? "bf16" : "f16", row, factor,
+                             one.worst);
+            }
+        }
+}
+
+/* The activations' spread (mx_ref_activation_spread_f64) bounds every move of the outputs found
+ * by perturbing fresh inputs within it, each activation, over the range where their slopes peak
+ * (|z| <= 8, past gpt-oss's clamp at 7); and it is not loose: some perturbation moves an output by
+ * more than half of it. */
+Test(cpu_ops, activation_spread_bounds_every_perturbation) {
+    const mx_activation acts[] = {MX_ACT_NONE, MX_ACT_GELU, MX_ACT_SWIGLU, MX_ACT_SWIGLU_GPTOSS};
+    mx_rng rng = mx_rng_fresh();
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+        const mx_activation act = acts[a];
+        const int64_t width = mx_activation_out_width(act, 2);
+        double worst = 0.0;
+        for (int trial = 0; trial < 4000; trial++) {
+            double z[2], dz[2], moved[2], out[2], out_moved[2], spread[2];
+            for (int i = 0; i < 2; i++) {
+                z[i] = 16.0 * mx_rng_uniform(&rng) - 8.0;
+                dz[i] = ldexp(mx_rng_uniform(&rng), -(int)(mx_rng_next(&rng) % 12));
+                moved[i] = z[i] + dz[i] * (2.0 * mx_rng_uniform(&rng) - 1.0);
+            }
+            mx_ref_activation_f64(1, 2, act, z, NULL, NULL, out);
+            mx_ref_activation_f64(1, 2, act, moved, NULL, NULL, out_moved);
+            mx_ref_activation_spread_f64(1, 2, act, z, NULL, dz, spread);
+            for (int64_t j = 0; j < width; j++) {
+                double move = fabs(out_moved[j] - out[j]);
+                cr_assert_leq(move, spread[j], "%s at (%g, %g) +- (%g, %g)",
+                              mx_activation_name(act), z[0], z[1], dz[0], dz[1]);
+                if (spread[j] > 0.0 && move / spread[j] > worst) worst = move / spread[j];
+            }
+        }
+        cr_expect_gt(worst, 0.5, "%s: the spread is %g x the largest move found",
+                     mx_activation_name(act), 1.0 / worst);
+    }
 }

@@ -335,18 +335,14 @@ static bool plant_error(void *y, mx_dtype dtype, int64_t count, cudaStream_t str
     return ok;
 }
 
-/* The checks of one GEMM problem (M tokens, dtype) for variant, through the op table. */
-static mx_bench_errors check_gemm(int64_t m, const char *dtype, const char *variant) {
-    mx_sweep_row row = {.op = "gemm",
-                        .dist = "gaussian",
-                        .m = m,
-                        .n = PLANT_N,
-                        .k = PLANT_K,
-                        .batch = 1,
-                        .seed = 7};
+/* The checks of one problem of an op (M tokens, N, K, dtype) for variant, through the op table. */
+static mx_bench_errors check_op(const char *name, int64_t m, int64_t n, int64_t k,
+                                const char *dtype, const char *variant) {
+    mx_sweep_row row = {.dist = "gaussian", .m = m, .n = n, .k = k, .batch = 1, .seed = 7};
+    snprintf(row.op, sizeof row.op, "%s", name);
     snprintf(row.dtype, sizeof row.dtype, "%s", dtype);
     snprintf(row.variant, sizeof row.variant, "%s", variant);
-    const mx_bench_op *op = mx_bench_find_op("gemm");
+    const mx_bench_op *op = mx_bench_find_op(name);
     void *problem = NULL;
     char why[512] = "";
     cr_assert(op->setup(&row, &problem, why, sizeof why), "%s", why);
@@ -357,8 +353,12 @@ static mx_bench_errors check_gemm(int64_t m, const char *dtype, const char *vari
               op->check(problem, &prepared, 0, &errors, why, sizeof why);
     mx_op_prepared_free(&prepared);
     op->teardown(problem);
-    cr_assert(ok, "%s M=%lld %s: %s", variant, (long long)m, dtype, why);
+    cr_assert(ok, "%s %s M=%lld %s: %s", name, variant, (long long)m, dtype, why);
     return errors;
+}
+
+static mx_bench_errors check_gemm(int64_t m, const char *dtype, const char *variant) {
+    return check_op("gemm", m, PLANT_N, PLANT_K, dtype, variant);
 }
 
 /* Issue 15's planted error: one output row 10 % wrong after the kernel passes both norm-wise
@@ -436,4 +436,31 @@ Test(gpu_harness, elementwise_check_on_the_gpu_matches_the_host) {
                        host.worst);
     void *buffers[] = {d_y32, d_y, d_wide, d_exact, d_magnitude, d_row_sums};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
+}
+
+/* The FFN blocks' element-wise bound (reference/ffn_ref.h) on the GPU: gpt-oss's block (2880
+ * intermediate values, PLANT_N hidden) at M = 1 and 16 passes untouched in both dtypes, on the
+ * MXFP4 block and the FP16 path, and one output row 10 % wrong fails it, named. */
+Test(gpu_harness, a_planted_wrong_row_fails_the_ffn_elementwise_gate,
+     .init = mx_test_work_dir_create) {
+    MX_REQUIRE_GPU();
+    const int64_t ms[] = {1, 16}, intermediate = 2880;
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        for (int d = 0; d < 2; d++)
+            for (int v = 0; v < 2; v++) {
+                const char *dtype = d ? "bf16" : "f16", *variant = v ? "epilogue" : MX_BENCH_FP16;
+                mx_bench_errors clean =
+                    check_op("ffn_gptoss", ms[i], intermediate, PLANT_N, dtype, variant);
+                cr_expect(clean.elementwise <= 1.0, "%s %s M=%lld: %g at row %lld column %lld",
+                          variant, dtype, (long long)ms[i], clean.elementwise,
+                          (long long)clean.worst_row, (long long)clean.worst_column);
+            }
+        planted_row = ms[i] / 2;
+        mx_op_check_tamper = plant_error;
+        mx_bench_errors planted =
+            check_op("ffn_gptoss", ms[i], intermediate, PLANT_N, "f16", "epilogue");
+        mx_op_check_tamper = NULL;
+        cr_expect_gt(planted.elementwise, 1.0, "M=%lld: %g", (long long)ms[i], planted.elementwise);
+        cr_expect_eq(planted.worst_row, planted_row);
+    }
 }
