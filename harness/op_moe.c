@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elementwise.h"
 #include "fp16.h"
 #include "moe_ref.h"
 #include "op_util.h"
@@ -23,7 +24,7 @@ typedef struct {
     mx_op_weight w1, w2; /* [experts * 2I, hidden], [experts * hidden, I] */
     void *x, *router_w, *router_bias, *b1, *b2;
     void *y, *y_fp16, *y_original;
-    double *y_exact;
+    double *y_exact, *y_magnitude, *row_sums; /* the element-wise bound's (op_util.h) */
     mx_moe_context *context;
     void *reference_workspace;
     size_t reference_workspace_bytes;
@@ -57,8 +58,9 @@ static double moe_flops(const mx_sweep_row *row) {
 static void moe_teardown(void *opaque) {
     moe_problem *p = opaque;
     if (!p) return;
-    void *buffers[] = {p->x, p->router_w, p->router_bias, p->b1,      p->b2,
-                       p->y, p->y_fp16,   p->y_original,  p->y_exact, p->reference_workspace};
+    void *buffers[] = {p->x,       p->router_w,    p->router_bias, p->b1,
+                       p->b2,      p->y,           p->y_fp16,      p->y_original,
+                       p->y_exact, p->y_magnitude, p->row_sums,    p->reference_workspace};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     mx_op_weight_free(&p->w1);
     mx_op_weight_free(&p->w2);
@@ -135,7 +137,8 @@ static void compact_rows(const double *all, const int32_t *used, int64_t used_co
 }
 
 /* y_exact: the GPU's routing (so that a near-tie cannot pick other experts than the kernels),
- * then mx_ref_moe_experts_f64 on the exactly dequantized weights of the experts it hits. */
+ * then mx_ref_moe_experts_f64 on the exactly dequantized weights of the experts it hits; and
+ * the element-wise bound's magnitudes (mx_ref_moe_bound_f64). */
 static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
     const int64_t pairs = p->tokens * p->topk, I = p->intermediate, hidden = p->hidden;
     void *logits = NULL;
@@ -144,7 +147,8 @@ static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
     int32_t *compact_index = malloc((size_t)p->experts * sizeof *compact_index);
     float *weights_device = NULL, *weights32 = malloc((size_t)pairs * sizeof *weights32);
     double *weights = malloc((size_t)pairs * sizeof *weights);
-    double *x = NULL, *b1 = NULL, *b2 = NULL, *b1_used = NULL, *b2_used = NULL, *y = NULL;
+    double *x = NULL, *b1 = NULL, *b2 = NULL, *b1_used = NULL, *b2_used = NULL, *y = NULL,
+           *magnitude = NULL, *row_sums = NULL;
     float *w1 = NULL, *w2 = NULL;
     mx_moe_problem problem = moe_view(p);
     bool ok = (ids && used && compact_index && weights32 && weights) ||
@@ -185,7 +189,9 @@ static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
         b1_used = malloc((size_t)(used_count * 2 * I) * sizeof *b1_used);
         b2_used = malloc((size_t)(used_count * hidden) * sizeof *b2_used);
         y = malloc((size_t)(p->tokens * hidden) * sizeof *y);
-        ok = (b1_used && b2_used && y) ||
+        magnitude = malloc((size_t)(p->tokens * hidden) * sizeof *magnitude);
+        row_sums = malloc((size_t)p->tokens * sizeof *row_sums);
+        ok = (b1_used && b2_used && y && magnitude && row_sums) ||
              mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
     }
     if (ok && fits) {
@@ -193,13 +199,23 @@ static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
         compact_rows(b2, used, used_count, hidden, b2_used);
         mx_ref_moe_experts_f64(p->tokens, hidden, I, p->topk, x, w1, b1_used, w2, b2_used, ids,
                                weights, NULL, NULL, y);
-        ok = mx_op_upload_f64(&p->y_exact, y, p->tokens * hidden, why, why_size);
+        const mx_elementwise_bound first = mx_elementwise_bound_for(p->dtype, hidden);
+        const mx_ref_ffn_rounding rounding = {first.unit, first.underflow, first.factor,
+                                              first.gamma,
+                                              mx_elementwise_bound_for(p->dtype, I).gamma};
+        ok = (mx_ref_moe_bound_f64(p->tokens, hidden, I, p->topk, used_count, x, w1, b1_used, w2,
+                                   b2_used, ids, weights, &rounding, magnitude, row_sums) == 0 ||
+              mx_op_failed(why, why_size, "FP64 reference", "out of host memory")) &&
+             mx_op_upload_f64(&p->y_exact, y, p->tokens * hidden, why, why_size) &&
+             mx_op_upload_f64(&p->y_magnitude, magnitude, p->tokens * hidden, why, why_size) &&
+             mx_op_upload_f64(&p->row_sums, row_sums, p->tokens, why, why_size);
     }
     void *device_buffers[] = {logits, ids_device, weights_device};
     for (size_t i = 0; i < sizeof device_buffers / sizeof device_buffers[0]; i++)
         cudaFree(device_buffers[i]);
-    void *host_buffers[] = {ids, used,    compact_index, weights32, weights, x, b1,
-                            b2,  b1_used, b2_used,       y,         w1,      w2};
+    void *host_buffers[] = {ids, used,      compact_index, weights32, weights, x,
+                            b1,  b2,        b1_used,       b2_used,   y,       w1,
+                            w2,  magnitude, row_sums};
     for (size_t i = 0; i < sizeof host_buffers / sizeof host_buffers[0]; i++) free(host_buffers[i]);
     return ok;
 }
@@ -312,8 +328,15 @@ static bool moe_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, 
 static bool moe_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
                       mx_bench_errors *errors, char *why, size_t why_size) {
     moe_problem *p = opaque;
-    mx_op_output output = {p->y,       p->dtype, p->tokens * p->hidden, p->y_fp16, p->y_original,
-                           p->y_exact, NULL};
+    mx_op_magnitudes magnitudes = {p->y_magnitude, p->row_sums, p->intermediate, p->hidden,
+                                   p->tokens};
+    mx_op_output output = {.y = p->y,
+                           .dtype = p->dtype,
+                           .count = p->tokens * p->hidden,
+                           .y_fp16 = p->y_fp16,
+                           .y_original = p->y_original,
+                           .y_exact = p->y_exact,
+                           .magnitudes = p->y_magnitude ? &magnitudes : NULL};
     return mx_op_check_output(&output, moe_run, p, v, stream, errors, why, why_size);
 }
 

@@ -102,3 +102,55 @@ void mx_ref_moe_experts_f64(int64_t tokens, int64_t hidden, int64_t intermediate
     free(h);
     free(o);
 }
+
+int mx_ref_moe_bound_f64(int64_t tokens, int64_t hidden, int64_t intermediate, int64_t topk,
+                         int64_t experts, const double *x, const float *w1, const double *b1,
+                         const float *w2, const double *b2, const int32_t *expert_ids,
+                         const double *expert_weights, const mx_ref_ffn_rounding *rounding,
+                         double *magnitude, double *row_sums) {
+    const int64_t up_rows = 2 * intermediate, pairs = tokens * topk;
+    const size_t up_count = (size_t)(up_rows * hidden),
+                 down_count = (size_t)(hidden * intermediate);
+    double *up = malloc(up_count * sizeof *up), *down = malloc(down_count * sizeof *down);
+    double *xe = malloc((size_t)(pairs * hidden) * sizeof *xe);
+    double *o = malloc((size_t)(pairs * hidden) * sizeof *o);
+    double *m = malloc((size_t)(pairs * hidden) * sizeof *m);
+    double *sums = malloc((size_t)pairs * sizeof *sums);
+    int64_t *group = malloc((size_t)pairs * sizeof *group);
+    int ok = up && down && xe && o && m && sums && group;
+    const double per_gamma = 1.0 / (rounding->factor * rounding->gamma_down);
+    if (ok) {
+        memset(magnitude, 0, (size_t)(tokens * hidden) * sizeof *magnitude);
+        memset(row_sums, 0, (size_t)tokens * sizeof *row_sums);
+    }
+    /* One expert at a time: its pairs' token rows through its block, in FP64 weights. */
+    for (int64_t e = 0; ok && e < experts; e++) {
+        int64_t count = 0;
+        for (int64_t p = 0; p < pairs; p++)
+            if (expert_ids[p] == e) {
+                memcpy(xe + count * hidden, x + p / topk * hidden, (size_t)hidden * sizeof *xe);
+                group[count++] = p;
+            }
+        if (count == 0) continue;
+        for (size_t i = 0; i < up_count; i++) up[i] = w1[(size_t)e * up_count + i];
+        for (size_t i = 0; i < down_count; i++) down[i] = w2[(size_t)e * down_count + i];
+        const double *b1_e = b1 ? b1 + e * up_rows : NULL, *b2_e = b2 ? b2 + e * hidden : NULL;
+        ok = mx_ref_ffn_f64(count, hidden, intermediate, MX_ACT_SWIGLU_GPTOSS, xe, up, b1_e, down,
+                            b2_e, NULL, o) == 0 &&
+             mx_ref_ffn_bound_f64(count, hidden, intermediate, MX_ACT_SWIGLU_GPTOSS, xe, up, b1_e,
+                                  down, rounding, m, sums) == 0;
+        for (int64_t q = 0; ok && q < count; q++) {
+            const int64_t t = group[q] / topk;
+            const double weight = expert_weights[group[q]];
+            for (int64_t c = 0; c < hidden; c++) {
+                const double stored =
+                    rounding->unit * fabs(o[q * hidden + c]) + rounding->underflow;
+                magnitude[t * hidden + c] += weight * (m[q * hidden + c] + stored * per_gamma);
+            }
+            row_sums[t] += weight * sums[q];
+        }
+    }
+    void *buffers[] = {up, down, xe, o, m, sums, group};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) free(buffers[i]);
+    return ok ? 0 : -1;
+}

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "ffn_ref.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,6 +42,18 @@ void mx_ref_moe_experts_f64(int64_t tokens, int64_t hidden, int64_t intermediate
                             const double *b2, const int32_t *expert_ids,
                             const double *expert_weights, const double *residual,
                             mx_ref_store_fn store, double *y);
+
+/* The element-wise bound of mx_ref_moe_experts_f64's y (no store, no residual: the harness's
+ * layer) in the form of one product's over K = intermediate (docs/design.md §4): each slot's
+ * expert block is bounded as an FFN block's (mx_ref_ffn_bound_f64, its o rounded to the dtype
+ * too), and the combine's weights carry those bounds into the token's: magnitude[t, c] = sum_s
+ * w_s (m_s[c] + (u |o_s[c]| + eta) / (c gamma_down)), row_sums[t] = sum_s w_s s_s. experts: how
+ * many experts w1, w2, b1 and b2 hold. Returns 0, or -1 when out of host memory. */
+int mx_ref_moe_bound_f64(int64_t tokens, int64_t hidden, int64_t intermediate, int64_t topk,
+                         int64_t experts, const double *x, const float *w1, const double *b1,
+                         const float *w2, const double *b2, const int32_t *expert_ids,
+                         const double *expert_weights, const mx_ref_ffn_rounding *rounding,
+                         double *magnitude, double *row_sums);
 
 #ifdef __cplusplus
 }

@@ -2,12 +2,15 @@
  * complete, the GEMM variants' names and traits taken from gemm.h's list once; and the FFN op's
  * element-wise bound against the block's rounding. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "activation_ref.h"
 #include "dense_gemm.h"
 #include "elementwise.h"
 #include "ffn_ref.h"
+#include "moe_ref.h"
 #include "ops.h"
 #include "common.h"
 
@@ -147,7 +150,8 @@ static double ffn_round(double value, int bf16) {
 
 static void ffn_emulate(int64_t m, int64_t hidden, int64_t n, mx_activation act, int bf16,
                         const double *x, const double *up, const double *up_bias,
-                        const double *down, const double *down_bias, double *y) {
+                        const double *down, const double *down_bias, const double *residual,
+                        double *y) {
     const int gated = MX_ACTIVATION_GATED(act);
     const int64_t up_n = gated ? 2 * n : n;
     static double z[2 * 2880], h[2880];
@@ -167,8 +171,9 @@ static void ffn_emulate(int64_t m, int64_t hidden, int64_t n, mx_activation act,
             float halves[2] = {0.0f, 0.0f};
             for (int64_t j = 0; j < n; j++)
                 halves[2 * j / n] += (float)h[j] * (float)down[c * n + j];
-            y[i * hidden + c] = ffn_round(
-                (halves[0] + halves[1]) + (float)down_bias[c] + (float)x[i * hidden + c], bf16);
+            y[i * hidden + c] = ffn_round((halves[0] + halves[1]) + (float)down_bias[c] +
+                                              (residual ? (float)residual[i * hidden + c] : 0.0f),
+                                          bf16);
         }
     }
 }
@@ -181,6 +186,44 @@ static void ffn_draw(mx_rng *rng, int bf16, double *values, int64_t count, int w
                             : ffn_round(mx_rng_gaussian(rng), bf16);
 }
 
+/* The rounding of the block bounds for dtype over `hidden` (up) and `n` (down) terms, and the
+ * down product's element-wise bound (*last) that judges their output. */
+static mx_ref_ffn_rounding block_rounding(int bf16, int64_t hidden, int64_t n,
+                                          mx_elementwise_bound *last) {
+    const mx_dtype dtype = bf16 ? MX_BF16 : MX_F16;
+    const mx_elementwise_bound first = mx_elementwise_bound_for(dtype, hidden);
+    *last = mx_elementwise_bound_for(dtype, n);
+    return (mx_ref_ffn_rounding){first.unit, first.underflow, first.factor, first.gamma,
+                                 last->gamma};
+}
+
+/* An emulated output y [rows, cols] against its exact result and bound: every element within
+ * it, and each row whose part beside the residual (NULL: none) is `factor` times too large
+ * scores above it. */
+static void expect_bound_judges(const char *what, const mx_elementwise_bound *last, const double *y,
+                                const double *residual, const double *exact,
+                                const double *magnitude, const double *row_sums, int rows, int cols,
+                                double factor) {
+    mx_elementwise_result clean;
+    mx_test_elementwise_clear(&clean);
+    mx_test_elementwise_add(&clean, last, y, exact, magnitude, row_sums, rows * cols, 0, cols);
+    cr_expect_eq(clean.checked, rows * cols, "%s", what);
+    cr_expect_leq(clean.worst, 1.0, "%s: its own rounding scores %g", what, clean.worst);
+    double wrong[4096];
+    cr_assert(cols <= 4096);
+    for (int row = 0; row < rows; row++) {
+        for (int c = 0; c < cols; c++) {
+            const double value = y[row * cols + c], base = residual ? residual[row * cols + c] : 0;
+            wrong[c] = value + (factor - 1.0) * (value - base);
+        }
+        mx_elementwise_result one;
+        mx_test_elementwise_clear(&one);
+        mx_test_elementwise_add(&one, last, wrong, exact + row * cols, magnitude + row * cols,
+                                row_sums, cols, row * cols, cols);
+        cr_expect_gt(one.worst, 1.0, "%s row %d %g x: scores %g", what, row, factor, one.worst);
+    }
+}
+
 /* gpt-oss's intermediate size (2880) and each activation and dtype: a fresh block's every output
  * element is within the bound (the block's own rounding scores about 0.02-0.03 of it); each row
  * whose block part (y minus the residual) is made 10 % wrong scores above it in FP16 (about 4x).
@@ -189,8 +232,7 @@ static void ffn_draw(mx_rng *rng, int bf16, double *values, int64_t count, int w
 Test(cpu_ops, ffn_bound_holds_for_the_blocks_rounding_and_catches_a_wrong_row) {
     enum { M = 3, HIDDEN = 256, N = 2880 };
     static double x[M * HIDDEN], up[2 * N * HIDDEN], up_bias[2 * N], down[HIDDEN * N],
-        down_bias[HIDDEN], y[M * HIDDEN], exact[M * HIDDEN], magnitude[M * HIDDEN], row_sums[M],
-        wrong[HIDDEN];
+        down_bias[HIDDEN], y[M * HIDDEN], exact[M * HIDDEN], magnitude[M * HIDDEN], row_sums[M];
     const mx_activation acts[] = {MX_ACT_GELU, MX_ACT_SWIGLU, MX_ACT_SWIGLU_GPTOSS};
     mx_rng rng = mx_rng_fresh();
     for (int bf16 = 0; bf16 < 2; bf16++)
@@ -202,38 +244,19 @@ Test(cpu_ops, ffn_bound_holds_for_the_blocks_rounding_and_catches_a_wrong_row) {
             ffn_draw(&rng, bf16, up_bias, up_n, 0);
             ffn_draw(&rng, bf16, down, HIDDEN * N, 1);
             ffn_draw(&rng, bf16, down_bias, HIDDEN, 0);
-            ffn_emulate(M, HIDDEN, N, act, bf16, x, up, up_bias, down, down_bias, y);
+            ffn_emulate(M, HIDDEN, N, act, bf16, x, up, up_bias, down, down_bias, x, y);
             cr_assert_eq(
                 mx_ref_ffn_f64(M, HIDDEN, N, act, x, up, up_bias, down, down_bias, x, exact), 0);
-            const mx_dtype dtype = bf16 ? MX_BF16 : MX_F16;
-            const mx_elementwise_bound first = mx_elementwise_bound_for(dtype, HIDDEN),
-                                       last = mx_elementwise_bound_for(dtype, N);
-            const mx_ref_ffn_rounding rounding = {first.unit, first.underflow, first.factor,
-                                                  first.gamma, last.gamma};
+            mx_elementwise_bound last;
+            const mx_ref_ffn_rounding rounding = block_rounding(bf16, HIDDEN, N, &last);
             cr_assert_eq(mx_ref_ffn_bound_f64(M, HIDDEN, N, act, x, up, up_bias, down, &rounding,
                                               magnitude, row_sums),
                          0);
-            mx_elementwise_result clean;
-            mx_test_elementwise_clear(&clean);
-            mx_test_elementwise_add(&clean, &last, y, exact, magnitude, row_sums, M * HIDDEN, 0,
-                                    HIDDEN);
-            cr_expect_eq(clean.checked, M * HIDDEN);
-            cr_expect_leq(clean.worst, 1.0, "%s %s: the block's own rounding scores %g",
-                          mx_activation_name(act), bf16 ? "bf16" : "f16", clean.worst);
-            for (int row = 0; row < M; row++) {
-                const double factor = bf16 ? 1.25 : 1.1;
-                for (int c = 0; c < HIDDEN; c++) /* the block's part, not the residual */
-                    wrong[c] = y[row * HIDDEN + c] +
-                               (factor - 1.0) * (y[row * HIDDEN + c] - x[row * HIDDEN + c]);
-                mx_elementwise_result one;
-                mx_test_elementwise_clear(&one);
-                mx_test_elementwise_add(&one, &last, wrong, exact + row * HIDDEN,
-                                        magnitude + row * HIDDEN, row_sums, HIDDEN, row * HIDDEN,
-                                        HIDDEN);
-                cr_expect_gt(one.worst, 1.0, "%s %s row %d %g x: scores %g",
-                             mx_activation_name(act), bf16 ? "bf16" : "f16", row, factor,
-                             one.worst);
-            }
+            char what[64];
+            snprintf(what, sizeof what, "ffn %s %s", mx_activation_name(act),
+                     bf16 ? "bf16" : "f16");
+            expect_bound_judges(what, &last, y, x, exact, magnitude, row_sums, M, HIDDEN,
+                                bf16 ? 1.25 : 1.1);
         }
 }
 
@@ -268,4 +291,60 @@ Test(cpu_ops, activation_spread_bounds_every_perturbation) {
         cr_expect_gt(worst, 0.5, "%s: the spread is %g x the largest move found",
                      mx_activation_name(act), 1.0 / worst);
     }
+}
+
+/* The MoE layer's bound (mx_ref_moe_bound_f64): 4 tokens over 3 gpt-oss experts (2880
+ * intermediate values), top-2 with fresh routing weights, each slot's block as the kernels round
+ * it (its o stored in the dtype), combined in FP32: every element within it, and each token's row
+ * 10 % wrong caught in FP16 (2.5-4x over the bound); BF16 from about 20 % (25 % scores
+ * 1.2-1.4x): asserted at 30 %. */
+Test(cpu_ops, moe_bound_holds_for_the_layers_rounding_and_catches_a_wrong_row) {
+    enum { T = 4, E = 3, K = 2, HIDDEN = 256, N = 2880 };
+    const int64_t up_count = 2 * N * HIDDEN, down_count = HIDDEN * N;
+    double *up = malloc(E * up_count * sizeof *up), *down = malloc(E * down_count * sizeof *down);
+    float *up32 = malloc(E * up_count * sizeof *up32),
+          *down32 = malloc(E * down_count * sizeof *down32);
+    cr_assert(up && down && up32 && down32);
+    static double x[T * HIDDEN], b1[E * 2 * N], b2[E * HIDDEN], o[HIDDEN], y[T * HIDDEN],
+        exact[T * HIDDEN], magnitude[T * HIDDEN], row_sums[T], weights[T * K];
+    int32_t ids[T * K];
+    mx_rng rng = mx_rng_fresh();
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        ffn_draw(&rng, bf16, x, T * HIDDEN, 0);
+        ffn_draw(&rng, bf16, up, E * up_count, 1);
+        ffn_draw(&rng, bf16, down, E * down_count, 1);
+        ffn_draw(&rng, bf16, b1, E * 2 * N, 0);
+        ffn_draw(&rng, bf16, b2, E * HIDDEN, 0);
+        for (int64_t i = 0; i < E * up_count; i++) up32[i] = (float)up[i];
+        for (int64_t i = 0; i < E * down_count; i++) down32[i] = (float)down[i];
+        for (int t = 0; t < T; t++) {
+            ids[t * K] = (int32_t)(mx_rng_next(&rng) % E);
+            ids[t * K + 1] = (int32_t)((ids[t * K] + 1 + mx_rng_next(&rng) % (E - 1)) % E);
+            weights[t * K] = (float)(0.5 + 0.5 * mx_rng_uniform(&rng));
+            weights[t * K + 1] = (float)(1.0 - weights[t * K]);
+            float combined[HIDDEN] = {0};
+            for (int s = 0; s < K; s++) {
+                const int32_t e = ids[t * K + s];
+                ffn_emulate(1, HIDDEN, N, MX_ACT_SWIGLU_GPTOSS, bf16, x + t * HIDDEN,
+                            up + e * up_count, b1 + e * 2 * N, down + e * down_count,
+                            b2 + e * HIDDEN, NULL, o);
+                for (int c = 0; c < HIDDEN; c++)
+                    combined[c] += (float)weights[t * K + s] * (float)o[c];
+            }
+            for (int c = 0; c < HIDDEN; c++) y[t * HIDDEN + c] = ffn_round(combined[c], bf16);
+        }
+        mx_ref_moe_experts_f64(T, HIDDEN, N, K, x, up32, b1, down32, b2, ids, weights, NULL, NULL,
+                               exact);
+        mx_elementwise_bound last;
+        const mx_ref_ffn_rounding rounding = block_rounding(bf16, HIDDEN, N, &last);
+        cr_assert_eq(mx_ref_moe_bound_f64(T, HIDDEN, N, K, E, x, up32, b1, down32, b2, ids, weights,
+                                          &rounding, magnitude, row_sums),
+                     0);
+        expect_bound_judges(bf16 ? "moe bf16" : "moe f16", &last, y, NULL, exact, magnitude,
+                            row_sums, T, HIDDEN, bf16 ? 1.3 : 1.1);
+    }
+    free(up);
+    free(down);
+    free(up32);
+    free(down32);
 }

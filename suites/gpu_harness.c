@@ -335,13 +335,16 @@ static bool plant_error(void *y, mx_dtype dtype, int64_t count, cudaStream_t str
     return ok;
 }
 
-/* The checks of one problem of an op (M tokens, N, K, dtype) for variant, through the op table. */
-static mx_bench_errors check_op(const char *name, int64_t m, int64_t n, int64_t k,
-                                const char *dtype, const char *variant) {
-    mx_sweep_row row = {.dist = "gaussian", .m = m, .n = n, .k = k, .batch = 1, .seed = 7};
-    snprintf(row.op, sizeof row.op, "%s", name);
+/* The checks of one problem (row: op, M, N, K, experts and topk set) in dtype for variant,
+ * through the op table. */
+static mx_bench_errors check_op(mx_sweep_row row, const char *dtype, const char *variant) {
+    snprintf(row.dist, sizeof row.dist, "gaussian");
+    row.batch = 1;
+    row.seed = 7;
     snprintf(row.dtype, sizeof row.dtype, "%s", dtype);
     snprintf(row.variant, sizeof row.variant, "%s", variant);
+    const char *name = row.op;
+    const int64_t m = row.m;
     const mx_bench_op *op = mx_bench_find_op(name);
     void *problem = NULL;
     char why[512] = "";
@@ -358,7 +361,8 @@ static mx_bench_errors check_op(const char *name, int64_t m, int64_t n, int64_t 
 }
 
 static mx_bench_errors check_gemm(int64_t m, const char *dtype, const char *variant) {
-    return check_op("gemm", m, PLANT_N, PLANT_K, dtype, variant);
+    return check_op((mx_sweep_row){.op = "gemm", .m = m, .n = PLANT_N, .k = PLANT_K}, dtype,
+                    variant);
 }
 
 /* Issue 15's planted error: one output row 10 % wrong after the kernel passes both norm-wise
@@ -438,29 +442,35 @@ Test(gpu_harness, elementwise_check_on_the_gpu_matches_the_host) {
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
 }
 
-/* The FFN blocks' element-wise bound (reference/ffn_ref.h) on the GPU: gpt-oss's block (2880
- * intermediate values, PLANT_N hidden) at M = 1 and 16 passes untouched in both dtypes, on the
- * MXFP4 block and the FP16 path, and one output row 10 % wrong fails it, named. */
-Test(gpu_harness, a_planted_wrong_row_fails_the_ffn_elementwise_gate,
+/* The composite ops' element-wise bounds (reference/ffn_ref.h, moe_ref.h) on the GPU, on
+ * gpt-oss's blocks (2880 intermediate values, PLANT_N hidden): the FFN block at M = 1 and 16 and
+ * the MoE layer (8 experts, top-4) at M = 1 and 3 pass untouched in both dtypes, on the MXFP4
+ * path and the FP16 one, and one output row 10 % wrong fails them, named. */
+Test(gpu_harness, a_planted_wrong_row_fails_the_ffn_and_moe_elementwise_gates,
      .init = mx_test_work_dir_create) {
     MX_REQUIRE_GPU();
-    const int64_t ms[] = {1, 16}, intermediate = 2880;
-    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+    const mx_sweep_row rows[] = {
+        {.op = "ffn_gptoss", .m = 1, .n = 2880, .k = PLANT_N},
+        {.op = "ffn_gptoss", .m = 16, .n = 2880, .k = PLANT_N},
+        {.op = "moe", .m = 1, .n = 2880, .k = PLANT_N, .experts = 8, .topk = 4},
+        {.op = "moe", .m = 3, .n = 2880, .k = PLANT_N, .experts = 8, .topk = 4},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const char *mxfp4 = strcmp(rows[i].op, "moe") ? "epilogue" : "auto";
         for (int d = 0; d < 2; d++)
             for (int v = 0; v < 2; v++) {
-                const char *dtype = d ? "bf16" : "f16", *variant = v ? "epilogue" : MX_BENCH_FP16;
-                mx_bench_errors clean =
-                    check_op("ffn_gptoss", ms[i], intermediate, PLANT_N, dtype, variant);
-                cr_expect(clean.elementwise <= 1.0, "%s %s M=%lld: %g at row %lld column %lld",
-                          variant, dtype, (long long)ms[i], clean.elementwise,
+                const char *dtype = d ? "bf16" : "f16", *variant = v ? mxfp4 : MX_BENCH_FP16;
+                mx_bench_errors clean = check_op(rows[i], dtype, variant);
+                cr_expect(clean.elementwise <= 1.0, "%s %s %s M=%lld: %g at row %lld column %lld",
+                          rows[i].op, variant, dtype, (long long)rows[i].m, clean.elementwise,
                           (long long)clean.worst_row, (long long)clean.worst_column);
             }
-        planted_row = ms[i] / 2;
+        planted_row = rows[i].m / 2;
         mx_op_check_tamper = plant_error;
-        mx_bench_errors planted =
-            check_op("ffn_gptoss", ms[i], intermediate, PLANT_N, "f16", "epilogue");
+        mx_bench_errors planted = check_op(rows[i], "f16", mxfp4);
         mx_op_check_tamper = NULL;
-        cr_expect_gt(planted.elementwise, 1.0, "M=%lld: %g", (long long)ms[i], planted.elementwise);
+        cr_expect_gt(planted.elementwise, 1.0, "%s M=%lld: %g", rows[i].op, (long long)rows[i].m,
+                     planted.elementwise);
         cr_expect_eq(planted.worst_row, planted_row);
     }
 }
