@@ -3,11 +3,13 @@
  * block with the weights dequantized to FP16/BF16 (mx_attention_fp16, same core). Row: N =
  * q_heads * 64 (head_dim 64), K = hidden, m = seq_len, batch = sequences, kv_heads (0: MHA). */
 #include <cublas_v2.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attention_ref.h"
+#include "elementwise.h"
 #include "fp16.h"
 #include "op_util.h"
 
@@ -22,7 +24,7 @@ typedef struct {
     mx_attention_shape shape;
     mx_op_weight w_qkv, w_o;
     void *x, *y, *y_fp16, *y_original;
-    double *y_exact;
+    double *y_exact, *y_magnitude, *row_sums; /* the element-wise bound's (op_util.h) */
     mx_attention_context *context;
     void *dense_workspace; /* the FP16 reference's, kept from setup */
     size_t dense_workspace_bytes;
@@ -76,7 +78,8 @@ static double attention_flops(const mx_sweep_row *row) {
 static void attention_teardown(void *opaque) {
     attention_problem *p = opaque;
     if (!p) return;
-    void *buffers[] = {p->x, p->y, p->y_fp16, p->y_original, p->y_exact, p->dense_workspace};
+    void *buffers[] = {p->x,       p->y,           p->y_fp16,   p->y_original,
+                       p->y_exact, p->y_magnitude, p->row_sums, p->dense_workspace};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     mx_op_weight_free(&p->w_qkv);
     mx_op_weight_free(&p->w_o);
@@ -116,8 +119,99 @@ static bool attention_dgemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t
            mx_op_failed(why, why_size, "cublasDgemm", cublasGetStatusString(status));
 }
 
+/* count doubles on the device replaced by their magnitudes (through the host). */
+static bool attention_abs(double *device, int64_t count, char *why, size_t why_size) {
+    double *host = malloc((size_t)count * sizeof *host);
+    bool ok = (host || mx_op_failed(why, why_size, "FP64 reference", "out of host memory")) &&
+              mx_op_cuda_ok(cudaMemcpy(host, device, (size_t)count * 8, cudaMemcpyDeviceToHost),
+                            why, why_size, "FP64 reference download");
+    for (int64_t i = 0; ok && i < count; i++) host[i] = fabs(host[i]);
+    ok = ok && mx_op_cuda_ok(cudaMemcpy(device, host, (size_t)count * 8, cudaMemcpyHostToDevice),
+                             why, why_size, "FP64 reference upload");
+    free(host);
+    return ok;
+}
+
+/* The element-wise bound's magnitudes of y (the form of one product's over the output
+ * projection's K = q_heads * head_dim, docs/design.md §4), after attention_exact has made qkv and
+ * ctx (host, FP64) and y_exact: each Q/K/V value may be off by its projection's bound plus its
+ * rounding to the dtype; the core carries that through (mx_ref_attention_core_bound_f64) to each
+ * ctx value's allowance a; then m = (|ctx| + a + a / (c gamma_K)) . |W_o|^T and s = sum (|ctx| +
+ * a), as mx_ref_ffn_bound_f64 does for h. The device buffers x64, w_qkv64 and w_o64 (their values
+ * no longer needed) become magnitudes; qkv64 and ctx64 are scratch. */
+static bool attention_bound(attention_problem *p, cublasHandle_t cublas, double *x64,
+                            double *w_qkv64, double *w_o64, double *qkv64, double *ctx64,
+                            const double *qkv, const double *ctx, char *why, size_t why_size) {
+    const mx_attention_shape *s = &p->shape;
+    const int64_t tokens = s->sequences * s->seq_len, q_width = s->q_heads * s->head_dim;
+    const int64_t rows = p->w_qkv.rows, kv_width = s->kv_heads * s->head_dim;
+    const mx_elementwise_bound in = mx_elementwise_bound_for(s->dtype, s->hidden),
+                               out = mx_elementwise_bound_for(s->dtype, q_width);
+    const mx_ref_ffn_rounding core = {in.unit, in.underflow, in.factor,
+                                      mx_elementwise_bound_for(s->dtype, s->head_dim).gamma,
+                                      mx_elementwise_bound_for(s->dtype, s->seq_len).gamma};
+    double *dqkv = malloc((size_t)(tokens * rows) * 8), *x_sums = malloc((size_t)tokens * 8);
+    double *dctx = malloc((size_t)(tokens * q_width) * 8), *sums = malloc((size_t)tokens * 8);
+    bool ok = (dqkv && x_sums && dctx && sums) ||
+              mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
+    ok = ok && attention_abs(x64, tokens * s->hidden, why, why_size) &&
+         attention_abs(w_qkv64, rows * s->hidden, why, why_size) &&
+         attention_abs(w_o64, s->hidden * q_width, why, why_size) &&
+         attention_dgemm(cublas, tokens, rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
+         mx_op_cuda_ok(cudaMemcpy(dqkv, qkv64, (size_t)(tokens * rows) * 8, cudaMemcpyDeviceToHost),
+                       why, why_size, "FP64 reference download");
+    if (ok) { /* sum |x| per token, from x64 (now |x|) */
+        double *x = malloc((size_t)(tokens * s->hidden) * 8);
+        ok = (x || mx_op_failed(why, why_size, "FP64 reference", "out of host memory")) &&
+             mx_op_cuda_ok(
+                 cudaMemcpy(x, x64, (size_t)(tokens * s->hidden) * 8, cudaMemcpyDeviceToHost), why,
+                 why_size, "FP64 reference download");
+        for (int64_t t = 0; ok && t < tokens; t++) {
+            x_sums[t] = 0.0;
+            for (int64_t i = 0; i < s->hidden; i++) x_sums[t] += x[t * s->hidden + i];
+        }
+        free(x);
+    }
+    for (int64_t t = 0; ok && t < tokens; t++)
+        for (int64_t r = 0; r < rows; r++) {
+            double *d = dqkv + t * rows + r;
+            *d = in.factor * (in.gamma * *d + in.underflow + in.underflow * x_sums[t]) +
+                 in.unit * fabs(qkv[t * rows + r]) + in.underflow;
+        }
+    ok = ok &&
+         mx_op_mx_ok(mx_ref_attention_core_bound_f64(s, qkv, dqkv, rows, qkv + q_width,
+                                                     dqkv + q_width, rows, qkv + q_width + kv_width,
+                                                     dqkv + q_width + kv_width, rows, &core, dctx),
+                     why, why_size, "FP64 reference");
+    const double per_gamma = 1.0 / (out.factor * out.gamma);
+    for (int64_t t = 0; ok && t < tokens; t++) {
+        sums[t] = 0.0;
+        for (int64_t d = 0; d < q_width; d++) {
+            double *a = dctx + t * q_width + d;
+            const double size = fabs(ctx[t * q_width + d]);
+            sums[t] += size + *a;
+            *a = size + *a + *a * per_gamma; /* the output projection's weight of term d */
+        }
+    }
+    ok = ok &&
+         mx_op_cuda_ok(
+             cudaMemcpy(ctx64, dctx, (size_t)(tokens * q_width) * 8, cudaMemcpyHostToDevice), why,
+             why_size, "FP64 reference upload") &&
+         mx_op_allocate((void **)&p->y_magnitude, tokens * s->hidden * 8.0, why, why_size,
+                        "FP64 reference magnitudes") &&
+         attention_dgemm(cublas, tokens, s->hidden, q_width, ctx64, w_o64, p->y_magnitude, why,
+                         why_size) &&
+         mx_op_upload_f64(&p->row_sums, sums, tokens, why, why_size);
+    free(dqkv);
+    free(x_sums);
+    free(dctx);
+    free(sums);
+    return ok;
+}
+
 /* The block in FP64 on the exactly dequantized weights: projections by DGEMM on the device, the
- * core on the CPU (reference/attention_ref.c); y_exact stays on the device for mx_op_errors. */
+ * core on the CPU (reference/attention_ref.c); y_exact stays on the device for mx_op_errors; and
+ * the element-wise bound's magnitudes (attention_bound). */
 static bool attention_exact(attention_problem *p, char *why, size_t why_size) {
     const mx_attention_shape *s = &p->shape;
     const int64_t tokens = s->sequences * s->seq_len, q_width = s->q_heads * s->head_dim;
@@ -157,6 +251,7 @@ static bool attention_exact(attention_problem *p, char *why, size_t why_size) {
             why_size, "FP64 reference upload") &&
         attention_dgemm(cublas, tokens, s->hidden, q_width, ctx64, w_o64, p->y_exact, why,
                         why_size) &&
+        attention_bound(p, cublas, x64, w_qkv64, w_o64, qkv64, ctx64, qkv, ctx, why, why_size) &&
         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 reference");
     void *buffers[] = {x64, w_qkv64, w_o64, qkv64, ctx64};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
@@ -275,10 +370,17 @@ static bool attention_run(void *opaque, const mx_op_prepared *v, cudaStream_t st
 static bool attention_check(void *opaque, const mx_op_prepared *v, cudaStream_t stream,
                             mx_bench_errors *errors, char *why, size_t why_size) {
     attention_problem *p = opaque;
-    mx_op_output output = {
-        p->y,      p->shape.dtype, p->shape.sequences * p->shape.seq_len * p->shape.hidden,
-        p->y_fp16, p->y_original,  p->y_exact,
-        NULL};
+    const mx_attention_shape *s = &p->shape;
+    const int64_t tokens = s->sequences * s->seq_len;
+    mx_op_magnitudes magnitudes = {p->y_magnitude, p->row_sums, s->q_heads * s->head_dim, s->hidden,
+                                   tokens};
+    mx_op_output output = {.y = p->y,
+                           .dtype = s->dtype,
+                           .count = tokens * s->hidden,
+                           .y_fp16 = p->y_fp16,
+                           .y_original = p->y_original,
+                           .y_exact = p->y_exact,
+                           .magnitudes = p->y_magnitude ? &magnitudes : NULL};
     return mx_op_check_output(&output, attention_run, p, v, stream, errors, why, why_size);
 }
 

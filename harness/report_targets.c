@@ -394,8 +394,8 @@ static void title_error_vs_exact(target_result *t) {
 static void title_elementwise(target_result *t) {
     snprintf(t->name, sizeof t->name, "every output element within its error bound vs exact");
     snprintf(t->judged_on, sizeof t->judged_on,
-             "every measured MXFP4 row of gemm, lm_head (its logits), ffn and moe, with an exact "
-             "reference");
+             "every measured MXFP4 row of gemm, lm_head (its logits), ffn, moe and attention with "
+             "an exact reference");
 }
 
 static void title_vram(target_result *t) {
@@ -453,8 +453,8 @@ const target_def report_targets[TARGET_COUNT] = {
      "eta + gamma_K sum|x||w| + eta_w sum|x|): the output dtype's rounding plus FP32 sums over K "
      "in any order (harness/elementwise.h says every term). Norm-wise errors average a wrong row "
      "away; this catches it. The ops that are one product are judged (gemm, and lm_head on its "
-     "logits), and the FFN blocks and MoE layers with each step's worst case carried into the down "
-     "product's terms (reference/ffn_ref.h, moe_ref.h); attention has no such bound yet.",
+     "logits), and the FFN, MoE and attention blocks with each step's worst case carried into the "
+     "last product's terms (reference/ffn_ref.h, moe_ref.h, attention_ref.h).",
      collect_elementwise, false, NULL},
 };
 _Static_assert(sizeof report_targets / sizeof report_targets[0] == TARGET_COUNT,

@@ -45,6 +45,69 @@ mx_status mx_ref_attention_core_f64(const mx_attention_shape *shape, const doubl
     return MX_OK;
 }
 
+mx_status mx_ref_attention_core_bound_f64(const mx_attention_shape *shape, const double *q,
+                                          const double *dq, int64_t q_stride, const double *k,
+                                          const double *dk, int64_t k_stride, const double *v,
+                                          const double *dv, int64_t v_stride,
+                                          const mx_ref_ffn_rounding *rounding, double *dctx) {
+    const int64_t seq_len = shape->seq_len, dim = shape->head_dim;
+    const int64_t q_heads = shape->q_heads, group = shape->q_heads / shape->kv_heads;
+    const double scale = 1.0 / sqrt((double)dim), u = rounding->unit, eta = rounding->underflow;
+    const double c = rounding->factor, keys_gamma = c * rounding->gamma_down;
+    double *p = malloc((size_t)seq_len * sizeof *p), *dp = malloc((size_t)seq_len * sizeof *dp);
+    if (!p || !dp) {
+        free(p);
+        free(dp);
+        return mx_fail(MX_ERR_OUT_OF_MEMORY, "attention reference: no host memory");
+    }
+    for (int64_t s = 0; s < shape->sequences; s++)
+        for (int64_t h = 0; h < q_heads; h++)
+            for (int64_t i = 0; i < seq_len; i++) {
+                const int64_t kv = h / group, q_at = (s * seq_len + i) * q_stride + h * dim;
+                double max = -INFINITY, sum = 0.0, moved = 0.0;
+                for (int64_t j = 0; j <= i; j++) {
+                    const int64_t k_at = (s * seq_len + j) * k_stride + kv * dim;
+                    double dot = 0.0, size = 0.0, move = 0.0;
+                    for (int64_t d = 0; d < dim; d++) {
+                        const double a = q[q_at + d], b = k[k_at + d];
+                        const double da = dq[q_at + d], db = dk[k_at + d];
+                        dot += a * b;
+                        size += fabs(a) * fabs(b);
+                        move += da * (fabs(b) + db) + fabs(a) * db;
+                    }
+                    p[j] = dot * scale;
+                    move = scale * move +
+                           c * (rounding->gamma_up * scale * size + ldexp(fabs(p[j]), -24));
+                    moved = fmax(moved, move);
+                    max = fmax(max, p[j]);
+                }
+                for (int64_t j = 0; j <= i; j++) {
+                    p[j] = exp(p[j] - max);
+                    sum += p[j];
+                }
+                const double spread = expm1(2.0 * moved) + keys_gamma + MX_REF_FP32_EVALUATION + u;
+                for (int64_t j = 0; j <= i; j++) {
+                    p[j] /= sum;
+                    dp[j] = p[j] * spread + eta;
+                }
+                double *out = dctx + (s * seq_len + i) * q_heads * dim + h * dim;
+                for (int64_t d = 0; d < dim; d++) {
+                    double ctx = 0.0, move = 0.0, size = 0.0;
+                    for (int64_t j = 0; j <= i; j++) {
+                        const int64_t v_at = (s * seq_len + j) * v_stride + kv * dim + d;
+                        const double b = fabs(v[v_at]) + dv[v_at];
+                        ctx += p[j] * v[v_at];
+                        move += dp[j] * b + p[j] * dv[v_at];
+                        size += (p[j] + dp[j]) * b;
+                    }
+                    out[d] = move + keys_gamma * size + u * fabs(ctx) + eta;
+                }
+            }
+    free(p);
+    free(dp);
+    return MX_OK;
+}
+
 mx_status mx_ref_attention_f64(const mx_attention_shape *shape, const double *x,
                                const double *w_qkv, const double *qkv_bias, const double *w_o,
                                const double *o_bias, const double *residual, double *y) {

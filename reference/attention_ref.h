@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "attention_types.h"
+#include "ffn_ref.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -20,6 +21,23 @@ extern "C" {
 mx_status mx_ref_attention_core_f64(const mx_attention_shape *shape, const double *q,
                                     int64_t q_stride, const double *k, int64_t k_stride,
                                     const double *v, int64_t v_stride, double *out);
+
+/* How far the core's output may be from mx_ref_attention_core_f64's when q, k and v may each be
+ * off by dq, dk, dv (element for element, the same layout) and the core computes as the
+ * kernels do (docs/attention.md): FP32 scores, an FP32 softmax, probabilities rounded to the
+ * dtype, P V summed in FP32, ctx rounded to the dtype. Per query row: each score may move by
+ * d_j = scale sum_d (dq |k| + |q| dk + dq dk) + c (gamma_dim scale sum|q||k| + 2^-24 |s_j|);
+ * with D the largest d_j of the row every probability stays within p e^(+-2D), so
+ * dp_j = p_j (e^(2D) - 1 + c gamma_keys + MX_REF_FP32_EVALUATION + u) + eta; then dctx = sum_j
+ * (dp_j (|v| + dv) + p_j dv) + c gamma_keys sum_j (p_j + dp_j)(|v| + dv) + u |ctx| + eta. rounding:
+ * u, eta and c (unit, underflow, factor), gamma_up for sums over head_dim terms, gamma_down over
+ * seq_len (every row's key count at most). dctx [tokens, q_heads * head_dim]. MX_ERR_OUT_OF_MEMORY
+ * when the host scratch cannot be allocated. */
+mx_status mx_ref_attention_core_bound_f64(const mx_attention_shape *shape, const double *q,
+                                          const double *dq, int64_t q_stride, const double *k,
+                                          const double *dk, int64_t k_stride, const double *v,
+                                          const double *dv, int64_t v_stride,
+                                          const mx_ref_ffn_rounding *rounding, double *dctx);
 
 /* The whole block: qkv = x . w_qkv^T (+ qkv_bias), the core on it, y = ctx . w_o^T (+ o_bias)
  * (+ residual). x [tokens, hidden], w_qkv [(q_heads + 2 kv_heads) * head_dim, hidden], w_o

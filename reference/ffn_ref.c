@@ -71,7 +71,8 @@ int mx_ref_ffn_bound_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_act
         }
         mx_ref_activation_f64(m, up_n, activation, z, up_bias, NULL, h);
         mx_ref_activation_spread_f64(m, up_n, activation, z, up_bias, dz, dh);
-        const double evaluation = u + ldexp(1.0, -20), per_gamma = 1.0 / (c * rounding->gamma_down);
+        const double evaluation = u + MX_REF_FP32_EVALUATION,
+                     per_gamma = 1.0 / (c * rounding->gamma_down);
         for (int64_t i = 0; i < m; i++) {
             double sum = 0.0;
             for (int64_t j = 0; j < intermediate; j++) {

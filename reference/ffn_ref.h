@@ -27,16 +27,21 @@ typedef struct {
     double unit, underflow, factor, gamma_up, gamma_down;
 } mx_ref_ffn_rounding;
 
+/* The relative error allowed an FP32 evaluation of the exp-based functions (the activations,
+ * the softmax): 2^-16, 256 units in the last place (CUDA's __expf is within 2 + 1.16 |x| of them,
+ * |x| below about 100 where the result matters). */
+#define MX_REF_FP32_EVALUATION 0x1p-16
+
 /* The element-wise bound of the block's output (docs/design.md §4) in the form of one product's,
  * c (u |e| + eta + gamma_down m + eta s) over the down product, with what the steps before may
  * have moved its inputs carried in m and s. Each up output z (bias included) may be off by
  * dz = c (gamma_up sum|x||w| + eta + eta sum|x|) + u (|z| + |b|) + eta (FP32 sums; stored in the
  * dtype when the activation runs apart); the activation moves by at most its spread of dz
- * (mx_ref_activation_spread_f64) plus (u + 2^-20) |h| + eta (FP32 evaluation, rounding to the
- * dtype); then m = sum_j (|h_j| + dh_j + dh_j / (c gamma_down)) |down_ij| and s = sum_j (|h_j| +
- * dh_j), so that c gamma_down m is the down sums' own error (on |h| + dh) plus sum_j dh_j
- * |down_ij|. magnitude [m, hidden], row_sums [m]. Returns 0, or -1 when out of host memory (outputs
- * untouched). */
+ * (mx_ref_activation_spread_f64) plus (u + MX_REF_FP32_EVALUATION) |h| + eta (FP32 evaluation,
+ * rounding to the dtype); then m = sum_j (|h_j| + dh_j + dh_j / (c gamma_down)) |down_ij| and s =
+ * sum_j (|h_j| + dh_j), so that c gamma_down m is the down sums' own error (on |h| + dh) plus sum_j
+ * dh_j |down_ij|. magnitude [m, hidden], row_sums [m]. Returns 0, or -1 when out of host memory
+ * (outputs untouched). */
 int mx_ref_ffn_bound_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_activation activation,
                          const double *x, const double *up, const double *up_bias,
                          const double *down, const mx_ref_ffn_rounding *rounding, double *magnitude,

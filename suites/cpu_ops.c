@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "activation_ref.h"
+#include "attention_ref.h"
 #include "dense_gemm.h"
 #include "elementwise.h"
 #include "ffn_ref.h"
@@ -347,4 +348,92 @@ Test(cpu_ops, moe_bound_holds_for_the_layers_rounding_and_catches_a_wrong_row) {
     free(down);
     free(up32);
     free(down32);
+}
+
+/* The attention core as the kernels compute it (docs/attention.md): FP32 scores, FP32 softmax,
+ * probabilities rounded to the dtype, P V in FP32, ctx rounded; one sequence, q [seq, heads *
+ * dim] and k, v [seq, kv_heads * dim]. */
+static void core_emulate(const mx_attention_shape *shape, int bf16, const double *q,
+                         const double *k, const double *v, double *ctx) {
+    const int64_t seq = shape->seq_len, dim = shape->head_dim, heads = shape->q_heads;
+    const int64_t kv_width = shape->kv_heads * dim, group = heads / shape->kv_heads;
+    const float scale = 1.0f / sqrtf((float)dim);
+    float scores[64], p[64];
+    cr_assert(seq <= 64);
+    for (int64_t h = 0; h < heads; h++)
+        for (int64_t i = 0; i < seq; i++) {
+            const int64_t kv = h / group;
+            float max = -INFINITY, sum = 0.0f;
+            for (int64_t j = 0; j <= i; j++) {
+                float dot = 0.0f;
+                for (int64_t d = dim - 1; d >= 0; d--)
+                    dot += (float)q[i * heads * dim + h * dim + d] *
+                           (float)k[j * kv_width + kv * dim + d];
+                scores[j] = dot * scale;
+                max = fmaxf(max, scores[j]);
+            }
+            for (int64_t j = 0; j <= i; j++) sum += p[j] = expf(scores[j] - max);
+            for (int64_t j = 0; j <= i; j++) p[j] = (float)ffn_round(p[j] / sum, bf16);
+            for (int64_t d = 0; d < dim; d++) {
+                float out = 0.0f;
+                for (int64_t j = 0; j <= i; j++)
+                    out += p[j] * (float)v[j * kv_width + kv * dim + d];
+                ctx[i * heads * dim + h * dim + d] = ffn_round(out, bf16);
+            }
+        }
+}
+
+/* The attention core's bound (mx_ref_attention_core_bound_f64) against the core as the kernels
+ * compute it, in both dtypes and GQA: every output within it with exact inputs, and with q, k and
+ * v each moved anywhere within allowances of 0.1-1 % of their size (the projections' errors). */
+Test(cpu_ops, attention_core_bound_holds_for_the_cores_rounding_and_moved_inputs) {
+    enum { SEQ = 48, HEADS = 4, KV = 2, DIM = 64 };
+    const mx_attention_shape shape = {.sequences = 1,
+                                      .seq_len = SEQ,
+                                      .q_heads = HEADS,
+                                      .kv_heads = KV,
+                                      .head_dim = DIM,
+                                      .hidden = 256};
+    static double q[SEQ * HEADS * DIM], k[SEQ * KV * DIM], v[SEQ * KV * DIM], dq[SEQ * HEADS * DIM],
+        dk[SEQ * KV * DIM], dv[SEQ * KV * DIM], q2[SEQ * HEADS * DIM], k2[SEQ * KV * DIM],
+        v2[SEQ * KV * DIM], ctx[SEQ * HEADS * DIM], exact[SEQ * HEADS * DIM],
+        dctx[SEQ * HEADS * DIM];
+    double *const values[] = {q, k, v}, *const moves[] = {dq, dk, dv},
+                  *const moved[] = {q2, k2, v2};
+    const int64_t counts[] = {SEQ * HEADS * DIM, SEQ * KV * DIM, SEQ * KV * DIM};
+    mx_rng rng = mx_rng_fresh();
+    for (int bf16 = 0; bf16 < 2; bf16++)
+        for (int perturbed = 0; perturbed < 2; perturbed++) {
+            for (int a = 0; a < 3; a++) {
+                ffn_draw(&rng, bf16, values[a], counts[a], 0);
+                for (int64_t i = 0; i < counts[a]; i++) {
+                    const double share =
+                        perturbed ? ldexp(1.0, -7 - (int)(mx_rng_next(&rng) % 4)) : 0.0;
+                    moves[a][i] = share * (fabs(values[a][i]) + 1e-3);
+                    moved[a][i] = ffn_round(
+                        values[a][i] + moves[a][i] * (2.0 * mx_rng_uniform(&rng) - 1.0), bf16);
+                    /* the moved value's own rounding counts as part of its move */
+                    moves[a][i] = fmax(moves[a][i], fabs(moved[a][i] - values[a][i]));
+                }
+            }
+            mx_elementwise_bound last;
+            const mx_ref_ffn_rounding rounding = block_rounding(bf16, DIM, SEQ, &last);
+            core_emulate(&shape, bf16, q2, k2, v2, ctx);
+            cr_assert_eq(
+                mx_ref_attention_core_f64(&shape, q, HEADS * DIM, k, KV * DIM, v, KV * DIM, exact),
+                MX_OK);
+            cr_assert_eq(mx_ref_attention_core_bound_f64(&shape, q, dq, HEADS * DIM, k, dk,
+                                                         KV * DIM, v, dv, KV * DIM, &rounding,
+                                                         dctx),
+                         MX_OK);
+            double worst = 0.0;
+            for (int64_t i = 0; i < SEQ * HEADS * DIM; i++) {
+                const double ratio = fabs(ctx[i] - exact[i]) / dctx[i];
+                cr_assert_leq(ratio, 1.0, "%s %s: element %lld %g off, allowed %g",
+                              bf16 ? "bf16" : "f16", perturbed ? "moved" : "exact", (long long)i,
+                              ctx[i] - exact[i], dctx[i]);
+                worst = fmax(worst, ratio);
+            }
+            cr_expect_gt(worst, 1e-3, "the bound is not vacuous: %g", worst);
+        }
 }
