@@ -132,80 +132,54 @@ static bool attention_abs(double *device, int64_t count, char *why, size_t why_s
     return ok;
 }
 
-/* The element-wise bound's magnitudes of y (the form of one product's over the output
- * projection's K = q_heads * head_dim, docs/design.md §4), after attention_exact has made qkv and
- * ctx (host, FP64) and y_exact: each Q/K/V value may be off by its projection's bound plus its
- * rounding to the dtype; the core carries that through (mx_ref_attention_core_bound_f64) to each
- * ctx value's allowance a; then m = (|ctx| + a + a / (c gamma_K)) . |W_o|^T and s = sum (|ctx| +
- * a), as mx_ref_ffn_bound_f64 does for h. The device buffers x64, w_qkv64 and w_o64 (their values
- * no longer needed) become magnitudes; qkv64 and ctx64 are scratch. */
+/* The element-wise bound's magnitudes of y (mx_ref_attention_bound_terms_f64), after
+ * attention_exact has made qkv and ctx (host, FP64) and y_exact: the products of magnitudes by
+ * DGEMM, |x| . |W_qkv|^T and terms . |W_o|^T. The device buffers x64, w_qkv64 and w_o64 (their
+ * values no longer needed) become magnitudes; qkv64 and ctx64 are scratch. */
 static bool attention_bound(attention_problem *p, cublasHandle_t cublas, double *x64,
                             double *w_qkv64, double *w_o64, double *qkv64, double *ctx64,
                             const double *qkv, const double *ctx, char *why, size_t why_size) {
     const mx_attention_shape *s = &p->shape;
     const int64_t tokens = s->sequences * s->seq_len, q_width = s->q_heads * s->head_dim;
-    const int64_t rows = p->w_qkv.rows, kv_width = s->kv_heads * s->head_dim;
-    const mx_elementwise_bound in = mx_elementwise_bound_for(s->dtype, s->hidden),
-                               out = mx_elementwise_bound_for(s->dtype, q_width);
+    const int64_t rows = p->w_qkv.rows;
+    const mx_elementwise_bound in = mx_elementwise_bound_for(s->dtype, s->hidden);
+    const mx_ref_ffn_rounding projections = {in.unit, in.underflow, in.factor, in.gamma,
+                                             mx_elementwise_bound_for(s->dtype, q_width).gamma};
     const mx_ref_ffn_rounding core = {in.unit, in.underflow, in.factor,
                                       mx_elementwise_bound_for(s->dtype, s->head_dim).gamma,
                                       mx_elementwise_bound_for(s->dtype, s->seq_len).gamma};
-    double *dqkv = malloc((size_t)(tokens * rows) * 8), *x_sums = malloc((size_t)tokens * 8);
-    double *dctx = malloc((size_t)(tokens * q_width) * 8), *sums = malloc((size_t)tokens * 8);
-    bool ok = (dqkv && x_sums && dctx && sums) ||
+    double *size = malloc((size_t)(tokens * rows) * 8),
+           *x = malloc((size_t)(tokens * s->hidden) * 8);
+    double *x_sums = malloc((size_t)tokens * 8), *sums = malloc((size_t)tokens * 8);
+    double *terms = malloc((size_t)(tokens * q_width) * 8);
+    bool ok = (size && x && x_sums && sums && terms) ||
               mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
     ok = ok && attention_abs(x64, tokens * s->hidden, why, why_size) &&
          attention_abs(w_qkv64, rows * s->hidden, why, why_size) &&
          attention_abs(w_o64, s->hidden * q_width, why, why_size) &&
          attention_dgemm(cublas, tokens, rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
-         mx_op_cuda_ok(cudaMemcpy(dqkv, qkv64, (size_t)(tokens * rows) * 8, cudaMemcpyDeviceToHost),
+         mx_op_cuda_ok(cudaMemcpy(size, qkv64, (size_t)(tokens * rows) * 8, cudaMemcpyDeviceToHost),
+                       why, why_size, "FP64 reference download") &&
+         mx_op_cuda_ok(cudaMemcpy(x, x64, (size_t)(tokens * s->hidden) * 8, cudaMemcpyDeviceToHost),
                        why, why_size, "FP64 reference download");
-    if (ok) { /* sum |x| per token, from x64 (now |x|) */
-        double *x = malloc((size_t)(tokens * s->hidden) * 8);
-        ok = (x || mx_op_failed(why, why_size, "FP64 reference", "out of host memory")) &&
-             mx_op_cuda_ok(
-                 cudaMemcpy(x, x64, (size_t)(tokens * s->hidden) * 8, cudaMemcpyDeviceToHost), why,
-                 why_size, "FP64 reference download");
-        for (int64_t t = 0; ok && t < tokens; t++) {
-            x_sums[t] = 0.0;
-            for (int64_t i = 0; i < s->hidden; i++) x_sums[t] += x[t * s->hidden + i];
-        }
-        free(x);
-    }
-    for (int64_t t = 0; ok && t < tokens; t++)
-        for (int64_t r = 0; r < rows; r++) {
-            double *d = dqkv + t * rows + r;
-            *d = in.factor * (in.gamma * *d + in.underflow + in.underflow * x_sums[t]) +
-                 in.unit * fabs(qkv[t * rows + r]) + in.underflow;
-        }
-    ok = ok &&
-         mx_op_mx_ok(mx_ref_attention_core_bound_f64(s, qkv, dqkv, rows, qkv + q_width,
-                                                     dqkv + q_width, rows, qkv + q_width + kv_width,
-                                                     dqkv + q_width + kv_width, rows, &core, dctx),
-                     why, why_size, "FP64 reference");
-    const double per_gamma = 1.0 / (out.factor * out.gamma);
-    for (int64_t t = 0; ok && t < tokens; t++) {
-        sums[t] = 0.0;
-        for (int64_t d = 0; d < q_width; d++) {
-            double *a = dctx + t * q_width + d;
-            const double size = fabs(ctx[t * q_width + d]);
-            sums[t] += size + *a;
-            *a = size + *a + *a * per_gamma; /* the output projection's weight of term d */
-        }
+    for (int64_t t = 0; ok && t < tokens; t++) { /* x64 holds |x| now */
+        x_sums[t] = 0.0;
+        for (int64_t i = 0; i < s->hidden; i++) x_sums[t] += x[t * s->hidden + i];
     }
     ok = ok &&
+         mx_op_mx_ok(mx_ref_attention_bound_terms_f64(s, qkv, size, x_sums, ctx, &projections,
+                                                      &core, terms, sums),
+                     why, why_size, "FP64 reference") &&
          mx_op_cuda_ok(
-             cudaMemcpy(ctx64, dctx, (size_t)(tokens * q_width) * 8, cudaMemcpyHostToDevice), why,
+             cudaMemcpy(ctx64, terms, (size_t)(tokens * q_width) * 8, cudaMemcpyHostToDevice), why,
              why_size, "FP64 reference upload") &&
          mx_op_allocate((void **)&p->y_magnitude, tokens * s->hidden * 8.0, why, why_size,
                         "FP64 reference magnitudes") &&
          attention_dgemm(cublas, tokens, s->hidden, q_width, ctx64, w_o64, p->y_magnitude, why,
                          why_size) &&
          mx_op_upload_f64(&p->row_sums, sums, tokens, why, why_size);
-    free(dqkv);
-    free(x_sums);
-    free(dctx);
-    free(sums);
+    void *host[] = {size, x, x_sums, sums, terms};
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
     return ok;
 }
 

@@ -39,6 +39,22 @@ mx_status mx_ref_attention_core_bound_f64(const mx_attention_shape *shape, const
                                           const double *dv, int64_t v_stride,
                                           const mx_ref_ffn_rounding *rounding, double *dctx);
 
+/* The element-wise bound of the whole block's y in the form of one product's over the output
+ * projection (docs/design.md §4), for the parts the host computes: from qkv (exact), its
+ * magnitudes qkv_size = |x| . |w_qkv|^T, x_sums[t] = sum |x| over token t's row and ctx (exact),
+ * each Q/K/V value may be off by dqkv = c (gamma_up sum|x||w| + eta + eta sum|x|) + u |qkv| +
+ * eta (projections: gamma_up over hidden terms), the core carries that to each ctx value's
+ * allowance a (mx_ref_attention_core_bound_f64 with core), and terms [tokens, q_heads * head_dim]
+ * = |ctx| + a + a / (c gamma_down) (projections' gamma_down: over q_heads * head_dim terms),
+ * row_sums[t] = sum (|ctx| + a): the magnitude is then terms . |w_o|^T, as mx_ref_ffn_bound_f64
+ * makes it for h. MX_ERR_OUT_OF_MEMORY when the host scratch cannot be allocated. */
+mx_status mx_ref_attention_bound_terms_f64(const mx_attention_shape *shape, const double *qkv,
+                                           const double *qkv_size, const double *x_sums,
+                                           const double *ctx,
+                                           const mx_ref_ffn_rounding *projections,
+                                           const mx_ref_ffn_rounding *core, double *terms,
+                                           double *row_sums);
+
 /* The whole block: qkv = x . w_qkv^T (+ qkv_bias), the core on it, y = ctx . w_o^T (+ o_bias)
  * (+ residual). x [tokens, hidden], w_qkv [(q_heads + 2 kv_heads) * head_dim, hidden], w_o
  * [hidden, q_heads * head_dim], residual and y [tokens, hidden]; biases and residual may be

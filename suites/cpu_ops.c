@@ -11,6 +11,7 @@
 #include "dense_gemm.h"
 #include "elementwise.h"
 #include "ffn_ref.h"
+#include "gemm_ref.h"
 #include "moe_ref.h"
 #include "ops.h"
 #include "common.h"
@@ -436,4 +437,87 @@ Test(cpu_ops, attention_core_bound_holds_for_the_cores_rounding_and_moved_inputs
             }
             cr_expect_gt(worst, 1e-3, "the bound is not vacuous: %g", worst);
         }
+}
+
+/* |x| . |w|^T for the tests' magnitudes (x [m, k], w [n, k]). */
+static void abs_product(int64_t m, int64_t n, int64_t k, const double *x, const double *w,
+                        double *y) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double sum = 0.0;
+            for (int64_t l = 0; l < k; l++) sum += fabs(x[i * k + l]) * fabs(w[j * k + l]);
+            y[i * n + j] = sum;
+        }
+}
+
+/* x . w^T summed in FP32 (backwards) and rounded to the dtype, as a projection kernel. */
+static void product_emulate(int64_t m, int64_t n, int64_t k, int bf16, const double *x,
+                            const double *w, double *y) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float sum = 0.0f;
+            for (int64_t l = k - 1; l >= 0; l--) sum += (float)x[i * k + l] * (float)w[j * k + l];
+            y[i * n + j] = ffn_round(sum, bf16);
+        }
+}
+
+/* The whole attention block's bound (mx_ref_attention_bound_terms_f64 with the magnitudes the
+ * harness makes by DGEMM) against the block as the kernels compute it (projections in FP32,
+ * Q/K/V and ctx rounded to the dtype, the core as above): every output element of 16 tokens
+ * within it. A wrong row is caught as far as the bound allows: ctx averages the values of every
+ * key a token attends to, while each value's allowance adds up, so the bound loosens along the
+ * sequence. Here a row 10 % wrong in FP16 scores at least 1.8x the bound on the first token, 1.5x
+ * on the second, about 1.05-1.15x on the third and fourth, 0.5-0.9x from the eighth on (40 runs):
+ * asserted on the first two; twice as large on every token (FP16), three times (BF16). */
+Test(cpu_ops, attention_block_bound_holds_for_the_blocks_rounding_and_catches_a_wrong_row) {
+    enum { SEQ = 16, HEADS = 4, KV = 2, DIM = 64, HIDDEN = 256 };
+    enum { Q_WIDTH = HEADS * DIM, ROWS = Q_WIDTH + 2 * KV * DIM };
+    const mx_attention_shape shape = {.sequences = 1,
+                                      .seq_len = SEQ,
+                                      .q_heads = HEADS,
+                                      .kv_heads = KV,
+                                      .head_dim = DIM,
+                                      .hidden = HIDDEN};
+    static double x[SEQ * HIDDEN], w_qkv[ROWS * HIDDEN], w_o[HIDDEN * Q_WIDTH], qkv[SEQ * ROWS],
+        size[SEQ * ROWS], ctx[SEQ * Q_WIDTH], q[SEQ * Q_WIDTH], k[SEQ * KV * DIM],
+        v[SEQ * KV * DIM], y[SEQ * HIDDEN], exact[SEQ * HIDDEN], terms[SEQ * Q_WIDTH],
+        magnitude[SEQ * HIDDEN], x_sums[SEQ], row_sums[SEQ];
+    mx_rng rng = mx_rng_fresh();
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        ffn_draw(&rng, bf16, x, SEQ * HIDDEN, 0);
+        ffn_draw(&rng, bf16, w_qkv, ROWS * HIDDEN, 1);
+        ffn_draw(&rng, bf16, w_o, HIDDEN * Q_WIDTH, 1);
+        /* the block as the kernels compute it */
+        product_emulate(SEQ, ROWS, HIDDEN, bf16, x, w_qkv, qkv);
+        for (int t = 0; t < SEQ; t++) {
+            memcpy(q + t * Q_WIDTH, qkv + t * ROWS, Q_WIDTH * sizeof *q);
+            memcpy(k + t * KV * DIM, qkv + t * ROWS + Q_WIDTH, KV * DIM * sizeof *k);
+            memcpy(v + t * KV * DIM, qkv + t * ROWS + Q_WIDTH + KV * DIM, KV * DIM * sizeof *v);
+        }
+        core_emulate(&shape, bf16, q, k, v, ctx);
+        product_emulate(SEQ, HIDDEN, Q_WIDTH, bf16, ctx, w_o, y);
+        /* the exact block and its bound's magnitudes */
+        cr_assert_eq(mx_ref_attention_f64(&shape, x, w_qkv, NULL, w_o, NULL, NULL, exact), MX_OK);
+        mx_ref_gemm_f64(SEQ, ROWS, HIDDEN, x, w_qkv, NULL, qkv);
+        cr_assert_eq(mx_ref_attention_core_f64(&shape, qkv, ROWS, qkv + Q_WIDTH, ROWS,
+                                               qkv + Q_WIDTH + KV * DIM, ROWS, ctx),
+                     MX_OK);
+        abs_product(SEQ, ROWS, HIDDEN, x, w_qkv, size);
+        for (int t = 0; t < SEQ; t++) {
+            x_sums[t] = 0.0;
+            for (int i = 0; i < HIDDEN; i++) x_sums[t] += fabs(x[t * HIDDEN + i]);
+        }
+        mx_elementwise_bound last, core_last;
+        const mx_ref_ffn_rounding projections = block_rounding(bf16, HIDDEN, Q_WIDTH, &last),
+                                  core = block_rounding(bf16, DIM, SEQ, &core_last);
+        cr_assert_eq(mx_ref_attention_bound_terms_f64(&shape, qkv, size, x_sums, ctx, &projections,
+                                                      &core, terms, row_sums),
+                     MX_OK);
+        abs_product(SEQ, HIDDEN, Q_WIDTH, terms, w_o, magnitude);
+        const char *what = bf16 ? "attention bf16" : "attention f16";
+        expect_bound_judges(what, &last, y, NULL, exact, magnitude, row_sums, SEQ, HIDDEN,
+                            bf16 ? 3.0 : 2.0);
+        if (!bf16) /* the first tokens, which attend to few keys */
+            expect_bound_judges(what, &last, y, NULL, exact, magnitude, row_sums, 2, HIDDEN, 1.1);
+    }
 }
