@@ -3,7 +3,6 @@
  * block with the weights dequantized to FP16/BF16 (mx_attention_fp16, same core). Row: N =
  * q_heads * 64 (head_dim 64), K = hidden, m = seq_len, batch = sequences, kv_heads (0: MHA). */
 #include <cublas_v2.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,23 +118,11 @@ static bool attention_dgemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t
            mx_op_failed(why, why_size, "cublasDgemm", cublasGetStatusString(status));
 }
 
-/* count doubles on the device replaced by their magnitudes (through the host). */
-static bool attention_abs(double *device, int64_t count, char *why, size_t why_size) {
-    double *host = malloc((size_t)count * sizeof *host);
-    bool ok = (host || mx_op_failed(why, why_size, "FP64 reference", "out of host memory")) &&
-              mx_op_cuda_ok(cudaMemcpy(host, device, (size_t)count * 8, cudaMemcpyDeviceToHost),
-                            why, why_size, "FP64 reference download");
-    for (int64_t i = 0; ok && i < count; i++) host[i] = fabs(host[i]);
-    ok = ok && mx_op_cuda_ok(cudaMemcpy(device, host, (size_t)count * 8, cudaMemcpyHostToDevice),
-                             why, why_size, "FP64 reference upload");
-    free(host);
-    return ok;
-}
-
 /* The element-wise bound's magnitudes of y (mx_ref_attention_bound_terms_f64), after
  * attention_exact has made qkv and ctx (host, FP64) and y_exact: the products of magnitudes by
  * DGEMM, |x| . |W_qkv|^T and terms . |W_o|^T. The device buffers x64, w_qkv64 and w_o64 (their
- * values no longer needed) become magnitudes; qkv64 and ctx64 are scratch. */
+ * values no longer needed) take the magnitudes (mx_bench_widen_abs); qkv64 and ctx64 are
+ * scratch. */
 static bool attention_bound(attention_problem *p, cublasHandle_t cublas, double *x64,
                             double *w_qkv64, double *w_o64, double *qkv64, double *ctx64,
                             const double *qkv, const double *ctx, char *why, size_t why_size) {
@@ -154,9 +141,13 @@ static bool attention_bound(attention_problem *p, cublasHandle_t cublas, double 
     double *terms = malloc((size_t)(tokens * q_width) * 8);
     bool ok = (size && x && x_sums && sums && terms) ||
               mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
-    ok = ok && attention_abs(x64, tokens * s->hidden, why, why_size) &&
-         attention_abs(w_qkv64, rows * s->hidden, why, why_size) &&
-         attention_abs(w_o64, s->hidden * q_width, why, why_size) &&
+    ok = ok &&
+         mx_op_mx_ok(mx_bench_widen_abs(p->x, s->dtype, tokens * s->hidden, x64, 0), why, why_size,
+                     "widen |x|") &&
+         mx_op_mx_ok(mx_bench_widen_abs(p->w_qkv.exact, MX_F32, rows * s->hidden, w_qkv64, 0), why,
+                     why_size, "widen |W_qkv|") &&
+         mx_op_mx_ok(mx_bench_widen_abs(p->w_o.exact, MX_F32, s->hidden * q_width, w_o64, 0), why,
+                     why_size, "widen |W_o|") &&
          attention_dgemm(cublas, tokens, rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
          mx_op_cuda_ok(cudaMemcpy(size, qkv64, (size_t)(tokens * rows) * 8, cudaMemcpyDeviceToHost),
                        why, why_size, "FP64 reference download") &&
