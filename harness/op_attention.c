@@ -118,6 +118,23 @@ static bool attention_dgemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t
            mx_op_failed(why, why_size, "cublasDgemm", cublasGetStatusString(status));
 }
 
+typedef mx_status (*attention_widen_fn)(const void *src, mx_dtype src_dtype, int64_t count,
+                                        double *dst, cudaStream_t stream);
+
+/* x, W_qkv and W_o widened to FP64 on the device: their values (mx_bench_widen) or magnitudes
+ * (mx_bench_widen_abs). */
+static bool attention_widen(const attention_problem *p, attention_widen_fn widen, double *x64,
+                            double *w_qkv64, double *w_o64, char *why, size_t why_size) {
+    const mx_attention_shape *s = &p->shape;
+    const int64_t tokens = s->sequences * s->seq_len, q_width = s->q_heads * s->head_dim;
+    return mx_op_mx_ok(widen(p->x, s->dtype, tokens * s->hidden, x64, 0), why, why_size,
+                       "widen x") &&
+           mx_op_mx_ok(widen(p->w_qkv.exact, MX_F32, p->w_qkv.rows * s->hidden, w_qkv64, 0), why,
+                       why_size, "widen W_qkv") &&
+           mx_op_mx_ok(widen(p->w_o.exact, MX_F32, s->hidden * q_width, w_o64, 0), why, why_size,
+                       "widen W_o");
+}
+
 /* The element-wise bound's magnitudes of y (mx_ref_attention_bound_terms_f64), after
  * attention_exact has made qkv and ctx (host, FP64) and y_exact: the products of magnitudes by
  * DGEMM, |x| . |W_qkv|^T and terms . |W_o|^T. The device buffers x64, w_qkv64 and w_o64 (their
@@ -141,13 +158,7 @@ static bool attention_bound(attention_problem *p, cublasHandle_t cublas, double 
     double *terms = malloc((size_t)(tokens * q_width) * 8);
     bool ok = (size && x && x_sums && sums && terms) ||
               mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
-    ok = ok &&
-         mx_op_mx_ok(mx_bench_widen_abs(p->x, s->dtype, tokens * s->hidden, x64, 0), why, why_size,
-                     "widen |x|") &&
-         mx_op_mx_ok(mx_bench_widen_abs(p->w_qkv.exact, MX_F32, rows * s->hidden, w_qkv64, 0), why,
-                     why_size, "widen |W_qkv|") &&
-         mx_op_mx_ok(mx_bench_widen_abs(p->w_o.exact, MX_F32, s->hidden * q_width, w_o64, 0), why,
-                     why_size, "widen |W_o|") &&
+    ok = ok && attention_widen(p, mx_bench_widen_abs, x64, w_qkv64, w_o64, why, why_size) &&
          attention_dgemm(cublas, tokens, rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
          mx_op_cuda_ok(cudaMemcpy(size, qkv64, (size_t)(tokens * rows) * 8, cudaMemcpyDeviceToHost),
                        why, why_size, "FP64 reference download") &&
@@ -198,12 +209,7 @@ static bool attention_exact(attention_problem *p, char *why, size_t why_size) {
         mx_op_allocate((void **)&ctx64, tokens * q_width * 8.0, why, why_size, "FP64 reference") &&
         mx_op_allocate((void **)&p->y_exact, tokens * s->hidden * 8.0, why, why_size,
                        "FP64 reference output") &&
-        mx_op_mx_ok(mx_bench_widen(p->x, s->dtype, tokens * s->hidden, x64, 0), why, why_size,
-                    "widen x") &&
-        mx_op_mx_ok(mx_bench_widen(p->w_qkv.exact, MX_F32, qkv_rows * s->hidden, w_qkv64, 0), why,
-                    why_size, "widen W_qkv") &&
-        mx_op_mx_ok(mx_bench_widen(p->w_o.exact, MX_F32, s->hidden * q_width, w_o64, 0), why,
-                    why_size, "widen W_o") &&
+        attention_widen(p, mx_bench_widen, x64, w_qkv64, w_o64, why, why_size) &&
         attention_dgemm(cublas, tokens, qkv_rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
         mx_op_cuda_ok(
             cudaMemcpy(qkv, qkv64, (size_t)(tokens * qkv_rows) * 8, cudaMemcpyDeviceToHost), why,
