@@ -62,7 +62,7 @@ static mx_status mx_moe_check_layer_shape(const mx_moe_problem *problem) {
 
 static mx_status mx_moe_check_route_pointers(const mx_moe_problem *problem) {
     MX_TRY(mx_check_pointer(problem->x, 16, "x"));
-    MX_TRY(mx_check_pointer(problem->router_w, 2, "router_w"));
+    MX_TRY(mx_check_pointer(problem->router_w, 16, "router_w"));
     if (problem->router_bias) MX_TRY(mx_check_pointer(problem->router_bias, 2, "router_bias"));
     return MX_OK;
 }
@@ -327,10 +327,17 @@ extern "C" mx_status mx_moe_context_create(mx_moe_context **context) {
                                MX_MOE_MAX_EXPERTS * sizeof *created->counts_host);
         if (error != cudaSuccess) created->counts_host = NULL;
     }
-    if (status == MX_OK && error == cudaSuccess)
+    if (status == MX_OK && error == cudaSuccess) {
         error = cudaEventCreateWithFlags(&created->counts_ready, cudaEventDisableTiming);
+        if (error != cudaSuccess) created->counts_ready = NULL;
+    }
+    if (status == MX_OK && error == cudaSuccess) {
+        error = cudaMalloc((void **)&created->arrivals, sizeof *created->arrivals);
+        if (error != cudaSuccess) created->arrivals = NULL;
+    }
+    if (status == MX_OK && error == cudaSuccess)
+        error = cudaMemset(created->arrivals, 0, sizeof *created->arrivals);
     if (status == MX_OK && error != cudaSuccess) {
-        created->counts_ready = NULL;
         status = mx_cuda_fail(error, "mx_moe_context_create", __FILE__, __LINE__);
     }
     if (status != MX_OK) {
@@ -343,6 +350,7 @@ extern "C" mx_status mx_moe_context_create(mx_moe_context **context) {
 
 extern "C" void mx_moe_context_destroy(mx_moe_context *context) {
     if (!context) return;
+    if (context->arrivals) cudaFree(context->arrivals);
     if (context->counts_ready) cudaEventDestroy(context->counts_ready);
     if (context->counts_host) cudaFreeHost(context->counts_host);
     if (context->cublas) cublasDestroy(context->cublas);

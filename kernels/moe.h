@@ -3,7 +3,9 @@
  * MXFP4 MLP2 [hidden, I] with bias; the outputs of a token's k experts are summed with its
  * routing weights. Also the same layer on dense FP16/BF16 expert weights (the FP16 reference).
  *
- * Per call: logits = x . W_router^T + b_router (cuBLAS, in the activation dtype, as gpt-oss);
+ * Per call: logits = x . W_router^T + b_router (FP32 accumulation, rounded once to the activation
+ * dtype, as gpt-oss; up to MX_MOE_DEVICE_MAX_TOKENS tokens one kernel of the library computes
+ * them and routes in the same launch, above cuBLAS does);
  * per token the k largest logits (descending, ties to the lower expert index; a NaN logit ranks
  * below every number), weights = softmax over those k logits (FP32). The (token, slot) pairs are
  * grouped by expert (stable: ascending token within an expert), each expert's tokens gathered
@@ -59,7 +61,7 @@ typedef struct {
     int64_t topk;            /* 1..experts */
     mx_dtype dtype;          /* MX_F16 or MX_BF16: x, router, biases, residual, y */
     const void *x;           /* [tokens, hidden], 16-byte aligned */
-    const void *router_w;    /* [experts, hidden] dense */
+    const void *router_w;    /* [experts, hidden] dense, 16-byte aligned */
     const void *router_bias; /* [experts] or NULL */
     mx_weights w1;           /* MXFP4 [experts, 2I, hidden], prepared (weights.h) */
     const void *b1;          /* [experts, 2I] or NULL */
@@ -69,8 +71,9 @@ typedef struct {
     void *y;                 /* [tokens, hidden], 16-byte aligned */
 } mx_moe_problem;
 
-/* Owns a GEMM context, a cuBLAS handle (router and reference GEMMs), a pinned buffer for the
- * per-expert counts and an event. One per thread, one call in flight at a time. */
+/* Owns a GEMM context, a cuBLAS handle (router above 64 tokens, reference GEMMs), a pinned buffer
+ * for the per-expert counts, an event and the router kernel's arrival counter (4 device bytes).
+ * One per thread, one call in flight at a time (mx_moe_route included). */
 typedef struct mx_moe_context mx_moe_context;
 
 mx_status mx_moe_context_create(mx_moe_context **context);

@@ -16,6 +16,7 @@ struct mx_moe_context {
     cublasHandle_t cublas;
     int32_t *counts_host;     /* pinned [MX_MOE_MAX_EXPERTS]: tokens per expert of the last call */
     cudaEvent_t counts_ready; /* recorded after the counts' copy to the host */
+    unsigned *arrivals;       /* device, 0 between calls: the router kernel's finished blocks */
 };
 
 /* Byte offsets into the workspace, each region 256-byte aligned. x_grouped, h and o hold one row
@@ -43,8 +44,9 @@ mx_status mx_moe_host_counts(mx_moe_context *context, const mx_moe_problem *prob
 
 // ---- moe_kernels.cu
 
-/* Router logits (cuBLAS, dtype) then the top-k kernel; pair_ids (when not NULL) gets the pair
- * indices the host-count path sorts. */
+/* Routing alone, as the layer routes (the router kernel up to MX_MOE_DEVICE_MAX_TOKENS tokens,
+ * cuBLAS logits and the top-k kernel above); pair_ids (when not NULL) gets the pair indices the
+ * host-count path sorts. */
 mx_status mx_moe_route_launch(mx_moe_context *context, const mx_moe_problem *problem, void *logits,
                               int32_t *expert_ids, float *expert_weights, int32_t *pair_ids,
                               cudaStream_t stream);

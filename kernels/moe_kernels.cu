@@ -1,13 +1,14 @@
 /* MoE expert layer (see moe.h), its kernels, their launchers and the layer's run (moe.cu holds the
- * entry points, the argument checks, the workspace plan and the host-count path): router GEMM
- * (cuBLAS), a warp-per-token top-k + softmax kernel, then either (host counts) grouping by CUB
- * (histogram of expert ids, stable radix sort of the (token, slot) pairs by expert), a gather of
- * each expert's tokens and one mx_gemm pair per expert with tokens, or (device counts, decode) a
- * one-block grouping kernel, a gather into padded per-expert rows and two batched mx_gemm calls
+ * entry points, the argument checks, the workspace plan and the host-count path): routing by one
+ * router kernel up to 64 tokens (logits, top-k + softmax and, on the device-count path, the
+ * grouping, in one launch) or by cuBLAS and a warp-per-token top-k kernel above; then either
+ * (host counts) grouping by CUB (histogram of expert ids, stable radix sort of the (token, slot)
+ * pairs by expert), a gather of each expert's tokens and one mx_gemm pair per expert with tokens,
+ * or (device counts, decode) a gather into padded per-expert rows and two batched mx_gemm calls
  * with device-side row counts (for the FP16 reference: two cublasGemmBatchedEx calls over pointer
- * arrays the grouping kernel writes, with a SwiGLU kernel between them); then a combine kernel.
- * The expert GEMMs are the MXFP4 GEMM family (gemm.h); everything else is memory bound and small
- * next to the expert weights. Figures: docs/moe.md (`mxbench run`, op moe). */
+ * arrays the grouping writes, with a SwiGLU kernel between them); then a combine kernel. The
+ * expert GEMMs are the MXFP4 GEMM family (gemm.h); everything else is memory bound and small next
+ * to the expert weights. Figures: docs/moe.md (`mxbench run`, op moe). */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <string.h>
@@ -17,7 +18,11 @@
 #include "dense_gemm.h"
 #include "moe_internal.cuh"
 
-enum { MX_TOPK_WARPS = 8 }; /* tokens per block of the top-k kernel, one warp each */
+enum {
+    MX_TOPK_WARPS = 8,    /* tokens per block of the top-k kernel, one warp each */
+    MX_ROUTER_WARPS = 8,  /* warps per block of the router kernel, along K */
+    MX_ROUTER_TOKENS = 8, /* tokens per block of the router kernel */
+};
 
 // ---- kernels
 
@@ -32,17 +37,15 @@ __device__ __forceinline__ bool mx_ranks_before(float a, int a_index, float b, i
     return a > b || (a == b && a_index < b_index);
 }
 
-/* One warp per token: k passes, each picks the first expert (in routing order) that ranks after
+/* One warp, one token: k passes, each picks the first expert (in routing order) that ranks after
  * the previous pick, so no set of chosen experts is kept; then the softmax over the k picked
- * logits in FP32. pair_ids (when not NULL) gets t * topk + slot, the values the grouping sorts. */
-template <typename T>
-static __global__ void mx_moe_topk_kernel(const T *logits, int64_t tokens, int experts, int topk,
-                                          int32_t *expert_ids, float *expert_weights,
-                                          int32_t *pair_ids) {
+ * logits in FP32. logit(e) reads the token's logit of expert e. pair_ids (when not NULL) gets
+ * token * topk + slot, the values the grouping sorts. */
+template <typename Logit>
+static __device__ void mx_moe_topk_token(Logit logit, int64_t token, int experts, int topk,
+                                         int32_t *expert_ids, float *expert_weights,
+                                         int32_t *pair_ids) {
     const int lane = threadIdx.x & 31;
-    const int64_t token = (int64_t)blockIdx.x * MX_TOPK_WARPS + threadIdx.x / 32;
-    if (token >= tokens) return; /* the whole warp: token is the same for its 32 lanes */
-    const T *row = logits + token * experts;
     int32_t *ids = expert_ids + token * topk;
     float previous = INFINITY, largest = 0.0f;
     int previous_index = -1; /* (+Inf, -1) ranks before every logit: the first pass sees all */
@@ -51,7 +54,7 @@ static __global__ void mx_moe_topk_kernel(const T *logits, int64_t tokens, int e
         float best = -INFINITY;
         int best_index = experts;
         for (int e = lane; e < experts; e += 32) {
-            float key = mx_rank_key((float)row[e]);
+            float key = mx_rank_key(logit(e));
             if (mx_ranks_before(previous, previous_index, key, e) &&
                 mx_ranks_before(key, e, best, best_index)) {
                 best = key;
@@ -74,13 +77,25 @@ static __global__ void mx_moe_topk_kernel(const T *logits, int64_t tokens, int e
     __syncwarp(); /* lane 0's ids are visible to the warp from here */
     /* Softmax over the picked raw logits (a NaN one makes the token's weights NaN). */
     float sum = 0.0f;
-    for (int slot = lane; slot < topk; slot += 32) sum += expf((float)row[ids[slot]] - largest);
+    for (int slot = lane; slot < topk; slot += 32) sum += expf(logit(ids[slot]) - largest);
     for (int offset = 16; offset > 0; offset >>= 1)
         sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset); /* a + b == b + a: all lanes agree */
     for (int slot = lane; slot < topk; slot += 32) {
-        expert_weights[token * topk + slot] = expf((float)row[ids[slot]] - largest) / sum;
+        expert_weights[token * topk + slot] = expf(logit(ids[slot]) - largest) / sum;
         if (pair_ids) pair_ids[token * topk + slot] = (int32_t)(token * topk + slot);
     }
+}
+
+/* Top-k after the cuBLAS router (more tokens than the router kernel takes): one warp per token. */
+template <typename T>
+static __global__ void mx_moe_topk_kernel(const T *logits, int64_t tokens, int experts, int topk,
+                                          int32_t *expert_ids, float *expert_weights,
+                                          int32_t *pair_ids) {
+    const int64_t token = (int64_t)blockIdx.x * MX_TOPK_WARPS + threadIdx.x / 32;
+    if (token >= tokens) return; /* the whole warp: token is the same for its 32 lanes */
+    const T *row = logits + token * experts;
+    mx_moe_topk_token([row](int e) { return (float)row[e]; }, token, experts, topk, expert_ids,
+                      expert_weights, pair_ids);
 }
 
 /* The FP16 reference's device-count path: cublasGemmBatchedEx operands of both projections,
@@ -94,6 +109,24 @@ typedef struct {
     int64_t w1_stride, w2_stride, x_stride, product_stride, h_stride, o_stride;
     int batch; /* min(experts, pairs): at least the number of experts with tokens */
 } mx_moe_dense_batch;
+
+/* The device-count path's grouping outputs (counts NULL: no grouping). */
+typedef struct {
+    int32_t *counts, *slot_position;
+    mx_moe_dense_batch batch;
+} mx_moe_grouping;
+
+/* The router kernel's arguments (dtype pointers as void: the kernel is templated on the dtype). */
+typedef struct {
+    const void *x, *router_w, *router_bias;
+    int tokens, hidden, experts, topk;
+    void *logits;
+    int32_t *expert_ids;
+    float *expert_weights;
+    int32_t *pair_ids; /* NULL on the device-count path */
+    unsigned *arrivals;
+    mx_moe_grouping group;
+} mx_moe_router;
 
 /* Warp 0 after the counts (taken) are final: the experts with tokens take slots 0.. in
  * ascending expert order, the idle ones the rest, and slots below batch get their operands, so
@@ -131,15 +164,15 @@ static __device__ void mx_moe_dense_batch_pointers(const int32_t *taken, int exp
     }
 }
 
-/* Device-count path, one block: the padded row of every (token, slot) pair, expert * tokens +
- * its rank among the expert's pairs in (token, slot) order (a token picks an expert at most
- * once, so the rank is below tokens), into slot_position; and the tokens per expert into
- * counts. One warp walks the pairs 32 at a time (ranks by __match_any_sync), so the order is
- * fixed; ids come from the top-k kernel, always in 0..experts-1. With batch.pointers set
- * (FP16 reference), also the batched cuBLAS operands (mx_moe_dense_batch_pointers). */
-static __global__ void mx_moe_group_kernel(const int32_t *expert_ids, int pairs, int experts,
-                                           int tokens, int32_t *counts, int32_t *slot_position,
-                                           mx_moe_dense_batch batch) {
+/* Device-count path, one block (the router kernel's last): the padded row of every (token, slot)
+ * pair, expert * tokens + its rank among the expert's pairs in (token, slot) order (a token picks
+ * an expert at most once, so the rank is below tokens), into slot_position; and the tokens per
+ * expert into counts. One warp walks the pairs 32 at a time (ranks by __match_any_sync), so the
+ * order is fixed; ids come from the top-k, always in 0..experts-1, written by this block. With
+ * batch.pointers set (FP16 reference), also the batched cuBLAS operands
+ * (mx_moe_dense_batch_pointers). */
+static __device__ void mx_moe_group_block(const int32_t *expert_ids, int pairs, int experts,
+                                          int tokens, const mx_moe_grouping &group) {
     __shared__ int32_t taken[MX_MOE_MAX_EXPERTS]; /* pairs placed so far, per expert */
     for (int e = threadIdx.x; e < experts; e += blockDim.x) taken[e] = 0;
     __syncthreads();
@@ -150,15 +183,99 @@ static __global__ void mx_moe_group_kernel(const int32_t *expert_ids, int pairs,
             const int expert = pair < pairs ? expert_ids[pair] : -1;
             const unsigned peers = __match_any_sync(0xFFFFFFFFu, expert);
             const int before = __popc(peers & ((1u << lane) - 1u)); /* same expert, lower lane */
-            if (expert >= 0) slot_position[pair] = expert * tokens + taken[expert] + before;
+            if (expert >= 0) group.slot_position[pair] = expert * tokens + taken[expert] + before;
             __syncwarp(); /* every peer has read taken[expert] before the first one adds */
             if (expert >= 0 && before == 0) taken[expert] += __popc(peers);
             __syncwarp();
         }
     }
     __syncthreads();
-    for (int e = threadIdx.x; e < experts; e += blockDim.x) counts[e] = taken[e];
-    if (batch.pointers && threadIdx.x < 32) mx_moe_dense_batch_pointers(taken, experts, batch);
+    for (int e = threadIdx.x; e < experts; e += blockDim.x) group.counts[e] = taken[e];
+    if (group.batch.pointers && threadIdx.x < 32)
+        mx_moe_dense_batch_pointers(taken, experts, group.batch);
+}
+
+/* The router at decode (tokens <= MX_MOE_DEVICE_MAX_TOKENS), routing in one launch: each block
+ * computes one expert's logits for up to MX_ROUTER_TOKENS tokens (16-byte loads of router_w and
+ * x, FP32 FMAs in a fixed order per lane, butterfly sums per warp, the warps' sums in warp order,
+ * + bias, rounded once to the dtype, as cuBLAS's FP32-accumulated GEMM with beta = 1 on the bias
+ * does); the last block to finish (an
+ * arrival counter in the context, reset by that block) runs the top-k of every token and, on the
+ * device-count path (group.counts set), the grouping. Replaces the cuBLAS router (bias broadcast,
+ * split-K GEMM and its reduce), the top-k and the group launches: at one token each of those was
+ * a launch and a ramp for a few KB (docs/moe.md). */
+template <typename T>
+static __global__ void __launch_bounds__(MX_ROUTER_WARPS * 32)
+    mx_moe_router_kernel(mx_moe_router args) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
+    const int tokens = args.tokens, hidden = args.hidden, experts = args.experts;
+    const int expert = blockIdx.x % experts, first = blockIdx.x / experts * MX_ROUTER_TOKENS;
+    const int count = min((int)MX_ROUTER_TOKENS, tokens - first);
+    const T *w = (const T *)args.router_w + (int64_t)expert * hidden;
+    const T *x = (const T *)args.x + (int64_t)first * hidden;
+    T *logits = (T *)args.logits;
+    /* The warps take turns along K, 256 elements each (8 a lane), every load of a turn in
+     * flight at once: the router's few KB per expert arrive in one or two memory latencies. */
+    float sum[MX_ROUTER_TOKENS] = {};
+    for (int k = (warp * 32 + lane) * 8; k < hidden; k += MX_ROUTER_WARPS * 32 * 8) {
+        const uint4 w_packed = __ldg((const uint4 *)(w + k));
+        uint4 x_packed[MX_ROUTER_TOKENS];
+#pragma unroll
+        for (int j = 0; j < MX_ROUTER_TOKENS; j++)
+            if (j < count) x_packed[j] = __ldg((const uint4 *)(x + (int64_t)j * hidden + k));
+        const T *w8 = (const T *)&w_packed;
+#pragma unroll
+        for (int j = 0; j < MX_ROUTER_TOKENS; j++) {
+            const T *x8 = (const T *)&x_packed[j];
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+                if (j < count) sum[j] = fmaf((float)x8[i], (float)w8[i], sum[j]);
+        }
+    }
+    __shared__ float partial[MX_ROUTER_WARPS][MX_ROUTER_TOKENS];
+#pragma unroll
+    for (int j = 0; j < MX_ROUTER_TOKENS; j++) {
+        for (int offset = 16; offset > 0; offset >>= 1)
+            sum[j] += __shfl_xor_sync(0xFFFFFFFFu, sum[j], offset);
+        if (lane == 0) partial[warp][j] = sum[j];
+    }
+    __syncthreads();
+    if (threadIdx.x < count) { /* the warps' sums in warp order: a fixed order */
+        float logit = args.router_bias ? (float)((const T *)args.router_bias)[expert] : 0.0f;
+        float dot = 0.0f;
+        for (int v = 0; v < MX_ROUTER_WARPS; v++) dot += partial[v][threadIdx.x];
+        logits[(int64_t)(first + threadIdx.x) * experts + expert] = (T)(dot + logit);
+    }
+    __shared__ bool last;
+    __threadfence(); /* this block's logits are visible to the GPU before it arrives */
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(args.arrivals, 1u) == gridDim.x - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    if (threadIdx.x == 0) *args.arrivals = 0; /* ready for the next launch */
+    /* The logits come from L2 (other blocks wrote them): staged in shared memory when they fit
+     * (always on the device-count path), so that the top-k's passes do not wait on L2 each. */
+    __shared__ T staged[MX_MOE_DEVICE_MAX_ROWS];
+    const int64_t logit_count = (int64_t)tokens * experts;
+    const bool stage = logit_count <= MX_MOE_DEVICE_MAX_ROWS;
+    if (stage) {
+        for (int i = threadIdx.x; i < logit_count; i += blockDim.x) staged[i] = __ldcg(logits + i);
+        __syncthreads();
+    }
+    for (int token = threadIdx.x / 32; token < tokens; token += MX_ROUTER_WARPS) {
+        const T *row = logits + (int64_t)token * experts;
+        const T *staged_row = staged + (int64_t)token * experts;
+        if (stage)
+            mx_moe_topk_token([staged_row](int e) { return (float)staged_row[e]; }, token, experts,
+                              args.topk, args.expert_ids, args.expert_weights, args.pair_ids);
+        else
+            mx_moe_topk_token([row](int e) { return (float)__ldcg(row + e); }, token, experts,
+                              args.topk, args.expert_ids, args.expert_weights, args.pair_ids);
+    }
+    if (!args.group.counts) return;
+    __syncthreads(); /* every token's ids are written */
+    mx_moe_group_block(args.expert_ids, tokens * args.topk, experts, tokens, args.group);
 }
 
 /* Copies token rows of x into the grouped buffer, 16 bytes per thread. With order (host-count
@@ -300,20 +417,58 @@ static mx_status mx_moe_swiglu_launch(const void *product, const int32_t *slot_p
     return MX_OK;
 }
 
-/* Router logits (cuBLAS, dtype) then the top-k kernel. */
-mx_status mx_moe_route_launch(mx_moe_context *context, const mx_moe_problem *problem, void *logits,
-                              int32_t *expert_ids, float *expert_weights, int32_t *pair_ids,
-                              cudaStream_t stream) {
+template <typename T>
+static mx_status mx_moe_router_launch(const mx_moe_router &args, cudaStream_t stream) {
+    const int blocks = args.experts * ((args.tokens + MX_ROUTER_TOKENS - 1) / MX_ROUTER_TOKENS);
+    mx_moe_router_kernel<T><<<blocks, MX_ROUTER_WARPS * 32, 0, stream>>>(args);
+    MX_LAUNCH_CHECK("mx_moe_router_kernel");
+    return MX_OK;
+}
+
+/* Routing. Up to MX_MOE_DEVICE_MAX_TOKENS tokens the router kernel (logits, top-k and, with
+ * group, the device-count path's grouping in one launch); above, the logits by cuBLAS (dtype)
+ * then the top-k kernel (no grouping there: the device-count path never has that many tokens).
+ * The choice depends on tokens only, so mx_moe_route routes as the layer does. */
+static mx_status mx_moe_route_group(mx_moe_context *context, const mx_moe_problem *problem,
+                                    void *logits, int32_t *expert_ids, float *expert_weights,
+                                    int32_t *pair_ids, const mx_moe_grouping *group,
+                                    cudaStream_t stream) {
+    const bool bf16 = problem->dtype == MX_BF16;
+    if (problem->tokens <= MX_MOE_DEVICE_MAX_TOKENS) {
+        mx_moe_router args;
+        memset(&args, 0, sizeof args);
+        args.x = problem->x;
+        args.router_w = problem->router_w;
+        args.router_bias = problem->router_bias;
+        args.tokens = (int)problem->tokens;
+        args.hidden = (int)problem->hidden;
+        args.experts = (int)problem->experts;
+        args.topk = (int)problem->topk;
+        args.logits = logits;
+        args.expert_ids = expert_ids;
+        args.expert_weights = expert_weights;
+        args.pair_ids = pair_ids;
+        args.arrivals = context->arrivals;
+        if (group) args.group = *group;
+        return bf16 ? mx_moe_router_launch<__nv_bfloat16>(args, stream)
+                    : mx_moe_router_launch<__half>(args, stream);
+    }
     MX_TRY(mx_dense_gemm(context->cublas, problem->tokens, problem->experts, problem->hidden, 1,
                          problem->dtype, problem->x, problem->router_w, problem->router_bias,
                          logits, stream));
-    return problem->dtype == MX_BF16
-               ? mx_moe_topk_launch<__nv_bfloat16>(logits, problem->tokens, (int)problem->experts,
-                                                   (int)problem->topk, expert_ids, expert_weights,
-                                                   pair_ids, stream)
-               : mx_moe_topk_launch<__half>(logits, problem->tokens, (int)problem->experts,
-                                            (int)problem->topk, expert_ids, expert_weights,
-                                            pair_ids, stream);
+    return bf16 ? mx_moe_topk_launch<__nv_bfloat16>(logits, problem->tokens, (int)problem->experts,
+                                                    (int)problem->topk, expert_ids, expert_weights,
+                                                    pair_ids, stream)
+                : mx_moe_topk_launch<__half>(logits, problem->tokens, (int)problem->experts,
+                                             (int)problem->topk, expert_ids, expert_weights,
+                                             pair_ids, stream);
+}
+
+mx_status mx_moe_route_launch(mx_moe_context *context, const mx_moe_problem *problem, void *logits,
+                              int32_t *expert_ids, float *expert_weights, int32_t *pair_ids,
+                              cudaStream_t stream) {
+    return mx_moe_route_group(context, problem, logits, expert_ids, expert_weights, pair_ids, NULL,
+                              stream);
 }
 
 /* The gather kernel (see there): order set for the host-count path, NULL for the device one. */
@@ -434,19 +589,14 @@ mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *problem,
         MX_TRY(mx_gemm_check(context->gemm, &mlp1, layout->runs, NULL, 0));
         MX_TRY(mx_gemm_check(context->gemm, &mlp2, layout->runs, NULL, 0));
     }
-    const int64_t pairs = problem->tokens * problem->topk;
     int32_t *expert_ids = (int32_t *)(workspace + layout->expert_ids);
     float *expert_weights = (float *)(workspace + layout->expert_weights);
     int32_t *slot_position = (int32_t *)(workspace + layout->slot_position);
-    MX_TRY(mx_moe_route_launch(
-        context, problem, workspace + layout->logits, expert_ids, expert_weights,
-        layout->device_counts ? NULL : (int32_t *)(workspace + layout->pair_ids), stream));
     if (layout->device_counts) {
-        mx_moe_group_kernel<<<1, 256, 0, stream>>>(
-            expert_ids, (int)pairs, (int)problem->experts, (int)problem->tokens,
-            (int32_t *)(workspace + layout->counts), slot_position,
-            mx_moe_dense_operands(problem, w1, w2, layout, workspace));
-        MX_LAUNCH_CHECK("mx_moe_group_kernel");
+        const mx_moe_grouping group = {(int32_t *)(workspace + layout->counts), slot_position,
+                                       mx_moe_dense_operands(problem, w1, w2, layout, workspace)};
+        MX_TRY(mx_moe_route_group(context, problem, workspace + layout->logits, expert_ids,
+                                  expert_weights, NULL, &group, stream));
         MX_TRY(mx_moe_gather_launch(problem, NULL, layout, workspace, stream));
         if (w1) {
             MX_TRY(mx_moe_dense_batched(context, problem, layout, workspace, stream));
@@ -455,6 +605,9 @@ mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *problem,
             MX_TRY(mx_gemm(context->gemm, &mlp2, layout->runs, NULL, 0, stream));
         }
     } else {
+        MX_TRY(mx_moe_route_group(context, problem, workspace + layout->logits, expert_ids,
+                                  expert_weights, (int32_t *)(workspace + layout->pair_ids), NULL,
+                                  stream));
         MX_TRY(mx_moe_host_counts(context, problem, variant, w1, w2, layout, workspace, stream));
     }
     const void *o = workspace + layout->o;

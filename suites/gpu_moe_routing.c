@@ -77,22 +77,25 @@ static void check_exact_routing(int dtype_index, int experts, int topk, int toke
 Test(gpu_moe, routing_matches_fp64_with_exact_tied_logits) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
-    const int experts_list[] = {1, 4, 32, 128}, topk_list[] = {1, 4}, tokens_list[] = {1, 7, 300};
+    /* Up to 64 tokens the router kernel, above cuBLAS and the top-k kernel (moe.h). */
+    const int experts_list[] = {1, 4, 32, 128}, topk_list[] = {1, 4};
+    const int tokens_list[] = {1, 7, 64, 65, 300};
     for (int t = 0; t < 2; t++)
         for (int e = 0; e < 4; e++)
             for (int k = 0; k < 2; k++)
-                for (int n = 0; n < 3; n++)
+                for (int n = 0; n < 5; n++)
                     if (topk_list[k] <= experts_list[e])
                         check_exact_routing(t, experts_list[e], topk_list[k], tokens_list[n], &rng);
 }
 
 /* A gaussian router: the logits are rounded to the dtype, so they are compared normwise with
- * FP64, and the pick and weights with the FP64 routing of those very logits. */
-Test(gpu_moe, routing_of_a_gaussian_router) {
-    MX_REQUIRE_GPU();
-    mx_rng rng = mx_rng_fresh();
-    const moe_shape s = {300, 352, 32, 32, 4, false};
-    host_moe h = mx_test_make_moe(s, ROUTER_GAUSSIAN, &rng);
+ * FP64, and the pick and weights with the FP64 routing of those very logits. Token counts on both
+ * sides of the router kernel's bound (64) and in its 8-token tiles, with the logits staged in
+ * shared memory (tokens x experts <= 8192) or read from L2 (64 x 200); hidden 352 leaves a
+ * partial last step of the kernel's K loop. */
+static void check_gaussian_routing(int tokens, int experts, mx_rng *rng) {
+    const moe_shape s = {tokens, 352, 32, experts, 4, false};
+    host_moe h = mx_test_make_moe(s, ROUTER_GAUSSIAN, rng);
     const int64_t pairs = (int64_t)s.tokens * s.topk, logit_count = (int64_t)s.tokens * s.experts;
     int32_t *ids = malloc((size_t)pairs * 4), *ref_ids = malloc((size_t)pairs * 4);
     double *weights = malloc((size_t)pairs * 8), *ref_weights = malloc((size_t)pairs * 8);
@@ -108,21 +111,31 @@ Test(gpu_moe, routing_of_a_gaussian_router) {
             stored[i] = t ? mx_test_store_bf16(exact[i]) : mx_test_store_f16(exact[i]);
         double limit = fmax(2e-3, 2.0 * mx_test_relative_error(stored, exact, logit_count).rel_l2);
         figures e = mx_test_relative_error(logits, exact, logit_count);
-        cr_expect(e.nonfinite == 0 && e.rel_l2 <= limit, "%s logits: rel_l2 %.3g (limit %.3g)",
-                  t ? "bf16" : "f16", e.rel_l2, limit);
+        cr_expect(e.nonfinite == 0 && e.rel_l2 <= limit,
+                  "%s, %d tokens: logits rel_l2 %.3g (limit %.3g)", t ? "bf16" : "f16", tokens,
+                  e.rel_l2, limit);
         mx_ref_moe_topk_f64(s.tokens, s.experts, s.topk, logits, ref_ids, ref_weights);
         for (int64_t i = 0; i < pairs; i++) {
-            cr_assert_eq(ids[i], ref_ids[i], "token %lld slot %lld picks %d, FP64 picks %d",
+            cr_assert_eq(ids[i], ref_ids[i],
+                         "%d tokens: token %lld slot %lld picks %d, FP64 picks %d", tokens,
                          (long long)(i / s.topk), (long long)(i % s.topk), ids[i], ref_ids[i]);
             cr_assert(fabs(weights[i] - ref_weights[i]) <= 2e-6,
-                      "token %lld slot %lld: weight %.9g, FP64 %.9g", (long long)(i / s.topk),
-                      (long long)(i % s.topk), weights[i], ref_weights[i]);
+                      "%d tokens: token %lld slot %lld: weight %.9g, FP64 %.9g", tokens,
+                      (long long)(i / s.topk), (long long)(i % s.topk), weights[i], ref_weights[i]);
         }
         mx_test_release_moe(&d);
     }
     void *buffers[] = {ids, ref_ids, weights, ref_weights, logits, exact, stored};
     for (size_t b = 0; b < 7; b++) free(buffers[b]);
     mx_test_free_host_moe(&h);
+}
+
+Test(gpu_moe, routing_of_a_gaussian_router) {
+    MX_REQUIRE_GPU();
+    mx_rng rng = mx_rng_fresh();
+    const int tokens_list[] = {1, 9, 16, 64, 65, 300};
+    for (int n = 0; n < 6; n++) check_gaussian_routing(tokens_list[n], 32, &rng);
+    check_gaussian_routing(64, 200, &rng);
 }
 
 /* Expects status and a message containing text; nothing may have been written to y. */
@@ -166,6 +179,7 @@ Test(gpu_moe, bad_arguments_are_refused_before_launch) {
     REFUSED(bad.dtype = MX_F32, MX_ERR_INVALID_ARGUMENT, "dtype");
     REFUSED(bad.x = NULL, MX_ERR_INVALID_ARGUMENT, "x is NULL");
     REFUSED(bad.router_w = NULL, MX_ERR_INVALID_ARGUMENT, "router_w is NULL");
+    REFUSED(bad.router_w = (const char *)good.router_w + 8, MX_ERR_MISALIGNED, "router_w");
     REFUSED(bad.w1.data = NULL, MX_ERR_INVALID_ARGUMENT, "w1 is NULL");
     REFUSED(bad.w2.magic = 0, MX_ERR_INVALID_ARGUMENT, "w2 is not a prepared view");
     REFUSED(bad.w2.batch = 3, MX_ERR_INVALID_ARGUMENT, "the problem needs [batch 4");
@@ -233,6 +247,9 @@ Test(gpu_moe, bad_arguments_are_refused_before_launch) {
                    "topk = 7", "route topk");
     expect_refused(mx_moe_route(d.context, &good, NULL, ids, weights, 0), MX_ERR_INVALID_ARGUMENT,
                    "logits is NULL", "route logits");
+    bad = good, bad.router_w = (const char *)good.router_w + 2;
+    expect_refused(mx_moe_route(d.context, &bad, logits, ids, weights, 0), MX_ERR_MISALIGNED,
+                   "router_w", "route router_w misaligned");
     expect_refused(mx_moe_route(d.context, &good, logits, ids, NULL, 0), MX_ERR_INVALID_ARGUMENT,
                    "expert_weights is NULL", "route weights");
 
