@@ -11,10 +11,6 @@
 #include "fp16.h"
 #include "op_util.h"
 
-/* Above this many multiply-adds the CPU FP64 reference (about 1 s per 1e9) is skipped and
- * rel_vs_exact is NaN. */
-#define FFN_EXACT_MAX_MACS 1e9
-
 typedef struct {
     mx_ffn_problem problem; /* the MXFP4 block on this problem's buffers */
     mx_op_weight up, down;
@@ -74,8 +70,10 @@ static bool ffn_dense(ffn_state *p, const void *up, const void *down, void *y, c
                        why, why_size, "FP16 reference FFN");
 }
 
-/* The CPU FP64 block on the exactly dequantized weights and the dtype's inputs, and its
- * element-wise bound's magnitudes (mx_ref_ffn_bound_f64), uploaded. */
+/* The FP64 block on the exactly dequantized weights and the dtype's inputs, and its element-wise
+ * bound's magnitudes (mx_ref_ffn_bound_f64), uploaded: every row has them, the products by cuBLAS
+ * DGEMM on this GPU (mx_op_gpu_product_hook), the activation and the bound's element-wise steps
+ * by the reference on the CPU. */
 static bool ffn_exact(ffn_state *p, char *why, size_t why_size) {
     const mx_ffn_problem *f = &p->problem;
     const int64_t up_n = mx_ffn_up_rows(f->activation, f->intermediate);
@@ -87,6 +85,10 @@ static bool ffn_exact(ffn_state *p, char *why, size_t why_size) {
                                  why_size) &&
               mx_op_download_f64(&up_bias, p->up_bias, f->dtype, up_n, why, why_size) &&
               mx_op_download_f64(&down_bias, p->down_bias, f->dtype, f->hidden, why, why_size);
+    mx_op_gpu_product gpu = {NULL, why, why_size};
+    ok = ok && (cublasCreate(&gpu.cublas) == CUBLAS_STATUS_SUCCESS ||
+                mx_op_failed(why, why_size, "cublasCreate", "failed"));
+    const mx_ref_product product = mx_op_gpu_product_hook(&gpu);
     if (ok) {
         const mx_elementwise_bound first = mx_elementwise_bound_for(f->dtype, f->hidden);
         const mx_ref_ffn_rounding rounding = {
@@ -95,13 +97,15 @@ static bool ffn_exact(ffn_state *p, char *why, size_t why_size) {
         y = malloc((size_t)(f->m * f->hidden) * sizeof *y);
         magnitude = malloc((size_t)(f->m * f->hidden) * sizeof *magnitude);
         row_sums = malloc((size_t)f->m * sizeof *row_sums);
+        why[0] = '\0'; /* a failed product says why there */
         ok = (y && magnitude && row_sums &&
               mx_ref_ffn_f64(f->m, f->hidden, f->intermediate, f->activation, x, up, up_bias, down,
-                             down_bias, x, y) == 0 &&
+                             down_bias, x, &product, y) == 0 &&
               mx_ref_ffn_bound_f64(f->m, f->hidden, f->intermediate, f->activation, x, up, up_bias,
-                                   down, &rounding, magnitude, row_sums) == 0) ||
-             mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
+                                   down, &rounding, &product, magnitude, row_sums) == 0) ||
+             (!why[0] && mx_op_failed(why, why_size, "FP64 reference", "out of host memory"));
     }
+    if (gpu.cublas) cublasDestroy(gpu.cublas);
     ok = ok && mx_op_upload_f64(&p->y_exact, y, f->m * f->hidden, why, why_size) &&
          mx_op_upload_f64(&p->y_magnitude, magnitude, f->m * f->hidden, why, why_size) &&
          mx_op_upload_f64(&p->row_sums, row_sums, f->m, why, why_size);
@@ -128,13 +132,12 @@ static bool ffn_setup(const mx_sweep_row *row, mx_activation activation, void **
     const int64_t m = row->m, hidden = row->k, intermediate = row->n;
     const int64_t up_n = mx_ffn_up_rows(activation, intermediate);
     const mx_dtype dtype = mx_op_row_dtype(row);
-    const bool exact = (double)m * hidden * (double)(up_n + intermediate) <= FFN_EXACT_MAX_MACS;
     bool ok =
         mx_op_mx_ok(mx_gemm_context_create(&p->context), why, why_size, "GEMM context") &&
-        mx_op_weight_make(&p->up, 1, up_n, hidden, dtype, dist, mx_op_seed(row, 0xFF01), exact,
-                          true, why, why_size) &&
+        mx_op_weight_make(&p->up, 1, up_n, hidden, dtype, dist, mx_op_seed(row, 0xFF01), true, true,
+                          why, why_size) &&
         mx_op_weight_make(&p->down, 1, hidden, intermediate, dtype, dist, mx_op_seed(row, 0xFF02),
-                          exact, true, why, why_size) &&
+                          true, true, why, why_size) &&
         mx_op_activations_make(&p->x, m * hidden, dtype, dist, mx_op_seed(row, 0xFF03), why,
                                why_size) &&
         mx_op_activations_make(&p->up_bias, up_n, dtype, dist, mx_op_seed(row, 0xFF04), why,
@@ -164,9 +167,9 @@ static bool ffn_setup(const mx_sweep_row *row, mx_activation activation, void **
              ffn_dense(p, p->up.dequantized, p->down.dequantized, p->y_fp16, 0, why, why_size) &&
              ffn_dense(p, p->up.original, p->down.original, p->y_original, 0, why, why_size) &&
              mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP16 reference FFN") &&
-             (!exact || ffn_exact(p, why, why_size));
+             ffn_exact(p, why, why_size);
     }
-    if (ok && exact) { /* the FP32 copies only fed the exact reference */
+    if (ok) { /* the FP32 copies only fed the exact reference */
         mx_op_weight_drop_exact(&p->up);
         mx_op_weight_drop_exact(&p->down);
     }

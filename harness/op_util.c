@@ -396,6 +396,41 @@ bool mx_op_exact_product(cublasHandle_t cublas, const void *x, mx_dtype dtype, c
     return ok;
 }
 
+/* mx_ref_product's run on the GPU (context: an mx_op_gpu_product). */
+static int gpu_product(void *context, int64_t m, int64_t n, int64_t k, const double *x,
+                       const double *w, const double *bias, int magnitudes, double *y) {
+    const mx_op_gpu_product *gpu = context;
+    const product_shape s = {gpu->cublas, m, n, k, 1};
+    double *abs_x = NULL, *abs_w = NULL, *x64 = NULL, *w64 = NULL, *y64 = NULL;
+    if (magnitudes) {
+        abs_x = malloc((size_t)(m * k) * sizeof *abs_x);
+        abs_w = malloc((size_t)(n * k) * sizeof *abs_w);
+        for (int64_t i = 0; abs_x && i < m * k; i++) abs_x[i] = fabs(x[i]);
+        for (int64_t i = 0; abs_w && i < n * k; i++) abs_w[i] = fabs(w[i]);
+    }
+    bool ok =
+        (!magnitudes || (abs_x && abs_w) ||
+         mx_op_failed(gpu->why, gpu->why_size, "FP64 reference", "out of host memory")) &&
+        mx_op_upload_f64(&x64, magnitudes ? abs_x : x, m * k, gpu->why, gpu->why_size) &&
+        mx_op_upload_f64(&w64, magnitudes ? abs_w : w, n * k, gpu->why, gpu->why_size) &&
+        mx_op_allocate((void **)&y64, m * n * 8.0, gpu->why, gpu->why_size, "FP64 reference") &&
+        product_f64(&s, x64, w64, y64, gpu->why, gpu->why_size) &&
+        mx_op_cuda_ok(cudaMemcpy(y, y64, (size_t)(m * n) * 8, cudaMemcpyDeviceToHost), gpu->why,
+                      gpu->why_size, "FP64 reference download");
+    for (int64_t i = 0; ok && bias && i < m; i++)
+        for (int64_t j = 0; j < n; j++) y[i * n + j] += magnitudes ? fabs(bias[j]) : bias[j];
+    free(abs_x);
+    free(abs_w);
+    cudaFree(x64);
+    cudaFree(w64);
+    cudaFree(y64);
+    return ok ? 0 : -1;
+}
+
+mx_ref_product mx_op_gpu_product_hook(mx_op_gpu_product *gpu) {
+    return (mx_ref_product){gpu_product, gpu};
+}
+
 bool mx_op_upload_f64(double **device, const double *host, int64_t count, char *why,
                       size_t why_size) {
     return mx_op_allocate((void **)device, count * 8.0, why, why_size, "FP64 reference") &&

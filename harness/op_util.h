@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gemm_ref.h"
 #include "mx.h"
 #include "bench_gpu.h"
 #include "ops.h"
@@ -126,6 +127,17 @@ bool mx_op_check_output(const mx_op_output *output, mx_op_run_fn run, void *prob
 bool mx_op_exact_product(cublasHandle_t cublas, const void *x, mx_dtype dtype, const float *w_exact,
                          int64_t m, int64_t n, int64_t k, int64_t batch, double **exact,
                          double **magnitude, double **row_sums, char *why, size_t why_size);
+
+/* The composite references' products (gemm_ref.h) on this GPU, for rows the CPU would take
+ * minutes over: the FP64 operands (their absolute values for magnitudes) uploaded, cuBLAS DGEMM
+ * (exact products, FP64 sums), the result downloaded, the bias added on the host. A failure's
+ * reason goes to why. */
+typedef struct {
+    cublasHandle_t cublas;
+    char *why;
+    size_t why_size;
+} mx_op_gpu_product;
+mx_ref_product mx_op_gpu_product_hook(mx_op_gpu_product *gpu);
 
 /* Copies count doubles from the host to a new device buffer (a CPU FP64 reference to compare
  * against on the GPU). */

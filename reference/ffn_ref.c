@@ -10,7 +10,8 @@
 
 int mx_ref_ffn_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_activation activation,
                    const double *x, const double *up, const double *up_bias, const double *down,
-                   const double *down_bias, const double *residual, double *y) {
+                   const double *down_bias, const double *residual, const mx_ref_product *product,
+                   double *y) {
     const int64_t up_n = activation == MX_ACT_SWIGLU || activation == MX_ACT_SWIGLU_GPTOSS
                              ? 2 * intermediate
                              : intermediate;
@@ -21,44 +22,32 @@ int mx_ref_ffn_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_activatio
         free(h);
         return -1;
     }
-    mx_ref_gemm_f64(m, up_n, hidden, x, up, NULL, u);
-    mx_ref_activation_f64(m, up_n, activation, u, up_bias, NULL, h);
-    mx_ref_gemm_f64(m, hidden, intermediate, h, down, down_bias, y);
-    if (residual)
+    int ok = mx_ref_product_run(product, m, up_n, hidden, x, up, NULL, 0, u) == 0;
+    if (ok) {
+        mx_ref_activation_f64(m, up_n, activation, u, up_bias, NULL, h);
+        ok = mx_ref_product_run(product, m, hidden, intermediate, h, down, down_bias, 0, y) == 0;
+    }
+    if (ok && residual)
         for (int64_t i = 0; i < m * hidden; i++) y[i] += residual[i];
     free(u);
     free(h);
-    return 0;
-}
-
-/* y = |x| . |w|^T + |bias|, the magnitudes of a product's terms (k a multiple of 4, as
- * mx_ref_gemm_f64's). */
-static void abs_gemm(int64_t m, int64_t n, int64_t k, const double *x, const double *w,
-                     const double *bias, double *y) {
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            const double *x_row = x + i * k, *w_row = w + j * k;
-            double sums[4] = {0.0, 0.0, 0.0, 0.0};
-            for (int64_t l = 0; l < k; l += 4)
-                for (int v = 0; v < 4; v++) sums[v] += fabs(x_row[l + v]) * fabs(w_row[l + v]);
-            y[i * n + j] = (sums[0] + sums[1]) + (sums[2] + sums[3]) + (bias ? fabs(bias[j]) : 0.0);
-        }
+    return ok ? 0 : -1;
 }
 
 int mx_ref_ffn_bound_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_activation activation,
                          const double *x, const double *up, const double *up_bias,
-                         const double *down, const mx_ref_ffn_rounding *rounding, double *magnitude,
-                         double *row_sums) {
+                         const double *down, const mx_ref_ffn_rounding *rounding,
+                         const mx_ref_product *product, double *magnitude, double *row_sums) {
     const int64_t up_n = MX_ACTIVATION_GATED(activation) ? 2 * intermediate : intermediate;
     const double u = rounding->unit, eta = rounding->underflow, c = rounding->factor;
     double *z = malloc((size_t)(m * up_n) * sizeof(double));
     double *dz = malloc((size_t)(m * up_n) * sizeof(double));
     double *h = malloc((size_t)(m * intermediate) * sizeof(double));
     double *dh = malloc((size_t)(m * intermediate) * sizeof(double));
-    int ok = z && dz && h && dh;
+    int ok = z && dz && h && dh &&
+             mx_ref_product_run(product, m, up_n, hidden, x, up, NULL, 0, z) == 0 &&
+             mx_ref_product_run(product, m, up_n, hidden, x, up, up_bias, 1, dz) == 0;
     if (ok) {
-        mx_ref_gemm_f64(m, up_n, hidden, x, up, NULL, z);
-        abs_gemm(m, up_n, hidden, x, up, up_bias, dz);
         for (int64_t i = 0; i < m; i++) {
             double x_sum = 0.0;
             for (int64_t l = 0; l < hidden; l++) x_sum += fabs(x[i * hidden + l]);
@@ -84,7 +73,7 @@ int mx_ref_ffn_bound_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_act
             }
             row_sums[i] = sum;
         }
-        abs_gemm(m, hidden, intermediate, h, down, NULL, magnitude);
+        ok = mx_ref_product_run(product, m, hidden, intermediate, h, down, NULL, 1, magnitude) == 0;
     }
     free(z);
     free(dz);

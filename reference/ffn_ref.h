@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "activation_types.h"
+#include "gemm_ref.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -13,11 +14,13 @@ extern "C" {
 
 /* x [m, hidden], up [up_n, hidden] (up_n = intermediate, or 2 x intermediate with interleaved
  * gate/linear rows for the gated units), down [hidden, intermediate], y [m, hidden]; up_bias
- * [up_n], down_bias [hidden] and residual [m, hidden] may be NULL. Returns 0, or -1 when out of
- * host memory (y untouched). */
+ * [up_n], down_bias [hidden] and residual [m, hidden] may be NULL. The two products run through
+ * product (gemm_ref.h; NULL: the CPU's), the activation on the CPU. Returns 0, or -1 when out of
+ * host memory or the product failed (y then holds nothing usable). */
 int mx_ref_ffn_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_activation activation,
                    const double *x, const double *up, const double *up_bias, const double *down,
-                   const double *down_bias, const double *residual, double *y);
+                   const double *down_bias, const double *residual, const mx_ref_product *product,
+                   double *y);
 
 /* The rounding a kernel's block may do, for mx_ref_ffn_bound_f64: the dtype's unit roundoff u and
  * half its smallest subnormal eta (it rounds the up product, the activation and y to it), the
@@ -40,12 +43,13 @@ typedef struct {
  * (mx_ref_activation_spread_f64) plus (u + MX_REF_FP32_EVALUATION) |h| + eta (FP32 evaluation,
  * rounding to the dtype); then m = sum_j (|h_j| + dh_j + dh_j / (c gamma_down)) |down_ij| and s =
  * sum_j (|h_j| + dh_j), so that c gamma_down m is the down sums' own error (on |h| + dh) plus sum_j
- * dh_j |down_ij|. magnitude [m, hidden], row_sums [m]. Returns 0, or -1 when out of host memory
- * (outputs untouched). */
+ * dh_j |down_ij|. magnitude [m, hidden], row_sums [m]. The products (values and magnitudes) run
+ * through product (NULL: the CPU's). Returns 0, or -1 when out of host memory or the product
+ * failed (the outputs then hold nothing usable). */
 int mx_ref_ffn_bound_f64(int64_t m, int64_t hidden, int64_t intermediate, mx_activation activation,
                          const double *x, const double *up, const double *up_bias,
-                         const double *down, const mx_ref_ffn_rounding *rounding, double *magnitude,
-                         double *row_sums);
+                         const double *down, const mx_ref_ffn_rounding *rounding,
+                         const mx_ref_product *product, double *magnitude, double *row_sums);
 
 #ifdef __cplusplus
 }

@@ -136,9 +136,9 @@ int mx_ref_moe_bound_f64(int64_t tokens, int64_t hidden, int64_t intermediate, i
         for (size_t i = 0; i < down_count; i++) down[i] = w2[(size_t)e * down_count + i];
         const double *b1_e = b1 ? b1 + e * up_rows : NULL, *b2_e = b2 ? b2 + e * hidden : NULL;
         ok = mx_ref_ffn_f64(count, hidden, intermediate, MX_ACT_SWIGLU_GPTOSS, xe, up, b1_e, down,
-                            b2_e, NULL, o) == 0 &&
+                            b2_e, NULL, NULL, o) == 0 &&
              mx_ref_ffn_bound_f64(count, hidden, intermediate, MX_ACT_SWIGLU_GPTOSS, xe, up, b1_e,
-                                  down, rounding, m, sums) == 0;
+                                  down, rounding, NULL, m, sums) == 0;
         for (int64_t q = 0; ok && q < count; q++) {
             const int64_t t = group[q] / topk;
             const double weight = expert_weights[group[q]];

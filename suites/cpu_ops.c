@@ -248,11 +248,12 @@ Test(cpu_ops, ffn_bound_holds_for_the_blocks_rounding_and_catches_a_wrong_row) {
             ffn_draw(&rng, bf16, down_bias, HIDDEN, 0);
             ffn_emulate(M, HIDDEN, N, act, bf16, x, up, up_bias, down, down_bias, x, y);
             cr_assert_eq(
-                mx_ref_ffn_f64(M, HIDDEN, N, act, x, up, up_bias, down, down_bias, x, exact), 0);
+                mx_ref_ffn_f64(M, HIDDEN, N, act, x, up, up_bias, down, down_bias, x, NULL, exact),
+                0);
             mx_elementwise_bound last;
             const mx_ref_ffn_rounding rounding = block_rounding(bf16, HIDDEN, N, &last);
             cr_assert_eq(mx_ref_ffn_bound_f64(M, HIDDEN, N, act, x, up, up_bias, down, &rounding,
-                                              magnitude, row_sums),
+                                              NULL, magnitude, row_sums),
                          0);
             char what[64];
             snprintf(what, sizeof what, "ffn %s %s", mx_activation_name(act),
@@ -260,6 +261,65 @@ Test(cpu_ops, ffn_bound_holds_for_the_blocks_rounding_and_catches_a_wrong_row) {
             expect_bound_judges(what, &last, y, x, exact, magnitude, row_sums, M, HIDDEN,
                                 bf16 ? 1.25 : 1.1);
         }
+}
+
+/* A product hook (gemm_ref.h) that records its calls and hands them to the CPU's, or fails. */
+typedef struct {
+    int calls, fail;
+    int64_t shapes[4][4]; /* m, n, k, magnitudes of the first four calls */
+} product_log;
+
+static int logged_product(void *context, int64_t m, int64_t n, int64_t k, const double *x,
+                          const double *w, const double *bias, int magnitudes, double *y) {
+    product_log *log = context;
+    if (log->calls < 4) {
+        const int64_t shape[4] = {m, n, k, magnitudes};
+        memcpy(log->shapes[log->calls], shape, sizeof shape);
+    }
+    log->calls++;
+    return log->fail ? -1 : mx_ref_product_run(NULL, m, n, k, x, w, bias, magnitudes, y);
+}
+
+/* The FFN references run every product through the hook the harness gives them (cuBLAS DGEMM on
+ * the GPU for large rows): the same bits as the CPU's products, each product asked for with its
+ * shape (values, or magnitudes for the bound), and a failing product fails the reference. */
+Test(cpu_ops, ffn_references_run_their_products_through_the_hook) {
+    enum { M = 2, HIDDEN = 32, N = 64 };
+    static double x[M * HIDDEN], up[2 * N * HIDDEN], up_bias[2 * N], down[HIDDEN * N],
+        y[2][M * HIDDEN], magnitude[2][M * HIDDEN], row_sums[2][M];
+    mx_rng rng = mx_rng_fresh();
+    ffn_draw(&rng, 0, x, M * HIDDEN, 0);
+    ffn_draw(&rng, 0, up, 2 * N * HIDDEN, 1);
+    ffn_draw(&rng, 0, up_bias, 2 * N, 0);
+    ffn_draw(&rng, 0, down, HIDDEN * N, 1);
+    mx_elementwise_bound last;
+    const mx_ref_ffn_rounding rounding = block_rounding(0, HIDDEN, N, &last);
+    product_log log = {0};
+    const mx_ref_product hook = {logged_product, &log};
+    for (int h = 0; h < 2; h++) {
+        cr_assert_eq(mx_ref_ffn_f64(M, HIDDEN, N, MX_ACT_SWIGLU, x, up, up_bias, down, NULL, x,
+                                    h ? &hook : NULL, y[h]),
+                     0);
+        cr_assert_eq(mx_ref_ffn_bound_f64(M, HIDDEN, N, MX_ACT_SWIGLU, x, up, up_bias, down,
+                                          &rounding, h ? &hook : NULL, magnitude[h], row_sums[h]),
+                     0);
+    }
+    cr_expect_eq(memcmp(y[0], y[1], sizeof y[0]), 0, "the block through the hook");
+    cr_expect_eq(memcmp(magnitude[0], magnitude[1], sizeof magnitude[0]), 0, "the magnitudes");
+    cr_expect_eq(memcmp(row_sums[0], row_sums[1], sizeof row_sums[0]), 0, "the row sums");
+    /* The block: up then down (values); the bound: up's values and magnitudes, down's magnitudes.
+     */
+    const int64_t expected[4][4] = {
+        {M, 2 * N, HIDDEN, 0}, {M, HIDDEN, N, 0}, {M, 2 * N, HIDDEN, 0}, {M, 2 * N, HIDDEN, 1}};
+    cr_expect_eq(log.calls, 5);
+    cr_expect_eq(memcmp(log.shapes, expected, sizeof expected), 0, "the products asked for");
+    log.fail = 1;
+    cr_expect_eq(
+        mx_ref_ffn_f64(M, HIDDEN, N, MX_ACT_SWIGLU, x, up, up_bias, down, NULL, x, &hook, y[1]),
+        -1);
+    cr_expect_eq(mx_ref_ffn_bound_f64(M, HIDDEN, N, MX_ACT_SWIGLU, x, up, up_bias, down, &rounding,
+                                      &hook, magnitude[1], row_sums[1]),
+                 -1);
 }
 
 /* The activations' spread (mx_ref_activation_spread_f64) bounds every move of the outputs found
