@@ -12,11 +12,9 @@
 #include "moe_ref.h"
 #include "op_util.h"
 
-/* The CPU FP64 reference runs when the row's expert products take at most this many
- * multiply-adds (about a second) ... */
-#define MOE_EXACT_MAX_MACS 1e9
-/* ... and the experts the row hits fit this many FP32 weights on the host (1 GB). */
-#define MOE_EXACT_MAX_HOST_WEIGHTS 2.5e8
+/* The FP64 reference runs when the experts a row can hit (min(experts, tokens x topk)) hold at
+ * most this many weights: their FP32 copies on the host (4 GB). */
+#define MOE_EXACT_MAX_WEIGHTS 1e9
 
 typedef struct {
     int64_t tokens, hidden, intermediate, experts, topk;
@@ -137,8 +135,9 @@ static void compact_rows(const double *all, const int32_t *used, int64_t used_co
 }
 
 /* y_exact: the GPU's routing (so that a near-tie cannot pick other experts than the kernels),
- * then mx_ref_moe_experts_f64 on the exactly dequantized weights of the experts it hits; and
- * the element-wise bound's magnitudes (mx_ref_moe_bound_f64). */
+ * then the layer in FP64 on the exactly dequantized weights of the experts it hits, with the
+ * element-wise bound's magnitudes (mx_ref_moe_bound_f64: the experts' products by cuBLAS DGEMM on
+ * this GPU, mx_op_gpu_product_hook; the rest on the CPU). */
 static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
     const int64_t pairs = p->tokens * p->topk, I = p->intermediate, hidden = p->hidden;
     void *logits = NULL;
@@ -175,17 +174,14 @@ static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
         }
         for (int64_t i = 0; i < pairs; i++) ids[i] = compact_index[ids[i]];
     }
-    /* Too many distinct experts for the host: no exact reference (rel_vs_exact is NaN). */
-    const bool fits = used_count * 3.0 * I * hidden <= MOE_EXACT_MAX_HOST_WEIGHTS;
-    ok = ok && (!fits ||
-                ((w1 = compact_experts(p->w1.exact, used, used_count, 2 * I * hidden, why,
-                                       why_size)) != NULL &&
-                 (w2 = compact_experts(p->w2.exact, used, used_count, hidden * I, why, why_size)) !=
-                     NULL &&
-                 mx_op_download_f64(&x, p->x, p->dtype, p->tokens * hidden, why, why_size) &&
-                 mx_op_download_f64(&b1, p->b1, p->dtype, p->experts * 2 * I, why, why_size) &&
-                 mx_op_download_f64(&b2, p->b2, p->dtype, p->experts * hidden, why, why_size)));
-    if (ok && fits) {
+    ok = ok &&
+         (w1 = compact_experts(p->w1.exact, used, used_count, 2 * I * hidden, why, why_size)) !=
+             NULL &&
+         (w2 = compact_experts(p->w2.exact, used, used_count, hidden * I, why, why_size)) != NULL &&
+         mx_op_download_f64(&x, p->x, p->dtype, p->tokens * hidden, why, why_size) &&
+         mx_op_download_f64(&b1, p->b1, p->dtype, p->experts * 2 * I, why, why_size) &&
+         mx_op_download_f64(&b2, p->b2, p->dtype, p->experts * hidden, why, why_size);
+    if (ok) {
         b1_used = malloc((size_t)(used_count * 2 * I) * sizeof *b1_used);
         b2_used = malloc((size_t)(used_count * hidden) * sizeof *b2_used);
         y = malloc((size_t)(p->tokens * hidden) * sizeof *y);
@@ -194,22 +190,27 @@ static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
         ok = (b1_used && b2_used && y && magnitude && row_sums) ||
              mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
     }
-    if (ok && fits) {
+    mx_op_gpu_product gpu = {NULL, why, why_size};
+    ok = ok && (cublasCreate(&gpu.cublas) == CUBLAS_STATUS_SUCCESS ||
+                mx_op_failed(why, why_size, "cublasCreate", "failed"));
+    const mx_ref_product product = mx_op_gpu_product_hook(&gpu);
+    if (ok) {
         compact_rows(b1, used, used_count, 2 * I, b1_used);
         compact_rows(b2, used, used_count, hidden, b2_used);
-        mx_ref_moe_experts_f64(p->tokens, hidden, I, p->topk, x, w1, b1_used, w2, b2_used, ids,
-                               weights, NULL, NULL, y);
         const mx_elementwise_bound first = mx_elementwise_bound_for(p->dtype, hidden);
         const mx_ref_ffn_rounding rounding = {first.unit, first.underflow, first.factor,
                                               first.gamma,
                                               mx_elementwise_bound_for(p->dtype, I).gamma};
+        why[0] = '\0'; /* a failed product says why there */
         ok = (mx_ref_moe_bound_f64(p->tokens, hidden, I, p->topk, used_count, x, w1, b1_used, w2,
-                                   b2_used, ids, weights, &rounding, magnitude, row_sums) == 0 ||
-              mx_op_failed(why, why_size, "FP64 reference", "out of host memory")) &&
+                                   b2_used, ids, weights, &rounding, &product, y, magnitude,
+                                   row_sums) == 0 ||
+              (!why[0] && mx_op_failed(why, why_size, "FP64 reference", "out of host memory"))) &&
              mx_op_upload_f64(&p->y_exact, y, p->tokens * hidden, why, why_size) &&
              mx_op_upload_f64(&p->y_magnitude, magnitude, p->tokens * hidden, why, why_size) &&
              mx_op_upload_f64(&p->row_sums, row_sums, p->tokens, why, why_size);
     }
+    if (gpu.cublas) cublasDestroy(gpu.cublas);
     void *device_buffers[] = {logits, ids_device, weights_device};
     for (size_t i = 0; i < sizeof device_buffers / sizeof device_buffers[0]; i++)
         cudaFree(device_buffers[i]);
@@ -243,7 +244,8 @@ static bool moe_setup(const mx_sweep_row *row, void **out, char *why, size_t why
     p->dtype = mx_op_row_dtype(row);
     const int64_t E = p->experts, I = p->intermediate, hidden = p->hidden;
     const int64_t y_count = p->tokens * hidden;
-    const bool exact = (double)p->tokens * p->topk * 3.0 * I * hidden <= MOE_EXACT_MAX_MACS;
+    const double reachable = (double)(E < p->tokens * p->topk ? E : p->tokens * p->topk);
+    const bool exact = reachable * 3.0 * I * hidden <= MOE_EXACT_MAX_WEIGHTS;
     mx_moe_problem shape = {.tokens = p->tokens,
                             .hidden = hidden,
                             .intermediate = I,

@@ -107,7 +107,8 @@ int mx_ref_moe_bound_f64(int64_t tokens, int64_t hidden, int64_t intermediate, i
                          int64_t experts, const double *x, const float *w1, const double *b1,
                          const float *w2, const double *b2, const int32_t *expert_ids,
                          const double *expert_weights, const mx_ref_ffn_rounding *rounding,
-                         double *magnitude, double *row_sums) {
+                         const mx_ref_product *product, double *y, double *magnitude,
+                         double *row_sums) {
     const int64_t up_rows = 2 * intermediate, pairs = tokens * topk;
     const size_t up_count = (size_t)(up_rows * hidden),
                  down_count = (size_t)(hidden * intermediate);
@@ -122,6 +123,7 @@ int mx_ref_moe_bound_f64(int64_t tokens, int64_t hidden, int64_t intermediate, i
     if (ok) {
         memset(magnitude, 0, (size_t)(tokens * hidden) * sizeof *magnitude);
         memset(row_sums, 0, (size_t)tokens * sizeof *row_sums);
+        if (y) memset(y, 0, (size_t)(tokens * hidden) * sizeof *y);
     }
     /* One expert at a time: its pairs' token rows through its block, in FP64 weights. */
     for (int64_t e = 0; ok && e < experts; e++) {
@@ -136,9 +138,9 @@ int mx_ref_moe_bound_f64(int64_t tokens, int64_t hidden, int64_t intermediate, i
         for (size_t i = 0; i < down_count; i++) down[i] = w2[(size_t)e * down_count + i];
         const double *b1_e = b1 ? b1 + e * up_rows : NULL, *b2_e = b2 ? b2 + e * hidden : NULL;
         ok = mx_ref_ffn_f64(count, hidden, intermediate, MX_ACT_SWIGLU_GPTOSS, xe, up, b1_e, down,
-                            b2_e, NULL, NULL, o) == 0 &&
+                            b2_e, NULL, product, o) == 0 &&
              mx_ref_ffn_bound_f64(count, hidden, intermediate, MX_ACT_SWIGLU_GPTOSS, xe, up, b1_e,
-                                  down, rounding, NULL, m, sums) == 0;
+                                  down, rounding, product, m, sums) == 0;
         for (int64_t q = 0; ok && q < count; q++) {
             const int64_t t = group[q] / topk;
             const double weight = expert_weights[group[q]];
@@ -146,6 +148,7 @@ int mx_ref_moe_bound_f64(int64_t tokens, int64_t hidden, int64_t intermediate, i
                 const double stored =
                     rounding->unit * fabs(o[q * hidden + c]) + rounding->underflow;
                 magnitude[t * hidden + c] += weight * (m[q * hidden + c] + stored * per_gamma);
+                if (y) y[t * hidden + c] += weight * o[q * hidden + c];
             }
             row_sums[t] += weight * sums[q];
         }

@@ -48,12 +48,17 @@ void mx_ref_moe_experts_f64(int64_t tokens, int64_t hidden, int64_t intermediate
  * expert block is bounded as an FFN block's (mx_ref_ffn_bound_f64, its o rounded to the dtype
  * too), and the combine's weights carry those bounds into the token's: magnitude[t, c] = sum_s
  * w_s (m_s[c] + (u |o_s[c]| + eta) / (c gamma_down)), row_sums[t] = sum_s w_s s_s. experts: how
- * many experts w1, w2, b1 and b2 hold. Returns 0, or -1 when out of host memory. */
+ * many experts w1, w2, b1 and b2 hold. The experts' blocks run through mx_ref_ffn_f64 and
+ * mx_ref_ffn_bound_f64 with product (NULL: the CPU's products), one expert at a time; y (when not
+ * NULL) gets the layer's output from those blocks, sum_s w_s o_s (no residual): the value of
+ * mx_ref_moe_experts_f64 without store, up to the order of FP64 sums. Returns 0, or -1 when out of
+ * host memory or a product failed. */
 int mx_ref_moe_bound_f64(int64_t tokens, int64_t hidden, int64_t intermediate, int64_t topk,
                          int64_t experts, const double *x, const float *w1, const double *b1,
                          const float *w2, const double *b2, const int32_t *expert_ids,
                          const double *expert_weights, const mx_ref_ffn_rounding *rounding,
-                         double *magnitude, double *row_sums);
+                         const mx_ref_product *product, double *y, double *magnitude,
+                         double *row_sums);
 
 #ifdef __cplusplus
 }

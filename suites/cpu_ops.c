@@ -357,7 +357,8 @@ Test(cpu_ops, activation_spread_bounds_every_perturbation) {
 
 /* The MoE layer's bound (mx_ref_moe_bound_f64): 4 tokens over 3 gpt-oss experts (2880
  * intermediate values), top-2 with fresh routing weights, each slot's block as the kernels round
- * it (its o stored in the dtype), combined in FP32: every element within it, and each token's row
+ * it (its o stored in the dtype), combined in FP32: the bound's y is the layer's FP64 value, every
+ * element within the bound, and each token's row
  * 10 % wrong caught in FP16 (2.5-4x over the bound); BF16 from about 20 % (25 % scores
  * 1.2-1.4x): asserted at 30 %. */
 Test(cpu_ops, moe_bound_holds_for_the_layers_rounding_and_catches_a_wrong_row) {
@@ -399,9 +400,14 @@ Test(cpu_ops, moe_bound_holds_for_the_layers_rounding_and_catches_a_wrong_row) {
                                exact);
         mx_elementwise_bound last;
         const mx_ref_ffn_rounding rounding = block_rounding(bf16, HIDDEN, N, &last);
+        static double bound_y[T * HIDDEN];
         cr_assert_eq(mx_ref_moe_bound_f64(T, HIDDEN, N, K, E, x, up32, b1, down32, b2, ids, weights,
-                                          &rounding, magnitude, row_sums),
+                                          &rounding, NULL, bound_y, magnitude, row_sums),
                      0);
+        /* Its y (the harness's exact output) is the layer's FP64 value, up to the sums' order. */
+        for (int i = 0; i < T * HIDDEN; i++)
+            cr_assert(fabs(bound_y[i] - exact[i]) <= 1e-12 * (fabs(exact[i]) + 1.0),
+                      "y %d: %.17g, the layer's %.17g", i, bound_y[i], exact[i]);
         expect_bound_judges(bf16 ? "moe bf16" : "moe f16", &last, y, NULL, exact, magnitude,
                             row_sums, T, HIDDEN, bf16 ? 1.3 : 1.1);
     }
