@@ -86,8 +86,7 @@ static bool ffn_exact(ffn_state *p, char *why, size_t why_size) {
               mx_op_download_f64(&up_bias, p->up_bias, f->dtype, up_n, why, why_size) &&
               mx_op_download_f64(&down_bias, p->down_bias, f->dtype, f->hidden, why, why_size);
     mx_op_gpu_product gpu = {NULL, why, why_size};
-    ok = ok && (cublasCreate(&gpu.cublas) == CUBLAS_STATUS_SUCCESS ||
-                mx_op_failed(why, why_size, "cublasCreate", "failed"));
+    ok = ok && mx_op_gpu_product_open(&gpu, why, why_size);
     const mx_ref_product product = mx_op_gpu_product_hook(&gpu);
     if (ok) {
         const mx_elementwise_bound first = mx_elementwise_bound_for(f->dtype, f->hidden);
@@ -105,7 +104,7 @@ static bool ffn_exact(ffn_state *p, char *why, size_t why_size) {
                                    down, &rounding, &product, magnitude, row_sums) == 0) ||
              (!why[0] && mx_op_failed(why, why_size, "FP64 reference", "out of host memory"));
     }
-    if (gpu.cublas) cublasDestroy(gpu.cublas);
+    mx_op_gpu_product_close(&gpu);
     ok = ok && mx_op_upload_f64(&p->y_exact, y, f->m * f->hidden, why, why_size) &&
          mx_op_upload_f64(&p->y_magnitude, magnitude, f->m * f->hidden, why, why_size) &&
          mx_op_upload_f64(&p->row_sums, row_sums, f->m, why, why_size);

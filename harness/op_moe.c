@@ -13,7 +13,8 @@
 #include "op_util.h"
 
 /* The FP64 reference runs when the experts a row can hit (min(experts, tokens x topk)) hold at
- * most this many weights: their FP32 copies on the host (4 GB). */
+ * most this many weights: their FP32 copies on the host (4 GB; one expert's FP64 working buffers
+ * and the tokens' come on top, about 1 GB at gpt-oss sizes). */
 #define MOE_EXACT_MAX_WEIGHTS 1e9
 
 typedef struct {
@@ -191,8 +192,7 @@ static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
              mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
     }
     mx_op_gpu_product gpu = {NULL, why, why_size};
-    ok = ok && (cublasCreate(&gpu.cublas) == CUBLAS_STATUS_SUCCESS ||
-                mx_op_failed(why, why_size, "cublasCreate", "failed"));
+    ok = ok && mx_op_gpu_product_open(&gpu, why, why_size);
     const mx_ref_product product = mx_op_gpu_product_hook(&gpu);
     if (ok) {
         compact_rows(b1, used, used_count, 2 * I, b1_used);
@@ -210,7 +210,7 @@ static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
              mx_op_upload_f64(&p->y_magnitude, magnitude, p->tokens * hidden, why, why_size) &&
              mx_op_upload_f64(&p->row_sums, row_sums, p->tokens, why, why_size);
     }
-    if (gpu.cublas) cublasDestroy(gpu.cublas);
+    mx_op_gpu_product_close(&gpu);
     void *device_buffers[] = {logits, ids_device, weights_device};
     for (size_t i = 0; i < sizeof device_buffers / sizeof device_buffers[0]; i++)
         cudaFree(device_buffers[i]);

@@ -427,6 +427,18 @@ static int gpu_product(void *context, int64_t m, int64_t n, int64_t k, const dou
     return ok ? 0 : -1;
 }
 
+bool mx_op_gpu_product_open(mx_op_gpu_product *gpu, char *why, size_t why_size) {
+    *gpu = (mx_op_gpu_product){NULL, why, why_size};
+    if (cublasCreate(&gpu->cublas) == CUBLAS_STATUS_SUCCESS) return true;
+    gpu->cublas = NULL;
+    return mx_op_failed(why, why_size, "cublasCreate", "failed");
+}
+
+void mx_op_gpu_product_close(mx_op_gpu_product *gpu) {
+    if (gpu->cublas) cublasDestroy(gpu->cublas);
+    gpu->cublas = NULL;
+}
+
 mx_ref_product mx_op_gpu_product_hook(mx_op_gpu_product *gpu) {
     return (mx_ref_product){gpu_product, gpu};
 }

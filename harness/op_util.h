@@ -137,6 +137,9 @@ typedef struct {
     char *why;
     size_t why_size;
 } mx_op_gpu_product;
+/* Opens gpu: its cuBLAS handle, failures' reasons to why. false with why set (gpu->cublas NULL). */
+bool mx_op_gpu_product_open(mx_op_gpu_product *gpu, char *why, size_t why_size);
+void mx_op_gpu_product_close(mx_op_gpu_product *gpu);
 mx_ref_product mx_op_gpu_product_hook(mx_op_gpu_product *gpu);
 
 /* Copies count doubles from the host to a new device buffer (a CPU FP64 reference to compare

@@ -335,8 +335,9 @@ extern "C" mx_status mx_moe_context_create(mx_moe_context **context) {
         error = cudaMalloc((void **)&created->arrivals, sizeof *created->arrivals);
         if (error != cudaSuccess) created->arrivals = NULL;
     }
-    if (status == MX_OK && error == cudaSuccess)
+    if (status == MX_OK && error == cudaSuccess) /* zero before any stream's first launch */
         error = cudaMemset(created->arrivals, 0, sizeof *created->arrivals);
+    if (status == MX_OK && error == cudaSuccess) error = cudaDeviceSynchronize();
     if (status == MX_OK && error != cudaSuccess) {
         status = mx_cuda_fail(error, "mx_moe_context_create", __FILE__, __LINE__);
     }

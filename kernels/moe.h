@@ -73,7 +73,8 @@ typedef struct {
 
 /* Owns a GEMM context, a cuBLAS handle (router above 64 tokens, reference GEMMs), a pinned buffer
  * for the per-expert counts, an event and the router kernel's arrival counter (4 device bytes).
- * One per thread, one call in flight at a time (mx_moe_route included). */
+ * One per thread, one call in flight at a time (mx_moe_route included); creating one waits for
+ * the device once (the counter is zeroed before any stream can launch). */
 typedef struct mx_moe_context mx_moe_context;
 
 mx_status mx_moe_context_create(mx_moe_context **context);

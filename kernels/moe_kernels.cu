@@ -281,7 +281,7 @@ static __global__ void __launch_bounds__(MX_ROUTER_WARPS * 32)
 /* Copies token rows of x into the grouped buffer, 16 bytes per thread. With order (host-count
  * path): row i of x_grouped is pair order[i] = t * topk + slot, and slot_position[pair] = i is
  * recorded for the combine. Without (device-count path): pair i goes to the row
- * slot_position[i] that the group kernel chose. */
+ * slot_position[i] that the grouping chose. */
 static __global__ void mx_moe_gather_kernel(const uint4 *x, const int32_t *order, int64_t pairs,
                                             int topk, int64_t row_chunks, int32_t *slot_position,
                                             uint4 *x_grouped) {
@@ -512,7 +512,7 @@ static void mx_moe_batched_gemms(const mx_moe_problem *problem, const mx_moe_lay
     mlp2->y = workspace + layout->o;
 }
 
-/* The FP16 reference's operands for the group kernel (w1 set, device-count path), or none. */
+/* The FP16 reference's operands for the grouping (w1 set, device-count path), or none. */
 static mx_moe_dense_batch mx_moe_dense_operands(const mx_moe_problem *problem, const void *w1,
                                                 const void *w2, const mx_moe_layout *layout,
                                                 char *workspace) {
@@ -539,7 +539,7 @@ static mx_moe_dense_batch mx_moe_dense_operands(const mx_moe_problem *problem, c
 }
 
 /* The FP16 reference's device-count path after grouping and gathering: per projection ONE
- * cublasGemmBatchedEx over dense_batch experts (pointer arrays from the group kernel), each
+ * cublasGemmBatchedEx over dense_batch experts (pointer arrays from the grouping), each
  * m = tokens (the padded rows; cuBLAS takes host sizes only), then the SwiGLU with b1 on the
  * routed rows between them. Row-major Y_e = X_e W_e^T as column-major Y_e^T = W_e^T X_e^T:
  * W_e [n, k] row-major is column-major k x n (op T, lda = k), X_e's rows are k x tokens
@@ -552,7 +552,7 @@ static mx_status mx_moe_dense_batched(mx_moe_context *context, const mx_moe_prob
     const cudaDataType type = problem->dtype == MX_BF16 ? CUDA_R_16BF : CUDA_R_16F;
     const float alpha = 1.0f, beta = 0.0f;
     void **pointers = (void **)(workspace + layout->pointers);
-    /* [6][batch] as the group kernel wrote them: weights, input rows, output rows, twice. */
+    /* [6][batch] as the grouping wrote them: weights, input rows, output rows, twice. */
     const void *const *weights1 = (const void *const *)pointers, *const *in1 = weights1 + batch;
     const void *const *weights2 = weights1 + 3 * batch, *const *in2 = weights1 + 4 * batch;
     void *const *out1 = pointers + 2 * batch, *const *out2 = pointers + 5 * batch;

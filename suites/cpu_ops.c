@@ -263,21 +263,23 @@ Test(cpu_ops, ffn_bound_holds_for_the_blocks_rounding_and_catches_a_wrong_row) {
         }
 }
 
-/* A product hook (gemm_ref.h) that records its calls and hands them to the CPU's, or fails. */
+/* A product hook (gemm_ref.h) that records its calls and hands them to the CPU's, failing the
+ * call numbered fail_at (from 1; 0 never). */
 typedef struct {
-    int calls, fail;
-    int64_t shapes[4][4]; /* m, n, k, magnitudes of the first four calls */
+    int calls, fail_at;
+    int64_t shapes[8][4]; /* m, n, k, magnitudes of the first eight calls */
 } product_log;
 
 static int logged_product(void *context, int64_t m, int64_t n, int64_t k, const double *x,
                           const double *w, const double *bias, int magnitudes, double *y) {
     product_log *log = context;
-    if (log->calls < 4) {
+    if (log->calls < 8) {
         const int64_t shape[4] = {m, n, k, magnitudes};
         memcpy(log->shapes[log->calls], shape, sizeof shape);
     }
     log->calls++;
-    return log->fail ? -1 : mx_ref_product_run(NULL, m, n, k, x, w, bias, magnitudes, y);
+    if (log->calls == log->fail_at) return -1;
+    return mx_ref_product_run(NULL, m, n, k, x, w, bias, magnitudes, y);
 }
 
 /* The FFN references run every product through the hook the harness gives them (cuBLAS DGEMM on
@@ -307,19 +309,25 @@ Test(cpu_ops, ffn_references_run_their_products_through_the_hook) {
     cr_expect_eq(memcmp(y[0], y[1], sizeof y[0]), 0, "the block through the hook");
     cr_expect_eq(memcmp(magnitude[0], magnitude[1], sizeof magnitude[0]), 0, "the magnitudes");
     cr_expect_eq(memcmp(row_sums[0], row_sums[1], sizeof row_sums[0]), 0, "the row sums");
-    /* The block: up then down (values); the bound: up's values and magnitudes, down's magnitudes.
-     */
-    const int64_t expected[4][4] = {
-        {M, 2 * N, HIDDEN, 0}, {M, HIDDEN, N, 0}, {M, 2 * N, HIDDEN, 0}, {M, 2 * N, HIDDEN, 1}};
+    /* The block: up, down; the bound: up's values and magnitudes, down's magnitudes. */
+    const int64_t expected[5][4] = {{M, 2 * N, HIDDEN, 0},
+                                    {M, HIDDEN, N, 0},
+                                    {M, 2 * N, HIDDEN, 0},
+                                    {M, 2 * N, HIDDEN, 1},
+                                    {M, HIDDEN, N, 1}};
     cr_expect_eq(log.calls, 5);
     cr_expect_eq(memcmp(log.shapes, expected, sizeof expected), 0, "the products asked for");
-    log.fail = 1;
-    cr_expect_eq(
-        mx_ref_ffn_f64(M, HIDDEN, N, MX_ACT_SWIGLU, x, up, up_bias, down, NULL, x, &hook, y[1]),
-        -1);
-    cr_expect_eq(mx_ref_ffn_bound_f64(M, HIDDEN, N, MX_ACT_SWIGLU, x, up, up_bias, down, &rounding,
-                                      &hook, magnitude[1], row_sums[1]),
-                 -1);
+    for (int fail_at = 1; fail_at <= 3; fail_at++) { /* each product of each reference fails it */
+        log = (product_log){.fail_at = fail_at};
+        if (fail_at <= 2)
+            cr_expect_eq(mx_ref_ffn_f64(M, HIDDEN, N, MX_ACT_SWIGLU, x, up, up_bias, down, NULL, x,
+                                        &hook, y[1]),
+                         -1, "the block's product %d failed", fail_at);
+        log = (product_log){.fail_at = fail_at};
+        cr_expect_eq(mx_ref_ffn_bound_f64(M, HIDDEN, N, MX_ACT_SWIGLU, x, up, up_bias, down,
+                                          &rounding, &hook, magnitude[1], row_sums[1]),
+                     -1, "the bound's product %d failed", fail_at);
+    }
 }
 
 /* The activations' spread (mx_ref_activation_spread_f64) bounds every move of the outputs found
