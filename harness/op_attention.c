@@ -107,17 +107,6 @@ static bool attention_dense(attention_problem *p, const void *qkv_weight, const 
                        why, why_size, "FP16 reference attention");
 }
 
-/* y64[m, n] = x64[m, k] . w64[n, k]^T with cuBLAS DGEMM (exact products, FP64 sums). */
-static bool attention_dgemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t k,
-                            const double *x64, const double *w64, double *y64, char *why,
-                            size_t why_size) {
-    double one = 1.0, zero = 0.0;
-    cublasStatus_t status = cublasDgemm(cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)m, (int)k,
-                                        &one, w64, (int)k, x64, (int)k, &zero, y64, (int)n);
-    return status == CUBLAS_STATUS_SUCCESS ||
-           mx_op_failed(why, why_size, "cublasDgemm", cublasGetStatusString(status));
-}
-
 typedef mx_status (*attention_widen_fn)(const void *src, mx_dtype src_dtype, int64_t count,
                                         double *dst, cudaStream_t stream);
 
@@ -159,7 +148,7 @@ static bool attention_bound(attention_problem *p, cublasHandle_t cublas, double 
     bool ok = (size && x && x_sums && sums && terms) ||
               mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
     ok = ok && attention_widen(p, mx_bench_widen_abs, x64, w_qkv64, w_o64, why, why_size) &&
-         attention_dgemm(cublas, tokens, rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
+         mx_op_dgemm(cublas, tokens, rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
          mx_op_cuda_ok(cudaMemcpy(size, qkv64, (size_t)(tokens * rows) * 8, cudaMemcpyDeviceToHost),
                        why, why_size, "FP64 reference download") &&
          mx_op_cuda_ok(cudaMemcpy(x, x64, (size_t)(tokens * s->hidden) * 8, cudaMemcpyDeviceToHost),
@@ -177,8 +166,8 @@ static bool attention_bound(attention_problem *p, cublasHandle_t cublas, double 
              why_size, "FP64 reference upload") &&
          mx_op_allocate((void **)&p->y_magnitude, tokens * s->hidden * 8.0, why, why_size,
                         "FP64 reference magnitudes") &&
-         attention_dgemm(cublas, tokens, s->hidden, q_width, ctx64, w_o64, p->y_magnitude, why,
-                         why_size) &&
+         mx_op_dgemm(cublas, tokens, s->hidden, q_width, ctx64, w_o64, p->y_magnitude, why,
+                     why_size) &&
          mx_op_upload_f64(&p->row_sums, sums, tokens, why, why_size);
     void *host[] = {size, x, x_sums, sums, terms};
     for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
@@ -210,7 +199,7 @@ static bool attention_exact(attention_problem *p, char *why, size_t why_size) {
         mx_op_allocate((void **)&p->y_exact, tokens * s->hidden * 8.0, why, why_size,
                        "FP64 reference output") &&
         attention_widen(p, mx_bench_widen, x64, w_qkv64, w_o64, why, why_size) &&
-        attention_dgemm(cublas, tokens, qkv_rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
+        mx_op_dgemm(cublas, tokens, qkv_rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
         mx_op_cuda_ok(
             cudaMemcpy(qkv, qkv64, (size_t)(tokens * qkv_rows) * 8, cudaMemcpyDeviceToHost), why,
             why_size, "FP64 reference download") &&
@@ -220,8 +209,7 @@ static bool attention_exact(attention_problem *p, char *why, size_t why_size) {
         mx_op_cuda_ok(
             cudaMemcpy(ctx64, ctx, (size_t)(tokens * q_width) * 8, cudaMemcpyHostToDevice), why,
             why_size, "FP64 reference upload") &&
-        attention_dgemm(cublas, tokens, s->hidden, q_width, ctx64, w_o64, p->y_exact, why,
-                        why_size) &&
+        mx_op_dgemm(cublas, tokens, s->hidden, q_width, ctx64, w_o64, p->y_exact, why, why_size) &&
         attention_bound(p, cublas, x64, w_qkv64, w_o64, qkv64, ctx64, qkv, ctx, why, why_size) &&
         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 reference");
     void *buffers[] = {x64, w_qkv64, w_o64, qkv64, ctx64};

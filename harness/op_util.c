@@ -396,11 +396,16 @@ bool mx_op_exact_product(cublasHandle_t cublas, const void *x, mx_dtype dtype, c
     return ok;
 }
 
+bool mx_op_dgemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t k, const double *x64,
+                 const double *w64, double *y64, char *why, size_t why_size) {
+    const product_shape s = {cublas, m, n, k, 1};
+    return product_f64(&s, x64, w64, y64, why, why_size);
+}
+
 /* mx_ref_product's run on the GPU (context: an mx_op_gpu_product). */
 static int gpu_product(void *context, int64_t m, int64_t n, int64_t k, const double *x,
                        const double *w, const double *bias, int magnitudes, double *y) {
     const mx_op_gpu_product *gpu = context;
-    const product_shape s = {gpu->cublas, m, n, k, 1};
     double *abs_x = NULL, *abs_w = NULL, *x64 = NULL, *w64 = NULL, *y64 = NULL;
     if (magnitudes) {
         abs_x = malloc((size_t)(m * k) * sizeof *abs_x);
@@ -414,7 +419,7 @@ static int gpu_product(void *context, int64_t m, int64_t n, int64_t k, const dou
         mx_op_upload_f64(&x64, magnitudes ? abs_x : x, m * k, gpu->why, gpu->why_size) &&
         mx_op_upload_f64(&w64, magnitudes ? abs_w : w, n * k, gpu->why, gpu->why_size) &&
         mx_op_allocate((void **)&y64, m * n * 8.0, gpu->why, gpu->why_size, "FP64 reference") &&
-        product_f64(&s, x64, w64, y64, gpu->why, gpu->why_size) &&
+        mx_op_dgemm(gpu->cublas, m, n, k, x64, w64, y64, gpu->why, gpu->why_size) &&
         mx_op_cuda_ok(cudaMemcpy(y, y64, (size_t)(m * n) * 8, cudaMemcpyDeviceToHost), gpu->why,
                       gpu->why_size, "FP64 reference download");
     for (int64_t i = 0; ok && bias && i < m; i++)

@@ -128,6 +128,10 @@ bool mx_op_exact_product(cublasHandle_t cublas, const void *x, mx_dtype dtype, c
                          int64_t m, int64_t n, int64_t k, int64_t batch, double **exact,
                          double **magnitude, double **row_sums, char *why, size_t why_size);
 
+/* y64[m, n] = x64[m, k] . w64[n, k]^T on the device by cuBLAS DGEMM (exact products, FP64 sums). */
+bool mx_op_dgemm(cublasHandle_t cublas, int64_t m, int64_t n, int64_t k, const double *x64,
+                 const double *w64, double *y64, char *why, size_t why_size);
+
 /* The composite references' products (gemm_ref.h) on this GPU, for rows the CPU would take
  * minutes over: the FP64 operands (their absolute values for magnitudes) uploaded, cuBLAS DGEMM
  * (exact products, FP64 sums), the result downloaded, the bias added on the host. A failure's
