@@ -12,10 +12,10 @@
 #include "moe_ref.h"
 #include "op_util.h"
 
-/* The FP64 reference runs when the experts a row can hit (min(experts, tokens x topk)) hold at
- * most this many weights: their FP32 copies on the host (4 GB; one expert's FP64 working buffers
- * and the tokens' come on top, about 1 GB at gpt-oss sizes). */
-#define MOE_EXACT_MAX_WEIGHTS 1e9
+/* The FP64 reference takes the experts a row hits in groups of at most this many weights: their
+ * FP32 copies on the host (4 GB; one expert's FP64 working buffers and the tokens' come on top,
+ * about 1 GB at gpt-oss sizes). */
+#define MOE_EXACT_GROUP_WEIGHTS 1e9
 
 typedef struct {
     int64_t tokens, hidden, intermediate, experts, topk;
@@ -136,9 +136,10 @@ static void compact_rows(const double *all, const int32_t *used, int64_t used_co
 }
 
 /* y_exact: the GPU's routing (so that a near-tie cannot pick other experts than the kernels),
- * then the layer in FP64 on the exactly dequantized weights of the experts it hits, with the
- * element-wise bound's magnitudes (mx_ref_moe_bound_f64: the experts' products by cuBLAS DGEMM on
- * this GPU, mx_op_gpu_product_hook; the rest on the CPU). */
+ * then the layer in FP64 on the exactly dequantized weights of the experts it hits (a group of
+ * them at a time, MOE_EXACT_GROUP_WEIGHTS), with the element-wise bound's magnitudes
+ * (mx_ref_moe_bound_f64: the experts' products by cuBLAS DGEMM on this GPU, mx_op_gpu_product_hook;
+ * the rest on the CPU). */
 static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
     const int64_t pairs = p->tokens * p->topk, I = p->intermediate, hidden = p->hidden;
     void *logits = NULL;
@@ -150,6 +151,7 @@ static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
     double *x = NULL, *b1 = NULL, *b2 = NULL, *b1_used = NULL, *b2_used = NULL, *y = NULL,
            *magnitude = NULL, *row_sums = NULL;
     float *w1 = NULL, *w2 = NULL;
+    int32_t *group_ids = NULL;
     mx_moe_problem problem = moe_view(p);
     bool ok = (ids && used && compact_index && weights32 && weights) ||
               mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
@@ -175,20 +177,17 @@ static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
         }
         for (int64_t i = 0; i < pairs; i++) ids[i] = compact_index[ids[i]];
     }
-    ok = ok &&
-         (w1 = compact_experts(p->w1.exact, used, used_count, 2 * I * hidden, why, why_size)) !=
-             NULL &&
-         (w2 = compact_experts(p->w2.exact, used, used_count, hidden * I, why, why_size)) != NULL &&
-         mx_op_download_f64(&x, p->x, p->dtype, p->tokens * hidden, why, why_size) &&
+    ok = ok && mx_op_download_f64(&x, p->x, p->dtype, p->tokens * hidden, why, why_size) &&
          mx_op_download_f64(&b1, p->b1, p->dtype, p->experts * 2 * I, why, why_size) &&
          mx_op_download_f64(&b2, p->b2, p->dtype, p->experts * hidden, why, why_size);
     if (ok) {
         b1_used = malloc((size_t)(used_count * 2 * I) * sizeof *b1_used);
         b2_used = malloc((size_t)(used_count * hidden) * sizeof *b2_used);
-        y = malloc((size_t)(p->tokens * hidden) * sizeof *y);
-        magnitude = malloc((size_t)(p->tokens * hidden) * sizeof *magnitude);
-        row_sums = malloc((size_t)p->tokens * sizeof *row_sums);
-        ok = (b1_used && b2_used && y && magnitude && row_sums) ||
+        group_ids = malloc((size_t)pairs * sizeof *group_ids);
+        y = calloc((size_t)(p->tokens * hidden), sizeof *y);
+        magnitude = calloc((size_t)(p->tokens * hidden), sizeof *magnitude);
+        row_sums = calloc((size_t)p->tokens, sizeof *row_sums);
+        ok = (b1_used && b2_used && group_ids && y && magnitude && row_sums) ||
              mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
     }
     mx_op_gpu_product gpu = {NULL, why, why_size};
@@ -197,26 +196,41 @@ static bool exact_reference(moe_problem *p, char *why, size_t why_size) {
     if (ok) {
         compact_rows(b1, used, used_count, 2 * I, b1_used);
         compact_rows(b2, used, used_count, hidden, b2_used);
-        const mx_elementwise_bound first = mx_elementwise_bound_for(p->dtype, hidden);
-        const mx_ref_ffn_rounding rounding = {first.unit, first.underflow, first.factor,
-                                              first.gamma,
-                                              mx_elementwise_bound_for(p->dtype, I).gamma};
-        why[0] = '\0'; /* a failed product says why there */
-        ok = (mx_ref_moe_bound_f64(p->tokens, hidden, I, p->topk, used_count, x, w1, b1_used, w2,
-                                   b2_used, ids, weights, &rounding, &product, y, magnitude,
-                                   row_sums) == 0 ||
-              (!why[0] && mx_op_failed(why, why_size, "FP64 reference", "out of host memory"))) &&
-             mx_op_upload_f64(&p->y_exact, y, p->tokens * hidden, why, why_size) &&
-             mx_op_upload_f64(&p->y_magnitude, magnitude, p->tokens * hidden, why, why_size) &&
-             mx_op_upload_f64(&p->row_sums, row_sums, p->tokens, why, why_size);
     }
+    const mx_elementwise_bound first = mx_elementwise_bound_for(p->dtype, hidden);
+    const mx_ref_ffn_rounding rounding = {first.unit, first.underflow, first.factor, first.gamma,
+                                          mx_elementwise_bound_for(p->dtype, I).gamma};
+    /* The experts hit, a group at a time (their FP32 weights on the host); the bound adds each
+     * group's terms, the other groups' slots out of its id range. */
+    const int64_t group = (int64_t)fmax(1.0, MOE_EXACT_GROUP_WEIGHTS / (3.0 * I * hidden));
+    for (int64_t start = 0; ok && start < used_count; start += group) {
+        const int64_t count = used_count - start < group ? used_count - start : group;
+        for (int64_t i = 0; i < pairs; i++) group_ids[i] = ids[i] - (int32_t)start;
+        ok = (w1 = compact_experts(p->w1.exact, used + start, count, 2 * I * hidden, why,
+                                   why_size)) != NULL &&
+             (w2 = compact_experts(p->w2.exact, used + start, count, hidden * I, why, why_size)) !=
+                 NULL;
+        if (ok) {
+            why[0] = '\0'; /* a failed product says why there */
+            ok = mx_ref_moe_bound_f64(p->tokens, hidden, I, p->topk, count, x, w1,
+                                      b1_used + start * 2 * I, w2, b2_used + start * hidden,
+                                      group_ids, weights, &rounding, &product, y, magnitude,
+                                      row_sums) == 0 ||
+                 (!why[0] && mx_op_failed(why, why_size, "FP64 reference", "out of host memory"));
+        }
+        free(w1);
+        free(w2);
+        w1 = w2 = NULL;
+    }
+    ok = ok && mx_op_upload_f64(&p->y_exact, y, p->tokens * hidden, why, why_size) &&
+         mx_op_upload_f64(&p->y_magnitude, magnitude, p->tokens * hidden, why, why_size) &&
+         mx_op_upload_f64(&p->row_sums, row_sums, p->tokens, why, why_size);
     mx_op_gpu_product_close(&gpu);
     void *device_buffers[] = {logits, ids_device, weights_device};
     for (size_t i = 0; i < sizeof device_buffers / sizeof device_buffers[0]; i++)
         cudaFree(device_buffers[i]);
-    void *host_buffers[] = {ids, used,      compact_index, weights32, weights, x,
-                            b1,  b2,        b1_used,       b2_used,   y,       w1,
-                            w2,  magnitude, row_sums};
+    void *host_buffers[] = {ids, used,    compact_index, weights32, weights, x,         b1,
+                            b2,  b1_used, b2_used,       group_ids, y,       magnitude, row_sums};
     for (size_t i = 0; i < sizeof host_buffers / sizeof host_buffers[0]; i++) free(host_buffers[i]);
     return ok;
 }
@@ -244,8 +258,6 @@ static bool moe_setup(const mx_sweep_row *row, void **out, char *why, size_t why
     p->dtype = mx_op_row_dtype(row);
     const int64_t E = p->experts, I = p->intermediate, hidden = p->hidden;
     const int64_t y_count = p->tokens * hidden;
-    const double reachable = (double)(E < p->tokens * p->topk ? E : p->tokens * p->topk);
-    const bool exact = reachable * 3.0 * I * hidden <= MOE_EXACT_MAX_WEIGHTS;
     mx_moe_problem shape = {.tokens = p->tokens,
                             .hidden = hidden,
                             .intermediate = I,
@@ -257,8 +269,8 @@ static bool moe_setup(const mx_sweep_row *row, void **out, char *why, size_t why
                     why_size, "FP16 reference workspace") &&
         mx_op_mx_ok(mx_moe_context_create(&p->context), why, why_size, "MoE context") &&
         mx_op_weight_make(&p->w1, E, E * 2 * I, hidden, p->dtype, dist, mx_op_seed(row, 0x3E1),
-                          exact, true, why, why_size) &&
-        mx_op_weight_make(&p->w2, E, E * hidden, I, p->dtype, dist, mx_op_seed(row, 0x3E2), exact,
+                          true, true, why, why_size) &&
+        mx_op_weight_make(&p->w2, E, E * hidden, I, p->dtype, dist, mx_op_seed(row, 0x3E2), true,
                           true, why, why_size) &&
         mx_op_activations_make(&p->x, y_count, p->dtype, dist, mx_op_seed(row, 0x3E3), why,
                                why_size) &&
@@ -274,7 +286,7 @@ static bool moe_setup(const mx_sweep_row *row, void **out, char *why, size_t why
         reference(p, p->w1.dequantized, p->w2.dequantized, p->y_fp16, 0, why, why_size) &&
         reference(p, p->w1.original, p->w2.original, p->y_original, 0, why, why_size) &&
         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP16 reference") &&
-        (!exact || exact_reference(p, why, why_size));
+        exact_reference(p, why, why_size);
     if (ok) { /* the FP32 copies only fed the exact reference */
         mx_op_weight_drop_exact(&p->w1);
         mx_op_weight_drop_exact(&p->w2);

@@ -120,11 +120,6 @@ int mx_ref_moe_bound_f64(int64_t tokens, int64_t hidden, int64_t intermediate, i
     int64_t *group = malloc((size_t)pairs * sizeof *group);
     int ok = up && down && xe && o && m && sums && group;
     const double per_gamma = 1.0 / (rounding->factor * rounding->gamma_down);
-    if (ok) {
-        memset(magnitude, 0, (size_t)(tokens * hidden) * sizeof *magnitude);
-        memset(row_sums, 0, (size_t)tokens * sizeof *row_sums);
-        if (y) memset(y, 0, (size_t)(tokens * hidden) * sizeof *y);
-    }
     /* One expert at a time: its pairs' token rows through its block, in FP64 weights. */
     for (int64_t e = 0; ok && e < experts; e++) {
         int64_t count = 0;

@@ -51,8 +51,11 @@ void mx_ref_moe_experts_f64(int64_t tokens, int64_t hidden, int64_t intermediate
  * many experts w1, w2, b1 and b2 hold. The experts' blocks run through mx_ref_ffn_f64 and
  * mx_ref_ffn_bound_f64 with product (NULL: the CPU's products), one expert at a time; y (when not
  * NULL) gets the layer's output from those blocks, sum_s w_s o_s (no residual): the value of
- * mx_ref_moe_experts_f64 without store, up to the order of FP64 sums. Returns 0, or -1 when out of
- * host memory or a product failed. */
+ * mx_ref_moe_experts_f64 without store, up to the order of FP64 sums. Every term is added to y,
+ * magnitude and row_sums, which the caller zeroes first, and a slot whose expert id is not in
+ * 0..experts-1 is left out: so the experts can be taken a group at a time (the harness does, to
+ * hold only a group's weights on the host). Returns 0, or -1 when out of host memory or a product
+ * failed. */
 int mx_ref_moe_bound_f64(int64_t tokens, int64_t hidden, int64_t intermediate, int64_t topk,
                          int64_t experts, const double *x, const float *w1, const double *b1,
                          const float *w2, const double *b2, const int32_t *expert_ids,

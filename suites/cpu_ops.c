@@ -365,8 +365,9 @@ Test(cpu_ops, activation_spread_bounds_every_perturbation) {
 
 /* The MoE layer's bound (mx_ref_moe_bound_f64): 4 tokens over 3 gpt-oss experts (2880
  * intermediate values), top-2 with fresh routing weights, each slot's block as the kernels round
- * it (its o stored in the dtype), combined in FP32: the bound's y is the layer's FP64 value, every
- * element within the bound, and each token's row
+ * it (its o stored in the dtype), combined in FP32: the bound's y is the layer's FP64 value (in
+ * one call, and with the experts in two groups), every element within the bound, and each token's
+ * row
  * 10 % wrong caught in FP16 (2.5-4x over the bound); BF16 from about 20 % (25 % scores
  * 1.2-1.4x): asserted at 30 %. */
 Test(cpu_ops, moe_bound_holds_for_the_layers_rounding_and_catches_a_wrong_row) {
@@ -408,7 +409,11 @@ Test(cpu_ops, moe_bound_holds_for_the_layers_rounding_and_catches_a_wrong_row) {
                                exact);
         mx_elementwise_bound last;
         const mx_ref_ffn_rounding rounding = block_rounding(bf16, HIDDEN, N, &last);
-        static double bound_y[T * HIDDEN];
+        static double bound_y[T * HIDDEN], part_y[T * HIDDEN], part_magnitude[T * HIDDEN],
+            part_sums[T];
+        memset(bound_y, 0, sizeof bound_y);
+        memset(magnitude, 0, sizeof magnitude);
+        memset(row_sums, 0, sizeof row_sums);
         cr_assert_eq(mx_ref_moe_bound_f64(T, HIDDEN, N, K, E, x, up32, b1, down32, b2, ids, weights,
                                           &rounding, NULL, bound_y, magnitude, row_sums),
                      0);
@@ -416,6 +421,29 @@ Test(cpu_ops, moe_bound_holds_for_the_layers_rounding_and_catches_a_wrong_row) {
         for (int i = 0; i < T * HIDDEN; i++)
             cr_assert(fabs(bound_y[i] - exact[i]) <= 1e-12 * (fabs(exact[i]) + 1.0),
                       "y %d: %.17g, the layer's %.17g", i, bound_y[i], exact[i]);
+        /* Expert 0, then experts 1 and 2 (the other slots' ids out of range), add up to the
+         * same y, magnitudes and row sums. */
+        memset(part_y, 0, sizeof part_y);
+        memset(part_magnitude, 0, sizeof part_magnitude);
+        memset(part_sums, 0, sizeof part_sums);
+        for (int first = 0; first < 2; first++) {
+            int32_t group_ids[T * K];
+            for (int i = 0; i < T * K; i++)
+                group_ids[i] = first ? ids[i] - 1 : (ids[i] == 0 ? 0 : -1);
+            cr_assert_eq(mx_ref_moe_bound_f64(T, HIDDEN, N, K, first ? E - 1 : 1, x,
+                                              up32 + first * up_count, b1 + first * 2 * N,
+                                              down32 + first * down_count, b2 + first * HIDDEN,
+                                              group_ids, weights, &rounding, NULL, part_y,
+                                              part_magnitude, part_sums),
+                         0);
+        }
+        for (int i = 0; i < T * HIDDEN; i++)
+            cr_assert(fabs(part_y[i] - bound_y[i]) <= 1e-12 * (fabs(bound_y[i]) + 1.0) &&
+                          fabs(part_magnitude[i] - magnitude[i]) <= 1e-12 * magnitude[i],
+                      "element %d in two groups: y %.17g, %.17g; magnitude %.17g, %.17g", i,
+                      part_y[i], bound_y[i], part_magnitude[i], magnitude[i]);
+        for (int t = 0; t < T; t++)
+            cr_assert(fabs(part_sums[t] - row_sums[t]) <= 1e-12 * row_sums[t]);
         expect_bound_judges(bf16 ? "moe bf16" : "moe f16", &last, y, NULL, exact, magnitude,
                             row_sums, T, HIDDEN, bf16 ? 1.3 : 1.1);
     }
@@ -536,13 +564,14 @@ static void product_emulate(int64_t m, int64_t n, int64_t k, int bf16, const dou
 }
 
 /* The whole attention block's bound (mx_ref_attention_bound_terms_f64 with the magnitudes the
- * harness makes by DGEMM) against the block as the kernels compute it (projections in FP32,
- * Q/K/V and ctx rounded to the dtype, the core as above): every output element of 16 tokens
- * within it. A wrong row is caught as far as the bound allows: ctx averages the values of every
- * key a token attends to, while each value's allowance adds up, so the bound loosens along the
- * sequence. Here a row 10 % wrong in FP16 scores at least 1.8x the bound on the first token, 1.5x
- * on the second, about 1.05-1.15x on the third and fourth, 0.5-0.9x from the eighth on (40 runs):
- * asserted on the first two; twice as large on every token (FP16), three times (BF16). */
+ * harness makes by DGEMM) against the block as
+ * the kernels compute it (projections in FP32, Q/K/V and ctx rounded to the dtype, the core as
+ * above): every output element of 16 tokens within it. A wrong row is caught as far as the bound
+ * allows: ctx averages the values of every key a token attends to, while each value's allowance
+ * adds up, so the bound loosens along the sequence. Here a row 10 % wrong in FP16 scores at
+ * least 1.8x the bound on the first token, 1.5x on the second, about 1.05-1.15x on the third and
+ * fourth, 0.5-0.9x from the eighth on (40 runs): asserted on the first two; twice as large on every
+ * token (FP16), three times (BF16). */
 Test(cpu_ops, attention_block_bound_holds_for_the_blocks_rounding_and_catches_a_wrong_row) {
     enum { SEQ = 16, HEADS = 4, KV = 2, DIM = 64, HIDDEN = 256 };
     enum { Q_WIDTH = HEADS * DIM, ROWS = Q_WIDTH + 2 * KV * DIM };
