@@ -7,17 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention_f64.h"
 #include "attention_ref.h"
 #include "elementwise.h"
 #include "fp16.h"
 #include "op_util.h"
 
 enum { ATTENTION_HEAD_DIM = 64 };
-
-/* The FP64 reference runs when its causal core (on the CPU) takes at most this many
- * multiply-adds, about a second: gpt-oss heads up to seq_len ~490; the projections run as cuBLAS
- * DGEMM. Larger rows report rel_vs_exact as NaN. */
-static const double attention_exact_max_core_macs = 1e9;
 
 typedef struct {
     mx_attention_shape shape;
@@ -124,43 +120,56 @@ static bool attention_widen(const attention_problem *p, attention_widen_fn widen
                        "widen W_o");
 }
 
-/* The element-wise bound's magnitudes of y (mx_ref_attention_bound_terms_f64), after
- * attention_exact has made qkv and ctx (host, FP64) and y_exact: the products of magnitudes by
- * DGEMM, |x| . |W_qkv|^T and terms . |W_o|^T. The device buffers x64, w_qkv64 and w_o64 (their
- * values no longer needed) take the magnitudes (mx_bench_widen_abs); qkv64 and ctx64 are
- * scratch. */
+/* The element-wise bound's magnitudes of y (reference/attention_ref.h's three steps), after
+ * attention_exact has made qkv64 (device) and ctx (host): |x| . |W_qkv|^T by DGEMM, the Q/K/V
+ * allowances on the host, the core's bound on the device (side64 takes the magnitudes, then the
+ * allowances; ctx64 the core's bound, then the terms), terms . |W_o|^T by DGEMM. x64, w_qkv64 and
+ * w_o64 (their values no longer needed) take the magnitudes (mx_bench_widen_abs). */
 static bool attention_bound(attention_problem *p, cublasHandle_t cublas, double *x64,
-                            double *w_qkv64, double *w_o64, double *qkv64, double *ctx64,
-                            const double *qkv, const double *ctx, char *why, size_t why_size) {
+                            double *w_qkv64, double *w_o64, const double *qkv64, double *side64,
+                            double *ctx64, const double *ctx, char *why, size_t why_size) {
     const mx_attention_shape *s = &p->shape;
     const int64_t tokens = s->sequences * s->seq_len, q_width = s->q_heads * s->head_dim;
-    const int64_t rows = p->w_qkv.rows;
+    const int64_t rows = p->w_qkv.rows, kv_width = s->kv_heads * s->head_dim;
     const mx_elementwise_bound in = mx_elementwise_bound_for(s->dtype, s->hidden);
     const mx_ref_ffn_rounding projections = {in.unit, in.underflow, in.factor, in.gamma,
                                              mx_elementwise_bound_for(s->dtype, q_width).gamma};
     const mx_ref_ffn_rounding core = {in.unit, in.underflow, in.factor,
                                       mx_elementwise_bound_for(s->dtype, s->head_dim).gamma,
                                       mx_elementwise_bound_for(s->dtype, s->seq_len).gamma};
-    double *size = malloc((size_t)(tokens * rows) * 8),
+    double *qkv = malloc((size_t)(tokens * rows) * 8), *side = malloc((size_t)(tokens * rows) * 8),
            *x = malloc((size_t)(tokens * s->hidden) * 8);
     double *x_sums = malloc((size_t)tokens * 8), *sums = malloc((size_t)tokens * 8);
     double *terms = malloc((size_t)(tokens * q_width) * 8);
-    bool ok = (size && x && x_sums && sums && terms) ||
+    bool ok = (qkv && side && x && x_sums && sums && terms) ||
               mx_op_failed(why, why_size, "FP64 reference", "out of host memory");
-    ok = ok && attention_widen(p, mx_bench_widen_abs, x64, w_qkv64, w_o64, why, why_size) &&
-         mx_op_dgemm(cublas, tokens, rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
-         mx_op_cuda_ok(cudaMemcpy(size, qkv64, (size_t)(tokens * rows) * 8, cudaMemcpyDeviceToHost),
-                       why, why_size, "FP64 reference download") &&
-         mx_op_cuda_ok(cudaMemcpy(x, x64, (size_t)(tokens * s->hidden) * 8, cudaMemcpyDeviceToHost),
-                       why, why_size, "FP64 reference download");
+    ok =
+        ok && attention_widen(p, mx_bench_widen_abs, x64, w_qkv64, w_o64, why, why_size) &&
+        mx_op_dgemm(cublas, tokens, rows, s->hidden, x64, w_qkv64, side64, why, why_size) &&
+        mx_op_cuda_ok(cudaMemcpy(qkv, qkv64, (size_t)(tokens * rows) * 8, cudaMemcpyDeviceToHost),
+                      why, why_size, "FP64 reference download") &&
+        mx_op_cuda_ok(cudaMemcpy(side, side64, (size_t)(tokens * rows) * 8, cudaMemcpyDeviceToHost),
+                      why, why_size, "FP64 reference download") &&
+        mx_op_cuda_ok(cudaMemcpy(x, x64, (size_t)(tokens * s->hidden) * 8, cudaMemcpyDeviceToHost),
+                      why, why_size, "FP64 reference download");
     for (int64_t t = 0; ok && t < tokens; t++) { /* x64 holds |x| now */
         x_sums[t] = 0.0;
         for (int64_t i = 0; i < s->hidden; i++) x_sums[t] += x[t * s->hidden + i];
     }
+    if (ok) mx_ref_attention_qkv_allowance_f64(s, qkv, side, x_sums, &projections, side);
+    ok =
+        ok &&
+        mx_op_cuda_ok(cudaMemcpy(side64, side, (size_t)(tokens * rows) * 8, cudaMemcpyHostToDevice),
+                      why, why_size, "FP64 reference upload") &&
+        mx_op_mx_ok(mx_bench_attention_core_f64(s, qkv64, side64, rows, qkv64 + q_width,
+                                                side64 + q_width, rows, qkv64 + q_width + kv_width,
+                                                side64 + q_width + kv_width, rows, &core, ctx64, 0),
+                    why, why_size, "FP64 attention core's bound") &&
+        mx_op_cuda_ok(
+            cudaMemcpy(terms, ctx64, (size_t)(tokens * q_width) * 8, cudaMemcpyDeviceToHost), why,
+            why_size, "FP64 reference download");
+    if (ok) mx_ref_attention_terms_f64(s, ctx, &projections, terms, sums);
     ok = ok &&
-         mx_op_mx_ok(mx_ref_attention_bound_terms_f64(s, qkv, size, x_sums, ctx, &projections,
-                                                      &core, terms, sums),
-                     why, why_size, "FP64 reference") &&
          mx_op_cuda_ok(
              cudaMemcpy(ctx64, terms, (size_t)(tokens * q_width) * 8, cudaMemcpyHostToDevice), why,
              why_size, "FP64 reference upload") &&
@@ -169,24 +178,24 @@ static bool attention_bound(attention_problem *p, cublasHandle_t cublas, double 
          mx_op_dgemm(cublas, tokens, s->hidden, q_width, ctx64, w_o64, p->y_magnitude, why,
                      why_size) &&
          mx_op_upload_f64(&p->row_sums, sums, tokens, why, why_size);
-    void *host[] = {size, x, x_sums, sums, terms};
+    void *host[] = {qkv, side, x, x_sums, sums, terms};
     for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
     return ok;
 }
 
-/* The block in FP64 on the exactly dequantized weights: projections by DGEMM on the device, the
- * core on the CPU (reference/attention_ref.c); y_exact stays on the device for mx_op_errors; and
- * the element-wise bound's magnitudes (attention_bound). */
+/* The block in FP64 on the exactly dequantized weights, all on the device: projections by DGEMM,
+ * the core by mx_bench_attention_core_f64 (the formulas of reference/attention_ref.c); y_exact
+ * stays there for mx_op_errors; and the element-wise bound's magnitudes (attention_bound). */
 static bool attention_exact(attention_problem *p, char *why, size_t why_size) {
     const mx_attention_shape *s = &p->shape;
     const int64_t tokens = s->sequences * s->seq_len, q_width = s->q_heads * s->head_dim;
     const int64_t qkv_rows = p->w_qkv.rows, kv_width = s->kv_heads * s->head_dim;
-    double *x64 = NULL, *w_qkv64 = NULL, *w_o64 = NULL, *qkv64 = NULL, *ctx64 = NULL;
-    double *qkv = malloc((size_t)(tokens * qkv_rows) * 8),
-           *ctx = malloc((size_t)(tokens * q_width) * 8);
+    double *x64 = NULL, *w_qkv64 = NULL, *w_o64 = NULL, *qkv64 = NULL, *side64 = NULL,
+           *ctx64 = NULL;
+    double *ctx = malloc((size_t)(tokens * q_width) * 8);
     cublasHandle_t cublas = NULL;
     bool ok =
-        ((qkv && ctx) || mx_op_failed(why, why_size, "FP64 reference", "out of host memory")) &&
+        (ctx || mx_op_failed(why, why_size, "FP64 reference", "out of host memory")) &&
         (cublasCreate(&cublas) == CUBLAS_STATUS_SUCCESS ||
          mx_op_failed(why, why_size, "cublasCreate", "failed")) &&
         mx_op_allocate((void **)&x64, tokens * s->hidden * 8.0, why, why_size, "FP64 reference") &&
@@ -195,27 +204,26 @@ static bool attention_exact(attention_problem *p, char *why, size_t why_size) {
         mx_op_allocate((void **)&w_o64, s->hidden * q_width * 8.0, why, why_size,
                        "FP64 reference") &&
         mx_op_allocate((void **)&qkv64, tokens * qkv_rows * 8.0, why, why_size, "FP64 reference") &&
+        mx_op_allocate((void **)&side64, tokens * qkv_rows * 8.0, why, why_size,
+                       "FP64 reference") &&
         mx_op_allocate((void **)&ctx64, tokens * q_width * 8.0, why, why_size, "FP64 reference") &&
         mx_op_allocate((void **)&p->y_exact, tokens * s->hidden * 8.0, why, why_size,
                        "FP64 reference output") &&
         attention_widen(p, mx_bench_widen, x64, w_qkv64, w_o64, why, why_size) &&
         mx_op_dgemm(cublas, tokens, qkv_rows, s->hidden, x64, w_qkv64, qkv64, why, why_size) &&
-        mx_op_cuda_ok(
-            cudaMemcpy(qkv, qkv64, (size_t)(tokens * qkv_rows) * 8, cudaMemcpyDeviceToHost), why,
-            why_size, "FP64 reference download") &&
-        mx_op_mx_ok(mx_ref_attention_core_f64(s, qkv, qkv_rows, qkv + q_width, qkv_rows,
-                                              qkv + q_width + kv_width, qkv_rows, ctx),
-                    why, why_size, "FP64 reference") &&
-        mx_op_cuda_ok(
-            cudaMemcpy(ctx64, ctx, (size_t)(tokens * q_width) * 8, cudaMemcpyHostToDevice), why,
-            why_size, "FP64 reference upload") &&
+        mx_op_mx_ok(mx_bench_attention_core_f64(s, qkv64, NULL, qkv_rows, qkv64 + q_width, NULL,
+                                                qkv_rows, qkv64 + q_width + kv_width, NULL,
+                                                qkv_rows, NULL, ctx64, 0),
+                    why, why_size, "FP64 attention core") &&
         mx_op_dgemm(cublas, tokens, s->hidden, q_width, ctx64, w_o64, p->y_exact, why, why_size) &&
-        attention_bound(p, cublas, x64, w_qkv64, w_o64, qkv64, ctx64, qkv, ctx, why, why_size) &&
+        mx_op_cuda_ok(
+            cudaMemcpy(ctx, ctx64, (size_t)(tokens * q_width) * 8, cudaMemcpyDeviceToHost), why,
+            why_size, "FP64 reference download") &&
+        attention_bound(p, cublas, x64, w_qkv64, w_o64, qkv64, side64, ctx64, ctx, why, why_size) &&
         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP64 reference");
-    void *buffers[] = {x64, w_qkv64, w_o64, qkv64, ctx64};
+    void *buffers[] = {x64, w_qkv64, w_o64, qkv64, side64, ctx64};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) cudaFree(buffers[i]);
     if (cublas) cublasDestroy(cublas);
-    free(qkv);
     free(ctx);
     return ok;
 }
@@ -240,14 +248,13 @@ static bool attention_setup(const mx_sweep_row *row, void **out, char *why, size
     p->shape = shape;
     const int64_t tokens = shape.sequences * shape.seq_len, y_count = tokens * shape.hidden;
     const int64_t qkv_rows = (shape.q_heads + 2 * shape.kv_heads) * shape.head_dim;
-    const bool exact = attention_core_macs(&shape) <= attention_exact_max_core_macs;
     mx_attention_problem sizing = attention_view(p, NULL, NULL, NULL);
     bool ok =
         mx_op_mx_ok(mx_attention_context_create(&p->context), why, why_size, "attention context") &&
         mx_op_weight_make(&p->w_qkv, 1, qkv_rows, shape.hidden, shape.dtype, dist,
-                          mx_op_seed(row, 0xA77E0001), exact, true, why, why_size) &&
+                          mx_op_seed(row, 0xA77E0001), true, true, why, why_size) &&
         mx_op_weight_make(&p->w_o, 1, shape.hidden, shape.q_heads * shape.head_dim, shape.dtype,
-                          dist, mx_op_seed(row, 0xA77E0002), exact, true, why, why_size) &&
+                          dist, mx_op_seed(row, 0xA77E0002), true, true, why, why_size) &&
         mx_op_activations_make(&p->x, y_count, shape.dtype, dist, mx_op_seed(row, 0xA77E0003), why,
                                why_size) &&
         mx_op_allocate(&p->y, y_count * 2.0, why, why_size, "output") &&
@@ -260,8 +267,8 @@ static bool attention_setup(const mx_sweep_row *row, void **out, char *why, size
         attention_dense(p, p->w_qkv.dequantized, p->w_o.dequantized, p->y_fp16, 0, why, why_size) &&
         attention_dense(p, p->w_qkv.original, p->w_o.original, p->y_original, 0, why, why_size) &&
         mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "FP16 reference attention") &&
-        (!exact || attention_exact(p, why, why_size));
-    if (ok && exact) { /* the FP32 copies only fed the exact reference */
+        attention_exact(p, why, why_size);
+    if (ok) { /* the FP32 copies only fed the exact reference */
         mx_op_weight_drop_exact(&p->w_qkv);
         mx_op_weight_drop_exact(&p->w_o);
     }

@@ -108,29 +108,27 @@ mx_status mx_ref_attention_core_bound_f64(const mx_attention_shape *shape, const
     return MX_OK;
 }
 
-mx_status mx_ref_attention_bound_terms_f64(const mx_attention_shape *shape, const double *qkv,
-                                           const double *qkv_size, const double *x_sums,
-                                           const double *ctx,
-                                           const mx_ref_ffn_rounding *projections,
-                                           const mx_ref_ffn_rounding *core, double *terms,
-                                           double *row_sums) {
+void mx_ref_attention_qkv_allowance_f64(const mx_attention_shape *shape, const double *qkv,
+                                        const double *qkv_size, const double *x_sums,
+                                        const mx_ref_ffn_rounding *projections, double *dqkv) {
     const int64_t tokens = shape->sequences * shape->seq_len;
-    const int64_t q_width = shape->q_heads * shape->head_dim,
-                  kv_width = shape->kv_heads * shape->head_dim, rows = q_width + 2 * kv_width;
+    const int64_t rows = (shape->q_heads + 2 * shape->kv_heads) * shape->head_dim;
     const double u = projections->unit, eta = projections->underflow, c = projections->factor;
-    double *dqkv = calloc((size_t)(tokens * rows), sizeof *dqkv);
-    if (!dqkv) return mx_fail(MX_ERR_OUT_OF_MEMORY, "attention reference: no host memory");
     for (int64_t t = 0; t < tokens; t++)
         for (int64_t r = 0; r < rows; r++) {
             const int64_t i = t * rows + r;
             dqkv[i] = c * (projections->gamma_up * qkv_size[i] + eta + eta * x_sums[t]) +
                       u * fabs(qkv[i]) + eta;
         }
-    mx_status status = mx_ref_attention_core_bound_f64(
-        shape, qkv, dqkv, rows, qkv + q_width, dqkv + q_width, rows, qkv + q_width + kv_width,
-        dqkv + q_width + kv_width, rows, core, terms);
-    const double per_gamma = 1.0 / (c * projections->gamma_down);
-    for (int64_t t = 0; status == MX_OK && t < tokens; t++) {
+}
+
+void mx_ref_attention_terms_f64(const mx_attention_shape *shape, const double *ctx,
+                                const mx_ref_ffn_rounding *projections, double *terms,
+                                double *row_sums) {
+    const int64_t tokens = shape->sequences * shape->seq_len;
+    const int64_t q_width = shape->q_heads * shape->head_dim;
+    const double per_gamma = 1.0 / (projections->factor * projections->gamma_down);
+    for (int64_t t = 0; t < tokens; t++) {
         row_sums[t] = 0.0;
         for (int64_t d = 0; d < q_width; d++) {
             double *a = terms + t * q_width + d;
@@ -139,8 +137,6 @@ mx_status mx_ref_attention_bound_terms_f64(const mx_attention_shape *shape, cons
             *a = size + *a + *a * per_gamma; /* the output projection's weight of term d */
         }
     }
-    free(dqkv);
-    return status;
 }
 
 mx_status mx_ref_attention_f64(const mx_attention_shape *shape, const double *x,

@@ -1,6 +1,7 @@
 /* CPU FP64 reference of the attention block in kernels/attention.h (causal MHA/GQA softmax
- * attention between two projections), written from the formulas, not from the CUDA code. For
- * small shapes: the exact answer the GPU paths are judged against. */
+ * attention between two projections), written from the formulas, not from the CUDA code: the exact
+ * answer the suites judge the GPU paths against. The harness runs the core's formulas on the GPU
+ * for rows of any size (harness/attention_f64.h, checked against these). */
 #ifndef MX_REFERENCE_ATTENTION_H
 #define MX_REFERENCE_ATTENTION_H
 
@@ -40,20 +41,24 @@ mx_status mx_ref_attention_core_bound_f64(const mx_attention_shape *shape, const
                                           const mx_ref_ffn_rounding *rounding, double *dctx);
 
 /* The element-wise bound of the whole block's y in the form of one product's over the output
- * projection (docs/design.md §4), for the parts the host computes: from qkv (exact), its
- * magnitudes qkv_size = |x| . |w_qkv|^T, x_sums[t] = sum |x| over token t's row and ctx (exact),
- * each Q/K/V value may be off by dqkv = c (gamma_up sum|x||w| + eta + eta sum|x|) + u |qkv| +
- * eta (projections: gamma_up over hidden terms), the core carries that to each ctx value's
- * allowance a (mx_ref_attention_core_bound_f64 with core), and terms [tokens, q_heads * head_dim]
- * = |ctx| + a + a / (c gamma_down) (projections' gamma_down: over q_heads * head_dim terms),
- * row_sums[t] = sum (|ctx| + a): the magnitude is then terms . |w_o|^T, as mx_ref_ffn_bound_f64
- * makes it for h. MX_ERR_OUT_OF_MEMORY when the host scratch cannot be allocated. */
-mx_status mx_ref_attention_bound_terms_f64(const mx_attention_shape *shape, const double *qkv,
-                                           const double *qkv_size, const double *x_sums,
-                                           const double *ctx,
-                                           const mx_ref_ffn_rounding *projections,
-                                           const mx_ref_ffn_rounding *core, double *terms,
-                                           double *row_sums);
+ * projection (docs/design.md §4), for the parts the host computes, in three steps:
+ *   1. mx_ref_attention_qkv_allowance_f64: from qkv (exact), its magnitudes qkv_size = |x| .
+ *      |w_qkv|^T and x_sums[t] = sum |x| over token t's row, each Q/K/V value may be off by
+ *      dqkv = c (gamma_up qkv_size + eta + eta x_sums) + u |qkv| + eta (projections: gamma_up over
+ *      hidden terms); dqkv [tokens, rows] may be qkv_size itself.
+ *   2. the core carries dqkv to each ctx value's allowance a (mx_ref_attention_core_bound_f64
+ *      with the core's rounding; q, k, v at columns 0, q_width, q_width + kv_width of qkv);
+ *   3. mx_ref_attention_terms_f64: terms [tokens, q_heads * head_dim], a in and out, becomes
+ *      |ctx| + a + a / (c gamma_down) (projections' gamma_down: over q_heads * head_dim terms),
+ *      row_sums[t] = sum (|ctx| + a): the magnitude is then terms . |w_o|^T, as
+ *      mx_ref_ffn_bound_f64 makes it for h. */
+void mx_ref_attention_qkv_allowance_f64(const mx_attention_shape *shape, const double *qkv,
+                                        const double *qkv_size, const double *x_sums,
+                                        const mx_ref_ffn_rounding *projections, double *dqkv);
+
+void mx_ref_attention_terms_f64(const mx_attention_shape *shape, const double *ctx,
+                                const mx_ref_ffn_rounding *projections, double *terms,
+                                double *row_sums);
 
 /* The whole block: qkv = x . w_qkv^T (+ qkv_bias), the core on it, y = ctx . w_o^T (+ o_bias)
  * (+ residual). x [tokens, hidden], w_qkv [(q_heads + 2 kv_heads) * head_dim, hidden], w_o

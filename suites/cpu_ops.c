@@ -563,8 +563,8 @@ static void product_emulate(int64_t m, int64_t n, int64_t k, int bf16, const dou
         }
 }
 
-/* The whole attention block's bound (mx_ref_attention_bound_terms_f64 with the magnitudes the
- * harness makes by DGEMM) against the block as
+/* The whole attention block's bound (mx_ref_attention_qkv_allowance_f64, the core's bound and
+ * mx_ref_attention_terms_f64, with the magnitudes the harness makes by DGEMM) against the block as
  * the kernels compute it (projections in FP32, Q/K/V and ctx rounded to the dtype, the core as
  * above): every output element of 16 tokens within it. A wrong row is caught as far as the bound
  * allows: ctx averages the values of every key a token attends to, while each value's allowance
@@ -613,9 +613,12 @@ Test(cpu_ops, attention_block_bound_holds_for_the_blocks_rounding_and_catches_a_
         mx_elementwise_bound last, core_last;
         const mx_ref_ffn_rounding projections = block_rounding(bf16, HIDDEN, Q_WIDTH, &last),
                                   core = block_rounding(bf16, DIM, SEQ, &core_last);
-        cr_assert_eq(mx_ref_attention_bound_terms_f64(&shape, qkv, size, x_sums, ctx, &projections,
-                                                      &core, terms, row_sums),
+        mx_ref_attention_qkv_allowance_f64(&shape, qkv, size, x_sums, &projections, size);
+        cr_assert_eq(mx_ref_attention_core_bound_f64(&shape, qkv, size, ROWS, qkv + Q_WIDTH,
+                                                     size + Q_WIDTH, ROWS, qkv + Q_WIDTH + KV * DIM,
+                                                     size + Q_WIDTH + KV * DIM, ROWS, &core, terms),
                      MX_OK);
+        mx_ref_attention_terms_f64(&shape, ctx, &projections, terms, row_sums);
         abs_product(SEQ, HIDDEN, Q_WIDTH, terms, w_o, magnitude);
         const char *what = bf16 ? "attention bf16" : "attention f16";
         expect_bound_judges(what, &last, y, NULL, exact, magnitude, row_sums, SEQ, HIDDEN,

@@ -1,9 +1,9 @@
-/* Harness suite (GPU): a tiny sweep runs end to end through `mxbench run` and leaves well-formed
- * results.csv / samples.csv / run.json whose FP16 reference time agrees within 25 % with a direct
- * event timing of the same cuBLAS call made here, every row timed in the same rounds, medians
- * inside their intervals, and persistent (the same cuBLAS call) within 3 % of fp16; a row that
- * cannot be allocated is skipped while the sweep goes on; Ctrl-C stops after the current problem
- * and leaves valid files. */
+/* Harness suite (GPU): the FP64 attention core equals the CPU's; a tiny sweep runs end to end
+ * through `mxbench run` and leaves well-formed results.csv / samples.csv / run.json whose FP16
+ * reference time agrees within 25 % with a direct event timing of the same cuBLAS call made here,
+ * every row timed in the same rounds, medians inside their intervals, and persistent (the same
+ * cuBLAS call) within 3 % of fp16; a row that cannot be allocated is skipped while the sweep goes
+ * on; Ctrl-C stops after the current problem and leaves valid files. */
 #include <cublas_v2.h>
 #include <cuda_fp16.h>
 #include <math.h>
@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attention_f64.h"
+#include "attention_ref.h"
 #include "bench.h"
 #include "bench_gpu.h"
 #include "op_util.h"
@@ -446,8 +448,8 @@ Test(gpu_harness, elementwise_check_on_the_gpu_matches_the_host) {
 /* The composite ops' element-wise bounds (reference/ffn_ref.h, moe_ref.h, attention_ref.h) on
  * the GPU, PLANT_N hidden: the FFN block (2880 intermediate values) at M = 1 and 16, the MoE
  * layer (8 experts, top-4) at M = 1 and 3 and the attention block (8 query heads, 2 kv heads) at
- * one token pass untouched in both dtypes, on the MXFP4 path and the FP16 one, and one output row
- * twice too large fails them, named. A row 10 % wrong is logged, not asserted: these bounds add
+ * one token pass untouched in both dtypes, on the MXFP4 path and the FP16 one, and one output
+ * row twice too large fails them, named. A row 10 % wrong is logged, not asserted: these bounds add
  * every step's worst case over thousands of terms, so on gaussian data a 10 % row scores about
  * 0.2-1x of them (docs/design.md §4). */
 Test(gpu_harness, a_planted_wrong_row_fails_the_composite_ops_elementwise_gates,
@@ -485,4 +487,86 @@ Test(gpu_harness, a_planted_wrong_row_fails_the_composite_ops_elementwise_gates,
                      rows[i].op, (long long)rows[i].m, planted.elementwise);
         cr_expect_eq(planted.worst_row, planted_row);
     }
+}
+
+/* The harness's FP64 attention core on the GPU (attention_f64.h), the exact reference of every
+ * attention row, against the CPU's (reference/attention_ref.c) on the same packed Q/K/V (a
+ * padded stride): the values and the element-wise bound agree to 1e-12 of the largest value on
+ * MHA and GQA, one key, several sequences, head_dim 24 (threads left over), 128 and 200 (past one
+ * pass of the block), and more query rows than one launch takes (10240 > 8192). The output is
+ * NaN-poisoned first; a partial set of allowances and a bad head split are refused. */
+Test(gpu_harness, fp64_attention_core_on_the_gpu_matches_the_cpu) {
+    MX_REQUIRE_GPU();
+    const mx_attention_shape shapes[] = {
+        {.sequences = 1, .seq_len = 1, .q_heads = 2, .kv_heads = 2, .head_dim = 64},
+        {.sequences = 2, .seq_len = 37, .q_heads = 8, .kv_heads = 2, .head_dim = 64},
+        {.sequences = 1, .seq_len = 130, .q_heads = 2, .kv_heads = 1, .head_dim = 128},
+        {.sequences = 3, .seq_len = 20, .q_heads = 4, .kv_heads = 4, .head_dim = 24},
+        {.sequences = 1, .seq_len = 45, .q_heads = 2, .kv_heads = 1, .head_dim = 200},
+        {.sequences = 4, .seq_len = 160, .q_heads = 16, .kv_heads = 4, .head_dim = 64},
+    };
+    mx_rng rng = mx_rng_fresh();
+    const mx_ref_ffn_rounding rounding = {0x1p-11, 0x1p-24, 1.5, 3e-5, 2e-4};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const mx_attention_shape *s = &shapes[c];
+        const int64_t tokens = s->sequences * s->seq_len, q_width = s->q_heads * s->head_dim;
+        const int64_t kv_width = s->kv_heads * s->head_dim, stride = q_width + 2 * kv_width + 8;
+        const int64_t count = tokens * stride, out_count = tokens * q_width;
+        double *qkv = malloc((size_t)count * 8), *dqkv = malloc((size_t)count * 8);
+        double *cpu = malloc((size_t)out_count * 8), *gpu = malloc((size_t)out_count * 8);
+        cr_assert(qkv && dqkv && cpu && gpu);
+        for (int64_t i = 0; i < count; i++) {
+            qkv[i] = mx_rng_gaussian(&rng) * (i % stride < q_width ? 2.0 : 1.0);
+            dqkv[i] = 1e-3 * mx_rng_uniform(&rng) * fabs(qkv[i]) + 1e-6;
+        }
+        double *d_qkv, *d_dqkv, *d_out;
+        MX_CR_CUDA(cudaMalloc((void **)&d_qkv, (size_t)count * 8));
+        MX_CR_CUDA(cudaMalloc((void **)&d_dqkv, (size_t)count * 8));
+        MX_CR_CUDA(cudaMalloc((void **)&d_out, (size_t)out_count * 8));
+        MX_CR_CUDA(cudaMemcpy(d_qkv, qkv, (size_t)count * 8, cudaMemcpyHostToDevice));
+        MX_CR_CUDA(cudaMemcpy(d_dqkv, dqkv, (size_t)count * 8, cudaMemcpyHostToDevice));
+        for (int bound = 0; bound < 2; bound++) {
+            const double *dq = bound ? d_dqkv : NULL, *dk = bound ? d_dqkv + q_width : NULL,
+                         *dv = bound ? d_dqkv + q_width + kv_width : NULL;
+            MX_CR_CUDA(cudaMemset(d_out, 0xFF, (size_t)out_count * 8)); /* NaN */
+            MX_CR_OK(mx_bench_attention_core_f64(s, d_qkv, dq, stride, d_qkv + q_width, dk, stride,
+                                                 d_qkv + q_width + kv_width, dv, stride, &rounding,
+                                                 d_out, 0));
+            MX_CR_CUDA(cudaMemcpy(gpu, d_out, (size_t)out_count * 8, cudaMemcpyDeviceToHost));
+            if (bound)
+                MX_CR_OK(mx_ref_attention_core_bound_f64(
+                    s, qkv, dqkv, stride, qkv + q_width, dqkv + q_width, stride,
+                    qkv + q_width + kv_width, dqkv + q_width + kv_width, stride, &rounding, cpu));
+            else
+                MX_CR_OK(mx_ref_attention_core_f64(s, qkv, stride, qkv + q_width, stride,
+                                                   qkv + q_width + kv_width, stride, cpu));
+            double largest = 0.0, worst = 0.0;
+            for (int64_t i = 0; i < out_count; i++) largest = fmax(largest, fabs(cpu[i]));
+            for (int64_t i = 0; i < out_count; i++)
+                worst = isnan(gpu[i]) ? INFINITY : fmax(worst, fabs(gpu[i] - cpu[i]));
+            cr_expect(largest > 0.0 && worst <= 1e-12 * largest,
+                      "shape %zu %s: largest |difference| %g against largest value %g", c,
+                      bound ? "bound" : "values", worst, largest);
+        }
+        cudaFree(d_qkv);
+        cudaFree(d_dqkv);
+        cudaFree(d_out);
+        free(qkv);
+        free(dqkv);
+        free(cpu);
+        free(gpu);
+    }
+    double *d_buffer;
+    MX_CR_CUDA(cudaMalloc((void **)&d_buffer, 4096 * 8));
+    mx_attention_shape odd = shapes[1];
+    cr_expect_eq(mx_bench_attention_core_f64(&odd, d_buffer, d_buffer, 1024, d_buffer, NULL, 1024,
+                                             d_buffer, NULL, 1024, &rounding, d_buffer, 0),
+                 MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "dq, dk, dv all or none"), "%s", mx_last_error());
+    odd.kv_heads = 3;
+    cr_expect_eq(mx_bench_attention_core_f64(&odd, d_buffer, NULL, 1024, d_buffer, NULL, 1024,
+                                             d_buffer, NULL, 1024, NULL, d_buffer, 0),
+                 MX_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(mx_last_error(), "heads 8/3"), "%s", mx_last_error());
+    cudaFree(d_buffer);
 }
