@@ -61,16 +61,19 @@ static mx_mma_plan mx_plan_mma(const mx_gemm_context *context, const mx_gemm_pro
     int64_t token_tiles = mx_token_tile_bound(problem, tokens); /* all batch entries */
     int64_t k_chunks = (problem->k / MX_BLOCK_SIZE + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS;
     int64_t slots = (int64_t)context->gpu.sm_count * (ctas_per_sm > 0 ? ctas_per_sm : 1);
-    /* Too few row tiles to fill the GPU with one token tile: the warps of a CTA share fewer row
-     * tiles and split their K between them (reduced in shared memory; no cluster, every GPU),
-     * while the CTAs still fit one wave and each part keeps at least two chunks to stream. With
-     * several token tiles (M = 256 on fused) it measured 1-5 % slower on the H200: not there. */
+    /* Too few row tiles to fill the GPU with one token tile per batch entry (each entry streams
+     * its own weights: the MoE's experts at one token): the warps of a CTA share fewer row tiles
+     * and split their K between them (reduced in shared memory; no cluster, every GPU), while the
+     * CTAs still fit one wave and each part keeps at least two chunks to stream. With several
+     * token tiles on the same weights (M = 256 on fused) it measured 1-5 % slower on the H200:
+     * not there. */
     plan.k_parts = 1;
     auto cta_tiles = [&](int parts) {
         int group = warps / parts;
         return (int64_t)((plan.row_tiles + group - 1) / group) * token_tiles;
     };
-    while (token_tiles == 1 && plan.k_parts < warps && cta_tiles(2 * plan.k_parts) <= slots &&
+    const bool one_tile_per_entry = problem->m <= tokens;
+    while (one_tile_per_entry && plan.k_parts < warps && cta_tiles(2 * plan.k_parts) <= slots &&
            k_chunks >= 4 * plan.k_parts)
         plan.k_parts *= 2;
     plan.cta_tiles = (int)(cta_tiles(plan.k_parts) / token_tiles);
