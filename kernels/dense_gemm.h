@@ -10,6 +10,7 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "format.h"
@@ -33,6 +34,12 @@ mx_status mx_check_variant_value(mx_gemm_variant variant);
  * the block, why persistent is not offered there, and the variants that are. */
 mx_status mx_gemm_check_block_variant(mx_gemm_variant variant, const char *block,
                                       const char *why_not_persistent);
+
+/* From now on the context's MXFP4 kernels launch as programmatic dependents of the kernel before
+ * them in the stream (dependent_launch.cuh; they wait for it first), where the GPU runs the
+ * Hopper path; returns whether it does. For contexts whose GEMMs follow the library's own
+ * kernels in a chain (the MoE layer's). */
+bool mx_gemm_context_launch_dependent(mx_gemm_context *context);
 
 /* The cuBLAS handle a GEMM context owns. */
 cublasHandle_t mx_gemm_context_cublas(const mx_gemm_context *context);

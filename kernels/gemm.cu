@@ -9,6 +9,7 @@
 #include "arch.h"
 #include "check.h"
 #include "dense_gemm.h"
+#include "dependent_launch.cuh"
 #include "dispatch.h"
 #include "fp16.h"
 #include "gemm.h"
@@ -21,6 +22,7 @@ struct mx_gemm_context {
     mx_gemm_dispatch dispatch; /* auto's table for that GPU and path; empty: the thresholds */
     char dispatch_source[512]; /* what auto follows (mx_gemm_dispatch_source) */
     bool dispatch_refused;
+    bool dependent_launch; /* kernels launched as programmatic dependents (Hopper path only) */
 };
 
 enum {
@@ -137,20 +139,25 @@ template <typename T, int TT, int E, bool ONE> static int mx_ctas_per_sm(int dev
     }
     return cache[device] > 0 ? cache[device] : 0;
 }
+/* attributes[2]: the cluster of `splits` CTAs along y (when > 1), then the dependent launch
+ * (dependent_launch.cuh) when asked. */
 static cudaLaunchConfig_t mx_launch_config(dim3 grid, int threads, int smem_bytes,
-                                           cudaStream_t stream, cudaLaunchAttribute *cluster,
-                                           int splits) {
+                                           cudaStream_t stream, cudaLaunchAttribute *attributes,
+                                           int splits, bool dependent) {
     cudaLaunchConfig_t config = {};
     config.gridDim = grid;
     config.blockDim = dim3((unsigned)threads);
     config.dynamicSmemBytes = (size_t)smem_bytes;
     config.stream = stream;
-    cluster->id = cudaLaunchAttributeClusterDimension;
-    cluster->val.clusterDim.x = 1;
-    cluster->val.clusterDim.y = (unsigned)splits;
-    cluster->val.clusterDim.z = 1;
-    config.attrs = cluster;
-    config.numAttrs = splits > 1 ? 1 : 0;
+    config.attrs = attributes;
+    if (splits > 1) {
+        cudaLaunchAttribute *cluster = &attributes[config.numAttrs++];
+        cluster->id = cudaLaunchAttributeClusterDimension;
+        cluster->val.clusterDim.x = 1;
+        cluster->val.clusterDim.y = (unsigned)splits;
+        cluster->val.clusterDim.z = 1;
+    }
+    if (dependent) attributes[config.numAttrs++] = mx_dependent_attribute();
     return config;
 }
 
@@ -166,9 +173,9 @@ template <auto kernel, int threads, int smem_bytes> static int mx_max_active_clu
     int *known = cache[device];
     if (known[splits] == 0) {
         int count = 0;
-        cudaLaunchAttribute cluster;
+        cudaLaunchAttribute attributes[2];
         cudaLaunchConfig_t config = mx_launch_config(dim3(1, (unsigned)splits, 1), threads,
-                                                     smem_bytes, 0, &cluster, splits);
+                                                     smem_bytes, 0, attributes, splits, false);
         if (mx_configure_smem<kernel, smem_bytes>(device) != cudaSuccess ||
             cudaOccupancyMaxActiveClusters(&count, kernel, &config) != cudaSuccess) {
             cudaGetLastError();
@@ -236,9 +243,10 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     params.cta_tiles = plan.cta_tiles;
     params.k_parts = plan.k_parts;
     params.chunks_per_split = plan.chunks_per_split;
-    cudaLaunchAttribute cluster;
-    cudaLaunchConfig_t config = mx_launch_config(plan.grid, shape::threads, shape::smem_bytes,
-                                                 stream, &cluster, plan.splits);
+    cudaLaunchAttribute attributes[2];
+    cudaLaunchConfig_t config =
+        mx_launch_config(plan.grid, shape::threads, shape::smem_bytes, stream, attributes,
+                         plan.splits, context->dependent_launch);
     MX_CUDA_CHECK(cudaLaunchKernelEx(&config, mx_gemm_kernel<T, TT, E, ONE>, params));
     MX_LAUNCH_CHECK("mx_gemm_kernel");
     return MX_OK;
@@ -272,10 +280,10 @@ static mx_status mx_gemm_wgmma_launch(const mx_gemm_context *context,
     splits = (k_chunks + per_split - 1) / per_split;
     mx_gemm_params params = mx_gemm_params_for(problem, shape::tokens);
     params.chunks_per_split = (int)per_split;
-    cudaLaunchAttribute cluster;
-    cudaLaunchConfig_t config =
-        mx_launch_config(dim3((unsigned)row_blocks, (unsigned)splits, (unsigned)token_tiles),
-                         shape::threads, shape::smem_bytes, stream, &cluster, (int)splits);
+    cudaLaunchAttribute attributes[2];
+    cudaLaunchConfig_t config = mx_launch_config(
+        dim3((unsigned)row_blocks, (unsigned)splits, (unsigned)token_tiles), shape::threads,
+        shape::smem_bytes, stream, attributes, (int)splits, context->dependent_launch);
     MX_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, params));
     MX_LAUNCH_CHECK("mx_gemm_wgmma_kernel");
     return MX_OK;
@@ -334,6 +342,11 @@ static mx_status mx_gemm_mma(const mx_gemm_context *context, const mx_gemm_probl
 
 extern "C" cublasHandle_t mx_gemm_context_cublas(const mx_gemm_context *context) {
     return context ? context->cublas : NULL;
+}
+
+extern "C" bool mx_gemm_context_launch_dependent(mx_gemm_context *context) {
+    context->dependent_launch = context->gpu.path == MX_PATH_HOPPER;
+    return context->dependent_launch;
 }
 
 extern "C" mx_status mx_gemm_fp16(mx_gemm_context *context, int64_t m, int64_t n, int64_t k,

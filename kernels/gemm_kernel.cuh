@@ -23,6 +23,7 @@
 #include <cuda_fp16.h>
 
 #include "activation.cuh"
+#include "dependent_launch.cuh"
 #include "gemm.h"
 #include "weights.cuh"
 
@@ -522,6 +523,7 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT, ONE>::threads,
     constexpr int warps = shape::warps;
     extern __shared__ __align__(16) uint8_t smem[];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, group = lane >> 2;
+    mx_dependent_begin();
     int batch_index = blockIdx.z / p.token_tiles;
     int64_t token0 = (int64_t)(blockIdx.z % p.token_tiles) * tokens;
     int64_t m_valid = p.m; /* rows of this batch entry that exist */

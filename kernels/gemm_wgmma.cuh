@@ -492,6 +492,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     using shape = mx_wgmma_shape<TOKENS>;
     using traits = mx_mma_type<T>;
     extern __shared__ __align__(128) uint8_t smem[];
+    mx_dependent_begin();
     int batch_index = blockIdx.z / p.token_tiles;
     int64_t token0 = (int64_t)(blockIdx.z % p.token_tiles) * shape::tokens;
     int64_t m_valid = p.m;

@@ -287,7 +287,7 @@ mx_status mx_moe_host_counts(mx_moe_context *context, const mx_moe_problem *prob
                                                   (uint32_t *)(workspace + layout->sorted_experts),
                                                   pair_ids, order, (int)pairs, 0,
                                                   mx_moe_sort_bits(experts), stream));
-    MX_TRY(mx_moe_gather_launch(problem, order, layout, workspace, stream));
+    MX_TRY(mx_moe_gather_launch(context, problem, order, layout, workspace, stream));
     MX_CUDA_CHECK(cudaEventSynchronize(context->counts_ready));
 
     int64_t total = 0;
@@ -314,7 +314,8 @@ extern "C" mx_status mx_moe_context_create(mx_moe_context **context) {
     mx_moe_context *created = (mx_moe_context *)calloc(1, sizeof *created);
     if (!created) return mx_fail(MX_ERR_OUT_OF_MEMORY, "cannot allocate a MoE context");
     mx_status status = mx_gemm_context_create(&created->gemm);
-    if (status == MX_OK) {
+    if (status == MX_OK) { /* the router, then every kernel of the layer waits for the one before */
+        created->dependent = mx_gemm_context_launch_dependent(created->gemm);
         cublasStatus_t created_cublas = cublasCreate(&created->cublas);
         if (created_cublas != CUBLAS_STATUS_SUCCESS) {
             created->cublas = NULL;

@@ -17,6 +17,7 @@ struct mx_moe_context {
     int32_t *counts_host;     /* pinned [MX_MOE_MAX_EXPERTS]: tokens per expert of the last call */
     cudaEvent_t counts_ready; /* recorded after the counts' copy to the host */
     unsigned *arrivals;       /* device, 0 between calls: the router kernel's finished blocks */
+    bool dependent; /* the layer's kernels after the router launch as programmatic dependents */
 };
 
 /* Byte offsets into the workspace, each region 256-byte aligned. x_grouped, h and o hold one row
@@ -52,8 +53,9 @@ mx_status mx_moe_route_launch(mx_moe_context *context, const mx_moe_problem *pro
                               cudaStream_t stream);
 /* x's rows into the grouped buffer: by order (host-count path), or where the group kernel put
  * each pair (order NULL, device-count path). */
-mx_status mx_moe_gather_launch(const mx_moe_problem *problem, const int32_t *order,
-                               const mx_moe_layout *layout, char *workspace, cudaStream_t stream);
+mx_status mx_moe_gather_launch(const mx_moe_context *context, const mx_moe_problem *problem,
+                               const int32_t *order, const mx_moe_layout *layout, char *workspace,
+                               cudaStream_t stream);
 /* The whole layer after the checks and the plan: route, group, experts (MXFP4, or dense when w1
  * is set), combine. */
 mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *problem,

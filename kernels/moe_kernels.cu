@@ -16,6 +16,7 @@
 #include "activation.cuh"
 #include "check.h"
 #include "dense_gemm.h"
+#include "dependent_launch.cuh"
 #include "moe_internal.cuh"
 
 enum {
@@ -208,6 +209,7 @@ template <typename T>
 static __global__ void __launch_bounds__(MX_ROUTER_WARPS * 32)
     mx_moe_router_kernel(mx_moe_router args) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
+    mx_dependent_begin();
     const int tokens = args.tokens, hidden = args.hidden, experts = args.experts;
     const int expert = blockIdx.x % experts, first = blockIdx.x / experts * MX_ROUTER_TOKENS;
     const int count = min((int)MX_ROUTER_TOKENS, tokens - first);
@@ -285,6 +287,7 @@ static __global__ void __launch_bounds__(MX_ROUTER_WARPS * 32)
 static __global__ void mx_moe_gather_kernel(const uint4 *x, const int32_t *order, int64_t pairs,
                                             int topk, int64_t row_chunks, int32_t *slot_position,
                                             uint4 *x_grouped) {
+    mx_dependent_begin();
     const int64_t total = pairs * row_chunks, stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
         const int64_t index = i / row_chunks, chunk = i % row_chunks;
@@ -340,6 +343,7 @@ static __global__ void mx_moe_combine_kernel(const T *o, const int32_t *slot_pos
                                              const float *weights, int64_t tokens, int64_t hidden,
                                              int topk, const T *b2, const int32_t *expert_ids,
                                              const T *residual, T *y) {
+    mx_dependent_begin();
     const int64_t chunks = hidden / 8, total = tokens * chunks;
     const int64_t stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
@@ -389,16 +393,16 @@ static mx_status mx_moe_topk_launch(const void *logits, int64_t tokens, int expe
 
 /* b2: NULL, or problem->b2 when the experts' outputs have no bias yet (see the kernel). */
 template <typename T>
-static mx_status mx_moe_combine_launch(const void *o, const int32_t *slot_position,
-                                       const float *weights, const void *b2,
-                                       const int32_t *expert_ids, const mx_moe_problem *problem,
-                                       cudaStream_t stream) {
+static mx_status mx_moe_combine_launch(const mx_moe_context *context, const void *o,
+                                       const int32_t *slot_position, const float *weights,
+                                       const void *b2, const int32_t *expert_ids,
+                                       const mx_moe_problem *problem, cudaStream_t stream) {
     const int threads = 256;
-    mx_moe_combine_kernel<T>
-        <<<mx_grid(problem->tokens * problem->hidden / 8, threads), threads, 0, stream>>>(
-            (const T *)o, slot_position, weights, problem->tokens, problem->hidden,
-            (int)problem->topk, (const T *)b2, expert_ids, (const T *)problem->residual,
-            (T *)problem->y);
+    MX_CUDA_CHECK(mx_launch(mx_moe_combine_kernel<T>,
+                            mx_grid(problem->tokens * problem->hidden / 8, threads), threads,
+                            stream, context->dependent, (const T *)o, slot_position, weights,
+                            problem->tokens, problem->hidden, (int)problem->topk, (const T *)b2,
+                            expert_ids, (const T *)problem->residual, (T *)problem->y));
     MX_LAUNCH_CHECK("mx_moe_combine_kernel");
     return MX_OK;
 }
@@ -472,13 +476,15 @@ mx_status mx_moe_route_launch(mx_moe_context *context, const mx_moe_problem *pro
 }
 
 /* The gather kernel (see there): order set for the host-count path, NULL for the device one. */
-mx_status mx_moe_gather_launch(const mx_moe_problem *problem, const int32_t *order,
-                               const mx_moe_layout *layout, char *workspace, cudaStream_t stream) {
+mx_status mx_moe_gather_launch(const mx_moe_context *context, const mx_moe_problem *problem,
+                               const int32_t *order, const mx_moe_layout *layout, char *workspace,
+                               cudaStream_t stream) {
     const int threads = 256;
     const int64_t pairs = problem->tokens * problem->topk, row_chunks = problem->hidden / 8;
-    mx_moe_gather_kernel<<<mx_grid(pairs * row_chunks, threads), threads, 0, stream>>>(
-        (const uint4 *)problem->x, order, pairs, (int)problem->topk, row_chunks,
-        (int32_t *)(workspace + layout->slot_position), (uint4 *)(workspace + layout->x_grouped));
+    MX_CUDA_CHECK(mx_launch(
+        mx_moe_gather_kernel, mx_grid(pairs * row_chunks, threads), threads, stream,
+        context->dependent, (const uint4 *)problem->x, order, pairs, (int)problem->topk, row_chunks,
+        (int32_t *)(workspace + layout->slot_position), (uint4 *)(workspace + layout->x_grouped)));
     MX_LAUNCH_CHECK("mx_moe_gather_kernel");
     return MX_OK;
 }
@@ -597,7 +603,7 @@ mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *problem,
                                        mx_moe_dense_operands(problem, w1, w2, layout, workspace)};
         MX_TRY(mx_moe_route_group(context, problem, workspace + layout->logits, expert_ids,
                                   expert_weights, NULL, &group, stream));
-        MX_TRY(mx_moe_gather_launch(problem, NULL, layout, workspace, stream));
+        MX_TRY(mx_moe_gather_launch(context, problem, NULL, layout, workspace, stream));
         if (w1) {
             MX_TRY(mx_moe_dense_batched(context, problem, layout, workspace, stream));
         } else {
@@ -614,8 +620,8 @@ mx_status mx_moe_run(mx_moe_context *context, const mx_moe_problem *problem,
     /* Only the reference's batched GEMMs leave b2 out (the others add it in their GEMM). */
     const void *b2 = w1 && layout->device_counts ? problem->b2 : NULL;
     return problem->dtype == MX_BF16
-               ? mx_moe_combine_launch<__nv_bfloat16>(o, slot_position, expert_weights, b2,
+               ? mx_moe_combine_launch<__nv_bfloat16>(context, o, slot_position, expert_weights, b2,
                                                       expert_ids, problem, stream)
-               : mx_moe_combine_launch<__half>(o, slot_position, expert_weights, b2, expert_ids,
-                                               problem, stream);
+               : mx_moe_combine_launch<__half>(context, o, slot_position, expert_weights, b2,
+                                               expert_ids, problem, stream);
 }
