@@ -19,8 +19,10 @@ extern "C" {
 /* With dq, dk and dv NULL: mx_ref_attention_core_f64 (out = the context; rounding is not read).
  * With all three: mx_ref_attention_core_bound_f64 (out = dctx). Every pointer but rounding is
  * device memory. Runs on stream and waits for it (it allocates and frees its scratch, the rows'
- * probabilities). MX_ERR_INVALID_ARGUMENT when only some of dq, dk, dv are given or the shape is
- * not one mx_attention_check_shape accepts (the dtype is not read). */
+ * probabilities). MX_ERR_INVALID_ARGUMENT when only some of dq, dk, dv are given (or the bound
+ * has no rounding), a size is not positive, q_heads is not a multiple of kv_heads, head_dim is
+ * above MX_ATTENTION_MAX_HEAD_DIM or a stride does not cover its heads; hidden and the dtype are
+ * not read. */
 mx_status mx_bench_attention_core_f64(const mx_attention_shape *shape, const double *q,
                                       const double *dq, int64_t q_stride, const double *k,
                                       const double *dk, int64_t k_stride, const double *v,
