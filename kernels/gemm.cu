@@ -1,6 +1,7 @@
 /* MXFP4 GEMM family (see gemm.h): the launch plan of the tensor-core kernel (gemm_kernel.cuh:
  * token tiles, persistent CTAs or cluster split-K), the cuBLAS variants, auto, and the checks
  * every entry point makes before launching. Regime and figures (H200): docs/gemm.md. */
+#include <cudaTypedefs.h> /* PFN_cuTensorMapEncodeTiled */
 #include <nvtx3/nvToolsExt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,45 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     return MX_OK;
 }
 
+/* The TMA map of the warpgroup kernel's activations: x as [batch][m][k] of the dtype, boxes of
+ * 64 K x `tokens` tokens (one stage), 128-byte swizzle, zeros past m and past k. The encoder is
+ * the driver's, found through the runtime once (no link to libcuda). */
+static mx_status mx_activation_map(const mx_gemm_problem *problem, int tokens, CUtensorMap *map) {
+    static PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
+        void *found = nullptr;
+        cudaDriverEntryPointQueryResult result;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &found, 12000,
+                                             cudaEnableDefault, &result) != cudaSuccess ||
+            result != cudaDriverEntryPointSuccess) {
+            cudaGetLastError();
+            found = nullptr;
+        }
+        return (PFN_cuTensorMapEncodeTiled_v12000)found;
+    }();
+    if (!encode)
+        return mx_fail(MX_ERR_CUDA, "the driver has no cuTensorMapEncodeTiled (CUDA 12.0 or "
+                                    "later needed for fused's warpgroup kernel)");
+    const cuuint64_t element = 2; /* FP16 and BF16 */
+    const cuuint64_t dims[3] = {(cuuint64_t)problem->k, (cuuint64_t)problem->m,
+                                (cuuint64_t)problem->batch};
+    const cuuint64_t strides[2] = {dims[0] * element, dims[0] * dims[1] * element};
+    const cuuint32_t box[3] = {2 * MX_BLOCK_SIZE, (cuuint32_t)tokens, 1}, unit[3] = {1, 1, 1};
+    const CUresult result =
+        encode(map,
+               problem->dtype == MX_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                         : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+               3, const_cast<void *>(problem->x), dims, strides, box, unit,
+               CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+               CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (result != CUDA_SUCCESS)
+        return mx_fail(MX_ERR_CUDA,
+                       "cuTensorMapEncodeTiled failed (CUresult %d) for x at %p, m = %lld, k = "
+                       "%lld, batch = %lld",
+                       (int)result, problem->x, (long long)problem->m, (long long)problem->k,
+                       (long long)problem->batch);
+    return MX_OK;
+}
+
 /* The warpgroup kernel (gemm_wgmma.cuh): 128 weight rows x TOKENS tokens per CTA, one CTA per
  * SM, no workspace. When the output tiles are fewer than the SMs (m up to a few hundred), K is
  * split over a thread-block cluster of up to 8 CTAs (at most k_chunks / 2 splits), so that the
@@ -280,11 +320,16 @@ static mx_status mx_gemm_wgmma_launch(const mx_gemm_context *context,
     splits = (k_chunks + per_split - 1) / per_split;
     mx_gemm_params params = mx_gemm_params_for(problem, shape::tokens);
     params.chunks_per_split = (int)per_split;
+    CUtensorMap activations = {}; /* read by the TMA layout only */
+    if constexpr (shape::tma) {
+        mx_status status = mx_activation_map(problem, shape::tokens, &activations);
+        if (status != MX_OK) return status;
+    }
     cudaLaunchAttribute attributes[2];
     cudaLaunchConfig_t config = mx_launch_config(
         dim3((unsigned)row_blocks, (unsigned)splits, (unsigned)token_tiles), shape::threads,
         shape::smem_bytes, stream, attributes, (int)splits, context->dependent_launch);
-    MX_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, params));
+    MX_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, params, activations));
     MX_LAUNCH_CHECK("mx_gemm_wgmma_kernel");
     return MX_OK;
 }
@@ -296,7 +341,22 @@ static bool mx_wgmma_runs(const mx_gemm_context *context, const mx_gemm_problem 
                           mx_gemm_variant variant) {
     return variant == MX_GEMM_FUSED && problem->m >= MX_GEMM_WGMMA_MIN_M &&
            context->gpu.path == MX_PATH_HOPPER && strstr(mx_built_archs(), "90a") != NULL &&
-           (size_t)mx_wgmma_shape<128>::smem_bytes <= context->gpu.smem_block_bytes;
+           (size_t)mx_wgmma_shape<128>::smem_bytes <= context->gpu.smem_block_bytes &&
+           (size_t)mx_wgmma_shape<256>::smem_bytes <= context->gpu.smem_block_bytes;
+}
+
+/* Whether the warpgroup kernel takes 256 tokens per CTA (its TMA layout, about 1.4x the work per
+ * unit of time of 128 tokens at prefill) rather than 128, above 128 tokens: once those tiles
+ * without a split of K fill at least half the SMs (below, the 128-token tiles' splits of K are
+ * shorter to sum), and never with batch_rows (the MoE's experts: the entries' rows are uneven and
+ * a 256-token tile mostly empty). Measured on an H100: docs/gemm.md. */
+static bool mx_wgmma_wide(const mx_gemm_context *context, const mx_gemm_problem *problem) {
+    using wide = mx_wgmma_shape<256>;
+    const int64_t row_blocks = (problem->n + wide::rows - 1) / wide::rows;
+    const int64_t tiles =
+        row_blocks * ((problem->m + wide::tokens - 1) / wide::tokens) * problem->batch;
+    return problem->m > mx_wgmma_shape<128>::tokens && !problem->batch_rows &&
+           2 * tiles >= context->gpu.sm_count;
 }
 
 /* skinny: 8 or 16 tokens per CTA (16 also for m <= 8 where the 8-token ring does not fit the
@@ -306,10 +366,13 @@ template <typename T, int E>
 static mx_status mx_gemm_mma_dispatch(const mx_gemm_context *context,
                                       const mx_gemm_problem *problem, mx_gemm_variant variant,
                                       cudaStream_t stream) {
-    if (mx_wgmma_runs(context, problem, variant)) /* 64 tokens per CTA while they are enough */
-        return problem->m <= mx_wgmma_shape<64>::tokens
-                   ? mx_gemm_wgmma_launch<T, E, 64>(context, problem, stream)
+    if (mx_wgmma_runs(context, problem, variant)) {
+        if (problem->m <= mx_wgmma_shape<64>::tokens)
+            return mx_gemm_wgmma_launch<T, E, 64>(context, problem, stream);
+        return mx_wgmma_wide(context, problem)
+                   ? mx_gemm_wgmma_launch<T, E, 256>(context, problem, stream)
                    : mx_gemm_wgmma_launch<T, E, 128>(context, problem, stream);
+    }
     bool eight = (size_t)mx_tile_shape<1>::smem_bytes <= context->gpu.smem_block_bytes;
     bool one = (size_t)mx_tile_shape<1, true>::smem_bytes <= context->gpu.smem_block_bytes;
     if (variant == MX_GEMM_SKINNY && problem->m == 1 && one)

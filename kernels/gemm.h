@@ -15,8 +15,9 @@
  *                  weights where that is exact (below). From MX_GEMM_WGMMA_MIN_M tokens on the
  *                  hopper path (arch.h), a warpgroup kernel (wgmma with the decoded weights as A
  *                  from registers, the activations staged in shared memory by a producer
- *                  warpgroup; 128 rows x 64 or 128 tokens per CTA; K split over a cluster when
- *                  the tiles are fewer than the SMs; gemm_wgmma.cuh); below, and on other GPUs,
+ *                  warpgroup, with TMA at 256 tokens; 128 rows x 64, 128 or 256 tokens per CTA;
+ *                  K split over a cluster when the tiles are fewer than the SMs;
+ *                  gemm_wgmma.cuh); below, and on other GPUs,
  *                  skinny's kernel with 32 or 64 tokens per CTA, each weight byte read once per
  *                  64 tokens. The same numerics and epilogue; no workspace.
  *   dequant_cublas the Sprint 6 strategy: dequantize W to a temporary FP16/BF16 buffer (the
@@ -107,7 +108,7 @@ enum { MX_GEMM_WGMMA_AUTO_MAX_M = 256, MX_GEMM_WGMMA_AUTO_MIN_WEIGHTS = 1 << 25 
       "the GEMM variant mx_gemm_choose picks: from the GPU's dispatch table, else by m")           \
     X(FUSED, "fused", true, false,                                                                 \
       "tensor-core kernel on prepared MXFP4 weights: mma.sync with 32 or 64 tokens per CTA; on "   \
-      "Hopper from 33 tokens wgmma with 64 or 128")                                                \
+      "Hopper from 33 tokens wgmma with 64, 128 or 256")                                           \
     X(SKINNY, "skinny", true, false, "the decode kernel, 8 or 16 tokens per CTA")                  \
     X(DEQUANT_CUBLAS, "dequant_cublas", false, false,                                              \
       "dequantize to a temporary FP16 buffer (the workspace), then cublasGemmEx; both timed")      \

@@ -68,14 +68,12 @@ template <> struct mx_mma_type<__half> {
             __hmul2(*reinterpret_cast<__half2 *>(&a), *reinterpret_cast<__half2 *>(&b));
         return *reinterpret_cast<uint32_t *>(&product);
     }
-    static __device__ __forceinline__ void decode_raw(uint32_t w, uint32_t (&pair)[4]) {
-        decode(w, pair);
-    }
-    static __device__ __forceinline__ void decode(uint32_t w, uint32_t (&pair)[4]) {
-        pair[0] = w & 0x8E008E00u;
-        pair[1] = (w << 3) & 0x8E008E00u;
-        pair[2] = ((w << 9) & 0x0E000E00u) | ((w << 2) & 0x80008000u);
-        pair[3] = ((w << 6) & 0x0E000E00u) | ((w << 1) & 0x80008000u);
+    /* The bit placement of the prepared codes (weights.h): pair i of a code word is its bits
+     * rotated left by byte i of code_rotations under code_mask (exponent and mantissa), and by
+     * byte i of mx_sign_rotations under the sign bits, in both halves (mx_decode_pair). */
+    static constexpr uint32_t code_mask = 0x0E000E00u, code_rotations = 0x06090300u;
+    static __device__ __forceinline__ uint32_t exact(uint32_t bits) {
+        return bits;
     }
     static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
                                                uint32_t b1) {
@@ -108,17 +106,7 @@ template <> struct mx_mma_type<__nv_bfloat16> {
     static __device__ __forceinline__ uint32_t exact(uint32_t bits) {
         return multiply(bits, 0x7E807E80u); /* 2^126 in both halves */
     }
-    static __device__ __forceinline__ void decode_raw(uint32_t w, uint32_t (&pair)[4]) {
-        pair[0] = ((w >> 3) & 0x01C001C0u) | (w & 0x80008000u);
-        pair[1] = (w & 0x01C001C0u) | ((w << 3) & 0x80008000u);
-        pair[2] = ((w << 6) & 0x01C001C0u) | ((w << 2) & 0x80008000u);
-        pair[3] = ((w << 3) & 0x01C001C0u) | ((w << 1) & 0x80008000u);
-    }
-    static __device__ __forceinline__ void decode(uint32_t w, uint32_t (&pair)[4]) {
-        decode_raw(w, pair);
-#pragma unroll
-        for (int i = 0; i < 4; i++) pair[i] = exact(pair[i]);
-    }
+    static constexpr uint32_t code_mask = 0x01C001C0u, code_rotations = 0x0306001Du; /* 29: >> 3 */
     static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
                                                uint32_t b1) {
         asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, "
@@ -127,6 +115,45 @@ template <> struct mx_mma_type<__nv_bfloat16> {
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
     }
 };
+
+/* Pair `slot` (0..3) of code word w, raw (E2M1 x 2^-factor_exponent in FP16; for BF16 before
+ * exact()). mx_decode_slot: slot may differ between lanes (rotations by a register, on the ALU
+ * pipe); mx_decode_pair: slot is a constant (the same bits by plain shifts, which the compiler
+ * can give the FMA pipe). */
+constexpr uint32_t mx_sign_rotations = 0x01020300u, mx_sign_mask = 0x80008000u;
+template <typename T> __device__ __forceinline__ uint32_t mx_decode_slot(uint32_t w, int slot) {
+    using traits = mx_mma_type<T>;
+    const int code = (int)(traits::code_rotations >> 8 * slot) & 0xFF;
+    const int sign = (int)(mx_sign_rotations >> 8 * slot) & 0xFF;
+    return (__funnelshift_l(w, w, code) & traits::code_mask) |
+           (__funnelshift_l(w, w, sign) & mx_sign_mask);
+}
+template <int r> __device__ __forceinline__ uint32_t mx_rotate_left(uint32_t w) {
+    if constexpr (r == 0)
+        return w;
+    else
+        return w << r | w >> (32 - r);
+}
+template <typename T, int slot> __device__ __forceinline__ uint32_t mx_decode_pair(uint32_t w) {
+    using traits = mx_mma_type<T>;
+    constexpr int code = (int)(traits::code_rotations >> 8 * slot) & 0xFF;
+    constexpr int sign = (int)(mx_sign_rotations >> 8 * slot) & 0xFF;
+    return (mx_rotate_left<code>(w) & traits::code_mask) | (mx_rotate_left<sign>(w) & mx_sign_mask);
+}
+
+/* The four pairs of code word w, raw, and exact (x 2^factor_exponent for FP16: see the type). */
+template <typename T>
+__device__ __forceinline__ void mx_decode_raw(uint32_t w, uint32_t (&pair)[4]) {
+    pair[0] = mx_decode_pair<T, 0>(w);
+    pair[1] = mx_decode_pair<T, 1>(w);
+    pair[2] = mx_decode_pair<T, 2>(w);
+    pair[3] = mx_decode_pair<T, 3>(w);
+}
+template <typename T> __device__ __forceinline__ void mx_decode(uint32_t w, uint32_t (&pair)[4]) {
+    mx_decode_raw<T>(w, pair);
+#pragma unroll
+    for (int i = 0; i < 4; i++) pair[i] = mx_mma_type<T>::exact(pair[i]);
+}
 
 /* FP32 factor that turns a block's decoded partial sum into exact units: 2^(s + factor_exponent),
  * NaN for scale 0xFF, +Inf where that overflows FP32 (FP16 path, scale byte > 240: see gemm.h),
@@ -367,8 +394,8 @@ template <typename T, int TT, int kind> struct mx_chunk_pass {
                 const uint32_t factor1 = __byte_perm(words[j / 2], 0, byte1 | 0x4040 | byte1 << 8)
                                          << traits::folded_shift;
                 uint32_t row0[4], row8[4];
-                traits::decode_raw(j % 2 == 0 ? codes.x : codes.z, row0);
-                traits::decode_raw(j % 2 == 0 ? codes.y : codes.w, row8);
+                mx_decode_raw<T>(j % 2 == 0 ? codes.x : codes.z, row0);
+                mx_decode_raw<T>(j % 2 == 0 ? codes.y : codes.w, row8);
 #pragma unroll
                 for (int i = 0; i < 4; i++) {
                     row0[i] = traits::multiply(row0[i], factor0);
@@ -403,8 +430,8 @@ template <typename T, int TT, int kind> struct mx_chunk_pass {
                     codes.y = last.y;
                 }
                 uint32_t row0[4], row8[4]; /* rows g and g + 8 */
-                traits::decode(j % 2 == 0 ? codes.x : codes.z, row0);
-                traits::decode(j % 2 == 0 ? codes.y : codes.w, row8);
+                mx_decode<T>(j % 2 == 0 ? codes.x : codes.z, row0);
+                mx_decode<T>(j % 2 == 0 ? codes.y : codes.w, row8);
                 /* A fragments: pairs (0,1) (2,3) of both rows to the first MMA's k slots
                  * (2t, 2t + 1) (2t + 8, 2t + 9), pairs (4,5) (6,7) to the second's. */
                 const uint32_t a0[4] = {row0[0], row8[0], row0[1], row8[1]};

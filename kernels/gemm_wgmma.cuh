@@ -2,26 +2,33 @@
  * launches it. It reads the same prepared weights as gemm_kernel.cuh and writes the same outputs
  * through the same epilogue, with warpgroup MMAs:
  *
- *   CTA     3 warpgroups, 128 weight rows x TOKENS tokens (wgmma's N: 64 up to 64 tokens, else
- *           128, as gemm.cu launches it; 16 and 32 compile, and 32 took 0.81-1.32x the mma.sync
- *           kernel's time at m = 24..32), the whole of K or its split of it (a cluster of
- *           splits summed on chip: mx_reduce_tile); one CTA per SM.
- *   loads   warpgroup 0 (the producer) copies the activations of 2 blocks (64 K) for the CTA's
- *           tokens into a ring of `stages` shared-memory stages (16 KB at 128 tokens), guarded by a
- *           full and an empty mbarrier per stage. The prepared layout orders K inside a block
- *           for the A fragments (weights.h: a lane's code word holds elements 8t .. 8t + 7), so
- *           the producer writes each 16-byte load of 8 activations as 4 pairs to the 4 places
- *           wgmma's canonical K-major layout (no swizzle: 8x16-byte core matrices, 128 B apart
- *           along K, 256 B apart along the tokens) expects them: a 4x4 transpose of 4-byte pairs
- *           per block, which is exactly stmatrix.x4 (one instruction per load: 4 core matrices,
- *           each 8 lanes' rows of 16 bytes).
+ *   CTA     3 warpgroups, 128 weight rows x TOKENS tokens (wgmma's N: 64 up to 64 tokens, 128
+ *           up to 128, else 256, as gemm.cu launches it; 16 and 32 compile, and 32 took
+ *           0.81-1.32x the mma.sync kernel's time at m = 24..32), the whole of K or its split of
+ *           it (a cluster of splits summed on chip: mx_reduce_tile); one CTA per SM.
+ *   loads   warpgroup 0 (the producer) fills a ring of `stages` shared-memory stages with the
+ *           activations of 2 blocks (64 K) for the CTA's tokens, guarded by a full and an empty
+ *           mbarrier per stage, in one of two layouts (measured: docs/gemm.md):
+ *           - 256 tokens (prefill): one thread, one TMA copy a stage (32 KB), the activations
+ *             in their own K order, one 128-byte row a token, 128-byte swizzled; the full
+ *             barrier counts the bytes. Nothing else on the SM's issue slots.
+ *           - 64 or 128 tokens: every producer thread loads 16 bytes (8 activations, two stages
+ *             in flight in registers) and writes them with stmatrix in the order of K that the
+ *             prepared codes give a lane (weights.h: a lane's code word holds elements 8t ..
+ *             8t + 7): 4 pairs to the 4 places of wgmma's canonical K-major layout (no
+ *             swizzle: 8x16-byte core matrices, 128 B apart along K, 256 B apart along the
+ *             tokens), a 4x4 transpose of 4-byte pairs per block, which is exactly stmatrix.x4.
+ *             With few tokens the consumers' decode is what limits, and this keeps it short.
  *   math    warpgroups 1 and 2 (the consumers) hold 64 weight rows each: warp w of a
- *           warpgroup owns one 16-row prepared tile, which is exactly the A fragment of
- *           wgmma.m64nNk16 for its rows. Each warp copies its tile's chunks (codes and
- *           scales) into a private ring of shared-memory slots, three chunks ahead (cp.async),
- *           reads a stage's codes and a chunk's scales from there, decodes them in registers
- *           (gemm_kernel.cuh's bit placement) and issues wgmma.m64nNk16 with A from registers
- *           and the activations from the stage.
+ *           warpgroup owns one 16-row prepared tile, the A fragment of wgmma.m64nNk16 for its
+ *           rows up to the order of K. Each warp copies its tile's chunks (codes and scales)
+ *           into a private ring of shared-memory slots, three chunks ahead (cp.async), and
+ *           reads a stage's codes and a chunk's scales from there. With stmatrix stages a lane
+ *           decodes its own code words (gemm_kernel.cuh's bit placement); with TMA stages (K in
+ *           order) the fragment wants pairs of the 4 lanes of its quad: each lane reads its
+ *           quad's 64 bytes and decodes slot t of each word (the placement rotated by t), a 4x4
+ *           transpose in the decode (mx_wgmma_block_pairs). Then wgmma.m64nNk16 with A from
+ *           registers and the activations from the stage.
  *   scales  per chunk of 8 blocks and warpgroup (one barrier reduction decides): when every
  *           block scale of the chunk keeps E2M1 x 2^s exact in the dtype (FP16: s in [-23, 1];
  *           BF16: [-100, 1]), the decoded pairs are multiplied by 2^s first, exactly, and the
@@ -40,41 +47,50 @@
 #ifndef MX_GEMM_WGMMA_CUH
 #define MX_GEMM_WGMMA_CUH
 
-#include <type_traits>
+#include <cuda.h> /* CUtensorMap */
 
 #include "gemm_kernel.cuh"
+#include "wgmma.cuh"
 
-/* wgmma and the async proxy fence exist on sm_90a only; elsewhere the kernel traps (the host
- * never launches it there: gemm.cu, mx_wgmma_runs). */
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define MX_WGMMA_DEVICE 1
-#endif
-
-/* TOKENS: the tokens of a CTA, wgmma's N (16, 32, 64 or 128; gemm.cu launches 64 and 128). */
+/* TOKENS: the tokens of a CTA, wgmma's N (16, 32, 64, 128 or 256; gemm.cu launches 64, 128 and
+ * 256). */
 template <int TOKENS> struct mx_wgmma_shape {
     static constexpr int tokens = TOKENS;
-    static constexpr int groups = tokens / 8;                       /* of 8 tokens: MMA columns */
-    static constexpr int consumers = 2;                             /* math warpgroups */
-    static constexpr int rows = 64 * consumers;                     /* weight rows per CTA */
-    static constexpr int threads = 128 * (consumers + 1);           /* + the producer */
-    static constexpr int stage_blocks = 2;                          /* 64 K per stage */
-    static constexpr int steps = stage_blocks * MX_BLOCK_SIZE / 16; /* k16 steps per stage */
-    static constexpr int step_bytes = tokens * 16 * 2;              /* one k16 step */
-    static constexpr int stage_bytes = steps * step_bytes;          /* 16 KB at 128 tokens */
-    /* 16-byte activation loads of a stage per producer thread: groups x 2 blocks over 128 */
+    static constexpr int groups = tokens / 8;             /* of 8 tokens: MMA columns */
+    static constexpr int consumers = 2;                   /* math warpgroups */
+    static constexpr int rows = 64 * consumers;           /* weight rows per CTA */
+    static constexpr int threads = 128 * (consumers + 1); /* + the producer */
+    static constexpr int stage_blocks = 2;                /* 64 K per stage */
+    /* The two ways to the activations' stages (the kernel's comment): TMA with 256 tokens;
+     * below, the producer's registers and stmatrix. */
+    static constexpr bool tma = tokens == 256;
+    /* TMA: a token's 64 K of a stage is one 128-byte row of the 128-byte swizzle (8 rows an
+     * atom); stmatrix: a k16 step's core matrices for every token, step after step. */
+    static constexpr int row_bytes = stage_blocks * MX_BLOCK_SIZE * 2;
+    static constexpr int step_bytes = tokens * 16 * 2;
+    static constexpr int step_offset = tma ? 32 : step_bytes; /* from one k16 step to the next */
+    static constexpr int stage_bytes = tokens * row_bytes;    /* 32 KB at 256 tokens */
+    /* 16-byte activation loads of a stage per producer thread (stmatrix): groups x 2 blocks
+     * over 128 */
     static constexpr int loads = groups * stage_blocks / 4;
-    static constexpr int stages = 8; /* a stage is released one stage late (wait_group 1) */
+    /* A stage is released one stage late (wgmma.wait_group 1); 5 stages of 256 tokens do not
+     * fit beside the weight rings. */
+    static constexpr int stages = tma ? 4 : 8;
     /* Each consumer warp's ring of weight chunks (mx_wgmma_weights), after the stages. */
     static constexpr int weight_slots = 4;
     static constexpr int ring_bytes = 4 * consumers * weight_slots * MX_CHUNK_BYTES;
+    static constexpr int align = 1024; /* the swizzle atom: the stages start on one */
     static constexpr int smem_bytes =
-        stages * stage_bytes + ring_bytes + 2 * stages * 8; /* + mbarriers */
+        align + stages * stage_bytes + ring_bytes + 2 * stages * 8; /* + mbarriers */
     /* setmaxnreg: the CTA's pool is what the launch gave it (__launch_bounds__(threads, 1):
      * 64 K registers over `threads`, rounded down to 8); .inc waits until the producer's .dec
      * has returned enough, so the two must fit that pool, not the register file. */
     static constexpr int launch_registers = 65536 / threads / 8 * 8;
-    static constexpr int producer_registers = 104, consumer_registers = 200;
-    static_assert(tokens == 16 || tokens == 32 || tokens == 64 || tokens == 128, "wgmma's N");
+    static constexpr int producer_registers = tma ? 40 : 104; /* stmatrix: 2 stages of loads */
+    static constexpr int consumer_registers = tma ? 232 : 200;
+    static_assert(tokens == 16 || tokens == 32 || tokens == 64 || tokens == 128 || tokens == 256,
+                  "wgmma's N");
+    static_assert(tokens <= 256, "a TMA box holds at most 256 tokens");
     static_assert(128 * producer_registers + 128 * consumers * consumer_registers <=
                       threads * launch_registers,
                   "the warpgroups' registers fit the CTA's pool");
@@ -84,145 +100,18 @@ template <int TOKENS> struct mx_wgmma_shape {
 
 #ifdef MX_WGMMA_DEVICE
 
-// ---- synchronization
-
-__device__ __forceinline__ void mx_mbarrier_init(uint32_t barrier, uint32_t count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(barrier), "r"(count));
-}
-
-__device__ __forceinline__ void mx_mbarrier_arrive(uint32_t barrier) {
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(barrier) : "memory");
-}
-
-/* Until the phase of the given parity has completed (parity 1 on a fresh barrier: at once). */
-__device__ __forceinline__ void mx_mbarrier_wait(uint32_t barrier, uint32_t parity) {
-    asm volatile("{\n"
-                 ".reg .pred done;\n"
-                 "mx_wait:\n"
-                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-                 "@!done bra mx_wait;\n"
-                 "}\n" ::"r"(barrier),
-                 "r"(parity)
-                 : "memory");
-}
-
-/* The OR of `vote` over the 128 threads of a warpgroup, on named barrier `id` (1 + warpgroup). */
-__device__ __forceinline__ bool mx_warpgroup_any(bool vote, int id) {
-    uint32_t any;
-    asm volatile("{\n"
-                 ".reg .pred in, out;\n"
-                 "setp.ne.u32 in, %1, 0;\n"
-                 "bar.red.or.pred out, %2, 128, in;\n"
-                 "selp.u32 %0, 1, 0, out;\n"
-                 "}\n"
-                 : "=r"(any)
-                 : "r"((uint32_t)vote), "r"(id));
-    return any != 0;
-}
-
-// ---- warpgroup MMA
-
-/* Shared-memory descriptor of one k16 step of the stage: K-major, no swizzle, core matrices 128
- * bytes apart along K (LBO) and 256 bytes apart along the tokens (SBO). The start address is
- * the low field (address / 16, 14 bits): a descriptor plus bytes / 16 addresses bytes further
- * on, while the address stays below 256 KB (shared memory does). */
-__device__ __forceinline__ uint64_t mx_wgmma_descriptor(uint32_t address) {
-    return (uint64_t)((address & 0x3FFFFu) >> 4) | (uint64_t)(128 >> 4) << 16 |
-           (uint64_t)(256 >> 4) << 32;
-}
-
-__device__ __forceinline__ void mx_wgmma_fence() {
-    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-}
-
-__device__ __forceinline__ void mx_wgmma_commit() {
-    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-}
-
-/* Waits until at most one commit group of the warpgroup's MMAs is in flight (they complete in
- * order). */
-__device__ __forceinline__ void mx_wgmma_wait_one() {
-    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
-}
-
-/* Waits for every MMA of the warpgroup, then pins the accumulators after the wait (the compiler
- * sees no dependence of theirs on it). */
-template <int rows> __device__ __forceinline__ void mx_wgmma_wait_all(float (&d)[rows][4]) {
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-#pragma unroll
-    for (int j = 0; j < rows; j++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) asm volatile("" : "+f"(d[j][c])::"memory");
-}
-
-/* The accumulator operands of groups o .. o + 1 (8 registers), and of 4, 8 and 16 groups. */
-#define MX_WGMMA_D2(d, o)                                                                          \
-    "+f"(d[o][0]), "+f"(d[o][1]), "+f"(d[o][2]), "+f"(d[o][3]), "+f"(d[o + 1][0]),                 \
-        "+f"(d[o + 1][1]), "+f"(d[o + 1][2]), "+f"(d[o + 1][3])
-#define MX_WGMMA_D4(d, o)  MX_WGMMA_D2(d, o), MX_WGMMA_D2(d, o + 2)
-#define MX_WGMMA_D8(d, o)  MX_WGMMA_D4(d, o), MX_WGMMA_D4(d, o + 4)
-#define MX_WGMMA_D16(d, o) MX_WGMMA_D8(d, o), MX_WGMMA_D8(d, o + 8)
-
-/* Their names in the instruction: operands 0 .. 7, 15, 31, 63. */
-#define MX_WGMMA_D_LIST_8  "%0,%1,%2,%3,%4,%5,%6,%7"
-#define MX_WGMMA_D_LIST_16 MX_WGMMA_D_LIST_8 ",%8,%9,%10,%11,%12,%13,%14,%15"
-#define MX_WGMMA_D_LIST_32                                                                         \
-    MX_WGMMA_D_LIST_16 ",%16,%17,%18,%19,%20,%21,%22,%23"                                          \
-                       ",%24,%25,%26,%27,%28,%29,%30,%31"
-#define MX_WGMMA_D_LIST_64                                                                         \
-    MX_WGMMA_D_LIST_32 ",%32,%33,%34,%35,%36,%37,%38,%39"                                          \
-                       ",%40,%41,%42,%43,%44,%45,%46,%47"                                          \
-                       ",%48,%49,%50,%51,%52,%53,%54,%55"                                          \
-                       ",%56,%57,%58,%59,%60,%61,%62,%63"
-
-/* wgmma.m64nNk16: the N / 2 accumulators, then A's 4 registers (A_LIST), the descriptor (B) and
- * scale_d (SCALE_D; 0 ignores D), as operand names. */
-#define MX_WGMMA_ASM(N, TYPE, D_LIST, A_LIST, B, SCALE_D)                                          \
-    "{\n.reg .pred p;\nsetp.ne.b32 p, " SCALE_D ", 0;\n"                                           \
-    "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." TYPE "." TYPE " {" D_LIST "}, {" A_LIST      \
-    "}, " B ", p, 1, 1, 0;\n}\n"
-
-/* D (+)= A . B for 64 weight rows x 8 * groups tokens x 16 K: A the lane's 4 registers of FP16x2
- * or BF16x2 pairs, B at the descriptor. */
-template <typename T, int groups>
-__device__ __forceinline__ void mx_wgmma(float (&d)[groups][4], const uint32_t (&a)[4], uint64_t b,
-                                         int scale_d) {
-    static_assert(groups == 2 || groups == 4 || groups == 8 || groups == 16, "N 16, 32, 64, 128");
-#define MX_WGMMA_CALL(N, TYPE, D_LIST, A_LIST, B, SCALE_D, ...)                                    \
-    asm volatile(MX_WGMMA_ASM(N, TYPE, D_LIST, A_LIST, B, SCALE_D)                                 \
-                 : __VA_ARGS__                                                                     \
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(scale_d))
-#define MX_WGMMA_TYPES(N, D_LIST, A_LIST, B, SCALE_D, ...)                                         \
-    do {                                                                                           \
-        if constexpr (std::is_same<T, __half>::value)                                              \
-            MX_WGMMA_CALL(N, "f16", D_LIST, A_LIST, B, SCALE_D, __VA_ARGS__);                      \
-        else                                                                                       \
-            MX_WGMMA_CALL(N, "bf16", D_LIST, A_LIST, B, SCALE_D, __VA_ARGS__);                     \
-    } while (0)
-    if constexpr (groups == 2)
-        MX_WGMMA_TYPES(16, MX_WGMMA_D_LIST_8, "%8,%9,%10,%11", "%12", "%13", MX_WGMMA_D2(d, 0));
-    else if constexpr (groups == 4)
-        MX_WGMMA_TYPES(32, MX_WGMMA_D_LIST_16, "%16,%17,%18,%19", "%20", "%21", MX_WGMMA_D4(d, 0));
-    else if constexpr (groups == 8)
-        MX_WGMMA_TYPES(64, MX_WGMMA_D_LIST_32, "%32,%33,%34,%35", "%36", "%37", MX_WGMMA_D8(d, 0));
-    else
-        MX_WGMMA_TYPES(128, MX_WGMMA_D_LIST_64, "%64,%65,%66,%67", "%68", "%69",
-                       MX_WGMMA_D16(d, 0));
-#undef MX_WGMMA_TYPES
-#undef MX_WGMMA_CALL
-}
-
 // ---- the two roles
 
-/* The producer warpgroup: lane (r, t) of warp w copies, per stage of the split (stage_begin + i,
- * i < stage_count, in ring slot i % stages), elements 8t .. 8t + 7 of both blocks for token r of
- * the token groups w, w + 4, ... (with 2 groups, 16 tokens: block w / 2 of group w % 2), in 16-byte
- * loads, two stages in flight in registers; absent tokens and the missing block of an odd K get
- * zeros. */
+/* The producer warpgroup below 256 tokens: lane (r, t) of warp w copies, per stage of the split
+ * (stage_begin + i, i < stage_count, in ring slot i % stages), elements 8t .. 8t + 7 of both blocks
+ * for token r of the token groups w, w + 4, ... (with 2 groups, 16 tokens: block w / 2 of group w %
+ * 2), in 16-byte loads, two stages in flight in registers; absent tokens and the missing block of
+ * an odd K get zeros. */
 template <typename T, int TOKENS>
 __device__ __forceinline__ void
-mx_wgmma_produce(const mx_gemm_params &p, int batch_index, int64_t token0, int64_t m_valid,
-                 uint32_t stage0, uint32_t full, uint32_t empty, int stage_begin, int stage_count) {
+mx_wgmma_produce_registers(const mx_gemm_params &p, int batch_index, int64_t token0,
+                           int64_t m_valid, uint32_t stage0, uint32_t full, uint32_t empty,
+                           int stage_begin, int stage_count) {
     using shape = mx_wgmma_shape<TOKENS>;
     constexpr bool few = shape::groups < 4; /* 16 tokens */
     constexpr int warp_groups = few ? 1 : shape::groups / 4, blocks = few ? 1 : 2;
@@ -290,12 +179,67 @@ mx_wgmma_produce(const mx_gemm_params &p, int batch_index, int64_t token0, int64
     }
 }
 
+/* The producer with 256 tokens: one thread loads, per stage of the split (stage_begin + q, q <
+ * stage_count, in ring slot q % stages), the box of 64 K x TOKENS tokens of the CTA's batch entry
+ * with one TMA copy (the tensor map gemm.cu encodes: x as [batch][m][k], 128-byte swizzle, zeros
+ * past m and past K), signalled by the bytes it writes on the stage's full barrier. Tokens from
+ * m_valid up to m (batch_rows) are loaded too: each token is its own column of the product, and
+ * theirs are never stored. */
+template <int TOKENS>
+__device__ __forceinline__ void mx_wgmma_produce_tma(const CUtensorMap *activations,
+                                                     int batch_index, int64_t token0,
+                                                     uint32_t stage0, uint32_t full, uint32_t empty,
+                                                     int stage_begin, int stage_count) {
+    using shape = mx_wgmma_shape<TOKENS>;
+    for (int stage = 0; stage < stage_count; stage++) {
+        const int slot = stage % shape::stages;
+        const uint32_t barrier = full + 8 * slot;
+        mx_mbarrier_wait(empty + 8 * slot, ((stage / shape::stages) & 1) ^ 1);
+        asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(barrier),
+                     "n"(shape::stage_bytes)
+                     : "memory");
+        asm volatile("cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes"
+                     " [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(stage0 + slot * shape::stage_bytes),
+                     "l"(activations),
+                     "r"((stage_begin + stage) * shape::stage_blocks * MX_BLOCK_SIZE),
+                     "r"((int)token0), "r"(batch_index), "r"(barrier)
+                     : "memory");
+    }
+}
+
+/* The code words of a pair of blocks at `at` in a weight slot (lane L's 16 bytes at 16 L: rows
+ * g, g + 8 of the first block, then of the second), or of an odd last block alone (8 bytes a lane
+ * at 8 L; the partner's words zero): with quad, those of the lane's quad (q[u]: lane 4g + u's);
+ * else the lane's own in q[0] (an odd last block: the 16 bytes of lanes 2i and 2i + 1, and the
+ * lane's half of them). */
+template <bool quad>
+__device__ __forceinline__ void mx_wgmma_load_codes(const uint8_t *at, bool both, uint4 (&q)[4]) {
+    const int lane = (int)threadIdx.x & 31, group = lane >> 2;
+    if constexpr (!quad) {
+        const uint4 loaded = *reinterpret_cast<const uint4 *>(at + 16 * (both ? lane : lane / 2));
+        q[0] = both       ? loaded
+               : lane & 1 ? make_uint4(loaded.z, loaded.w, 0, 0)
+                          : make_uint4(loaded.x, loaded.y, 0, 0);
+    } else if (both) {
+#pragma unroll
+        for (int u = 0; u < 4; u++)
+            q[u] = *reinterpret_cast<const uint4 *>(at + 64 * group + 16 * u);
+    } else {
+        const uint4 low = *reinterpret_cast<const uint4 *>(at + 32 * group);
+        const uint4 high = *reinterpret_cast<const uint4 *>(at + 32 * group + 16);
+        q[0] = make_uint4(low.x, low.y, 0, 0);
+        q[1] = make_uint4(low.z, low.w, 0, 0);
+        q[2] = make_uint4(high.x, high.y, 0, 0);
+        q[3] = make_uint4(high.z, high.w, 0, 0);
+    }
+}
+
 /* A consumer warp's weights: its 16-row tile's chunks of the CTA's split, copied from global
  * memory into the warp's private ring of `weight_slots` chunk slots in shared memory
  * (gemm_kernel.cuh's cp.async ring: one commit group per chunk, the slots filled
  * weight_slots - 1 chunks ahead, so that about 6.5 KB a warp are in flight whatever the time a
- * stage takes), then read from there: the codes of a stage's pair of blocks (16 bytes per lane;
- * as own() gives them, 8 for an odd last block and zeros for the rest) and a chunk's scale bytes
+ * stage takes), then read from there: the codes of a stage's pair of blocks (the lane's or its
+ * quad's, mx_wgmma_load_codes) and a chunk's scale bytes
  * in the layout of gemm_kernel.cuh's words ((row g, block j) and (row g + 8, block j) at bytes
  * 2j, 2j + 1; bytes past a short chunk hold 127, 2^0). */
 template <int SLOTS> struct mx_wgmma_weights {
@@ -339,23 +283,18 @@ template <int SLOTS> struct mx_wgmma_weights {
         __syncwarp();
         fetch(chunk + SLOTS - 1);
     }
-    /* The pair's 16 bytes of the lane; for an odd last block, which holds 8 bytes a lane, the 16
-     * bytes of lanes 2i and 2i + 1 (own() takes the lane's half); past K or without a tile,
-     * zeros. */
-    __device__ __forceinline__ uint4 codes(int pair) const {
-        const int lane = (int)threadIdx.x & 31;
+    /* The code words of a stage's pair of blocks (mx_wgmma_load_codes), q[u] = (row g block 2
+     * pair, row g + 8, row g block 2 pair + 1, row g + 8); an odd last block's partner, past K
+     * and without a tile: zeros. */
+    template <bool quad> __device__ __forceinline__ void codes(int pair, uint4 (&q)[4]) const {
         const int chunk = pair / (MX_CHUNK_BLOCKS / 2), j = 2 * (pair % (MX_CHUNK_BLOCKS / 2));
-        if (!tile || 2 * pair >= k_blocks) return make_uint4(0, 0, 0, 0);
-        const bool both = j + 1 < chunk_blocks(chunk);
-        return *reinterpret_cast<const uint4 *>(ring + slot_offset(chunk) + j * 256 +
-                                                16 * (both ? lane : lane / 2));
-    }
-    /* The lane's codes of pair from what codes(pair) read: for an odd last block alone, its
-     * half of the two lanes' 16 bytes (the partner block's codes zero). */
-    __device__ __forceinline__ uint4 own(int pair, const uint4 &loaded) const {
-        if (!tile || 2 * pair + 1 != k_blocks) return loaded;
-        return threadIdx.x & 1 ? make_uint4(loaded.z, loaded.w, 0, 0)
-                               : make_uint4(loaded.x, loaded.y, 0, 0);
+        if (!tile || 2 * pair >= k_blocks) {
+#pragma unroll
+            for (int u = 0; u < 4; u++) q[u] = make_uint4(0, 0, 0, 0);
+            return;
+        }
+        mx_wgmma_load_codes<quad>(ring + slot_offset(chunk) + j * 256, j + 1 < chunk_blocks(chunk),
+                                  q);
     }
     /* The scale words of chunk, the padding rows' bytes read as 127; the bytes past a short
      * chunk are 127 too. */
@@ -402,8 +341,34 @@ __device__ __forceinline__ uint32_t mx_wgmma_pair_factor(uint32_t raw_word, int 
     return folded ? fold : 0u;
 }
 
-/* The decoded pairs of rows g and g + 8 of one block as the A fragments of its two k16 steps:
- * a[step] = {row g pair 2 step, row g + 8 pair 2 step, row g pair 2 step + 1, row g + 8 ...}. */
+/* The lane's A fragments of the two k16 steps of block b of a stage (0 or 1), raw decoded, from
+ * code words q (mx_wgmma_load_codes). Without quad, the lane's own word's pairs, for stages in
+ * the codes' K order (stmatrix). With quad, for stages in the activations' own order (TMA):
+ * lane (g, t) of the prepared layout holds
+ * elements 8t .. 8t + 7 of its rows (pairs 4t .. 4t + 3, slot u of the word: pair 4t + u); the
+ * A fragment of k16 step s wants pairs 8s + t and 8s + t + 4 of rows g and g + 8 (K in its own
+ * order, as the activations lie in the stage): slot t of the words of lanes 2s and 2s + 1 of the
+ * quad. So row0[u] = slot t of quad lane u's row g word, row8[u] of its row g + 8 word, and a[s]
+ * = {row0[2s], row8[2s], row0[2s + 1], row8[2s + 1]}: a 4x4 transpose of the quad's pairs, read
+ * from shared memory and decoded with a rotation by the lane's t (mx_decode_slot). */
+template <typename T, bool quad>
+__device__ __forceinline__ void mx_wgmma_block_pairs(const uint4 (&q)[4], int b,
+                                                     uint32_t (&row0)[4], uint32_t (&row8)[4]) {
+    if constexpr (!quad) {
+        mx_decode_raw<T>(b == 0 ? q[0].x : q[0].z, row0);
+        mx_decode_raw<T>(b == 0 ? q[0].y : q[0].w, row8);
+        return;
+    }
+    const int t = (int)threadIdx.x & 3;
+#pragma unroll
+    for (int u = 0; u < 4; u++) {
+        row0[u] = mx_decode_slot<T>(b == 0 ? q[u].x : q[u].z, t);
+        row8[u] = mx_decode_slot<T>(b == 0 ? q[u].y : q[u].w, t);
+    }
+}
+
+/* Those pairs as the A fragments of the block's two k16 steps: a[step] = {row g pair 2 step, row
+ * g + 8 pair 2 step, row g pair 2 step + 1, row g + 8 ...}. */
 __device__ __forceinline__ void mx_wgmma_arrange(const uint32_t (&row0)[4],
                                                  const uint32_t (&row8)[4], uint32_t (&a)[2][4]) {
 #pragma unroll
@@ -415,18 +380,16 @@ __device__ __forceinline__ void mx_wgmma_arrange(const uint32_t (&row0)[4],
     }
 }
 
-/* Rows g and g + 8 of block j of the chunk (scale_word: its scale bytes' word) as the warpgroup
- * MMAs' A fragments (zeros where the chunk is not folded). */
-template <typename T>
-__device__ __forceinline__ void mx_wgmma_fragments(uint32_t row0_word, uint32_t row8_word,
-                                                   uint32_t scale_word, int j, bool folded,
-                                                   uint32_t (&a)[2][4]) {
+/* Rows g and g + 8 of block b of the stage (scale_word: its chunk's scale bytes' word) as the
+ * warpgroup MMAs' A fragments (zeros where the chunk is not folded). */
+template <typename T, bool quad>
+__device__ __forceinline__ void mx_wgmma_fragments(const uint4 (&q)[4], uint32_t scale_word, int b,
+                                                   bool folded, uint32_t (&a)[2][4]) {
     using traits = mx_mma_type<T>;
-    const uint32_t factor0 = mx_wgmma_pair_factor<T>(scale_word, j, 0, folded);
-    const uint32_t factor1 = mx_wgmma_pair_factor<T>(scale_word, j, 1, folded);
+    const uint32_t factor0 = mx_wgmma_pair_factor<T>(scale_word, b, 0, folded);
+    const uint32_t factor1 = mx_wgmma_pair_factor<T>(scale_word, b, 1, folded);
     uint32_t row0[4], row8[4];
-    traits::decode_raw(row0_word, row0);
-    traits::decode_raw(row8_word, row8);
+    mx_wgmma_block_pairs<T, quad>(q, b, row0, row8);
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         row0[i] = traits::multiply(row0[i], factor0);
@@ -436,43 +399,58 @@ __device__ __forceinline__ void mx_wgmma_fragments(uint32_t row0_word, uint32_t 
 }
 
 /* The per-block path of a stage (a chunk with a scale outside the folded range): each block's
- * product alone on mma.sync m16n8k16 (A: the stage's codes decoded as gemm_kernel.cuh's
- * per-block path does; B words straight from the stage, core matrix h, row g, word t; stage:
- * its shared address), added with its FP32 factor 2^(s + factor_exponent). No wgmma here: this
- * branch is the warpgroup's, not the compiler's to prove uniform. Out of line: inlined, its
- * MMAs' temporaries beside the accumulators and both stages' fragments needed about 230
- * registers, and ptxas spilled values of the fast path (176-212 bytes, ~20 local loads and
- * stores a stage); called, the accumulators go through a local copy only when it runs. */
+ * product alone on mma.sync m16n8k16 (A: the stage's codes decoded exactly, in the warpgroup
+ * MMAs' K order; B words straight from the stage: token 8 group + g, K 16 (2b + step) + 2t and +
+ * 8, in its swizzled row (TMA) or core matrices 0 and 1 of the step (stmatrix); stage: its
+ * shared address), added with its FP32 factor 2^(s + factor_exponent). No wgmma here: this branch
+ * is the warpgroup's, not the compiler's to prove uniform. Out of line: inlined, its MMAs'
+ * temporaries beside the accumulators and both stages' fragments spilled values of the fast path;
+ * called, the accumulators go through a local copy only when it runs, and the codes are read again
+ * from the weight slot (`codes`, `both`: as mx_wgmma_load_codes takes them; NULL for a warp without
+ * a tile: zeros). */
 template <typename T, int TOKENS>
-__device__ __noinline__ void mx_wgmma_per_block(const uint4 codes, uint32_t scale_word,
-                                                uint32_t stage,
+__device__ __noinline__ void mx_wgmma_per_block(const uint8_t *codes, bool both,
+                                                uint32_t scale_word, uint32_t stage,
                                                 float (&acc)[mx_wgmma_shape<TOKENS>::groups][4]) {
     using shape = mx_wgmma_shape<TOKENS>;
     using traits = mx_mma_type<T>;
-    const int lane = (int)threadIdx.x & 31;
-    const uint32_t lane_words = stage + (lane >> 2) * 16 + 4 * (lane & 3);
-    /* Volatile loads stay next to their MMAs: hoisted, the 128 words of the unrolled loop
-     * spilled the registers of the whole kernel. */
+    const int lane = (int)threadIdx.x & 31, g = lane >> 2;
+    const uint32_t lane_row = stage + g * (shape::tma ? shape::row_bytes : 16) + 4 * (lane & 3);
+    /* Volatile loads stay next to their MMAs: hoisted, the words of the unrolled loop spilled
+     * the registers of the whole kernel. */
     auto load = [](uint32_t address) {
         uint32_t word;
         asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(word) : "r"(address));
         return word;
     };
+    uint4 q[4] = {};
+    if (codes) mx_wgmma_load_codes<shape::tma>(codes, both, q);
 #pragma unroll
     for (int b = 0; b < 2; b++) {
         const float factor0 = mx_block_factor<T>(scale_word >> (16 * b) & 0xFFu);
         const float factor1 = mx_block_factor<T>(scale_word >> (16 * b + 8) & 0xFFu);
         uint32_t row0[4], row8[4], a[2][4]; /* one block decoded at a time: fewer registers */
-        traits::decode(b == 0 ? codes.x : codes.z, row0);
-        traits::decode(b == 0 ? codes.y : codes.w, row8);
+        mx_wgmma_block_pairs<T, shape::tma>(q, b, row0, row8);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            row0[i] = traits::exact(row0[i]);
+            row8[i] = traits::exact(row8[i]);
+        }
         mx_wgmma_arrange(row0, row8, a);
 #pragma unroll
         for (int group = 0; group < shape::groups; group++) {
             float block_sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
             for (int step = 0; step < 2; step++) {
-                const uint32_t at = lane_words + (2 * b + step) * shape::step_bytes + group * 256;
-                traits::mma(block_sum, a[step], load(at), load(at + 128));
+                if constexpr (shape::tma) {
+                    const int piece = 4 * b + 2 * step; /* the 16-byte piece of K 2t; + 8: next */
+                    const uint32_t at = lane_row + group * 8 * shape::row_bytes;
+                    traits::mma(block_sum, a[step], load(at + ((piece ^ g) << 4)),
+                                load(at + (((piece + 1) ^ g) << 4)));
+                } else {
+                    const uint32_t at = lane_row + (2 * b + step) * shape::step_bytes + group * 256;
+                    traits::mma(block_sum, a[step], load(at), load(at + 128));
+                }
             }
 #pragma unroll
             for (int c = 0; c < 4; c++)
@@ -487,7 +465,7 @@ __device__ __noinline__ void mx_wgmma_per_block(const uint4 codes, uint32_t scal
  * the index-th valid token tile with batch_rows) over the whole of K or split blockIdx.y of it. */
 template <typename T, int E, int TOKENS>
 static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
-    mx_gemm_wgmma_kernel(const mx_gemm_params p) {
+    mx_gemm_wgmma_kernel(const mx_gemm_params p, const __grid_constant__ CUtensorMap activations) {
 #ifdef MX_WGMMA_DEVICE
     using shape = mx_wgmma_shape<TOKENS>;
     using traits = mx_mma_type<T>;
@@ -501,13 +479,16 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
         if (!mx_valid_tile(p, shape::tokens, (int)blockIdx.z, batch_index, tile, m_valid)) return;
         token0 = (int64_t)tile * shape::tokens;
     }
-    const uint32_t stage0 = (uint32_t)__cvta_generic_to_shared(smem);
+    /* The stages from the first 1024-byte boundary (the swizzle's atoms), then the rings. */
+    const uint32_t stage0 =
+        ((uint32_t)__cvta_generic_to_shared(smem) + shape::align - 1) & ~(shape::align - 1u);
+    uint8_t *const stages = smem + (stage0 - (uint32_t)__cvta_generic_to_shared(smem));
     const uint32_t rings = stage0 + shape::stages * shape::stage_bytes;
     const uint32_t full = rings + shape::ring_bytes;
     const uint32_t empty = full + 8 * shape::stages;
     if (threadIdx.x == 0)
         for (int s = 0; s < shape::stages; s++) {
-            mx_mbarrier_init(full + 8 * s, 128);                   /* every producer thread */
+            mx_mbarrier_init(full + 8 * s, shape::tma ? 1 : 128);  /* TMA's thread or all */
             mx_mbarrier_init(empty + 8 * s, 4 * shape::consumers); /* every consumer warp */
         }
     __syncthreads();
@@ -518,13 +499,19 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     const int stage_count = min((p.k_blocks + shape::stage_blocks - 1) / shape::stage_blocks,
                                 stage_begin + p.chunks_per_split * pairs_per_chunk) -
                             stage_begin;
-    /* The register file moves from the producer (two stages of loads in flight: 64 registers
-     * of them) to the consumers (accumulators, both stages' fragments): 128 x 104
-     * + 256 x 200 = the CTA's 63 K; ptxas spills nothing in either role at 128 tokens. */
+    /* The register file moves from the producer (one thread issuing TMA copies; or two stages
+     * of loads in flight, 64 registers of them) to the consumers (accumulators, both stages'
+     * fragments): 128 x 40 + 256 x 232, or 128 x 104 + 256 x 200 = the CTA's 63 K. */
     if (threadIdx.x < 128) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(shape::producer_registers));
-        mx_wgmma_produce<T, TOKENS>(p, batch_index, token0, m_valid, stage0, full, empty,
-                                    stage_begin, stage_count);
+        if constexpr (shape::tma) {
+            if (threadIdx.x == 0)
+                mx_wgmma_produce_tma<TOKENS>(&activations, batch_index, token0, stage0, full, empty,
+                                             stage_begin, stage_count);
+        } else {
+            mx_wgmma_produce_registers<T, TOKENS>(p, batch_index, token0, m_valid, stage0, full,
+                                                  empty, stage_begin, stage_count);
+        }
         return;
     }
     asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(shape::consumer_registers));
@@ -543,7 +530,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     weights.chunk_end = min(weights.k_chunks, weights.chunk_begin + p.chunks_per_split);
     {
         const int offset = (4 * consumer + warp) * shape::weight_slots * MX_CHUNK_BYTES;
-        weights.ring = smem + (rings - stage0) + offset;
+        weights.ring = stages + (rings - stage0) + offset;
         weights.ring_shared = rings + offset;
     }
     {
@@ -591,11 +578,12 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     auto decode = [&](int stage, stage_operands &next) {
         const int pair = stage_begin + stage;
         advance(pair);
-        const uint4 codes = weights.own(pair, weights.codes(pair));
-        mx_wgmma_fragments<T>(codes.x, codes.y, scale_word, 0, chunk_folded, next.a[0]);
-        mx_wgmma_fragments<T>(codes.z, codes.w, scale_word, 1, chunk_folded, next.a[1]);
+        uint4 q[4];
+        weights.template codes<shape::tma>(pair, q);
+        mx_wgmma_fragments<T, shape::tma>(q, scale_word, 0, chunk_folded, next.a[0]);
+        mx_wgmma_fragments<T, shape::tma>(q, scale_word, 1, chunk_folded, next.a[1]);
     };
-    const uint64_t descriptor0 = mx_wgmma_descriptor(stage0);
+    const uint64_t descriptor0 = mx_wgmma_descriptor<shape::tma>(stage0);
     /* Stage `stage` of the split, its fragments in operands; then stage + 1 decoded into next. */
     auto run = [&](int stage, stage_operands &operands, stage_operands &next) {
         const int slot = stage % shape::stages;
@@ -608,9 +596,11 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
             mx_wgmma_wait_all(acc);
             float sums[shape::groups][4];
             memcpy(sums, acc, sizeof sums);
-            const int pair = stage_begin + stage;
-            mx_wgmma_per_block<T, TOKENS>(weights.own(pair, weights.codes(pair)), scale_word,
-                                          stage_base, sums);
+            const int pair = stage_begin + stage, chunk = pair / pairs_per_chunk;
+            const int j = 2 * (pair % pairs_per_chunk);
+            mx_wgmma_per_block<T, TOKENS>(
+                weights.tile ? weights.ring + weights.slot_offset(chunk) + j * 256 : nullptr,
+                j + 1 < weights.chunk_blocks(chunk), scale_word, stage_base, sums);
             memcpy(acc, sums, sizeof sums);
         }
         /* The warpgroup MMAs, on every stage alike (zero weights where the per-block path did
@@ -624,7 +614,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
 #pragma unroll
             for (int s = 0; s < 2; s++)
                 mx_wgmma<T>(acc, operands.a[b][s],
-                            stage_descriptor + (2 * b + s) * shape::step_bytes / 16, 1);
+                            stage_descriptor + (2 * b + s) * shape::step_offset / 16, 1);
         mx_wgmma_commit();
         mx_wgmma_wait_one();
         __syncwarp(); /* every lane's reads of the previous stage before its release */
@@ -655,7 +645,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
      * every consumer is: named barrier 3 over the 256 consumer threads; the producer has
      * exited), and the cluster sums them (every consumer warp takes part, tile or not). */
     asm volatile("bar.sync 3, 256;\n" ::: "memory");
-    float *partial = (float *)smem;
+    float *partial = (float *)stages;
     const int row = (4 * consumer + warp) * MX_TILE_ROWS + (lane >> 2);
 #pragma unroll
     for (int j = 0; j < shape::groups; j++)
@@ -668,6 +658,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
                          (int)threadIdx.x - 128, 256);
 #else
     (void)p;
+    (void)activations;
     __trap();
 #endif
 }

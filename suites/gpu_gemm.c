@@ -330,10 +330,10 @@ Test(gpu_gemm, bad_arguments_are_refused_before_launch) {
               mx_last_error());
     bad = good, bad.dtype = MX_F32;
     cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_INVALID_ARGUMENT);
-    /* 8192 tokens x batch 1024 = 65536 tiles of 128 tokens (the warpgroup kernel on Hopper) or
-     * 131072 of 64 (elsewhere): more than a grid holds. Refused before anything is read, so the
+    /* 16384 tokens x batch 1024 = 65536 tiles of 256 tokens (the warpgroup kernel on Hopper) or
+     * 262144 of 64 (elsewhere): more than a grid holds. Refused before anything is read, so the
      * small buffers stand in for the huge ones. */
-    bad = good, bad.m = 8192, bad.batch = 1024, bad.w.batch = 1024;
+    bad = good, bad.m = 16384, bad.batch = 1024, bad.w.batch = 1024;
     cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_FUSED, NULL, 0, 0), MX_ERR_UNSUPPORTED_SHAPE);
     cr_expect(strstr(mx_last_error(), "token tiles") && strstr(mx_last_error(), "at most 65535"),
               "message: %s", mx_last_error());

@@ -25,9 +25,10 @@ static void refresh_weights(host_problem *p) {
 /* Scale exponent 13 is the last at which FP16 weights hold every code (6 * 2^13 < 65504) and -23
  * the last at which they hold code 1 (0.5 * 2^-23 = 2^-24). fused and skinny stay exact on both
  * sides; the paths that go through FP16 weights are exact inside and lose outside. fused runs
- * its warpgroup kernel on Hopper at 160 (MX_GEMM_WGMMA_MIN_M and up), its mma.sync kernel at 24
- * and on the portable path (gpu_gemm_portable): each takes its per-block path for scales outside
- * the folded range, 12, 17 and -32 here; m = 1 is decode (skinny with 8 tokens per CTA).
+ * its warpgroup kernel on Hopper at 160 (MX_GEMM_WGMMA_MIN_M and up; 128 tokens per CTA) and at
+ * 777 x 4232 rows (136 tiles of 256 tokens: its TMA layout), its mma.sync kernel at 24 and on the
+ * portable path (gpu_gemm_portable): each takes its per-block path for scales outside the folded
+ * range, 12, 17 and -32 here; m = 1 is decode (skinny with 8 tokens per CTA).
  * "Exact" is within the output's own resolution (mx_test_compare_ulp's limit): at -32 the outputs
  * are about 2^-16, FP16 subnormals (spacing 2^-24), whose rounding alone gives a relative L2
  * error of 1.4e-3 at the median of 1000 simulated draws and up to 2.4e-3, above 2e-3 in 0.6 % of
@@ -39,13 +40,15 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
         int weight_exponent; /* sets the block scales: gaussian * 2^e gives s around e - 1 */
         bool fp16_paths_exact;
     } cases[] = {{12, true}, {-20, true}, {17, false}, {-32, false}};
-    const int ms[] = {1, 24, 160};
-    for (size_t c = 0; c < 3 * sizeof cases / sizeof cases[0]; c++) {
-        const int m = ms[c % 3];
-        host_problem p = mx_test_make_problem(m, 72, 256, 1, cases[c / 3].weight_exponent, &rng);
+    const int ms[] = {1, 24, 160, 777};
+    const int sizes = sizeof ms / sizeof ms[0];
+    for (size_t c = 0; c < sizes * sizeof cases / sizeof cases[0]; c++) {
+        const int m = ms[c % sizes];
+        host_problem p = mx_test_make_problem(m, m == 777 ? 4232 : 72, 256, 1,
+                                              cases[c / sizes].weight_exponent, &rng);
         /* Keep activations and outputs inside FP16: lean the activations against the weights'
          * magnitude; the reference takes the FP16 values actually used. */
-        double x_scale = ldexp(1.0, cases[c / 3].weight_exponent > 0 ? -12 : 12);
+        double x_scale = ldexp(1.0, cases[c / sizes].weight_exponent > 0 ? -12 : 12);
         for (int64_t i = 0; i < p.m * p.k; i++) {
             p.x16[0][i] = mx_test_encode(p.x[i] * x_scale, 0);
             p.x[i] = mx_test_f16_to_double(p.x16[0][i]);
@@ -67,7 +70,7 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
                                        : all_variants[v];
             bool through_fp16 = runs == MX_GEMM_DEQUANT_CUBLAS || runs == MX_GEMM_PERSISTENT;
             bool exact = e.nonfinite == 0 && e.rel_l2 <= e.limit;
-            if (!through_fp16 || cases[c / 3].fp16_paths_exact)
+            if (!through_fp16 || cases[c / sizes].fp16_paths_exact)
                 cr_expect(exact,
                           "%s m=%d, scale exponents %d..%d: rel_l2 %.3g (limit %.3g), %lld "
                           "non-finite",
@@ -86,14 +89,15 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
     }
 }
 
-/* A 0xFF scale makes its whole row NaN (every token), and nothing else. */
+/* A 0xFF scale makes its whole row NaN (every token), and nothing else; 777 tokens x 4232 rows
+ * reach the warpgroup kernel's TMA layout (256 tokens per CTA) on Hopper. */
 Test(gpu_gemm, nan_scale_poisons_only_its_row) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
-    const int ms[] = {1, 5, 200};
-    for (int case_index = 0; case_index < 3; case_index++) {
+    const int ms[] = {1, 5, 200, 777};
+    for (int case_index = 0; case_index < 4; case_index++) {
         int m = ms[case_index];
-        host_problem p = mx_test_make_problem(m, 300, 320, 1, 0, &rng);
+        host_problem p = mx_test_make_problem(m, m == 777 ? 4232 : 300, 320, 1, 0, &rng);
         const int nan_row = 137, nan_block = 4;
         p.scales[nan_row * 10 + nan_block] = 0xFF;
         refresh_weights(&p);
