@@ -347,9 +347,9 @@ static bool mx_wgmma_runs(const mx_gemm_context *context, const mx_gemm_problem 
 
 /* Whether the warpgroup kernel takes 256 tokens per CTA (its TMA layout, about 1.4x the work per
  * unit of time of 128 tokens at prefill) rather than 128, above 128 tokens: once those tiles
- * without a split of K fill at least half the SMs (below, the 128-token tiles' splits of K are
- * shorter to sum), and never with batch_rows (the MoE's experts: the entries' rows are uneven and
- * a 256-token tile mostly empty). Measured on an H100: docs/gemm.md. */
+ * fill at least half the SMs (at exactly half, K is split in two; below, the 128-token tiles'
+ * splits of K are shorter to sum), and never with batch_rows (the MoE's experts: the entries' rows
+ * are uneven and a 256-token tile mostly empty). Measured on an H100: docs/gemm.md. */
 static bool mx_wgmma_wide(const mx_gemm_context *context, const mx_gemm_problem *problem) {
     using wide = mx_wgmma_shape<256>;
     const int64_t row_blocks = (problem->n + wide::rows - 1) / wide::rows;

@@ -486,11 +486,16 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     const uint32_t rings = stage0 + shape::stages * shape::stage_bytes;
     const uint32_t full = rings + shape::ring_bytes;
     const uint32_t empty = full + 8 * shape::stages;
-    if (threadIdx.x == 0)
+    if (threadIdx.x == 0) {
         for (int s = 0; s < shape::stages; s++) {
             mx_mbarrier_init(full + 8 * s, shape::tma ? 1 : 128);  /* TMA's thread or all */
             mx_mbarrier_init(empty + 8 * s, 4 * shape::consumers); /* every consumer warp */
         }
+        /* the TMA copies complete on the full barriers through the async proxy: the
+         * initializations before them (PTX's fence for mbarrier.init) */
+        if constexpr (shape::tma)
+            asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
     __syncthreads();
     /* The CTA's split of K (blockIdx.y; whole chunks, so that a chunk's scales stay one vote):
      * stages stage_begin .. stage_begin + stage_count - 1. */
