@@ -271,7 +271,7 @@ static mx_status mx_activation_map(const mx_gemm_problem *problem, int tokens, C
     if (!encode)
         return mx_fail(MX_ERR_CUDA, "the driver has no cuTensorMapEncodeTiled (CUDA 12.0 or "
                                     "later needed for fused's warpgroup kernel)");
-    const cuuint64_t element = 2; /* FP16 and BF16 */
+    const cuuint64_t element = (cuuint64_t)mx_dtype_bytes(problem->dtype);
     const cuuint64_t dims[3] = {(cuuint64_t)problem->k, (cuuint64_t)problem->m,
                                 (cuuint64_t)problem->batch};
     const cuuint64_t strides[2] = {dims[0] * element, dims[0] * dims[1] * element};
@@ -341,8 +341,7 @@ static bool mx_wgmma_runs(const mx_gemm_context *context, const mx_gemm_problem 
                           mx_gemm_variant variant) {
     return variant == MX_GEMM_FUSED && problem->m >= MX_GEMM_WGMMA_MIN_M &&
            context->gpu.path == MX_PATH_HOPPER && strstr(mx_built_archs(), "90a") != NULL &&
-           (size_t)mx_wgmma_shape<128>::smem_bytes <= context->gpu.smem_block_bytes &&
-           (size_t)mx_wgmma_shape<256>::smem_bytes <= context->gpu.smem_block_bytes;
+           (size_t)mx_wgmma_shape<128>::smem_bytes <= context->gpu.smem_block_bytes;
 }
 
 /* Whether the warpgroup kernel takes 256 tokens per CTA (its TMA layout, about 1.4x the work per
@@ -356,7 +355,8 @@ static bool mx_wgmma_wide(const mx_gemm_context *context, const mx_gemm_problem 
     const int64_t tiles =
         row_blocks * ((problem->m + wide::tokens - 1) / wide::tokens) * problem->batch;
     return problem->m > mx_wgmma_shape<128>::tokens && !problem->batch_rows &&
-           2 * tiles >= context->gpu.sm_count;
+           2 * tiles >= context->gpu.sm_count &&
+           (size_t)wide::smem_bytes <= context->gpu.smem_block_bytes;
 }
 
 /* skinny: 8 or 16 tokens per CTA (16 also for m <= 8 where the 8-token ring does not fit the

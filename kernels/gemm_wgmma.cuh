@@ -90,7 +90,6 @@ template <int TOKENS> struct mx_wgmma_shape {
     static constexpr int consumer_registers = tma ? 232 : 200;
     static_assert(tokens == 16 || tokens == 32 || tokens == 64 || tokens == 128 || tokens == 256,
                   "wgmma's N");
-    static_assert(tokens <= 256, "a TMA box holds at most 256 tokens");
     static_assert(128 * producer_registers + 128 * consumers * consumer_registers <=
                       threads * launch_registers,
                   "the warpgroups' registers fit the CTA's pool");
@@ -287,14 +286,21 @@ template <int SLOTS> struct mx_wgmma_weights {
      * pair, row g + 8, row g block 2 pair + 1, row g + 8); an odd last block's partner, past K
      * and without a tile: zeros. */
     template <bool quad> __device__ __forceinline__ void codes(int pair, uint4 (&q)[4]) const {
-        const int chunk = pair / (MX_CHUNK_BLOCKS / 2), j = 2 * (pair % (MX_CHUNK_BLOCKS / 2));
-        if (!tile || 2 * pair >= k_blocks) {
+        bool both;
+        const uint8_t *at = pair_codes(pair, both);
+        if (!at || 2 * pair >= k_blocks) {
 #pragma unroll
             for (int u = 0; u < 4; u++) q[u] = make_uint4(0, 0, 0, 0);
             return;
         }
-        mx_wgmma_load_codes<quad>(ring + slot_offset(chunk) + j * 256, j + 1 < chunk_blocks(chunk),
-                                  q);
+        mx_wgmma_load_codes<quad>(at, both, q);
+    }
+    /* Where a stage's pair of blocks lies in its slot (NULL without a tile), and whether both
+     * blocks are there (else an odd last block alone): mx_wgmma_load_codes's arguments. */
+    __device__ __forceinline__ const uint8_t *pair_codes(int pair, bool &both) const {
+        const int chunk = pair / (MX_CHUNK_BLOCKS / 2), j = 2 * (pair % (MX_CHUNK_BLOCKS / 2));
+        both = j + 1 < chunk_blocks(chunk);
+        return tile ? ring + slot_offset(chunk) + j * 256 : nullptr;
     }
     /* The scale words of chunk, the padding rows' bytes read as 127; the bytes past a short
      * chunk are 127 too. */
@@ -601,11 +607,9 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
             mx_wgmma_wait_all(acc);
             float sums[shape::groups][4];
             memcpy(sums, acc, sizeof sums);
-            const int pair = stage_begin + stage, chunk = pair / pairs_per_chunk;
-            const int j = 2 * (pair % pairs_per_chunk);
-            mx_wgmma_per_block<T, TOKENS>(
-                weights.tile ? weights.ring + weights.slot_offset(chunk) + j * 256 : nullptr,
-                j + 1 < weights.chunk_blocks(chunk), scale_word, stage_base, sums);
+            bool both;
+            const uint8_t *codes = weights.pair_codes(stage_begin + stage, both);
+            mx_wgmma_per_block<T, TOKENS>(codes, both, scale_word, stage_base, sums);
             memcpy(acc, sums, sizeof sums);
         }
         /* The warpgroup MMAs, on every stage alike (zero weights where the per-block path did
