@@ -291,6 +291,28 @@ Test(gpu_gemm, batched_problems) {
     }
 }
 
+/* The warpgroup kernel's 256-token tiles (its TMA layout, on Hopper) batched and split: 2 entries
+ * x 300 tokens x 4232 rows (136 tiles, each entry its own box of the tensor map; K = 288, an odd
+ * last block), and 129 tokens x (SMs / 2 x 128 - 5) rows: tiles for exactly half the SMs, where
+ * K (1024: 4 chunks) is split in two and the halves summed on chip. Other GPUs run the same
+ * problems on their own path. */
+Test(gpu_gemm, wide_tiles_batched_and_split_at_half_the_sms) {
+    MX_REQUIRE_GPU();
+    int device = 0, sms = 0;
+    MX_CR_CUDA(cudaGetDevice(&device));
+    MX_CR_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    const struct {
+        int m, n, k, batch;
+    } cases[] = {{300, 4232, 288, 2}, {129, sms / 2 * 128 - 5, 1024, 1}};
+    mx_rng rng = mx_rng_fresh();
+    for (int i = 0; i < 2; i++) {
+        host_problem p =
+            mx_test_make_problem(cases[i].m, cases[i].n, cases[i].k, cases[i].batch, -3, &rng);
+        check_all_variants(&p);
+        mx_test_free_problem(&p);
+    }
+}
+
 Test(gpu_gemm, bad_arguments_are_refused_before_launch) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();

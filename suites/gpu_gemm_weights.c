@@ -26,9 +26,10 @@ static void refresh_weights(host_problem *p) {
  * the last at which they hold code 1 (0.5 * 2^-23 = 2^-24). fused and skinny stay exact on both
  * sides; the paths that go through FP16 weights are exact inside and lose outside. fused runs
  * its warpgroup kernel on Hopper at 160 (MX_GEMM_WGMMA_MIN_M and up; 128 tokens per CTA) and at
- * 777 x 4232 rows (136 tiles of 256 tokens: its TMA layout), its mma.sync kernel at 24 and on the
- * portable path (gpu_gemm_portable): each takes its per-block path for scales outside the folded
- * range, 12, 17 and -32 here; m = 1 is decode (skinny with 8 tokens per CTA).
+ * 777 x 4232 rows x 288 K (136 tiles of 256 tokens: its TMA layout; an odd last block), its
+ * mma.sync kernel at 24 and on the portable path (gpu_gemm_portable): each takes its per-block
+ * path for scales outside the folded range, 12, 17 and -32 here; m = 1 is decode (skinny with 8
+ * tokens per CTA).
  * "Exact" is within the output's own resolution (mx_test_compare_ulp's limit): at -32 the outputs
  * are about 2^-16, FP16 subnormals (spacing 2^-24), whose rounding alone gives a relative L2
  * error of 1.4e-3 at the median of 1000 simulated draws and up to 2.4e-3, above 2e-3 in 0.6 % of
@@ -44,7 +45,7 @@ Test(gpu_gemm, extreme_scales_on_both_sides_of_the_fp16_boundary) {
     const int sizes = sizeof ms / sizeof ms[0];
     for (size_t c = 0; c < sizes * sizeof cases / sizeof cases[0]; c++) {
         const int m = ms[c % sizes];
-        host_problem p = mx_test_make_problem(m, m == 777 ? 4232 : 72, 256, 1,
+        host_problem p = mx_test_make_problem(m, m == 777 ? 4232 : 72, m == 777 ? 288 : 256, 1,
                                               cases[c / sizes].weight_exponent, &rng);
         /* Keep activations and outputs inside FP16: lean the activations against the weights'
          * magnitude; the reference takes the FP16 values actually used. */
