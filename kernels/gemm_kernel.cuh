@@ -121,12 +121,17 @@ template <> struct mx_mma_type<__nv_bfloat16> {
  * pipe); mx_decode_pair: slot is a constant (the same bits by plain shifts, which the compiler
  * can give the FMA pipe). */
 constexpr uint32_t mx_sign_rotations = 0x01020300u, mx_sign_mask = 0x80008000u;
-template <typename T> __device__ __forceinline__ uint32_t mx_decode_slot(uint32_t w, int slot) {
+/* mx_decode_slot's rotations of a slot (x: the code bits', y: the sign bits'), taken once where
+ * a lane's slot stays the same. */
+template <typename T> __device__ __forceinline__ uint2 mx_slot_rotations(int slot) {
+    return make_uint2(mx_mma_type<T>::code_rotations >> 8 * slot & 0xFFu,
+                      mx_sign_rotations >> 8 * slot & 0xFFu);
+}
+template <typename T>
+__device__ __forceinline__ uint32_t mx_decode_slot(uint32_t w, uint2 rotations) {
     using traits = mx_mma_type<T>;
-    const int code = (int)(traits::code_rotations >> 8 * slot) & 0xFF;
-    const int sign = (int)(mx_sign_rotations >> 8 * slot) & 0xFF;
-    return (__funnelshift_l(w, w, code) & traits::code_mask) |
-           (__funnelshift_l(w, w, sign) & mx_sign_mask);
+    return (__funnelshift_l(w, w, rotations.x) & traits::code_mask) |
+           (__funnelshift_l(w, w, rotations.y) & mx_sign_mask);
 }
 template <int r> __device__ __forceinline__ uint32_t mx_rotate_left(uint32_t w) {
     if constexpr (r == 0)

@@ -242,7 +242,7 @@ __device__ __forceinline__ void mx_wgmma_load_codes(const uint8_t *at, bool both
  * in the layout of gemm_kernel.cuh's words ((row g, block j) and (row g + 8, block j) at bytes
  * 2j, 2j + 1; bytes past a short chunk hold 127, 2^0). */
 template <int SLOTS> struct mx_wgmma_weights {
-    const uint8_t *tile; /* NULL: the warp has no tile (past n): zeros and 2^0 */
+    const uint8_t *tile; /* NULL: the warp has no tile (past n): its ring zeroed, scales 2^0 */
     int k_blocks, k_chunks, last_blocks;
     int chunk_begin, chunk_end; /* the split's chunks */
     const uint8_t *ring;        /* the warp's slots (generic address) */
@@ -255,23 +255,36 @@ template <int SLOTS> struct mx_wgmma_weights {
     __device__ __forceinline__ int chunk_blocks(int chunk) const {
         return chunk == k_chunks - 1 ? last_blocks : (int)MX_CHUNK_BLOCKS;
     }
-    __device__ __forceinline__ int slot_offset(int chunk) const {
-        return (chunk - chunk_begin) % SLOTS * MX_CHUNK_BYTES;
+    /* (chunk is never below chunk_begin: unsigned, the modulo is a mask) */
+    __device__ __forceinline__ uint32_t slot_offset(int chunk) const {
+        return (uint32_t)(chunk - chunk_begin) % SLOTS * MX_CHUNK_BYTES;
     }
     /* Copies chunk into its slot (nothing past the split or without a tile), one commit group
-     * either way, so that the wait counts stay fixed. */
+     * either way, so that the wait counts stay fixed: lane L the 16-byte units L, L + 32, ...
+     * of its bytes, a fixed count of predicated copies. */
     __device__ __forceinline__ void fetch(int chunk) const {
         if (tile && chunk < chunk_end) {
+            constexpr int rounds = (MX_CHUNK_BYTES / 16 + 31) / 32;
+            const int lane = (int)threadIdx.x & 31;
             const int units = chunk_blocks(chunk) * MX_TILE_BLOCK_BYTES / 16;
-            const uint8_t *source = tile + (int64_t)chunk * MX_CHUNK_BYTES;
-            const uint32_t target = ring_shared + slot_offset(chunk);
-            for (int u = (int)threadIdx.x & 31; u < units; u += 32)
-                mx_copy16(target + 16 * u, source + 16 * u);
+            const uint8_t *source = tile + (int64_t)chunk * MX_CHUNK_BYTES + 16 * lane;
+            const uint32_t target = ring_shared + slot_offset(chunk) + 16 * lane;
+#pragma unroll
+            for (int i = 0; i < rounds; i++)
+                if (32 * i + lane < units) mx_copy16(target + 512 * i, source + 512 * i);
         }
         mx_copy_commit();
     }
-    /* Copies the ring's first chunks, from the split's first. */
+    /* Copies the ring's first chunks, from the split's first. A warp without a tile zeroes its
+     * ring instead, once: its codes then decode as zeros without a test a stage. */
     __device__ __forceinline__ void start() const {
+        if (!tile) {
+            for (int u = (int)threadIdx.x & 31; u < SLOTS * MX_CHUNK_BYTES / 16; u += 32)
+                asm volatile(
+                    "st.shared.v4.b32 [%0], {%1, %1, %1, %1};\n" ::"r"(ring_shared + 16 * u), "r"(0)
+                    : "memory");
+            __syncwarp();
+        }
 #pragma unroll
         for (int c = 0; c < SLOTS - 1; c++) fetch(chunk_begin + c);
     }
@@ -283,24 +296,21 @@ template <int SLOTS> struct mx_wgmma_weights {
         fetch(chunk + SLOTS - 1);
     }
     /* The code words of a stage's pair of blocks (mx_wgmma_load_codes), q[u] = (row g block 2
-     * pair, row g + 8, row g block 2 pair + 1, row g + 8); an odd last block's partner, past K
-     * and without a tile: zeros. */
+     * pair, row g + 8, row g block 2 pair + 1, row g + 8); an odd last block's partner and a
+     * warp without a tile (its ring zeroed): zeros. (The pair after the split's last is decoded
+     * too, from whatever its slot holds, and never multiplied.) */
     template <bool quad> __device__ __forceinline__ void codes(int pair, uint4 (&q)[4]) const {
         bool both;
         const uint8_t *at = pair_codes(pair, both);
-        if (!at || 2 * pair >= k_blocks) {
-#pragma unroll
-            for (int u = 0; u < 4; u++) q[u] = make_uint4(0, 0, 0, 0);
-            return;
-        }
         mx_wgmma_load_codes<quad>(at, both, q);
     }
-    /* Where a stage's pair of blocks lies in its slot (NULL without a tile), and whether both
-     * blocks are there (else an odd last block alone): mx_wgmma_load_codes's arguments. */
+    /* Where a stage's pair of blocks lies in its slot, and whether both blocks are there (else
+     * an odd last block alone): mx_wgmma_load_codes's arguments. */
     __device__ __forceinline__ const uint8_t *pair_codes(int pair, bool &both) const {
-        const int chunk = pair / (MX_CHUNK_BLOCKS / 2), j = 2 * (pair % (MX_CHUNK_BLOCKS / 2));
-        both = j + 1 < chunk_blocks(chunk);
-        return tile ? ring + slot_offset(chunk) + j * 256 : nullptr;
+        const int chunk = (uint32_t)pair / (MX_CHUNK_BLOCKS / 2);
+        const int j = 2 * ((uint32_t)pair % (MX_CHUNK_BLOCKS / 2));
+        both = 2 * pair + 1 < k_blocks;
+        return ring + slot_offset(chunk) + j * 256;
     }
     /* The scale words of chunk, the padding rows' bytes read as 127; the bytes past a short
      * chunk are 127 too. */
@@ -358,18 +368,17 @@ __device__ __forceinline__ uint32_t mx_wgmma_pair_factor(uint32_t raw_word, int 
  * = {row0[2s], row8[2s], row0[2s + 1], row8[2s + 1]}: a 4x4 transpose of the quad's pairs, read
  * from shared memory and decoded with a rotation by the lane's t (mx_decode_slot). */
 template <typename T, bool quad>
-__device__ __forceinline__ void mx_wgmma_block_pairs(const uint4 (&q)[4], int b,
+__device__ __forceinline__ void mx_wgmma_block_pairs(const uint4 (&q)[4], int b, uint2 rotations,
                                                      uint32_t (&row0)[4], uint32_t (&row8)[4]) {
     if constexpr (!quad) {
         mx_decode_raw<T>(b == 0 ? q[0].x : q[0].z, row0);
         mx_decode_raw<T>(b == 0 ? q[0].y : q[0].w, row8);
-        return;
-    }
-    const int t = (int)threadIdx.x & 3;
+    } else {
 #pragma unroll
-    for (int u = 0; u < 4; u++) {
-        row0[u] = mx_decode_slot<T>(b == 0 ? q[u].x : q[u].z, t);
-        row8[u] = mx_decode_slot<T>(b == 0 ? q[u].y : q[u].w, t);
+        for (int u = 0; u < 4; u++) {
+            row0[u] = mx_decode_slot<T>(b == 0 ? q[u].x : q[u].z, rotations);
+            row8[u] = mx_decode_slot<T>(b == 0 ? q[u].y : q[u].w, rotations);
+        }
     }
 }
 
@@ -390,12 +399,13 @@ __device__ __forceinline__ void mx_wgmma_arrange(const uint32_t (&row0)[4],
  * warpgroup MMAs' A fragments (zeros where the chunk is not folded). */
 template <typename T, bool quad>
 __device__ __forceinline__ void mx_wgmma_fragments(const uint4 (&q)[4], uint32_t scale_word, int b,
-                                                   bool folded, uint32_t (&a)[2][4]) {
+                                                   bool folded, uint2 rotations,
+                                                   uint32_t (&a)[2][4]) {
     using traits = mx_mma_type<T>;
     const uint32_t factor0 = mx_wgmma_pair_factor<T>(scale_word, b, 0, folded);
     const uint32_t factor1 = mx_wgmma_pair_factor<T>(scale_word, b, 1, folded);
     uint32_t row0[4], row8[4];
-    mx_wgmma_block_pairs<T, quad>(q, b, row0, row8);
+    mx_wgmma_block_pairs<T, quad>(q, b, rotations, row0, row8);
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         row0[i] = traits::multiply(row0[i], factor0);
@@ -412,8 +422,7 @@ __device__ __forceinline__ void mx_wgmma_fragments(const uint4 (&q)[4], uint32_t
  * is the warpgroup's, not the compiler's to prove uniform. Out of line: inlined, its MMAs'
  * temporaries beside the accumulators and both stages' fragments spilled values of the fast path;
  * called, the accumulators go through a local copy only when it runs, and the codes are read again
- * from the weight slot (`codes`, `both`: as mx_wgmma_load_codes takes them; NULL for a warp without
- * a tile: zeros). */
+ * from the weight slot (`codes`, `both`: as mx_wgmma_load_codes takes them). */
 template <typename T, int TOKENS>
 __device__ __noinline__ void mx_wgmma_per_block(const uint8_t *codes, bool both,
                                                 uint32_t scale_word, uint32_t stage,
@@ -429,14 +438,14 @@ __device__ __noinline__ void mx_wgmma_per_block(const uint8_t *codes, bool both,
         asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(word) : "r"(address));
         return word;
     };
-    uint4 q[4] = {};
-    if (codes) mx_wgmma_load_codes<shape::tma>(codes, both, q);
+    uint4 q[4];
+    mx_wgmma_load_codes<shape::tma>(codes, both, q);
 #pragma unroll
     for (int b = 0; b < 2; b++) {
         const float factor0 = mx_block_factor<T>(scale_word >> (16 * b) & 0xFFu);
         const float factor1 = mx_block_factor<T>(scale_word >> (16 * b + 8) & 0xFFu);
         uint32_t row0[4], row8[4], a[2][4]; /* one block decoded at a time: fewer registers */
-        mx_wgmma_block_pairs<T, shape::tma>(q, b, row0, row8);
+        mx_wgmma_block_pairs<T, shape::tma>(q, b, mx_slot_rotations<T>(lane & 3), row0, row8);
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             row0[i] = traits::exact(row0[i]);
@@ -556,6 +565,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     uint32_t words[4];
     bool chunk_folded = false;
     uint32_t scale_word = 0;
+    const uint2 rotations = mx_slot_rotations<T>(lane & 3); /* the quad decode's, slot t */
     /* Sets scale_word and chunk_folded for stage (and the chunk's arrival, the ring's refill and
      * the vote when it starts a chunk). */
     auto advance = [&](int stage) {
@@ -578,7 +588,9 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     /* Stage by stage, one stage's MMAs always in flight: once a stage's are issued, the previous
      * stage's are waited for (its slot goes back to the producer) and the next stage's fragments
      * are decoded into that stage's registers while this stage's MMAs run. (Decoding while no
-     * older group is pending does not overlap: ptxas then moves the wait before the decode.) */
+     * older group is pending does not overlap: ptxas then moves the wait before the decode. Two
+     * stages in flight were slower, and behind wait_group 2 ptxas gave the A registers of MMAs
+     * still running to other values: docs/gemm.md, "The consumers' instructions".) */
     float acc[shape::groups][4] = {};
     /* A stage's warpgroup MMAs' A fragments, in registers that the unrolled pair of stages
      * names statically. */
@@ -591,8 +603,8 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
         advance(pair);
         uint4 q[4];
         weights.template codes<shape::tma>(pair, q);
-        mx_wgmma_fragments<T, shape::tma>(q, scale_word, 0, chunk_folded, next.a[0]);
-        mx_wgmma_fragments<T, shape::tma>(q, scale_word, 1, chunk_folded, next.a[1]);
+        mx_wgmma_fragments<T, shape::tma>(q, scale_word, 0, chunk_folded, rotations, next.a[0]);
+        mx_wgmma_fragments<T, shape::tma>(q, scale_word, 1, chunk_folded, rotations, next.a[1]);
     };
     const uint64_t descriptor0 = mx_wgmma_descriptor<shape::tma>(stage0);
     /* Stage `stage` of the split, its fragments in operands; then stage + 1 decoded into next. */
