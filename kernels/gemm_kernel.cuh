@@ -121,11 +121,15 @@ template <> struct mx_mma_type<__nv_bfloat16> {
  * pipe); mx_decode_pair: slot is a constant (the same bits by plain shifts, which the compiler
  * can give the FMA pipe). */
 constexpr uint32_t mx_sign_rotations = 0x01020300u, mx_sign_mask = 0x80008000u;
+/* Slot `slot`'s rotation in a table (byte slot of code_rotations or mx_sign_rotations). */
+__host__ __device__ constexpr uint32_t mx_rotation(uint32_t table, int slot) {
+    return table >> 8 * slot & 0xFFu;
+}
 /* mx_decode_slot's rotations of a slot (x: the code bits', y: the sign bits'), taken once where
  * a lane's slot stays the same. */
 template <typename T> __device__ __forceinline__ uint2 mx_slot_rotations(int slot) {
-    return make_uint2(mx_mma_type<T>::code_rotations >> 8 * slot & 0xFFu,
-                      mx_sign_rotations >> 8 * slot & 0xFFu);
+    return make_uint2(mx_rotation(mx_mma_type<T>::code_rotations, slot),
+                      mx_rotation(mx_sign_rotations, slot));
 }
 template <typename T>
 __device__ __forceinline__ uint32_t mx_decode_slot(uint32_t w, uint2 rotations) {
@@ -141,8 +145,8 @@ template <int r> __device__ __forceinline__ uint32_t mx_rotate_left(uint32_t w) 
 }
 template <typename T, int slot> __device__ __forceinline__ uint32_t mx_decode_pair(uint32_t w) {
     using traits = mx_mma_type<T>;
-    constexpr int code = (int)(traits::code_rotations >> 8 * slot) & 0xFF;
-    constexpr int sign = (int)(mx_sign_rotations >> 8 * slot) & 0xFF;
+    constexpr int code = mx_rotation(traits::code_rotations, slot);
+    constexpr int sign = mx_rotation(mx_sign_rotations, slot);
     return (mx_rotate_left<code>(w) & traits::code_mask) | (mx_rotate_left<sign>(w) & mx_sign_mask);
 }
 
