@@ -54,15 +54,20 @@ template <> struct mx_mma_type<__half> {
     static constexpr int factor_exponent = 14; /* decoded = E2M1 * 2^-14 */
     /* Fast: scale bytes 0 .. 240, whose factor 2^(s + 14) is a normal FP32 number (exponent
      * field byte + 14). Folded: bytes 104 .. 128, the FP16x2 factor 2^(s + 14) has exponent
-     * field byte - 98 (kept in the bytes: shifted into place per pair of halves). */
+     * field byte - 98 (6 .. 30), kept in each byte shifted left by 2 (below 128: no bit crosses
+     * into the next byte), so that one byte permute puts it in place (folded_factor). */
     template <int kind> static __device__ __forceinline__ bool scales_fit(uint32_t bytes) {
         if (kind == MX_CHUNK_FAST) return __vcmpgtu4(bytes, 0xF0F0F0F0u) == 0;
         return (__vcmpltu4(bytes, 0x68686868u) | __vcmpgtu4(bytes, 0x80808080u)) == 0;
     }
     template <int kind> static __device__ __forceinline__ uint32_t bias_scales(uint32_t bytes) {
-        return kind == MX_CHUNK_FAST ? bytes + 0x0E0E0E0Eu : bytes - 0x62626262u;
+        return kind == MX_CHUNK_FAST ? bytes + 0x0E0E0E0Eu : (bytes - 0x62626262u) << 2;
     }
-    static constexpr int folded_shift = 10; /* FP16 exponent field */
+    /* The FP16x2 factor of byte i (0..3, a constant) of a folded word (bias_scales): the byte
+     * as the high byte of both halves, exponent field bits 10..14, the low bytes zero. */
+    static __device__ __forceinline__ uint32_t folded_factor(uint32_t biased, int i) {
+        return __byte_perm(biased, 0, 4 | i << 4 | 4 << 8 | i << 12);
+    }
     static __device__ __forceinline__ uint32_t multiply(uint32_t a, uint32_t b) {
         __half2 product =
             __hmul2(*reinterpret_cast<__half2 *>(&a), *reinterpret_cast<__half2 *>(&b));
@@ -97,7 +102,11 @@ template <> struct mx_mma_type<__nv_bfloat16> {
     template <int kind> static __device__ __forceinline__ uint32_t bias_scales(uint32_t bytes) {
         return kind == MX_CHUNK_FAST ? bytes : bytes + 0x7E7E7E7Eu;
     }
-    static constexpr int folded_shift = 7; /* BF16 exponent field */
+    /* The BF16x2 factor of byte i (0..3, a constant) of a folded word: the byte in both halves'
+     * exponent field, bits 7..14. */
+    static __device__ __forceinline__ uint32_t folded_factor(uint32_t biased, int i) {
+        return __byte_perm(biased, 0, i | 0x4040 | i << 8) << 7;
+    }
     static __device__ __forceinline__ uint32_t multiply(uint32_t a, uint32_t b) {
         __nv_bfloat162 product = __hmul2(*reinterpret_cast<__nv_bfloat162 *>(&a),
                                          *reinterpret_cast<__nv_bfloat162 *>(&b));
@@ -397,11 +406,8 @@ template <typename T, int TT, int kind> struct mx_chunk_pass {
                 if (j % 2 == 0)
                     codes = *reinterpret_cast<const uint4 *>(slot + 256 * j + 16 * lane);
                 /* 2^s of rows g and g + 8 in both halves: byte 2 (j % 2) + h of the word. */
-                const int byte0 = 2 * (j % 2), byte1 = byte0 + 1;
-                const uint32_t factor0 = __byte_perm(words[j / 2], 0, byte0 | 0x4040 | byte0 << 8)
-                                         << traits::folded_shift;
-                const uint32_t factor1 = __byte_perm(words[j / 2], 0, byte1 | 0x4040 | byte1 << 8)
-                                         << traits::folded_shift;
+                const uint32_t factor0 = traits::folded_factor(words[j / 2], 2 * (j % 2));
+                const uint32_t factor1 = traits::folded_factor(words[j / 2], 2 * (j % 2) + 1);
                 uint32_t row0[4], row8[4];
                 mx_decode_raw<T>(j % 2 == 0 ? codes.x : codes.z, row0);
                 mx_decode_raw<T>(j % 2 == 0 ? codes.y : codes.w, row8);

@@ -206,30 +206,42 @@ __device__ __forceinline__ void mx_wgmma_produce_tma(const CUtensorMap *activati
     }
 }
 
-/* The code words of a pair of blocks at `at` in a weight slot (lane L's 16 bytes at 16 L: rows
- * g, g + 8 of the first block, then of the second), or of an odd last block alone (8 bytes a lane
- * at 8 L; the partner's words zero): with quad, those of the lane's quad (q[u]: lane 4g + u's);
- * else the lane's own in q[0] (an odd last block: the 16 bytes of lanes 2i and 2i + 1, and the
- * lane's half of them). */
+/* Where a lane's code words of a pair of blocks lie from the pair's start in a weight slot (both
+ * blocks there: lane L's 16 bytes at 16 L, rows g, g + 8 of the first block, then of the second;
+ * with quad, those of the lane's quad: 64 bytes at 64 g). */
+template <bool quad> __device__ __forceinline__ uint32_t mx_wgmma_code_lane() {
+    const int lane = (int)threadIdx.x & 31;
+    return quad ? 64 * (lane >> 2) : 16 * lane;
+}
+
+/* The code words of a pair of blocks, the lane's place in it at `at` (mx_wgmma_code_lane), or
+ * of an odd last block alone (8 bytes a lane at 8 L from the pair's start; the partner's words
+ * zero): with quad, those of the lane's quad (q[u]: lane 4g + u's); else the lane's own in q[0]
+ * (an odd last block: the 16 bytes of lanes 2i and 2i + 1, and the lane's half of them). Both
+ * blocks' layout first, then (rarely: K's odd last block) the lone block's over it, so that the
+ * common case keeps its loads' registers. */
 template <bool quad>
 __device__ __forceinline__ void mx_wgmma_load_codes(const uint8_t *at, bool both, uint4 (&q)[4]) {
     const int lane = (int)threadIdx.x & 31, group = lane >> 2;
+    const uint8_t *pair = at - mx_wgmma_code_lane<quad>();
     if constexpr (!quad) {
-        const uint4 loaded = *reinterpret_cast<const uint4 *>(at + 16 * (both ? lane : lane / 2));
-        q[0] = both       ? loaded
-               : lane & 1 ? make_uint4(loaded.z, loaded.w, 0, 0)
-                          : make_uint4(loaded.x, loaded.y, 0, 0);
-    } else if (both) {
-#pragma unroll
-        for (int u = 0; u < 4; u++)
-            q[u] = *reinterpret_cast<const uint4 *>(at + 64 * group + 16 * u);
+        q[0] = *reinterpret_cast<const uint4 *>(at);
+        if (!both) {
+            const uint4 loaded = *reinterpret_cast<const uint4 *>(pair + 16 * (lane / 2));
+            q[0] = lane & 1 ? make_uint4(loaded.z, loaded.w, 0, 0)
+                            : make_uint4(loaded.x, loaded.y, 0, 0);
+        }
     } else {
-        const uint4 low = *reinterpret_cast<const uint4 *>(at + 32 * group);
-        const uint4 high = *reinterpret_cast<const uint4 *>(at + 32 * group + 16);
-        q[0] = make_uint4(low.x, low.y, 0, 0);
-        q[1] = make_uint4(low.z, low.w, 0, 0);
-        q[2] = make_uint4(high.x, high.y, 0, 0);
-        q[3] = make_uint4(high.z, high.w, 0, 0);
+#pragma unroll
+        for (int u = 0; u < 4; u++) q[u] = *reinterpret_cast<const uint4 *>(at + 16 * u);
+        if (!both) {
+            const uint4 low = *reinterpret_cast<const uint4 *>(pair + 32 * group);
+            const uint4 high = *reinterpret_cast<const uint4 *>(pair + 32 * group + 16);
+            q[0] = make_uint4(low.x, low.y, 0, 0);
+            q[1] = make_uint4(low.z, low.w, 0, 0);
+            q[2] = make_uint4(high.x, high.y, 0, 0);
+            q[3] = make_uint4(high.z, high.w, 0, 0);
+        }
     }
 }
 
@@ -237,13 +249,14 @@ __device__ __forceinline__ void mx_wgmma_load_codes(const uint8_t *at, bool both
  * memory into the warp's private ring of `weight_slots` chunk slots in shared memory
  * (gemm_kernel.cuh's cp.async ring: one commit group per chunk, the slots filled
  * weight_slots - 1 chunks ahead, so that about 6.5 KB a warp are in flight whatever the time a
- * stage takes), then read from there: the codes of a stage's pair of blocks (the lane's or its
- * quad's, mx_wgmma_load_codes) and a chunk's scale bytes
+ * stage takes); the kernel reads a stage's pair of blocks from a chunk's slot (slot(): the
+ * lane's or its quad's codes, mx_wgmma_load_codes) and the chunk's scale bytes (scales())
  * in the layout of gemm_kernel.cuh's words ((row g, block j) and (row g + 8, block j) at bytes
  * 2j, 2j + 1; bytes past a short chunk hold 127, 2^0). */
 template <int SLOTS> struct mx_wgmma_weights {
     const uint8_t *tile; /* NULL: the warp has no tile (past n): its ring zeroed, scales 2^0 */
-    int k_blocks, k_chunks, last_blocks;
+    int k_chunks, last_blocks;
+    int odd_pair;               /* the pair of K's odd last block (no partner), or -1 */
     int chunk_begin, chunk_end; /* the split's chunks */
     const uint8_t *ring;        /* the warp's slots (generic address) */
     uint32_t ring_shared;       /* the same, shared address */
@@ -295,22 +308,17 @@ template <int SLOTS> struct mx_wgmma_weights {
         __syncwarp();
         fetch(chunk + SLOTS - 1);
     }
-    /* The code words of a stage's pair of blocks (mx_wgmma_load_codes), q[u] = (row g block 2
-     * pair, row g + 8, row g block 2 pair + 1, row g + 8); an odd last block's partner and a
-     * warp without a tile (its ring zeroed): zeros. (The pair after the split's last is decoded
-     * too, from whatever its slot holds, and never multiplied.) */
-    template <bool quad> __device__ __forceinline__ void codes(int pair, uint4 (&q)[4]) const {
-        bool both;
-        const uint8_t *at = pair_codes(pair, both);
-        mx_wgmma_load_codes<quad>(at, both, q);
+    /* A pair of blocks' codes in a slot (the chunk's codes, then its scale bytes). */
+    static constexpr uint32_t pair_bytes = 2 * MX_TILE_ROWS * MX_BLOCK_BYTES;
+    /* Chunk's slot: a stage's pair of blocks (pair q of the chunk) lies at q pair_bytes in it. */
+    __device__ __forceinline__ const uint8_t *slot(int chunk) const {
+        return ring + slot_offset(chunk);
     }
-    /* Where a stage's pair of blocks lies in its slot, and whether both blocks are there (else
-     * an odd last block alone): mx_wgmma_load_codes's arguments. */
-    __device__ __forceinline__ const uint8_t *pair_codes(int pair, bool &both) const {
-        const int chunk = (uint32_t)pair / (MX_CHUNK_BLOCKS / 2);
-        const int j = 2 * ((uint32_t)pair % (MX_CHUNK_BLOCKS / 2));
-        both = 2 * pair + 1 < k_blocks;
-        return ring + slot_offset(chunk) + j * 256;
+    /* Whether both blocks of a stage's pair are there (else K's odd last block alone: its
+     * partner's codes read as zeros): mx_wgmma_load_codes's argument. (The pair after the
+     * split's last is decoded too, from whatever its slot holds, and never multiplied.) */
+    __device__ __forceinline__ bool both(int pair) const {
+        return pair != odd_pair;
     }
     /* The scale words of chunk, the padding rows' bytes read as 127; the bytes past a short
      * chunk are 127 too. */
@@ -341,21 +349,6 @@ template <int SLOTS> struct mx_wgmma_weights {
             words[i] = (words[i] & ~padding_mask) | (0x7F7F7F7Fu & padding_mask);
     }
 };
-
-/* The dtype factor pair (FP16x2 or BF16x2) that the raw decoded codes of block j (rows g, g + 8:
- * byte 0 or 1 of the block's two) are multiplied by for the warpgroup MMAs. Folded: 2^(s + 14)
- * (FP16) or 2^(s + 126) (BF16) from the biased scale byte, giving E2M1 x 2^s; else 0: the
- * per-block path does that stage, and its MMAs add zeros (the per-block path decodes the codes
- * again itself). No branch: the MMAs that read these registers must not sit behind one. */
-template <typename T>
-__device__ __forceinline__ uint32_t mx_wgmma_pair_factor(uint32_t raw_word, int j, int row,
-                                                         bool folded) {
-    using traits = mx_mma_type<T>;
-    const int byte = 2 * (j % 2) + row;
-    const uint32_t biased = traits::template bias_scales<MX_CHUNK_FOLDED>(raw_word);
-    const uint32_t fold = __byte_perm(biased, 0, byte | 0x4040 | byte << 8) << traits::folded_shift;
-    return folded ? fold : 0u;
-}
 
 /* The lane's A fragments of the two k16 steps of block b of a stage (0 or 1), raw decoded, from
  * code words q (mx_wgmma_load_codes). Without quad, the lane's own word's pairs, for stages in
@@ -395,15 +388,17 @@ __device__ __forceinline__ void mx_wgmma_arrange(const uint32_t (&row0)[4],
     }
 }
 
-/* Rows g and g + 8 of block b of the stage (scale_word: its chunk's scale bytes' word) as the
- * warpgroup MMAs' A fragments (zeros where the chunk is not folded). */
+/* Rows g and g + 8 of block b of the stage as the warpgroup MMAs' A fragments. factors: the
+ * stage's word of its chunk's folded scale factors (bias_scales: the raw decoded codes of block
+ * b, rows g and g + 8, times bytes 2b and 2b + 1 give E2M1 x 2^s), or 0 where the chunk is not
+ * folded: then the per-block path does the stage, and these MMAs add zeros. No branch: the MMAs
+ * that read these registers must not sit behind one. */
 template <typename T, bool quad>
-__device__ __forceinline__ void mx_wgmma_fragments(const uint4 (&q)[4], uint32_t scale_word, int b,
-                                                   bool folded, uint2 rotations,
-                                                   uint32_t (&a)[2][4]) {
+__device__ __forceinline__ void mx_wgmma_fragments(const uint4 (&q)[4], uint32_t factors, int b,
+                                                   uint2 rotations, uint32_t (&a)[2][4]) {
     using traits = mx_mma_type<T>;
-    const uint32_t factor0 = mx_wgmma_pair_factor<T>(scale_word, b, 0, folded);
-    const uint32_t factor1 = mx_wgmma_pair_factor<T>(scale_word, b, 1, folded);
+    const uint32_t factor0 = traits::folded_factor(factors, 2 * b);
+    const uint32_t factor1 = traits::folded_factor(factors, 2 * b + 1);
     uint32_t row0[4], row8[4];
     mx_wgmma_block_pairs<T, quad>(q, b, rotations, row0, row8);
 #pragma unroll
@@ -474,6 +469,12 @@ __device__ __noinline__ void mx_wgmma_per_block(const uint8_t *codes, bool both,
     }
 }
 
+/* Word q (0..3) of a chunk's four, selected rather than indexed: an indexed word would live in
+ * local memory. */
+__device__ __forceinline__ uint32_t mx_select_word(const uint32_t (&words)[4], uint32_t q) {
+    return q == 0 ? words[0] : q == 1 ? words[1] : q == 2 ? words[2] : words[3];
+}
+
 #endif /* MX_WGMMA_DEVICE */
 
 /* One CTA: 128 weight rows (blockIdx.x) x TOKENS tokens (blockIdx.z: batch entry and token tile, or
@@ -503,8 +504,8 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     const uint32_t empty = full + 8 * shape::stages;
     if (threadIdx.x == 0) {
         for (int s = 0; s < shape::stages; s++) {
-            mx_mbarrier_init(full + 8 * s, shape::tma ? 1 : 128);  /* TMA's thread or all */
-            mx_mbarrier_init(empty + 8 * s, 4 * shape::consumers); /* every consumer warp */
+            mx_mbarrier_init(full + 8 * s, shape::tma ? 1 : 128);    /* TMA's thread or all */
+            mx_mbarrier_init(empty + 8 * s, 128 * shape::consumers); /* every consumer */
         }
         /* the TMA copies complete on the full barriers through the async proxy: the
          * initializations before them (PTX's fence for mbarrier.init) */
@@ -540,7 +541,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     const int lane = (int)threadIdx.x & 31;
     const int64_t tile = (int64_t)blockIdx.x * (shape::rows / MX_TILE_ROWS) + 4 * consumer + warp;
     mx_wgmma_weights<shape::weight_slots> weights;
-    weights.k_blocks = p.k_blocks;
+    weights.odd_pair = p.k_blocks % 2 ? p.k_blocks / 2 : -1;
     weights.k_chunks = (p.k_blocks + MX_CHUNK_BLOCKS - 1) / MX_CHUNK_BLOCKS;
     weights.last_blocks = p.k_blocks - (weights.k_chunks - 1) * MX_CHUNK_BLOCKS;
     weights.tile = tile < p.row_tiles
@@ -562,27 +563,36 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     /* The ring's first chunks on their way; a chunk's scale words are read from its slot at its
      * first stage. */
     weights.start();
-    uint32_t words[4];
+    uint32_t scale_bytes[4];  /* the chunk's scale words (mx_wgmma_weights::scales) */
+    uint32_t factor_words[4]; /* the same folded (bias_scales), or 0: the chunk is not folded */
     bool chunk_folded = false;
-    uint32_t scale_word = 0;
+    uint32_t factors = 0;               /* the stage's word of factor_words */
+    const uint8_t *lane_slot = nullptr; /* the lane's place in the chunk's weight slot */
     const uint2 rotations = mx_slot_rotations<T>(lane & 3); /* the quad decode's, slot t */
-    /* Sets scale_word and chunk_folded for stage (and the chunk's arrival, the ring's refill and
-     * the vote when it starts a chunk). */
+    /* For stage (of the split; a split starts on a chunk): its chunk's lane_slot, chunk_folded
+     * and the stage's factors (and the chunk's arrival, the ring's refill and the vote when the
+     * stage starts a chunk). */
     auto advance = [&](int stage) {
-        const int q = stage % pairs_per_chunk;
+        const uint32_t q = (uint32_t)stage % pairs_per_chunk;
         if (q == 0) {
-            weights.arrive(stage / pairs_per_chunk);
-            weights.scales(stage / pairs_per_chunk, words);
+            const int chunk = weights.chunk_begin + (int)((uint32_t)stage / pairs_per_chunk);
+            weights.arrive(chunk);
+            weights.scales(chunk, scale_bytes);
             bool other = false;
 #pragma unroll
             for (int i = 0; i < 4; i++)
-                other |= !traits::template scales_fit<MX_CHUNK_FOLDED>(words[i]);
+                other |= !traits::template scales_fit<MX_CHUNK_FOLDED>(scale_bytes[i]);
             chunk_folded = !mx_warpgroup_any(other, 1 + consumer);
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+                factor_words[i] =
+                    chunk_folded ? traits::template bias_scales<MX_CHUNK_FOLDED>(scale_bytes[i])
+                                 : 0u;
+            lane_slot = weights.slot(chunk) + mx_wgmma_code_lane<shape::tma>();
         }
-        /* The stage's blocks are 2 q and 2 q + 1 of the chunk, their scale bytes word q
-         * (selected, not indexed: an indexed word would live in local memory). An odd last
-         * block's partner has zero codes and zero activations: it adds nothing. */
-        scale_word = q == 0 ? words[0] : q == 1 ? words[1] : q == 2 ? words[2] : words[3];
+        /* The stage's blocks are 2 q and 2 q + 1 of the chunk, their scale bytes word q. An odd
+         * last block's partner has zero codes and zero activations: it adds nothing. */
+        factors = mx_select_word(factor_words, q);
     };
 
     /* Stage by stage, one stage's MMAs always in flight: once a stage's are issued, the previous
@@ -599,29 +609,31 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     } even, odd;
     /* Stage `stage` of the split decoded into next, its codes read from the ring. */
     auto decode = [&](int stage, stage_operands &next) {
-        const int pair = stage_begin + stage;
-        advance(pair);
+        advance(stage);
         uint4 q[4];
-        weights.template codes<shape::tma>(pair, q);
-        mx_wgmma_fragments<T, shape::tma>(q, scale_word, 0, chunk_folded, rotations, next.a[0]);
-        mx_wgmma_fragments<T, shape::tma>(q, scale_word, 1, chunk_folded, rotations, next.a[1]);
+        const uint32_t pair = (uint32_t)stage % pairs_per_chunk; /* of the chunk */
+        mx_wgmma_load_codes<shape::tma>(lane_slot + pair * weights.pair_bytes,
+                                        weights.both(stage_begin + stage), q);
+        mx_wgmma_fragments<T, shape::tma>(q, factors, 0, rotations, next.a[0]);
+        mx_wgmma_fragments<T, shape::tma>(q, factors, 1, rotations, next.a[1]);
     };
     const uint64_t descriptor0 = mx_wgmma_descriptor<shape::tma>(stage0);
     /* Stage `stage` of the split, its fragments in operands; then stage + 1 decoded into next. */
     auto run = [&](int stage, stage_operands &operands, stage_operands &next) {
-        const int slot = stage % shape::stages;
-        const uint32_t stage_base = stage0 + slot * shape::stage_bytes;
-        const uint64_t stage_descriptor = descriptor0 + slot * shape::stage_bytes / 16;
-        mx_mbarrier_wait(full + 8 * slot, (stage / shape::stages) & 1);
+        const uint32_t ring_slot = (uint32_t)stage % shape::stages;
+        const uint32_t stage_base = stage0 + ring_slot * shape::stage_bytes;
+        const uint64_t stage_descriptor = descriptor0 + ring_slot * shape::stage_bytes / 16;
+        mx_mbarrier_wait(full + 8 * ring_slot, (uint32_t)stage / shape::stages & 1);
         if (!chunk_folded) {
             /* the per-block path adds to the accumulators itself, through a copy (a reference
              * to acc would put acc in local memory), on the stage's codes read again */
             mx_wgmma_wait_all(acc);
             float sums[shape::groups][4];
             memcpy(sums, acc, sizeof sums);
-            bool both;
-            const uint8_t *codes = weights.pair_codes(stage_begin + stage, both);
-            mx_wgmma_per_block<T, TOKENS>(codes, both, scale_word, stage_base, sums);
+            const uint32_t q = (uint32_t)stage % pairs_per_chunk;
+            mx_wgmma_per_block<T, TOKENS>(lane_slot + q * weights.pair_bytes,
+                                          weights.both(stage_begin + stage),
+                                          mx_select_word(scale_bytes, q), stage_base, sums);
             memcpy(acc, sums, sizeof sums);
         }
         /* The warpgroup MMAs, on every stage alike (zero weights where the per-block path did
@@ -638,9 +650,10 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
                             stage_descriptor + (2 * b + s) * shape::step_offset / 16, 1);
         mx_wgmma_commit();
         mx_wgmma_wait_one();
-        __syncwarp(); /* every lane's reads of the previous stage before its release */
-        if (stage > 0 && lane == 0)
-            mx_mbarrier_arrive(empty + 8 * ((stage + shape::stages - 1) % shape::stages));
+        /* every consumer thread releases the previous stage after its own reads of it (no lane
+         * test, no warp synchronization in the loop) */
+        if (stage > 0)
+            mx_mbarrier_arrive(empty + 8 * ((uint32_t)(stage + shape::stages - 1) % shape::stages));
         decode(stage + 1, next);
     };
     decode(0, even);
