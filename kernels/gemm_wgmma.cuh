@@ -594,6 +594,10 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
          * last block's partner has zero codes and zero activations: it adds nothing. */
         factors = mx_select_word(factor_words, q);
     };
+    /* Where the lane's codes of stage's pair of blocks lie in its chunk's slot. */
+    auto stage_codes = [&](int stage) {
+        return lane_slot + (uint32_t)stage % pairs_per_chunk * weights.pair_bytes;
+    };
 
     /* Stage by stage, one stage's MMAs always in flight: once a stage's are issued, the previous
      * stage's are waited for (its slot goes back to the producer) and the next stage's fragments
@@ -611,9 +615,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     auto decode = [&](int stage, stage_operands &next) {
         advance(stage);
         uint4 q[4];
-        const uint32_t pair = (uint32_t)stage % pairs_per_chunk; /* of the chunk */
-        mx_wgmma_load_codes<shape::tma>(lane_slot + pair * weights.pair_bytes,
-                                        weights.both(stage_begin + stage), q);
+        mx_wgmma_load_codes<shape::tma>(stage_codes(stage), weights.both(stage_begin + stage), q);
         mx_wgmma_fragments<T, shape::tma>(q, factors, 0, rotations, next.a[0]);
         mx_wgmma_fragments<T, shape::tma>(q, factors, 1, rotations, next.a[1]);
     };
@@ -630,10 +632,9 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
             mx_wgmma_wait_all(acc);
             float sums[shape::groups][4];
             memcpy(sums, acc, sizeof sums);
-            const uint32_t q = (uint32_t)stage % pairs_per_chunk;
-            mx_wgmma_per_block<T, TOKENS>(lane_slot + q * weights.pair_bytes,
-                                          weights.both(stage_begin + stage),
-                                          mx_select_word(scale_bytes, q), stage_base, sums);
+            mx_wgmma_per_block<T, TOKENS>(
+                stage_codes(stage), weights.both(stage_begin + stage),
+                mx_select_word(scale_bytes, (uint32_t)stage % pairs_per_chunk), stage_base, sums);
             memcpy(acc, sums, sizeof sums);
         }
         /* The warpgroup MMAs, on every stage alike (zero weights where the per-block path did
@@ -660,8 +661,9 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     if constexpr (shape::tma) {
         /* 256 tokens: a chunk's four stages unrolled (stage % 4, so the pair's scale word and
          * codes' offset and the ring slot, are then constants): 2-8 % faster than two on an H100.
-         * Below 256 tokens the two-stage loop stays: unrolled, 128 tokens was 7-21 % slower and 64
-         * no faster (docs/gemm.md, "The consumers' instructions"). */
+         * Below 256 tokens the two-stage loop stays, its PTX unchanged: unrolled, 128 tokens was
+         * 7-21 % slower and 64 no faster, and register allocation alone moves the 128-token kernel
+         * 5-10 % (docs/gemm.md, "The consumers' instructions"). */
         for (int stage = 0; stage < stage_count; stage += pairs_per_chunk) {
             run(stage, even, odd);
             if (stage + 1 < stage_count) run(stage + 1, odd, even);
