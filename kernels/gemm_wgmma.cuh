@@ -660,10 +660,11 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     decode(0, even);
     if constexpr (shape::tma) {
         /* 256 tokens: a chunk's four stages unrolled (stage % 4, so the pair's scale word and
-         * codes' offset and the ring slot, are then constants): 2-8 % faster than two on an H100.
+         * codes' offset and the ring slot, are then constants): 2-6 % faster than two on an H100.
          * Below 256 tokens the two-stage loop stays, its PTX unchanged: unrolled, 128 tokens was
-         * 7-21 % slower and 64 no faster, and register allocation alone moves the 128-token kernel
-         * 5-10 % (docs/gemm.md, "The consumers' instructions"). */
+         * 7-21 % slower (twice) and 64 no faster, and register allocation alone moves the
+         * 128-token kernel 5-10 % (docs/gemm.md, "The consumers' instructions"). */
+        static_assert(pairs_per_chunk == 4, "the unrolled loop runs a chunk's four stages");
         for (int stage = 0; stage < stage_count; stage += pairs_per_chunk) {
             run(stage, even, odd);
             if (stage + 1 < stage_count) run(stage + 1, odd, even);
