@@ -90,13 +90,9 @@ enum { MX_GEMM_SKINNY_MAX_M = 16, MX_GEMM_FUSED_MAX_M = 64 };
  * m = 24..32 with 32 tokens per CTA 0.81-1.32x, so not there (docs/gemm.md). */
 enum { MX_GEMM_WGMMA_MIN_M = 33 };
 /* auto takes fused, when it runs the warpgroup kernel, up to this many tokens on weights of at
- * least this many elements (n x k): at m = 256 on an H100 and an H200 (2026-12-05) it took
- * 0.76-0.91x dequant_cublas's time on 14336x4096, 4096x14336 and 201088x2880; on an H100
- * (2026-12-06) at m = 96..256 0.75-0.91x on 14.7-16.8 M weights (5120x2880, 5760x2880, 4096x4096;
- * but with a gated epilogue at 256 tokens slower: the gpt-oss FFN block 1.17x, the MoE layer at
- * 2048 tokens 1.06x) and 1.22-1.27x at m = 192..256 on 2880x2880 (8.3 M). At m = 384..1024
- * (H100, 2026-12-06) 0.66-0.95x on 4096x4096 and the three large weights, 0.80-1.34x on
- * 5120x2880 and 5760x2880: not taken yet (docs/gemm.md, "Dispatch"). */
+ * least this many elements (n x k): there it took 0.31-0.93x dequant_cublas's time on an H100
+ * (2026-12-06), except with a gated epilogue at 256 tokens (the gpt-oss FFN block 1.17x). The
+ * figures, and the rows above 256 tokens where fused is faster too: docs/gemm.md, "Dispatch". */
 enum { MX_GEMM_WGMMA_AUTO_MAX_M = 256, MX_GEMM_WGMMA_AUTO_MIN_WEIGHTS = 12 << 20 };
 
 /* Every variant, once, in mx_gemm_variant order: X(ID, name, runs_mxfp4, kept, summary).
