@@ -461,12 +461,15 @@ extern "C" mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context,
     if (measured != MX_GEMM_AUTO) return measured;
     /* The thresholds, measured on H200 (docs/gemm.md): skinny wins up to 16 tokens, skinny and
      * fused tie at 64; above, the mma.sync kernels are 2-5x slower than dequantize + cuBLAS, and
-     * the warpgroup kernel is faster only on large weights up to 256 tokens. */
+     * the warpgroup kernel is faster up to 128 tokens, on larger weights up to more (gemm.h). */
     if (problem->m <= MX_GEMM_SKINNY_MAX_M) return MX_GEMM_SKINNY;
     if (problem->m <= MX_GEMM_FUSED_MAX_M) return MX_GEMM_FUSED;
-    if (context && problem->m <= MX_GEMM_WGMMA_AUTO_MAX_M &&
-        problem->n * problem->k >= MX_GEMM_WGMMA_AUTO_MIN_WEIGHTS &&
-        mx_wgmma_runs(context, problem, MX_GEMM_FUSED))
+    const int64_t weights = problem->n * problem->k;
+    const int64_t wgmma_max_m =
+        weights >= MX_GEMM_WGMMA_AUTO_LARGE_WEIGHTS ? MX_GEMM_WGMMA_AUTO_LARGE_MAX_M
+        : weights >= MX_GEMM_WGMMA_AUTO_MID_WEIGHTS ? MX_GEMM_WGMMA_AUTO_MID_MAX_M
+                                                    : MX_GEMM_WGMMA_AUTO_MAX_M;
+    if (context && problem->m <= wgmma_max_m && mx_wgmma_runs(context, problem, MX_GEMM_FUSED))
         return MX_GEMM_FUSED;
     return MX_GEMM_DEQUANT_CUBLAS;
 }

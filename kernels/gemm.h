@@ -28,9 +28,10 @@
  *                  context's dispatch table (mx_gemm_dispatch_source) when it has one for the
  *                  GPU, code path and dtype (fused or skinny only); else by the thresholds
  *                  measured on H200 (docs/gemm.md): skinny for m <= 16, fused up to
- *                  MX_GEMM_FUSED_MAX_M tokens (on large weights up to MX_GEMM_WGMMA_AUTO_MAX_M
- *                  where fused runs the warpgroup kernel), dequant_cublas above (so auto then
- *                  needs dequant_cublas's workspace and has its FP16-weight numerics, below).
+ *                  MX_GEMM_FUSED_MAX_M tokens (where fused runs the warpgroup kernel up to
+ *                  MX_GEMM_WGMMA_AUTO_MAX_M, on larger weights up to more), dequant_cublas
+ *                  above (so auto then needs dequant_cublas's workspace and has its FP16-weight
+ *                  numerics, below).
  *
  * Numerics. fused and skinny multiply the exact E2M1 codes (scaled by 2^-14, exact in FP16 and
  * BF16) on tensor cores, sum each 32-element block in FP32, and apply the block scale 2^s in FP32:
@@ -89,11 +90,19 @@ enum { MX_GEMM_SKINNY_MAX_M = 16, MX_GEMM_FUSED_MAX_M = 64 };
  * m = 96 on the six standard shapes and 0.72-0.90x at m = 64 on the three where both ran; at
  * m = 24..32 with 32 tokens per CTA 0.81-1.32x, so not there (docs/gemm.md). */
 enum { MX_GEMM_WGMMA_MIN_M = 33 };
-/* auto takes fused, when it runs the warpgroup kernel, up to this many tokens on weights of at
- * least this many elements (n x k): there it took 0.31-0.93x dequant_cublas's time on an H100
- * (2026-12-06), except with a gated epilogue at 256 tokens (the gpt-oss FFN block 1.17x). The
- * figures, and the rows above 256 tokens where fused is faster too: docs/gemm.md, "Dispatch". */
-enum { MX_GEMM_WGMMA_AUTO_MAX_M = 256, MX_GEMM_WGMMA_AUTO_MIN_WEIGHTS = 12 << 20 };
+/* auto takes fused, when it runs the warpgroup kernel, up to a token count that grows with the
+ * weight (n x k elements): up to 128 tokens on any weight, 512 from 12 M elements, 1024 from
+ * 2^25: where fused took 0.31-1.00x dequant_cublas's time on an H100 (2026-12-06; at m = 4096 it
+ * is the slower, 1.18-1.43x cuBLAS FP16 against 1.14-1.19x). Through auto against one cut at 256
+ * tokens from 12 M: 0.78-0.89x on the rows it moves, the gpt-oss-20b MoE layer 0.85-0.92x at
+ * 512..2048 tokens. The figures: docs/gemm.md, "Dispatch". */
+enum {
+    MX_GEMM_WGMMA_AUTO_MAX_M = 128,
+    MX_GEMM_WGMMA_AUTO_MID_WEIGHTS = 12 << 20,
+    MX_GEMM_WGMMA_AUTO_MID_MAX_M = 512,
+    MX_GEMM_WGMMA_AUTO_LARGE_WEIGHTS = 1 << 25,
+    MX_GEMM_WGMMA_AUTO_LARGE_MAX_M = 1024
+};
 
 /* Every variant, once, in mx_gemm_variant order: X(ID, name, runs_mxfp4, kept, summary).
  * runs_mxfp4: an MXFP4 kernel on the prepared weights (no FP16 copy of them, the epilogue in

@@ -41,9 +41,9 @@
  *           per-block path does the stage): ptxas serializes wgmma whose operands come out of a
  *           branch it cannot prove uniform. Unlike gemm_kernel.cuh, the short last chunk of K
  *           is folded too when its scales allow (the same exact products).
- *   output  the accumulators are the fragments mx_store_tile writes (bias, activation, gated
- *           units, residual), or with split K the cluster's sums: no workspace. Regime and
- *           figures: docs/gemm.md. */
+ *   output  the accumulators are the fragments mx_store_tile writes (bias, activation,
+ *           residual); a gated unit, or split K, goes through shared memory (mx_reduce_tile:
+ *           the cluster's sums, [token][row]): no workspace. Regime and figures: docs/gemm.md. */
 #ifndef MX_GEMM_WGMMA_CUH
 #define MX_GEMM_WGMMA_CUH
 
@@ -685,15 +685,19 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     T *y = (T *)p.y + entry_outputs;
     const T *residual =
         E != MX_EPILOGUE_BIAS && p.residual ? (const T *)p.residual + entry_outputs : nullptr;
-    if (gridDim.y == 1) {
+    /* A gated unit's outputs from the fragments (one lane in two writing 2 bytes of each row
+     * pair; 64 unrolled units: the FP16 128-token kernel is 22.4 K SASS lines this way, 7.0 K
+     * through shared memory) took about 1.7x the plain GEMM's time at 256 tokens (H100); through
+     * shared memory, like split K, they are written in rows of the output (docs/gemm.md). */
+    if (gridDim.y == 1 && E != MX_EPILOGUE_GATED) {
         if (weights.tile)
             mx_store_tile<T, shape::groups, E>(p, y, residual, bias, tile * MX_TILE_ROWS, token0,
                                                m_valid, acc);
         return;
     }
-    /* Split K: the CTA's sums go to shared memory, [token][row] (the ring is done with once
-     * every consumer is: named barrier 3 over the 256 consumer threads; the producer has
-     * exited), and the cluster sums them (every consumer warp takes part, tile or not). */
+    /* The CTA's sums go to shared memory, [token][row] (the ring is done with once every
+     * consumer is: named barrier 3 over the 256 consumer threads; the producer has exited), and
+     * with split K the cluster sums them (every consumer warp takes part, tile or not). */
     asm volatile("bar.sync 3, 256;\n" ::: "memory");
     float *partial = (float *)stages;
     const int row = (4 * consumer + warp) * MX_TILE_ROWS + (lane >> 2);
@@ -703,6 +707,9 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
         for (int c = 0; c < 4; c++)
             partial[(8 * j + 2 * (lane & 3) + (c & 1)) * shape::rows + row + 8 * (c >> 1)] =
                 acc[j][c];
+    /* Every sum is in before any is read (with split K, the cluster's barrier in
+     * mx_reduce_tile). */
+    if (gridDim.y == 1) asm volatile("bar.sync 3, 256;\n" ::: "memory");
     mx_reduce_tile<T, E>(p, partial, shape::tokens * shape::rows, shape::rows, token0,
                          (int64_t)blockIdx.x * shape::rows, m_valid, y, residual, bias,
                          (int)threadIdx.x - 128, 256);

@@ -543,7 +543,8 @@ Test(gpu_gemm, valid_rows_per_batch_entry_on_the_device) {
  * the cuBLAS paths keep refusing an epilogue with batch > 1; y stays untouched. */
 Test(gpu_gemm, batch_rows_and_batched_epilogue_refused_where_unsupported) {
     MX_REQUIRE_GPU();
-    /* auto on its thresholds (dequant_cublas above 64 tokens), whatever table this GPU has */
+    /* auto on its thresholds, whatever table this GPU has: dequant_cublas above 64 tokens, or
+     * above MX_GEMM_WGMMA_AUTO_MAX_M where fused runs the warpgroup kernel (a small weight) */
     cr_assert_eq(setenv(MX_GEMM_DISPATCH_ENV, "thresholds", 1), 0);
     mx_rng rng = mx_rng_fresh();
     host_problem p = mx_test_make_problem(4, 64, 64, 2, 0, &rng);
@@ -568,7 +569,7 @@ Test(gpu_gemm, batch_rows_and_batched_epilogue_refused_where_unsupported) {
     cr_expect_eq(mx_gemm_persistent_prepare(d.context, &good, d.workspace, d.workspace_bytes, 0),
                  MX_ERR_INVALID_ARGUMENT);
     cr_expect(strstr(mx_last_error(), "batch_rows"), "message: %s", mx_last_error());
-    bad = good, bad.m = 100; /* auto runs dequant_cublas above 64 tokens */
+    bad = good, bad.m = MX_GEMM_WGMMA_AUTO_MAX_M + 1; /* auto runs dequant_cublas */
     cr_expect_eq(mx_gemm(d.context, &bad, MX_GEMM_AUTO, d.workspace, d.workspace_bytes, 0),
                  MX_ERR_INVALID_ARGUMENT);
     cr_expect(strstr(mx_last_error(), "dequant_cublas"), "message: %s", mx_last_error());
