@@ -459,9 +459,9 @@ extern "C" mx_gemm_variant mx_gemm_choose(const mx_gemm_context *context,
                                                                problem->m, problem->n, problem->k)
                                        : MX_GEMM_AUTO;
     if (measured != MX_GEMM_AUTO) return measured;
-    /* The thresholds, measured on H200 (docs/gemm.md): skinny wins up to 16 tokens, skinny and
-     * fused tie at 64; above, the mma.sync kernels are 2-5x slower than dequantize + cuBLAS, and
-     * the warpgroup kernel is faster up to 128 tokens, on larger weights up to more (gemm.h). */
+    /* The thresholds (docs/gemm.md): skinny wins up to 16 tokens, skinny and fused tie at 64
+     * (H200); above, the mma.sync kernels are 2-5x slower than dequantize + cuBLAS, and the
+     * warpgroup kernel is faster up to 128 tokens, on larger weights up to more (H100; gemm.h). */
     if (problem->m <= MX_GEMM_SKINNY_MAX_M) return MX_GEMM_SKINNY;
     if (problem->m <= MX_GEMM_FUSED_MAX_M) return MX_GEMM_FUSED;
     const int64_t weights = problem->n * problem->k;

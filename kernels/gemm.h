@@ -27,7 +27,7 @@
  *   auto           mx_gemm_choose picks the variant measured fastest for the problem: from the
  *                  context's dispatch table (mx_gemm_dispatch_source) when it has one for the
  *                  GPU, code path and dtype (fused or skinny only); else by the thresholds
- *                  measured on H200 (docs/gemm.md): skinny for m <= 16, fused up to
+ *                  measured on H200 and H100 (docs/gemm.md): skinny for m <= 16, fused up to
  *                  MX_GEMM_FUSED_MAX_M tokens (where fused runs the warpgroup kernel up to
  *                  MX_GEMM_WGMMA_AUTO_MAX_M, on larger weights up to more), dequant_cublas
  *                  above (so auto then needs dequant_cublas's workspace and has its FP16-weight
