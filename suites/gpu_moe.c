@@ -367,8 +367,8 @@ ParameterizedTest(moe_shape *s, gpu_moe, layer_matches_fp64_and_fp16_reference) 
 
 /* topk favourite experts take every token (one expert takes all with top-1), every other expert
  * gets none: empty experts are skipped, and a full one runs m = tokens (auto then picks, by its
- * thresholds on these small weights, the dequant_cublas path above 64 tokens, above 128 where
- * fused runs the warpgroup kernel; or what this GPU's table says). */
+ * thresholds on these small weights, dequant_cublas above 64 tokens, above
+ * MX_GEMM_WGMMA_AUTO_MAX_M where fused runs the warpgroup kernel; or this GPU's table's pick). */
 Test(gpu_moe, idle_experts_and_one_taking_every_token) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
