@@ -92,10 +92,8 @@ enum { MX_GEMM_SKINNY_MAX_M = 16, MX_GEMM_FUSED_MAX_M = 64 };
 enum { MX_GEMM_WGMMA_MIN_M = 33 };
 /* auto takes fused, when it runs the warpgroup kernel, up to a token count that grows with the
  * weight (n x k elements): up to 128 tokens on any weight, 512 from 12 M elements, 1024 from
- * 2^25: where fused took 0.31-1.00x dequant_cublas's time on an H100 (2026-12-06; at m = 4096 it
- * is the slower, 1.18-1.43x cuBLAS FP16 against 1.14-1.19x). Through auto against one cut at 256
- * tokens from 12 M: 0.78-0.89x on the rows it moves, the gpt-oss-20b MoE layer 0.85-0.92x at
- * 512..2048 tokens. The figures: docs/gemm.md, "Dispatch". */
+ * 2^25: where fused took at most dequant_cublas's time on an H100; beyond 1024 tokens it is mostly
+ * the slower. The figures, measured to 4096 tokens: docs/gemm.md, "Dispatch". */
 enum {
     MX_GEMM_WGMMA_AUTO_MAX_M = 128,
     MX_GEMM_WGMMA_AUTO_MID_WEIGHTS = 12 << 20,
