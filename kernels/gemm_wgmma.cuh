@@ -7,8 +7,9 @@
  *           0.81-1.32x the mma.sync kernel's time at m = 24..32), the whole of K or its split of
  *           it (a cluster of splits summed on chip: mx_reduce_tile); one CTA per SM.
  *   loads   warpgroup 0 (the producer) fills a ring of `stages` shared-memory stages with the
- *           activations of 2 blocks (64 K) for the CTA's tokens, guarded by a full and an empty
- *           mbarrier per stage, in one of two layouts (measured: docs/gemm.md):
+ *           activations of 2 blocks (64 K), or 4 (128 K) up to 64 tokens, for the CTA's
+ *           tokens, guarded by a full and an empty mbarrier per stage, in one of two layouts
+ *           (measured: docs/gemm.md):
  *           - 256 tokens (prefill): one thread, one TMA copy a stage (32 KB), the activations
  *             in their own K order, one 128-byte row a token, 128-byte swizzled; the full
  *             barrier counts the bytes. Nothing else on the SM's issue slots.
@@ -23,12 +24,13 @@
  *           warpgroup owns one 16-row prepared tile, the A fragment of wgmma.m64nNk16 for its
  *           rows up to the order of K. Each warp copies its tile's chunks (codes and scales)
  *           into a private ring of shared-memory slots, three chunks ahead (cp.async), and
- *           reads a stage's codes and a chunk's scales from there. With stmatrix stages a lane
- *           decodes its own code words (gemm_kernel.cuh's bit placement); with TMA stages (K in
- *           order) the fragment wants pairs of the 4 lanes of its quad: each lane reads its
- *           quad's 64 bytes and decodes slot t of each word (the placement rotated by t), a 4x4
- *           transpose in the decode (mx_wgmma_block_pairs). Then wgmma.m64nNk16 with A from
- *           registers and the activations from the stage.
+ *           reads a stage's codes and a chunk's scales from there (below 256 tokens, the next
+ *           stage's codes before this stage's MMAs when it is in the same chunk). With stmatrix
+ *           stages a lane decodes its own code words (gemm_kernel.cuh's bit placement); with TMA
+ *           stages (K in order) the fragment wants pairs of the 4 lanes of its quad: each lane
+ *           reads its quad's 64 bytes and decodes slot t of each word (the placement rotated by
+ *           t), a 4x4 transpose in the decode (mx_wgmma_block_pairs). Then wgmma.m64nNk16 with A
+ *           from registers and the activations from the stage.
  *   scales  per chunk of 8 blocks and warpgroup (one barrier reduction decides): when every
  *           block scale of the chunk keeps E2M1 x 2^s exact in the dtype (FP16: s in [-23, 1];
  *           BF16: [-100, 1]), the decoded pairs are multiplied by 2^s first, exactly, and the
@@ -60,7 +62,9 @@ template <int TOKENS> struct mx_wgmma_shape {
     static constexpr int consumers = 2;                   /* math warpgroups */
     static constexpr int rows = 64 * consumers;           /* weight rows per CTA */
     static constexpr int threads = 128 * (consumers + 1); /* + the producer */
-    static constexpr int stage_blocks = 2;                /* 64 K per stage */
+    /* 64 K a stage; 128 K up to 64 tokens (half the stages' handoffs: docs/gemm.md) */
+    static constexpr int stage_blocks = tokens <= 64 ? 4 : 2;
+    static constexpr int stage_pairs = stage_blocks / 2; /* pairs of blocks: the weights' unit */
     /* The two ways to the activations' stages (the kernel's comment): TMA with 256 tokens;
      * below, the producer's registers and stmatrix. */
     static constexpr bool tma = tokens == 256;
@@ -70,7 +74,7 @@ template <int TOKENS> struct mx_wgmma_shape {
     static constexpr int step_bytes = tokens * 16 * 2;
     static constexpr int step_offset = tma ? 32 : step_bytes; /* from one k16 step to the next */
     static constexpr int stage_bytes = tokens * row_bytes;    /* 32 KB at 256 tokens */
-    /* 16-byte activation loads of a stage per producer thread (stmatrix): groups x 2 blocks
+    /* 16-byte activation loads of a stage per producer thread (stmatrix): groups x stage_blocks
      * over 128 */
     static constexpr int loads = groups * stage_blocks / 4;
     /* A stage is released one stage late (wgmma.wait_group 1); 5 stages of 256 tokens do not
@@ -86,8 +90,9 @@ template <int TOKENS> struct mx_wgmma_shape {
      * 64 K registers over `threads`, rounded down to 8); .inc waits until the producer's .dec
      * has returned enough, so the two must fit that pool, not the register file. */
     static constexpr int launch_registers = 65536 / threads / 8 * 8;
-    static constexpr int producer_registers = tma ? 40 : 104; /* stmatrix: 2 stages of loads */
-    static constexpr int consumer_registers = tma ? 232 : 200;
+    /* stmatrix: 2 stages of loads (2 x 16 x 4 registers of them up to 64 tokens) */
+    static constexpr int producer_registers = tma ? 40 : tokens <= 64 ? 112 : 104;
+    static constexpr int consumer_registers = tma ? 232 : tokens <= 64 ? 192 : 200;
     static_assert(tokens == 16 || tokens == 32 || tokens == 64 || tokens == 128 || tokens == 256,
                   "wgmma's N");
     static_assert(128 * producer_registers + 128 * consumers * consumer_registers <=
@@ -102,10 +107,10 @@ template <int TOKENS> struct mx_wgmma_shape {
 // ---- the two roles
 
 /* The producer warpgroup below 256 tokens: lane (r, t) of warp w copies, per stage of the split
- * (stage_begin + i, i < stage_count, in ring slot i % stages), elements 8t .. 8t + 7 of both blocks
- * for token r of the token groups w, w + 4, ... (with 2 groups, 16 tokens: block w / 2 of group w %
- * 2), in 16-byte loads, two stages in flight in registers; absent tokens and the missing block of
- * an odd K get zeros. */
+ * (stage_begin + i, i < stage_count, in ring slot i % stages), elements 8t .. 8t + 7 of the stage's
+ * blocks for token r of the token groups w, w + 4, ... (with 2 groups, 16 tokens: block 2 i + w / 2
+ * of pair i of group w % 2), in 16-byte loads, two stages in flight in registers; absent tokens and
+ * the missing block of an odd K get zeros. */
 template <typename T, int TOKENS>
 __device__ __forceinline__ void
 mx_wgmma_produce_registers(const mx_gemm_params &p, int batch_index, int64_t token0,
@@ -113,7 +118,8 @@ mx_wgmma_produce_registers(const mx_gemm_params &p, int batch_index, int64_t tok
                            int stage_begin, int stage_count) {
     using shape = mx_wgmma_shape<TOKENS>;
     constexpr bool few = shape::groups < 4; /* 16 tokens */
-    constexpr int warp_groups = few ? 1 : shape::groups / 4, blocks = few ? 1 : 2;
+    constexpr int warp_groups = few ? 1 : shape::groups / 4,
+                  blocks = few ? shape::stage_pairs : shape::stage_blocks;
     static_assert(warp_groups * blocks == shape::loads, "every load once");
     const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31;
     const int r = lane >> 2, t = lane & 3;
@@ -128,7 +134,8 @@ mx_wgmma_produce_registers(const mx_gemm_params &p, int batch_index, int64_t tok
         present[q] = token < m_valid;
         source[q] = x + (present[q] ? token : 0) * p.k + 8 * t;
     }
-    auto block_of = [&](int b) { return few ? warp / 2 : b; }; /* of the stage's two */
+    /* of the stage's blocks (16 tokens: warp pair w / 2's pair's) */
+    auto block_of = [&](int b) { return few ? 2 * b + warp / 2 : b; };
     auto load = [&](int stage, uint4(&buffer)[shape::loads]) {
 #pragma unroll
         for (int q = 0; q < warp_groups; q++)
@@ -515,10 +522,11 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     __syncthreads();
     /* The CTA's split of K (blockIdx.y; whole chunks, so that a chunk's scales stay one vote):
      * stages stage_begin .. stage_begin + stage_count - 1. */
-    constexpr int pairs_per_chunk = MX_CHUNK_BLOCKS / shape::stage_blocks;
-    const int stage_begin = (int)blockIdx.y * p.chunks_per_split * pairs_per_chunk;
+    constexpr int stages_per_chunk = MX_CHUNK_BLOCKS / shape::stage_blocks;
+    constexpr int pairs = shape::stage_pairs;
+    const int stage_begin = (int)blockIdx.y * p.chunks_per_split * stages_per_chunk;
     const int stage_count = min((p.k_blocks + shape::stage_blocks - 1) / shape::stage_blocks,
-                                stage_begin + p.chunks_per_split * pairs_per_chunk) -
+                                stage_begin + p.chunks_per_split * stages_per_chunk) -
                             stage_begin;
     /* The register file moves from the producer (one thread issuing TMA copies; or two stages
      * of loads in flight, 64 registers of them) to the consumers (accumulators, both stages'
@@ -547,7 +555,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     weights.tile = tile < p.row_tiles
                        ? p.w + (int64_t)batch_index * p.entry_bytes + tile * p.tile_bytes
                        : nullptr;
-    weights.chunk_begin = stage_begin / pairs_per_chunk;
+    weights.chunk_begin = stage_begin / stages_per_chunk;
     weights.chunk_end = min(weights.k_chunks, weights.chunk_begin + p.chunks_per_split);
     {
         const int offset = (4 * consumer + warp) * shape::weight_slots * MX_CHUNK_BYTES;
@@ -566,16 +574,16 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     uint32_t scale_bytes[4];  /* the chunk's scale words (mx_wgmma_weights::scales) */
     uint32_t factor_words[4]; /* the same folded (bias_scales), or 0: the chunk is not folded */
     bool chunk_folded = false;
-    uint32_t factors = 0;               /* the stage's word of factor_words */
+    uint32_t factors[pairs] = {};       /* the stage's words of factor_words, a pair each */
     const uint8_t *lane_slot = nullptr; /* the lane's place in the chunk's weight slot */
     const uint2 rotations = mx_slot_rotations<T>(lane & 3); /* the quad decode's, slot t */
     /* For stage (of the split; a split starts on a chunk): its chunk's lane_slot, chunk_folded
      * and the stage's factors (and the chunk's arrival, the ring's refill and the vote when the
      * stage starts a chunk). */
     auto advance = [&](int stage) {
-        const uint32_t q = (uint32_t)stage % pairs_per_chunk;
+        const uint32_t q = (uint32_t)stage % stages_per_chunk;
         if (q == 0) {
-            const int chunk = weights.chunk_begin + (int)((uint32_t)stage / pairs_per_chunk);
+            const int chunk = weights.chunk_begin + (int)((uint32_t)stage / stages_per_chunk);
             weights.arrive(chunk);
             weights.scales(chunk, scale_bytes);
             bool other = false;
@@ -590,14 +598,19 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
                                  : 0u;
             lane_slot = weights.slot(chunk) + mx_wgmma_code_lane<shape::tma>();
         }
-        /* The stage's blocks are 2 q and 2 q + 1 of the chunk, their scale bytes word q. An odd
-         * last block's partner has zero codes and zero activations: it adds nothing. */
-        factors = mx_select_word(factor_words, q);
+        /* The stage's pair i is pair pairs q + i of the chunk (blocks 2 (pairs q + i) and + 1),
+         * its scale bytes that word. An odd last block's partner has zero codes and zero
+         * activations: it adds nothing; so do the pairs of a stage past a short last chunk (their
+         * codes whatever the slot holds, all finite; their activations zero). */
+#pragma unroll
+        for (int i = 0; i < pairs; i++) factors[i] = mx_select_word(factor_words, pairs * q + i);
     };
-    /* Where the lane's codes of stage's pair of blocks lie in its chunk's slot. */
-    auto stage_codes = [&](int stage) {
-        return lane_slot + (uint32_t)stage % pairs_per_chunk * weights.pair_bytes;
+    /* Where the lane's codes of the stage's pair i lie in its chunk's slot. */
+    auto stage_codes = [&](int stage, int i) {
+        return lane_slot + ((uint32_t)stage % stages_per_chunk * pairs + i) * weights.pair_bytes;
     };
+    /* Pair i of stage's index in K (weights.both's argument). */
+    auto stage_pair = [&](int stage, int i) { return (stage_begin + stage) * pairs + i; };
 
     /* Stage by stage, one stage's MMAs always in flight: once a stage's are issued, the previous
      * stage's are waited for (its slot goes back to the producer) and the next stage's fragments
@@ -609,19 +622,35 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     /* A stage's warpgroup MMAs' A fragments, in registers that the unrolled pair of stages
      * names statically. */
     struct stage_operands {
-        uint32_t a[2][2][4]; /* [block][k16 step] */
+        uint32_t a[shape::stage_blocks][2][4]; /* [block][k16 step] */
     } even, odd;
-    /* Stage `stage` of the split decoded into next, its codes read from the ring. */
-    auto decode = [&](int stage, stage_operands &next) {
+    /* Stage `stage`'s codes read from the ring into q, a pair each. */
+    auto load_codes = [&](int stage, uint4(&q)[pairs][4]) {
+#pragma unroll
+        for (int i = 0; i < pairs; i++)
+            mx_wgmma_load_codes<shape::tma>(stage_codes(stage, i),
+                                            weights.both(stage_pair(stage, i)), q[i]);
+    };
+    /* Stage `stage` of the split decoded into next, its codes in q if loaded, else read from the
+     * ring. */
+    auto decode = [&](int stage, stage_operands &next, bool loaded, uint4(&q)[pairs][4]) {
         advance(stage);
-        uint4 q[4];
-        mx_wgmma_load_codes<shape::tma>(stage_codes(stage), weights.both(stage_begin + stage), q);
-        mx_wgmma_fragments<T, shape::tma>(q, factors, 0, rotations, next.a[0]);
-        mx_wgmma_fragments<T, shape::tma>(q, factors, 1, rotations, next.a[1]);
+        if (!loaded) load_codes(stage, q);
+#pragma unroll
+        for (int i = 0; i < pairs; i++) {
+            mx_wgmma_fragments<T, shape::tma>(q[i], factors[i], 0, rotations, next.a[2 * i]);
+            mx_wgmma_fragments<T, shape::tma>(q[i], factors[i], 1, rotations, next.a[2 * i + 1]);
+        }
     };
     const uint64_t descriptor0 = mx_wgmma_descriptor<shape::tma>(stage0);
     /* Stage `stage` of the split, its fragments in operands; then stage + 1 decoded into next. */
     auto run = [&](int stage, stage_operands &operands, stage_operands &next) {
+        /* Below 256 tokens the next stage's codes are read before this stage's wait and MMAs
+         * where it lies in the same chunk (the same slot; a chunk's first stage waits for the
+         * chunk in advance()): the shared-memory load's latency then hides under them. */
+        const bool early = !shape::tma && (uint32_t)(stage + 1) % stages_per_chunk != 0;
+        uint4 q[pairs][4];
+        if (early) load_codes(stage + 1, q);
         const uint32_t ring_slot = (uint32_t)stage % shape::stages;
         const uint32_t stage_base = stage0 + ring_slot * shape::stage_bytes;
         const uint64_t stage_descriptor = descriptor0 + ring_slot * shape::stage_bytes / 16;
@@ -632,9 +661,12 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
             mx_wgmma_wait_all(acc);
             float sums[shape::groups][4];
             memcpy(sums, acc, sizeof sums);
-            mx_wgmma_per_block<T, TOKENS>(
-                stage_codes(stage), weights.both(stage_begin + stage),
-                mx_select_word(scale_bytes, (uint32_t)stage % pairs_per_chunk), stage_base, sums);
+#pragma unroll
+            for (int i = 0; i < pairs; i++) /* pair i's B: its two blocks' k16 steps on */
+                mx_wgmma_per_block<T, TOKENS>(
+                    stage_codes(stage, i), weights.both(stage_pair(stage, i)),
+                    mx_select_word(scale_bytes, (uint32_t)stage % stages_per_chunk * pairs + i),
+                    stage_base + 4 * i * shape::step_offset, sums);
             memcpy(acc, sums, sizeof sums);
         }
         /* The warpgroup MMAs, on every stage alike (zero weights where the per-block path did
@@ -644,7 +676,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
          * that K on every path anyway. */
         mx_wgmma_fence();
 #pragma unroll
-        for (int b = 0; b < 2; b++)
+        for (int b = 0; b < shape::stage_blocks; b++)
 #pragma unroll
             for (int s = 0; s < 2; s++)
                 mx_wgmma<T>(acc, operands.a[b][s],
@@ -655,17 +687,20 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
          * test, no warp synchronization in the loop) */
         if (stage > 0)
             mx_mbarrier_arrive(empty + 8 * ((uint32_t)(stage + shape::stages - 1) % shape::stages));
-        decode(stage + 1, next);
+        decode(stage + 1, next, early, q);
     };
-    decode(0, even);
+    {
+        uint4 q[pairs][4];
+        decode(0, even, false, q);
+    }
     if constexpr (shape::tma) {
         /* 256 tokens: a chunk's four stages unrolled (stage % 4, so the pair's scale word and
          * codes' offset and the ring slot, are then constants): 2-6 % faster than two on an H100.
-         * Below 256 tokens the two-stage loop stays, its PTX unchanged: unrolled, 128 tokens was
-         * 7-21 % slower (twice) and 64 no faster, and register allocation alone moves the
-         * 128-token kernel 5-10 % (docs/gemm.md, "The consumers' instructions"). */
-        static_assert(pairs_per_chunk == 4, "the unrolled loop runs a chunk's four stages");
-        for (int stage = 0; stage < stage_count; stage += pairs_per_chunk) {
+         * Below 256 tokens the two-stage loop stays: unrolled, 128 tokens was 7-21 % slower
+         * (twice) and 64 no faster, and register allocation alone moves the 128-token kernel
+         * 5-10 % (docs/gemm.md, "The consumers' instructions"). */
+        static_assert(stages_per_chunk == 4, "the unrolled loop runs a chunk's four stages");
+        for (int stage = 0; stage < stage_count; stage += stages_per_chunk) {
             run(stage, even, odd);
             if (stage + 1 < stage_count) run(stage + 1, odd, even);
             if (stage + 2 < stage_count) run(stage + 2, even, odd);
