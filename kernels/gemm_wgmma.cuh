@@ -90,7 +90,7 @@ template <int TOKENS> struct mx_wgmma_shape {
      * 64 K registers over `threads`, rounded down to 8); .inc waits until the producer's .dec
      * has returned enough, so the two must fit that pool, not the register file. */
     static constexpr int launch_registers = 65536 / threads / 8 * 8;
-    /* stmatrix: 2 stages of loads (2 x 16 x 4 registers of them up to 64 tokens) */
+    /* stmatrix: 2 stages of loads (2 x 8 x 4 registers of them at 64 and 128 tokens) */
     static constexpr int producer_registers = tma ? 40 : tokens <= 64 ? 112 : 104;
     static constexpr int consumer_registers = tma ? 232 : tokens <= 64 ? 192 : 200;
     static_assert(tokens == 16 || tokens == 32 || tokens == 64 || tokens == 128 || tokens == 256,
@@ -256,7 +256,7 @@ __device__ __forceinline__ void mx_wgmma_load_codes(const uint8_t *at, bool both
  * memory into the warp's private ring of `weight_slots` chunk slots in shared memory
  * (gemm_kernel.cuh's cp.async ring: one commit group per chunk, the slots filled
  * weight_slots - 1 chunks ahead, so that about 6.5 KB a warp are in flight whatever the time a
- * stage takes); the kernel reads a stage's pair of blocks from a chunk's slot (slot(): the
+ * stage takes); the kernel reads a stage's pairs of blocks from a chunk's slot (slot(): the
  * lane's or its quad's codes, mx_wgmma_load_codes) and the chunk's scale bytes (scales())
  * in the layout of gemm_kernel.cuh's words ((row g, block j) and (row g + 8, block j) at bytes
  * 2j, 2j + 1; bytes past a short chunk hold 127, 2^0). */
@@ -317,7 +317,7 @@ template <int SLOTS> struct mx_wgmma_weights {
     }
     /* A pair of blocks' codes in a slot (the chunk's codes, then its scale bytes). */
     static constexpr uint32_t pair_bytes = 2 * MX_TILE_ROWS * MX_BLOCK_BYTES;
-    /* Chunk's slot: a stage's pair of blocks (pair q of the chunk) lies at q pair_bytes in it. */
+    /* Chunk's slot: its pair of blocks q lies at q pair_bytes in it (a stage's, one or two). */
     __device__ __forceinline__ const uint8_t *slot(int chunk) const {
         return ring + slot_offset(chunk);
     }
@@ -530,7 +530,8 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
                             stage_begin;
     /* The register file moves from the producer (one thread issuing TMA copies; or two stages
      * of loads in flight, 64 registers of them) to the consumers (accumulators, both stages'
-     * fragments): 128 x 40 + 256 x 232, or 128 x 104 + 256 x 200 = the CTA's 63 K. */
+     * fragments): 128 x 40 + 256 x 232, or 128 x 104 + 256 x 200 = the CTA's 63 K (128 x 112
+     * + 256 x 192 = 62 K up to 64 tokens). */
     if (threadIdx.x < 128) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(shape::producer_registers));
         if constexpr (shape::tma) {
