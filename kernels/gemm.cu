@@ -119,20 +119,22 @@ template <auto kernel, int smem_bytes> static cudaError_t mx_configure_smem(int 
     return error;
 }
 
-template <typename T, int TT, int E, bool ONE> static cudaError_t mx_configure_kernel(int device) {
-    return mx_configure_smem<mx_gemm_kernel<T, TT, E, ONE>, mx_tile_shape<TT, ONE>::smem_bytes>(
-        device);
+template <typename T, int TT, int E, int SLOT_TOKENS>
+static cudaError_t mx_configure_kernel(int device) {
+    return mx_configure_smem<mx_gemm_kernel<T, TT, E, SLOT_TOKENS>,
+                             mx_tile_shape<TT, SLOT_TOKENS>::smem_bytes>(device);
 }
 
 /* CTAs of the instantiation one SM holds on this device, asked once (0 when the query fails). */
-template <typename T, int TT, int E, bool ONE> static int mx_ctas_per_sm(int device) {
+template <typename T, int TT, int E, int SLOT_TOKENS> static int mx_ctas_per_sm(int device) {
     static int cache[MX_MAX_DEVICES];
     if (device < 0 || device >= MX_MAX_DEVICES) return 0;
     if (cache[device] == 0) {
         int count = 0;
         if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-                &count, mx_gemm_kernel<T, TT, E, ONE>, mx_tile_shape<TT, ONE>::threads,
-                mx_tile_shape<TT, ONE>::smem_bytes) != cudaSuccess) {
+                &count, mx_gemm_kernel<T, TT, E, SLOT_TOKENS>,
+                mx_tile_shape<TT, SLOT_TOKENS>::threads,
+                mx_tile_shape<TT, SLOT_TOKENS>::smem_bytes) != cudaSuccess) {
             cudaGetLastError();
             count = 0;
         }
@@ -220,10 +222,10 @@ static mx_status mx_too_many_token_tiles(const mx_gemm_problem *problem, int64_t
                    kernel);
 }
 
-template <typename T, int TT, int E, bool ONE = false>
+template <typename T, int TT, int E, int SLOT_TOKENS = 0>
 static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gemm_problem *problem,
                                     cudaStream_t stream) {
-    using shape = mx_tile_shape<TT, ONE>;
+    using shape = mx_tile_shape<TT, SLOT_TOKENS>;
     if ((size_t)shape::smem_bytes > context->gpu.smem_block_bytes)
         return mx_fail(MX_ERR_UNSUPPORTED_SHAPE,
                        "%s with %d tokens per CTA needs %d bytes of shared memory per block; the "
@@ -231,11 +233,11 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
                        mx_gemm_variant_name(TT >= 4 ? MX_GEMM_FUSED : MX_GEMM_SKINNY),
                        shape::tokens, shape::smem_bytes, mx_code_path_name(context->gpu.path),
                        context->gpu.why, context->gpu.smem_block_bytes);
-    MX_CUDA_CHECK((mx_configure_kernel<T, TT, E, ONE>(context->gpu.device)));
-    mx_mma_plan plan = mx_plan_mma(
-        context, problem, shape::tokens, shape::warps,
-        mx_ctas_per_sm<T, TT, E, ONE>(context->gpu.device),
-        mx_max_active_clusters<mx_gemm_kernel<T, TT, E, ONE>, shape::threads, shape::smem_bytes>);
+    MX_CUDA_CHECK((mx_configure_kernel<T, TT, E, SLOT_TOKENS>(context->gpu.device)));
+    mx_mma_plan plan = mx_plan_mma(context, problem, shape::tokens, shape::warps,
+                                   mx_ctas_per_sm<T, TT, E, SLOT_TOKENS>(context->gpu.device),
+                                   mx_max_active_clusters<mx_gemm_kernel<T, TT, E, SLOT_TOKENS>,
+                                                          shape::threads, shape::smem_bytes>);
     if (plan.token_tiles > 65535)
         return mx_too_many_token_tiles(
             problem, plan.token_tiles, plan.tokens,
@@ -248,7 +250,7 @@ static mx_status mx_gemm_mma_launch(const mx_gemm_context *context, const mx_gem
     cudaLaunchConfig_t config =
         mx_launch_config(plan.grid, shape::threads, shape::smem_bytes, stream, attributes,
                          plan.splits, context->dependent_launch);
-    MX_CUDA_CHECK(cudaLaunchKernelEx(&config, mx_gemm_kernel<T, TT, E, ONE>, params));
+    MX_CUDA_CHECK(cudaLaunchKernelEx(&config, mx_gemm_kernel<T, TT, E, SLOT_TOKENS>, params));
     MX_LAUNCH_CHECK("mx_gemm_kernel");
     return MX_OK;
 }
@@ -359,9 +361,15 @@ static bool mx_wgmma_wide(const mx_gemm_context *context, const mx_gemm_problem 
            (size_t)wide::smem_bytes <= context->gpu.smem_block_bytes;
 }
 
+/* Whether the path's shared memory holds the 8-token kernel's rings with slot_tokens tokens'
+ * activations in them (0: none). */
+template <int SLOT_TOKENS> static bool mx_slots_fit(const mx_gemm_context *context) {
+    return (size_t)mx_tile_shape<1, SLOT_TOKENS>::smem_bytes <= context->gpu.smem_block_bytes;
+}
+
 /* skinny: 8 or 16 tokens per CTA (16 also for m <= 8 where the 8-token ring does not fit the
- * path's shared memory; at m = 1 the activations ride in the ring where it fits); fused: the
- * warpgroup kernel (above), or 32 or 64 tokens per CTA. */
+ * path's shared memory; up to m = 4 the activations ride in the ring where it fits, in slots for
+ * 1, 2 or 4 tokens); fused: the warpgroup kernel (above), or 32 or 64 tokens per CTA. */
 template <typename T, int E>
 static mx_status mx_gemm_mma_dispatch(const mx_gemm_context *context,
                                       const mx_gemm_problem *problem, mx_gemm_variant variant,
@@ -373,10 +381,13 @@ static mx_status mx_gemm_mma_dispatch(const mx_gemm_context *context,
                    ? mx_gemm_wgmma_launch<T, E, 256>(context, problem, stream)
                    : mx_gemm_wgmma_launch<T, E, 128>(context, problem, stream);
     }
-    bool eight = (size_t)mx_tile_shape<1>::smem_bytes <= context->gpu.smem_block_bytes;
-    bool one = (size_t)mx_tile_shape<1, true>::smem_bytes <= context->gpu.smem_block_bytes;
-    if (variant == MX_GEMM_SKINNY && problem->m == 1 && one)
-        return mx_gemm_mma_launch<T, 1, E, true>(context, problem, stream);
+    if (variant == MX_GEMM_SKINNY && problem->m == 1 && mx_slots_fit<1>(context))
+        return mx_gemm_mma_launch<T, 1, E, 1>(context, problem, stream);
+    if (variant == MX_GEMM_SKINNY && problem->m == 2 && mx_slots_fit<2>(context))
+        return mx_gemm_mma_launch<T, 1, E, 2>(context, problem, stream);
+    if (variant == MX_GEMM_SKINNY && problem->m > 2 && problem->m <= 4 && mx_slots_fit<4>(context))
+        return mx_gemm_mma_launch<T, 1, E, 4>(context, problem, stream);
+    const bool eight = mx_slots_fit<0>(context);
     if (variant == MX_GEMM_SKINNY)
         return problem->m <= 8 && eight ? mx_gemm_mma_launch<T, 1, E>(context, problem, stream)
                                         : mx_gemm_mma_launch<T, 2, E>(context, problem, stream);

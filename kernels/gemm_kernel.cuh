@@ -4,17 +4,16 @@
  * along K through a private cp.async ring of chunk slots (8 blocks = 2176 bytes each, several in
  * flight per warp): no block-wide barrier in the main loop, 16-byte copies and 16-byte
  * shared-memory reads, nothing to re-pair. The E2M1 codes become FP16/BF16 values in registers by
- * bit placement; they are the A operand of mma.sync m16n8k16, the activations (read from global
- * memory through L1, a few blocks ahead; for one token, copied into the ring with the weights)
- * the B operand. Each 32-element block is summed in FP32 by
- * two MMAs and scaled by its 2^s in FP32. With many row tiles the CTAs are persistent (each walks
- * tiles gridDim.x apart, its warps' rings running on across tiles); with few, K is split first
- * between the warps of a CTA (2, 4 or 8 on one tile, reduced in shared memory), then over a
- * thread-block cluster (reduced through distributed shared memory): no workspace, no counters,
- * deterministic. The epilogue (bias; or bias, activation, residual) is a template parameter
- * applied to the FP32 sums in registers; a gated unit meets its (gate, linear) rows in
- * neighbouring lanes (lane ^ 4) or, after split-K, as adjacent elements of the tile. Regime and
- * figures (H200): docs/gemm.md, `make bench`. */
+ * bit placement; they are the A operand of mma.sync m16n8k16, the activations the B operand (read
+ * from global memory through L1, a few blocks ahead; up to 4 tokens, copied into the ring with the
+ * weights). Each 32-element block is summed in FP32 by two MMAs and scaled by its 2^s in FP32.
+ * With many row tiles the CTAs are persistent (each walks tiles gridDim.x apart, its warps' rings
+ * running on across tiles); with few, K is split first between the warps of a CTA (2, 4 or 8 on one
+ * tile, reduced in shared memory), then over a thread-block cluster (reduced through distributed
+ * shared memory): no workspace, no counters, deterministic. The epilogue (bias; or bias,
+ * activation, residual) is a template parameter applied to the FP32 sums in registers; a gated unit
+ * meets its (gate, linear) rows in neighbouring lanes (lane ^ 4) or, after split-K, as adjacent
+ * elements of the tile. Regime and figures (H200): docs/gemm.md, `make bench`. */
 #ifndef MX_GEMM_KERNEL_CUH
 #define MX_GEMM_KERNEL_CUH
 
@@ -279,18 +278,31 @@ __device__ __forceinline__ bool mx_valid_tile(const mx_gemm_params &p, int token
 }
 
 /* Geometry of one instantiation: `warps` warps, each on its own 16-row tile with a private ring
- * of `stages` chunk slots (a copy of the prepared chunk; with ONE, one token per CTA, followed by
- * the chunk's 256 activations), and otherwise the activations of `x_ahead` blocks in registers
- * ahead of use. Measured on H200 (docs/gemm.md). */
-template <int TT, bool ONE = false> struct mx_tile_shape {
-    static_assert(!ONE || TT == 1, "one token: 8 tokens per CTA");
+ * of `stages` chunk slots (a copy of the prepared chunk; with SLOT_TOKENS (1, 2 or 4; the CTA's
+ * tokens up to that many), followed by the chunk's 256 activations of each of those tokens), and
+ * otherwise the activations of `x_ahead` blocks in registers ahead of use. Measured on H200 and
+ * H100 (docs/gemm.md). */
+template <int TT, int SLOT_TOKENS = 0> struct mx_tile_shape {
+    static_assert(SLOT_TOKENS == 0 || TT == 1, "activations in the ring: 8 tokens per CTA");
+    static_assert(SLOT_TOKENS == 0 || SLOT_TOKENS == 1 || SLOT_TOKENS == 2 || SLOT_TOKENS == 4,
+                  "1, 2 or 4 tokens' activations in the ring (a row group's token: group % it)");
     static constexpr int tokens = 8 * TT;
     static constexpr int warps = 8;
-    static constexpr int x_slot_bytes = ONE ? MX_CHUNK_BLOCKS * MX_BLOCK_SIZE * 2 : 0;
-    static constexpr int slot_bytes = MX_CHUNK_BYTES + x_slot_bytes;
-    static constexpr int stages = ONE ? 5 : TT == 1 ? 6 : TT <= 4 ? 4 : 3;
-    static constexpr int x_ahead = TT <= 2 ? 4 : TT == 4 ? 2 : 1;
     static constexpr int ctas_per_sm = 2; /* 128 registers a thread */
+    /* A token's activations in a slot: 512 bytes, and 64 more between tokens so that the two row
+     * groups of a quarter warp (two tokens) read different banks. */
+    static constexpr int x_token_bytes =
+        MX_CHUNK_BLOCKS * MX_BLOCK_SIZE * 2 + (SLOT_TOKENS > 1 ? 64 : 0);
+    static constexpr int x_slot_bytes = SLOT_TOKENS * x_token_bytes;
+    static constexpr int slot_bytes = MX_CHUNK_BYTES + x_slot_bytes;
+    /* With activations in the ring, as many slots as the SM's share of shared memory holds (5, 4
+     * and 3 for 1, 2 and 4 tokens). */
+    static constexpr int warp_share = ((228 * 1024) / ctas_per_sm - 1024) / warps;
+    static constexpr int stages = SLOT_TOKENS ? warp_share / slot_bytes
+                                  : TT == 1   ? 6
+                                  : TT <= 4   ? 4
+                                              : 3;
+    static constexpr int x_ahead = TT <= 2 ? 4 : TT == 4 ? 2 : 1;
     static constexpr int threads = warps * 32;
     static constexpr int rows = MX_TILE_ROWS * warps; /* weight rows (outputs n) per CTA */
     static constexpr int warp_smem_bytes = stages * slot_bytes;
@@ -373,11 +385,11 @@ template <typename T, int TT> struct mx_x_ring {
     }
 };
 
-/* One token per CTA: from the ring slot, where the chunk's activations arrived with its weights
- * (one commit group); every row group reads the token's (a broadcast), and the MMA's other token
- * columns are never written. */
+/* Up to 4 tokens per CTA: from the ring slot, where the chunk's activations arrived with its
+ * weights (one commit group); row group g reads token g % SLOT_TOKENS (a broadcast where several
+ * read one), and the MMA's columns past the CTA's tokens are never written. */
 struct mx_x_slot {
-    const uint8_t *x; /* the slot's activations: block j's 64 bytes at 64 j */
+    const uint8_t *x; /* the lane's token's activations in the slot: block j's 64 bytes at 64 j */
 
     __device__ __forceinline__ uint4 operand(int j, int) const {
         return *reinterpret_cast<const uint4 *>(x + 64 * j + 16 * (threadIdx.x & 3));
@@ -561,14 +573,14 @@ mx_reduce_tile(const mx_gemm_params &p, const float *partial, int tile_elements,
 /* The pipeline of each warp: ring slots filled `stages - 1` chunk steps ahead (one commit group
  * per step, empty past the end, so that the wait counts stay fixed), __syncwarp after each wait
  * so that every lane sees the other lanes' copies and the slot refilled next is free. */
-template <typename T, int TT, int E, bool ONE>
-static __global__ void __launch_bounds__(mx_tile_shape<TT, ONE>::threads,
-                                         mx_tile_shape<TT, ONE>::ctas_per_sm)
+template <typename T, int TT, int E, int SLOT_TOKENS>
+static __global__ void __launch_bounds__(mx_tile_shape<TT, SLOT_TOKENS>::threads,
+                                         mx_tile_shape<TT, SLOT_TOKENS>::ctas_per_sm)
     mx_gemm_kernel(const mx_gemm_params p) {
-    using shape = mx_tile_shape<TT, ONE>;
+    using shape = mx_tile_shape<TT, SLOT_TOKENS>;
     constexpr int tokens = shape::tokens, stages = shape::stages, slot_size = shape::slot_bytes;
     constexpr int warps = shape::warps;
-    extern __shared__ __align__(16) uint8_t smem[];
+    extern __shared__ __align__(128) uint8_t smem[];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, group = lane >> 2;
     mx_dependent_begin();
     int batch_index = blockIdx.z / p.token_tiles;
@@ -625,19 +637,25 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT, ONE>::threads,
     const int64_t next_tile_jump =
         tile_stride * tile_bytes - (int64_t)(chunks - 1) * MX_CHUNK_BYTES;
     /* The lane's activations in the split's first chunk: its token of token tile 0 (tile tt is 8
-     * rows further each), elements 8t .. of each block; with ONE the lane's 16 bytes of the
-     * chunk's 512, copied into the slot after the weights. */
+     * rows further each), elements 8t .. of each block; with SLOT_TOKENS the lane's 16 bytes of
+     * the first token's 512 in the chunk (token t is k elements further), copied into the slot
+     * after the weights, for the slot_tokens that exist. */
     const T *x_first = (const T *)p.x + ((int64_t)batch_index * p.m + token0) * p.k +
-                       (ONE ? 8 * lane : group * p.k + 8 * (lane & 3)) +
+                       (SLOT_TOKENS ? 8 * lane : group * p.k + 8 * (lane & 3)) +
                        chunk_begin * MX_CHUNK_BLOCKS * MX_BLOCK_SIZE;
+    const int slot_tokens = (int)min((int64_t)SLOT_TOKENS, m_valid - token0);
     uint32_t issue_target = ring_shared;
     int issue_chunk = 0;
     auto issue = [&](bool live) {
         if (live) {
             const int blocks = chunk_blocks(chunk_begin + issue_chunk);
-            if (ONE && lane / 4 < blocks) /* blocks of 64 bytes, 4 lanes each */
-                mx_copy16_shared_source(issue_target + MX_CHUNK_BYTES,
-                                        x_first + issue_chunk * MX_CHUNK_BLOCKS * MX_BLOCK_SIZE);
+            if (SLOT_TOKENS && lane / 4 < blocks) /* blocks of 64 bytes, 4 lanes each */
+#pragma unroll
+                for (int t = 0; t < SLOT_TOKENS; t++)
+                    if (t < slot_tokens)
+                        mx_copy16_shared_source(
+                            issue_target + MX_CHUNK_BYTES + t * shape::x_token_bytes,
+                            x_first + t * p.k + issue_chunk * MX_CHUNK_BLOCKS * MX_BLOCK_SIZE);
             if (blocks == MX_CHUNK_BLOCKS) {
 #pragma unroll
                 for (int u = 0; u < 4; u++)
@@ -716,10 +734,11 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT, ONE>::threads,
             chunk_index++;
         }
     };
-    if constexpr (ONE) {
+    if constexpr (SLOT_TOKENS > 0) {
         mx_x_slot feed;
+        const int x_offset = MX_CHUNK_BYTES + group % SLOT_TOKENS * shape::x_token_bytes;
         for (int step = 0; step < steps; step++) {
-            feed.x = slot_bytes + MX_CHUNK_BYTES;
+            feed.x = slot_bytes + x_offset;
             step_pass(step, feed);
         }
     } else {

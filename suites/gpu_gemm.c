@@ -173,15 +173,16 @@ typedef struct {
     int m, n, k;
 } shape;
 
-/* The cross product of M {1,3,7,15,16,17,33,64,129,255,1000} (odd, on and off the 8-, 16-, 32-
- * and 64-token tiles) x N {8,24,1000,2880,5760} (8, 24 and 1000 end in a partial 16-row tile) x
- * K {32,96,2880,14336} (one block, three (an odd last block), a short last chunk, 56 chunks),
+/* The cross product of M {1,2,3,4,7,15,16,17,33,64,129,255,1000} (odd, on and off the 8-, 16-,
+ * 32- and 64-token tiles; 1, 2 and 3-4: the activations in the ring for 1, 2 and 4 tokens)
+ * x N {8,24,1000,2880,5760} (8, 24 and 1000 end in a partial 16-row tile)
+ * x K {32,96,2880,14336} (one block, three (an odd last block), a short last chunk, 56 chunks),
  * less the combinations whose CPU FP64 reference is too slow for a unit test (> 1.6e8
  * multiply-adds); every value of each axis still appears. */
 static shape shapes[220];
 
 ParameterizedTestParameters(gpu_gemm, every_variant_matches_fp64_reference) {
-    const int ms[] = {1, 3, 7, 15, 16, 17, 33, 64, 129, 255, 1000},
+    const int ms[] = {1, 2, 3, 4, 7, 15, 16, 17, 33, 64, 129, 255, 1000},
               ns[] = {8, 24, 1000, 2880, 5760}, ks[] = {32, 96, 2880, 14336};
     size_t count = 0;
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
