@@ -381,16 +381,18 @@ static mx_status mx_gemm_mma_dispatch(const mx_gemm_context *context,
                    ? mx_gemm_wgmma_launch<T, E, 256>(context, problem, stream)
                    : mx_gemm_wgmma_launch<T, E, 128>(context, problem, stream);
     }
-    if (variant == MX_GEMM_SKINNY && problem->m == 1 && mx_slots_fit<1>(context))
-        return mx_gemm_mma_launch<T, 1, E, 1>(context, problem, stream);
-    if (variant == MX_GEMM_SKINNY && problem->m == 2 && mx_slots_fit<2>(context))
-        return mx_gemm_mma_launch<T, 1, E, 2>(context, problem, stream);
-    if (variant == MX_GEMM_SKINNY && problem->m > 2 && problem->m <= 4 && mx_slots_fit<4>(context))
-        return mx_gemm_mma_launch<T, 1, E, 4>(context, problem, stream);
-    const bool eight = mx_slots_fit<0>(context);
-    if (variant == MX_GEMM_SKINNY)
-        return problem->m <= 8 && eight ? mx_gemm_mma_launch<T, 1, E>(context, problem, stream)
-                                        : mx_gemm_mma_launch<T, 2, E>(context, problem, stream);
+    if (variant == MX_GEMM_SKINNY) {
+        const int64_t m = problem->m;
+        if (m == 1 && mx_slots_fit<1>(context))
+            return mx_gemm_mma_launch<T, 1, E, 1>(context, problem, stream);
+        if (m == 2 && mx_slots_fit<2>(context))
+            return mx_gemm_mma_launch<T, 1, E, 2>(context, problem, stream);
+        if (m > 2 && m <= 4 && mx_slots_fit<4>(context))
+            return mx_gemm_mma_launch<T, 1, E, 4>(context, problem, stream);
+        return m <= 8 && mx_slots_fit<0>(context)
+                   ? mx_gemm_mma_launch<T, 1, E>(context, problem, stream)
+                   : mx_gemm_mma_launch<T, 2, E>(context, problem, stream);
+    }
     return problem->m <= 32 ? mx_gemm_mma_launch<T, 4, E>(context, problem, stream)
                             : mx_gemm_mma_launch<T, 8, E>(context, problem, stream);
 }

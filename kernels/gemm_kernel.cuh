@@ -289,6 +289,8 @@ template <int TT, int SLOT_TOKENS = 0> struct mx_tile_shape {
     static constexpr int tokens = 8 * TT;
     static constexpr int warps = 8;
     static constexpr int ctas_per_sm = 2; /* 128 registers a thread */
+    /* An SM's shared memory (Hopper's 228 KB), of which 1 KB a resident CTA is the system's. */
+    static constexpr int sm_smem_bytes = 228 * 1024;
     /* A token's activations in a slot: 512 bytes, and 64 more between tokens so that the two row
      * groups of a quarter warp (two tokens) read different banks. */
     static constexpr int x_token_bytes =
@@ -297,7 +299,7 @@ template <int TT, int SLOT_TOKENS = 0> struct mx_tile_shape {
     static constexpr int slot_bytes = MX_CHUNK_BYTES + x_slot_bytes;
     /* With activations in the ring, as many slots as the SM's share of shared memory holds (5, 4
      * and 3 for 1, 2 and 4 tokens). */
-    static constexpr int warp_share = ((228 * 1024) / ctas_per_sm - 1024) / warps;
+    static constexpr int warp_share = (sm_smem_bytes / ctas_per_sm - 1024) / warps;
     static constexpr int stages = SLOT_TOKENS ? warp_share / slot_bytes
                                   : TT == 1   ? 6
                                   : TT <= 4   ? 4
@@ -309,7 +311,7 @@ template <int TT, int SLOT_TOKENS = 0> struct mx_tile_shape {
     static constexpr int smem_bytes = warps * warp_smem_bytes;
     static_assert(MX_CHUNK_BLOCKS % x_ahead == 0, "the activation ring stays aligned to chunks");
     static_assert(tokens * rows * 4 <= smem_bytes, "split-K partials fit the rings");
-    static_assert(ctas_per_sm * (smem_bytes + 1024) <= 228 * 1024, "resident CTAs fit an SM");
+    static_assert(ctas_per_sm * (smem_bytes + 1024) <= sm_smem_bytes, "resident CTAs fit an SM");
 };
 
 /* 16 bytes global -> shared without passing through registers. */
