@@ -26,10 +26,6 @@ struct mx_gemm_context {
     bool dependent_launch; /* kernels launched as programmatic dependents (Hopper path only) */
 };
 
-enum {
-    MX_MAX_SPLITS = 8, /* portable thread-block cluster size */
-};
-
 // ---- launchers
 
 /* Launch geometry of the tensor-core kernel for a problem. */

@@ -20,6 +20,7 @@
 #include <cuda_bf16.h>
 #include <cooperative_groups.h>
 #include <cuda_fp16.h>
+#include <type_traits>
 
 #include "activation.cuh"
 #include "dependent_launch.cuh"
@@ -513,9 +514,58 @@ __device__ __forceinline__ void mx_store_tile(const mx_gemm_params &p, T *y, con
         }
 }
 
+/* Split K: up to this many CTAs (the portable thread-block cluster size) sum one tile. */
+enum { MX_MAX_SPLITS = 8 };
+
+/* Where a CTA's FP32 sum of (token, row) of its tile lies in shared memory at the tile's end
+ * (rows_cta rows a token, a power of two from 16): [token][row], the row's bits 2..4 flipped by
+ * the token's low three bits. The accumulators' writes (a quad's four lanes: four tokens of one
+ * row) then fall in different banks, and 4 rows from a multiple of 4 stay together (the 16-byte
+ * reads of mx_reduce_tile). */
+__device__ __forceinline__ int mx_partial_offset(int token, int row, int rows_cta) {
+    return token * rows_cta + (row ^ ((token & 7) << 2 & (rows_cta - 1)));
+}
+
+/* Writes `count` (2 or 4) consecutive output columns of a token from their FP32 values (the bias
+ * and a gated unit in, as mx_write_output): one store of count elements where the columns exist
+ * and y (and the residual) are aligned for it, else element by element. */
+template <typename T, int E, int count>
+__device__ __forceinline__ void mx_write_outputs(const mx_gemm_params &p, T *y, const T *residual,
+                                                 int64_t token, int64_t column,
+                                                 const float (&values)[count]) {
+    static_assert(count == 2 || count == 4, "a 4- or 8-byte store");
+    using word = typename std::conditional<count == 2, uint32_t, uint2>::type;
+    const int64_t out = mx_out_width<E>(p), at = token * out + column;
+    const bool whole = column + count <= out && (uintptr_t)(y + at) % sizeof(word) == 0 &&
+                       (!residual || (uintptr_t)(residual + at) % sizeof(word) == 0);
+    if (!whole) {
+#pragma unroll
+        for (int u = 0; u < count; u++)
+            if (column + u < out)
+                mx_write_output<T, E>(p, y, residual, token, column + u, values[u]);
+        return;
+    }
+    T added[count] = {}; /* the residual, read before the write: residual may be y */
+    if (E != MX_EPILOGUE_BIAS && residual) {
+        const word loaded = *reinterpret_cast<const word *>(residual + at);
+        memcpy(added, &loaded, sizeof added);
+    }
+    T results[count];
+#pragma unroll
+    for (int u = 0; u < count; u++) {
+        float value = values[u];
+        if constexpr (E == MX_EPILOGUE_ACT) value = mx_act(p.activation, value);
+        if (E != MX_EPILOGUE_BIAS && residual) value += (float)added[u];
+        results[u] = (T)value;
+    }
+    word stored;
+    memcpy(&stored, results, sizeof stored);
+    *reinterpret_cast<word *>(y + at) = stored;
+}
+
 /* The end of a split tile: partial (this CTA's shared memory) holds the CTA's FP32 sums of its
- * tile, [token][row] over rows_cta rows (tile_elements of them, for the tokens from token0 and
- * the rows from row0); with splits (gridDim.y > 1: the splits of one tile form a thread-block
+ * tile (tile_elements of them, for the tokens from token0 and the rows_cta rows from row0; at
+ * mx_partial_offset); with splits (gridDim.y > 1: the splits of one tile form a thread-block
  * cluster), CTA r of the cluster sums slice r of the tile over the splits in split order through
  * distributed shared memory. Deterministic; then Y through the epilogue. thread / threads: this
  * thread's index among those that take part (the CTA's others may have exited). Every CTA of a
@@ -535,36 +585,46 @@ mx_reduce_tile(const mx_gemm_params &p, const float *partial, int tile_elements,
         splits = (int)cluster.num_blocks();
     }
 #endif
-    /* A thread sums 4 consecutive elements at a time (16-byte reads of each split's sums; rows_cta
-     * is a multiple of 16 and partial 16-byte aligned, so 4 never span two tokens), slices start
-     * on multiples of 4; a gated unit's pair (rows 2j, 2j + 1) stays within the 4. */
-    constexpr int unit = E == MX_EPILOGUE_GATED ? 2 : 1, width = 4;
+    /* A thread sums 4 consecutive elements of a token at a time (16-byte reads of each split's
+     * sums, every split's asked for before any is added; rows_cta is a multiple of 16, so 4
+     * never span two tokens), slices start on multiples of 4; a gated unit's pair (rows 2j, 2j
+     * + 1) stays within the 4. */
+    constexpr int width = 4;
     const int slice = ((tile_elements + splits - 1) / splits + width - 1) / width * width;
     const int end = min(tile_elements, (rank + 1) * slice);
     for (int e = rank * slice + thread * width; e < end; e += threads * width) {
+        const int token_in_tile = e / rows_cta, row_in_tile = e % rows_cta;
+        const int at = mx_partial_offset(token_in_tile, row_in_tile, rows_cta);
         float sum[width] = {};
-        for (int r = 0; r < splits; r++) {
-            const float *from = partial;
-#if __CUDA_ARCH__ >= 900
-            if (gridDim.y > 1) from = cluster.map_shared_rank(partial, r);
-#endif
-            const float4 part = *(const float4 *)(from + e);
-            sum[0] += part.x, sum[1] += part.y, sum[2] += part.z, sum[3] += part.w;
-        }
-        const int64_t token = token0 + e / rows_cta;
+        for (int first = 0; first < splits; first += 4) { /* 4 splits' sums in flight */
+            float4 parts[4];
 #pragma unroll
-        for (int u = 0; u < width; u += unit) {
-            const int64_t row = row0 + e % rows_cta + u;
-            if (token < m_valid && row < p.n) {
-                if constexpr (E == MX_EPILOGUE_GATED) /* n even: row + 1 < n */
-                    mx_write_output<T, E>(
-                        p, y, residual, token, row / 2,
-                        mx_glu(p.activation, sum[u] + (bias ? (float)bias[row] : 0.0f),
-                               sum[u + 1] + (bias ? (float)bias[row + 1] : 0.0f)));
-                else
-                    mx_write_output<T, E>(p, y, residual, token, row,
-                                          sum[u] + (bias ? (float)bias[row] : 0.0f));
-            }
+            for (int r = 0; r < 4; r++)
+                if (first + r < splits) {
+                    const float *from = partial + at;
+#if __CUDA_ARCH__ >= 900
+                    if (gridDim.y > 1) from = cluster.map_shared_rank(from, first + r);
+#endif
+                    parts[r] = *(const float4 *)from;
+                }
+#pragma unroll
+            for (int r = 0; r < 4; r++)
+                if (first + r < splits) {
+                    sum[0] += parts[r].x, sum[1] += parts[r].y;
+                    sum[2] += parts[r].z, sum[3] += parts[r].w;
+                }
+        }
+        const int64_t token = token0 + token_in_tile, row = row0 + row_in_tile;
+        if (token >= m_valid || row >= p.n) continue;
+#pragma unroll
+        for (int u = 0; u < width; u++) /* (past n: never written) */
+            sum[u] += bias && row + u < p.n ? (float)bias[row + u] : 0.0f;
+        if constexpr (E == MX_EPILOGUE_GATED) { /* n even: a pair is whole */
+            const float gated[width / 2] = {mx_glu(p.activation, sum[0], sum[1]),
+                                            mx_glu(p.activation, sum[2], sum[3])};
+            mx_write_outputs<T, E>(p, y, residual, token, row / 2, gated);
+        } else {
+            mx_write_outputs<T, E>(p, y, residual, token, row, sum);
         }
     }
 #if __CUDA_ARCH__ >= 900
@@ -772,8 +832,9 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT, SLOT_TOKENS>::threads
     if (!reduce) return;
 
     /* The partial tiles meet: each warp leaves its own in shared memory (the rings are done
-     * with), at [part][token][row] over the CTA's rows_cta rows; the K parts are summed in part
-     * order, then the splits (mx_reduce_tile). Deterministic either way; then Y. */
+     * with), part after part, each at mx_partial_offset over the CTA's rows_cta rows; the K
+     * parts are summed in part order, then the splits (mx_reduce_tile). Deterministic either
+     * way; then Y. */
     const int rows_cta = MX_TILE_ROWS * group_tiles; /* even: a gated pair stays in one row */
     const int tile_elements = tokens * rows_cta;
     float *partial = (float *)smem;
@@ -786,7 +847,7 @@ static __global__ void __launch_bounds__(mx_tile_shape<TT, SLOT_TOKENS>::threads
 #pragma unroll
         for (int c = 0; c < 4; c++) {
             int token = tt * 8 + 2 * quad + (c & 1), row = w_row + 8 * (c >> 1);
-            own[token * rows_cta + row] = acc[tt][c];
+            own[mx_partial_offset(token, row, rows_cta)] = acc[tt][c];
         }
     __syncthreads();
     if (p.k_parts > 1) {

@@ -45,7 +45,8 @@
  *           is folded too when its scales allow (the same exact products).
  *   output  the accumulators are the fragments mx_store_tile writes (bias, activation,
  *           residual); a gated unit, or split K, goes through shared memory (mx_reduce_tile:
- *           the cluster's sums, [token][row]): no workspace. Regime and figures: docs/gemm.md. */
+ *           the cluster's sums, at mx_partial_offset): no workspace. Regime and figures:
+ *           docs/gemm.md. */
 #ifndef MX_GEMM_WGMMA_CUH
 #define MX_GEMM_WGMMA_CUH
 
@@ -731,7 +732,7 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
                                                m_valid, acc);
         return;
     }
-    /* The CTA's sums go to shared memory, [token][row] (the ring is done with once every
+    /* The CTA's sums go to shared memory (mx_partial_offset; the ring is done with once every
      * consumer is: named barrier 3 over the 256 consumer threads; the producer has exited), and
      * with split K the cluster sums them (every consumer warp takes part, tile or not). */
     asm volatile("bar.sync 3, 256;\n" ::: "memory");
@@ -741,8 +742,8 @@ static __global__ void __launch_bounds__(mx_wgmma_shape<TOKENS>::threads, 1)
     for (int j = 0; j < shape::groups; j++)
 #pragma unroll
         for (int c = 0; c < 4; c++)
-            partial[(8 * j + 2 * (lane & 3) + (c & 1)) * shape::rows + row + 8 * (c >> 1)] =
-                acc[j][c];
+            partial[mx_partial_offset(8 * j + 2 * (lane & 3) + (c & 1), row + 8 * (c >> 1),
+                                      shape::rows)] = acc[j][c];
     /* Every sum is in before any is read (with split K, the cluster's barrier in
      * mx_reduce_tile). */
     if (gridDim.y == 1) asm volatile("bar.sync 3, 256;\n" ::: "memory");
