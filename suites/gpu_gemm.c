@@ -175,7 +175,9 @@ typedef struct {
 
 /* The cross product of M {1,2,3,4,7,15,16,17,33,64,129,255,1000} (odd, on and off the 8-, 16-,
  * 32- and 64-token tiles; 1, 2 and 3-4: the activations in the ring for 1, 2 and 4 tokens)
- * x N {8,24,1000,2880,5760} (8, 24 and 1000 end in a partial 16-row tile)
+ * x N {8,24,1030,2880,5760} (8, 24 and 1030 end in a partial 16-row tile; 1030 also puts every
+ * other token's outputs off 8-byte alignment and ends in 2 of a group of 4: the outputs' stores
+ * element by element)
  * x K {32,96,2880,14336} (one block, three (an odd last block), a short last chunk, 56 chunks),
  * less the combinations whose CPU FP64 reference is too slow for a unit test (> 1.6e8
  * multiply-adds); every value of each axis still appears. */
@@ -183,7 +185,7 @@ static shape shapes[220];
 
 ParameterizedTestParameters(gpu_gemm, every_variant_matches_fp64_reference) {
     const int ms[] = {1, 2, 3, 4, 7, 15, 16, 17, 33, 64, 129, 255, 1000},
-              ns[] = {8, 24, 1000, 2880, 5760}, ks[] = {32, 96, 2880, 14336};
+              ns[] = {8, 24, 1030, 2880, 5760}, ks[] = {32, 96, 2880, 14336};
     size_t count = 0;
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
         for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++)
@@ -445,17 +447,18 @@ static void *upload_values(const double *values, int64_t count, int dtype_index)
  * with bias, the gated gpt-oss SwiGLU, and GELU plus a [batch, m, n] residual; the launch sized
  * by the exact total of the rows and by 0 (unknown). Shapes: one and several token tiles per
  * entry, split-K (long k, few rows), more than 32 entries (the tile search's second step), and
- * one row (m = 1, decode: entries of 0 or 1 rows). */
+ * one row (m = 1, decode: entries of 0 or 1 rows); n = 138 (69 gated outputs) puts rows off the
+ * outputs' 4- and 8-byte stores. */
 Test(gpu_gemm, valid_rows_per_batch_entry_on_the_device) {
     MX_REQUIRE_GPU();
     mx_rng rng = mx_rng_fresh();
     const struct {
         int m, n, k, batch;
-    } cases[] = {{5, 136, 1024, 6},
+    } cases[] = {{5, 138, 1024, 6},
                  {13, 72, 320, 5},
                  {70, 136, 288, 4},
                  {3, 64, 256, 40},
-                 {1, 136, 2880, 7}};
+                 {1, 138, 2880, 7}};
     const mx_activation acts[] = {MX_ACT_NONE, MX_ACT_SWIGLU_GPTOSS, MX_ACT_GELU};
     const mx_gemm_variant variants[] = {MX_GEMM_FUSED, MX_GEMM_SKINNY};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
