@@ -520,8 +520,8 @@ enum { MX_MAX_SPLITS = 8 };
 /* Where a CTA's FP32 sum of (token, row) of its tile lies in shared memory at the tile's end
  * (rows_cta rows a token, a power of two from 16): [token][row], the row's bits 2..4 flipped by
  * the token's low three bits. The accumulators' writes (a quad's four lanes: four tokens of one
- * row) then fall in different banks, and 4 rows from a multiple of 4 stay together (the 16-byte
- * reads of mx_reduce_tile). */
+ * row) then fall in different banks (from 32 rows; at 16, two lanes of the 32 to a bank), and 4
+ * rows from a multiple of 4 stay together (the 16-byte reads of mx_reduce_tile). */
 __device__ __forceinline__ int mx_partial_offset(int token, int row, int rows_cta) {
     return token * rows_cta + (row ^ ((token & 7) << 2 & (rows_cta - 1)));
 }
