@@ -63,13 +63,20 @@ static target_item *best_item(const report_data *d, int p, int best, target_resu
         report_not_judged(t, "unstable: the same cuBLAS call measured apart from FP16");
         return NULL;
     }
-    if (best < 0) {
-        target_item *item = add_item(t, first_mxfp4_row(d, p), false, INFINITY);
+    if (best < 0) { /* none at all, or (best_lean) every correct one needs a workspace */
+        const result_row *fastest = pr->best >= 0 ? &d->rows[pr->best] : NULL;
+        target_item *item =
+            add_item(t, fastest ? pr->best : first_mxfp4_row(d, p), false, INFINITY);
         if (item) {
             snprintf(item->figure, sizeof item->figure, "no result");
-            snprintf(item->detail, sizeof item->detail,
-                     "no MXFP4 variant that keeps no FP16 copy%s gave a correct timed result",
-                     best == pr->best ? "" : " and needs no workspace");
+            if (fastest)
+                snprintf(item->detail, sizeof item->detail,
+                         "every correct MXFP4 variant that keeps no FP16 copy needs a workspace; "
+                         "fastest: %s %.2f us with %.2f MiB",
+                         fastest->variant, fastest->time_us, fastest->workspace_bytes / MIB);
+            else
+                snprintf(item->detail, sizeof item->detail,
+                         "no MXFP4 variant that keeps no FP16 copy gave a correct timed result");
         }
         return NULL;
     }
