@@ -303,21 +303,18 @@ static bool attention_prepare(void *opaque, const char *variant, mx_op_prepared 
         return false;
     memory->weight_bytes_mxfp4 = p->w_qkv.mxfp4_bytes + p->w_o.mxfp4_bytes;
     memory->prepare_us = p->w_qkv.prepare_us + p->w_o.prepare_us;
-    /* The workspace holds Q/K/V, the context and the scores, which the FP16 block needs as well
-     * (its workspace is on the fp16 row): counted here is only what MXFP4 needs beyond it (the
-     * dequantized weights of dequant_cublas when they outgrow the scores). */
-    int64_t extra = (int64_t)v->workspace_bytes - (int64_t)p->dense_workspace_bytes;
-    memory->workspace_bytes = extra > 0 ? extra : 0;
-    size_t free_before = 0, free_after = 0, total = 0;
-    if (!mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") ||
-        !mx_op_allocate(&v->workspace, (double)v->workspace_bytes, why, why_size, "workspace") ||
-        !mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo"))
+    /* the projections' own (the block's may hide them under the core's scores) */
+    size_t gemm_bytes = 0;
+    if (!mx_op_mx_ok(mx_attention_projection_workspace_bytes(p->context, &problem, MX_GEMM_AUTO,
+                                                             &gemm_bytes),
+                     why, why_size, "workspace"))
         return false;
-    int64_t measured_extra =
-        (int64_t)free_before - (int64_t)free_after - (int64_t)p->dense_workspace_bytes;
-    memory->measured_bytes = p->w_qkv.mxfp4_measured_bytes + p->w_o.mxfp4_measured_bytes +
-                             (measured_extra > 0 ? measured_extra : 0);
-    return true;
+    memory->measured_bytes = p->w_qkv.mxfp4_measured_bytes + p->w_o.mxfp4_measured_bytes;
+    /* Q/K/V, the context and the scores, which the FP16 block needs as well, are not counted; the
+     * projections' workspace (dequant_cublas's dequantized weights) is, even where it fits in the
+     * scores' region. */
+    return mx_op_workspace_allocate(&v->workspace, v->workspace_bytes, p->dense_workspace_bytes,
+                                    gemm_bytes, memory, why, why_size);
 }
 
 static bool attention_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, char *why,

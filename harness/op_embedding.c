@@ -179,19 +179,12 @@ static bool embedding_prepare(void *opaque, const char *variant, mx_op_prepared 
     v->variant = EMBEDDING_CACHED;
     /* The cache is the variant's workspace: its VRAM saving is negative, honestly. */
     v->workspace_bytes = mx_embedding_cache_bytes(p->vocab, p->hidden, p->dtype);
-    memory->workspace_bytes = (int64_t)v->workspace_bytes;
-    size_t free_before = 0, free_after = 0, total = 0;
-    bool ok =
-        mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") &&
-        mx_op_allocate(&v->workspace, (double)v->workspace_bytes, why, why_size,
-                       "embedding cache") &&
-        mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo") &&
-        mx_op_mx_ok(mx_embedding_cache_prepare(p->w.blocks, p->w.scales, p->vocab, p->hidden,
-                                               p->dtype, v->workspace, v->workspace_bytes, 0),
-                    why, why_size, "cache prepare") &&
-        mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "cache prepare");
-    memory->measured_bytes += (int64_t)free_before - (int64_t)free_after;
-    return ok;
+    return mx_op_workspace_allocate(&v->workspace, v->workspace_bytes, 0, 0, memory, why,
+                                    why_size) &&
+           mx_op_mx_ok(mx_embedding_cache_prepare(p->w.blocks, p->w.scales, p->vocab, p->hidden,
+                                                  p->dtype, v->workspace, v->workspace_bytes, 0),
+                       why, why_size, "cache prepare") &&
+           mx_op_cuda_ok(cudaDeviceSynchronize(), why, why_size, "cache prepare");
 }
 
 static bool embedding_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, char *why,

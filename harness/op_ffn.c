@@ -185,7 +185,9 @@ static bool ffn_prepare(void *opaque, const char *variant, mx_op_prepared *prepa
                                 mx_op_weight_bytes_fp16(f->hidden, f->intermediate);
     prepared->fp16 = strcmp(variant, MX_BENCH_FP16) == 0;
     if (prepared->fp16) {
-        memory->measured_bytes = -1; /* allocated in setup among other buffers: not measured */
+        /* h and u: allocated in setup among other buffers, not measured */
+        memory->workspace_bytes = (int64_t)p->dense_workspace_bytes;
+        memory->measured_bytes = -1;
         return true;
     }
     size_t v = 0;
@@ -204,10 +206,18 @@ static bool ffn_prepare(void *opaque, const char *variant, mx_op_prepared *prepa
                                             ffn_variant_table[v].mode, &prepared->workspace_bytes),
                      why, why_size, "workspace"))
         return false;
-    memory->workspace_bytes = (int64_t)prepared->workspace_bytes;
+    /* the GEMMs' part: less the same block's on the fused kernels, which need none */
+    size_t fused_bytes = 0;
+    if (!mx_op_mx_ok(mx_ffn_workspace_bytes(p->context, f, MX_GEMM_FUSED, ffn_variant_table[v].mode,
+                                            &fused_bytes),
+                     why, why_size, "workspace"))
+        return false;
+    size_t gemm_bytes = prepared->workspace_bytes - fused_bytes;
     memory->measured_bytes = p->up.mxfp4_measured_bytes + p->down.mxfp4_measured_bytes;
+    /* h and u, which the FP16 block holds as well, are not counted; the GEMMs' workspace (the
+     * cuBLAS variants' dequantized weights) is. */
     return mx_op_workspace_allocate(&prepared->workspace, prepared->workspace_bytes,
-                                    &memory->measured_bytes, why, why_size);
+                                    p->dense_workspace_bytes, gemm_bytes, memory, why, why_size);
 }
 
 static bool ffn_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, char *why,

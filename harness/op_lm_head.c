@@ -143,20 +143,21 @@ static bool lm_head_prepare(void *opaque, const char *variant, mx_op_prepared *v
         memory->weight_bytes_mxfp4 = p->w.mxfp4_bytes;
         memory->prepare_us = p->w.prepare_us;
     }
-    /* GEMM workspace (none for fp16) + the sampler's sort buffers, which every path needs. */
-    if (!mx_op_mx_ok(
-            v->fp16 ? mx_sample_workspace_bytes(p->m, p->vocab, &v->workspace_bytes)
-                    : mx_lm_head_workspace_bytes(p->context, &problem, chosen, &v->workspace_bytes),
-            why, why_size, "workspace"))
+    /* GEMM workspace (none for fp16) + the sampler's sort buffers, which every path needs: an
+     * MXFP4 row counts only the GEMM's. */
+    size_t sampler_bytes = 0;
+    if (!mx_op_mx_ok(mx_sample_workspace_bytes(p->m, p->vocab, &sampler_bytes), why, why_size,
+                     "workspace"))
         return false;
-    memory->workspace_bytes = (int64_t)v->workspace_bytes;
-    size_t free_before = 0, free_after = 0, total = 0;
-    bool ok =
-        mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") &&
-        mx_op_allocate(&v->workspace, (double)v->workspace_bytes, why, why_size, "workspace") &&
-        mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo");
-    memory->measured_bytes =
-        v->fp16 ? -1 : p->w.mxfp4_measured_bytes + (int64_t)free_before - (int64_t)free_after;
+    v->workspace_bytes = sampler_bytes;
+    if (!v->fp16 &&
+        !mx_op_mx_ok(mx_lm_head_workspace_bytes(p->context, &problem, chosen, &v->workspace_bytes),
+                     why, why_size, "workspace"))
+        return false;
+    memory->measured_bytes = p->w.mxfp4_measured_bytes;
+    bool ok = mx_op_workspace_allocate(&v->workspace, v->workspace_bytes,
+                                       v->fp16 ? 0 : sampler_bytes, 0, memory, why, why_size);
+    if (v->fp16) memory->measured_bytes = -1; /* its weights: allocated in setup, not measured */
     return ok;
 }
 

@@ -303,7 +303,9 @@ static bool moe_prepare(void *opaque, const char *variant, mx_op_prepared *v,
         mx_op_weight_bytes_fp16(E * 2 * I, hidden) + mx_op_weight_bytes_fp16(E * hidden, I);
     v->fp16 = strcmp(variant, MX_BENCH_FP16) == 0;
     if (v->fp16) {
-        memory->measured_bytes = -1; /* allocated in setup among other buffers: not measured */
+        /* routing, gathered rows, h, o: allocated in setup among other buffers, not measured */
+        memory->workspace_bytes = (int64_t)p->reference_workspace_bytes;
+        memory->measured_bytes = -1;
         return true;
     }
     mx_gemm_variant chosen;
@@ -316,15 +318,15 @@ static bool moe_prepare(void *opaque, const char *variant, mx_op_prepared *v,
     if (!mx_op_mx_ok(mx_moe_workspace_bytes(p->context, &problem, chosen, &v->workspace_bytes), why,
                      why_size, "workspace"))
         return false;
-    memory->workspace_bytes = (int64_t)v->workspace_bytes;
-    size_t free_before = 0, free_after = 0, total = 0;
-    if (!mx_op_cuda_ok(cudaMemGetInfo(&free_before, &total), why, why_size, "cudaMemGetInfo") ||
-        !mx_op_allocate(&v->workspace, (double)v->workspace_bytes, why, why_size, "workspace") ||
-        !mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo"))
+    size_t gemm_bytes = 0;
+    if (!mx_op_mx_ok(mx_moe_gemm_workspace_bytes(p->context, &problem, chosen, &gemm_bytes), why,
+                     why_size, "workspace"))
         return false;
-    memory->measured_bytes = p->w1.mxfp4_measured_bytes + p->w2.mxfp4_measured_bytes +
-                             (int64_t)free_before - (int64_t)free_after;
-    return true;
+    memory->measured_bytes = p->w1.mxfp4_measured_bytes + p->w2.mxfp4_measured_bytes;
+    /* The routing, the gathered rows, h and o, which the FP16 path needs as well, are not
+     * counted; what the GEMMs use (dequant_cublas's dequantized experts) is. */
+    return mx_op_workspace_allocate(&v->workspace, v->workspace_bytes, p->reference_workspace_bytes,
+                                    gemm_bytes, memory, why, why_size);
 }
 
 static bool moe_run(void *opaque, const mx_op_prepared *v, cudaStream_t stream, char *why,

@@ -45,7 +45,12 @@ bool mx_op_allocate(void **buffer, double bytes, char *why, size_t why_size, con
     return mx_op_failed(why, why_size, what, message);
 }
 
-bool mx_op_workspace_allocate(void **workspace, size_t bytes, int64_t *measured_bytes, char *why,
+static size_t mx_op_beyond(size_t bytes, size_t shared_bytes) {
+    return bytes > shared_bytes ? bytes - shared_bytes : 0;
+}
+
+bool mx_op_workspace_allocate(void **workspace, size_t bytes, size_t shared_bytes,
+                              size_t gemm_bytes, mx_bench_memory *memory, char *why,
                               size_t why_size) {
     *workspace = NULL;
     size_t free_before = 0, free_after = 0, total = 0;
@@ -53,7 +58,11 @@ bool mx_op_workspace_allocate(void **workspace, size_t bytes, int64_t *measured_
         (bytes > 0 && !mx_op_allocate(workspace, (double)bytes, why, why_size, "workspace")) ||
         !mx_op_cuda_ok(cudaMemGetInfo(&free_after, &total), why, why_size, "cudaMemGetInfo"))
         return false;
-    *measured_bytes += (int64_t)free_before - (int64_t)free_after;
+    size_t counted = mx_op_beyond(bytes, shared_bytes);
+    if (counted < gemm_bytes) counted = gemm_bytes < bytes ? gemm_bytes : bytes;
+    memory->workspace_bytes = (int64_t)counted;
+    size_t delta = free_before > free_after ? free_before - free_after : 0;
+    memory->measured_bytes += (int64_t)mx_op_beyond(delta, bytes - counted);
     return true;
 }
 

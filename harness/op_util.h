@@ -32,9 +32,14 @@ bool mx_op_allocate(void **buffer, double bytes, char *why, size_t why_size, con
 /* Ends an op's setup(): on success hands problem out through *out, on failure tears it down. */
 bool mx_op_setup_finish(bool ok, void *problem, void (*teardown)(void *), void **out);
 
-/* Allocates an op variant's workspace of bytes (nothing when 0) and adds the cudaMemGetInfo
- * delta around the allocation to *measured_bytes. */
-bool mx_op_workspace_allocate(void **workspace, size_t bytes, int64_t *measured_bytes, char *why,
+/* Allocates an op variant's workspace of bytes (nothing when 0) and counts it on its row: less
+ * shared_bytes, the workspace the op's FP16 path needs as well (on the fp16 row; 0 where it has
+ * none), but never less than gemm_bytes, what the variant's GEMMs need of it (dequant_cublas's
+ * FP16 copy shows even where the FP16 path's buffers would hold it). That in
+ * memory->workspace_bytes; the cudaMemGetInfo delta around the allocation, less the same
+ * discount, added to memory->measured_bytes. */
+bool mx_op_workspace_allocate(void **workspace, size_t bytes, size_t shared_bytes,
+                              size_t gemm_bytes, mx_bench_memory *memory, char *why,
                               size_t why_size);
 
 /* The row's activation dtype (MX_F16 for "f16", MX_BF16 for "bf16"). */

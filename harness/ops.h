@@ -17,7 +17,9 @@
 typedef struct {
     int64_t weight_bytes_fp16;  /* the FP16 weights the MXFP4 ones replace */
     int64_t weight_bytes_mxfp4; /* blocks + scales; 0 for the fp16 pseudo-variant */
-    int64_t workspace_bytes;    /* every other buffer the variant needs (exact) */
+    int64_t workspace_bytes;    /* every other buffer the variant needs (exact); on an MXFP4
+                                   row less those the op's FP16 path needs too, never less than
+                                   its GEMMs' own (mx_op_workspace_allocate) */
     int64_t measured_bytes;     /* cudaMemGetInfo delta around those allocations (2 MiB pages);
                                    -1 where they cannot be isolated (the fp16 reference) */
     double prepare_us;          /* the one-off reordering of the MXFP4 weights for the kernels

@@ -55,7 +55,10 @@ static const mx_column columns[] = {
     NUMBER("nonfinite", "", "non-finite outputs where the exact result is finite", R, true),
     NUMBER("weight_bytes_fp16", "bytes", "the FP16 weights the MXFP4 ones replace", R, true),
     NUMBER("weight_bytes_mxfp4", "bytes", "MXFP4 blocks + scales (0 for fp16)", R, true),
-    NUMBER("workspace_bytes", "bytes", "every other buffer the variant needs", R, true),
+    NUMBER("workspace_bytes", "bytes",
+           "every other buffer the variant needs, less those the FP16 path needs too (never its "
+           "GEMMs' own)",
+           R, true),
     NUMBER("vram_savings_pct", "%", "1 - (mxfp4 + workspace) / fp16 weight bytes", R, true),
     FLAG("pass_overhead", "overhead target of a single row (harness/targets.c)", true),
     FLAG("pass_error", "error targets of a single row (harness/targets.c)", true),

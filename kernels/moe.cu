@@ -376,15 +376,31 @@ static mx_status mx_moe_check_variant(mx_gemm_variant variant) {
     return mx_gemm_check_block_variant(variant, "mx_moe", "it would keep every expert dequantized");
 }
 
-extern "C" mx_status mx_moe_workspace_bytes(const mx_moe_context *context,
-                                            const mx_moe_problem *problem, mx_gemm_variant variant,
-                                            size_t *bytes) {
+/* The layout of an mx_moe call, after the workspace queries' checks. */
+static mx_status mx_moe_query_layout(const mx_moe_context *context, const mx_moe_problem *problem,
+                                     mx_gemm_variant variant, size_t *bytes,
+                                     mx_moe_layout *layout) {
     MX_TRY(mx_check_bytes_out(bytes));
     if (!context) return mx_fail(MX_ERR_INVALID_ARGUMENT, "context is NULL");
     MX_TRY(mx_moe_check_variant(variant));
+    return mx_moe_plan(context, problem, variant, false, false, layout);
+}
+
+extern "C" mx_status mx_moe_workspace_bytes(const mx_moe_context *context,
+                                            const mx_moe_problem *problem, mx_gemm_variant variant,
+                                            size_t *bytes) {
     mx_moe_layout layout = {};
-    MX_TRY(mx_moe_plan(context, problem, variant, false, false, &layout));
+    MX_TRY(mx_moe_query_layout(context, problem, variant, bytes, &layout));
     *bytes = layout.total;
+    return MX_OK;
+}
+
+extern "C" mx_status mx_moe_gemm_workspace_bytes(const mx_moe_context *context,
+                                                 const mx_moe_problem *problem,
+                                                 mx_gemm_variant variant, size_t *bytes) {
+    mx_moe_layout layout = {};
+    MX_TRY(mx_moe_query_layout(context, problem, variant, bytes, &layout));
+    *bytes = layout.expert_gemm_bytes;
     return MX_OK;
 }
 

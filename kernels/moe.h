@@ -94,6 +94,10 @@ mx_status mx_moe_route(mx_moe_context *context, const mx_moe_problem *problem, v
  * dtype and variant only. MX_OK, or the status of the first bad one (gemm.h's convention). */
 mx_status mx_moe_workspace_bytes(const mx_moe_context *context, const mx_moe_problem *problem,
                                  mx_gemm_variant variant, size_t *bytes);
+/* Of that workspace, the part the expert GEMMs use (dequant_cublas: the dequantized weights of
+ * the largest expert call; 0 where fused or skinny run), with the same checks. */
+mx_status mx_moe_gemm_workspace_bytes(const mx_moe_context *context, const mx_moe_problem *problem,
+                                      mx_gemm_variant variant, size_t *bytes);
 
 /* 1 when mx_moe with this variant takes the device-count path for this problem, 0 when it takes
  * the host-count path, -1 when it would refuse the shapes or the variant. */

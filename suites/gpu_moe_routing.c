@@ -156,6 +156,14 @@ Test(gpu_moe, bad_arguments_are_refused_before_launch) {
     size_t needed = 0;
     MX_CR_OK(mx_moe_workspace_bytes(d.context, &good, MX_GEMM_DEQUANT_CUBLAS, &needed));
     cr_assert_gt(needed, 0);
+    /* Its GEMMs' part: the larger expert weight dequantized (W1_e, 2I x hidden), inside it; none
+     * on the fused kernels. */
+    size_t gemm_part = 0;
+    MX_CR_OK(mx_moe_gemm_workspace_bytes(d.context, &good, MX_GEMM_DEQUANT_CUBLAS, &gemm_part));
+    cr_expect(gemm_part >= (size_t)(2 * good.intermediate * good.hidden * 2) && gemm_part < needed,
+              "%zu of %zu", gemm_part, needed);
+    MX_CR_OK(mx_moe_gemm_workspace_bytes(d.context, &good, MX_GEMM_FUSED, &gemm_part));
+    cr_expect_eq(gemm_part, 0);
     mx_test_workspace_exactly(&d, needed);
     MX_CR_CUDA(cudaMemset(good.y, 0x7E, mx_test_y_bytes(&d)));
     void *ws = d.workspace;
@@ -221,6 +229,10 @@ Test(gpu_moe, bad_arguments_are_refused_before_launch) {
     size_t bytes = 1;
     expect_refused(mx_moe_workspace_bytes(d.context, &bad, MX_GEMM_AUTO, &bytes),
                    MX_ERR_INVALID_ARGUMENT, "topk = 7", "workspace query, topk 7");
+    cr_expect_eq(bytes, 0);
+    bytes = 1;
+    expect_refused(mx_moe_gemm_workspace_bytes(d.context, &bad, MX_GEMM_AUTO, &bytes),
+                   MX_ERR_INVALID_ARGUMENT, "topk = 7", "GEMM workspace query, topk 7");
     cr_expect_eq(bytes, 0);
     bytes = 1;
     expect_refused(mx_moe_fp16_workspace_bytes(&bad, &bytes), MX_ERR_INVALID_ARGUMENT, "topk = 7",
