@@ -45,6 +45,7 @@ bool mx_op_allocate(void **buffer, double bytes, char *why, size_t why_size, con
     return mx_op_failed(why, why_size, what, message);
 }
 
+/* bytes - shared_bytes, or 0 where shared_bytes covers them */
 static size_t mx_op_beyond(size_t bytes, size_t shared_bytes) {
     return bytes > shared_bytes ? bytes - shared_bytes : 0;
 }
@@ -61,8 +62,8 @@ bool mx_op_workspace_allocate(void **workspace, size_t bytes, size_t shared_byte
     size_t counted = mx_op_beyond(bytes, shared_bytes);
     if (counted < gemm_bytes) counted = gemm_bytes < bytes ? gemm_bytes : bytes;
     memory->workspace_bytes = (int64_t)counted;
-    size_t delta = free_before > free_after ? free_before - free_after : 0;
-    memory->measured_bytes += (int64_t)mx_op_beyond(delta, bytes - counted);
+    memory->measured_bytes +=
+        (int64_t)mx_op_beyond(mx_op_beyond(free_before, free_after), bytes - counted);
     return true;
 }
 
