@@ -202,8 +202,7 @@ static bool gemm_prepare(void *opaque, const char *variant, mx_op_prepared *v,
     memory->prepare_us = p->w.prepare_us;
     v->workspace_bytes = (size_t)vram.workspace_bytes;
     memory->measured_bytes = p->w.mxfp4_measured_bytes;
-    if (!mx_op_workspace_allocate(&v->workspace, v->workspace_bytes, 0, v->workspace_bytes, memory,
-                                  why, why_size))
+    if (!mx_op_workspace_allocate(&v->workspace, v->workspace_bytes, 0, 0, memory, why, why_size))
         return false;
     if (chosen == MX_GEMM_PERSISTENT) {
         mx_gemm_problem full = problem;
